@@ -55,7 +55,7 @@ pub enum LoadError {
         path: PathBuf,
         fatal: Fatal,
     },
-    /// More than 32 alias hops.
+    /// More than 32 alias hops (systemd reports the unit as not found).
     AliasLoop { name: String },
 }
 
@@ -86,9 +86,11 @@ impl fmt::Display for LoadError {
                     fatal.kind.errno_text()
                 )
             }
+            // systemd 252: "Cannot load unit X: Too many levels of symbolic links", and the
+            // unit's load state is not-found.
             LoadError::AliasLoop { name } => write!(
                 f,
-                "Unit {name} failed to load properly, please adjust/correct and reload service manager: Too many levels of symbolic links"
+                "{name}: Failed to load configuration: Too many levels of symbolic links\nUnit {name} not found."
             ),
         }
     }
