@@ -77,45 +77,59 @@ fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
 /// The drop-in files of a unit with id `id` and `aliases`, in the order systemd applies them, as
 /// host paths.
 pub fn find(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
+    find_files(catalog, id, aliases)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// [`find`], each file with whether it is a symlink.
+pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<(PathBuf, bool)> {
     let mut per_name: Vec<Vec<String>> = Vec::new();
     for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
         let mut v = Vec::new();
         dir_names(n, &mut v, 0);
         per_name.push(v);
     }
-    // Candidate directories, in priority order: names (for each name, every search dir), then
-    // the type-wide directory in every search dir.
-    let sp = catalog.search_path();
+    // Candidate directories, in priority order: for each name, in every search dir, the name's
+    // directories; then the type-wide directory in every search dir.
+    let ndirs = catalog.search_path().dirs().len();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for v in &per_name {
-        for (i, d) in sp.dirs().iter().enumerate() {
+        for i in 0..ndirs {
             for n in v {
-                if catalog.has_entry(i, n) {
-                    if let Some(c) = catalog.chase_dir(&d.join(n)) {
-                        dirs.push(c);
-                    }
+                if let Some(c) = catalog.dropin_dir(i, n) {
+                    dirs.push(c);
                 }
             }
         }
     }
     if let Some(t) = name::unit_type(id) {
         let tn = format!("{t}.d");
-        for (i, d) in sp.dirs().iter().enumerate() {
-            if catalog.has_entry(i, &tn) {
-                if let Some(c) = catalog.chase_dir(&d.join(&tn)) {
-                    dirs.push(c);
-                }
+        for i in 0..ndirs {
+            if let Some(c) = catalog.dropin_dir(i, &tn) {
+                dirs.push(c);
             }
         }
     }
-    conf_files(catalog.root(), &dirs, ".conf")
+    list(catalog.root(), &dirs, ".conf")
 }
 
 /// `conf_files_list_strv()` without flags: the files ending in `suffix` in `dirs` (host paths),
 /// sorted by file name, the first directory winning for equal names.
 pub fn conf_files(root: &Path, dirs: &[PathBuf], suffix: &str) -> Vec<PathBuf> {
-    let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-    for d in dirs {
+    list(root, dirs, suffix)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn list(root: &Path, dirs: &[PathBuf], suffix: &str) -> Vec<(PathBuf, bool)> {
+    let mut by_name: HashMap<String, (PathBuf, bool)> = HashMap::new();
+    for (k, d) in dirs.iter().enumerate() {
+        if dirs[..k].contains(d) {
+            continue;
+        }
         let Ok(rd) = std::fs::read_dir(super::paths::under_root(root, d)) else {
             continue;
         };
@@ -127,10 +141,13 @@ pub fn conf_files(root: &Path, dirs: &[PathBuf], suffix: &str) -> Vec<PathBuf> {
             if n.starts_with('.') || !n.ends_with(suffix) {
                 continue;
             }
-            by_name.entry(n.clone()).or_insert_with(|| d.join(&n));
+            let symlink = e.file_type().map_or(true, |t| t.is_symlink());
+            by_name
+                .entry(n)
+                .or_insert_with_key(|n| (d.join(n), symlink));
         }
     }
-    let mut v: Vec<(String, PathBuf)> = by_name.into_iter().collect();
+    let mut v: Vec<(String, (PathBuf, bool))> = by_name.into_iter().collect();
     v.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     v.into_iter().map(|(_, p)| p).collect()
 }

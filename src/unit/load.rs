@@ -119,6 +119,8 @@ enum EntryKind {
 pub struct Catalog {
     search: SearchPath,
     entries: Vec<HashMap<String, EntryKind>>,
+    /// Each search directory with symlinks resolved inside the root (computed once).
+    canon: Vec<PathBuf>,
     ids: HashMap<String, Target>,
     /// Fragment file name → every name that leads to it (`unit_name_map`).
     names: HashMap<String, Vec<String>>,
@@ -130,6 +132,7 @@ impl Catalog {
     pub fn new(search: SearchPath) -> Catalog {
         let mut c = Catalog {
             entries: Vec::with_capacity(search.dirs().len()),
+            canon: Vec::with_capacity(search.dirs().len()),
             ids: HashMap::new(),
             names: HashMap::new(),
             diagnostics: Vec::new(),
@@ -152,21 +155,37 @@ impl Catalog {
         self.search.root()
     }
 
-    pub(crate) fn has_entry(&self, dir: usize, name: &str) -> bool {
-        self.entries
-            .get(dir)
-            .and_then(|m| m.get(name))
-            .is_some_and(|k| matches!(k, EntryKind::Dir | EntryKind::Symlink))
+    /// The canonical path (symlinks resolved inside the root) of the drop-in directory `name` in
+    /// search directory `dir`, `None` when there is none. systemd canonicalizes drop-in
+    /// directories (`unit_file_find_dir()` calls `chase()`), so on a merged-usr host
+    /// `/lib/systemd/system/x.d` is reported as `/usr/lib/systemd/system/x.d`.
+    pub(crate) fn dropin_dir(&self, dir: usize, name: &str) -> Option<PathBuf> {
+        match self.entries.get(dir)?.get(name)? {
+            // A real directory below an already canonical directory: no syscall needed.
+            EntryKind::Dir => Some(self.canon[dir].join(name)),
+            EntryKind::Symlink => {
+                let c = chase(self.root(), &self.search.dirs()[dir].join(name), true).ok()?;
+                std::fs::metadata(under_root(self.root(), &c))
+                    .ok()?
+                    .is_dir()
+                    .then_some(c)
+            }
+            EntryKind::Other => None,
+        }
     }
 
-    /// Canonicalizes a drop-in directory inside the root; `None` when it does not resolve to a
-    /// directory.
-    pub(crate) fn chase_dir(&self, host: &Path) -> Option<PathBuf> {
-        let c = chase(self.root(), host, true).ok()?;
-        std::fs::metadata(under_root(self.root(), &c))
-            .ok()?
-            .is_dir()
-            .then_some(c)
+    /// Reads a fragment (a host path in a search directory), following symlinks inside the root
+    /// only when the catalog saw one; `/dev/null` reads as empty.
+    fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
+        if let (Some(parent), Some(n)) = (host.parent(), host.file_name().and_then(|n| n.to_str()))
+        {
+            if let Some(i) = self.search.dirs().iter().position(|d| d == parent) {
+                if self.entries[i].get(n) == Some(&EntryKind::Other) {
+                    return std::fs::read(under_root(self.root(), &self.canon[i].join(n)));
+                }
+            }
+        }
+        read_in_root(self.root(), host)
     }
 
     fn warn(&mut self, message: String) {
@@ -181,7 +200,13 @@ impl Catalog {
         let dirs: Vec<PathBuf> = self.search.dirs().to_vec();
         for dir in &dirs {
             let mut listing = HashMap::new();
-            if let Ok(rd) = std::fs::read_dir(under_root(&root, dir)) {
+            let rd = std::fs::read_dir(under_root(&root, dir));
+            // Only existing directories need their canonical path.
+            self.canon.push(match rd {
+                Ok(_) => chase(&root, dir, true).unwrap_or_else(|_| dir.clone()),
+                Err(_) => dir.clone(),
+            });
+            if let Ok(rd) = rd {
                 for e in rd.flatten() {
                     let Ok(n) = e.file_name().into_string() else {
                         continue;
@@ -528,7 +553,7 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
 
     match &fragment {
         Some(f) => {
-            let bytes = read_in_root(root, f).map_err(|e| LoadError::Io {
+            let bytes = catalog.read_fragment(f).map_err(|e| LoadError::Io {
                 name: id.clone(),
                 path: f.clone(),
                 error: errno_text(&e),
@@ -559,16 +584,20 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
         None => {}
     }
 
-    unit.dropins = dropins::find(catalog, &id, &aliases);
-    for d in &unit.dropins {
+    for (d, symlink) in dropins::find_files(catalog, &id, &aliases) {
         // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was parsed
         // before the error stays.
-        let Ok(bytes) = read_in_root(root, d) else {
-            continue;
+        let read = if symlink {
+            read_in_root(root, &d)
+        } else {
+            std::fs::read(under_root(root, &d))
         };
-        let parsed = syntax::parse_with_sections(&bytes, d, sections);
-        unit.assignments.extend(parsed.assignments);
-        unit.diagnostics.extend(parsed.diagnostics);
+        if let Ok(bytes) = read {
+            let parsed = syntax::parse_with_sections(&bytes, &d, sections);
+            unit.assignments.extend(parsed.assignments);
+            unit.diagnostics.extend(parsed.diagnostics);
+        }
+        unit.dropins.push(d);
     }
     if fragment.is_none() && unit.dropins.is_empty() {
         return Err(LoadError::NotFound {
