@@ -364,7 +364,9 @@ fn host_units() -> Vec<String> {
 
 #[test]
 fn every_installed_unit_loads_without_panic() {
+    let t = Instant::now();
     let cat = Catalog::system(Path::new("/"));
+    let built = t.elapsed();
     let units = host_units();
     let mut loaded = 0;
     let mut errors: BTreeMap<String, String> = BTreeMap::new();
@@ -377,9 +379,10 @@ fn every_installed_unit_loads_without_panic() {
         }
     }
     eprintln!(
-        "{} installed units: {loaded} loaded, {} errors",
+        "{} installed units: {loaded} loaded, {} errors; catalog {built:?}, all units {:?}",
         units.len(),
-        errors.len()
+        errors.len(),
+        t.elapsed()
     );
     for (n, e) in &errors {
         eprintln!("  {n}: {e}");
