@@ -26,6 +26,10 @@
 //!   self-alias is ignored; a type-changing alias is rejected; alias loops give ELOOP.
 //! - syntax: invalid UTF-8 or a bad section header makes a fragment unloadable, but in a drop-in
 //!   only stops that drop-in (src/core/load-dropin.c ignores the error).
+//! - debian-merged-usr: with `systemd.pc` naming `/lib/systemd/system` (Debian 12's split-usr
+//!   build of systemd 252) `/lib/systemd/system` is searched before `/usr/lib/systemd/system` even
+//!   though `/lib` is a symlink: fragments are named `/lib/…`, drop-in directories are
+//!   canonicalized to `/usr/lib/…`, and an alias through `/lib/…` is still an alias.
 //! - split-usr: a real `/lib` directory (not a symlink) is searched after `/usr/lib` (v255+
 //!   `LOOKUP_PATHS_SPLIT_USR`, src/libsystemd/sd-path/path-lookup.c).
 
@@ -601,4 +605,24 @@ fn resolving_a_templated_unit_is_cheap() {
     }
     let warm = t.elapsed() / n;
     eprintln!("sshd@mgmt.service: {cold:?} with a fresh catalog, {warm:?} with a shared one");
+}
+
+#[test]
+fn bad_alias_symlinks_are_warned_about() {
+    // Messages as systemd 252 prints them for this tree (systemd-analyze verify --root).
+    let cat = catalog(&fixtures().join("alias"));
+    let msgs: Vec<&str> = cat.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        msgs.contains(
+            &"wrongtype.socket: symlink target \"real.service\" has incompatible suffix, rejecting."
+        ),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(
+            &"plain2tmpl.service: symlink target name type \"tmpl@.service\" does not match source, rejecting."
+        ),
+        "{msgs:?}"
+    );
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
 }

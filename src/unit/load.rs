@@ -268,7 +268,7 @@ impl Catalog {
                                 simplified.display()
                             ));
                         }
-                        if let Err(m) = validate_alias(&filename, n, &dst) {
+                        if let Err(m) = validate_alias(n, &dst) {
                             warnings.push(m);
                             continue;
                         }
@@ -378,30 +378,30 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// `unit_validate_alias_symlink_and_warn()`.
-fn validate_alias(filename: &Path, src: &str, dst: &str) -> Result<(), String> {
-    let f = filename.display();
+/// `unit_validate_alias_symlink_and_warn()`; messages as systemd 252 prints them (prefixed with
+/// the symlink's name).
+fn validate_alias(src: &str, dst: &str) -> Result<(), String> {
     let Some(sk) = name::kind(src) else {
-        return Err(format!("{f}: not a valid unit name \"{src}\""));
+        return Err(format!("{src}: not a valid unit name \"{src}\""));
     };
     let Some(dk) = name::kind(dst) else {
         return Err(format!(
-            "{f}: points to \"{dst}\" which is not a valid unit name"
+            "{src}: points to \"{dst}\" which is not a valid unit name"
         ));
     };
     if !(sk == dk || (sk == Kind::Instance && dk == Kind::Template)) {
         return Err(format!(
-            "{f}: symlink target name type \"{dst}\" does not match source, rejecting."
+            "{src}: symlink target name type \"{dst}\" does not match source, rejecting."
         ));
     }
     if sk == Kind::Instance && dk == Kind::Instance && name::instance(src) != name::instance(dst) {
         return Err(format!(
-            "{f}: unit symlink target \"{dst}\" instance name doesn't match, rejecting."
+            "{src}: unit symlink target \"{dst}\" instance name doesn't match, rejecting."
         ));
     }
     if name::unit_type(src) != name::unit_type(dst) {
         return Err(format!(
-            "{f}: symlink target \"{dst}\" has incompatible suffix, rejecting."
+            "{src}: symlink target \"{dst}\" has incompatible suffix, rejecting."
         ));
     }
     Ok(())
