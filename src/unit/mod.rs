@@ -8,7 +8,11 @@
 
 use std::path::PathBuf;
 
+pub mod eval;
+pub mod exec;
+pub mod ifname;
 pub mod name;
+pub mod specifier;
 
 /// Where a line came from, as systemd names it in messages: the path on the host (without the
 /// injected root) and the 1-based number of the line the assignment starts on.
