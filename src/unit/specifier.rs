@@ -91,6 +91,10 @@ pub struct HostFacts {
     /// `%o %w %B %W %M %A`: the os-release assignments. `None` (no file) → those specifiers fail
     /// with `-EUNATCH`; a missing field expands to nothing.
     pub os_release: Option<Vec<(String, String)>>,
+    /// `%s`: root's shell as PID 1 reports it: `get_shell()` hardcodes root's shell to the build's
+    /// `default-user-shell` (`/bin/sh` upstream, `/bin/bash` in Debian's packages). `None` →
+    /// `/bin/sh`.
+    pub root_shell: Option<String>,
 }
 
 /// Maps a `uname -m` machine string to the name systemd's `architecture_to_string()` uses.
@@ -202,8 +206,26 @@ impl HostFacts {
             pretty_hostname,
             kernel_release: read_trimmed(root, "/proc/sys/kernel/osrelease"),
             architecture: Some(architecture_name(&architecture)),
+            root_shell: Some(default_root_shell(os_release.as_deref()).to_string()),
             os_release,
         }
+    }
+}
+
+/// The `default-user-shell` systemd was built with, guessed from os-release: Debian and its
+/// derivatives build with `/bin/bash` (checked with systemd 252 on Debian 12: `%s` of the system
+/// manager is `/bin/bash`), upstream's default is `/bin/sh`.
+pub fn default_root_shell(os_release: Option<&[(String, String)]>) -> &'static str {
+    let debianish = os_release.is_some_and(|os| {
+        os.iter().any(|(k, v)| {
+            (k == "ID" || k == "ID_LIKE")
+                && v.split_whitespace().any(|w| w == "debian" || w == "ubuntu")
+        })
+    });
+    if debianish {
+        "/bin/bash"
+    } else {
+        "/bin/sh"
     }
 }
 
@@ -366,7 +388,11 @@ fn lookup(c: char, ctx: &SpecifierContext<'_>) -> Result<Option<String>, Specifi
         // The service manager's own user: PID 1 runs as root (COMMON_CREDS_SPECIFIERS with
         // RUNTIME_SCOPE_SYSTEM uses uid/gid 0; get_home_dir()/get_shell() hardcode root's).
         'h' => "/root".to_string(),
-        's' => "/bin/sh".to_string(),
+        // %s: see HostFacts::root_shell.
+        's' => h
+            .root_shell
+            .clone()
+            .unwrap_or_else(|| "/bin/sh".to_string()),
         'u' | 'g' => "root".to_string(),
         'U' | 'G' => "0".to_string(),
         // COMMON_SYSTEM_SPECIFIERS
@@ -460,6 +486,7 @@ mod tests {
                 ("ID".into(), "debian".into()),
                 ("VERSION_ID".into(), "12".into()),
             ]),
+            root_shell: None,
         }
     }
 
