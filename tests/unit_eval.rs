@@ -1172,3 +1172,65 @@ fn ifname_rules_match_systemd_analyze_bindtodevice() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The order of unquoting, unescaping and specifier expansion, checked on the executable path
+/// systemd 252 reports ("Command PATH is not executable").
+#[test]
+fn exec_path_parsing_matches_systemd_analyze() {
+    if !have_analyze() {
+        eprintln!("systemd-analyze not installed, skipping");
+        return;
+    }
+    let root = scratch("path");
+    let h = HostFacts::gather(Path::new("/"));
+    let cases = [
+        ("q1@a.service", "'/nonexist/%n' x"),
+        ("q2@a.service", "/nonexist/\\x25i/\\x41\\101\\u00e9"),
+        ("q3@a.service", "\"/nonexist/a b\"/c%%i"),
+        ("q4@b\\xc3\\xa9.service", "/nonexist/%I"),
+        ("q5@a.service", "@/nonexist//x/./y argv0"),
+    ];
+    for (unit, line) in cases {
+        let tmpl = bindif::unit::name::template_of(unit).unwrap();
+        std::fs::write(
+            root.join("etc/systemd/system").join(&tmpl),
+            format!("[Service]\nExecStart={line}\n"),
+        )
+        .unwrap();
+        let out = analyze(&root, unit).unwrap();
+        let got = out
+            .lines()
+            .find_map(|l| l.split_once(": Command ").map(|(_, r)| r.to_string()))
+            .and_then(|r| r.split(" is not executable").next().map(str::to_string))
+            .unwrap_or_else(|| panic!("{unit}: {out}"));
+        let ctx = SpecifierContext::new(unit, &h);
+        let p = parse_exec(
+            line,
+            &ctx,
+            ExecParseOptions {
+                systemd_version: 252,
+            },
+        );
+        assert_eq!(p.outcome, ExecOutcome::Ok, "{unit}");
+        assert_eq!(p.commands[0].path, got, "{unit}");
+    }
+    // An instance that does not unescape makes %I fail with -EINVAL.
+    let out = analyze(&root, "q4@b\\x4.service").unwrap();
+    assert!(
+        out.contains("Failed to resolve unit specifiers in '/nonexist/%I': Invalid argument"),
+        "{out}"
+    );
+    let ctx = SpecifierContext::new("q4@b\\x4.service", &h);
+    let p = parse_exec(
+        "/nonexist/%I",
+        &ctx,
+        ExecParseOptions {
+            systemd_version: 252,
+        },
+    );
+    assert_eq!(
+        p.messages[0].text,
+        "Failed to resolve unit specifiers in '/nonexist/%I': Invalid argument"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
