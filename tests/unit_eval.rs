@@ -1234,3 +1234,16 @@ fn exec_path_parsing_matches_systemd_analyze() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn exec_non_utf8_escapes_are_flagged() {
+    let p = parse("x.service", "/bin/echo \\xff ok");
+    assert!(p.commands[0].not_utf8);
+    assert_eq!(
+        single_command(&p.commands).unwrap_err(),
+        DiscoveryError::NotUtf8
+    );
+    let p = parse("x.service", "/bin/echo \\xc3\\xa9");
+    assert!(!p.commands[0].not_utf8);
+    assert_eq!(p.commands[0].argv[1], "é");
+}

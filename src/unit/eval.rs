@@ -369,6 +369,8 @@ pub enum DiscoveryError {
         prefix: String,
         source: Option<Source>,
     },
+    /// The command line decodes to bytes that are not UTF-8 (from `\x` escapes).
+    NotUtf8,
 }
 
 impl fmt::Display for DiscoveryError {
@@ -391,6 +393,10 @@ impl fmt::Display for DiscoveryError {
             DiscoveryError::SeveralCommands(n) => write!(
                 f,
                 "the unit has {n} ExecStart= commands (Type=oneshot); bindif-launch can stand in for exactly one, give it after \"--\""
+            ),
+            DiscoveryError::NotUtf8 => write!(
+                f,
+                "the unit's command line contains escaped bytes that are not UTF-8, which bindif-launch cannot pass on; give the command after \"--\""
             ),
             DiscoveryError::UnsupportedPrefix { prefix, source } => {
                 if let Some(s) = source {
@@ -484,8 +490,8 @@ pub fn discover_exec_start(
         .collect())
 }
 
-/// The one command the launcher can exec, refusing none, several, and prefixes it cannot honour
-/// from inside the unit (`+`, `!`, `!!`, `|`); `@`, `-` and `:` are fine.
+/// The one command the launcher can exec, refusing none, several, prefixes it cannot honour
+/// from inside the unit (`+`, `!`, `!!`, `|`; `@`, `-` and `:` are fine) and non-UTF-8 argv.
 pub fn single_command(commands: &[ExecCommand]) -> Result<&ExecCommand, DiscoveryError> {
     match commands {
         [] => Err(DiscoveryError::NoCommand),
@@ -499,6 +505,9 @@ pub fn single_command(commands: &[ExecCommand]) -> Result<&ExecCommand, Discover
 
 /// Refuses the prefixes the launcher cannot honour.
 pub fn check_prefixes(c: &ExecCommand, source: Option<&Source>) -> Result<(), DiscoveryError> {
+    if c.not_utf8 {
+        return Err(DiscoveryError::NotUtf8);
+    }
     let bad = [
         (c.flags.privileged, "+"),
         (c.flags.no_setuid, "!"),

@@ -258,6 +258,17 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Like [`lossy`], noting in `flag` when bytes had to be replaced.
+fn lossy_noted(b: &[u8], flag: &mut bool) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            *flag = true;
+            lossy(b)
+        }
+    }
+}
+
 const EXEC_FLAGS: ExtractFlags = ExtractFlags {
     relax: false,
     unquote: true,
@@ -327,6 +338,10 @@ pub struct ExecCommand {
     /// The full argv, argv[0] included; specifiers expanded, `$VAR` not yet.
     pub argv: Vec<String>,
     pub flags: ExecFlags,
+    /// A C escape (`\xff`, `\ud800`, …) produced bytes that are not UTF-8; they were replaced
+    /// by U+FFFD in `path`/`argv`, so this command differs from what systemd would run and the
+    /// caller should refuse it.
+    pub not_utf8: bool,
 }
 
 /// The systemd version that introduced the `|` prefix (systemd/systemd#37071).
@@ -489,7 +504,8 @@ pub fn parse_exec(value: &str, ctx: &SpecifierContext<'_>, opts: ExecParseOption
                 ExecOutcome::BadSetting
             };
         };
-        let rest = lossy(&first[f..]);
+        let mut not_utf8 = false;
+        let rest = lossy_noted(&first[f..], &mut not_utf8);
         let mut argv: Vec<String> = Vec::new();
         let path: String;
         if flags.via_shell {
@@ -596,7 +612,7 @@ pub fn parse_exec(value: &str, ctx: &SpecifierContext<'_>, opts: ExecParseOption
             let word = extract_first_word_and_warn(s, &mut pos, EXEC_FLAGS, &mut w);
             warn(&mut res, w);
             let word = match word {
-                Ok(Some(w)) => lossy(&w),
+                Ok(Some(w)) => lossy_noted(&w, &mut not_utf8),
                 Ok(None) => break,
                 Err(_) => {
                     res.messages.push(ExecMessage {
@@ -632,7 +648,12 @@ pub fn parse_exec(value: &str, ctx: &SpecifierContext<'_>, opts: ExecParseOption
             );
             return res;
         }
-        res.commands.push(ExecCommand { path, argv, flags });
+        res.commands.push(ExecCommand {
+            path,
+            argv,
+            flags,
+            not_utf8,
+        });
         rvalue_start = pos.unwrap_or(s.len());
         if !semicolon {
             return res;
