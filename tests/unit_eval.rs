@@ -1247,3 +1247,130 @@ fn exec_non_utf8_escapes_are_flagged() {
     assert!(!p.commands[0].not_utf8);
     assert_eq!(p.commands[0].argv[1], "é");
 }
+
+/// Our policy keys parse like systemd's own boolean and time-span settings: compare what
+/// systemd 252 refuses for RemainAfterExit= (config_parse_bool) and RestartSec=
+/// (config_parse_sec), and the warning text.
+#[test]
+fn policy_value_grammar_matches_systemd_analyze() {
+    if !have_analyze() {
+        eprintln!("systemd-analyze not installed, skipping");
+        return;
+    }
+    let root = scratch("policy");
+    let values = [
+        "10",
+        "10s",
+        "1min 30s",
+        "1min30s",
+        "1.5s",
+        "infinity",
+        "-1",
+        "abc",
+        "5 parsecs",
+        "1..2s",
+        "s",
+        "5 s",
+        "1 week",
+        "2M",
+        "1y",
+        "500ms",
+        "3 hr",
+        "1e3",
+        "1.s",
+        ".5s",
+        "1sec2",
+        "5us",
+        "5µs",
+        "1ns",
+        "5m5",
+        "1 2 3",
+        "yes",
+        "No",
+        "TRUE",
+        "on",
+        "0",
+        "y",
+        "maybe",
+        "2",
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let name = format!("p{i}.service");
+        std::fs::write(
+            root.join("etc/systemd/system").join(&name),
+            format!("[Service]\nExecStart=/bin/true\nRestartSec={v}\nRemainAfterExit={v}\n"),
+        )
+        .unwrap();
+        let out = analyze(&root, &name).unwrap();
+        let sec_refused = out.contains(&format!("Failed to parse sec value, ignoring: {v}"));
+        let bool_refused = out.contains(&format!("Failed to parse boolean value, ignoring: {v}"));
+        let r = bind(
+            "x.service",
+            &[
+                (FRAG, 3, "Service", "X-BindNetworkInterface-WaitSec", v),
+                (FRAG, 4, "Service", "X-BindNetworkInterface-Verify", v),
+            ],
+        );
+        let ours = msgs(&r.diagnostics);
+        assert_eq!(
+            ours.iter()
+                .any(|m| m.contains("Failed to parse sec value, ignoring")),
+            sec_refused,
+            "sec {v:?}: {out}"
+        );
+        assert_eq!(
+            ours.iter()
+                .any(|m| m.contains("Failed to parse boolean value, ignoring")),
+            bool_refused,
+            "bool {v:?}: {out}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The values of X-BindNetworkInterface-WaitSec= against `systemd-analyze timespan`.
+#[test]
+fn timespan_values_match_systemd_analyze() {
+    if !have_analyze() {
+        eprintln!("systemd-analyze not installed, skipping");
+        return;
+    }
+    let values = [
+        "10",
+        "10s",
+        "1min 30s",
+        "1min30s",
+        "1.5s",
+        ".5s",
+        "1sec2",
+        "2M",
+        "1y",
+        "5m5",
+        "1 2 3",
+        "500ms",
+        "3 hr",
+        "1 week",
+        "5us",
+        "5µs",
+        "2.25min",
+        "1d 1h 1m 1s 1ms 1us",
+    ];
+    for v in values {
+        let out = Command::new("systemd-analyze")
+            .args(["timespan", v])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let usec: u64 = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("μs: "))
+            .unwrap_or_else(|| panic!("{v:?}: {text}"))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            eval::parse_timespan(v),
+            Some(TimeSpan::Finite(Duration::from_micros(usec))),
+            "{v:?}"
+        );
+    }
+}

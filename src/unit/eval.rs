@@ -152,8 +152,6 @@ const TIME_UNITS: &[(&str, f64)] = &[
     ("us", 1e-6),
     ("μs", 1e-6),
     ("µs", 1e-6),
-    ("nsec", 1e-9),
-    ("ns", 1e-9),
 ];
 
 /// `parse_sec()`: `infinity`, or one or more `NUMBER[UNIT]` parts (seconds by default), e.g.
@@ -181,7 +179,13 @@ pub fn parse_timespan(v: &str) -> Option<TimeSpan> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let num = &rest[..n_end];
-        if num.is_empty() || num.matches('.').count() > 1 || num == "." {
+        // parse_time(): an integer part, then optionally "." and at least one digit.
+        let (int, frac) = num.split_once('.').unwrap_or((num, "1"));
+        if num.is_empty()
+            || frac.is_empty()
+            || frac.contains('.')
+            || (int.is_empty() && frac.is_empty())
+        {
             return None;
         }
         let value: f64 = num.parse().ok()?;
