@@ -1084,6 +1084,8 @@ fn exec_messages_match_systemd_analyze() {
         "'/bin/x",
         "/bin/find \\;x",
         "|/bin/echo",
+        "/nonexist/\\x2541",
+        "/bin/x \\x25Z",
     ];
     for (i, line) in lines.iter().enumerate() {
         let name = format!("e{i}.service");
@@ -1154,6 +1156,21 @@ fn ifname_rules_match_systemd_analyze_bindtodevice() {
         "abcdefghijklmno",
         "abcdefghijklmnop",
         "é",
+        "0o17",
+        "010",
+        "08",
+        "08x",
+        "0x7fffffff",
+        "0xffffffff",
+        "2147483647",
+        "2147483648",
+        "0x",
+        "1e3",
+        "0B11",
+        "-0",
+        "a\\b",
+        "~",
+        "a#b",
     ];
     for (i, n) in names.iter().enumerate() {
         let name = format!("s{i}.socket");
@@ -1189,6 +1206,8 @@ fn exec_path_parsing_matches_systemd_analyze() {
         ("q3@a.service", "\"/nonexist/a b\"/c%%i"),
         ("q4@b\\xc3\\xa9.service", "/nonexist/%I"),
         ("q5@a.service", "@/nonexist//x/./y argv0"),
+        ("q6@a.service", "/nonexist/%é/%-/a%"),
+        ("q7@a.service", "/nonexist/%%%"),
     ];
     for (unit, line) in cases {
         let tmpl = bindif::unit::name::template_of(unit).unwrap();
