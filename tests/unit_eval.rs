@@ -996,6 +996,21 @@ fn have_analyze() -> bool {
         .unwrap_or(false)
 }
 
+/// The installed systemd's version ("systemd 252 (252.38-1~deb12u1)" → 252).
+fn analyze_version() -> u32 {
+    Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(252)
+}
+
 fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("bindif-eval-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -1106,7 +1121,7 @@ fn exec_messages_match_systemd_analyze() {
             line,
             &ctx,
             ExecParseOptions {
-                systemd_version: 252,
+                systemd_version: analyze_version(),
             },
         );
         let ours: Vec<String> = p.messages.iter().map(|m| m.text.clone()).collect();
@@ -1228,7 +1243,7 @@ fn exec_path_parsing_matches_systemd_analyze() {
             line,
             &ctx,
             ExecParseOptions {
-                systemd_version: 252,
+                systemd_version: analyze_version(),
             },
         );
         assert_eq!(p.outcome, ExecOutcome::Ok, "{unit}");
@@ -1245,7 +1260,7 @@ fn exec_path_parsing_matches_systemd_analyze() {
         "/nonexist/%I",
         &ctx,
         ExecParseOptions {
-            systemd_version: 252,
+            systemd_version: analyze_version(),
         },
     );
     assert_eq!(
@@ -1444,7 +1459,7 @@ fn installed_units_exec_paths_match_systemd_analyze() {
                     v,
                     &ctx,
                     ExecParseOptions {
-                        systemd_version: 252,
+                        systemd_version: analyze_version(),
                     },
                 );
                 assert_eq!(r.outcome, ExecOutcome::Ok, "{}: {l}", p.display());
