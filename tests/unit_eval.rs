@@ -974,6 +974,7 @@ fn analyze(root: &Path, unit: &str) -> Option<String> {
         .arg("verify")
         .arg("--man=no")
         .arg(format!("--root={}", root.display()))
+        .arg("--")
         .arg(unit)
         .output()
         .ok()?;
@@ -1224,9 +1225,12 @@ fn exec_path_parsing_matches_systemd_analyze() {
         ("q5@a.service", "@/nonexist//x/./y argv0"),
         ("q6@a.service", "/nonexist/%é/%-/a%"),
         ("q7@a.service", "/nonexist/%%%"),
+        ("dev-sda.service", "/nonexist/%f/%p/%P/%j/%J"),
+        ("a-b\\x2dc-d@x-y.service", "/nonexist/%f/%P/%j/%J/%I"),
+        ("-.service", "/nonexist/%f/x%jx"),
     ];
     for (unit, line) in cases {
-        let tmpl = bindif::unit::name::template_of(unit).unwrap();
+        let tmpl = bindif::unit::name::template_of(unit).unwrap_or_else(|| unit.to_string());
         std::fs::write(
             root.join("etc/systemd/system").join(&tmpl),
             format!("[Service]\nExecStart={line}\n"),
