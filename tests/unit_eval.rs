@@ -1103,6 +1103,8 @@ fn exec_messages_match_systemd_analyze() {
         "|/bin/echo",
         "/nonexist/\\x2541",
         "/bin/x \\x25Z",
+        "/bin/x \\x00 \\U00110000 \\400 \\u0000 \\q ok",
+        "/bin/x\\x00",
     ];
     for (i, line) in lines.iter().enumerate() {
         let name = format!("e{i}.service");

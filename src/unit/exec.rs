@@ -851,6 +851,28 @@ mod tests {
     }
 
     #[test]
+    fn c_escapes() {
+        // src/basic/escape.c cunescape_one(): NUL is refused in every form, octal must fit a
+        // byte, \U must be a valid code point; refused escapes stay verbatim (relaxed retry).
+        assert_eq!(
+            words("\\u0000 \\U00000000 \\x00 \\000"),
+            ["\\u0000", "\\U00000000", "\\x00", "\\000"]
+        );
+        assert_eq!(
+            words("\\U0001F600 \\U00110000"),
+            ["\u{1F600}", "\\U00110000"]
+        );
+        assert_eq!(words("\\x4 \\q"), ["\\x4", "\\q"]);
+        assert_eq!(words("\\a\\b\\f\\v\\r"), ["\u{7}\u{8}\u{c}\u{b}\r"]);
+        // An octal escape above 0x7f is a raw byte, here not UTF-8.
+        let mut pos = Some(0);
+        let w = extract_first_word(b"\\377", &mut pos, EXEC_FLAGS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(w, [0xff]);
+    }
+
+    #[test]
     fn env_expansion() {
         let env: Vec<(String, String)> = vec![
             ("A".into(), "one two  'three four'".into()),
