@@ -556,6 +556,21 @@ pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, 
     Ok(BindOutcome { prog_id, detached })
 }
 
+/// [`bind_cgroup`] on a cgroup directory given by path; errors name the path. Opening fails
+/// with a cgroup error (219/CGROUP), and the root of a hierarchy is refused.
+pub fn bind_cgroup_at(path: &std::path::Path, ifindex: u32) -> Result<BindOutcome, BindError> {
+    let object = path.display().to_string();
+    let dir = super::cgroup::open_cgroup_dir(path)
+        .map_err(|e| Error::new(Category::Cgroup, "open cgroup", object.clone(), e))?;
+    bind_cgroup(std::os::fd::AsFd::as_fd(&dir), ifindex).map_err(|e| {
+        if e.object.is_empty() {
+            e.with_object(object)
+        } else {
+            e
+        }
+    })
+}
+
 /// Programs attached directly to `cgroup` with their details (for `status`).
 pub fn attached_programs(cgroup: BorrowedFd) -> io::Result<Vec<ProgInfo>> {
     let mut out = Vec::new();
