@@ -195,7 +195,21 @@ fn prog_name_bytes(name: &str) -> [u8; 16] {
 
 /// Loads `insns` as a `cgroup/sock_create` program named `name`. With `log` a verifier log is
 /// requested and returned with the error.
-fn load_raw(insns: &[Insn], name: &str, log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
+fn load_raw(insns: &[Insn], name: &str, mut log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    match load_raw_with(insns, name, log.as_deref_mut(), BPF_CGROUP_INET_SOCK_CREATE) {
+        // Linux 4.15/4.16 predate `expected_attach_type` and refuse a non-zero unknown tail;
+        // there CGROUP_SOCK programs are sock_create programs anyway.
+        Err(e) if e.raw_os_error() == Some(libc::E2BIG) => load_raw_with(insns, name, log, 0),
+        other => other,
+    }
+}
+
+fn load_raw_with(
+    insns: &[Insn],
+    name: &str,
+    log: Option<&mut [u8]>,
+    expected_attach_type: u32,
+) -> io::Result<OwnedFd> {
     let code = prog::encode_program(insns);
     let license = CStr::from_bytes_with_nul(b"LGPL-2.1-or-later\0").expect("NUL-terminated");
     debug_assert_eq!(license.to_str().ok(), Some(prog::LICENSE));
@@ -205,7 +219,7 @@ fn load_raw(insns: &[Insn], name: &str, log: Option<&mut Vec<u8>>) -> io::Result
         insns: code.as_ptr() as u64,
         license: license.as_ptr() as u64,
         prog_name: prog_name_bytes(name),
-        expected_attach_type: BPF_CGROUP_INET_SOCK_CREATE,
+        expected_attach_type,
         ..Default::default()
     };
     if let Some(buf) = log {

@@ -155,6 +155,23 @@ mod tests {
     }
 
     #[test]
+    fn display_includes_verifier_log() {
+        let mut e = Error::new(
+            Category::Bpf,
+            "load BPF program",
+            "bindif_sock",
+            io::Error::from_raw_os_error(libc::EACCES),
+        )
+        .with_hint("rejected by the verifier");
+        e.verifier_log = Some("0: (b7) r2 = 1\ninvalid bpf_context access\n".into());
+        assert_eq!(
+            e.to_string(),
+            "Failed to load BPF program bindif_sock: Permission denied (rejected by the verifier)\n\
+             Verifier log:\n0: (b7) r2 = 1\ninvalid bpf_context access"
+        );
+    }
+
+    #[test]
     fn exit_statuses() {
         assert_eq!(Category::Cgroup.exit_status(), 219);
         assert_eq!(Category::Network.exit_status(), 225);
