@@ -134,6 +134,34 @@ fn helper_load() {
 }
 
 #[test]
+fn helper_bind_twice() {
+    if !helper_role("bind_twice") {
+        return;
+    }
+    let path = std::env::var("BINDIF_CGROUP").unwrap();
+    let mut r = Report::new();
+    for round in ["first", "second"] {
+        match bpf::bind_cgroup_at(Path::new(&path), 1) {
+            Ok(out) => {
+                r.insert(format!("{round}.detached"), out.detached.to_string());
+                let cleanup = out
+                    .cleanup_error
+                    .map_or("none".into(), |e| e.errno().unwrap_or(-1).to_string());
+                r.insert(format!("{round}.cleanup"), cleanup);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                r.insert(
+                    format!("{round}.error"),
+                    e.errno().unwrap_or(-1).to_string(),
+                );
+            }
+        }
+    }
+    emit(&r);
+}
+
+#[test]
 fn helper_adhoc() {
     if !helper_role("adhoc") {
         return;
@@ -298,8 +326,13 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
     assert_eq!(ifindex, expected);
 
     let dir = syscg::open_cgroup_dir(&cgroup.path).unwrap();
-    let BindOutcome { prog_id, detached } = bpf::bind_cgroup(dir.as_fd(), ifindex).unwrap();
+    let BindOutcome {
+        prog_id,
+        detached,
+        cleanup_error,
+    } = bpf::bind_cgroup(dir.as_fd(), ifindex).unwrap();
     assert_eq!(detached, 0);
+    assert!(cleanup_error.is_none());
     assert_eq!(bpf::query(dir.as_fd()).unwrap(), vec![prog_id]);
     let q = bpf::query_full(dir.as_fd()).unwrap();
     assert_eq!(q.attach_flags, bpf::BPF_F_ALLOW_MULTI);
@@ -351,6 +384,7 @@ fn restarts_leave_one_program_and_spare_foreign_ones() {
     let mut total_detached = 0;
     for i in 0..200 {
         let out = bpf::bind_cgroup(dir.as_fd(), 1 + (i % 3)).unwrap();
+        assert!(out.cleanup_error.is_none(), "{:?}", out.cleanup_error);
         total_detached += out.detached;
         last = Some(out);
     }
@@ -413,6 +447,34 @@ fn unprivileged_load_names_the_capability() {
     assert_eq!(r["errno"], libc::EPERM.to_string());
     assert_eq!(r["exit"], "245");
     assert_eq!(r["mentions_cap_bpf"], "true");
+}
+
+#[test]
+fn binding_without_cap_sys_admin_still_attaches() {
+    require_privileges();
+    let cgroup = TestCgroup::new();
+    let mut h = Helper::new("bind_twice");
+    // Root without CAP_SYS_ADMIN (kept: CAP_BPF, CAP_NET_ADMIN), like a launcher in a unit
+    // with a restricted CapabilityBoundingSet=.
+    h.wrapper = vec!["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-all"];
+    h.env = vec![("BINDIF_CGROUP", cgroup.path.display().to_string())];
+    let r = h.run();
+    eprintln!("{r:?}");
+    assert_eq!(r.get("first.error"), None, "{r:?}");
+    assert_eq!(r.get("second.error"), None, "{r:?}");
+    let dir = syscg::open_cgroup_dir(&cgroup.path).unwrap();
+    let ours = bpf::attached_programs(dir.as_fd())
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.is_ours())
+        .count();
+    if r["second.cleanup"] == "none" {
+        assert_eq!(r["second.detached"], "1");
+        assert_eq!(ours, 1);
+    } else {
+        assert_eq!(r["second.cleanup"], libc::EPERM.to_string());
+        assert_eq!(ours, 2);
+    }
 }
 
 #[test]

@@ -466,13 +466,18 @@ pub fn detach_ours(cgroup: BorrowedFd, keep: Option<BorrowedFd>) -> io::Result<u
     Ok(removed)
 }
 
-/// Result of [`bind_cgroup`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Result of [`bind_cgroup`]: the binding is in place.
+#[derive(Debug)]
 pub struct BindOutcome {
     /// Id of the program now attached.
     pub prog_id: u32,
     /// How many older copies of our program were removed.
     pub detached: usize,
+    /// Removing older copies failed (typically EPERM: `BPF_PROG_GET_FD_BY_ID` needs
+    /// CAP_SYS_ADMIN, which a launcher inside a restricted unit may lack). The new program is
+    /// attached and binds all the same (older copies bind to the same or a stale ifindex and run
+    /// before it, so ours has the last word); the caller should log this with ", ignoring".
+    pub cleanup_error: Option<Error>,
 }
 
 /// Checks that `cgroup` is a cgroup2 directory and not the root of the hierarchy: a program there
@@ -565,9 +570,23 @@ pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, 
             )
         })?
         .id;
-    let detached = detach_ours(cgroup_dir, Some(prog_fd))
-        .map_err(|e| Error::new(Category::Bpf, "detach older BPF programs from", "", e))?;
-    Ok(BindOutcome { prog_id, detached })
+    let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_fd)) {
+        Ok(n) => (n, None),
+        Err(e) => (
+            0,
+            Some(Error::new(
+                Category::Bpf,
+                "detach older BPF programs from",
+                "",
+                e,
+            )),
+        ),
+    };
+    Ok(BindOutcome {
+        prog_id,
+        detached,
+        cleanup_error,
+    })
 }
 
 /// [`bind_cgroup`] on a cgroup directory given by path; errors name the path. Opening fails
@@ -576,13 +595,16 @@ pub fn bind_cgroup_at(path: &std::path::Path, ifindex: u32) -> Result<BindOutcom
     let object = path.display().to_string();
     let dir = super::cgroup::open_cgroup_dir(path)
         .map_err(|e| Error::new(Category::Cgroup, "open cgroup", object.clone(), e))?;
-    bind_cgroup(std::os::fd::AsFd::as_fd(&dir), ifindex).map_err(|e| {
+    let fill = |e: Error| {
         if e.object.is_empty() {
-            e.with_object(object)
+            e.with_object(object.clone())
         } else {
             e
         }
-    })
+    };
+    let mut out = bind_cgroup(std::os::fd::AsFd::as_fd(&dir), ifindex).map_err(fill)?;
+    out.cleanup_error = out.cleanup_error.map(fill);
+    Ok(out)
 }
 
 /// Programs attached directly to `cgroup` with their details (for `status`).

@@ -220,6 +220,8 @@ pub struct Helper<'a> {
     pub uid: Option<u32>,
     /// Inherited variables the helper must not see (so a helper's own helper does not recurse).
     pub env_remove: Vec<&'a str>,
+    /// A command (with arguments) that execs the helper in place, e.g. `setpriv …`.
+    pub wrapper: Vec<&'a str>,
 }
 
 impl<'a> Helper<'a> {
@@ -231,6 +233,7 @@ impl<'a> Helper<'a> {
             env: Vec::new(),
             uid: None,
             env_remove: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 
@@ -243,6 +246,11 @@ impl<'a> Helper<'a> {
             Some(ns) => {
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", &ns.name]).arg(&exe);
+                c
+            }
+            None if !self.wrapper.is_empty() => {
+                let mut c = Command::new(self.wrapper[0]);
+                c.args(&self.wrapper[1..]).arg(&exe);
                 c
             }
             None => Command::new(&exe),
