@@ -46,6 +46,14 @@ fn socket_report(prefix: &str, r: &mut Report) {
     r.insert(format!("{prefix}udp6"), device(udp6.as_fd()));
     r.insert(format!("{prefix}unix"), device(unix_a.as_fd()));
     r.insert(format!("{prefix}unixdgram"), device(unix_dgram.as_fd()));
+    // Connecting: the route lookup of a socket bound to bt0 must go out bt0 (the subnet lives
+    // there), and the connected socket keeps its device.
+    let udp4c = UdpSocket::bind("0.0.0.0:0").expect("udp4 connect");
+    let connected = match udp4c.connect("10.199.0.2:9") {
+        Ok(()) => device(udp4c.as_fd()),
+        Err(e) => format!("err:{}", e.raw_os_error().unwrap_or(-1)),
+    };
+    r.insert(format!("{prefix}udp4conn"), connected);
     let probe = bpf::probe_bound_ifindex().expect("probe");
     r.insert(
         format!("{prefix}probe"),
@@ -346,7 +354,7 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
     assert_eq!(r["cgroup"], cgroup.rel());
     assert_eq!(r["gc.cgroup"], cgroup.rel());
     for p in ["", "gc."] {
-        for kind in ["tcp4", "udp4", "tcp6", "udp6"] {
+        for kind in ["tcp4", "udp4", "tcp6", "udp6", "udp4conn"] {
             assert_eq!(r[&format!("{p}{kind}")], VETH_A, "{p}{kind}: {r:?}");
         }
         assert_eq!(r[&format!("{p}unix")], "-", "{r:?}");

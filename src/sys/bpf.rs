@@ -483,9 +483,9 @@ pub struct BindOutcome {
 /// Checks that `cgroup` is a cgroup2 directory and not the root of the hierarchy: a program there
 /// would bind every socket of the machine.
 pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
-    // SAFETY: fstatfs writes into the zeroed statfs we own; the fd is borrowed and valid.
+    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
     let mut sfs: libc::statfs = unsafe { mem::zeroed() };
-    // SAFETY: see above.
+    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
     if unsafe { libc::fstatfs(cgroup.as_raw_fd(), &mut sfs) } < 0 {
         return Err(Error::new(
             Category::Cgroup,

@@ -97,6 +97,14 @@ impl NetNs {
                 "-n", n, "link", "property", "add", "dev", VETH_A, "altname", ALTNAME,
             ],
         );
+        run(
+            "ip",
+            &["-n", n, "addr", "add", "10.199.0.1/24", "dev", VETH_A],
+        );
+        run(
+            "ip",
+            &["-n", n, "addr", "add", "10.199.0.2/24", "dev", VETH_B],
+        );
         for dev in [VETH_A, VETH_B, "lo"] {
             run("ip", &["-n", n, "link", "set", dev, "up"]);
         }
