@@ -112,6 +112,12 @@ fn helper_resolve() {
     let link = netlink::link_by_index(idx).unwrap().unwrap();
     r.insert("altnames".into(), link.altnames.join(","));
     r.insert(
+        "pid1_netns".into(),
+        netlink::in_pid1_netns()
+            .unwrap()
+            .map_or("unknown".into(), |b| b.to_string()),
+    );
+    r.insert(
         "stale".into(),
         netlink::ifname_of(99_999).unwrap().unwrap_or("none".into()),
     );
@@ -439,6 +445,9 @@ fn resolves_names_altnames_and_missing_devices() {
     assert_eq!(r["name_of"], VETH_A);
     assert_eq!(r["altnames"], ALTNAME);
     assert_eq!(r["stale"], "none");
+    // PID 1's namespace may be unreadable (EACCES in this CI sandbox): then "unknown".
+    assert_ne!(r["pid1_netns"], "true");
+    assert_ne!(netlink::in_pid1_netns().unwrap(), Some(false));
     // Not in the host namespace.
     assert_eq!(netlink::resolve_ifindex(ALTNAME).unwrap(), None);
     assert!(netlink::resolve_ifindex("").is_err());

@@ -386,6 +386,25 @@ pub fn ifname_of(ifindex: u32) -> io::Result<Option<String>> {
     Ok(link_by_index(ifindex)?.and_then(|l| l.name))
 }
 
+/// Whether the calling thread uses PID 1's network namespace. v260 always resolves the interface
+/// in PID 1's namespace; we resolve in the unit's own, and the CLI says so when they differ.
+/// Compares the namespace inodes of `/proc/thread-self/ns/net` and `/proc/1/ns/net`
+/// `Ok(None)`: PID 1's namespace cannot be inspected (the latter needs ptrace access to PID 1;
+/// EACCES in containers and sandboxes even for root).
+pub fn in_pid1_netns() -> io::Result<Option<bool>> {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::fs::metadata("/proc/thread-self/ns/net")
+        .or_else(|_| std::fs::metadata("/proc/self/ns/net"))?;
+    let init = match std::fs::metadata("/proc/1/ns/net") {
+        Ok(m) => m,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some(own.dev() == init.dev() && own.ino() == init.ino()))
+}
+
 fn unexpected_ack() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
