@@ -467,3 +467,247 @@ fn exec_failures_and_bad_arguments_use_systemd_statuses() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn wait_option_starts_once_the_interface_appears() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' && exec nsenter --net=/run/netns/{} {BIN} --wait=10 -i late0 -- {} {}",
+        cg.path.display(),
+        ns.name,
+        python(),
+        probe()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    common::run(
+        "ip",
+        &[
+            "-n", &ns.name, "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+        ],
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), "late0", &out);
+    assert!(
+        stderr(&out).contains("Waiting up to 10.0s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_catches_a_program_that_undoes_the_binding() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("verify");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    // Without interference the probe socket carries the interface.
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--verify", &ucg.name]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+    // A foreign program on the parent cgroup runs after ours and clears bound_dev_if, as
+    // net_cls/net_prio interference or another tool would: --verify refuses to start.
+    let parent = ucg.path.parent().unwrap();
+    let unbind = bindif::bpf::bind_iface_program(0);
+    let prog = bindif::sys::bpf::load_program(&unbind, "foreign_unbind").unwrap();
+    let dir = fs::File::open(parent).unwrap();
+    bindif::sys::bpf::attach(dir.as_fd(), prog.as_fd()).unwrap();
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--verify", &ucg.name]),
+    );
+    assert_eq!(out.status.code(), Some(245), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Verification failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "the command must not run");
+    // Without --verify the same start goes ahead, unbound: what --verify exists to catch.
+    let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
+    assert!(out.status.success());
+    assert_eq!(report(&out)["udp4"], "-");
+}
+
+#[test]
+fn journal_stream_gets_priority_prefixes() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("journal");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, "nosuchif1");
+    let log = root.dir.join("stderr.log");
+    // $JOURNAL_STREAM names the device:inode of stderr, as systemd sets it.
+    let script = format!(
+        "exec 2>'{log}'; export JOURNAL_STREAM=$(stat -c '%d:%i' '{log}'); echo $$ > '{}/cgroup.procs'; exec nsenter --net=/run/netns/{} {BIN} {} {} -- /bin/true",
+        ucg.path.display(),
+        ns.name,
+        root.arg(),
+        ucg.name,
+        log = log.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success());
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("<4>bind-interface: Couldn't find index of network interface 'nosuchif1', ignoring: No such device"),
+        "{text}"
+    );
+    // Redirected elsewhere (inode differs): plain lines with the program name.
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "export JOURNAL_STREAM=1:1",
+        &strs(&[BIN, &root.arg(), &ucg.name, "--", "/bin/true"]),
+    );
+    assert!(
+        stderr(&out).starts_with("bindif-launch: bind-interface: Couldn't find"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn notify_status_names_the_binding() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let dir = UnitRoot::new();
+    let path = dir.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        &format!("export NOTIFY_SOCKET='{}'", path.display()),
+        &strs(&[
+            BIN,
+            "--notify-status",
+            "-i",
+            VETH_A,
+            "--",
+            &python(),
+            &probe(),
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    let ifindex = ns.ifindex_by_ip(VETH_A);
+    assert_eq!(
+        msg,
+        format!("STATUS=Sockets of command bound to {VETH_A} (ifindex {ifindex})")
+    );
+    // NOTIFY_SOCKET itself reaches the command untouched.
+    assert_eq!(report(&out)["notify_socket"], path.display().to_string());
+}
+
+#[test]
+fn unit_without_the_key_runs_unbound_and_help_and_version_work() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("nokey");
+    let root = UnitRoot::new();
+    root.write(
+        &format!("etc/systemd/system/{}", ucg.name),
+        "[Service]\nExecStart=/usr/lib/bindif-launch %n\n",
+    );
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), &ucg.name, "--", &python(), &probe()]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report(&out)["udp4"], "-");
+    assert!(
+        stderr(&out).contains("has no BindNetworkInterface="),
+        "{}",
+        stderr(&out)
+    );
+
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--attach UNIT"));
+    let version = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("bindif-launch {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn show_reports_files_binding_warnings_and_command() {
+    require_privileges();
+    let root = UnitRoot::new();
+    root.write(
+        "usr/lib/systemd/system/web@.service",
+        "[Service]\nExecStart=/usr/sbin/web --port 80 %i\n",
+    );
+    root.write(
+        "etc/systemd/system/web@.service.d/10-bind.conf",
+        "[Service]\nBindNetworkInterface=%i\nBindNetworkInterface=a/b\nExecStart=\nExecStart=/usr/lib/bindif-launch %n\n",
+    );
+    let out = Command::new(BIN)
+        .args([&root.arg(), "show", "web@mgmt.service"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Unit: web@mgmt.service",
+        "Fragment: /usr/lib/systemd/system/web@.service",
+        "Drop-Ins: /etc/systemd/system/web@.service.d/10-bind.conf",
+        "BindNetworkInterface: mgmt (from /etc/systemd/system/web@.service.d/10-bind.conf:2)",
+        "Command: /usr/sbin/web --port 80 mgmt (from /usr/lib/systemd/system/web@.service:2)",
+        "Warning: /etc/systemd/system/web@.service.d/10-bind.conf:3: Invalid interface name, ignoring: a/b",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let out = Command::new(BIN)
+        .args([
+            &root.arg(),
+            "show",
+            "--json",
+            "web@mgmt.service",
+            "nosuch.service",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a missing unit makes show fail");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.starts_with("[{\"unit\":\"web@mgmt.service\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"bind_network_interface\":{\"value\":\"mgmt\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"argv\":[\"/usr/sbin/web\",\"--port\",\"80\",\"mgmt\"]"),
+        "{json}"
+    );
+    assert!(
+        json.contains("{\"unit\":\"nosuch.service\",\"error\":"),
+        "{json}"
+    );
+}
