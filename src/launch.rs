@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Args, Mode, PolicyArgs, USAGE};
 use crate::config::{self, UnitConfig};
-use crate::log;
+use crate::log::{self, Level};
 use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
 use crate::{exit, host, log_at, target};
@@ -295,6 +295,19 @@ fn native_support() -> Option<u32> {
     running_systemd_version().filter(|v| *v >= 260)
 }
 
+/// Whether this is the first start of `unit` since boot that noticed native support: the
+/// notice is worth one line per unit and boot, not one per restart. Marker files live in
+/// /run (a tmpfs); when it is not writable (sandboxing), every start logs it.
+fn first_native_notice(unit: &str) -> bool {
+    let dir = Path::new("/run/bindif-launch/native-notice");
+    let _ = std::fs::create_dir_all(dir);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dir.join(unit))
+        .map_or_else(|e| e.kind() != std::io::ErrorKind::AlreadyExists, |_| true)
+}
+
 /// v260 resolves the interface in PID 1's network namespace; we use the unit's own. Say so
 /// when they differ (unknown, e.g. in a container where /proc/1/ns is not readable: silent).
 fn netns_notice() {
@@ -321,9 +334,14 @@ fn bind_unit(
         return Ok(None);
     };
     if let Some(version) = native_support() {
-        log_at!(
-            Notice,
-            "bind-interface: systemd {version} binds {unit} natively (BindNetworkInterface=); bindif-launch can be removed from this unit"
+        let level = if first_native_notice(unit) {
+            Level::Notice
+        } else {
+            Level::Debug
+        };
+        log::log(
+            level,
+            &format!("bind-interface: systemd {version} binds {unit} natively (BindNetworkInterface=); bindif-launch can be removed from this unit"),
         );
         return Ok(None);
     }
