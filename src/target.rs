@@ -56,26 +56,30 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
         .map_err(|e| cg_err("determine own cgroup from", "/proc/self/cgroup", e.into()))
 }
 
-/// The unit's cgroup path given ours; ours when no ancestor carries the unit's name (a unit
-/// started under another name, e.g. through an alias), which is said in a warning.
-fn unit_path(own: &str, unit: &str) -> String {
-    match host::unit_cgroup(own, unit) {
-        Some(p) => p.to_string(),
-        None => {
-            log_at!(
-                Warning,
-                "bind-interface: Not running in a cgroup named {unit} (in {own}); binding that cgroup instead"
-            );
-            own.to_string()
-        }
-    }
+/// The unit's cgroup path given ours. systemd names a unit's cgroup after the unit's id, which
+/// is what `%n` expands to; when no ancestor carries that name the launcher was started
+/// outside the unit (from a login shell, say), and binding the cgroup it is in would bind
+/// someone else's processes: refuse.
+fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
+    host::unit_cgroup(own, unit)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            cg_err(
+                "find the cgroup of",
+                unit,
+                io::Error::from_raw_os_error(libc::ESRCH),
+            )
+            .with_hint(format!(
+                "running in {own}, not inside the unit; use --interface IFACE -- COMMAND outside units"
+            ))
+        })
 }
 
 /// The cgroup of `unit`, which this process runs in.
 pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
     let (layout, pc) = where_we_are()?;
     let own = own_path(&pc, &layout)?;
-    let path = unit_path(&own, unit);
+    let path = unit_path(&own, unit)?;
     match layout.cgroup2_mount() {
         Some(mount) => open_non_root(mount, &path),
         None if attach_only => Err(cg_err(

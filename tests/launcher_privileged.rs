@@ -711,3 +711,40 @@ fn show_reports_files_binding_warnings_and_command() {
         "{json}"
     );
 }
+
+#[test]
+fn unit_mode_outside_the_units_cgroup_binds_nothing() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let root = UnitRoot::new();
+    root.probe_unit("elsewhere.service", VETH_A);
+    // Started from a cgroup that is not elsewhere.service's (as from a login shell): binding
+    // this cgroup would bind someone else's processes.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "elsewhere.service"]),
+    );
+    assert!(
+        out.status.success(),
+        "fail-open runs the command: {}",
+        stderr(&out)
+    );
+    assert_eq!(report(&out)["udp4"], "-");
+    assert!(
+        stderr(&out).contains("not inside the unit"),
+        "{}",
+        stderr(&out)
+    );
+    let fd = fs::File::open(&cg.path).unwrap();
+    assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--fail-closed", "elsewhere.service"]),
+    );
+    assert_eq!(out.status.code(), Some(219), "{}", stderr(&out));
+}
