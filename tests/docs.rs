@@ -25,12 +25,16 @@ fn every_option_in_help_is_in_the_man_page() {
     let help = options(bindif::cli::USAGE);
     assert!(help.len() >= 10, "{help:?}");
     let missing: Vec<_> = help.iter().filter(|o| !man.contains(o.as_str())).collect();
-    assert!(missing.is_empty(), "options missing from man/bindif-launch.8: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "options missing from man/bindif-launch.8: {missing:?}"
+    );
 }
 
 #[test]
 fn readme_names_the_setup_and_test_commands() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for cmd in ["scripts/demo", "scripts/test", "tests/vm/run"] {
         assert!(readme.contains(cmd), "README does not mention {cmd}");
     }
