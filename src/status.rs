@@ -337,7 +337,13 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
             state,
         });
     }
-    let mut state = programs.iter().map(|p| p.state).max().unwrap_or(State::Ok);
+    // Foreign programs are listed, not judged: the cgroup's state is that of its bindings.
+    let mut state = programs
+        .iter()
+        .filter(|p| p.program.binds())
+        .map(|p| p.state)
+        .max()
+        .unwrap_or(State::Ok);
     if binding > 1 {
         notes.push(if ours > 1 {
             format!(
@@ -461,7 +467,7 @@ fn table(rows: &[Vec<String>]) -> String {
 fn program_label(p: &Program) -> String {
     match p.kind {
         ProgKind::Ours(_) => format!("bindif_sock#{}", p.id),
-        ProgKind::Native => format!("native (v260)#{}", p.id),
+        ProgKind::Native => format!("{}#{}", p.name, p.id),
         ProgKind::Foreign if p.name.is_empty() => format!("foreign#{}", p.id),
         ProgKind::Foreign => format!("foreign {}#{}", p.name, p.id),
     }
@@ -492,8 +498,8 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
             Want::Unset => "(none)".into(),
             Want::Unknown(_) => "-".into(),
         };
-        if r.programs.iter().all(|p| !p.program.binds()) {
-            // Foreign programs only, or nothing: one line saying so, then the foreign ones.
+        if r.programs.is_empty() {
+            // A named unit without any program: one line saying so.
             rows.push(vec![
                 path.clone(),
                 unit.clone(),
@@ -515,7 +521,8 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
                 match (&p.program.kind, &p.interface) {
                     (ProgKind::Ours(_), Some(n)) => n.clone(),
                     (ProgKind::Ours(_), None) => "(gone)".into(),
-                    (ProgKind::Native, _) => "(unreadable)".into(),
+                    // v260 keeps the ifindex in .rodata, which the kernel does not show.
+                    (ProgKind::Native, _) => "native (v260)".into(),
                     (ProgKind::Foreign, _) => "-".into(),
                 },
                 wanted.clone(),
@@ -1145,4 +1152,390 @@ pub fn run_with(opts: &Options, out: &mut dyn Write) -> i32 {
 pub fn run(units: &[String], sockets: bool, json: bool) -> i32 {
     let opts = Options::new(units, sockets, json);
     run_with(&opts, &mut io::stdout().lock())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    const MAIN: &str = "/sys/fs/cgroup/unified";
+
+    fn ours(id: u32, ifindex: u32) -> Program {
+        Program {
+            id,
+            name: "bindif_sock".into(),
+            kind: ProgKind::Ours(ifindex),
+        }
+    }
+
+    fn native(id: u32) -> Program {
+        Program {
+            id,
+            name: "sd_bind_interfa".into(),
+            kind: ProgKind::Native,
+        }
+    }
+
+    fn foreign(id: u32, name: &str) -> Program {
+        Program {
+            id,
+            name: name.into(),
+            kind: ProgKind::Foreign,
+        }
+    }
+
+    fn facts(path: &str, programs: Vec<Program>, want: Want) -> CgroupFacts {
+        CgroupFacts {
+            hierarchy: Some(PathBuf::from(MAIN)),
+            path: path.into(),
+            unit: Some(last_component(path).to_string()).filter(|u| name::kind(u).is_some()),
+            programs,
+            want,
+            named: false,
+        }
+    }
+
+    fn iface(s: &str) -> Want {
+        Want::Iface(s.into())
+    }
+
+    /// lo=1, mgmt=4 (altname management-vrf), dmz=7; 5 is gone; mgmt2 renamed from "old".
+    fn links() -> Links {
+        let mut l = Links::default();
+        let mut add = |i: u32, n: &str, alts: &[&str]| {
+            l.by_index.insert(
+                i,
+                Some(LinkInfo {
+                    index: i,
+                    name: Some(n.into()),
+                    altnames: alts.iter().map(|a| a.to_string()).collect(),
+                }),
+            );
+            l.by_name.insert(n.into(), Some(i));
+        };
+        add(1, "lo", &[]);
+        add(4, "mgmt", &["management-vrf"]);
+        add(7, "dmz", &[]);
+        add(8, "mgmt2", &[]);
+        l.by_index.insert(5, None);
+        l.by_name.insert("management-vrf".into(), Some(4));
+        l.by_name.insert("old".into(), None);
+        l
+    }
+
+    fn states(r: &CgroupReport) -> (State, Vec<State>, bool) {
+        (
+            r.state,
+            r.programs.iter().map(|p| p.state).collect(),
+            r.problem,
+        )
+    }
+
+    #[test]
+    fn ok_by_name_altname_and_without_unit() {
+        let l = links();
+        let r = assess(facts("/s/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
+        assert_eq!(r.programs[0].interface.as_deref(), Some("mgmt"));
+        assert!(r.notes.is_empty());
+        let r = assess(
+            facts("/s/a.service", vec![ours(1, 4)], iface("management-vrf")),
+            &l,
+        );
+        assert_eq!(r.state, State::Ok);
+        let r = assess(facts("/s/a.service", vec![ours(1, 4)], Want::Unset), &l);
+        assert_eq!(r.state, State::Ok);
+        let r = assess(facts("/s/x", vec![ours(1, 7)], Want::Unknown(None)), &l);
+        assert_eq!((r.state, r.facts.unit.clone()), (State::Ok, None));
+    }
+
+    #[test]
+    fn gone_recreated_renamed_mismatch() {
+        let l = links();
+        let r = assess(facts("/a.service", vec![ours(1, 5)], Want::Unset), &l);
+        assert_eq!(states(&r), (State::Gone, vec![State::Gone], true));
+        assert_eq!(r.programs[0].interface, None);
+        assert!(r.notes[0].starts_with("ifindex 5 no longer exists: "));
+        // Re-created: the name exists again, with another index.
+        let r = assess(facts("/a.service", vec![ours(1, 5)], iface("mgmt")), &l);
+        assert_eq!(r.state, State::Gone);
+        assert!(
+            r.notes[0].contains("mgmt is now ifindex 4"),
+            "{:?}",
+            r.notes
+        );
+        // Renamed: the ifindex lives on under another name, the wanted name is nowhere.
+        let r = assess(facts("/a.service", vec![ours(1, 8)], iface("old")), &l);
+        assert_eq!(states(&r), (State::Renamed, vec![State::Renamed], true));
+        assert_eq!(r.programs[0].interface.as_deref(), Some("mgmt2"));
+        // Mismatch: the wanted name is another ifindex.
+        let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Mismatch, vec![State::Mismatch], true));
+        assert!(r.notes[0].contains("BindNetworkInterface=mgmt is ifindex 4"));
+    }
+
+    #[test]
+    fn stacked_native_and_foreign() {
+        let l = links();
+        let r = assess(
+            facts("/a.service", vec![ours(1, 4), ours(2, 4)], iface("mgmt")),
+            &l,
+        );
+        assert_eq!(
+            states(&r),
+            (State::Stacked, vec![State::Stacked, State::Stacked], true)
+        );
+        // A stale copy under a fresh one: the worst state wins.
+        let r = assess(
+            facts("/a.service", vec![ours(1, 5), ours(2, 4)], Want::Unset),
+            &l,
+        );
+        assert_eq!(
+            states(&r),
+            (State::Gone, vec![State::Gone, State::Stacked], true)
+        );
+        let r = assess(
+            facts("/a.service", vec![native(3), ours(4, 4)], Want::Unset),
+            &l,
+        );
+        assert_eq!(r.state, State::Stacked);
+        assert!(r.notes[0].contains("systemd's native one and ours"));
+        let r = assess(facts("/a.service", vec![native(3)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Native, vec![State::Native], false));
+        // Foreign programs do not bind and do not count towards stacking.
+        let r = assess(
+            facts(
+                "/a.service",
+                vec![foreign(9, "fw"), ours(4, 4)],
+                Want::Unset,
+            ),
+            &l,
+        );
+        assert_eq!(
+            states(&r),
+            (State::Ok, vec![State::Foreign, State::Ok], false)
+        );
+        let r = assess(facts("/a.service", vec![foreign(9, "fw")], Want::Unset), &l);
+        assert_eq!(states(&r), (State::Unbound, vec![State::Foreign], false));
+    }
+
+    #[test]
+    fn named_unbound_and_inactive() {
+        let l = links();
+        let mut f = facts("/a.service", vec![], iface("mgmt"));
+        f.named = true;
+        let r = assess(f.clone(), &l);
+        assert_eq!(states(&r), (State::Unbound, vec![], true));
+        f.want = Want::Unset;
+        assert!(!assess(f.clone(), &l).problem);
+        f.want = Want::Unknown(Some("Unit a.service not found.".into()));
+        let r = assess(f.clone(), &l);
+        assert!(!r.problem);
+        assert_eq!(
+            r.notes,
+            vec!["unit file not read: Unit a.service not found."]
+        );
+        f.hierarchy = None;
+        f.want = iface("mgmt");
+        let r = assess(f, &l);
+        assert_eq!(states(&r), (State::Inactive, vec![], false));
+        // Unnamed (whole-hierarchy) reports never count an unbound cgroup as a problem.
+        let r = assess(facts("/a.service", vec![], iface("mgmt")), &l);
+        assert!(!r.problem);
+    }
+
+    fn sock(proto: diag::Proto, v6: bool, port: u16, ifindex: u32, inode: u64) -> InetSocket {
+        InetSocket {
+            family: if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8,
+            proto,
+            state: if proto == diag::Proto::Tcp { 10 } else { 7 },
+            local: if v6 {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            },
+            local_port: port,
+            remote: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            remote_port: 0,
+            bound_ifindex: ifindex,
+            inode,
+            uid: 0,
+        }
+    }
+
+    #[test]
+    fn unbound_socket_filter() {
+        let l = links();
+        let held = vec![
+            (
+                10,
+                "sshd".to_string(),
+                sock(diag::Proto::Tcp, true, 22, 0, 1),
+            ),
+            (
+                10,
+                "sshd".to_string(),
+                sock(diag::Proto::Tcp, false, 22, 4, 2),
+            ),
+            (
+                11,
+                "sshd".to_string(),
+                sock(diag::Proto::Udp, false, 53, 7, 3),
+            ),
+            (
+                11,
+                "sshd".to_string(),
+                sock(diag::Proto::Udp, false, 54, 5, 4),
+            ),
+        ];
+        let e = Expected::of(&[ours(1, 4)]);
+        let out = unbound_sockets(&held, &e, &l);
+        let got: Vec<(u32, u64, Option<&str>)> = out
+            .iter()
+            .map(|s| (s.pid, s.socket.inode, s.bound_name.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(10, 1, None), (11, 3, Some("dmz")), (11, 4, None)]
+        );
+        assert_eq!(bound_text(&out[0]), "(none)");
+        assert_eq!(bound_text(&out[1]), "dmz (7)");
+        assert_eq!(bound_text(&out[2]), "ifindex 5 (gone)");
+        // A sub-cgroup's own program accepts its device; a native one accepts any device.
+        let mut e2 = e.clone();
+        e2.add(&[ours(2, 7)]);
+        assert_eq!(unbound_sockets(&held, &e2, &l).len(), 2);
+        let n = Expected::of(&[native(3)]);
+        assert_eq!(unbound_sockets(&held, &n, &l).len(), 1);
+        assert!(!Expected::default().accepts(0));
+    }
+
+    #[test]
+    fn unit_arguments() {
+        let p = UnitPattern::parse("sshd").unwrap();
+        assert_eq!((p.name.as_str(), p.template), ("sshd.service", false));
+        assert!(p.matches("sshd.service") && !p.matches("sshd@x.service"));
+        let p = UnitPattern::parse("sshd@.service").unwrap();
+        assert!(p.template);
+        assert!(p.matches("sshd@mgmt.service"));
+        assert!(!p.matches("sshd.service") && !p.matches("other@mgmt.service"));
+        let p = UnitPattern::parse("sshd@mgmt.service").unwrap();
+        assert!(p.matches("sshd@mgmt.service") && !p.matches("sshd@dmz.service"));
+        assert!(UnitPattern::parse("chrony.socket").is_ok());
+        for bad in ["a/b", "", "x.service/y"] {
+            assert!(UnitPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A host with one of everything, for the rendering fixtures.
+    fn sample() -> Vec<CgroupReport> {
+        let l = links();
+        let mut out = vec![
+            assess(
+                facts(
+                    "/system.slice/sshd@mgmt.service",
+                    vec![ours(41, 4)],
+                    iface("mgmt"),
+                ),
+                &l,
+            ),
+            assess(
+                facts(
+                    "/system.slice/chronyd.service",
+                    vec![native(12)],
+                    iface("mgmt"),
+                ),
+                &l,
+            ),
+            assess(
+                facts("/system.slice/dns.service", vec![ours(43, 5)], iface("dmz")),
+                &l,
+            ),
+            assess(
+                facts(
+                    "/system.slice/web.service",
+                    vec![ours(44, 7), ours(45, 7)],
+                    Want::Unset,
+                ),
+                &l,
+            ),
+            assess(
+                facts(
+                    "/system.slice/fw.service",
+                    vec![foreign(50, "fw_egress")],
+                    Want::Unset,
+                ),
+                &l,
+            ),
+        ];
+        let mut mirror = facts(
+            "/system.slice/legacy.service",
+            vec![ours(46, 1)],
+            Want::Unknown(None),
+        );
+        mirror.hierarchy = Some(PathBuf::from(PRIVATE_CGROUP2_MOUNT));
+        out.push(assess(mirror, &l));
+        let mut inactive = facts("", vec![], iface("mgmt"));
+        inactive.hierarchy = None;
+        inactive.unit = Some("ntp@mgmt.service".into());
+        inactive.named = true;
+        out.push(assess(inactive, &l));
+        let held = vec![
+            (
+                812,
+                "sshd".to_string(),
+                sock(diag::Proto::Tcp, true, 22, 0, 9),
+            ),
+            (
+                812,
+                "sshd".to_string(),
+                sock(diag::Proto::Tcp, false, 22, 4, 10),
+            ),
+        ];
+        out[0].sockets = Some(unbound_sockets(&held, &out[0].expected(), &l));
+        out[1].sockets = Some(vec![]);
+        out
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/status/expected")
+            .join(name)
+    }
+
+    /// Compares with the fixture; `BINDIF_UPDATE_FIXTURES=1` rewrites it instead.
+    fn check_fixture(name: &str, got: &str) {
+        let path = fixture(name);
+        if std::env::var_os("BINDIF_UPDATE_FIXTURES").is_some() {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, got).unwrap();
+        }
+        let want = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(got, want, "{} differs", path.display());
+    }
+
+    #[test]
+    fn renders_table() {
+        let reports = sample();
+        check_fixture("table.txt", &render_text(&reports, Some(Path::new(MAIN))));
+        assert_eq!(
+            render_text(&[], Some(Path::new(MAIN))),
+            "No cgroup carries a socket binding program.\n"
+        );
+        assert_eq!(exit_status(&reports), 1);
+        assert_eq!(exit_status(&reports[1..2]), 0);
+        // Unbound sockets alone make it fail.
+        assert_eq!(exit_status(&reports[..1]), 1);
+        assert_eq!(reports[0].state, State::Ok);
+    }
+
+    #[test]
+    fn renders_json() {
+        let reports = sample();
+        let hier = [PathBuf::from(MAIN), PathBuf::from(PRIVATE_CGROUP2_MOUNT)];
+        let mut json = to_json(&reports, &hier).render();
+        json.push('\n');
+        check_fixture("status.json", &json);
+    }
 }
