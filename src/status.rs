@@ -115,6 +115,9 @@ pub struct CgroupFacts {
     pub want: Want,
     /// Requested by name on the command line.
     pub named: bool,
+    /// Processes of the cgroup (or below) in another network namespace than `status`: their
+    /// interfaces may differ from ours and sock_diag cannot see their sockets.
+    pub other_netns_pids: Vec<u32>,
 }
 
 /// What the caller's network namespace says about the interfaces the facts mention.
@@ -363,6 +366,19 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
         } else {
             State::Unbound
         });
+    }
+    if let Some(first) = facts.other_netns_pids.first() {
+        notes.push(format!(
+            "{} process(es) (PID {first}{}) use another network namespace: interface names \
+             above are those of this namespace, and their sockets cannot be listed; run \
+             'nsenter --net=/proc/{first}/ns/net bindif-launch status' to look from theirs",
+            facts.other_netns_pids.len(),
+            if facts.other_netns_pids.len() > 1 {
+                ", …"
+            } else {
+                ""
+            }
+        ));
     }
     if let Want::Unknown(Some(why)) = &facts.want {
         if facts.named {
@@ -850,6 +866,16 @@ fn walk(hier_idx: usize, dir: &Path, rel: &str, out: &mut Vec<Seen>) -> Result<(
     Ok(())
 }
 
+/// The directory of cgroup `rel` in hierarchy `h`.
+fn cgroup_dir(h: &Path, rel: &str) -> PathBuf {
+    let rel = rel.trim_start_matches('/');
+    if rel.is_empty() {
+        h.to_path_buf()
+    } else {
+        h.join(rel)
+    }
+}
+
 fn last_component(rel: &str) -> &str {
     rel.rsplit('/').next().unwrap_or("")
 }
@@ -981,6 +1007,7 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Failu
                 programs: s.programs.clone(),
                 want,
                 named: !patterns.is_empty(),
+                other_netns_pids: Vec::new(),
             }
         })
         .collect();
@@ -994,7 +1021,28 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Failu
                 programs: Vec::new(),
                 want: reader.want(&p.name),
                 named: true,
+                other_netns_pids: Vec::new(),
             });
+        }
+    }
+    // Processes in another network namespace than ours.
+    let own_ns = fs::metadata("/proc/thread-self/ns/net")
+        .or_else(|_| fs::metadata("/proc/self/ns/net"))
+        .map(|m| (m.dev(), m.ino()))
+        .ok();
+    if let Some(own_ns) = own_ns {
+        for f in facts.iter_mut() {
+            let Some(h) = &f.hierarchy else { continue };
+            let mut pids = Vec::new();
+            procs_below(&cgroup_dir(h, &f.path), &mut pids);
+            f.other_netns_pids = pids
+                .into_iter()
+                .map(|(pid, _)| pid)
+                .filter(|pid| {
+                    fs::metadata(format!("/proc/{pid}/ns/net"))
+                        .is_ok_and(|m| (m.dev(), m.ino()) != own_ns)
+                })
+                .collect();
         }
     }
     // Interfaces: each distinct ifindex and wanted name once.
@@ -1062,26 +1110,17 @@ fn add_sockets(
     let programs_at: BTreeMap<PathBuf, &[Program]> = seen
         .iter()
         .map(|s| {
-            let h = &hierarchies[s.hierarchy];
-            let rel = s.rel.trim_start_matches('/');
-            let p = if rel.is_empty() {
-                h.clone()
-            } else {
-                h.join(rel)
-            };
-            (p, s.programs.as_slice())
+            (
+                cgroup_dir(&hierarchies[s.hierarchy], &s.rel),
+                s.programs.as_slice(),
+            )
         })
         .collect();
     for r in reports.iter_mut() {
         let Some(h) = &r.facts.hierarchy else {
             continue;
         };
-        let rel = r.facts.path.trim_start_matches('/');
-        let dir = if rel.is_empty() {
-            h.clone()
-        } else {
-            h.join(rel)
-        };
+        let dir = cgroup_dir(h, &r.facts.path);
         let mut pids = Vec::new();
         procs_below(&dir, &mut pids);
         let mut held = Vec::new();
@@ -1193,6 +1232,7 @@ mod tests {
             programs,
             want,
             named: false,
+            other_netns_pids: Vec::new(),
         }
     }
 
@@ -1340,6 +1380,13 @@ mod tests {
         f.want = iface("mgmt");
         let r = assess(f, &l);
         assert_eq!(states(&r), (State::Inactive, vec![], false));
+        // Processes in another network namespace are pointed out.
+        let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
+        f.other_netns_pids = vec![42, 43];
+        let r = assess(f, &l);
+        assert_eq!((r.state, r.problem), (State::Ok, false));
+        assert!(r.notes[0].starts_with("2 process(es) (PID 42, …) use another network"));
+        assert!(r.notes[0].contains("nsenter --net=/proc/42/ns/net"));
         // Unnamed (whole-hierarchy) reports never count an unbound cgroup as a problem.
         let r = assess(facts("/a.service", vec![], iface("mgmt")), &l);
         assert!(!r.problem);

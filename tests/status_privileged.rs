@@ -512,6 +512,21 @@ fn finds_named_unit_in_the_real_hierarchy() {
     assert_eq!(r.state, State::Ok);
     assert_eq!(r.programs[0].interface.as_deref(), Some("lo"));
     assert_eq!(r.sockets.as_deref(), Some(&[][..]));
+    assert!(r.facts.other_netns_pids.is_empty());
+    assert_eq!(status::exit_status(&reports), 0);
+
+    // A process of the unit in another network namespace: said, not judged.
+    let ns = NetNs::new();
+    let holder = Holder::start(&ns, &cg);
+    let (reports, _) =
+        status::gather(&Options::new(std::slice::from_ref(&name), true, false)).expect("status");
+    let r = &reports[0];
+    assert_eq!(r.facts.other_netns_pids, vec![holder.child.id()]);
+    assert!(
+        r.notes[0].contains("use another network namespace"),
+        "{:?}",
+        r.notes
+    );
     assert_eq!(status::exit_status(&reports), 0);
 }
 
