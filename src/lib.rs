@@ -16,6 +16,7 @@ pub mod json;
 pub mod launch;
 pub mod log;
 pub mod show;
+pub mod status;
 pub mod sys;
 pub mod target;
 pub mod unit;

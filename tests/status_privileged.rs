@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Privileged tests of `bindif-launch status` on the host kernel: real cgroup2, real BPF
+//! programs, real rtnetlink and sock_diag.
+//!
+//! They run as root in CI and FAIL (never skip) when they cannot run. Interfaces live in
+//! throwaway network namespaces, and `status` runs there too (a helper started with `nsenter
+//! --net`, which unlike `ip netns exec` keeps our /sys and its cgroup mounts). Most tests walk
+//! only their own child cgroup (`Options::hierarchies`), so parallel tests never see each
+//! other's programs; two walk the real hierarchy with unique unit names. Nothing is ever
+//! attached to the root cgroup.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use bindif::bpf::Insn;
+use bindif::status::{self, Options, State};
+use bindif::sys::bpf;
+use bindif::sys::cgroup as syscg;
+use common::*;
+
+fn fixture_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/status/root")
+}
+
+/// Creates `parent/name` (a unit-named child cgroup) and returns its path.
+fn child(parent: &Path, name: &str) -> PathBuf {
+    let p = parent.join(name);
+    fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+    p
+}
+
+/// Attaches one more copy of our program for `ifindex` (no removal of older copies).
+fn attach_ours(cgroup: &Path, ifindex: u32) {
+    let dir = syscg::open_cgroup_dir(cgroup).unwrap();
+    let prog = bpf::load_bind_program(ifindex).expect("load bindif_sock");
+    bpf::attach(dir.as_fd(), prog.as_fd()).expect("attach bindif_sock");
+}
+
+/// Attaches a program that is neither ours nor systemd's: `r0 = 1; exit`.
+fn attach_foreign(cgroup: &Path) {
+    let dir = syscg::open_cgroup_dir(cgroup).unwrap();
+    let prog = bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "other_tool")
+        .expect("load foreign program");
+    bpf::attach(dir.as_fd(), prog.as_fd()).expect("attach foreign program");
+}
+
+fn add_veth(ns: &NetNs, a: &str, b: &str) {
+    run(
+        "ip",
+        &[
+            "-n", &ns.name, "link", "add", a, "type", "veth", "peer", "name", b,
+        ],
+    );
+    run("ip", &["-n", &ns.name, "link", "set", a, "up"]);
+}
+
+fn nsenter(ns: &NetNs, exe: &Path) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/run/netns/{}", ns.name))
+        .arg("--")
+        .arg(exe);
+    c
+}
+
+fn harness_args(role: &str) -> Vec<String> {
+    vec![
+        "--exact".into(),
+        format!("helper_{role}"),
+        "--nocapture".into(),
+        "--test-threads=1".into(),
+        "-q".into(),
+    ]
+}
+
+/// The outcome of `status` run inside a namespace.
+struct StatusRun {
+    exit: i32,
+    out: String,
+}
+
+/// Runs `status` in `ns` over the hierarchy `under` (a test's parent cgroup), with unit files
+/// from the fixture root.
+fn status_in(ns: &NetNs, under: &Path, units: &[&str], sockets: bool, json: bool) -> StatusRun {
+    let exe = std::env::current_exe().unwrap();
+    let out_file = std::env::temp_dir().join(unique("bindif-status-out"));
+    let mut cmd = nsenter(ns, &exe);
+    cmd.args(harness_args("status"))
+        .env(ROLE_ENV, "status")
+        .env("BINDIF_STATUS_UNDER", under)
+        .env("BINDIF_STATUS_UNITS", units.join(" "))
+        .env("BINDIF_STATUS_SOCKETS", if sockets { "1" } else { "0" })
+        .env("BINDIF_STATUS_JSON", if json { "1" } else { "0" })
+        .env("BINDIF_STATUS_OUT", &out_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn status helper");
+    let _ = child.stdin.take().unwrap().write_all(b"go\n");
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "status helper failed: {stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = parse_report(&stdout);
+    let out = fs::read_to_string(&out_file).expect("status output");
+    let _ = fs::remove_file(&out_file);
+    eprintln!("status {units:?} sockets={sockets} json={json}:\n{out}");
+    StatusRun {
+        exit: report["exit"].parse().unwrap(),
+        out,
+    }
+}
+
+/// Validates the JSON with python3 and returns `UNIT STATE [IFINDEX-STATE…]` per cgroup plus
+/// `socket LOCAL` per unbound socket, in output order.
+fn json_summary(json: &str) -> Vec<String> {
+    let script = r#"
+import json, sys
+d = json.load(sys.stdin)
+assert isinstance(d["ok"], bool)
+for c in d["cgroups"]:
+    progs = " ".join("%s:%s" % (p["kind"], p["state"]) for p in c["programs"])
+    print(("%s %s %s" % (c["unit"], c["state"], progs)).strip())
+    for s in c.get("unbound_sockets", []):
+        print("socket %s %s %s" % (s["protocol"], s["local"], s["bound_interface"]))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to validate --json");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "--json is not valid JSON: {}\n{json}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers (run in re-executed copies of this binary)
+
+#[test]
+fn helper_status() {
+    if !helper_role("status") {
+        return;
+    }
+    let var = |k: &str| std::env::var(k).unwrap();
+    let units: Vec<String> = var("BINDIF_STATUS_UNITS")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut opts = Options::new(
+        &units,
+        var("BINDIF_STATUS_SOCKETS") == "1",
+        var("BINDIF_STATUS_JSON") == "1",
+    );
+    opts.root = fixture_root();
+    opts.hierarchies = Some(vec![PathBuf::from(var("BINDIF_STATUS_UNDER"))]);
+    let mut out = Vec::new();
+    let exit = status::run_with(&opts, &mut out);
+    fs::write(var("BINDIF_STATUS_OUT"), out).unwrap();
+    let mut r = Report::new();
+    r.insert("exit".into(), exit.to_string());
+    emit(&r);
+}
+
+/// Holds sockets: "early" ones made before the parent attaches the program, "late" ones after
+/// the parent says `more`; prints their ports and waits for stdin to close.
+#[test]
+fn helper_hold() {
+    if !helper_role("hold") {
+        return;
+    }
+    use std::net::{TcpListener, UdpSocket};
+    let early_udp = UdpSocket::bind("0.0.0.0:0").unwrap();
+    let early_tcp = TcpListener::bind("[::]:0").unwrap();
+    let mut r = Report::new();
+    r.insert(
+        "early_udp".into(),
+        early_udp.local_addr().unwrap().port().to_string(),
+    );
+    r.insert(
+        "early_tcp".into(),
+        early_tcp.local_addr().unwrap().port().to_string(),
+    );
+    emit(&r);
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let late_udp = UdpSocket::bind("0.0.0.0:0").unwrap();
+    let late_tcp = TcpListener::bind("0.0.0.0:0").unwrap();
+    let mut r = Report::new();
+    r.insert(
+        "late_udp".into(),
+        late_udp.local_addr().unwrap().port().to_string(),
+    );
+    r.insert(
+        "late_tcp".into(),
+        late_tcp.local_addr().unwrap().port().to_string(),
+    );
+    r.insert(
+        "late_dev".into(),
+        bpf::bound_device_name(late_udp.as_fd())
+            .unwrap()
+            .unwrap_or_else(|| "-".into()),
+    );
+    emit(&r);
+    // Until the parent closes stdin.
+    let _ = std::io::stdin().read_line(&mut line);
+    drop((early_udp, early_tcp, late_udp, late_tcp));
+}
+
+/// A holder process in `ns`, moved into `cgroup` before it creates anything.
+struct Holder {
+    child: Child,
+    lines: BufReader<std::process::ChildStdout>,
+}
+
+impl Holder {
+    fn start(ns: &NetNs, cgroup: &Path) -> Holder {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = nsenter(ns, &exe);
+        cmd.args(harness_args("hold"))
+            .env(ROLE_ENV, "hold")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn holder");
+        // nsenter execs in place: the pid we move is the holder's.
+        fs::write(cgroup.join("cgroup.procs"), child.id().to_string()).unwrap();
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap());
+        Holder { child, lines }
+    }
+
+    fn next_report(&mut self) -> Report {
+        loop {
+            let mut line = String::new();
+            let n = self.lines.read_line(&mut line).unwrap();
+            assert!(n > 0, "holder exited early");
+            if line.starts_with(RESULT_MARK) {
+                return parse_report(&line);
+            }
+        }
+    }
+
+    fn more(&mut self) -> Report {
+        self.child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"more\n")
+            .unwrap();
+        self.next_report()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+/// Ours bound to the right interface, a foreign program, two of ours on one cgroup, and named
+/// units with and without programs; the table, the JSON and the exit statuses.
+#[test]
+fn reports_ok_foreign_stacked_and_unbound() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let bt0 = ns.ifindex_by_ip(VETH_A);
+    let bt1 = ns.ifindex_by_ip(VETH_B);
+    let ok = child(&parent.path, "bst@bt0.service");
+    attach_ours(&ok, bt0);
+    let stacked = child(&parent.path, "bst@bt1.service");
+    attach_ours(&stacked, bt1);
+    attach_ours(&stacked, bt1);
+    let foreign = child(&parent.path, "plain.service");
+    attach_foreign(&foreign);
+    child(&parent.path, "want.service");
+
+    // Everything with a program: stacked makes it fail.
+    let all = status_in(&ns, &parent.path, &[], false, true);
+    assert_eq!(all.exit, 1);
+    assert_eq!(
+        json_summary(&all.out),
+        vec![
+            "bst@bt0.service ok ours:ok",
+            "bst@bt1.service stacked ours:stacked ours:stacked",
+            "plain.service unbound foreign:foreign",
+        ]
+    );
+    let text = status_in(&ns, &parent.path, &[], false, false);
+    assert_eq!(text.exit, 1);
+    let lines: Vec<&str> = text.out.lines().collect();
+    assert!(lines[0].starts_with("CGROUP"), "{}", text.out);
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("/bst@bt0.service"))
+        .unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[1], "bst@bt0.service");
+    assert!(cols[2].starts_with("bindif_sock#"));
+    assert_eq!(
+        &cols[3..],
+        &[bt0.to_string().as_str(), "bt0", "bt0", "ok"],
+        "{row}"
+    );
+    assert!(text.out.contains("foreign other_tool#"), "{}", text.out);
+    assert!(
+        text.out
+            .contains("bst@bt1.service: 2 binding programs on one cgroup (2 of ours)"),
+        "{}",
+        text.out
+    );
+
+    // Named units.
+    let named = status_in(&ns, &parent.path, &["bst@bt0.service"], false, false);
+    assert_eq!(named.exit, 0, "{}", named.out);
+    let want = status_in(&ns, &parent.path, &["want"], false, true);
+    assert_eq!(want.exit, 1, "want.service has no program but wants bt0");
+    assert_eq!(json_summary(&want.out), vec!["want.service unbound"]);
+    let plain = status_in(&ns, &parent.path, &["plain.service"], false, true);
+    assert_eq!(plain.exit, 0, "plain.service wants no binding");
+    assert_eq!(
+        json_summary(&plain.out),
+        vec!["plain.service unbound foreign:foreign"]
+    );
+    // A template matches its instances; a unit without a cgroup is inactive, not a problem.
+    fs::remove_dir(&foreign).ok();
+    let tmpl = status_in(&ns, &parent.path, &["bst@.service"], false, true);
+    assert_eq!(
+        json_summary(&tmpl.out),
+        vec![
+            "bst@bt0.service ok ours:ok",
+            "bst@bt1.service stacked ours:stacked ours:stacked",
+        ]
+    );
+    let gone_unit = status_in(&ns, &parent.path, &["bst@nothere.service"], false, false);
+    assert_eq!(gone_unit.exit, 0);
+    assert!(gone_unit.out.contains("inactive"), "{}", gone_unit.out);
+    // Bad names are bad arguments.
+    let bad = status_in(&ns, &parent.path, &["a/b.service"], false, false);
+    assert_eq!(bad.exit, 2);
+}
+
+/// Interfaces deleted, re-created with the same name, renamed, and renamed with a new interface
+/// taking the old name.
+#[test]
+fn reports_gone_recreated_renamed_and_mismatch() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    for (a, b) in [("va", "vap"), ("vb", "vbp"), ("vc", "vcp"), ("vd", "vdp")] {
+        add_veth(&ns, a, b);
+    }
+    let idx: Vec<u32> = ["va", "vb", "vc", "vd"]
+        .iter()
+        .map(|d| ns.ifindex_by_ip(d))
+        .collect();
+    for (i, d) in ["va", "vb", "vc", "vd"].iter().enumerate() {
+        let cg = child(&parent.path, &format!("bst@{d}.service"));
+        bpf::bind_cgroup_at(&cg, idx[i]).expect("bind");
+    }
+    let before = status_in(&ns, &parent.path, &[], false, true);
+    assert_eq!(before.exit, 0, "{}", before.out);
+
+    let n = ns.name.as_str();
+    // va: deleted and re-created under the same name: a new ifindex.
+    run("ip", &["-n", n, "link", "del", "va"]);
+    add_veth(&ns, "va", "vap");
+    let va_new = ns.ifindex_by_ip("va");
+    assert_ne!(va_new, idx[0]);
+    // vb: renamed.
+    run("ip", &["-n", n, "link", "set", "vb", "down"]);
+    run("ip", &["-n", n, "link", "set", "vb", "name", "vb-renamed"]);
+    // vc: renamed, and a new vc created.
+    run("ip", &["-n", n, "link", "set", "vc", "down"]);
+    run("ip", &["-n", n, "link", "set", "vc", "name", "vc-old"]);
+    add_veth(&ns, "vc", "vcp2");
+    // vd: deleted.
+    run("ip", &["-n", n, "link", "del", "vd"]);
+
+    let after = status_in(&ns, &parent.path, &[], false, true);
+    assert_eq!(after.exit, 1);
+    assert_eq!(
+        json_summary(&after.out),
+        vec![
+            "bst@va.service gone ours:gone",
+            "bst@vb.service renamed ours:renamed",
+            "bst@vc.service mismatch ours:mismatch",
+            "bst@vd.service gone ours:gone",
+        ]
+    );
+    let text = status_in(&ns, &parent.path, &[], false, false).out;
+    assert!(
+        text.contains(&format!(
+            "bst@va.service: ifindex {} no longer exists; va is now ifindex {va_new}",
+            idx[0]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("ifindex {} is now named vb-renamed", idx[1])),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("ifindex {} is now vc-old", idx[2])),
+        "{text}"
+    );
+    // Named: only that unit, and its exit status alone.
+    let one = status_in(&ns, &parent.path, &["bst@vb.service"], false, true);
+    assert_eq!(one.exit, 1);
+    assert_eq!(
+        json_summary(&one.out),
+        vec!["bst@vb.service renamed ours:renamed"]
+    );
+}
+
+/// `--sockets` lists a socket made before the program was attached (in a sub-cgroup of the
+/// unit's), and not the ones made after.
+#[test]
+fn sockets_lists_only_unbound_ones() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let unit = child(&parent.path, "bst@bt0.service");
+    let payload = child(&unit, "payload");
+    let mut holder = Holder::start(&ns, &payload);
+    let early = holder.next_report();
+    let bt0 = ns.ifindex_by_ip(VETH_A);
+    bpf::bind_cgroup_at(&unit, bt0).expect("bind");
+    let late = holder.more();
+    assert_eq!(late["late_dev"], VETH_A, "late sockets must be bound");
+
+    let run_json = status_in(&ns, &parent.path, &["bst@bt0.service"], true, true);
+    assert_eq!(run_json.exit, 1);
+    let summary = json_summary(&run_json.out);
+    assert_eq!(summary[0], "bst@bt0.service ok ours:ok");
+    let mut socks: Vec<&str> = summary[1..].iter().map(String::as_str).collect();
+    socks.sort();
+    assert_eq!(
+        socks,
+        vec![
+            format!("socket tcp6 [::]:{} None", early["early_tcp"]),
+            format!("socket udp 0.0.0.0:{} None", early["early_udp"]),
+        ]
+    );
+    let text = status_in(&ns, &parent.path, &["bst@bt0.service"], true, false).out;
+    assert!(text.contains("Unbound sockets:"), "{text}");
+    for port in [&late["late_udp"], &late["late_tcp"]] {
+        assert!(
+            !text.contains(&format!(":{port} ")),
+            "bound socket {port} listed: {text}"
+        );
+    }
+    // Without --sockets the same unit is fine.
+    assert_eq!(
+        status_in(&ns, &parent.path, &["bst@bt0.service"], false, false).exit,
+        0
+    );
+    drop(holder);
+    // Once nothing unbound is left: exit 0 with --sockets too.
+    let clean = status_in(&ns, &parent.path, &["bst@bt0.service"], true, false);
+    assert_eq!(clean.exit, 0, "{}", clean.out);
+    assert!(
+        clean.out.contains("Unbound sockets: none."),
+        "{}",
+        clean.out
+    );
+}
+
+/// The real hierarchy, found by unit name anywhere below the cgroup2 root.
+#[test]
+fn finds_named_unit_in_the_real_hierarchy() {
+    require_privileges();
+    let parent = TestCgroup::new();
+    let name = format!("{}.service", unique("bst"));
+    let cg = child(&parent.path, &name);
+    bpf::bind_cgroup_at(&cg, 1).expect("bind to lo");
+    let (reports, hierarchies) =
+        status::gather(&Options::new(std::slice::from_ref(&name), true, false)).expect("status");
+    assert!(hierarchies.contains(&PathBuf::from(CGROUP2)));
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let r = &reports[0];
+    assert_eq!(r.facts.path, format!("{}/{name}", parent.rel()));
+    assert_eq!(r.state, State::Ok);
+    assert_eq!(r.programs[0].interface.as_deref(), Some("lo"));
+    assert_eq!(r.sockets.as_deref(), Some(&[][..]));
+    assert!(r.facts.other_netns_pids.is_empty());
+    assert_eq!(status::exit_status(&reports), 0);
+
+    // A process of the unit in another network namespace: said, not judged.
+    let ns = NetNs::new();
+    let holder = Holder::start(&ns, &cg);
+    let (reports, _) =
+        status::gather(&Options::new(std::slice::from_ref(&name), true, false)).expect("status");
+    let r = &reports[0];
+    assert_eq!(r.facts.other_netns_pids, vec![holder.child.id()]);
+    assert!(
+        r.notes[0].contains("use another network namespace"),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(status::exit_status(&reports), 0);
+}
+
+/// 500 bound cgroups: the whole hierarchy is walked and each is reported; prints the time
+/// (issue 5 asks for ≤ 200 ms; no timed assertion, machines differ).
+#[test]
+fn five_hundred_bound_cgroups() {
+    require_privileges();
+    let parent = TestCgroup::new();
+    let t = Instant::now();
+    for i in 0..500 {
+        let cg = child(&parent.path, &format!("t{i}.service"));
+        bpf::bind_cgroup_at(&cg, 1).unwrap_or_else(|e| panic!("bind {}: {e}", cg.display()));
+    }
+    eprintln!("setting up 500 bound cgroups took {:?}", t.elapsed());
+    let prefix = format!("{}/", parent.rel());
+    for sockets in [false, true] {
+        let t = Instant::now();
+        let (reports, _) = status::gather(&Options::new(&[], sockets, false)).expect("status");
+        let elapsed = t.elapsed();
+        let text = status::render_text(&reports, Some(Path::new(CGROUP2)));
+        let total = t.elapsed();
+        let ours: Vec<_> = reports
+            .iter()
+            .filter(|r| r.facts.path.starts_with(&prefix))
+            .collect();
+        assert_eq!(ours.len(), 500);
+        assert!(ours.iter().all(|r| r.state == State::Ok));
+        assert!(text.lines().count() > 500);
+        println!(
+            "status over {} reported cgroups (500 of this test, sockets={sockets}): gather {:?}, \
+             with rendering {:?}",
+            reports.len(),
+            elapsed,
+            total
+        );
+    }
+}
