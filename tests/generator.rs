@@ -404,6 +404,41 @@ fn systemd_runs_the_attach_step_first() {
             vec![attach("s.socket"), "/usr/bin/true socket-pre".into()],
         ),
         (
+            "dropin-dirs",
+            "foo-a.service",
+            "ExecStartPre",
+            vec![
+                attach("foo-a.service"),
+                "/usr/bin/true every-service".into(),
+            ],
+        ),
+        (
+            "dropin-dirs",
+            "foo-b.service",
+            "ExecStartPre",
+            vec![
+                attach("foo-b.service"),
+                "/usr/bin/true b".into(),
+                "/usr/bin/true every-service".into(),
+                "/usr/bin/true runtime".into(),
+            ],
+        ),
+        (
+            "dropin-dirs",
+            "other.service",
+            "ExecStartPre",
+            vec!["/usr/bin/true every-service".into()],
+        ),
+        (
+            "dropin-dirs",
+            "clash.service",
+            "ExecStartPre",
+            vec![
+                "/usr/bin/true every-service".into(),
+                "/usr/bin/true hand-made".into(),
+            ],
+        ),
+        (
             "masked",
             "empty.service",
             "ExecStartPre",
