@@ -387,7 +387,10 @@ fn raw_words(s: &str) -> Result<Vec<(Vec<u8>, String)>, String> {
         match extract_first_word(b, &mut pos, flags) {
             Ok(Some(w)) => {
                 let end = pos.unwrap_or(b.len()).min(b.len());
-                let raw = s[start..end].trim_end_matches([' ', '\t', '\n', '\r']);
+                let raw = s
+                    .get(start..end)
+                    .unwrap_or("")
+                    .trim_end_matches([' ', '\t', '\n', '\r']);
                 out.push((w, raw.to_string()));
             }
             Ok(None) => return Ok(out),

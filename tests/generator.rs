@@ -667,3 +667,27 @@ fn timing(every: usize, label: &str) {
     assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// The pure core on its own: the same inputs give drop-ins before v260 and nothing from v260 on.
+#[test]
+fn pure_plan_depends_on_version() {
+    let root = fixtures().join("template/root");
+    let sp = generator::search_path_without_generators(&SearchPath::system_with_env(&root, None));
+    let cat = bindif::unit::load::Catalog::new(sp);
+    let names = generator::enumerate(&cat);
+    assert!(names.contains(&"sshd@.service".to_string()));
+    assert!(names.contains(&"sshd@mgmt.service".to_string()));
+    let inputs = generator::load_all(&cat, &names);
+    let hybrid = Layout::Hybrid {
+        mount: "/sys/fs/cgroup/unified".into(),
+    };
+    let before = generator::plan(&inputs, &hybrid, Some(259));
+    assert_eq!(before.files.len(), 4, "{:#?}", before.files);
+    assert!(generator::plan(&inputs, &hybrid, None).files.len() == 4);
+    for v in [260, 262] {
+        let p = generator::plan(&inputs, &hybrid, Some(v));
+        assert!(p.files.is_empty() && p.checks.is_empty());
+    }
+    let legacy = generator::plan(&inputs, &Layout::Legacy, Some(252));
+    assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
+}
