@@ -180,6 +180,37 @@ pub fn enumerate(catalog: &Catalog) -> Vec<String> {
             }
         }
     }
+    // A dash-prefix instance directory `foo-@x.service.d/` applies to instance x of every
+    // template `foo-…@.service`: those instances need their own evaluation too.
+    let dash_instances: Vec<(String, String, String)> = names
+        .iter()
+        .filter(|n| name::kind(n) == Some(Kind::Instance))
+        .filter_map(|n| {
+            let p = name::prefix(n)?;
+            let t = name::unit_type(n)?;
+            let i = name::instance(n)?;
+            p.ends_with('-')
+                .then(|| (p.to_string(), i.to_string(), t.to_string()))
+        })
+        .collect();
+    if !dash_instances.is_empty() {
+        let templates: Vec<String> = names
+            .iter()
+            .filter(|n| name::kind(n) == Some(Kind::Template))
+            .cloned()
+            .collect();
+        for (p, i, t) in dash_instances {
+            for tpl in &templates {
+                if name::unit_type(tpl) == Some(t.as_str())
+                    && name::prefix(tpl).is_some_and(|tp| tp.starts_with(&p) && tp != p)
+                {
+                    if let Ok(n) = name::instantiate(tpl, &i) {
+                        names.insert(n);
+                    }
+                }
+            }
+        }
+    }
     names.into_iter().collect()
 }
 

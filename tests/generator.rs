@@ -398,6 +398,21 @@ fn systemd_runs_the_attach_step_first() {
         ),
         ("template", "web@red.service", "ExecStartPre", vec![]),
         (
+            "template",
+            "web-api@green.service",
+            "ExecStartPre",
+            vec![
+                attach("web-api@green.service"),
+                "/usr/bin/true green-only".into(),
+            ],
+        ),
+        (
+            "template",
+            "web-api@blue.service",
+            "ExecStartPre",
+            vec![attach("web-api@blue.service")],
+        ),
+        (
             "socket",
             "s.socket",
             "ExecStartPre",
@@ -682,8 +697,8 @@ fn pure_plan_depends_on_version() {
         mount: "/sys/fs/cgroup/unified".into(),
     };
     let before = generator::plan(&inputs, &hybrid, Some(259));
-    assert_eq!(before.files.len(), 4, "{:#?}", before.files);
-    assert!(generator::plan(&inputs, &hybrid, None).files.len() == 4);
+    assert_eq!(before.files.len(), 6, "{:#?}", before.files);
+    assert!(generator::plan(&inputs, &hybrid, None).files.len() == 6);
     for v in [260, 262] {
         let p = generator::plan(&inputs, &hybrid, Some(v));
         assert!(p.files.is_empty() && p.checks.is_empty());
