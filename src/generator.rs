@@ -5,7 +5,8 @@
 //!
 //! Shape:
 //! - [`enumerate`] lists every service/socket name the search path knows: unit files, templates,
-//!   instance files and names that only exist as `NAME.d/` drop-in directories. The generator
+//!   instance files, names that only exist as `NAME.d/` drop-in directories, and the instances
+//!   a dash-prefix instance directory (`foo-@x.service.d/`) reaches (`foo-bar@x.service`). The generator
 //!   output directories are left out, both for listing and for loading, because other
 //!   generators write into them while we run.
 //! - [`load_all`] loads each name with one cached [`Catalog`]. A template `foo@.service` cannot be
