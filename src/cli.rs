@@ -248,6 +248,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
 }
 
 pub fn main(argv: Vec<OsString>) -> i32 {
+    // The generator: installed as `bindif-launch-generator`, or the hidden `generate` subcommand.
+    if crate::generator::wanted(&argv) {
+        return crate::generator::main(argv);
+    }
     let args = match parse(argv.into_iter().skip(1).collect()) {
         Ok(a) => a,
         Err(e) => {

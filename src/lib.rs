@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod exit;
+pub mod generator;
 pub mod host;
 pub mod json;
 pub mod launch;

@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The generator against fixture trees (`tests/fixtures/generator/CASE/{root,expected,options,
+//! messages}`), cross-checked with systemd's own view (`systemd-analyze verify`), its two
+//! command-line forms, and a timing on a synthetic 5,000-unit tree.
+//!
+//! `options` holds `version=N layout=unified|hybrid|legacy`; `messages` lines that must occur
+//! in the log; a missing `expected/` means no output. `BLESS=1` rewrites `expected/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use bindif::cgroup::Layout;
+use bindif::generator::{self, Options, Outcome};
+use bindif::unit::paths::SearchPath;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generator")
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "bindif-generator-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if !from.exists() {
+        return;
+    }
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Every regular file below `dir`, relative path → content.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(base).unwrap().to_path_buf(),
+                    std::fs::read_to_string(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut m = BTreeMap::new();
+    walk(dir, dir, &mut m);
+    m
+}
+
+struct CaseOpts {
+    version: u32,
+    layout: Layout,
+}
+
+fn case_opts(case: &Path) -> CaseOpts {
+    let text = std::fs::read_to_string(case.join("options")).unwrap();
+    let mut o = CaseOpts {
+        version: 252,
+        layout: Layout::Hybrid {
+            mount: "/sys/fs/cgroup/unified".into(),
+        },
+    };
+    for w in text.split_whitespace() {
+        match w.split_once('=') {
+            Some(("version", v)) => o.version = v.parse().unwrap(),
+            Some(("layout", "unified")) => {
+                o.layout = Layout::Unified {
+                    mount: "/sys/fs/cgroup".into(),
+                }
+            }
+            Some(("layout", "hybrid")) => {}
+            Some(("layout", "legacy")) => o.layout = Layout::Legacy,
+            _ => panic!("{}: bad option {w}", case.display()),
+        }
+    }
+    o
+}
+
+const NORMAL: &str = "run/systemd/generator";
+
+/// Copies the case's root into a temporary directory and runs the generator on it, writing to
+/// `ROOT/run/systemd/generator` (emptied first, as systemd does).
+fn run_case(case: &Path) -> (PathBuf, Outcome) {
+    let o = case_opts(case);
+    let tmp = tempdir(case.file_name().unwrap().to_str().unwrap());
+    copy_tree(&case.join("root"), &tmp);
+    let normal = tmp.join(NORMAL);
+    let _ = std::fs::remove_dir_all(&normal);
+    std::fs::create_dir_all(&normal).unwrap();
+    let out = generator::run(&Options {
+        root: tmp.clone(),
+        normal,
+        systemd_version: Some(o.version),
+        layout: Some(o.layout),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap();
+    (tmp, out)
+}
+
+fn all_messages(out: &Outcome) -> Vec<String> {
+    out.plan
+        .messages
+        .iter()
+        .map(|m| m.text.clone())
+        .chain(out.verify_failures.iter().cloned())
+        .collect()
+}
+
+#[test]
+fn fixtures_match_expected_trees() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for case in cases() {
+        n += 1;
+        let (tmp, out) = run_case(&case);
+        let got = tree(&tmp.join(NORMAL));
+        let exp_dir = case.join("expected");
+        if bless {
+            let _ = std::fs::remove_dir_all(&exp_dir);
+            for (p, c) in &got {
+                let f = exp_dir.join(p);
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, c).unwrap();
+            }
+        }
+        let want = tree(&exp_dir);
+        if got != want {
+            failures.push(format!(
+                "{}: output differs\n got: {got:#?}\n want: {want:#?}",
+                case.display()
+            ));
+        }
+        let msgs = all_messages(&out);
+        let expected_msgs = std::fs::read_to_string(case.join("messages")).unwrap_or_default();
+        for l in expected_msgs.lines().filter(|l| !l.is_empty()) {
+            if !msgs.iter().any(|m| m.contains(l)) {
+                failures.push(format!(
+                    "{}: no message containing {l:?} in {msgs:#?}",
+                    case.display()
+                ));
+            }
+        }
+        if !expected_msgs.contains("cannot guarantee that the binding comes first")
+            && !out.verify_failures.is_empty()
+        {
+            failures.push(format!(
+                "{}: verification failed: {:?}",
+                case.display(),
+                out.verify_failures
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    assert!(n >= 9, "only {n} cases");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The same generator run twice gives the same output (the output directory is not an input).
+#[test]
+fn rerun_is_stable() {
+    let case = fixtures().join("template");
+    let (tmp, first) = run_case(&case);
+    let again = generator::run(&Options {
+        root: tmp.clone(),
+        normal: tmp.join(NORMAL),
+        systemd_version: Some(252),
+        layout: Some(Layout::Hybrid {
+            mount: "/sys/fs/cgroup/unified".into(),
+        }),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap();
+    assert_eq!(first.plan, again.plan);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn wrap_lines() {
+    use generator::wrap_line;
+    assert_eq!(
+        wrap_line("-/usr/bin/mkdir -p \"/run/l dir\"").unwrap(),
+        "-/usr/lib/bindif-launch %n -- /usr/bin/mkdir -p \"/run/l dir\""
+    );
+    assert_eq!(
+        wrap_line("\"-/usr/bin/ld ctl\" stop").unwrap(),
+        "-/usr/lib/bindif-launch %n -- \"/usr/bin/ld ctl\" stop"
+    );
+    assert_eq!(
+        wrap_line("!!/a x ; :/b $Y").unwrap(),
+        "!!/usr/lib/bindif-launch %n -- /a x ; :/usr/lib/bindif-launch %n -- /b $Y"
+    );
+    assert_eq!(
+        wrap_line("+/usr/lib/bindif-launch --attach %n").unwrap(),
+        "+/usr/lib/bindif-launch --attach %n"
+    );
+    assert!(wrap_line("@/usr/bin/busybox httpd").is_err());
+    assert!(wrap_line("/bin/x \"unbalanced").is_err());
+}
+
+// ---- systemd's own view ------------------------------------------------------------------
+
+fn have_systemd_analyze() -> bool {
+    Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The command lines of `key` in systemd's dump of `unit`, loaded under `root` with
+/// `/run/systemd/generator` in the search path (`systemd-analyze verify` replaces the generator
+/// directories with temporary ones, so the path is given through `$SYSTEMD_UNIT_PATH`).
+fn systemd_commands(root: &Path, unit: &str, key: &str) -> Vec<String> {
+    let sp = SearchPath::system_with_env(root, None);
+    let dirs: Vec<String> = sp.dirs().iter().map(|d| d.display().to_string()).collect();
+    let out = Command::new("systemd-analyze")
+        .env("SYSTEMD_LOG_LEVEL", "debug")
+        .env("SYSTEMD_UNIT_PATH", dirs.join(":"))
+        .arg("verify")
+        .arg("--man=no")
+        .arg(format!("--root={}", root.display()))
+        .arg("--")
+        .arg(unit)
+        .output()
+        .expect("systemd-analyze");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut in_unit = false;
+    let mut in_key = false;
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(u) = t.strip_prefix("-> Unit ") {
+            if in_unit {
+                break;
+            }
+            in_unit = u.trim_end_matches(':') == unit;
+            continue;
+        }
+        if !in_unit {
+            continue;
+        }
+        if let Some(k) = t.strip_prefix("-> ") {
+            in_key = k.trim_end_matches(':') == key;
+            continue;
+        }
+        if in_key {
+            if let Some(c) = t.strip_prefix("Command Line: ") {
+                v.push(c.to_string());
+            }
+        }
+    }
+    if text.contains(&format!("Unit {unit} is masked.")) {
+        return vec!["(masked)".to_string()];
+    }
+    assert!(in_unit, "no dump of {unit}: {text}");
+    v
+}
+
+#[test]
+fn systemd_runs_the_attach_step_first() {
+    if !have_systemd_analyze() {
+        eprintln!("systemd-analyze not installed: skipping the cross-check");
+        return;
+    }
+    let attach = |u: &str| format!("/usr/lib/bindif-launch --attach {u}");
+    // (case, unit, key, expected command lines as systemd prints them; "*" = any)
+    let table: &[(&str, &str, &str, Vec<String>)] = &[
+        (
+            "basic",
+            "plain.service",
+            "ExecStartPre",
+            vec![
+                attach("plain.service"),
+                "/usr/bin/echo \"first pre\" plain.service".into(),
+                "/usr/bin/true from-override".into(),
+            ],
+        ),
+        (
+            "basic",
+            "nopre.service",
+            "ExecStartPre",
+            vec![attach("nopre.service")],
+        ),
+        (
+            "basic",
+            "later.service",
+            "ExecStartPre",
+            vec![
+                attach("later.service"),
+                "/usr/bin/true a".into(),
+                "/usr/bin/true appended-after-ours".into(),
+            ],
+        ),
+        ("basic", "resetkey.service", "ExecStartPre", vec![]),
+        (
+            "reset",
+            "r.service",
+            "ExecStartPre",
+            vec![
+                attach("r.service"),
+                "/usr/bin/true replaced".into(),
+                "/usr/bin/true \"two words\"".into(),
+            ],
+        ),
+        // The case the generator warns about: a later drop-in resets the list.
+        (
+            "reset",
+            "late-reset.service",
+            "ExecStartPre",
+            vec!["/usr/bin/true runs-before-attach".into()],
+        ),
+        (
+            "condition",
+            "c.service",
+            "ExecCondition",
+            vec![
+                attach("c.service"),
+                "/usr/bin/test -e /etc/c.conf".into(),
+                "/usr/bin/true second-condition".into(),
+            ],
+        ),
+        (
+            "condition",
+            "c.service",
+            "ExecStartPre",
+            vec!["/usr/bin/true pre".into()],
+        ),
+        (
+            "template",
+            "sshd@any.service",
+            "ExecStartPre",
+            vec![attach("sshd@any.service"), "/usr/sbin/sshd -t".into()],
+        ),
+        (
+            "template",
+            "sshd@plain.service",
+            "ExecStartPre",
+            vec![attach("sshd@plain.service"), "/usr/sbin/sshd -t".into()],
+        ),
+        (
+            "template",
+            "sshd@mgmt.service",
+            "ExecStartPre",
+            vec![
+                attach("sshd@mgmt.service"),
+                "/usr/sbin/sshd -t".into(),
+                "/usr/bin/logger \"mgmt instance mgmt\"".into(),
+            ],
+        ),
+        (
+            "template",
+            "sshd@off.service",
+            "ExecStartPre",
+            vec!["/usr/sbin/sshd -t".into()],
+        ),
+        (
+            "template",
+            "web@blue.service",
+            "ExecStartPre",
+            vec![attach("web@blue.service")],
+        ),
+        ("template", "web@red.service", "ExecStartPre", vec![]),
+        (
+            "template",
+            "web-api@green.service",
+            "ExecStartPre",
+            vec![
+                attach("web-api@green.service"),
+                "/usr/bin/true green-only".into(),
+            ],
+        ),
+        (
+            "template",
+            "web-api@blue.service",
+            "ExecStartPre",
+            vec![attach("web-api@blue.service")],
+        ),
+        (
+            "socket",
+            "s.socket",
+            "ExecStartPre",
+            vec![attach("s.socket"), "/usr/bin/true socket-pre".into()],
+        ),
+        (
+            "dropin-dirs",
+            "foo-a.service",
+            "ExecStartPre",
+            vec![
+                attach("foo-a.service"),
+                "/usr/bin/true every-service".into(),
+            ],
+        ),
+        (
+            "dropin-dirs",
+            "foo-b.service",
+            "ExecStartPre",
+            vec![
+                attach("foo-b.service"),
+                "/usr/bin/true b".into(),
+                "/usr/bin/true every-service".into(),
+                "/usr/bin/true runtime".into(),
+            ],
+        ),
+        (
+            "dropin-dirs",
+            "other.service",
+            "ExecStartPre",
+            vec!["/usr/bin/true every-service".into()],
+        ),
+        (
+            "dropin-dirs",
+            "clash.service",
+            "ExecStartPre",
+            vec![
+                "/usr/bin/true every-service".into(),
+                "/usr/bin/true hand-made".into(),
+            ],
+        ),
+        (
+            "masked",
+            "empty.service",
+            "ExecStartPre",
+            vec!["(masked)".into()],
+        ),
+        (
+            "masked",
+            "m.service",
+            "ExecStartPre",
+            vec!["(masked)".into()],
+        ),
+    ];
+    let mut roots: BTreeMap<&str, PathBuf> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (case, unit, key, want) in table {
+        let root = roots
+            .entry(case)
+            .or_insert_with(|| run_case(&fixtures().join(case)).0);
+        let got = systemd_commands(root, unit, key);
+        if &got != want {
+            failures.push(format!(
+                "{case}: {unit} {key}=\n systemd: {got:#?}\n expected: {want:#?}"
+            ));
+        }
+    }
+    // Legacy: every command line systemd would run is the original one behind the launcher.
+    let legacy = fixtures().join("legacy");
+    let orig = tempdir("legacy-orig");
+    copy_tree(&legacy.join("root"), &orig);
+    let wrapped = roots
+        .entry("legacy")
+        .or_insert_with(|| run_case(&legacy).0)
+        .clone();
+    let mut compared = 0;
+    for key in [
+        "ExecStartPre",
+        "ExecStart",
+        "ExecStartPost",
+        "ExecReload",
+        "ExecStop",
+    ] {
+        let before = systemd_commands(&orig, "l.service", key);
+        let after = systemd_commands(&wrapped, "l.service", key);
+        let want: Vec<String> = before
+            .iter()
+            .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}"))
+            .collect();
+        compared += before.len();
+        if after != want {
+            failures.push(format!(
+                "legacy: l.service {key}=\n systemd: {after:#?}\n expected: {want:#?}"
+            ));
+        }
+    }
+    assert_eq!(compared, 6);
+    let _ = std::fs::remove_dir_all(&orig);
+    for r in roots.values() {
+        let _ = std::fs::remove_dir_all(r);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---- the two command-line forms --------------------------------------------------------
+
+#[test]
+fn cli_generate_subcommand() {
+    let case = fixtures().join("basic");
+    let tmp = tempdir("cli");
+    copy_tree(&case.join("root"), &tmp);
+    let out = tmp.join("out");
+    let st = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg("generate")
+        .arg(format!("--root={}", tmp.display()))
+        .arg("--systemd-version=252")
+        .arg("--layout=unified")
+        .arg(&out)
+        .arg(tmp.join("early"))
+        .arg(tmp.join("late"))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    assert!(out
+        .join("plain.service.d")
+        .join(generator::DROPIN_NAME)
+        .is_file());
+    // ≥ 260: nothing written.
+    let out2 = tmp.join("out2");
+    let st = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg("generate")
+        .arg(format!("--root={}", tmp.display()))
+        .arg("--systemd-version=261")
+        .arg(&out2)
+        .arg(tmp.join("early"))
+        .arg(tmp.join("late"))
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    assert!(tree(&out2).is_empty());
+    // An unwritable output directory is the one failure.
+    let st = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg("generate")
+        .arg(format!("--root={}", tmp.display()))
+        .arg("--systemd-version=252")
+        .arg("--layout=hybrid")
+        .arg("/proc/version/x")
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(1), "{st:?}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The installed form: argv[0] is `bindif-launch-generator`, three directories, the host's
+/// own units, version and layout. On this machine's units nothing carries the key; it must
+/// exit 0 and finish quickly.
+#[test]
+fn cli_generator_argv0_on_this_host() {
+    let tmp = tempdir("argv0");
+    let link = tmp.join("bindif-launch-generator");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_bindif-launch"), &link).unwrap();
+    let t = Instant::now();
+    let st = Command::new(&link)
+        .env("SYSTEMD_LOG_TARGET", "console")
+        .arg(tmp.join("normal"))
+        .arg(tmp.join("early"))
+        .arg(tmp.join("late"))
+        .output()
+        .unwrap();
+    eprintln!(
+        "generator on this host: {:?}, stderr: {}",
+        t.elapsed(),
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(st.status.success(), "{st:?}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+// ---- timing ----------------------------------------------------------------------------
+
+/// A synthetic tree of 5,000 units: plain services, bound services with drop-ins, templates with
+/// instance directories. Prints the wall time (no timed assertion).
+#[test]
+fn timing_5000_units() {
+    // Pessimistic: every tenth unit a bound template with an instance directory, a fifth of the
+    // rest bound (2,000 drop-ins). Typical: ten bound units among 5,000.
+    timing(10, "pessimistic");
+    timing(500, "typical");
+}
+
+fn timing(every: usize, label: &str) {
+    // On tmpfs when there is one, as /run (the output directory) is at boot.
+    let shm = Path::new("/dev/shm");
+    let tmp = if shm.is_dir() {
+        let d = shm.join(format!("bindif-generator-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    } else {
+        tempdir("bench")
+    };
+    let lib = tmp.join("usr/lib/systemd/system");
+    let etc = tmp.join("etc/systemd/system");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::create_dir_all(&etc).unwrap();
+    let mut bound = 0;
+    for i in 0..5000 {
+        let (name, key) = match i % every {
+            0 => (format!("tpl{i}@.service"), true),
+            1 | 2 => (format!("bound{i}.service"), true),
+            _ => (format!("plain{i}.service"), false),
+        };
+        let mut text = format!(
+            "[Unit]\nDescription=unit {i}\nAfter=network.target\n\n[Service]\nExecStartPre=/usr/bin/true {i}\nExecStart=/usr/bin/sleep infinity\nUser=nobody\nProtectSystem=strict\n"
+        );
+        if key {
+            text.push_str("BindNetworkInterface=%i\n");
+            bound += 1;
+        }
+        text.push_str("\n[Install]\nWantedBy=multi-user.target\n");
+        std::fs::write(lib.join(&name), text).unwrap();
+        if i % 5 == 0 {
+            let d = if name.contains('@') {
+                etc.join(name.replace("@.", "@x.") + ".d")
+            } else {
+                etc.join(format!("{name}.d"))
+            };
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("override.conf"),
+                "[Service]\nExecStartPre=/usr/bin/true override\nEnvironment=A=b\n",
+            )
+            .unwrap();
+        }
+    }
+    let normal = tmp.join(NORMAL);
+    std::fs::create_dir_all(&normal).unwrap();
+    let t = Instant::now();
+    let out = generator::run(&Options {
+        root: tmp.clone(),
+        normal,
+        systemd_version: Some(252),
+        layout: Some(Layout::Hybrid {
+            mount: "/sys/fs/cgroup/unified".into(),
+        }),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap();
+    let wall = t.elapsed();
+    // Straight to fd 2, past libtest's capture, so the timing shows in every test run.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "TIMING generator ({label}): {} units examined, {} drop-ins written, {:?} wall ({:?} inside run)\n",
+            out.units_seen,
+            out.plan.files.len(),
+            wall,
+            out.elapsed
+        )
+        .as_bytes(),
+    );
+    // Every bound unit gets a drop-in, plus one per template instance directory.
+    // Templates with an instance directory (i % 5 == 0) get one more file each.
+    let templates = (0..5000).filter(|i| i % every == 0 && i % 5 == 0).count();
+    assert_eq!(out.units_seen, 5000 + templates);
+    assert_eq!(out.plan.files.len(), bound + templates);
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The pure core on its own: the same inputs give drop-ins before v260 and nothing from v260 on.
+#[test]
+fn pure_plan_depends_on_version() {
+    let root = fixtures().join("template/root");
+    let sp = generator::search_path_without_generators(&SearchPath::system_with_env(&root, None));
+    let cat = bindif::unit::load::Catalog::new(sp);
+    let names = generator::enumerate(&cat);
+    assert!(names.contains(&"sshd@.service".to_string()));
+    assert!(names.contains(&"sshd@mgmt.service".to_string()));
+    let inputs = generator::load_all(&cat, &names);
+    let hybrid = Layout::Hybrid {
+        mount: "/sys/fs/cgroup/unified".into(),
+    };
+    let before = generator::plan(&inputs, &hybrid, Some(259));
+    assert_eq!(before.files.len(), 6, "{:#?}", before.files);
+    assert!(generator::plan(&inputs, &hybrid, None).files.len() == 6);
+    for v in [260, 262] {
+        let p = generator::plan(&inputs, &hybrid, Some(v));
+        assert!(p.files.is_empty() && p.checks.is_empty());
+    }
+    let legacy = generator::plan(&inputs, &Layout::Legacy, Some(252));
+    assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
+}
