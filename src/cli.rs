@@ -12,6 +12,7 @@ bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
 bindif-launch [OPTIONS] --attach UNIT
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch show [--root=DIR] [--json] UNIT...
+bindif-launch status [--sockets] [--json] [UNIT...]
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
 as systemd v260's BindNetworkInterface= does, then run the unit's command in place.
@@ -25,6 +26,8 @@ Modes:
                            Run COMMAND bound to IFACE (the `ip vrf exec` replacement).
   show UNIT...             Print the files, the effective BindNetworkInterface= and the
                            command the launcher would execute.
+  status [UNIT...]         List the cgroups that carry a binding, the interface it binds
+                           to and whether it is stale; exit 1 when something is wrong.
 
 Options:
   --fail-closed            Refuse to start when the binding cannot be set up
@@ -35,7 +38,8 @@ Options:
   --verify                 After attaching, check that a new socket carries the interface
   --notify-status          Send STATUS= naming the binding to $NOTIFY_SOCKET
   --root=DIR               Read unit files below DIR instead of /
-  --json                   Machine-readable output (show)
+  --sockets                List inet sockets of bound units that are not bound (status)
+  --json                   Machine-readable output (show, status)
   --debug                  Log each step
   -h --help                Show this help
      --version             Show the version
@@ -57,6 +61,10 @@ pub enum Mode {
     },
     Show {
         units: Vec<String>,
+    },
+    Status {
+        units: Vec<String>,
+        sockets: bool,
     },
     Help,
     Version,
@@ -138,6 +146,8 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     let mut positional: Vec<String> = Vec::new();
     let mut command: Option<Vec<OsString>> = None;
     let mut show = false;
+    let mut status = false;
+    let mut sockets = false;
     let mut help = false;
     let mut version = false;
 
@@ -196,8 +206,15 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 flag("--debug")?;
                 a.debug = true
             }
-            "show" if positional.is_empty() && !show && !attach && interface.is_none() => {
-                show = true
+            "--sockets" => {
+                flag("--sockets")?;
+                sockets = true
+            }
+            "show" | "status"
+                if positional.is_empty() && !show && !status && !attach && interface.is_none() =>
+            {
+                show = opt == "show";
+                status = opt == "status";
             }
             o if o.starts_with('-') && o.len() > 1 => {
                 return usage_err(format!("Unknown option {o}"));
@@ -215,6 +232,14 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             return usage_err("show needs one or more unit names and no command");
         }
         Mode::Show { units: positional }
+    } else if status {
+        if command.is_some() {
+            return usage_err("status runs no command");
+        }
+        Mode::Status {
+            units: positional,
+            sockets,
+        }
     } else if let Some(interface) = interface {
         if attach || !positional.is_empty() {
             return usage_err("--interface takes no unit name: use --interface IFACE -- COMMAND");

@@ -805,7 +805,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
             let m = format!(
                 "Failed to write {}: {}",
                 path.display(),
-                crate::log::errno_text(&e)
+                crate::sys::strerror(&e)
             );
             log.log(Level::Err, &m);
             return Err(m);

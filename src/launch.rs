@@ -73,6 +73,7 @@ pub fn run(args: Args) -> i32 {
             args.json,
             running_systemd_version().unwrap_or(260),
         )),
+        Mode::Status { units, sockets } => Ok(crate::status::run(units, *sockets, args.json)),
         Mode::Unit { unit, command } => unit_mode(&args, unit, command.as_deref()),
         Mode::Attach { unit } => attach_mode(&args, unit).map(|()| 0),
         Mode::AdHoc { interface, command } => adhoc_mode(&args, interface, command),

@@ -812,7 +812,7 @@ fn query_failure(path: &Path, e: io::Error) -> Failure {
         message: format!(
             "Failed to query BPF programs of {}: {}{hint}",
             path.display(),
-            crate::log::errno_text(&e)
+            crate::sys::strerror(&e)
         ),
         exit: 1,
     }
