@@ -13,6 +13,7 @@ bindif-launch [OPTIONS] --attach UNIT
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch show [--root=DIR] [--json] UNIT...
 bindif-launch status [--sockets] [--json] [UNIT...]
+bindif-launch migrate [--root=DIR] [--json]
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
 as systemd v260's BindNetworkInterface= does, then run the unit's command in place.
@@ -28,6 +29,8 @@ Modes:
                            command the launcher would execute.
   status [UNIT...]         List the cgroups that carry a binding, the interface it binds
                            to and whether it is stale; exit 1 when something is wrong.
+  migrate                  Print what to change in the unit files for systemd >= 260
+                           (edits nothing).
 
 Options:
   --fail-closed            Refuse to start when the binding cannot be set up
@@ -39,7 +42,7 @@ Options:
   --notify-status          Send STATUS= naming the binding to $NOTIFY_SOCKET
   --root=DIR               Read unit files below DIR instead of /
   --sockets                List inet sockets of bound units that are not bound (status)
-  --json                   Machine-readable output (show, status)
+  --json                   Machine-readable output (show, status, migrate)
   --debug                  Log each step
   -h --help                Show this help
      --version             Show the version
@@ -66,6 +69,7 @@ pub enum Mode {
         units: Vec<String>,
         sockets: bool,
     },
+    Migrate,
     Help,
     Version,
 }
@@ -147,6 +151,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     let mut command: Option<Vec<OsString>> = None;
     let mut show = false;
     let mut status = false;
+    let mut migrate = false;
     let mut sockets = false;
     let mut help = false;
     let mut version = false;
@@ -210,11 +215,17 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 flag("--sockets")?;
                 sockets = true
             }
-            "show" | "status"
-                if positional.is_empty() && !show && !status && !attach && interface.is_none() =>
+            "show" | "status" | "migrate"
+                if positional.is_empty()
+                    && !show
+                    && !status
+                    && !migrate
+                    && !attach
+                    && interface.is_none() =>
             {
                 show = opt == "show";
                 status = opt == "status";
+                migrate = opt == "migrate";
             }
             o if o.starts_with('-') && o.len() > 1 => {
                 return usage_err(format!("Unknown option {o}"));
@@ -232,6 +243,11 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             return usage_err("show needs one or more unit names and no command");
         }
         Mode::Show { units: positional }
+    } else if migrate {
+        if command.is_some() || !positional.is_empty() {
+            return usage_err("migrate takes no unit names and no command");
+        }
+        Mode::Migrate
     } else if status {
         if command.is_some() {
             return usage_err("status runs no command");

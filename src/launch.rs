@@ -73,6 +73,11 @@ pub fn run(args: Args) -> i32 {
             args.json,
             running_systemd_version().unwrap_or(260),
         )),
+        Mode::Migrate => Ok(crate::migrate::run(
+            &args.root,
+            args.json,
+            running_systemd_version(),
+        )),
         Mode::Status { units, sockets } => Ok(crate::status::run(units, *sockets, args.json)),
         Mode::Unit { unit, command } => unit_mode(&args, unit, command.as_deref()),
         Mode::Attach { unit } => attach_mode(&args, unit).map(|()| 0),

@@ -16,6 +16,7 @@ pub mod host;
 pub mod json;
 pub mod launch;
 pub mod log;
+pub mod migrate;
 pub mod show;
 pub mod status;
 pub mod sys;
