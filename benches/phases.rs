@@ -86,6 +86,10 @@ fn main() {
     let fixture = work.join("phases-fixture");
     write_unit_fixture(&fixture, &ifname, "/bin/true").expect("fixture");
     let xunit = format!("x@{ifname}.service");
+    let big = work.join("phases-fixture-500");
+    let _ = fs::remove_dir_all(&big);
+    write_unit_fixture(&big, &ifname, "/bin/true").expect("fixture");
+    write_scale_tree(&big, 500).expect("fixture");
     let ifindex = netlink::resolve_ifindex(&ifname)
         .expect("netlink")
         .expect("interface exists");
@@ -154,6 +158,22 @@ fn main() {
             call: "`unit::load::load`",
             run: Box::new(timed(|| {
                 std::hint::black_box(load::load(&fixture, &xunit).unwrap());
+            })),
+        },
+        Phase {
+            mode: "unit",
+            name: "  same unit, 500-unit tree: load + evaluate",
+            call: "`config::read(FIXTURE500, x@IF.service, 259)`",
+            run: Box::new(timed(|| {
+                std::hint::black_box(bindif::config::read(&big, &xunit, 259).unwrap());
+            })),
+        },
+        Phase {
+            mode: "unit",
+            name: "  500-unit tree: search-dir listing alone",
+            call: "`Catalog::system(FIXTURE500)`",
+            run: Box::new(timed(|| {
+                std::hint::black_box(load::Catalog::system(&big));
             })),
         },
         Phase {
@@ -236,6 +256,34 @@ fn main() {
                 drop(target);
                 enter(&here);
                 let _ = fs::remove_dir(&p);
+                d
+            }),
+        },
+        Phase {
+            mode: "ad hoc",
+            name: "  of which: mkdir of the cgroup",
+            call: "`fs::create_dir` (then removed, untimed)",
+            run: Box::new(|| {
+                let dir = here.join("mkdir-probe");
+                let t = Instant::now();
+                fs::create_dir(&dir).unwrap();
+                let d = ns(t.elapsed());
+                let _ = fs::remove_dir(&dir);
+                d
+            }),
+        },
+        Phase {
+            mode: "ad hoc",
+            name: "  of which: moving into it",
+            call: "`sys::cgroup::enter` (write to `cgroup.procs`; moved back untimed)",
+            run: Box::new(|| {
+                let dir = here.join("enter-probe");
+                let _ = fs::create_dir(&dir);
+                let t = Instant::now();
+                syscg::enter(&dir).unwrap();
+                let d = ns(t.elapsed());
+                enter(&here);
+                let _ = fs::remove_dir(&dir);
                 d
             }),
         },

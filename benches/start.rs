@@ -99,8 +99,15 @@ fn main() {
     }
     let fixture = work.join("start-fixture");
     write_unit_fixture(&fixture, &ifname, "/bin/true").expect("write fixture");
+    // The same unit on a host-sized tree: 500 more units with drop-ins, as on a Debian server
+    // (which has some 250–500 unit files), since unit mode lists every search directory.
+    let big = work.join("start-fixture-500");
+    let _ = std::fs::remove_dir_all(&big);
+    write_unit_fixture(&big, &ifname, "/bin/true").expect("write fixture");
+    write_scale_tree(&big, 500).expect("write fixture");
     let l = launcher.to_str().unwrap();
     let root_arg = format!("--root={}", fixture.display());
+    let big_arg = format!("--root={}", big.display());
     let mut variants = vec![
         Variant::new("bare `/bin/true`", &["/bin/true"]),
         Variant::new("`sh -c true`", &["/bin/sh", "-c", "true"]),
@@ -109,6 +116,7 @@ fn main() {
             &[l, "--interface", &ifname, "--", "/bin/true"],
         ),
         Variant::new("unit-mode launcher", &[l, &root_arg, &unit]),
+        Variant::new("unit-mode launcher, 500-unit tree", &[l, &big_arg, &unit]),
     ];
     // Optionally the same launcher built differently (scripts/bench: a static-pie build), to
     // show what the dynamic loader costs.
@@ -175,7 +183,8 @@ fn main() {
          from the driver, output to /dev/null), {:.1} s in all. \"× bare, per round\" is the \
          median (min – max) of each round's ratio to the bare exec of the same round. Driver in cgroup `{cg}`, inside a \
          throwaway network namespace with a veth pair; the unit tree is `x@.service` with five \
-         drop-ins and `BindNetworkInterface=%i` (`{unit}`). Before timing, each variant ran once \
+         drop-ins and `BindNetworkInterface=%i` (`{unit}`); FIXTURE500 is the same plus 500 \
+         generated units (see section 3) in the search directories. Before timing, each variant ran once \
          and unit mode was checked to leave exactly one of our programs on the unit's cgroup.\n",
         wall.as_secs_f64()
     );
@@ -200,6 +209,7 @@ fn main() {
             format!(
                 "`{}`",
                 v.command()
+                    .replace(&big.display().to_string(), "FIXTURE500")
                     .replace(&fixture.display().to_string(), "FIXTURE")
                     .replace(alt.as_deref().unwrap_or("\0"), "ALT")
             ),
@@ -214,7 +224,11 @@ fn main() {
         "| `ip vrf exec VRF /bin/true` | not measured here (VM) | | | | | |\n\
          | systemd 262 native start (`systemctl start`, with / without the key) | not measured here (VM) | | | | | |\n"
     );
-    for (i, what) in [(2, "ad hoc"), (3, "unit mode")] {
+    for (i, what) in [
+        (2, "ad hoc"),
+        (3, "unit mode"),
+        (4, "unit mode, 500-unit tree"),
+    ] {
         let r = stats[i].median / bare;
         target(
             &format!("start, {what}: ≤ 1.5× bare exec"),
