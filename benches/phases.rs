@@ -340,7 +340,7 @@ fn main() {
     println!("### Launcher time by phase (library calls timed in process)\n");
     println!(
         "{rounds} rounds; in each round every phase runs once, in the launcher's order. \
-         \"mode\" says which launch path makes the call (indented rows are parts of the row \
+         \"mode\" says which launch path makes the call (↳ rows break down, or vary, the row \
          above). The two fork+exec rows are whole processes: the launcher's own start-up (ELF \
          loading, dynamic linking, argument parsing) and the command's exec, which the launcher \
          pays on top of the bare exec.\n"
