@@ -89,8 +89,13 @@ pub fn run(args: Args) -> i32 {
 /// The running systemd's version, for rules that depend on it (the `|` prefix, native
 /// support). Unknown (no /proc/1, not systemd): assume the newest rules we know.
 fn running_systemd_version() -> Option<u32> {
-    let maps = process::read_proc(Path::new("/proc/1/maps"))?;
-    host::systemd_version_from_maps(&maps)
+    // Read once: unit mode needs it twice (parsing rules, native support), and /proc/1/maps is
+    // long on a busy PID 1.
+    static VERSION: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let maps = process::read_proc(Path::new("/proc/1/maps"))?;
+        host::systemd_version_from_maps(&maps)
+    })
 }
 
 fn read_unit(root: &Path, unit: &str) -> Result<UnitConfig, Fatal> {
