@@ -1,0 +1,83 @@
+# Sourced by every scenario: helpers for evidence and verdicts.
+# A scenario passes by exiting 0, skips with `skip`, fails with `fail` (or any other exit status).
+# Lines given to `evidence` go to the result file the host prints; everything else to the log.
+set -u
+: "${VMTEST_EVIDENCE:=/dev/null}"
+BINDIF=/usr/lib/bindif-launch
+HELPERS=$VMTEST_PAYLOAD/guest
+SYSTEMD_VERSION=$(systemctl --version | awk 'NR==1 { print $2 + 0 }')
+FAILED=0
+_cleanups=()
+
+evidence() { echo "$*" | tee -a "$VMTEST_EVIDENCE"; }
+fail()     { echo "RESULT: $*"; echo "FAIL: $*" >> "$VMTEST_EVIDENCE"; exit 1; }
+skip()     { echo "RESULT: $*"; exit 77; }
+pass()     { echo "RESULT: $*"; exit 0; }
+# check DESCRIPTION CMD...: records a failed expectation but goes on (verdict at `verdict`)
+check() {
+    local d=$1; shift
+    if "$@"; then evidence "ok: $d"; else evidence "NOT OK: $d"; FAILED=$((FAILED + 1)); fi
+}
+verdict() {   # verdict SUMMARY
+    if [ "$FAILED" -eq 0 ]; then pass "$*"; else fail "$FAILED check(s) failed; $*"; fi
+}
+cleanup() { _cleanups+=("$*"); }
+_run_cleanups() { local i; for ((i=${#_cleanups[@]}-1; i>=0; i--)); do eval "${_cleanups[$i]}" >/dev/null 2>&1; done; }
+trap _run_cleanups EXIT
+
+native() { [ "$SYSTEMD_VERSION" -ge 260 ]; }
+# binding mode for the "same unit, two implementations" scenarios:
+#   native on systemd >= 260 (plain BindNetworkInterface=), launcher otherwise; VMTEST_MODE overrides.
+MODE=${VMTEST_MODE:-$(native && echo native || echo launcher)}
+
+# launcher_works: the binary exists and runs; otherwise the launcher scenarios fail honestly.
+need_launcher() {
+    [ -x "$BINDIF" ] || fail "no bindif-launch binary in the guest ($BINDIF)"
+    local v
+    if ! v=$("$BINDIF" --help 2>&1 </dev/null); then
+        "$BINDIF" --version >/dev/null 2>&1 </dev/null ||
+            fail "bindif-launch does not run here: $(echo "$v" | head -2 | tr '\n' ' ')"
+    fi
+}
+
+vrf_add() {   # vrf_add NAME TABLE [ADDR...]
+    local name=$1 table=$2 a; shift 2
+    modprobe vrf 2>/dev/null
+    ip link add "$name" type vrf table "$table" || fail "cannot create VRF $name"
+    ip link set "$name" up
+    for a; do ip addr add "$a" dev "$name" || fail "cannot add $a to $name"; done
+    cleanup "ip link del $name"
+}
+
+unit_write() {   # unit_write NAME  (content on stdin), registers cleanup
+    local f=/run/systemd/system/$1
+    mkdir -p "$(dirname "$f")"
+    cat > "$f"
+    cleanup "systemctl stop '$1'; rm -rf '$f' '$f.d'; systemctl daemon-reload"
+}
+dropin_write() { # dropin_write UNIT NAME.conf (content on stdin)
+    mkdir -p "/run/systemd/system/$1.d"
+    cat > "/run/systemd/system/$1.d/$2"
+}
+
+# wait_for CMD...: up to ~30 s (TCG is slow)
+wait_for() { local i; for i in $(seq 60); do "$@" && return 0; sleep 0.5; done; return 1; }
+
+# listeners matching a port: prints ss lines (local address column shows %IFACE when bound)
+ss_port() { ss -Htlnp "( sport = :$1 )" 2>/dev/null; }
+ss_uport() { ss -Hulnp "( sport = :$1 )" 2>/dev/null; }
+# the bound device of the TCP listener on PORT ("" when unbound), from ss's local address
+tcp_dev() { ss -Htln "( sport = :$1 )" | awk '{ print $4 }' | sed -n 's/.*%\([^:]*\):.*/\1/p' | head -1; }
+
+cgroup_path_of() {   # cgroup v2 path of a unit (unified: /sys/fs/cgroup, hybrid: .../unified)
+    local cg; cg=$(systemctl show -p ControlGroup --value "$1")
+    if [ -d /sys/fs/cgroup/unified ]; then echo "/sys/fs/cgroup/unified$cg"; else echo "/sys/fs/cgroup$cg"; fi
+}
+# number of sock_create programs attached to a unit's cgroup
+prog_count() {
+    local p; p=$(cgroup_path_of "$1")
+    bpftool cgroup show "$p" 2>/dev/null | grep -c sock_create
+}
+bpf_evidence() { local p; p=$(cgroup_path_of "$1"); evidence "bpftool cgroup show $p: $(bpftool cgroup show "$p" 2>&1 | tr -s ' ' | tr '\n' ';')"; }
+
+journal_of() { journalctl -b --no-pager -o cat -u "$1" 2>/dev/null; }
