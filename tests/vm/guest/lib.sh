@@ -4,7 +4,7 @@
 set -u
 : "${VMTEST_EVIDENCE:=/dev/null}"
 BINDIF=/usr/lib/bindif-launch
-HELPERS=$VMTEST_PAYLOAD/guest
+HELPERS=/usr/local/lib/vmtest   # copies of guest/*.py (readable by DynamicUser= units)
 SYSTEMD_VERSION=$(systemctl --version | awk 'NR==1 { print $2 + 0 }')
 FAILED=0
 _cleanups=()
@@ -32,6 +32,7 @@ MODE=${VMTEST_MODE:-$(native && echo native || echo launcher)}
 
 # launcher_works: the binary exists and runs; otherwise the launcher scenarios fail honestly.
 need_launcher() {
+    [ "$MODE" = native ] && return 0
     [ -x "$BINDIF" ] || fail "no bindif-launch binary in the guest ($BINDIF)"
     local v
     if ! v=$("$BINDIF" --help 2>&1 </dev/null); then
@@ -49,16 +50,40 @@ vrf_add() {   # vrf_add NAME TABLE [ADDR...]
     cleanup "ip link del $name"
 }
 
-unit_write() {   # unit_write NAME  (content on stdin), registers cleanup
-    local f=/run/systemd/system/$1
-    mkdir -p "$(dirname "$f")"
+unit_write() {   # unit_write NAME [DIR]  (content on stdin), registers cleanup; DIR default /etc/systemd/system
+    local d=${2:-/etc/systemd/system} f
+    f=$d/$1
+    mkdir -p "$d"
     cat > "$f"
-    cleanup "systemctl stop '$1'; rm -rf '$f' '$f.d'; systemctl daemon-reload"
+    cleanup "systemctl stop '$1'; rm -rf '$f' '/etc/systemd/system/$1.d'; systemctl daemon-reload"
 }
-dropin_write() { # dropin_write UNIT NAME.conf (content on stdin)
-    mkdir -p "/run/systemd/system/$1.d"
-    cat > "/run/systemd/system/$1.d/$2"
+dropin_write() { # dropin_write UNIT NAME.conf (content on stdin), in /etc/systemd/system/UNIT.d
+    mkdir -p "/etc/systemd/system/$1.d"
+    cat > "/etc/systemd/system/$1.d/$2"
 }
+# bind_dropin UNIT IFACE: the drop-in a user writes to bind UNIT, in the scenario's MODE:
+#   native   - BindNetworkInterface= only (systemd >= 260)
+#   launcher - ExecStart= reset + ExecStart=/usr/lib/bindif-launch %n, plus BindNetworkInterface=
+#   attach   - ExecStartPre=+/usr/lib/bindif-launch --attach %n, plus BindNetworkInterface=
+bind_dropin() {
+    local unit=$1 iface=$2 mode=${3:-$MODE}
+    case $mode in
+        native) printf '[Service]\nBindNetworkInterface=%s\n' "$iface" ;;
+        launcher) printf '[Service]\nExecStart=\nExecStart=%s %%n\nBindNetworkInterface=%s\n' "$BINDIF" "$iface" ;;
+        attach) printf '[Service]\nExecStartPre=+%s --attach %%n\nBindNetworkInterface=%s\n' "$BINDIF" "$iface" ;;
+    esac | dropin_write "$unit" bind.conf
+}
+reload() { systemctl daemon-reload; }
+start() {   # start UNIT...: records the failure as evidence, returns systemctl's status
+    if ! timeout 60 systemctl start "$@"; then
+        evidence "systemctl start $* failed: $(systemctl show -p Result -p ExecMainStatus "$@" | tr '\n' ' ')"
+        journal_of "$1" | tail -n 5 | sed 's/^/    journal: /' | tee -a "$VMTEST_EVIDENCE"
+        return 1
+    fi
+}
+main_pid() { systemctl show -p MainPID --value "$1"; }
+# pid_of_port PORT [t|u]: pid owning the listener, from ss -p
+pid_of_port() { ss -H${2:-t}lnp "( sport = :$1 )" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 
 # wait_for CMD...: up to ~30 s (TCG is slow)
 wait_for() { local i; for i in $(seq 60); do "$@" && return 0; sleep 0.5; done; return 1; }
