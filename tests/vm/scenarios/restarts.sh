@@ -7,6 +7,8 @@
 need_launcher
 vrf_add vrf-rs 40 127.0.0.1/8
 unit_write rs.service <<EOF2
+[Unit]
+StartLimitIntervalSec=0
 [Service]
 ExecStart=/usr/bin/python3 $HELPERS/listen.py 127.0.0.1 9993
 EOF2
