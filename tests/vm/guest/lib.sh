@@ -10,6 +10,9 @@ FAILED=0
 _cleanups=()
 
 evidence() { echo "$*" | tee -a "$VMTEST_EVIDENCE"; }
+# record KEY VALUE: an observation that must be identical on every suite (the differential check:
+# the host compares the "= KEY: VALUE" lines of a scenario between suites booted with the same layout)
+record()   { evidence "= $1: $2"; }
 fail()     { echo "RESULT: $*"; echo "FAIL: $*" >> "$VMTEST_EVIDENCE"; exit 1; }
 skip()     { echo "RESULT: $*"; exit 77; }
 pass()     { echo "RESULT: $*"; exit 0; }

@@ -21,6 +21,8 @@ start ecs.service
 wait_for sh -c 'ss -Htln | grep -q ":9986 "' || true
 b=$(ss_port 9986 | awk '{print $4}') old=$(ss_port 9987 | awk '{print $4}')
 evidence "first start: ${a:-none}; after the package changed ExecStart=: ${b:-none} (old port: ${old:-none})"
+record "first start" "$a"
+record "after the change" "$b old=${old:-none}"
 check "first command ran bound" [ "$a" = "127.0.0.1%vrf-ec:9987" ]
 check "new command runs after the change, bound" [ "$b" = "127.0.0.1%vrf-ec:9986" ]
 check "old command no longer runs" [ -z "$old" ]

@@ -24,6 +24,8 @@ pid=$(main_pid hard.service)
 uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status 2>/dev/null)
 user=$(ps -o user= -p "$pid" 2>/dev/null)
 evidence "listener: ${l:-none}; main PID $pid runs as uid ${uid:-?} (${user:-?}); mode $MODE"
+record listener "$l"
+record "dynamic user" "$([ "${uid:-0}" -ge 61184 ] && echo yes || echo no)"
 check "listener is 127.0.0.1%vrf-hard:9994" [ "$l" = "127.0.0.1%vrf-hard:9994" ]
 check "runs as a dynamic user (uid 61184..65519)" [ "${uid:-0}" -ge 61184 -a "${uid:-0}" -le 65519 ]
 check "the listener is the main PID" [ "$(pid_of_port 9994)" = "$pid" ]

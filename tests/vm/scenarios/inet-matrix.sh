@@ -42,6 +42,9 @@ p=$(cat /run/im/probe 2>/dev/null) d=$(cat /run/imd/probe 2>/dev/null)
 evidence "unit: $(echo $p)"
 evidence "delegated $(cat /run/imd/where 2>/dev/null): $(echo $d)"
 evidence "udp listener: $(ss_uport 9985 | awk '{print $4}')"
+record unit "$(echo $p)"
+record delegated "$(echo $d)"
+record "udp listener" "$(ss_uport 9985 | awk '{print $4}')"
 for k in tcp4 udp4 tcp6 udp6 child:tcp4 child:udp4 child:tcp6 child:udp6; do
     check "$k bound to vrf-im" grep -qx "$k=vrf-im" <<<"$p"
 done

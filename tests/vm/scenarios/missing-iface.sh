@@ -19,6 +19,9 @@ sleep 1
 w=$(journalctl -b --no-pager -o cat | grep -F "Couldn't find index of network interface 'nosuch0'" | head -1)
 evidence "journal: ${w:-no warning}"
 evidence "listener: $(ss_port 9992 | awk '{print $4}')"
+record warning "${w#*bind-interface: }"
+record listener "$(ss_port 9992 | awk '{print $4}')"
+record state "$(systemctl is-active miss.service)"
 check "v260 warning text in the journal" \
     grep -qF "bind-interface: Couldn't find index of network interface 'nosuch0', ignoring: No such device" <<<"$w"
 check "unit is active" systemctl -q is-active miss.service

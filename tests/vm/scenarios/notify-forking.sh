@@ -51,6 +51,7 @@ for u in nd:9989 fd:9988; do
     mp=$(main_pid $unit) lp=$(pid_of_port $port) l=$(ss_port $port | awk '{print $4}')
     evidence "$unit ($(systemctl show -p Type --value $unit)): $(systemctl is-active $unit), MainPID $mp, listener ${l:-none} pid ${lp:-none}"
     check "$unit is active" systemctl -q is-active $unit
+    record "$unit" "$(systemctl is-active $unit) mainpid-is-listener=$([ -n "$lp" -a "$mp" = "$lp" ] && echo yes || echo no) $l"
     check "$unit MainPID is the listener" [ -n "$lp" -a "$mp" = "$lp" ]
     check "$unit listener bound to vrf-nf" [ "$l" = "127.0.0.1%vrf-nf:$port" ]
 done

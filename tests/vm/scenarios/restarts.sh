@@ -21,6 +21,8 @@ wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
 bpf_evidence rs.service
 c=$(prog_count rs.service)
 evidence "$n of 50 restarts succeeded; programs on the cgroup: $c; listener $(ss_port 9993 | awk '{print $4}')"
+record "programs after 50 restarts" "$c"
+record "listener after 50 restarts" "$(ss_port 9993 | awk '{print $4}')"
 check "50 restarts succeeded" [ "$n" -eq 50 ]
 check "exactly one program after 50 restarts" [ "$c" -eq 1 ]
 check "still bound after 50 restarts" [ "$(tcp_dev 9993)" = vrf-rs ]
@@ -31,6 +33,7 @@ timeout 60 systemctl restart rs.service
 wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
 c2=$(prog_count rs.service)
 evidence "VRF re-created: ifindex $old -> $new; after restart: $(ss_port 9993 | awk '{print $4}'), programs: $c2"
+record "after re-creation" "$(ss_port 9993 | awk '{print $4}') programs=$c2"
 check "bound to the re-created VRF" [ "$(tcp_dev 9993)" = vrf-rs ]
 check "exactly one program after the re-creation" [ "$c2" -eq 1 ]
 verdict "$n restarts, $c program(s); re-created VRF bound, $c2 program(s)"

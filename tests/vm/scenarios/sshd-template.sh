@@ -43,5 +43,8 @@ check "ssh from inside VRF mgmt reaches sshd@mgmt" grep -q 'reached-vmtest' <<<"
 outside=$(timeout 60 ssh "${sshopts[@]}" -o "ProxyCommand=python3 $HELPERS/vrfconnect.py - %h %p" \
     root@198.51.100.1 'echo reached-$(hostname)' 2>&1 | tail -1)
 evidence "ssh from the default VRF: $outside"
+record "sshd listener" "$(echo "$l" | awk '{print $4}')"
+record "ssh through mgmt" "$in_vrf"
+record "ssh from the default VRF" "$outside"
 check "ssh from the default VRF does not reach it" sh -c "! echo '$outside' | grep -q reached-vmtest"
 verdict "$(echo "$l" | awk '{print $4}'), in-VRF ssh ok, default-VRF ssh refused"

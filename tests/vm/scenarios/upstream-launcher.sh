@@ -30,6 +30,8 @@ wait_for sh -c 'ss -Htln | grep -q ":9997 " ' || true
 wait_for sh -c 'ss -Htln | grep -q ":9996 " ' || true
 a=$(ss_port 9997 | awk '{print $4}') b=$(ss_port 9996 | awk '{print $4}')
 evidence "unit form: ${a:-no listener}; no key: ${b:-no listener}"
+record "listener with the key" "${a%:*}"
+record "listener without it" "${b%:*}"
 check "unit form listener is 127.0.0.1%vrf-test:9997" [ "$a" = "127.0.0.1%vrf-test:9997" ]
 check "launcher without BindNetworkInterface= leaves 127.0.0.1:9996 unbound" [ "$b" = "127.0.0.1:9996" ]
 mp=$(main_pid listener.service) lp=$(pid_of_port 9997)
@@ -59,5 +61,6 @@ start attached.service
 wait_for sh -c 'ss -Htln | grep -q ":9995 "' || true
 c=$(ss_port 9995 | awk '{print $4}')
 evidence "attach form: ${c:-no listener}"
+record "attach form listener" "$c"
 check "attach form listener is 127.0.0.1%vrf-test:9995" [ "$c" = "127.0.0.1%vrf-test:9995" ]
 verdict "unit form ${a:-none}, attach form ${c:-none}"

@@ -19,6 +19,8 @@ wait_for sh -c 'ss -Htln | grep -q ":9999" && ss -Htln | grep -q ":9998"' || evi
 b=$(ss_port 9999) u=$(ss_port 9998)
 evidence "bound:   $(echo "$b" | awk '{print $4}')"
 evidence "unbound: $(echo "$u" | awk '{print $4}')"
+record "listener with the key" "$(echo "$b" | awk '{print $4}' | sed 's/:[0-9]*$//')"
+record "listener without it" "$(echo "$u" | awk '{print $4}' | sed 's/:[0-9]*$//')"
 check "listener with BindNetworkInterface=vrf-test is 127.0.0.1%vrf-test:9999" \
     grep -q '127.0.0.1%vrf-test:9999' <<<"$b"
 check "listener without the property is unbound (127.0.0.1:9998)" \
