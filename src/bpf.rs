@@ -1,2 +1,267 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! The cgroup/sock_create program, encoded as raw eBPF instructions (pure; see bpf/).
+//!
+//! The program is four instructions:
+//!
+//! ```text
+//! r2 = IFINDEX                  ; BPF_ALU64 | BPF_MOV | BPF_K
+//! *(u32 *)(r1 + 0) = r2         ; BPF_STX | BPF_MEM | BPF_W   (bpf_sock.bound_dev_if)
+//! r0 = 1                        ; BPF_ALU64 | BPF_MOV | BPF_K  (allow the socket)
+//! exit                          ; BPF_JMP | BPF_EXIT
+//! ```
+//!
+//! The value goes through a register because a store-immediate into the context (`BPF_ST_MEM`)
+//! is only accepted from Linux 6.4; the register form loads on every kernel since 4.10. No
+//! `.rodata`, no maps, no helpers: nothing that needs a newer kernel or a GPL licence.
+
+/// Name we give our program (`prog_name`, at most 15 bytes plus NUL). Status and the removal of
+/// earlier copies recognise our programs by this name *and* by their shape, so a foreign program
+/// that happens to look like ours is never touched.
+pub const PROG_NAME: &str = "bindif_sock";
+
+/// Name of the program systemd v260 attaches natively for `BindNetworkInterface=`.
+///
+/// v260's `src/core/bpf/bind-iface/bind-iface.bpf.c` defines `sd_bind_interface()`; libbpf
+/// passes the function name as `prog_name`, truncated to the kernel's 15 usable bytes.
+pub const V260_PROG_NAME: &str = "sd_bind_interfa";
+
+/// Licence string handed to the kernel. The program calls no helper, so a non-GPL licence is
+/// accepted; we use the project's own licence (as systemd does for its program).
+pub const LICENSE: &str = "LGPL-2.1-or-later";
+
+/// `offsetof(struct bpf_sock, bound_dev_if)`: the first member of the uapi struct.
+pub const BPF_SOCK_BOUND_DEV_IF_OFF: i16 = 0;
+
+// Instruction classes, sizes, modes and operations from uapi `linux/bpf_common.h`/`linux/bpf.h`.
+pub const BPF_JMP: u8 = 0x05;
+pub const BPF_STX: u8 = 0x03;
+pub const BPF_ALU: u8 = 0x04;
+pub const BPF_ALU64: u8 = 0x07;
+pub const BPF_W: u8 = 0x00;
+pub const BPF_MEM: u8 = 0x60;
+pub const BPF_K: u8 = 0x00;
+pub const BPF_MOV: u8 = 0xb0;
+pub const BPF_EXIT: u8 = 0x90;
+
+/// One eBPF instruction (`struct bpf_insn`), kept in host-independent fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insn {
+    pub code: u8,
+    /// Destination register (low nibble of the register byte).
+    pub dst: u8,
+    /// Source register (high nibble of the register byte).
+    pub src: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+impl Insn {
+    /// The 8 bytes the kernel reads: code, regs (`src << 4 | dst` on little-endian hosts,
+    /// `dst << 4 | src` on big-endian ones, following the bitfield order of `struct bpf_insn`),
+    /// then `off` and `imm` in host byte order.
+    pub fn encode(&self) -> [u8; 8] {
+        let regs = if cfg!(target_endian = "little") {
+            (self.src << 4) | (self.dst & 0x0f)
+        } else {
+            (self.dst << 4) | (self.src & 0x0f)
+        };
+        let off = self.off.to_ne_bytes();
+        let imm = self.imm.to_ne_bytes();
+        [
+            self.code, regs, off[0], off[1], imm[0], imm[1], imm[2], imm[3],
+        ]
+    }
+
+    /// Inverse of [`Insn::encode`] for one 8-byte slot.
+    pub fn decode(b: &[u8; 8]) -> Insn {
+        let (dst, src) = if cfg!(target_endian = "little") {
+            (b[1] & 0x0f, b[1] >> 4)
+        } else {
+            (b[1] >> 4, b[1] & 0x0f)
+        };
+        Insn {
+            code: b[0],
+            dst,
+            src,
+            off: i16::from_ne_bytes([b[2], b[3]]),
+            imm: i32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+
+    /// `dst = imm` on the full 64-bit register.
+    pub const fn mov64_imm(dst: u8, imm: i32) -> Insn {
+        Insn {
+            code: BPF_ALU64 | BPF_MOV | BPF_K,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
+    }
+
+    /// `*(u32 *)(dst + off) = src`.
+    pub const fn stx_mem_w(dst: u8, src: u8, off: i16) -> Insn {
+        Insn {
+            code: BPF_STX | BPF_MEM | BPF_W,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
+    }
+
+    pub const fn exit() -> Insn {
+        Insn {
+            code: BPF_JMP | BPF_EXIT,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: 0,
+        }
+    }
+}
+
+/// The program that binds every new AF_INET/AF_INET6 socket to `ifindex`.
+pub fn bind_iface_program(ifindex: u32) -> Vec<Insn> {
+    vec![
+        // The imm field is a signed 32-bit slot; ifindex values are positive ints in the kernel,
+        // so the bit pattern is carried unchanged.
+        Insn::mov64_imm(2, ifindex as i32),
+        Insn::stx_mem_w(1, 2, BPF_SOCK_BOUND_DEV_IF_OFF),
+        Insn::mov64_imm(0, 1),
+        Insn::exit(),
+    ]
+}
+
+/// The program as the byte string passed in `bpf_attr.insns`.
+pub fn encode_program(insns: &[Insn]) -> Vec<u8> {
+    insns.iter().flat_map(|i| i.encode()).collect()
+}
+
+/// Recognises our program in its original or kernel-translated ("xlated") form and returns the
+/// interface index it binds to.
+///
+/// The kernel rewrites the context store into a store to `struct sock`'s `sk_bound_dev_if`, whose
+/// offset depends on the kernel version and configuration (20 on Linux 6.18 x86_64), so the store's offset is not
+/// compared; everything else is. `r0 = 1` is also accepted as a 32-bit move in case a kernel or
+/// another loader narrows it.
+pub fn ifindex_of_program(xlated_or_orig: &[u8]) -> Option<u32> {
+    if xlated_or_orig.len() != 4 * 8 {
+        return None;
+    }
+    let insn = |n: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&xlated_or_orig[n * 8..n * 8 + 8]);
+        Insn::decode(&b)
+    };
+    let (mov, store, ret, exit) = (insn(0), insn(1), insn(2), insn(3));
+    let is_mov_imm = |i: Insn, dst: u8| {
+        (i.code == BPF_ALU64 | BPF_MOV | BPF_K || i.code == BPF_ALU | BPF_MOV | BPF_K)
+            && i.dst == dst
+            && i.src == 0
+            && i.off == 0
+    };
+    let ok = mov.code == BPF_ALU64 | BPF_MOV | BPF_K
+        && mov.dst == 2
+        && mov.src == 0
+        && mov.off == 0
+        && mov.imm > 0
+        && store.code == BPF_STX | BPF_MEM | BPF_W
+        && store.dst == 1
+        && store.src == 2
+        && store.off >= 0
+        && store.imm == 0
+        && is_mov_imm(ret, 0)
+        && ret.imm == 1
+        && exit == Insn::exit();
+    ok.then_some(mov.imm as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn exact_bytes_little_endian() {
+        let prog = encode_program(&bind_iface_program(0x1234_5678));
+        let expected: [u8; 32] = [
+            0xb7, 0x02, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12, // r2 = 0x12345678
+            0x63, 0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // *(u32 *)(r1 + 0) = r2
+            0xb7, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, // r0 = 1
+            0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // exit
+        ];
+        assert_eq!(prog, expected);
+    }
+
+    #[test]
+    fn never_uses_store_immediate() {
+        // BPF_ST (class 0x02) into the context needs Linux 6.4.
+        for insn in bind_iface_program(7) {
+            assert_ne!(insn.code & 0x07, 0x02, "{insn:?}");
+        }
+    }
+
+    #[test]
+    fn small_ifindex_bytes() {
+        let prog = encode_program(&bind_iface_program(3));
+        assert_eq!(&prog[0..8], &[0xb7, 0x02, 0, 0, 3, 0, 0, 0]);
+    }
+
+    #[test]
+    fn decode_roundtrip() {
+        for insn in bind_iface_program(42) {
+            assert_eq!(Insn::decode(&insn.encode()), insn);
+        }
+    }
+
+    #[test]
+    fn recognises_original() {
+        let prog = encode_program(&bind_iface_program(42));
+        assert_eq!(ifindex_of_program(&prog), Some(42));
+    }
+
+    #[test]
+    fn recognises_xlated_with_sock_offset() {
+        // What Linux 6.18 returns (captured by tests/engine_privileged.rs): the context store
+        // becomes a store into struct sock's sk_bound_dev_if at offset 20.
+        let mut insns = bind_iface_program(9);
+        insns[1].off = 20;
+        assert_eq!(ifindex_of_program(&encode_program(&insns)), Some(9));
+    }
+
+    #[test]
+    fn rejects_other_programs() {
+        assert_eq!(ifindex_of_program(&[]), None);
+        let ret_only = encode_program(&[Insn::mov64_imm(0, 1), Insn::exit()]);
+        assert_eq!(ifindex_of_program(&ret_only), None);
+        // Returns 0 (deny) instead of 1.
+        let mut deny = bind_iface_program(5);
+        deny[2].imm = 0;
+        assert_eq!(ifindex_of_program(&encode_program(&deny)), None);
+        // Stores into a different register pair.
+        let mut other = bind_iface_program(5);
+        other[1].src = 3;
+        assert_eq!(ifindex_of_program(&encode_program(&other)), None);
+        // Truncated / extended.
+        let prog = encode_program(&bind_iface_program(5));
+        assert_eq!(ifindex_of_program(&prog[..24]), None);
+        let mut longer = prog.clone();
+        longer.extend_from_slice(&Insn::exit().encode());
+        assert_eq!(ifindex_of_program(&longer), None);
+        // ifindex 0 would unbind: not something we ever load.
+        assert_eq!(
+            ifindex_of_program(&encode_program(&bind_iface_program(0))),
+            None
+        );
+    }
+
+    #[test]
+    fn names_fit_the_kernel() {
+        assert!(PROG_NAME.len() <= 15);
+        assert_eq!(V260_PROG_NAME.len(), 15);
+        assert!(PROG_NAME
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'));
+    }
+}

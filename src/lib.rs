@@ -6,6 +6,7 @@
 //! `cli` the command-line front end.
 
 pub mod bpf;
+pub mod cgroup;
 pub mod cli;
 pub mod sys;
 pub mod unit;

@@ -8,7 +8,15 @@
 
 use std::path::PathBuf;
 
+pub mod dropins;
+pub mod eval;
+pub mod exec;
+pub mod ifname;
+pub mod load;
 pub mod name;
+pub mod paths;
+pub mod specifier;
+pub mod syntax;
 
 /// Where a line came from, as systemd names it in messages: the path on the host (without the
 /// injected root) and the 1-based number of the line the assignment starts on.

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! cgroup layout and path logic (pure: reads files under an injectable root, no syscalls beyond
+//! that; `statfs` results are passed in by `sys::cgroup`).
+
+use std::fmt;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// `CGROUP2_SUPER_MAGIC` from `linux/magic.h`.
+pub const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
+/// `TMPFS_MAGIC`.
+pub const TMPFS_MAGIC: u64 = 0x0102_1994;
+/// `CGROUP_SUPER_MAGIC` (cgroup v1).
+pub const CGROUP_SUPER_MAGIC: u64 = 0x0027_e0eb;
+
+/// Where the tool mounts its own cgroup2 on legacy hosts.
+pub const PRIVATE_CGROUP2_MOUNT: &str = "/run/bindif-launch/cgroup2";
+
+/// How the host's cgroups are laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `/sys/fs/cgroup` is the cgroup2 hierarchy.
+    Unified { mount: PathBuf },
+    /// `/sys/fs/cgroup` is a tmpfs of v1 hierarchies, cgroup2 lives at `/sys/fs/cgroup/unified`.
+    Hybrid { mount: PathBuf },
+    /// No cgroup2 that systemd uses: we must mount our own and mirror the unit's path there.
+    Legacy,
+}
+
+impl Layout {
+    /// The cgroup2 mount systemd uses, if any.
+    pub fn cgroup2_mount(&self) -> Option<&Path> {
+        match self {
+            Layout::Unified { mount } | Layout::Hybrid { mount } => Some(mount),
+            Layout::Legacy => None,
+        }
+    }
+}
+
+/// The parsed `/proc/self/cgroup`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcCgroup {
+    /// Path in the cgroup2 hierarchy (the `0::` line).
+    pub unified: Option<String>,
+    /// Path in the v1 `name=systemd` hierarchy (legacy and hybrid layouts).
+    pub systemd: Option<String>,
+    /// Every line as (hierarchy id, controllers, path).
+    pub lines: Vec<(u32, Vec<String>, String)>,
+}
+
+/// A problem with cgroup text or a cgroup path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupError(pub String);
+
+impl fmt::Display for CgroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CgroupError {}
+
+impl From<CgroupError> for io::Error {
+    fn from(e: CgroupError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e.0)
+    }
+}
+
+/// Parses `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` per line; the path may contain `:`).
+pub fn parse_proc_cgroup(text: &str) -> Result<ProcCgroup, CgroupError> {
+    let mut out = ProcCgroup::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CgroupError(format!("malformed cgroup line '{line}'")));
+        };
+        let id: u32 = id
+            .parse()
+            .map_err(|_| CgroupError(format!("malformed hierarchy id in '{line}'")))?;
+        let controllers: Vec<String> = ctrl
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if id == 0 && controllers.is_empty() {
+            out.unified = Some(path.to_owned());
+        }
+        if controllers.iter().any(|c| c == "name=systemd") {
+            out.systemd = Some(path.to_owned());
+        }
+        out.lines.push((id, controllers, path.to_owned()));
+    }
+    Ok(out)
+}
+
+/// Decides the layout from the filesystem types of `ROOT/sys/fs/cgroup` and
+/// `ROOT/sys/fs/cgroup/unified` (`None`: missing or not statfs-able).
+pub fn decide_layout(root: &Path, sys_fs_cgroup: Option<u64>, unified: Option<u64>) -> Layout {
+    let base = root.join("sys/fs/cgroup");
+    if sys_fs_cgroup == Some(CGROUP2_SUPER_MAGIC) {
+        return Layout::Unified { mount: base };
+    }
+    if sys_fs_cgroup == Some(TMPFS_MAGIC) && unified == Some(CGROUP2_SUPER_MAGIC) {
+        return Layout::Hybrid {
+            mount: base.join("unified"),
+        };
+    }
+    Layout::Legacy
+}
+
+/// Detects the layout under `root`, asking `statfs_magic` for filesystem types (injectable so
+/// tests can describe any host).
+pub fn detect_with(root: &Path, statfs_magic: impl Fn(&Path) -> Option<u64>) -> Layout {
+    let base = root.join("sys/fs/cgroup");
+    let top = statfs_magic(&base);
+    // Only look for `unified` where it can exist: below a tmpfs of v1 hierarchies.
+    let unified = if top == Some(TMPFS_MAGIC) {
+        statfs_magic(&base.join("unified"))
+    } else {
+        None
+    };
+    decide_layout(root, top, unified)
+}
+
+/// Reads and parses `ROOT/proc/self/cgroup`.
+pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
+    let text = std::fs::read_to_string(root.join("proc/self/cgroup"))?;
+    Ok(parse_proc_cgroup(&text)?)
+}
+
+/// The path systemd placed us at: the cgroup2 path on unified/hybrid hosts, the `name=systemd`
+/// path on legacy ones.
+pub fn own_cgroup_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, CgroupError> {
+    let path = match layout {
+        Layout::Unified { .. } | Layout::Hybrid { .. } => pc.unified.as_ref(),
+        Layout::Legacy => pc.systemd.as_ref(),
+    };
+    let path = path.ok_or_else(|| {
+        CgroupError(match layout {
+            Layout::Legacy => "no name=systemd line in /proc/self/cgroup".into(),
+            _ => "no cgroup2 (0::) line in /proc/self/cgroup".into(),
+        })
+    })?;
+    normalize(path)
+}
+
+/// Normalises an absolute cgroup path: collapses repeated `/`, rejects `.`, `..`, NUL bytes, a
+/// relative path and the ` (deleted)` marker of a removed cgroup. Returns `/a/b` or `/`.
+pub fn normalize(path: &str) -> Result<String, CgroupError> {
+    if !path.starts_with('/') {
+        return Err(CgroupError(format!("cgroup path '{path}' is not absolute")));
+    }
+    if path.contains('\0') || path.ends_with(" (deleted)") {
+        return Err(CgroupError(format!(
+            "invalid cgroup path '{}'",
+            path.escape_debug()
+        )));
+    }
+    let mut out = String::new();
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        if comp == "." || comp == ".." {
+            // ".." appears when the cgroup lies outside our cgroup namespace; we cannot reach it.
+            return Err(CgroupError(format!(
+                "cgroup path '{path}' leaves the cgroup namespace or contains '{comp}'"
+            )));
+        }
+        out.push('/');
+        out.push_str(comp);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// True for the root of the hierarchy (`/`), where we must never attach.
+pub fn is_root(path: &str) -> bool {
+    normalize(path).map(|p| p == "/").unwrap_or(false)
+}
+
+/// `mount` + cgroup `path`, rejecting anything that could escape `mount`.
+pub fn join(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
+    let norm = normalize(path)?;
+    let rel = norm.trim_start_matches('/');
+    let joined = if rel.is_empty() {
+        mount.to_path_buf()
+    } else {
+        mount.join(rel)
+    };
+    // Belt and braces: the normalised path has only normal components.
+    debug_assert!(Path::new(rel)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_))));
+    Ok(joined)
+}
+
+/// Checks a single child-cgroup name (one path component, not a control file's namespace).
+pub fn valid_child_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.contains('/')
+        && !name.contains('\0')
+        && !name.starts_with("cgroup.")
+}
+
+/// Like [`join`], but refuses the root: for callers about to attach or to move processes.
+pub fn join_non_root(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
+    if is_root(path) {
+        return Err(CgroupError(
+            "refusing to use the root cgroup: a binding there would bind every socket of the host"
+                .into(),
+        ));
+    }
+    join(mount, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/cgroup")
+            .join(name)
+    }
+
+    /// statfs answers for the three layouts, keyed by path suffix.
+    fn fake_statfs(kind: &'static str) -> impl Fn(&Path) -> Option<u64> {
+        move |p: &Path| {
+            let unified = p.ends_with("sys/fs/cgroup/unified");
+            let top = p.ends_with("sys/fs/cgroup");
+            match (kind, top, unified) {
+                ("unified", true, _) => Some(CGROUP2_SUPER_MAGIC),
+                ("hybrid", true, _) => Some(TMPFS_MAGIC),
+                ("hybrid", _, true) => Some(CGROUP2_SUPER_MAGIC),
+                ("legacy", true, _) => Some(TMPFS_MAGIC),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn unified_fixture() {
+        let root = fixture("unified");
+        let layout = detect_with(&root, fake_statfs("unified"));
+        assert_eq!(
+            layout,
+            Layout::Unified {
+                mount: root.join("sys/fs/cgroup")
+            }
+        );
+        let pc = read_proc_self_cgroup(&root).unwrap();
+        assert_eq!(
+            own_cgroup_path(&pc, &layout).unwrap(),
+            "/system.slice/sshd@mgmt.service"
+        );
+        assert_eq!(pc.systemd, None);
+    }
+
+    #[test]
+    fn hybrid_fixture() {
+        let root = fixture("hybrid");
+        let layout = detect_with(&root, fake_statfs("hybrid"));
+        assert_eq!(
+            layout,
+            Layout::Hybrid {
+                mount: root.join("sys/fs/cgroup/unified")
+            }
+        );
+        let pc = read_proc_self_cgroup(&root).unwrap();
+        assert_eq!(
+            own_cgroup_path(&pc, &layout).unwrap(),
+            "/system.slice/demo.service"
+        );
+        assert_eq!(pc.systemd.as_deref(), Some("/system.slice/demo.service"));
+        assert_eq!(pc.lines.len(), 12);
+    }
+
+    #[test]
+    fn legacy_fixture() {
+        let root = fixture("legacy");
+        let layout = detect_with(&root, fake_statfs("legacy"));
+        assert_eq!(layout, Layout::Legacy);
+        assert_eq!(layout.cgroup2_mount(), None);
+        let pc = read_proc_self_cgroup(&root).unwrap();
+        assert_eq!(pc.unified, None);
+        assert_eq!(
+            own_cgroup_path(&pc, &layout).unwrap(),
+            "/system.slice/legacy.service"
+        );
+    }
+
+    #[test]
+    fn this_machine_shape() {
+        // /proc/self/cgroup of the development host: everything at the root.
+        let pc = parse_proc_cgroup("9:name=systemd:/\n4:memory:/process_api/e43\n0::/\n").unwrap();
+        let layout = decide_layout(Path::new("/"), Some(TMPFS_MAGIC), Some(CGROUP2_SUPER_MAGIC));
+        assert_eq!(
+            layout,
+            Layout::Hybrid {
+                mount: "/sys/fs/cgroup/unified".into()
+            }
+        );
+        assert!(is_root(&own_cgroup_path(&pc, &layout).unwrap()));
+    }
+
+    #[test]
+    fn decide_layout_table() {
+        let r = Path::new("/");
+        assert!(matches!(
+            decide_layout(r, Some(CGROUP2_SUPER_MAGIC), None),
+            Layout::Unified { .. }
+        ));
+        assert!(matches!(
+            decide_layout(r, Some(TMPFS_MAGIC), Some(CGROUP2_SUPER_MAGIC)),
+            Layout::Hybrid { .. }
+        ));
+        assert_eq!(decide_layout(r, Some(TMPFS_MAGIC), None), Layout::Legacy);
+        assert_eq!(
+            decide_layout(r, Some(TMPFS_MAGIC), Some(CGROUP_SUPER_MAGIC)),
+            Layout::Legacy
+        );
+        assert_eq!(decide_layout(r, None, None), Layout::Legacy);
+    }
+
+    #[test]
+    fn path_containing_colons() {
+        let pc = parse_proc_cgroup("0::/system.slice/a:b.service\n").unwrap();
+        assert_eq!(pc.unified.as_deref(), Some("/system.slice/a:b.service"));
+    }
+
+    #[test]
+    fn malformed_lines() {
+        assert!(parse_proc_cgroup("garbage\n").is_err());
+        assert!(parse_proc_cgroup("x::/\n").is_err());
+        assert_eq!(parse_proc_cgroup("").unwrap(), ProcCgroup::default());
+    }
+
+    #[test]
+    fn normalize_and_join() {
+        assert_eq!(normalize("/").unwrap(), "/");
+        assert_eq!(normalize("//a///b/").unwrap(), "/a/b");
+        assert!(normalize("a/b").is_err());
+        assert!(normalize("/a/../b").is_err());
+        assert!(normalize("/../..").is_err());
+        assert!(normalize("/a/./b").is_err());
+        assert!(normalize("/a (deleted)").is_err());
+        let m = Path::new("/sys/fs/cgroup/unified");
+        assert_eq!(join(m, "/").unwrap(), m);
+        assert_eq!(
+            join(m, "/x.slice/y.service").unwrap(),
+            m.join("x.slice/y.service")
+        );
+        assert!(join(m, "/x/../../etc").is_err());
+    }
+
+    #[test]
+    fn root_is_refused() {
+        let m = Path::new("/sys/fs/cgroup");
+        for p in ["/", "//", "///"] {
+            assert!(is_root(p));
+            assert!(join_non_root(m, p).is_err());
+        }
+        assert!(!is_root("/a"));
+        assert!(join_non_root(m, "/a").is_ok());
+    }
+
+    #[test]
+    fn child_names() {
+        assert!(valid_child_name("bindif-123"));
+        for bad in ["", ".", "..", "a/b", "cgroup.procs", "a\0"] {
+            assert!(!valid_child_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Raw `bpf(2)`: load the bind program, attach it to a cgroup, find and remove our older copies.
+//!
+//! Programs are attached with `BPF_PROG_ATTACH` + `BPF_F_ALLOW_MULTI`, not as a bpf_link: the
+//! cgroup then keeps the program alive after this process `execve()`s or exits, and it goes away
+//! with the cgroup — the lifetime PID 1 gives v260's native binding.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::{BindError, Category, Error, LoadError};
+use crate::bpf::{self as prog, Insn};
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+const BPF_PROG_QUERY: libc::c_long = 16;
+
+/// `BPF_PROG_TYPE_CGROUP_SOCK`.
+pub const BPF_PROG_TYPE_CGROUP_SOCK: u32 = 9;
+/// `BPF_CGROUP_INET_SOCK_CREATE`.
+pub const BPF_CGROUP_INET_SOCK_CREATE: u32 = 2;
+/// `BPF_F_ALLOW_OVERRIDE`.
+pub const BPF_F_ALLOW_OVERRIDE: u32 = 1;
+/// `BPF_F_ALLOW_MULTI`.
+pub const BPF_F_ALLOW_MULTI: u32 = 2;
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// `bpf_attr` for `BPF_PROG_LOAD`, up to `expected_attach_type` (Linux 4.17).
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// `bpf_attr` for `BPF_PROG_ATTACH`/`BPF_PROG_DETACH` (without `replace_bpf_fd`, 5.6).
+#[repr(C)]
+#[derive(Default)]
+struct AttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+}
+
+/// `bpf_attr` for `BPF_PROG_QUERY`, the 4.15 layout.
+#[repr(C)]
+#[derive(Default)]
+struct QueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+    _pad: u32,
+}
+
+/// `bpf_attr` for `BPF_PROG_GET_FD_BY_ID`.
+#[repr(C)]
+#[derive(Default)]
+struct GetFdByIdAttr {
+    id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// `bpf_attr` for `BPF_OBJ_GET_INFO_BY_FD`.
+#[repr(C)]
+#[derive(Default)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// `struct bpf_prog_info` up to `gpl_compatible`; the kernel fills only what we ask for.
+#[repr(C)]
+#[derive(Default)]
+struct RawProgInfo {
+    prog_type: u32,
+    id: u32,
+    tag: [u8; 8],
+    jited_prog_len: u32,
+    xlated_prog_len: u32,
+    jited_prog_insns: u64,
+    xlated_prog_insns: u64,
+    load_time: u64,
+    created_by_uid: u32,
+    nr_map_ids: u32,
+    map_ids: u64,
+    name: [u8; 16],
+    ifindex: u32,
+    flags: u32,
+}
+
+fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, exclusively borrowed #[repr(C)] struct matching the prefix of
+    // `union bpf_attr` for `cmd`, and we pass its exact size, so the kernel reads and writes only
+    // within it. Pointers stored inside it are set by the callers to buffers that outlive the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T as *mut libc::c_void,
+            mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    super::cvt(ret)
+}
+
+fn owned_fd(ret: libc::c_long) -> OwnedFd {
+    // SAFETY: the bpf(2) commands we call this for return a new file descriptor on success,
+    // owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(ret as i32) }
+}
+
+/// Raises RLIMIT_MEMLOCK for the load on kernels that charge BPF memory to it (< 5.11) and
+/// restores the previous value when dropped, so the service we exec later gets no higher limit
+/// than it had.
+struct MemlockGuard {
+    old: Option<libc::rlimit>,
+}
+
+impl MemlockGuard {
+    /// Enough for a 4-instruction program and its bookkeeping with lots of headroom.
+    const NEEDED: libc::rlim_t = 8 << 20;
+
+    fn raise() -> MemlockGuard {
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the rlimit we own.
+        if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut old) } < 0 {
+            return MemlockGuard { old: None };
+        }
+        if old.rlim_cur == libc::RLIM_INFINITY || old.rlim_cur >= Self::NEEDED {
+            return MemlockGuard { old: None };
+        }
+        let infinite = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // Lowering the hard limit back later needs no privilege, so raising it is reversible;
+        // if not permitted, go as high as the hard limit allows. Failures are ignored: on
+        // kernels ≥ 5.11 the limit does not matter at all.
+        // SAFETY: setrlimit only reads the rlimit structs we pass.
+        let raised = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &infinite) } == 0 || {
+            let soft = libc::rlimit {
+                rlim_cur: old.rlim_max,
+                rlim_max: old.rlim_max,
+            };
+            // SAFETY: as above.
+            unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &soft) == 0 }
+        };
+        MemlockGuard {
+            old: raised.then_some(old),
+        }
+    }
+}
+
+impl Drop for MemlockGuard {
+    fn drop(&mut self) {
+        if let Some(old) = self.old {
+            // SAFETY: setrlimit only reads `old`. Failure leaves the raised limit, which is
+            // harmless for us and cannot be helped.
+            unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &old) };
+        }
+    }
+}
+
+fn prog_name_bytes(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let n = name.len().min(15);
+    out[..n].copy_from_slice(&name.as_bytes()[..n]);
+    out
+}
+
+/// Loads `insns` as a `cgroup/sock_create` program named `name`. With `log` a verifier log is
+/// requested and returned with the error.
+fn load_raw(insns: &[Insn], name: &str, mut log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    match load_raw_with(insns, name, log.as_deref_mut(), BPF_CGROUP_INET_SOCK_CREATE) {
+        // Linux 4.15/4.16 predate `expected_attach_type` and refuse a non-zero unknown tail;
+        // there CGROUP_SOCK programs are sock_create programs anyway.
+        Err(e) if e.raw_os_error() == Some(libc::E2BIG) => load_raw_with(insns, name, log, 0),
+        other => other,
+    }
+}
+
+fn load_raw_with(
+    insns: &[Insn],
+    name: &str,
+    log: Option<&mut [u8]>,
+    expected_attach_type: u32,
+) -> io::Result<OwnedFd> {
+    let code = prog::encode_program(insns);
+    let license = CStr::from_bytes_with_nul(b"LGPL-2.1-or-later\0").expect("NUL-terminated");
+    debug_assert_eq!(license.to_str().ok(), Some(prog::LICENSE));
+    let mut attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_CGROUP_SOCK,
+        insn_cnt: insns.len() as u32,
+        insns: code.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        prog_name: prog_name_bytes(name),
+        expected_attach_type,
+        ..Default::default()
+    };
+    if let Some(buf) = log {
+        attr.log_level = 1;
+        attr.log_size = buf.len() as u32;
+        attr.log_buf = buf.as_mut_ptr() as u64;
+        return sys_bpf(BPF_PROG_LOAD, &mut attr).map(owned_fd);
+    }
+    sys_bpf(BPF_PROG_LOAD, &mut attr).map(owned_fd)
+}
+
+/// Loads a `cgroup/sock_create` program with arbitrary instructions and name. Used for our
+/// program and by tests to load a "foreign" program.
+pub fn load_program(insns: &[Insn], name: &str) -> Result<OwnedFd, LoadError> {
+    let _memlock = MemlockGuard::raise();
+    let first = match load_raw(insns, name, None) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let err = |e: io::Error| Error::new(Category::Bpf, "load BPF program", name, e);
+    match first.raw_os_error() {
+        Some(libc::EPERM) => Err(err(first).with_hint(
+            "loading needs CAP_BPF and CAP_NET_ADMIN, or CAP_SYS_ADMIN before Linux 5.8; \
+             on Linux before 5.11 RLIMIT_MEMLOCK may also be too low",
+        )),
+        Some(libc::ENOSYS) => {
+            Err(err(first).with_hint("the kernel was built without CONFIG_BPF_SYSCALL"))
+        }
+        Some(libc::EINVAL) | Some(libc::EACCES) => {
+            // Retry once with a log buffer: a verifier rejection explains itself there; an empty
+            // log with EINVAL means the kernel does not know the program type at all.
+            let mut log = vec![0u8; 64 * 1024];
+            let second = match load_raw(insns, name, Some(&mut log)) {
+                Ok(fd) => return Ok(fd),
+                Err(e) => e,
+            };
+            let text = CStr::from_bytes_until_nul(&log)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut e = err(second);
+            if text.trim().is_empty() {
+                if e.errno() == Some(libc::EINVAL) {
+                    e = e.with_hint(
+                        "cgroup socket programs unsupported; the kernel may lack CONFIG_CGROUP_BPF \
+                         or be older than Linux 4.10",
+                    );
+                }
+            } else {
+                e = e.with_hint("rejected by the verifier");
+                e.verifier_log = Some(text);
+            }
+            Err(e)
+        }
+        _ => Err(err(first)),
+    }
+}
+
+/// Loads our program binding sockets to `ifindex`.
+pub fn load_bind_program(ifindex: u32) -> Result<OwnedFd, LoadError> {
+    load_program(&prog::bind_iface_program(ifindex), prog::PROG_NAME)
+}
+
+/// Attaches `prog` to the cgroup directory `cgroup` for `BPF_CGROUP_INET_SOCK_CREATE` with
+/// `BPF_F_ALLOW_MULTI`, so programs of other tools (and a parent slice's) keep running too.
+pub fn attach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
+    let mut attr = AttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_INET_SOCK_CREATE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+    };
+    sys_bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+}
+
+/// Detaches exactly the program `prog` from `cgroup`.
+pub fn detach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
+    let mut attr = AttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_INET_SOCK_CREATE,
+        attach_flags: 0,
+    };
+    sys_bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+}
+
+/// What `BPF_PROG_QUERY` reports for a cgroup's `sock_create` hook.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// Ids of the programs attached directly to this cgroup (not inherited ones), in run order.
+    pub prog_ids: Vec<u32>,
+    /// The hook's attach flags (`BPF_F_ALLOW_MULTI`, `BPF_F_ALLOW_OVERRIDE` or 0).
+    pub attach_flags: u32,
+}
+
+/// Lists the `sock_create` programs attached directly to `cgroup`.
+pub fn query_full(cgroup: BorrowedFd) -> io::Result<Query> {
+    // The count can change between calls (a concurrent start); grow and retry on ENOSPC.
+    let mut cap = 64usize;
+    loop {
+        let mut ids = vec![0u32; cap];
+        let mut attr = QueryAttr {
+            target_fd: cgroup.as_raw_fd() as u32,
+            attach_type: BPF_CGROUP_INET_SOCK_CREATE,
+            prog_ids: ids.as_mut_ptr() as u64,
+            prog_cnt: cap as u32,
+            ..Default::default()
+        };
+        match sys_bpf(BPF_PROG_QUERY, &mut attr) {
+            Ok(_) => {
+                ids.truncate((attr.prog_cnt as usize).min(cap));
+                return Ok(Query {
+                    prog_ids: ids,
+                    attach_flags: attr.attach_flags,
+                });
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && cap < 1 << 16 => {
+                cap = (attr.prog_cnt as usize).max(cap * 2);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Ids of the `sock_create` programs attached directly to `cgroup`.
+pub fn query(cgroup: BorrowedFd) -> io::Result<Vec<u32>> {
+    query_full(cgroup).map(|q| q.prog_ids)
+}
+
+/// Opens a program by id (needs CAP_SYS_ADMIN).
+pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = GetFdByIdAttr {
+        id,
+        ..Default::default()
+    };
+    sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned_fd)
+}
+
+/// What we know about a loaded program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgInfo {
+    pub id: u32,
+    pub prog_type: u32,
+    pub name: String,
+    /// The kernel's translated instructions (empty if the kernel withheld them).
+    pub xlated: Vec<u8>,
+    /// The ifindex, when the program is ours (our name and our shape).
+    pub ours_ifindex: Option<u32>,
+    /// True when the name is that of systemd v260's native `BindNetworkInterface=` program.
+    pub is_v260_native: bool,
+}
+
+impl ProgInfo {
+    pub fn is_ours(&self) -> bool {
+        self.ours_ifindex.is_some()
+    }
+}
+
+fn raw_info(fd: BorrowedFd, info: &mut RawProgInfo) -> io::Result<()> {
+    let mut attr = InfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: mem::size_of::<RawProgInfo>() as u32,
+        info: info as *mut RawProgInfo as u64,
+    };
+    sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(drop)
+}
+
+/// Name, type and translated instructions of the program behind `fd`.
+pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
+    let mut first = RawProgInfo::default();
+    raw_info(fd, &mut first)?;
+    let mut xlated = vec![0u8; first.xlated_prog_len as usize];
+    if !xlated.is_empty() {
+        // Second call with only the buffer we want filled; every other length stays 0.
+        let mut second = RawProgInfo {
+            xlated_prog_len: xlated.len() as u32,
+            xlated_prog_insns: xlated.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        raw_info(fd, &mut second)?;
+        xlated.truncate(second.xlated_prog_len.min(first.xlated_prog_len) as usize);
+    }
+    let name = CStr::from_bytes_until_nul(&first.name)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| String::from_utf8_lossy(&first.name).into_owned());
+    let ours_ifindex = if first.prog_type == BPF_PROG_TYPE_CGROUP_SOCK && name == prog::PROG_NAME {
+        prog::ifindex_of_program(&xlated)
+    } else {
+        None
+    };
+    Ok(ProgInfo {
+        id: first.id,
+        prog_type: first.prog_type,
+        is_v260_native: name == prog::V260_PROG_NAME,
+        name,
+        xlated,
+        ours_ifindex,
+    })
+}
+
+/// [`prog_info_fd`] by program id.
+pub fn prog_info(id: u32) -> io::Result<ProgInfo> {
+    let fd = prog_fd_by_id(id)?;
+    prog_info_fd(fd.as_fd_borrowed())
+}
+
+trait AsFdBorrowed {
+    fn as_fd_borrowed(&self) -> BorrowedFd<'_>;
+}
+
+impl AsFdBorrowed for OwnedFd {
+    fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self)
+    }
+}
+
+/// Detaches our programs from `cgroup`, never foreign ones. With `keep`, only copies older than
+/// `keep` (smaller program ids: the kernel hands out ids in increasing order) are removed, so two
+/// starts racing on one cgroup can never remove each other's program and leave none.
+/// Programs that vanish while we look (a concurrent detach) are skipped.
+pub fn detach_ours(cgroup: BorrowedFd, keep: Option<BorrowedFd>) -> io::Result<usize> {
+    let keep_id = match keep {
+        Some(fd) => Some(prog_info_fd(fd)?.id),
+        None => None,
+    };
+    let mut removed = 0;
+    for id in query(cgroup)? {
+        if keep_id.is_some_and(|k| id >= k) {
+            continue;
+        }
+        let fd = match prog_fd_by_id(id) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        if !prog_info_fd(fd.as_fd_borrowed())?.is_ours() {
+            continue;
+        }
+        match detach(cgroup, fd.as_fd_borrowed()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// Result of [`bind_cgroup`]: the binding is in place.
+#[derive(Debug)]
+pub struct BindOutcome {
+    /// Id of the program now attached.
+    pub prog_id: u32,
+    /// How many older copies of our program were removed.
+    pub detached: usize,
+    /// Removing older copies failed (typically EPERM: `BPF_PROG_GET_FD_BY_ID` needs
+    /// CAP_SYS_ADMIN, which a launcher inside a restricted unit may lack). The new program is
+    /// attached and binds all the same (older copies bind to the same or a stale ifindex and run
+    /// before it, so ours has the last word); the caller should log this with ", ignoring".
+    pub cleanup_error: Option<Error>,
+}
+
+/// Checks that `cgroup` is a cgroup2 directory and not the root of the hierarchy: a program there
+/// would bind every socket of the machine.
+pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
+    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
+    let mut sfs: libc::statfs = unsafe { mem::zeroed() };
+    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
+    if unsafe { libc::fstatfs(cgroup.as_raw_fd(), &mut sfs) } < 0 {
+        return Err(Error::new(
+            Category::Cgroup,
+            "stat cgroup",
+            "",
+            io::Error::last_os_error(),
+        ));
+    }
+    #[allow(clippy::unnecessary_cast)]
+    if sfs.f_type as i64 != CGROUP2_SUPER_MAGIC {
+        return Err(Error::new(
+            Category::Cgroup,
+            "use cgroup",
+            "",
+            io::Error::from_raw_os_error(libc::EMEDIUMTYPE),
+        )
+        .with_hint("not a cgroup2 directory"));
+    }
+    // Every cgroup2 directory except the root has `cgroup.events` (CFTYPE_NOT_ON_ROOT, since
+    // Linux 4.5): its absence identifies the root even inside a cgroup namespace's view.
+    // SAFETY: faccessat only reads the NUL-terminated path; the fd is valid.
+    let r = unsafe {
+        libc::faccessat(
+            cgroup.as_raw_fd(),
+            b"cgroup.events\0".as_ptr() as *const libc::c_char,
+            libc::F_OK,
+            0,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            return Err(Error::new(
+                Category::Cgroup,
+                "attach BPF program to",
+                "",
+                io::Error::from_raw_os_error(libc::EPERM),
+            )
+            .with_hint(
+                "refusing to bind the root cgroup, which would bind every socket on the host",
+            ));
+        }
+        return Err(Error::new(Category::Cgroup, "inspect cgroup", "", e));
+    }
+    Ok(())
+}
+
+/// Loads a program binding to `ifindex`, attaches it to `cgroup_dir`, then removes older copies
+/// of ours from that cgroup. Attach-before-detach: there is never a moment without a binding,
+/// and after any number of restarts exactly one of our programs is attached.
+///
+/// Errors carry an empty object where only the caller knows the path: fill it with
+/// [`Error::with_object`].
+pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, BindError> {
+    check_attachable(cgroup_dir)?;
+    let prog = load_bind_program(ifindex)?;
+    let prog_fd = prog.as_fd_borrowed();
+    attach(cgroup_dir, prog_fd).map_err(|e| {
+        let hint = match e.raw_os_error() {
+            Some(libc::EPERM) => {
+                Some("attaching needs CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8)")
+            }
+            Some(libc::EINVAL) => {
+                Some("BPF_F_ALLOW_MULTI needs Linux 4.15, or another tool attached without it")
+            }
+            Some(libc::EBADF) => Some("not a cgroup2 directory"),
+            _ => None,
+        };
+        let err = Error::new(Category::Bpf, "attach BPF program to", "", e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    })?;
+    let prog_id = prog_info_fd(prog_fd)
+        .map_err(|e| {
+            Error::new(
+                Category::Bpf,
+                "get information of BPF program",
+                prog::PROG_NAME,
+                e,
+            )
+        })?
+        .id;
+    let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_fd)) {
+        Ok(n) => (n, None),
+        Err(e) => (
+            0,
+            Some(Error::new(
+                Category::Bpf,
+                "detach older BPF programs from",
+                "",
+                e,
+            )),
+        ),
+    };
+    Ok(BindOutcome {
+        prog_id,
+        detached,
+        cleanup_error,
+    })
+}
+
+/// [`bind_cgroup`] on a cgroup directory given by path; errors name the path. Opening fails
+/// with a cgroup error (219/CGROUP), and the root of a hierarchy is refused.
+pub fn bind_cgroup_at(path: &std::path::Path, ifindex: u32) -> Result<BindOutcome, BindError> {
+    let object = path.display().to_string();
+    let dir = super::cgroup::open_cgroup_dir(path)
+        .map_err(|e| Error::new(Category::Cgroup, "open cgroup", object.clone(), e))?;
+    let fill = |e: Error| {
+        if e.object.is_empty() {
+            e.with_object(object.clone())
+        } else {
+            e
+        }
+    };
+    let mut out = bind_cgroup(std::os::fd::AsFd::as_fd(&dir), ifindex).map_err(fill)?;
+    out.cleanup_error = out.cleanup_error.map(fill);
+    Ok(out)
+}
+
+/// Programs attached directly to `cgroup` with their details (for `status`).
+pub fn attached_programs(cgroup: BorrowedFd) -> io::Result<Vec<ProgInfo>> {
+    let mut out = Vec::new();
+    for id in query(cgroup)? {
+        match prog_info(id) {
+            Ok(info) => out.push(info),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Creates an AF_INET (else AF_INET6) UDP socket and returns the ifindex it is bound to, if any:
+/// lets a caller check, in its own cgroup, that the binding took effect.
+pub fn probe_bound_ifindex() -> io::Result<Option<u32>> {
+    let sock = probe_socket()?;
+    bound_ifindex(std::os::fd::AsFd::as_fd(&sock))
+}
+
+fn probe_socket() -> io::Result<OwnedFd> {
+    let mut last = io::Error::from_raw_os_error(libc::EAFNOSUPPORT);
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        // SAFETY: plain socket(2) call; the result is checked before being owned.
+        let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd >= 0 {
+            return Ok(owned_fd(fd as libc::c_long));
+        }
+        last = io::Error::last_os_error();
+    }
+    Err(last)
+}
+
+/// The ifindex a socket is bound to (`SO_BINDTOIFINDEX`, Linux 5.1; before that the device name
+/// from `SO_BINDTODEVICE` is mapped back with `if_nametoindex`).
+pub fn bound_ifindex(sock: BorrowedFd) -> io::Result<Option<u32>> {
+    let mut v: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `v`, which we own.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_BINDTOIFINDEX,
+            &mut v as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r == 0 {
+        return Ok((v > 0).then_some(v as u32));
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
+        return Err(e);
+    }
+    match bound_device_name(sock)? {
+        None => Ok(None),
+        Some(name) => {
+            let c = std::ffi::CString::new(name)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+            // SAFETY: if_nametoindex reads the NUL-terminated name only.
+            let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+            Ok((idx > 0).then_some(idx))
+        }
+    }
+}
+
+/// The device name a socket is bound to (`SO_BINDTODEVICE`), `None` when unbound.
+pub fn bound_device_name(sock: BorrowedFd) -> io::Result<Option<String>> {
+    let mut buf = [0u8; 32];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `buf`, which we own.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let name = CStr::from_bytes_until_nul(&buf[..(len as usize).min(buf.len())])
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| String::from_utf8_lossy(&buf[..len as usize]).into_owned());
+    Ok((!name.is_empty()).then_some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `offset_of!` without needing Rust 1.77 (our MSRV is 1.70).
+    macro_rules! off {
+        ($t:ty, $f:ident) => {{
+            let v = <$t>::default();
+            (&v.$f as *const _ as usize) - (&v as *const $t as usize)
+        }};
+    }
+
+    #[test]
+    fn attr_layouts_match_the_uapi() {
+        assert_eq!(mem::size_of::<ProgLoadAttr>(), 72);
+        assert_eq!(off!(ProgLoadAttr, prog_name), 48);
+        assert_eq!(off!(ProgLoadAttr, expected_attach_type), 68);
+        assert_eq!(mem::size_of::<AttachAttr>(), 16);
+        assert_eq!(off!(QueryAttr, prog_ids), 16);
+        assert_eq!(off!(QueryAttr, prog_cnt), 24);
+        assert_eq!(off!(RawProgInfo, xlated_prog_insns), 32);
+        assert_eq!(off!(RawProgInfo, name), 64);
+        assert_eq!(mem::size_of::<RawProgInfo>(), 88);
+    }
+
+    #[test]
+    fn prog_name_is_truncated_and_terminated() {
+        let b = prog_name_bytes("a_very_long_program_name");
+        assert_eq!(&b[..15], b"a_very_long_pro");
+        assert_eq!(b[15], 0);
+    }
+}

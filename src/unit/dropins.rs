@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Drop-in discovery: `unit_file_find_dropin_paths()` and `unit_file_find_dirs()` in
+//! src/shared/dropin.c, and `conf_files_list_strv()` in src/basic/conf-files.c.
+//!
+//! Rules (each checked against systemd 252 with `systemd-analyze verify --root=DIR`):
+//! - For every search-path directory, in priority order, and for the unit's id, then each alias:
+//!   `NAME.d/`, for an instance also the template's `TEMPLATE.d/`, then the dash prefixes, each
+//!   again with its template: `foo-bar-baz.service` → `foo-bar-.service.d/`, `foo-.service.d/`;
+//!   `foo-bar@x.service` → `foo-bar@.service.d/`, then `foo-.service.d/` (surprise: the template's
+//!   own dash walk has no instance, so it builds the *plain* prefix), then `foo-@x.service.d/`,
+//!   `foo-@.service.d/`. The prefix is the part before `@`, so `foo-bar-.service.d/` is *not*
+//!   searched for `foo-bar@x.service`.
+//! - A trailing dash is chopped once before looking for the next dash, so `a-b-.service` searches
+//!   `a-.service.d/` but never `a-b--.service.d/`; a leading dash ends the walk (`-x-y.service`
+//!   searches `-x-.service.d/` but not `-.service.d/`).
+//! - Last, in every directory, the type-wide `service.d/` (`socket.d/`, …).
+//! - Each drop-in directory path is canonicalized (symlinks resolved: on a merged-usr host
+//!   `/lib/systemd/system/x.d` is reported as `/usr/lib/systemd/system/x.d`).
+//! - All `*.conf` files of all those directories (hidden files excluded; directories and
+//!   `/dev/null` symlinks included) are sorted by file name; for equal file names the directory
+//!   that came first in the list above wins, the others are "Skipping overridden file". A
+//!   `/dev/null` symlink or empty file so masks a same-named lower-priority drop-in and is itself
+//!   applied as an empty file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::load::Catalog;
+use super::name;
+
+/// Drop-in directory names searched for `name` inside one directory, in systemd's order.
+fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
+    if depth > 512 {
+        return;
+    }
+    out.push(format!("{name}.d"));
+    let kind = name::kind(name);
+    if kind == Some(name::Kind::Instance) {
+        if let Some(t) = name::template_of(name) {
+            dir_names(&t, out, depth + 1);
+        }
+    }
+    let Some(prefix) = name::prefix(name) else {
+        return;
+    };
+    let Some(utype) = name::unit_type(name) else {
+        return;
+    };
+    let b = prefix.as_bytes();
+    let mut end = b.len();
+    let mut chopped = false;
+    let cut;
+    loop {
+        let Some(dash) = b[..end].iter().rposition(|&c| c == b'-') else {
+            return;
+        };
+        if dash == 0 {
+            return;
+        }
+        if dash + 1 != end || chopped {
+            cut = dash + 1;
+            break;
+        }
+        end = dash;
+        chopped = true;
+    }
+    let new_prefix = &prefix[..cut];
+    let built = match (kind, name::instance(name)) {
+        (Some(name::Kind::Instance), Some(inst)) => format!("{new_prefix}@{inst}.{utype}"),
+        _ => format!("{new_prefix}.{utype}"),
+    };
+    if name::is_valid(&built) {
+        dir_names(&built, out, depth + 1);
+    }
+}
+
+/// The drop-in files of a unit with id `id` and `aliases`, in the order systemd applies them, as
+/// host paths.
+pub fn find(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
+    find_files(catalog, id, aliases)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// [`find`], each file with whether it is a symlink.
+pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<(PathBuf, bool)> {
+    let mut per_name: Vec<Vec<String>> = Vec::new();
+    for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
+        let mut v = Vec::new();
+        dir_names(n, &mut v, 0);
+        per_name.push(v);
+    }
+    // Candidate directories, in priority order: for each name, in every search dir, the name's
+    // directories; then the type-wide directory in every search dir.
+    let ndirs = catalog.search_path().dirs().len();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for v in &per_name {
+        for i in 0..ndirs {
+            for n in v {
+                if let Some(c) = catalog.dropin_dir(i, n) {
+                    dirs.push(c);
+                }
+            }
+        }
+    }
+    if let Some(t) = name::unit_type(id) {
+        let tn = format!("{t}.d");
+        for i in 0..ndirs {
+            if let Some(c) = catalog.dropin_dir(i, &tn) {
+                dirs.push(c);
+            }
+        }
+    }
+    list(catalog.root(), &dirs, ".conf")
+}
+
+/// `conf_files_list_strv()` without flags: the files ending in `suffix` in `dirs` (host paths),
+/// sorted by file name, the first directory winning for equal names.
+pub fn conf_files(root: &Path, dirs: &[PathBuf], suffix: &str) -> Vec<PathBuf> {
+    list(root, dirs, suffix)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn list(root: &Path, dirs: &[PathBuf], suffix: &str) -> Vec<(PathBuf, bool)> {
+    let mut by_name: HashMap<String, (PathBuf, bool)> = HashMap::new();
+    for (k, d) in dirs.iter().enumerate() {
+        if dirs[..k].contains(d) {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(super::paths::under_root(root, d)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(n) = e.file_name().into_string() else {
+                // Non-UTF-8 names: systemd would list them; we cannot name them in a String.
+                continue;
+            };
+            if n.starts_with('.') || !n.ends_with(suffix) {
+                continue;
+            }
+            let symlink = e.file_type().map_or(true, |t| t.is_symlink());
+            by_name
+                .entry(n)
+                .or_insert_with_key(|n| (d.join(n), symlink));
+        }
+    }
+    let mut v: Vec<(String, (PathBuf, bool))> = by_name.into_iter().collect();
+    v.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        dir_names(n, &mut v, 0);
+        v
+    }
+
+    #[test]
+    fn dash_prefixes() {
+        assert_eq!(
+            names("foo-bar-baz.service"),
+            [
+                "foo-bar-baz.service.d",
+                "foo-bar-.service.d",
+                "foo-.service.d"
+            ]
+        );
+        assert_eq!(
+            names("foo-bar@x.service"),
+            [
+                "foo-bar@x.service.d",
+                "foo-bar@.service.d",
+                // The template recursion builds a *plain* prefix (no instance): dropin.c.
+                "foo-.service.d",
+                "foo-@x.service.d",
+                "foo-@.service.d"
+            ]
+        );
+        assert_eq!(names("a-b-.service"), ["a-b-.service.d", "a-.service.d"]);
+        assert_eq!(
+            names("a--b.service"),
+            ["a--b.service.d", "a--.service.d", "a-.service.d"]
+        );
+        assert_eq!(names("-x-y.service"), ["-x-y.service.d", "-x-.service.d"]);
+        assert_eq!(
+            names("sshd@mgmt.service"),
+            ["sshd@mgmt.service.d", "sshd@.service.d"]
+        );
+    }
+}

@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Finding and loading a unit: `unit_file_build_name_map()` and `unit_file_find_fragment()` in
+//! src/shared/unit-file.c, `unit_load_fragment()` in src/core/load-fragment.c and
+//! `unit_load_dropin()` in src/core/load-dropin.c.
+//!
+//! Rules (each checked against systemd 252, see `tests/unit_load.rs`):
+//! - Every search-path directory is listed once (a [`Catalog`]); the first directory holding a
+//!   name wins. Hidden files and names that are not valid unit names are skipped.
+//! - A symlink whose target (resolved inside the root, `.`/`..` and intermediate symlinks
+//!   removed, the last component not followed) lies in a search-path directory is an alias: the
+//!   name maps to the target's *name*, looked up again in the map (at most 32 hops, then ELOOP). A
+//!   symlink pointing outside the search path (a linked unit file, or `/dev/null`) maps to the
+//!   symlink itself. A symlink to the same name is a "self-alias" and ignored, so a lower-priority
+//!   directory provides the name. Alias symlinks must keep the type and template/instance form
+//!   (`unit_validate_alias_symlink_and_warn()`), else they are ignored with a warning.
+//! - No fragment under an instance name: the template's fragment is used.
+//! - The unit's id is the fragment's file name (the instance filled in for a template), so
+//!   loading an alias gives the target's id; the other names become aliases.
+//! - A fragment that resolves to `/dev/null` or is an empty regular file is masked.
+//! - A fragment that fails to parse (see [`super::syntax`]) makes the unit not loadable; a
+//!   drop-in that fails to parse keeps the assignments before the failing line.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use super::dropins;
+use super::name::{self, Kind};
+use super::paths::{under_root, SearchPath};
+use super::syntax::{self, Fatal};
+use super::{Diagnostic, LoadedUnit};
+
+/// `FOLLOW_MAX` in src/basic/fs-util.h / unit-file.c: hops through aliases and symlinks.
+const FOLLOW_MAX: usize = 32;
+
+/// Why a unit could not be loaded, with systemd's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// Not a valid unit name (or a template, which cannot be loaded by itself).
+    BadName { name: String },
+    /// No fragment in any search-path directory.
+    NotFound { name: String },
+    /// The fragment is a symlink to `/dev/null` or an empty file.
+    Masked { name: String, path: PathBuf },
+    /// The fragment could not be read.
+    Io {
+        name: String,
+        path: PathBuf,
+        error: String,
+    },
+    /// The fragment stops systemd's parser (line too long, invalid UTF-8, bad section header).
+    NotLoadable {
+        name: String,
+        path: PathBuf,
+        fatal: Fatal,
+    },
+    /// More than 32 alias hops (systemd reports the unit as not found).
+    AliasLoop { name: String },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::BadName { name } => write!(f, "Unit name {name} is not valid."),
+            LoadError::NotFound { name } => write!(f, "Unit {name} not found."),
+            LoadError::Masked { name, .. } => write!(f, "Unit {name} is masked."),
+            LoadError::Io { name, path, error } => write!(
+                f,
+                "{name}: Failed to open {}: {error}",
+                path.display()
+            ),
+            LoadError::NotLoadable { name, path, fatal } => {
+                if !fatal.message.is_empty() {
+                    writeln!(
+                        f,
+                        "{}:{}: {}",
+                        path.display(),
+                        fatal.source.line,
+                        fatal.message
+                    )?;
+                }
+                write!(
+                    f,
+                    "Unit {name} failed to load properly, please adjust/correct and reload service manager: {}",
+                    fatal.kind.errno_text()
+                )
+            }
+            // systemd 252: "Cannot load unit X: Too many levels of symbolic links", and the
+            // unit's load state is not-found.
+            LoadError::AliasLoop { name } => write!(
+                f,
+                "{name}: Failed to load configuration: Too many levels of symbolic links\nUnit {name} not found."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A file (or a symlink leaving the search path), as a host path.
+    Path(PathBuf),
+    /// An alias: look this name up again.
+    Name(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// The search path's directories, listed once, and the unit id map systemd builds from them.
+/// Build it once and reuse it for many units.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    search: SearchPath,
+    entries: Vec<HashMap<String, EntryKind>>,
+    /// Each search directory with symlinks resolved inside the root (computed once).
+    canon: Vec<PathBuf>,
+    ids: HashMap<String, Target>,
+    /// Fragment file name → every name that leads to it (`unit_name_map`).
+    names: HashMap<String, Vec<String>>,
+    /// Warnings from building the map (bad alias symlinks).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Catalog {
+    pub fn new(search: SearchPath) -> Catalog {
+        let mut c = Catalog {
+            entries: Vec::with_capacity(search.dirs().len()),
+            canon: Vec::with_capacity(search.dirs().len()),
+            ids: HashMap::new(),
+            names: HashMap::new(),
+            diagnostics: Vec::new(),
+            search,
+        };
+        c.build();
+        c
+    }
+
+    /// The catalog of the system search path under `root`.
+    pub fn system(root: &Path) -> Catalog {
+        Catalog::new(SearchPath::system(root))
+    }
+
+    pub fn search_path(&self) -> &SearchPath {
+        &self.search
+    }
+
+    pub fn root(&self) -> &Path {
+        self.search.root()
+    }
+
+    /// The canonical path (symlinks resolved inside the root) of the drop-in directory `name` in
+    /// search directory `dir`, `None` when there is none. systemd canonicalizes drop-in
+    /// directories (`unit_file_find_dir()` calls `chase()`), so on a merged-usr host
+    /// `/lib/systemd/system/x.d` is reported as `/usr/lib/systemd/system/x.d`.
+    pub(crate) fn dropin_dir(&self, dir: usize, name: &str) -> Option<PathBuf> {
+        match self.entries.get(dir)?.get(name)? {
+            // A real directory below an already canonical directory: no syscall needed.
+            EntryKind::Dir => Some(self.canon[dir].join(name)),
+            EntryKind::Symlink => {
+                let c = chase(self.root(), &self.search.dirs()[dir].join(name), true).ok()?;
+                std::fs::metadata(under_root(self.root(), &c))
+                    .ok()?
+                    .is_dir()
+                    .then_some(c)
+            }
+            EntryKind::Other => None,
+        }
+    }
+
+    /// Reads a fragment (a host path in a search directory), following symlinks inside the root
+    /// only when the catalog saw one; `/dev/null` reads as empty.
+    fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
+        if let (Some(parent), Some(n)) = (host.parent(), host.file_name().and_then(|n| n.to_str()))
+        {
+            if let Some(i) = self.search.dirs().iter().position(|d| d == parent) {
+                if self.entries[i].get(n) == Some(&EntryKind::Other) {
+                    return std::fs::read(under_root(self.root(), &self.canon[i].join(n)));
+                }
+            }
+        }
+        read_in_root(self.root(), host)
+    }
+
+    fn warn(&mut self, message: String) {
+        self.diagnostics.push(Diagnostic {
+            source: None,
+            message,
+        });
+    }
+
+    fn build(&mut self) {
+        let root = self.search.root().to_path_buf();
+        let dirs: Vec<PathBuf> = self.search.dirs().to_vec();
+        for dir in &dirs {
+            let mut listing = HashMap::new();
+            let rd = std::fs::read_dir(under_root(&root, dir));
+            // Only existing directories need their canonical path.
+            self.canon.push(match rd {
+                Ok(_) => chase(&root, dir, true).unwrap_or_else(|_| dir.clone()),
+                Err(_) => dir.clone(),
+            });
+            if let Ok(rd) = rd {
+                for e in rd.flatten() {
+                    let Ok(n) = e.file_name().into_string() else {
+                        continue;
+                    };
+                    let kind = match e.file_type() {
+                        Ok(t) if t.is_symlink() => EntryKind::Symlink,
+                        Ok(t) if t.is_dir() => EntryKind::Dir,
+                        _ => EntryKind::Other,
+                    };
+                    listing.insert(n, kind);
+                }
+            }
+            // Sorted for determinism of warnings; systemd uses readdir order.
+            let mut sorted: Vec<(&String, &EntryKind)> = listing.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            let mut add: Vec<(String, Target)> = Vec::new();
+            let mut warnings = Vec::new();
+            for (n, kind) in sorted {
+                if n.starts_with('.') || !name::is_valid(n) || self.ids.contains_key(n) {
+                    continue;
+                }
+                let filename = dir.join(n);
+                match kind {
+                    EntryKind::Dir => continue,
+                    EntryKind::Other => add.push((n.clone(), Target::Path(filename))),
+                    EntryKind::Symlink => {
+                        let Ok(t) = std::fs::read_link(under_root(&root, &filename)) else {
+                            warnings.push(format!(
+                                "Failed to read symlink {}/{n}, ignoring",
+                                dir.display()
+                            ));
+                            continue;
+                        };
+                        let target = if t.is_absolute() { t } else { dir.join(t) };
+                        let Ok(simplified) = chase(&root, &target, false) else {
+                            warnings.push(format!(
+                                "Failed to resolve symlink {} pointing to {}, ignoring",
+                                filename.display(),
+                                target.display()
+                            ));
+                            continue;
+                        };
+                        let tail = dirs.iter().find_map(|d| simplified.strip_prefix(d).ok());
+                        let Some(tail) = tail else {
+                            // A linked unit file or a mask: the link itself is the fragment.
+                            add.push((n.clone(), Target::Path(filename)));
+                            continue;
+                        };
+                        let dst = simplified
+                            .file_name()
+                            .and_then(|s| s.to_str())
+                            .unwrap_or("")
+                            .to_string();
+                        let self_alias = dst == *n;
+                        if tail.components().count() > 1 && !self_alias {
+                            warnings.push(format!(
+                                "Suspicious symlink {}→{}, treating as alias.",
+                                filename.display(),
+                                simplified.display()
+                            ));
+                        }
+                        if let Err(m) = validate_alias(n, &dst) {
+                            warnings.push(m);
+                            continue;
+                        }
+                        if self_alias {
+                            continue;
+                        }
+                        add.push((n.clone(), Target::Name(dst)));
+                    }
+                }
+            }
+            for w in warnings {
+                self.warn(w);
+            }
+            for (n, t) in add {
+                self.ids.entry(n).or_insert(t);
+            }
+            self.entries.push(listing);
+        }
+        // The reverse map.
+        let keys: Vec<(String, bool)> = self
+            .ids
+            .iter()
+            .map(|(k, v)| (k.clone(), matches!(v, Target::Name(_))))
+            .collect();
+        for (src, is_alias) in keys {
+            let Ok(Some(dst)) = self.resolve(&src) else {
+                continue;
+            };
+            if is_alias && self.null_or_empty(&dst) {
+                continue;
+            }
+            let mut base = file_name(&dst);
+            if name::kind(&base) == Some(Kind::Template) {
+                if let (Some(Kind::Instance), Some(inst)) = (name::kind(&src), name::instance(&src))
+                {
+                    match name::instantiate(&base, inst) {
+                        Ok(b) => base = b,
+                        Err(_) => continue,
+                    }
+                }
+            }
+            self.names.entry(base).or_default().push(src);
+        }
+        for v in self.names.values_mut() {
+            v.sort();
+        }
+    }
+
+    /// `unit_ids_map_get()`: the fragment path a name leads to.
+    fn resolve(&self, name: &str) -> Result<Option<PathBuf>, ()> {
+        let mut cur = name;
+        for _ in 0..FOLLOW_MAX {
+            match self.ids.get(cur) {
+                None => return Ok(None),
+                Some(Target::Path(p)) => return Ok(Some(p.clone())),
+                Some(Target::Name(n)) => cur = n,
+            }
+        }
+        Err(())
+    }
+
+    /// `null_or_empty_path()` inside the root: `/dev/null` or an empty regular file.
+    fn null_or_empty(&self, host: &Path) -> bool {
+        match chase(self.root(), host, true) {
+            Ok(p) if p == Path::new("/dev/null") => true,
+            Ok(p) => std::fs::metadata(under_root(self.root(), &p))
+                .map(|m| m.is_file() && m.len() == 0)
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// `add_names()`.
+    fn add_names(&self, names: &mut Vec<String>, kind: Kind, instance: Option<&str>, n: &str) {
+        let push = |names: &mut Vec<String>, s: String| {
+            if !names.contains(&s) {
+                names.push(s);
+            }
+        };
+        if kind != Kind::Template {
+            push(names, n.to_string());
+        }
+        let Some(aliases) = self.names.get(n) else {
+            return;
+        };
+        for a in aliases {
+            if kind == Kind::Instance && name::kind(a) == Some(Kind::Template) {
+                let Ok(inst) = name::instantiate(a, instance.unwrap_or("")) else {
+                    continue;
+                };
+                if let Ok(Some(f)) = self.resolve(&inst) {
+                    if file_name(&f) != n {
+                        continue;
+                    }
+                }
+                push(names, inst);
+            } else {
+                push(names, a.clone());
+            }
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `unit_validate_alias_symlink_and_warn()`; messages as systemd 252 prints them (prefixed with
+/// the symlink's name).
+fn validate_alias(src: &str, dst: &str) -> Result<(), String> {
+    let Some(sk) = name::kind(src) else {
+        return Err(format!("{src}: not a valid unit name \"{src}\""));
+    };
+    let Some(dk) = name::kind(dst) else {
+        return Err(format!(
+            "{src}: points to \"{dst}\" which is not a valid unit name"
+        ));
+    };
+    if !(sk == dk || (sk == Kind::Instance && dk == Kind::Template)) {
+        return Err(format!(
+            "{src}: symlink target name type \"{dst}\" does not match source, rejecting."
+        ));
+    }
+    if sk == Kind::Instance && dk == Kind::Instance && name::instance(src) != name::instance(dst) {
+        return Err(format!(
+            "{src}: unit symlink target \"{dst}\" instance name doesn't match, rejecting."
+        ));
+    }
+    if name::unit_type(src) != name::unit_type(dst) {
+        return Err(format!(
+            "{src}: symlink target \"{dst}\" has incompatible suffix, rejecting."
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves symlinks in `host` (an absolute host path) inside `root`, never leaving it: absolute
+/// link targets restart at the root and `..` stops at it. Missing components are kept as they are
+/// (`CHASE_NONEXISTENT`); `follow_last` false leaves a final symlink alone (`CHASE_NOFOLLOW`).
+/// `/dev/null` is returned as is without looking at the root (masks).
+pub fn chase(root: &Path, host: &Path, follow_last: bool) -> io::Result<PathBuf> {
+    let mut todo: Vec<std::ffi::OsString> = Vec::new();
+    push_components(&mut todo, host);
+    let mut cur = PathBuf::from("/");
+    let mut hops = 0;
+    let mut missing = false;
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&c);
+        if missing || (todo.is_empty() && !follow_last) || next == Path::new("/dev/null") {
+            cur = next;
+            continue;
+        }
+        match std::fs::symlink_metadata(under_root(root, &next)) {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > FOLLOW_MAX {
+                    return Err(io::Error::from_raw_os_error(libc_eloop()));
+                }
+                let t = std::fs::read_link(under_root(root, &next))?;
+                if t.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                push_components(&mut todo, &t);
+            }
+            Ok(_) => cur = next,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing = true;
+                cur = next;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(cur)
+}
+
+fn libc_eloop() -> i32 {
+    40 // ELOOP on Linux
+}
+
+/// Pushes `p`'s components onto the stack `todo` so that they pop in order.
+fn push_components(todo: &mut Vec<std::ffi::OsString>, p: &Path) {
+    let mut v: Vec<std::ffi::OsString> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => v.push(s.to_os_string()),
+            Component::ParentDir => v.push("..".into()),
+            _ => {}
+        }
+    }
+    todo.extend(v.into_iter().rev());
+}
+
+/// Reads a file inside the root, following symlinks inside it; `/dev/null` reads as empty.
+fn read_in_root(root: &Path, host: &Path) -> io::Result<Vec<u8>> {
+    let real = chase(root, host, true)?;
+    if real == Path::new("/dev/null") {
+        return Ok(Vec::new());
+    }
+    std::fs::read(under_root(root, &real))
+}
+
+/// Whether a unit of this type can load without a fragment (`unit_load_fragment_and_dropin(u,
+/// false)` in src/core/*.c).
+fn fragment_optional(unit_type: &str) -> bool {
+    matches!(unit_type, "slice" | "scope" | "device" | "mount" | "swap")
+}
+
+/// Finds, reads and parses the unit `name` under `root` with the system search path.
+pub fn load(root: &Path, name: &str) -> Result<LoadedUnit, LoadError> {
+    load_with(&Catalog::system(root), name)
+}
+
+/// [`load`] with a prebuilt [`Catalog`] (reuse it across units).
+pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError> {
+    let bad = || LoadError::BadName {
+        name: name.to_string(),
+    };
+    let kind = name::kind(name).ok_or_else(bad)?;
+    if kind == Kind::Template {
+        return Err(bad());
+    }
+    let instance = name::instance(name);
+    let loop_err = || LoadError::AliasLoop {
+        name: name.to_string(),
+    };
+
+    // unit_file_find_fragment()
+    let mut names: Vec<String> = Vec::new();
+    catalog.add_names(&mut names, kind, instance, name);
+    let mut fragment = catalog.resolve(name).map_err(|_| loop_err())?;
+    if fragment.is_none() && kind == Kind::Instance {
+        if let Some(t) = name::template_of(name) {
+            fragment = catalog.resolve(&t).map_err(|_| loop_err())?;
+        }
+    }
+    if let Some(f) = &fragment {
+        let base = file_name(f);
+        if base != name {
+            catalog.add_names(&mut names, kind, instance, &base);
+        }
+    }
+
+    // The id: the fragment's name, the instance filled in for a template.
+    let mut id = name.to_string();
+    if let Some(f) = &fragment {
+        let base = file_name(f);
+        id = match (name::kind(&base), instance) {
+            (Some(Kind::Template), Some(i)) => name::instantiate(&base, i).unwrap_or(base),
+            _ => base,
+        };
+    }
+    // Names that are templates become the instance (unit_add_name()).
+    let mut aliases: Vec<String> = Vec::new();
+    for n in names {
+        let n = match (name::kind(&n), instance) {
+            (Some(Kind::Template), Some(i)) => match name::instantiate(&n, i) {
+                Ok(x) => x,
+                Err(_) => continue,
+            },
+            (Some(Kind::Template), None) => continue,
+            _ => n,
+        };
+        if n != id && !aliases.contains(&n) {
+            aliases.push(n);
+        }
+    }
+    aliases.sort();
+
+    let unit_type = name::unit_type(&id).unwrap_or("service").to_string();
+    let sections = syntax::sections_for(&unit_type);
+    let root = catalog.root();
+    let mut unit = LoadedUnit {
+        name: id.clone(),
+        ..LoadedUnit::default()
+    };
+
+    match &fragment {
+        Some(f) => {
+            let bytes = catalog.read_fragment(f).map_err(|e| LoadError::Io {
+                name: id.clone(),
+                path: f.clone(),
+                error: errno_text(&e),
+            })?;
+            if bytes.is_empty() {
+                return Err(LoadError::Masked {
+                    name: id,
+                    path: f.clone(),
+                });
+            }
+            let parsed = syntax::parse_with_sections(&bytes, f, sections);
+            if let Some(fatal) = parsed.fatal {
+                return Err(LoadError::NotLoadable {
+                    name: id,
+                    path: f.clone(),
+                    fatal,
+                });
+            }
+            unit.fragment = Some(f.clone());
+            unit.assignments = parsed.assignments;
+            unit.diagnostics = parsed.diagnostics;
+        }
+        None if !fragment_optional(&unit_type) => {
+            return Err(LoadError::NotFound {
+                name: name.to_string(),
+            })
+        }
+        None => {}
+    }
+
+    for (d, symlink) in dropins::find_files(catalog, &id, &aliases) {
+        // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was parsed
+        // before the error stays.
+        let read = if symlink {
+            read_in_root(root, &d)
+        } else {
+            std::fs::read(under_root(root, &d))
+        };
+        if let Ok(bytes) = read {
+            let parsed = syntax::parse_with_sections(&bytes, &d, sections);
+            unit.assignments.extend(parsed.assignments);
+            unit.diagnostics.extend(parsed.diagnostics);
+        }
+        unit.dropins.push(d);
+    }
+    if fragment.is_none() && unit.dropins.is_empty() {
+        return Err(LoadError::NotFound {
+            name: name.to_string(),
+        });
+    }
+    Ok(unit)
+}
+
+/// The strerror() text for an I/O error, as systemd's `%m` prints it.
+fn errno_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

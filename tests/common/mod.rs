@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Helpers for the privileged engine tests: throwaway network namespaces with a veth pair,
+//! throwaway child cgroups, and helper processes (this test binary re-executed in a "role").
+//!
+//! Tests run in parallel threads, and setns/unshare would only move one thread, so everything
+//! that must happen inside a namespace or a cgroup runs in a helper process. Every name carries
+//! the pid and a counter, and every resource is removed on drop, also when a test panics.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const CGROUP2: &str = "/sys/fs/cgroup/unified";
+pub const ROLE_ENV: &str = "BINDIF_TEST_ROLE";
+pub const RESULT_MARK: &str = "BINDIF-RESULT";
+pub const VETH_A: &str = "bt0";
+pub const VETH_B: &str = "bt1";
+pub const ALTNAME: &str = "some-very-long-alternative-name-for-bt0";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique to this process and call.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Panics (never skips) when the privileged tests cannot run here.
+pub fn require_privileges() {
+    let uid = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        uid, "0",
+        "engine_privileged tests must run as root (CI runs them as root); effective uid is {uid}"
+    );
+    assert!(
+        Path::new(CGROUP2).join("cgroup.procs").exists(),
+        "these tests need the cgroup2 hierarchy at {CGROUP2} (hybrid layout of the CI host)"
+    );
+    let ip = Command::new("ip").arg("-V").output();
+    assert!(
+        ip.map(|o| o.status.success()).unwrap_or(false),
+        "these tests need `ip` from iproute2"
+    );
+}
+
+pub fn run(cmd: &str, args: &[&str]) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace holding the veth pair bt0/bt1 (bt0 with a long altname), both up.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new() -> NetNs {
+        let ns = NetNs {
+            name: unique("bindif-t"),
+        };
+        run("ip", &["netns", "add", &ns.name]);
+        let n = ns.name.as_str();
+        run(
+            "ip",
+            &[
+                "-n", n, "link", "add", VETH_A, "type", "veth", "peer", "name", VETH_B,
+            ],
+        );
+        run(
+            "ip",
+            &[
+                "-n", n, "link", "property", "add", "dev", VETH_A, "altname", ALTNAME,
+            ],
+        );
+        run(
+            "ip",
+            &["-n", n, "addr", "add", "10.199.0.1/24", "dev", VETH_A],
+        );
+        run(
+            "ip",
+            &["-n", n, "addr", "add", "10.199.0.2/24", "dev", VETH_B],
+        );
+        for dev in [VETH_A, VETH_B, "lo"] {
+            run("ip", &["-n", n, "link", "set", dev, "up"]);
+        }
+        ns
+    }
+
+    /// The ifindex of `dev` inside the namespace, read by `ip` (independent of our netlink code).
+    pub fn ifindex_by_ip(&self, dev: &str) -> u32 {
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-o", "link", "show", "dev", dev])
+            .output()
+            .expect("ip link show");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split(':').next().unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A child cgroup of the cgroup2 root, removed (with any stray process killed) on drop.
+pub struct TestCgroup {
+    pub path: PathBuf,
+}
+
+impl TestCgroup {
+    pub fn new() -> TestCgroup {
+        let path = Path::new(CGROUP2).join(unique("bindif-test"));
+        fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        TestCgroup { path }
+    }
+
+    /// Relative path inside the hierarchy, e.g. `/bindif-test-1-2`.
+    pub fn rel(&self) -> String {
+        format!(
+            "/{}",
+            self.path.strip_prefix(CGROUP2).unwrap().to_string_lossy()
+        )
+    }
+
+    pub fn procs(&self) -> Vec<u32> {
+        fs::read_to_string(self.path.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+/// rmdir a cgroup tree, deepest first; kills stray processes via cgroup.kill (5.14+).
+pub fn remove_cgroup_tree(path: &Path) {
+    if let Ok(entries) = fs::read_dir(path) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match fs::remove_dir(path) {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(_) if Instant::now() < deadline => {
+                let _ = fs::write(path.join("cgroup.kill"), "1");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                eprintln!("warning: cannot remove {}: {e}", path.display());
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        remove_cgroup_tree(&self.path);
+    }
+}
+
+/// Key/value pairs a helper printed after [`RESULT_MARK`].
+pub type Report = BTreeMap<String, String>;
+
+pub fn parse_report(stdout: &str) -> Report {
+    let mut out = Report::new();
+    for line in stdout.lines().filter(|l| l.starts_with(RESULT_MARK)) {
+        for kv in line[RESULT_MARK.len()..].split_whitespace() {
+            if let Some((k, v)) = kv.split_once('=') {
+                out.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Prints a report line for the parent to parse.
+pub fn emit(report: &Report) {
+    let line: Vec<String> = report.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("{RESULT_MARK} {}", line.join(" "));
+}
+
+/// How to start a helper.
+pub struct Helper<'a> {
+    pub role: &'a str,
+    pub netns: Option<&'a NetNs>,
+    /// Move the helper into this cgroup before it does anything (it waits for us).
+    pub cgroup: Option<&'a Path>,
+    pub env: Vec<(&'a str, String)>,
+    pub uid: Option<u32>,
+    /// Inherited variables the helper must not see (so a helper's own helper does not recurse).
+    pub env_remove: Vec<&'a str>,
+    /// A command (with arguments) that execs the helper in place, e.g. `setpriv …`.
+    pub wrapper: Vec<&'a str>,
+}
+
+impl<'a> Helper<'a> {
+    pub fn new(role: &'a str) -> Helper<'a> {
+        Helper {
+            role,
+            netns: None,
+            cgroup: None,
+            env: Vec::new(),
+            uid: None,
+            env_remove: Vec::new(),
+            wrapper: Vec::new(),
+        }
+    }
+
+    /// Runs the helper to completion and returns its report.
+    pub fn run(&self) -> Report {
+        let exe = std::env::current_exe().expect("current_exe");
+        let test_name = format!("helper_{}", self.role);
+        let mut cmd = match self.netns {
+            // `ip netns exec` execs in place (same pid), so the pid we move is the helper's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &ns.name]).arg(&exe);
+                c
+            }
+            None if !self.wrapper.is_empty() => {
+                let mut c = Command::new(self.wrapper[0]);
+                c.args(&self.wrapper[1..]).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        cmd.args([
+            "--exact",
+            &test_name,
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(ROLE_ENV, self.role)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        for k in &self.env_remove {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        if let Some(uid) = self.uid {
+            use std::os::unix::process::CommandExt;
+            // std drops supplementary groups itself when root sets a uid.
+            cmd.uid(uid).gid(uid);
+        }
+        let mut child = cmd.spawn().expect("spawn helper");
+        if let Some(cg) = self.cgroup {
+            fs::write(cg.join("cgroup.procs"), child.id().to_string())
+                .unwrap_or_else(|e| panic!("moving helper into {}: {e}", cg.display()));
+        }
+        // The helper waits for this line, so it never creates a socket before the move above.
+        let _ = child.stdin.take().unwrap().write_all(b"go\n");
+        let out = child.wait_with_output().expect("wait helper");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "helper {} failed: {}\n{}",
+            self.role,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = parse_report(&stdout);
+        assert!(
+            !report.is_empty(),
+            "helper {} reported nothing: {stdout}",
+            self.role
+        );
+        report
+    }
+}
+
+/// In a helper: the role we were started for, after waiting for the parent's "go".
+pub fn helper_role(role: &str) -> bool {
+    if std::env::var(ROLE_ENV).ok().as_deref() != Some(role) {
+        return false;
+    }
+    let mut line = String::new();
+    let _ = io::stdin().read_line(&mut line);
+    true
+}
