@@ -534,15 +534,24 @@ pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
 }
 
 /// Loads a program binding to `ifindex`, attaches it to `cgroup_dir`, then removes older copies
-/// of ours from that cgroup. Attach-before-detach: there is never a moment without a binding,
-/// and after any number of restarts exactly one of our programs is attached.
+/// of ours from that cgroup (see [`attach_replacing`]).
 ///
 /// Errors carry an empty object where only the caller knows the path: fill it with
 /// [`Error::with_object`].
 pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, BindError> {
     check_attachable(cgroup_dir)?;
     let prog = load_bind_program(ifindex)?;
-    let prog_fd = prog.as_fd_borrowed();
+    attach_replacing(cgroup_dir, prog.as_fd_borrowed())
+}
+
+/// Attaches the loaded program `prog` to `cgroup_dir`, then removes older copies of ours.
+/// Attach-before-detach: there is never a moment without a binding, and after any number of
+/// restarts exactly one of our programs is attached. Callers that load first (so that a missing
+/// capability is reported before any cgroup is touched) call [`check_attachable`] and this.
+pub fn attach_replacing(
+    cgroup_dir: BorrowedFd,
+    prog_fd: BorrowedFd,
+) -> Result<BindOutcome, BindError> {
     attach(cgroup_dir, prog_fd).map_err(|e| {
         let hint = match e.raw_os_error() {
             Some(libc::EPERM) => {

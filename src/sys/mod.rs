@@ -4,6 +4,7 @@
 pub mod bpf;
 pub mod cgroup;
 pub mod netlink;
+pub mod process;
 
 use std::fmt;
 use std::io;

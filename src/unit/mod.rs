@@ -19,7 +19,8 @@ pub mod specifier;
 pub mod syntax;
 
 /// Where a line came from, as systemd names it in messages: the path on the host (without the
-/// injected root) and the 1-based number of the line the assignment starts on.
+/// injected root) and the 1-based number of the line systemd cites: for a continued
+/// assignment, its last line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub file: PathBuf,

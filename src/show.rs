@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! `bindif-launch show UNIT…`: what the launcher reads from a unit and what it would run.
+
+use std::path::Path;
+
+use crate::config::{self, UnitConfig};
+use crate::json::Value;
+use crate::unit::eval::{self, TimeSpan};
+use crate::unit::{Diagnostic, Source};
+use crate::{exit, log_at};
+
+/// Prints each unit; returns 0, or 2 when a unit could not be loaded.
+pub fn run(root: &Path, units: &[String], json: bool, systemd_version: u32) -> i32 {
+    let mut status = 0;
+    let mut docs = Vec::new();
+    for (i, name) in units.iter().enumerate() {
+        match config::read(root, name, systemd_version) {
+            Ok(cfg) if json => docs.push(to_json(&cfg)),
+            Ok(cfg) => {
+                if i > 0 {
+                    println!();
+                }
+                print!("{}", to_text(&cfg));
+            }
+            Err(e) => {
+                log_at!(Err, "Failed to load unit {name}: {e}");
+                if json {
+                    docs.push(Value::obj(vec![
+                        ("unit", Value::str(name.as_str())),
+                        ("error", Value::str(e.to_string())),
+                    ]));
+                }
+                status = exit::INVALIDARGUMENT;
+            }
+        }
+    }
+    if json {
+        println!("{}", Value::Arr(docs).render());
+    }
+    status
+}
+
+fn at(source: &Option<Source>) -> String {
+    source.as_ref().map_or("default".to_string(), |s| {
+        format!("{}:{}", s.file.display(), s.line)
+    })
+}
+
+fn timespan(t: &TimeSpan) -> String {
+    match t {
+        TimeSpan::Finite(d) => format!("{}s", d.as_secs_f64()),
+        TimeSpan::Infinity => "infinity".to_string(),
+    }
+}
+
+fn diagnostics(cfg: &UnitConfig) -> Vec<&Diagnostic> {
+    let mut all: Vec<&Diagnostic> = cfg.loaded.diagnostics.iter().collect();
+    all.extend(cfg.bind.diagnostics.iter());
+    if let Ok(d) = &cfg.discovery {
+        all.extend(d.diagnostics.iter());
+    }
+    all
+}
+
+/// The human form: one `Label: value` per line, files in application order.
+pub fn to_text(cfg: &UnitConfig) -> String {
+    let b = &cfg.bind;
+    let mut out = format!("Unit: {}\n", cfg.loaded.name);
+    let frag = cfg.loaded.fragment.as_ref();
+    out += &format!(
+        "Fragment: {}\n",
+        frag.map_or("(none)".to_string(), |f| f.display().to_string())
+    );
+    for (i, d) in cfg.loaded.dropins.iter().enumerate() {
+        out += &format!(
+            "{} {}\n",
+            if i == 0 { "Drop-Ins:" } else { "         " },
+            d.display()
+        );
+    }
+    match &b.interface.value {
+        Some(v) => {
+            out += &format!(
+                "BindNetworkInterface: {v} (from {})\n",
+                at(&b.interface.source)
+            )
+        }
+        None => out += "BindNetworkInterface: (not set)\n",
+    }
+    out += &format!(
+        "Policy: {} (from {}), wait {} (from {}), verify {} (from {})\n",
+        if b.fail_closed.value {
+            "fail-closed"
+        } else {
+            "fail-open"
+        },
+        at(&b.fail_closed.source),
+        timespan(&b.wait.value),
+        at(&b.wait.source),
+        if b.verify.value { "yes" } else { "no" },
+        at(&b.verify.source),
+    );
+    match cfg.launch(&[]) {
+        Ok(l) => {
+            let source = cfg
+                .discovery
+                .as_ref()
+                .ok()
+                .and_then(|d| d.commands.first())
+                .map(|c| Some(c.source.clone()));
+            out += &format!(
+                "Command: {} (from {})\n",
+                shell_words(&l.path.to_string_lossy(), &l.argv),
+                at(&source.flatten())
+            );
+        }
+        Err(e) => out += &format!("Command: (none: {e})\n"),
+    }
+    for d in diagnostics(cfg) {
+        out += &format!("Warning: {}\n", eval::format_diagnostic(d));
+    }
+    out
+}
+
+/// `path` and argv as a reader would type them: argv[0] shown only when it differs.
+fn shell_words(path: &str, argv: &[String]) -> String {
+    let quote = |w: &str| {
+        if !w.is_empty()
+            && w.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"/-_.=:@%+,".contains(&c))
+        {
+            w.to_string()
+        } else {
+            format!("'{}'", w.replace('\'', "'\\''"))
+        }
+    };
+    let mut words = vec![quote(path)];
+    if argv.first().map(String::as_str) != Some(path) {
+        words.push(format!(
+            "(argv[0]={})",
+            quote(argv.first().map_or("", String::as_str))
+        ));
+    }
+    words.extend(argv.iter().skip(1).map(|w| quote(w)));
+    words.join(" ")
+}
+
+fn source_json(s: &Option<Source>) -> Value {
+    match s {
+        Some(s) => Value::obj(vec![
+            ("file", Value::str(s.file.to_string_lossy())),
+            ("line", Value::Num(s.line as i64)),
+        ]),
+        None => Value::Null,
+    }
+}
+
+pub fn to_json(cfg: &UnitConfig) -> Value {
+    let b = &cfg.bind;
+    let command = match cfg.launch(&[]) {
+        Ok(l) => Value::obj(vec![
+            ("path", Value::str(l.path.to_string_lossy())),
+            (
+                "argv",
+                Value::Arr(l.argv.into_iter().map(Value::Str).collect()),
+            ),
+        ]),
+        Err(e) => Value::obj(vec![("error", Value::str(e.to_string()))]),
+    };
+    Value::obj(vec![
+        ("unit", Value::str(cfg.loaded.name.as_str())),
+        (
+            "fragment",
+            Value::opt_str(
+                cfg.loaded
+                    .fragment
+                    .as_ref()
+                    .map(|f| f.to_string_lossy().into_owned()),
+            ),
+        ),
+        (
+            "dropins",
+            Value::Arr(
+                cfg.loaded
+                    .dropins
+                    .iter()
+                    .map(|d| Value::str(d.to_string_lossy()))
+                    .collect(),
+            ),
+        ),
+        (
+            "bind_network_interface",
+            Value::obj(vec![
+                ("value", Value::opt_str(b.interface.value.clone())),
+                ("source", source_json(&b.interface.source)),
+            ]),
+        ),
+        (
+            "policy",
+            Value::obj(vec![
+                ("fail_closed", Value::Bool(b.fail_closed.value)),
+                ("wait", Value::str(timespan(&b.wait.value))),
+                ("verify", Value::Bool(b.verify.value)),
+            ]),
+        ),
+        ("command", command),
+        (
+            "warnings",
+            Value::Arr(
+                diagnostics(cfg)
+                    .into_iter()
+                    .map(|d| Value::str(eval::format_diagnostic(d)))
+                    .collect(),
+            ),
+        ),
+    ])
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The launcher's own process: exec in place, notify PID 1, and facts read about ourselves.
+//!
+//! `execve` is called directly rather than through `std::process::Command`, because the
+//! latter clears the signal mask and resets SIGPIPE in the new image: the command must start
+//! with exactly the mask and dispositions systemd gave us. (`main` is `no_main` for the same
+//! reason: std's start-up code would otherwise set SIGPIPE to SIG_IGN before we run.)
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+
+fn cstring(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Finds `file` the way execvp(3) does: a name with a slash is used as is, otherwise each
+/// `$PATH` entry is tried in order. Returns the first candidate that is an executable file.
+pub fn find_executable(file: &OsStr, path_var: Option<&OsStr>) -> io::Result<PathBuf> {
+    if file.as_bytes().contains(&b'/') {
+        let p = PathBuf::from(file);
+        return check_executable(&p).map(|()| p);
+    }
+    let default = OsStr::new("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let search = path_var.unwrap_or(default);
+    std::env::split_paths(search)
+        .map(|dir| dir.join(file))
+        .find(|p| check_executable(p).is_ok())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+}
+
+/// What execve would say about `p`, checked before anything is changed: missing (ENOENT) or
+/// not an executable regular file (EACCES).
+pub fn check_executable(p: &Path) -> io::Result<()> {
+    let m = std::fs::metadata(p)?;
+    if m.is_file() && m.mode() & 0o111 != 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(libc::EACCES))
+    }
+}
+
+/// Replaces this process with `path`, passing `argv` and the current environment untouched.
+/// Only returns on failure.
+pub fn exec(path: &Path, argv: &[OsString]) -> io::Error {
+    let prog = match cstring(path.as_os_str()) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let args: io::Result<Vec<CString>> = argv.iter().map(|a| cstring(a)).collect();
+    let args = match args {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: `prog` and every element of `ptrs` point into CStrings that live until execve
+    // returns (it only returns on failure); `ptrs` is NULL-terminated; `environ` is the
+    // process's environment block, which nothing modifies concurrently (single-threaded).
+    unsafe {
+        libc::execve(prog.as_ptr(), ptrs.as_ptr(), environ);
+    }
+    io::Error::last_os_error()
+}
+
+/// Device and inode of stderr, to compare with `$JOURNAL_STREAM`.
+pub fn stderr_dev_ino() -> Option<(u64, u64)> {
+    std::fs::metadata("/proc/self/fd/2")
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Sends `STATUS=…` to `$NOTIFY_SOCKET` (path or `@abstract`). Best effort: a unit that is not
+/// `Type=notify` ignores it, and a failure must never stop the service from starting.
+pub fn notify_status(socket: &OsStr, status: &str) -> io::Result<()> {
+    let sock = UnixDatagram::unbound()?;
+    let msg = format!("STATUS={status}");
+    let bytes = socket.as_bytes();
+    if let Some(abstract_name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)?;
+        sock.send_to_addr(msg.as_bytes(), &addr)?;
+    } else {
+        sock.send_to(msg.as_bytes(), Path::new(socket))?;
+    }
+    Ok(())
+}
+
+/// Reads the whole of a small /proc file, `None` when it cannot be read (hidepid, no /proc).
+pub fn read_proc(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Makes an argv element from bytes.
+pub fn os(s: &str) -> OsString {
+    OsString::from_vec(s.as_bytes().to_vec())
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Which cgroup gets the program, per mode and cgroup layout.
+//!
+//! - unit and attach modes: the unit's own cgroup (the nearest ancestor of ours named after
+//!   the unit), opened read-only so `ProtectControlGroups=yes` keeps working;
+//! - ad hoc mode from a shell: a child cgroup of ours, `bindif-launch-PID`, that only the
+//!   command enters (the caller's session stays unbound); under `systemd-run` the service's
+//!   own cgroup;
+//! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
+//!   unit's path that the launcher moves itself into.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use crate::cgroup::{self as paths, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
+use crate::sys::{self, cgroup, Category};
+use crate::{host, log_at};
+
+/// A cgroup directory to attach to, opened read-only.
+pub struct Target {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl Target {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(path: PathBuf) -> Result<Target, sys::Error> {
+        let fd = cgroup::open_cgroup_dir(&path)
+            .map_err(|e| cg_err("open cgroup", &path.display().to_string(), e))?;
+        Ok(Target { path, fd })
+    }
+}
+
+fn cg_err(op: &str, object: &str, e: io::Error) -> sys::Error {
+    sys::Error::new(Category::Cgroup, op, object, e)
+}
+
+fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
+    let root = Path::new("/");
+    let layout = cgroup::detect(root);
+    let pc =
+        paths::read_proc_self_cgroup(root).map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
+    Ok((layout, pc))
+}
+
+fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
+    paths::own_cgroup_path(pc, layout)
+        .map_err(|e| cg_err("determine own cgroup from", "/proc/self/cgroup", e.into()))
+}
+
+/// The unit's cgroup path given ours. systemd names a unit's cgroup after the unit's id, which
+/// is what `%n` expands to; when no ancestor carries that name the launcher was started
+/// outside the unit (from a login shell, say), and binding the cgroup it is in would bind
+/// someone else's processes: refuse.
+fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
+    host::unit_cgroup(own, unit)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            cg_err(
+                "find the cgroup of",
+                unit,
+                io::Error::from_raw_os_error(libc::ESRCH),
+            )
+            .with_hint(format!(
+                "running in {own}, not inside the unit; use --interface IFACE -- COMMAND outside units"
+            ))
+        })
+}
+
+/// The cgroup of `unit`, which this process runs in.
+pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
+    let (layout, pc) = where_we_are()?;
+    let own = own_path(&pc, &layout)?;
+    let path = unit_path(&own, unit)?;
+    match layout.cgroup2_mount() {
+        Some(mount) => open_non_root(mount, &path),
+        None if attach_only => Err(cg_err(
+            "attach to the cgroup of",
+            unit,
+            io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+        )
+        .with_hint(
+            "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
+        )),
+        None => enter_legacy_mirror(&path),
+    }
+}
+
+/// Ad hoc mode: see the module comment.
+pub fn for_adhoc() -> Result<Target, sys::Error> {
+    let (layout, pc) = where_we_are()?;
+    let own = own_path(&pc, &layout)?;
+    let under_systemd_run =
+        std::env::var_os("INVOCATION_ID").is_some() && host::is_service_cgroup(&own);
+    if under_systemd_run {
+        return match layout.cgroup2_mount() {
+            Some(mount) => open_non_root(mount, &own),
+            None => enter_legacy_mirror(&own),
+        };
+    }
+    // One cgroup per invocation: two commands bound to same-named interfaces in different
+    // network namespaces must not share a program. Empty ones are removed by later runs.
+    let child = format!("bindif-launch-{}", std::process::id());
+    match layout.cgroup2_mount() {
+        Some(mount) => {
+            let parent =
+                paths::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
+            let dir = cgroup::create_child_and_enter(&parent, &child).map_err(|e| {
+                cg_err(
+                    "create and enter cgroup",
+                    &parent.join(&child).display().to_string(),
+                    e,
+                )
+            })?;
+            remove_adhoc_leftovers(&parent, &child);
+            Target::open(dir)
+        }
+        None => {
+            let path = format!("{}/{child}", own.trim_end_matches('/'));
+            enter_legacy_mirror(&path)
+        }
+    }
+}
+
+fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
+    let dir = paths::join_non_root(mount, path).map_err(|e| {
+        cg_err(
+            "attach BPF program to",
+            path,
+            io::Error::from_raw_os_error(libc::EPERM),
+        )
+        .with_hint(e.to_string())
+    })?;
+    Target::open(dir)
+}
+
+/// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
+/// empty mirrors that earlier runs left behind.
+fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
+    let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
+    cgroup::mount_private_cgroup2(mount).map_err(|e| {
+        cg_err(
+            "mount private cgroup2 hierarchy at",
+            PRIVATE_CGROUP2_MOUNT,
+            e,
+        )
+    })?;
+    let dir = cgroup::enter_mirror(mount, path).map_err(|e| {
+        cg_err(
+            "enter mirror cgroup",
+            &format!("{PRIVATE_CGROUP2_MOUNT}{path}"),
+            e,
+        )
+    })?;
+    if let Err(e) = cgroup::remove_empty_leftovers(mount, Some(&dir)) {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to remove empty cgroups below {PRIVATE_CGROUP2_MOUNT}, ignoring: {}",
+            sys::strerror(&e)
+        );
+    }
+    Target::open(dir)
+}
+
+/// Removes empty `bindif-launch-*` siblings that earlier ad hoc runs left behind (their
+/// commands have exited). Populated ones are busy and stay.
+fn remove_adhoc_leftovers(parent: &Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("bindif-launch-") && name != keep {
+            // EBUSY (still in use) and races with a concurrent run are expected: ignore.
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}

@@ -1,0 +1,750 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The launcher binary end to end on this kernel: real BPF, real cgroup2 (hybrid here), veth
+//! pairs in throwaway network namespaces. Runs as root in CI and fails (never skips) when it
+//! cannot. Each test runs the launcher in its own child cgroup named like a unit, inside its
+//! own network namespace, with `tests/probe/probe.py` as the command that reports what it sees.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{require_privileges, unique, NetNs, TestCgroup, ALTNAME, VETH_A};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
+
+fn probe() -> String {
+    format!("{}/tests/probe/probe.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> String {
+    for p in ["/usr/bin/python3", "/bin/python3"] {
+        if Path::new(p).exists() {
+            return p.to_string();
+        }
+    }
+    panic!(
+        "the launcher tests need python3 at /usr/bin/python3 (scripts/install-deps installs it)"
+    );
+}
+
+/// A unit-named cgroup (`CG/NAME.service`) below a throwaway test cgroup.
+struct UnitCgroup {
+    _parent: TestCgroup,
+    path: PathBuf,
+    name: String,
+}
+
+fn unit_cgroup(stem: &str) -> UnitCgroup {
+    let parent = TestCgroup::new();
+    let name = format!("{}.service", unique(stem));
+    let path = parent.path.join(&name);
+    fs::create_dir(&path).unwrap();
+    UnitCgroup {
+        _parent: parent,
+        path,
+        name,
+    }
+}
+
+/// Runs `argv` inside cgroup `cg` and network namespace `ns`, after the shell snippet `pre`
+/// (used to set dispositions or open descriptors that must survive the launcher).
+fn run_in(ns: &NetNs, cg: &Path, pre: &str, argv: &[String]) -> Output {
+    let script = format!(
+        "{pre}\necho $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
+        cg.display(),
+        ns.name
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(argv)
+        .output()
+        .expect("run sh")
+}
+
+fn report(out: &Output) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn assert_bound(r: &BTreeMap<String, String>, dev: &str, out: &Output) {
+    for key in ["tcp4", "tcp6", "udp4", "udp6", "listen4", "child_udp4"] {
+        assert_eq!(
+            r.get(key).map(String::as_str),
+            Some(dev),
+            "{key} should be bound to {dev}; report {r:?}; stderr {}",
+            stderr(out)
+        );
+    }
+    assert_eq!(
+        r.get("unix").map(String::as_str),
+        Some("-"),
+        "AF_UNIX is never bound"
+    );
+}
+
+/// A unit tree below a temporary root: `probe.service`-like units for `--root`.
+struct UnitRoot {
+    dir: PathBuf,
+}
+
+impl UnitRoot {
+    fn new() -> UnitRoot {
+        let dir = std::env::temp_dir().join(unique("bindif-root"));
+        fs::create_dir_all(dir.join("etc/systemd/system")).unwrap();
+        UnitRoot { dir }
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    /// A packaged unit running the probe, and an admin drop-in that puts the launcher in front.
+    fn probe_unit(&self, name: &str, interface: &str) {
+        self.write(
+            &format!("usr/lib/systemd/system/{name}"),
+            &format!(
+                "[Unit]\nDescription=probe\n\n[Service]\nExecStart={} {} packaged %n\n",
+                python(),
+                probe()
+            ),
+        );
+        self.write(
+            &format!("etc/systemd/system/{name}.d/bind.conf"),
+            &format!(
+                "[Service]\nBindNetworkInterface={interface}\nExecStart=\nExecStart=/usr/lib/bindif-launch %n\n"
+            ),
+        );
+    }
+
+    fn arg(&self) -> String {
+        format!("--root={}", self.dir.display())
+    }
+}
+
+impl Drop for UnitRoot {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn adhoc_binds_inet_sockets_of_command_and_children_only() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, "--interface", VETH_A, "--", &python(), &probe()]),
+    );
+    assert!(out.status.success(), "launcher failed: {}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+    // The caller's cgroup carries no program: only the child cgroup the launcher made does.
+    let fd = fs::File::open(&cg.path).unwrap();
+    assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
+    let children: Vec<_> = fs::read_dir(&cg.path)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        children.len() == 1 && children[0].starts_with("bindif-launch-"),
+        "{children:?}"
+    );
+    // A second ad hoc run removes the first one's empty cgroup.
+    let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", VETH_A, "--", "true"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let n = fs::read_dir(&cg.path)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(n, 1, "leftover ad hoc cgroups are cleaned up");
+}
+
+#[test]
+fn adhoc_resolves_altnames() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, "--interface", ALTNAME, "--", &python(), &probe()]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+}
+
+#[test]
+fn unit_mode_discovers_the_packaged_exec_start() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("probe");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&out);
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(
+        r["argv"],
+        format!("packaged,{}", ucg.name),
+        "specifiers expanded"
+    );
+    // The program sits on the unit's own cgroup.
+    let fd = fs::File::open(&ucg.path).unwrap();
+    assert_eq!(bindif::sys::bpf::query(fd.as_fd()).unwrap().len(), 1);
+}
+
+#[test]
+fn unit_mode_with_explicit_command_and_attach_mode() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("explicit");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[
+            BIN,
+            &root.arg(),
+            &ucg.name,
+            "--",
+            &python(),
+            &probe(),
+            "explicit",
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&out);
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(r["argv"], "explicit");
+
+    let ucg = unit_cgroup("attach");
+    root.probe_unit(&ucg.name, VETH_A);
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--attach", &ucg.name]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    // A later process of the unit (not started by the launcher) is bound.
+    let out = run_in(&ns, &ucg.path, "", &strs(&[&python(), &probe()]));
+    assert_bound(&report(&out), VETH_A, &out);
+}
+
+#[test]
+fn missing_interface_fails_open_by_default_and_closed_on_request() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("missing");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, "nosuchif0");
+    let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "bind-interface: Couldn't find index of network interface 'nosuchif0', ignoring: No such device"
+        ),
+        "v260's warning: {}",
+        stderr(&out)
+    );
+    assert_eq!(report(&out)["udp4"], "-", "runs unbound");
+
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--fail-closed", &ucg.name]),
+    );
+    assert_eq!(out.status.code(), Some(225), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the command must not run");
+
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, "--interface", "nosuchif0", "--", "true"]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(225),
+        "ad hoc fails closed: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unprivileged_caller_gets_bpf_status_naming_the_capability() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    // Let nobody write to the test cgroup so the BPF step, not the cgroup step, is what fails.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            "true",
+        ]),
+    );
+    assert_eq!(out.status.code(), Some(245), "{}", stderr(&out));
+    assert!(stderr(&out).contains("CAP_BPF"), "{}", stderr(&out));
+}
+
+#[test]
+fn restarts_leave_exactly_one_program() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("restart");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    let script = format!(
+        "i=0; while [ $i -lt 200 ]; do {BIN} {} --attach {} || exit 1; i=$((i+1)); done",
+        root.arg(),
+        ucg.name
+    );
+    let out = run_in(&ns, &ucg.path, "", &strs(&["sh", "-c", &script]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fd = fs::File::open(&ucg.path).unwrap();
+    let ids = bindif::sys::bpf::query(fd.as_fd()).unwrap();
+    assert_eq!(
+        ids.len(),
+        1,
+        "exactly one program after 200 attaches: {ids:?}"
+    );
+    assert!(bindif::sys::bpf::prog_info(ids[0]).unwrap().is_ours());
+}
+
+/// SIGPIPE's bit in /proc/PID/status `SigIgn`.
+const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
+
+/// `SigIgn`/`SigBlk` of a command that changes neither (python, the probe, ignores SIGPIPE
+/// itself, so it cannot report what it inherited).
+fn signal_report(out: &Output) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn exec_keeps_descriptors_ids_capabilities_and_signals() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    // fd 7 is "given" to the service and must reach the command. Both SIGPIPE dispositions are
+    // set explicitly with env(1): the environment running the tests may ignore SIGPIPE, and a
+    // shell cannot reset a disposition it inherited as ignored.
+    for (disposition, ignored) in [
+        ("--default-signal=PIPE", false),
+        ("--ignore-signal=PIPE", true),
+    ] {
+        let cmd = |launcher: bool, payload: &[String]| {
+            let mut argv = strs(&["env", disposition]);
+            if launcher {
+                argv.extend(strs(&[BIN, "-i", VETH_A, "--"]));
+            }
+            argv.extend(payload.iter().cloned());
+            run_in(&ns, &cg.path, "exec 7</dev/null", &argv)
+        };
+        let probe_cmd = strs(&[&python(), &probe(), "--child"]);
+        let (direct, launched) = (cmd(false, &probe_cmd), cmd(true, &probe_cmd));
+        assert!(launched.status.success(), "{}", stderr(&launched));
+        let (d, l) = (report(&direct), report(&launched));
+        for key in [
+            "fds",
+            "Uid",
+            "Gid",
+            "Groups",
+            "CapInh",
+            "CapPrm",
+            "CapEff",
+            "CapBnd",
+            "CapAmb",
+            "NoNewPrivs",
+            "notify_socket",
+            "listen_fds",
+        ] {
+            assert_eq!(
+                d.get(key),
+                l.get(key),
+                "{key} differs with the launcher ({disposition})"
+            );
+        }
+        assert!(
+            d["fds"].split(',').any(|f| f == "7"),
+            "fd 7 was given: {}",
+            d["fds"]
+        );
+        assert_eq!(l["udp4"], VETH_A);
+
+        let grep = strs(&["grep", "-E", "^(SigIgn|SigBlk):", "/proc/self/status"]);
+        let (d, l) = (
+            signal_report(&cmd(false, &grep)),
+            signal_report(&cmd(true, &grep)),
+        );
+        assert_eq!(
+            d, l,
+            "signal mask and dispositions differ with the launcher ({disposition})"
+        );
+        let sig_ign = u64::from_str_radix(&l["SigIgn"], 16).unwrap();
+        assert_eq!(
+            sig_ign & SIGPIPE_BIT != 0,
+            ignored,
+            "SIGPIPE disposition ({disposition})"
+        );
+    }
+}
+
+#[test]
+fn exec_failures_and_bad_arguments_use_systemd_statuses() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, "-i", VETH_A, "--", "/nonexistent/cmd"]),
+    );
+    assert_eq!(out.status.code(), Some(203), "{}", stderr(&out));
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, "-i", VETH_A, "--", "/etc/hostname"]),
+    );
+    assert_eq!(out.status.code(), Some(203), "{}", stderr(&out));
+    let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "--bogus"]));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", "a/b", "--", "true"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let root = UnitRoot::new();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "nosuch.service"]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn wait_option_starts_once_the_interface_appears() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' && exec nsenter --net=/run/netns/{} {BIN} --wait=10 -i late0 -- {} {}",
+        cg.path.display(),
+        ns.name,
+        python(),
+        probe()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    common::run(
+        "ip",
+        &[
+            "-n", &ns.name, "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+        ],
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), "late0", &out);
+    assert!(
+        stderr(&out).contains("Waiting up to 10.0s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_catches_a_program_that_undoes_the_binding() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("verify");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    // Without interference the probe socket carries the interface.
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--verify", &ucg.name]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+    // A foreign program on the parent cgroup runs after ours and clears bound_dev_if, as
+    // net_cls/net_prio interference or another tool would: --verify refuses to start.
+    let parent = ucg.path.parent().unwrap();
+    let unbind = bindif::bpf::bind_iface_program(0);
+    let prog = bindif::sys::bpf::load_program(&unbind, "foreign_unbind").unwrap();
+    let dir = fs::File::open(parent).unwrap();
+    bindif::sys::bpf::attach(dir.as_fd(), prog.as_fd()).unwrap();
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--verify", &ucg.name]),
+    );
+    assert_eq!(out.status.code(), Some(245), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Verification failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "the command must not run");
+    // Without --verify the same start goes ahead, unbound: what --verify exists to catch.
+    let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
+    assert!(out.status.success());
+    assert_eq!(report(&out)["udp4"], "-");
+}
+
+#[test]
+fn journal_stream_gets_priority_prefixes() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("journal");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, "nosuchif1");
+    let log = root.dir.join("stderr.log");
+    // $JOURNAL_STREAM names the device:inode of stderr, as systemd sets it.
+    let script = format!(
+        "exec 2>'{log}'; export JOURNAL_STREAM=$(stat -c '%d:%i' '{log}'); echo $$ > '{}/cgroup.procs'; exec nsenter --net=/run/netns/{} {BIN} {} {} -- /bin/true",
+        ucg.path.display(),
+        ns.name,
+        root.arg(),
+        ucg.name,
+        log = log.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success());
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("<4>bind-interface: Couldn't find index of network interface 'nosuchif1', ignoring: No such device"),
+        "{text}"
+    );
+    // Redirected elsewhere (inode differs): plain lines with the program name.
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "export JOURNAL_STREAM=1:1",
+        &strs(&[BIN, &root.arg(), &ucg.name, "--", "/bin/true"]),
+    );
+    assert!(
+        stderr(&out).starts_with("bindif-launch: bind-interface: Couldn't find"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn notify_status_names_the_binding() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let dir = UnitRoot::new();
+    let path = dir.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        &format!("export NOTIFY_SOCKET='{}'", path.display()),
+        &strs(&[
+            BIN,
+            "--notify-status",
+            "-i",
+            VETH_A,
+            "--",
+            &python(),
+            &probe(),
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    let ifindex = ns.ifindex_by_ip(VETH_A);
+    assert_eq!(
+        msg,
+        format!("STATUS=Sockets of command bound to {VETH_A} (ifindex {ifindex})")
+    );
+    // NOTIFY_SOCKET itself reaches the command untouched.
+    assert_eq!(report(&out)["notify_socket"], path.display().to_string());
+}
+
+#[test]
+fn unit_without_the_key_runs_unbound_and_help_and_version_work() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("nokey");
+    let root = UnitRoot::new();
+    root.write(
+        &format!("etc/systemd/system/{}", ucg.name),
+        "[Service]\nExecStart=/usr/lib/bindif-launch %n\n",
+    );
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), &ucg.name, "--", &python(), &probe()]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report(&out)["udp4"], "-");
+    assert!(
+        stderr(&out).contains("has no BindNetworkInterface="),
+        "{}",
+        stderr(&out)
+    );
+
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--attach UNIT"));
+    let version = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("bindif-launch {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn show_reports_files_binding_warnings_and_command() {
+    require_privileges();
+    let root = UnitRoot::new();
+    root.write(
+        "usr/lib/systemd/system/web@.service",
+        "[Service]\nExecStart=/usr/sbin/web --port 80 %i\n",
+    );
+    root.write(
+        "etc/systemd/system/web@.service.d/10-bind.conf",
+        "[Service]\nBindNetworkInterface=%i\nBindNetworkInterface=a/b\nExecStart=\nExecStart=/usr/lib/bindif-launch %n\n",
+    );
+    let out = Command::new(BIN)
+        .args([&root.arg(), "show", "web@mgmt.service"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Unit: web@mgmt.service",
+        "Fragment: /usr/lib/systemd/system/web@.service",
+        "Drop-Ins: /etc/systemd/system/web@.service.d/10-bind.conf",
+        "BindNetworkInterface: mgmt (from /etc/systemd/system/web@.service.d/10-bind.conf:2)",
+        "Command: /usr/sbin/web --port 80 mgmt (from /usr/lib/systemd/system/web@.service:2)",
+        "Warning: /etc/systemd/system/web@.service.d/10-bind.conf:3: Invalid interface name, ignoring: a/b",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let out = Command::new(BIN)
+        .args([
+            &root.arg(),
+            "show",
+            "--json",
+            "web@mgmt.service",
+            "nosuch.service",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a missing unit makes show fail");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.starts_with("[{\"unit\":\"web@mgmt.service\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"bind_network_interface\":{\"value\":\"mgmt\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"argv\":[\"/usr/sbin/web\",\"--port\",\"80\",\"mgmt\"]"),
+        "{json}"
+    );
+    assert!(
+        json.contains("{\"unit\":\"nosuch.service\",\"error\":"),
+        "{json}"
+    );
+}
+
+#[test]
+fn unit_mode_outside_the_units_cgroup_binds_nothing() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let root = UnitRoot::new();
+    root.probe_unit("elsewhere.service", VETH_A);
+    // Started from a cgroup that is not elsewhere.service's (as from a login shell): binding
+    // this cgroup would bind someone else's processes.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "elsewhere.service"]),
+    );
+    assert!(
+        out.status.success(),
+        "fail-open runs the command: {}",
+        stderr(&out)
+    );
+    assert_eq!(report(&out)["udp4"], "-");
+    assert!(
+        stderr(&out).contains("not inside the unit"),
+        "{}",
+        stderr(&out)
+    );
+    let fd = fs::File::open(&cg.path).unwrap();
+    assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--fail-closed", "elsewhere.service"]),
+    );
+    assert_eq!(out.status.code(), Some(219), "{}", stderr(&out));
+}
