@@ -7,7 +7,10 @@ s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOC
 if iface != "-":
     s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_BINDTODEVICE", 25), iface.encode())
 s.settimeout(10)
-s.connect((host, port))
+try:
+    s.connect((host, port))
+except OSError as e:
+    sys.stderr.write("vrfconnect: connect via %s: %s\n" % (iface, e.strerror or e)); sys.exit(255)
 s.settimeout(None)
 fds = [0, s.fileno()]
 while fds:

@@ -48,6 +48,15 @@ evidence "ad hoc: $(echo "$out" | tr '\n' ' ')"
 check "ad hoc tcp4 bound to vrf-test" grep -qx 'tcp4=vrf-test' <<<"$out"
 check "ad hoc udp6 bound to vrf-test" grep -qx 'udp6=vrf-test' <<<"$out"
 after=$(python3 "$HELPERS/sockprobe.py")
+mycg=$(sed -n 's/^0:://p' /proc/self/cgroup)
+evidence "caller afterwards (cgroup $mycg): $(echo $after)"
+if [ -n "$mycg" ]; then
+    cgb=/sys/fs/cgroup; [ -d /sys/fs/cgroup/unified ] && cgb=/sys/fs/cgroup/unified
+    evidence "bpftool cgroup show --effective $cgb$mycg: $(bpftool cgroup show "$cgb$mycg" effective 2>&1 | tr -s ' ' | tr '\n' ';')"
+    evidence "child cgroups: $(cd "$cgb$mycg" && find . -mindepth 1 -type d | tr '\n' ' ')"
+fi
+record "ad hoc command" "$(echo $out)"
+record "caller afterwards" "$(echo $after)"
 check "the caller's own sockets stay unbound afterwards" grep -qx 'tcp4=-' <<<"$after"
 
 # 3. attach form
