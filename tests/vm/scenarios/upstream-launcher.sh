@@ -3,7 +3,9 @@
 #  1. unit form: listener.service + drop-in `ExecStart=` reset, `ExecStart=/usr/lib/bindif-launch %n`,
 #     `BindNetworkInterface=vrf-test` -> ss shows 127.0.0.1%vrf-test:PORT and the listener is the
 #     unit's main PID (exec in place); a second unit using the launcher without the key is unbound.
-#  2. ad hoc: `bindif-launch --interface vrf-test -- CMD` binds CMD's sockets, not the caller's.
+#  2. ad hoc: `bindif-launch --interface vrf-test -- CMD` from a shell (the scenario runs in a
+#     scope, like a login shell) binds CMD's sockets, not the caller's; under systemd-run it binds
+#     the transient service.
 #  3. attach: `ExecStartPre=+/usr/lib/bindif-launch --attach %n` binds the unit's ExecStart=.
 # On systemd < 260 the unknown key BindNetworkInterface= draws a warning but the unit loads.
 # Runs with the launcher on every suite (on >= 260 the launcher should defer to PID 1).
@@ -58,6 +60,13 @@ fi
 record "ad hoc command" "$(echo $out)"
 record "caller afterwards" "$(echo $after)"
 check "the caller's own sockets stay unbound afterwards" grep -qx 'tcp4=-' <<<"$after"
+
+# ad hoc under systemd-run: the transient service is the command, so the whole service is bound
+sr=$(timeout 60 systemd-run --quiet --wait --pipe --unit=adhoc-sr "$BINDIF" --interface vrf-test -- \
+    /usr/bin/python3 "$HELPERS/sockprobe.py" 2>&1 </dev/null)
+evidence "ad hoc under systemd-run: $(echo $sr)"
+check "ad hoc under systemd-run: tcp4 bound to vrf-test" grep -qx 'tcp4=vrf-test' <<<"$sr"
+record "ad hoc under systemd-run" "$(echo $sr)"
 
 # 3. attach form
 unit_write attached.service <<EOF2
