@@ -255,7 +255,10 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             return exit::INVALIDARGUMENT;
         }
     };
-    crate::launch::run(args)
+    let status = crate::launch::run(args);
+    // `main` is no_main (see main.rs), so std's exit-time flush of stdout does not run.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    status
 }
 
 #[cfg(test)]

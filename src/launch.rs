@@ -117,7 +117,7 @@ fn resolve_explicit(command: &[OsString]) -> Result<Command, Fatal> {
                 Err,
                 "Failed to find executable {}: {}",
                 command[0].to_string_lossy(),
-                log::errno_text(&e)
+                sys::strerror(&e)
             );
             Err(Fatal(exit::EXEC))
         }
@@ -140,7 +140,7 @@ fn resolve_discovered(unit: &str, cfg: &UnitConfig) -> Result<Command, Fatal> {
             Err,
             "Failed to find executable {}: {}",
             launch.path.display(),
-            log::errno_text(&e)
+            sys::strerror(&e)
         );
         Fatal(exit::EXEC)
     })?;
@@ -156,7 +156,7 @@ fn exec(cmd: &Command) -> Fatal {
         Err,
         "Failed to execute {}: {}",
         cmd.path.display(),
-        log::errno_text(&err)
+        sys::strerror(&err)
     );
     Fatal(exit::EXEC)
 }
@@ -225,11 +225,10 @@ fn send_status(what: &str, bound: Option<&Bound>) {
 /// Logs a failure of the binding and either stops (fail closed) or goes on unbound, as v260
 /// does, which logs the error and starts the unit anyway.
 fn fail(policy: &Policy, code: i32, msg: &str) -> Result<Option<Bound>, Fatal> {
+    log_at!(Err, "{msg}");
     if policy.fail_closed {
-        log_at!(Err, "{msg}");
         Err(Fatal(code))
     } else {
-        log_at!(Err, "{msg}");
         Ok(None)
     }
 }
@@ -282,7 +281,7 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                 let msg = format!(
                     "bind-interface: Failed to resolve network interface '{interface}'{}: {}",
                     if policy.fail_closed { "" } else { ", ignoring" },
-                    log::errno_text(&e)
+                    sys::strerror(&e)
                 );
                 return fail(policy, exit::NETWORK, &msg).map(|_| None);
             }
@@ -432,7 +431,7 @@ fn verify(interface: &str, ifindex: u32) -> Result<(), Fatal> {
             log_at!(
                 Err,
                 "bind-interface: Failed to create probe socket: {}",
-                log::errno_text(&e)
+                sys::strerror(&e)
             );
             Err(Fatal(exit::BPF))
         }

@@ -87,22 +87,3 @@ mod tests {
         assert_eq!(format_line(Level::Err, false, "x"), "bindif-launch: x\n");
     }
 }
-
-/// An errno's text the way systemd prints `%m`: "Operation not permitted", without the
-/// " (os error 1)" that Rust appends.
-pub fn errno_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match (e.raw_os_error(), s.rfind(" (os error ")) {
-        (Some(_), Some(i)) => s[..i].to_string(),
-        _ => s,
-    }
-}
-
-#[cfg(test)]
-mod errno_tests {
-    #[test]
-    fn errno_text_drops_rust_suffix() {
-        let e = std::io::Error::from_raw_os_error(libc::EPERM);
-        assert_eq!(super::errno_text(&e), "Operation not permitted");
-    }
-}

@@ -2,6 +2,8 @@
 //! Evaluation of BindNetworkInterface=, the policy keys and ExecStart= over LoadedUnits built by
 //! hand, plus cross-checks against the installed systemd-analyze where it can answer.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -989,21 +991,6 @@ fn analyze(root: &Path, unit: &str) -> Option<String> {
     ))
 }
 
-fn have_analyze() -> bool {
-    let found = Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    // CI has systemd installed (scripts/install-deps): a missing oracle there is a failure,
-    // never a silent skip.
-    assert!(
-        found || std::env::var_os("CI").is_none(),
-        "systemd-analyze is required when CI is set (scripts/install-deps installs systemd)"
-    );
-    found
-}
-
 /// The installed systemd's version ("systemd 252 (252.38-1~deb12u1)" → 252).
 fn analyze_version() -> u32 {
     Command::new("systemd-analyze")
@@ -1032,7 +1019,7 @@ fn scratch(tag: &str) -> PathBuf {
 /// (%D) are left out.
 #[test]
 fn specifiers_match_systemd_analyze() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }
@@ -1088,7 +1075,7 @@ fn specifiers_match_systemd_analyze() {
 /// config_parse_exec()'s messages for bad lines, compared with systemd 252's own.
 #[test]
 fn exec_messages_match_systemd_analyze() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }
@@ -1153,7 +1140,7 @@ fn exec_messages_match_systemd_analyze() {
 /// same "Invalid interface name, ignoring" text: a check of our validator against systemd 252.
 #[test]
 fn ifname_rules_match_systemd_analyze_bindtodevice() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }
@@ -1220,7 +1207,7 @@ fn ifname_rules_match_systemd_analyze_bindtodevice() {
 /// systemd 252 reports ("Command PATH is not executable").
 #[test]
 fn exec_path_parsing_matches_systemd_analyze() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }
@@ -1301,7 +1288,7 @@ fn exec_non_utf8_escapes_are_flagged() {
 /// (config_parse_sec), and the warning text.
 #[test]
 fn policy_value_grammar_matches_systemd_analyze() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }
@@ -1379,7 +1366,7 @@ fn policy_value_grammar_matches_systemd_analyze() {
 /// The values of X-BindNetworkInterface-WaitSec= against `systemd-analyze timespan`.
 #[test]
 fn timespan_values_match_systemd_analyze() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }
@@ -1428,7 +1415,7 @@ fn timespan_values_match_systemd_analyze() {
 /// empty root ("Command PATH is not executable") are exactly the ones we parse.
 #[test]
 fn installed_units_exec_paths_match_systemd_analyze() {
-    if !have_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed, skipping");
         return;
     }

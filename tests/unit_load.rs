@@ -33,6 +33,8 @@
 //! - split-usr: a real `/lib` directory (not a symlink) is searched after `/usr/lib` (v255+
 //!   `LOOKUP_PATHS_SPLIT_USR`, src/libsystemd/sd-path/path-lookup.c).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -160,21 +162,6 @@ enum Observed {
     Error(String),
 }
 
-fn have_systemd_analyze() -> bool {
-    let found = Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    // CI has systemd installed (scripts/install-deps): a missing oracle there is a failure,
-    // never a silent skip.
-    assert!(
-        found || std::env::var_os("CI").is_none(),
-        "systemd-analyze is required when CI is set (scripts/install-deps installs systemd)"
-    );
-    found
-}
-
 /// Runs `systemd-analyze verify` for `name` under `root` (`None`: the host) and extracts what
 /// it loaded from the debug dump.
 fn systemd_view(root: Option<&Path>, name: &str) -> Observed {
@@ -268,7 +255,7 @@ fn tempdir(tag: &str) -> PathBuf {
 
 #[test]
 fn fixtures_match_systemd() {
-    if !have_systemd_analyze() {
+    if !common::have_systemd_analyze() {
         eprintln!("systemd-analyze not installed: skipping the cross-check");
         return;
     }
@@ -302,7 +289,7 @@ fn fixtures_match_systemd() {
 
 #[test]
 fn search_path_matches_systemd_analyze() {
-    if !have_systemd_analyze() {
+    if !common::have_systemd_analyze() {
         return;
     }
     let out = Command::new("systemd-analyze")
@@ -411,7 +398,7 @@ fn every_installed_unit_loads_without_panic() {
 
 #[test]
 fn installed_units_match_systemd() {
-    if !have_systemd_analyze() {
+    if !common::have_systemd_analyze() {
         return;
     }
     let cat = Catalog::system(Path::new("/"));

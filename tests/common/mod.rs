@@ -320,3 +320,21 @@ pub fn helper_role(role: &str) -> bool {
     let _ = io::stdin().read_line(&mut line);
     true
 }
+
+/// Whether the installed systemd can serve as an oracle. CI installs systemd
+/// (scripts/install-deps), so there a missing `systemd-analyze` is a failure, never a skip.
+pub fn have_systemd_analyze() -> bool {
+    let found = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "systemd-analyze is required when CI is set (scripts/install-deps installs systemd)"
+    );
+    if !found {
+        eprintln!("systemd-analyze not installed: skipping the comparison with systemd");
+    }
+    found
+}
