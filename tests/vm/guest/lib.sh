@@ -76,6 +76,14 @@ bind_dropin() {
         attach) printf '[Service]\nExecStartPre=+%s --attach %%n\nBindNetworkInterface=%s\n' "$BINDIF" "$iface" ;;
     esac | dropin_write "$unit" bind.conf
 }
+# On legacy hosts (no cgroup2 that systemd uses) the attach form cannot reach the unit's later
+# processes; bindif-launch must say so and start the unit unbound (architecture.md).
+attach_unreachable() { [ "${LAYOUT:-}" = legacy ] && [ "$MODE" != native ]; }
+check_attach_refusal() {   # check_attach_refusal UNIT
+    local m; m=$(journal_of "$1" | grep -F "cannot reach the unit's later processes" | head -1)
+    evidence "legacy layout, attach form: ${m:-no message}"
+    check "legacy: bindif-launch says --attach cannot reach $1's processes" [ -n "$m" ]
+}
 reload() { systemctl daemon-reload; }
 start() {   # start UNIT...: records the failure as evidence, returns systemctl's status
     if ! timeout 60 systemctl start "$@"; then

@@ -3,7 +3,8 @@
 # the binding where the form promises it. v260 binds every process of the unit's cgroup, so all four.
 # With bindif-launch's attach drop-in (`ExecStartPre=+… --attach %n`), drop-in ExecStartPre= lines
 # run after the unit's own, so the unit's own ExecStartPre= is not bound (the generator exists to
-# close that gap); ExecStart=, ExecStartPost= and ExecStopPost= are.
+# close that gap); ExecStart=, ExecStartPost= and ExecStopPost= are. On legacy cgroups the attach
+# form cannot work: the tool must say so.
 . "$VMTEST_LIB"
 need_launcher
 vrf_add vrf-eh 95 127.0.0.1/8
@@ -25,6 +26,11 @@ systemctl stop eh.service
 wait_for test -s $o/stoppost
 dev() { sed -n 's/^tcp4=//p' "$o/$1" 2>/dev/null; }
 evidence "tcp4 bound device per hook: pre=$(dev pre) start=$(dev start) post=$(dev post) stoppost=$(dev stoppost) (mode $MODE)"
+if attach_unreachable; then
+    check_attach_refusal eh.service
+    for h in start post stoppost; do check "legacy: $h unbound" [ "$(dev $h)" = - ]; done
+    verdict "legacy: attach form refused as documented; pre=$(dev pre) start=$(dev start)"
+fi
 for h in start:ExecStart post:ExecStartPost stoppost:ExecStopPost; do
     record "${h#*:}" "$(dev ${h%:*})"
     check "${h#*:} socket bound to vrf-eh" [ "$(dev ${h%:*})" = vrf-eh ]

@@ -84,5 +84,10 @@ wait_for sh -c 'ss -Htln | grep -q ":9995 "' || true
 c=$(ss_port 9995 | awk '{print $4}')
 evidence "attach form: ${c:-no listener}"
 record "attach form listener" "$c"
-check "attach form listener is 127.0.0.1%vrf-test:9995" [ "$c" = "127.0.0.1%vrf-test:9995" ]
+if attach_unreachable; then
+    check_attach_refusal attached.service
+    check "legacy: attach form starts unbound" [ "$c" = "127.0.0.1:9995" ]
+else
+    check "attach form listener is 127.0.0.1%vrf-test:9995" [ "$c" = "127.0.0.1%vrf-test:9995" ]
+fi
 verdict "unit form ${a:-none}, attach form ${c:-none}"
