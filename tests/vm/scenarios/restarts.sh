@@ -1,0 +1,39 @@
+#!/bin/bash
+# restarts: 50 restarts of a bound unit leave exactly one sock_create program on its cgroup
+# (bpftool cgroup show /sys/fs/cgroup/system.slice/rs.service); then the VRF is deleted and
+# re-created (new ifindex) and a restart binds to the new one, still with one program.
+# layouts: unified hybrid
+. "$VMTEST_LIB"
+need_launcher
+vrf_add vrf-rs 40 127.0.0.1/8
+unit_write rs.service <<EOF2
+[Unit]
+StartLimitIntervalSec=0
+[Service]
+ExecStart=/usr/bin/python3 $HELPERS/listen.py 127.0.0.1 9993
+EOF2
+bind_dropin rs.service vrf-rs
+reload
+start rs.service
+n=0
+for i in $(seq 50); do timeout 60 systemctl restart rs.service && n=$((n+1)); done
+wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
+bpf_evidence rs.service
+c=$(prog_count rs.service)
+evidence "$n of 50 restarts succeeded; programs on the cgroup: $c; listener $(ss_port 9993 | awk '{print $4}')"
+record "programs after 50 restarts" "$c"
+record "listener after 50 restarts" "$(ss_port 9993 | awk '{print $4}')"
+check "50 restarts succeeded" [ "$n" -eq 50 ]
+check "exactly one program after 50 restarts" [ "$c" -eq 1 ]
+check "still bound after 50 restarts" [ "$(tcp_dev 9993)" = vrf-rs ]
+old=$(cat /sys/class/net/vrf-rs/ifindex)
+ip link del vrf-rs; ip link add vrf-rs type vrf table 40; ip link set vrf-rs up; ip addr add 127.0.0.1/8 dev vrf-rs
+new=$(cat /sys/class/net/vrf-rs/ifindex)
+timeout 60 systemctl restart rs.service
+wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
+c2=$(prog_count rs.service)
+evidence "VRF re-created: ifindex $old -> $new; after restart: $(ss_port 9993 | awk '{print $4}'), programs: $c2"
+record "after re-creation" "$(ss_port 9993 | awk '{print $4}') programs=$c2"
+check "bound to the re-created VRF" [ "$(tcp_dev 9993)" = vrf-rs ]
+check "exactly one program after the re-creation" [ "$c2" -eq 1 ]
+verdict "$n restarts, $c program(s); re-created VRF bound, $c2 program(s)"
