@@ -3,9 +3,10 @@
 //!
 //! - unit and attach modes: the unit's own cgroup (the nearest ancestor of ours named after
 //!   the unit), opened read-only so `ProtectControlGroups=yes` keeps working;
-//! - ad hoc mode from a shell: a child cgroup of ours, `bindif-launch-PID`, that only the
-//!   command enters (the caller's session stays unbound); under `systemd-run` the service's
-//!   own cgroup;
+//! - ad hoc mode: the unit's own cgroup when the launcher is its only process (under
+//!   `systemd-run`, service or scope); otherwise — from a login shell, or a script inside a
+//!   service — a child cgroup of ours, `bindif-launch-PID`, that only the command enters, so
+//!   the caller and its unit stay unbound;
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
 //!   unit's path that the launcher moves itself into.
 
@@ -98,9 +99,7 @@ pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
 pub fn for_adhoc() -> Result<Target, sys::Error> {
     let (layout, pc) = where_we_are()?;
     let own = own_path(&pc, &layout)?;
-    let under_systemd_run =
-        std::env::var_os("INVOCATION_ID").is_some() && host::is_service_cgroup(&own);
-    if under_systemd_run {
+    if host::is_unit_cgroup(&own) && alone_in_own_cgroup(&layout, &own) {
         return match layout.cgroup2_mount() {
             Some(mount) => open_non_root(mount, &own),
             None => enter_legacy_mirror(&own),
@@ -128,6 +127,19 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
             enter_legacy_mirror(&path)
         }
     }
+}
+
+/// Whether this process is the only one in its cgroup (read from the hierarchy systemd uses:
+/// cgroup2, or name=systemd on legacy hosts). Unreadable: assume not, and make a child.
+fn alone_in_own_cgroup(layout: &Layout, own: &str) -> bool {
+    let mount = layout.cgroup2_mount().map_or_else(
+        || PathBuf::from("/sys/fs/cgroup/systemd"),
+        Path::to_path_buf,
+    );
+    paths::join(&mount, own)
+        .ok()
+        .and_then(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
+        .is_some_and(|procs| host::alone_in(&procs, std::process::id()))
 }
 
 fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {

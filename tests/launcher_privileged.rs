@@ -748,3 +748,50 @@ fn unit_mode_outside_the_units_cgroup_binds_nothing() {
     );
     assert_eq!(out.status.code(), Some(219), "{}", stderr(&out));
 }
+
+#[test]
+fn adhoc_binds_a_unit_cgroup_only_when_it_is_alone_there() {
+    require_privileges();
+    let ns = NetNs::new();
+    // Alone in a service's cgroup, as under `systemd-run`: the service's cgroup is bound.
+    let alone = unit_cgroup("run-alone");
+    let out = run_in(
+        &ns,
+        &alone.path,
+        "",
+        &strs(&[BIN, "-i", VETH_A, "--", &python(), &probe()]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+    let fd = fs::File::open(&alone.path).unwrap();
+    assert_eq!(bindif::sys::bpf::query(fd.as_fd()).unwrap().len(), 1);
+    // A script inside a service (another process shares the cgroup): only the command is
+    // bound, in a child cgroup; the service keeps running unbound.
+    let shared = unit_cgroup("script");
+    let mut other = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}/cgroup.procs' && exec sleep 30",
+                shared.path.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let out = run_in(
+        &ns,
+        &shared.path,
+        "",
+        &strs(&[BIN, "-i", VETH_A, "--", &python(), &probe()]),
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+    let fd = fs::File::open(&shared.path).unwrap();
+    assert!(
+        bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty(),
+        "the service's own cgroup must stay unbound"
+    );
+}
