@@ -192,11 +192,16 @@ pub fn unescape(s: &str) -> Result<String, NameError> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// `path_is_absolute() && path_is_normalized()`, with path_is_valid()'s limits: no component
+/// over NAME_MAX bytes, the path with its NUL within PATH_MAX.
 fn is_normalized_abs(p: &str) -> bool {
+    const NAME_MAX: usize = 255;
+    const PATH_MAX: usize = 4096;
     p.starts_with('/')
+        && p.len() < PATH_MAX
         && !p[1..]
             .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.len() > NAME_MAX)
 }
 
 /// `systemd-escape --path`: simplifies the path, `/` alone (or empty) becomes `-`.
@@ -333,5 +338,18 @@ mod tests {
         assert!(unescape_path("-dev").is_err());
         assert!(unescape_path("a--b").is_err());
         assert!(unescape_path("..").is_err());
+    }
+
+    /// Found by tests/escape_props.rs; outcomes of systemd-escape 252 `--unescape --path`.
+    #[test]
+    fn unescaping_path_limits() {
+        let a = |n: usize| "a".repeat(n);
+        assert_eq!(unescape_path(&a(255)).unwrap(), format!("/{}", a(255)));
+        assert!(unescape_path(&a(256)).is_err());
+        assert!(unescape_path(&format!("b-{}", a(256))).is_err());
+        // "/" + 15 × (255 + "/") + n: 4095 bytes is the longest valid path.
+        let long = format!("{}-", vec![a(255); 15].join("-"));
+        assert!(unescape_path(&format!("{long}{}", a(254))).is_ok());
+        assert!(unescape_path(&format!("{long}{}", a(255))).is_err());
     }
 }
