@@ -61,11 +61,14 @@ fn names(s: &str) {
                 .filter(|c| !c.is_empty() && *c != ".")
                 .collect();
             let norm = format!("/{}", norm.join("/"));
-            assert_eq!(
-                unescape_path(&ep).as_deref(),
-                Ok(norm.as_str()),
-                "{s:?} -> {ep:?}"
-            );
+            // (A relative path just under PATH_MAX escapes, but its absolute form is too long.)
+            if norm.len() < 4096 {
+                assert_eq!(
+                    unescape_path(&ep).as_deref(),
+                    Ok(norm.as_str()),
+                    "{s:?} -> {ep:?}"
+                );
+            }
         }
     }
     // What unescape_path accepts is a normalized absolute path that escapes and comes back.
