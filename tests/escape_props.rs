@@ -10,6 +10,7 @@
 //!
 //! Without `systemd-escape` the test skips with a message, except under `CI` where it fails.
 
+use std::io::Write;
 use std::process::Command;
 
 use bindif::unit::name::{escape, escape_path, unescape, unescape_path};
@@ -111,7 +112,11 @@ impl Escape {
                 if std::env::var_os("CI").is_some() {
                     panic!("{why}; CI is set, so this is a failure (install systemd)");
                 }
-                eprintln!("escape_props: SKIPPED: {why} (install systemd to run this test)");
+                // Straight to stderr: libtest captures eprintln!() of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "escape_props: SKIPPED: {why} (install systemd to run this test)"
+                );
                 None
             }
         }
