@@ -192,26 +192,42 @@ pub fn unescape(s: &str) -> Result<String, NameError> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// `path_is_absolute() && path_is_normalized()`, with path_is_valid()'s limits: no component
+/// over NAME_MAX bytes, the path with its NUL within PATH_MAX.
 fn is_normalized_abs(p: &str) -> bool {
+    const NAME_MAX: usize = 255;
+    const PATH_MAX: usize = 4096;
     p.starts_with('/')
+        && p.len() < PATH_MAX
         && !p[1..]
             .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.len() > NAME_MAX)
 }
 
 /// `systemd-escape --path`: simplifies the path, `/` alone (or empty) becomes `-`.
 pub fn escape_path(path: &str) -> Result<String, NameError> {
+    const NAME_MAX: usize = 255;
+    const PATH_MAX: usize = 4096;
     let comps: Vec<&str> = path
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .collect();
     if comps.is_empty() {
+        // path_simplify() leaves a relative path of dots and slashes as ".", which
+        // path_is_normalized() refuses; "" and "/" are the root.
+        if !path.is_empty() && !path.starts_with('/') {
+            return Err(NameError::BadPath(path.to_string()));
+        }
         return Ok("-".to_string());
     }
-    if comps.contains(&"..") {
+    // path_is_normalized() → path_is_valid(): no "..", no component over NAME_MAX bytes, and the
+    // simplified path with its NUL within PATH_MAX.
+    let joined = comps.join("/");
+    let len = joined.len() + usize::from(path.starts_with('/'));
+    if comps.iter().any(|c| *c == ".." || c.len() > NAME_MAX) || len >= PATH_MAX {
         return Err(NameError::BadPath(path.to_string()));
     }
-    Ok(escape(&comps.join("/")))
+    Ok(escape(&joined))
 }
 
 /// `systemd-escape --unescape --path`, and `%f`: `-` is `/`, otherwise the unescaped string must
@@ -288,6 +304,24 @@ mod tests {
         assert!(escape_path("/a/../b").is_err());
     }
 
+    /// Found by tests/escape_props.rs; outcomes of systemd-escape 252 `--path`.
+    #[test]
+    fn escaping_path_limits() {
+        assert_eq!(escape_path("").unwrap(), "-");
+        assert_eq!(escape_path("/.").unwrap(), "-");
+        assert!(escape_path(".").is_err());
+        assert!(escape_path(".//./").is_err());
+        assert_eq!(escape_path("./a").unwrap(), "a");
+        let a = |n: usize| "a".repeat(n);
+        assert_eq!(escape_path(&a(255)).unwrap(), a(255));
+        assert!(escape_path(&format!("/b/{}", a(256))).is_err());
+        // "/" + 15 × (255 + "/") + n: 4095 bytes is the longest valid path.
+        let long = format!("/{}/", vec![a(255); 15].join("/"));
+        assert!(escape_path(&format!("{long}{}", a(254))).is_ok());
+        assert!(escape_path(&format!("{long}{}", a(255))).is_err());
+        assert!(escape_path(&format!("/a{}", "/".repeat(5000))).is_ok());
+    }
+
     #[test]
     fn unescaping() {
         assert_eq!(unescape("vrf\\x2dmgmt").unwrap(), "vrf-mgmt");
@@ -304,5 +338,18 @@ mod tests {
         assert!(unescape_path("-dev").is_err());
         assert!(unescape_path("a--b").is_err());
         assert!(unescape_path("..").is_err());
+    }
+
+    /// Found by tests/escape_props.rs; outcomes of systemd-escape 252 `--unescape --path`.
+    #[test]
+    fn unescaping_path_limits() {
+        let a = |n: usize| "a".repeat(n);
+        assert_eq!(unescape_path(&a(255)).unwrap(), format!("/{}", a(255)));
+        assert!(unescape_path(&a(256)).is_err());
+        assert!(unescape_path(&format!("b-{}", a(256))).is_err());
+        // "/" + 15 × (255 + "/") + n: 4095 bytes is the longest valid path.
+        let long = format!("{}-", vec![a(255); 15].join("-"));
+        assert!(unescape_path(&format!("{long}{}", a(254))).is_ok());
+        assert!(unescape_path(&format!("{long}{}", a(255))).is_err());
     }
 }
