@@ -8,9 +8,8 @@
 //! every dump.
 
 use std::io;
-use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::netlink::ParseError;
 
@@ -236,34 +235,10 @@ pub struct Dump {
 
 impl SockDiag {
     pub fn open() -> io::Result<SockDiag> {
-        // SAFETY: plain socket(2) call; the result is checked before being owned.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_SOCK_DIAG,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let tv = libc::timeval {
-            tv_sec: 5,
-            tv_usec: 0,
-        };
-        // SAFETY: setsockopt reads `tv` (size passed) only.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const libc::timeval as *const libc::c_void,
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        Ok(SockDiag { fd, seq: 0 })
+        Ok(SockDiag {
+            fd: super::netlink::open_socket(NETLINK_SOCK_DIAG)?,
+            seq: 0,
+        })
     }
 
     /// Dumps every socket of `family` × `proto`. ENOENT means the kernel has no diag module
@@ -271,24 +246,7 @@ impl SockDiag {
     pub fn dump(&mut self, family: u8, proto: Proto) -> io::Result<Vec<InetSocket>> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let req = build_request(seq, family, proto);
-        // SAFETY: a zeroed sockaddr_nl is valid; we set the family (pid 0 = the kernel).
-        let mut kernel: libc::sockaddr_nl = unsafe { mem::zeroed() };
-        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: sendto reads `req` and `kernel` within the lengths passed.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                req.as_ptr() as *const libc::c_void,
-                req.len(),
-                0,
-                &kernel as *const libc::sockaddr_nl as *const libc::sockaddr,
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        super::netlink::send_to_kernel(self.fd.as_fd(), &build_request(seq, family, proto))?;
         // Dump parts are at most a page or two (the kernel sizes them from our buffer up to
         // 32 KiB); 64 KiB always holds one whole.
         let mut buf = vec![0u8; 64 * 1024];

@@ -7,7 +7,7 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const NLMSG_HDRLEN: usize = 16;
@@ -222,64 +222,76 @@ pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
 }
 
 /// A NETLINK_ROUTE socket; dropped (closed) after each query.
+/// A netlink socket of `protocol` (`NETLINK_ROUTE`, `NETLINK_SOCK_DIAG`), close-on-exec, with a
+/// receive timeout: a kernel that never answers must not hang a service start forever.
+pub(crate) fn open_socket(protocol: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before being owned.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let tv = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads `tv` (size passed) only.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    Ok(fd)
+}
+
+/// Sends one request datagram to the kernel (netlink port 0).
+pub(crate) fn send_to_kernel(fd: BorrowedFd, req: &[u8]) -> io::Result<()> {
+    // SAFETY: a zeroed sockaddr_nl is valid; we set the family (pid 0 = the kernel).
+    let mut kernel: libc::sockaddr_nl = unsafe { mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // SAFETY: sendto reads `req` and `kernel` within the lengths passed.
+    let sent = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            req.as_ptr() as *const libc::c_void,
+            req.len(),
+            0,
+            &kernel as *const libc::sockaddr_nl as *const libc::sockaddr,
+            mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 struct RtNetlink {
     fd: OwnedFd,
 }
 
 impl RtNetlink {
     fn open() -> io::Result<RtNetlink> {
-        // SAFETY: plain socket(2) call; the result is checked before being owned.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // A kernel that never answers must not hang a service start forever.
-        let tv = libc::timeval {
-            tv_sec: 5,
-            tv_usec: 0,
-        };
-        // SAFETY: setsockopt reads `tv` (size passed) only.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const libc::timeval as *const libc::c_void,
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        Ok(RtNetlink { fd })
+        Ok(RtNetlink {
+            fd: open_socket(libc::NETLINK_ROUTE)?,
+        })
     }
 
     fn request(&self, lookup: &Lookup) -> io::Result<Reply> {
         static SEQ: AtomicU32 = AtomicU32::new(1);
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let req = build_getlink_request(seq, lookup);
-        // SAFETY: a zeroed sockaddr_nl is valid; we set the family (pid 0 = the kernel).
-        let mut kernel: libc::sockaddr_nl = unsafe { mem::zeroed() };
-        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: sendto reads `req` and `kernel` within the lengths passed.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                req.as_ptr() as *const libc::c_void,
-                req.len(),
-                0,
-                &kernel as *const libc::sockaddr_nl as *const libc::sockaddr,
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        send_to_kernel(self.fd.as_fd(), &build_getlink_request(seq, lookup))?;
         loop {
             let buf = self.recv_datagram()?;
             if let Some(reply) = parse_reply(&buf, seq)? {
