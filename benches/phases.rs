@@ -12,27 +12,12 @@ mod common;
 use std::ffi::{CString, OsStr};
 use std::fs;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use bindif::sys::{bpf, cgroup as syscg, netlink, process};
 use bindif::unit::{load, specifier::HostFacts};
 use common::*;
-
-const CGROUP2: &str = "/sys/fs/cgroup/unified";
-
-fn own_dir() -> PathBuf {
-    let rel = fs::read_to_string("/proc/self/cgroup")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
-        .unwrap_or_default();
-    Path::new(CGROUP2).join(rel.trim_start_matches('/'))
-}
-
-fn enter(dir: &Path) {
-    fs::write(dir.join("cgroup.procs"), "0").expect("move into cgroup");
-}
 
 /// fork + execve + waitpid, output to /dev/null.
 fn spawn_wait(argv: &[CString]) {

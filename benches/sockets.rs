@@ -19,21 +19,6 @@ use std::time::Instant;
 
 use common::*;
 
-const CGROUP2: &str = "/sys/fs/cgroup/unified";
-
-fn own_dir() -> PathBuf {
-    let rel = fs::read_to_string("/proc/self/cgroup")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
-        .unwrap_or_default();
-    Path::new(CGROUP2).join(rel.trim_start_matches('/'))
-}
-
-fn enter(dir: &Path) {
-    fs::write(dir.join("cgroup.procs"), "0").expect("move into cgroup");
-}
-
 #[derive(Clone, Copy)]
 enum Variant {
     Unbound,

@@ -20,6 +20,24 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// cgroup2 on the benchmark host (hybrid layout; `scripts/bench` checks it).
+pub const CGROUP2: &str = "/sys/fs/cgroup/unified";
+
+/// This process's cgroup2 directory.
+pub fn own_dir() -> PathBuf {
+    let rel = fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
+        .unwrap_or_default();
+    Path::new(CGROUP2).join(rel.trim_start_matches('/'))
+}
+
+/// Moves this process into the cgroup directory `dir`.
+pub fn enter(dir: &Path) {
+    fs::write(dir.join("cgroup.procs"), "0").expect("move into cgroup");
+}
+
 pub fn quick() -> bool {
     std::env::var_os("BINDIF_BENCH_QUICK").is_some_and(|v| v == "1")
 }
