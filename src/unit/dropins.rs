@@ -22,7 +22,8 @@
 //!   `/dev/null` symlink or empty file so masks a same-named lower-priority drop-in and is itself
 //!   applied as an empty file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::load::Catalog;
@@ -93,26 +94,54 @@ pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec
     }
     // Candidate directories, in priority order: for each name, in every search dir, the name's
     // directories; then the type-wide directory in every search dir.
-    let ndirs = catalog.search_path().dirs().len();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for v in &per_name {
-        for i in 0..ndirs {
-            for n in v {
-                if let Some(c) = catalog.dropin_dir(i, n) {
-                    dirs.push(c);
-                }
-            }
-        }
+        catalog.dropin_dirs(v, &mut dirs);
     }
     if let Some(t) = name::unit_type(id) {
-        let tn = format!("{t}.d");
-        for i in 0..ndirs {
-            if let Some(c) = catalog.dropin_dir(i, &tn) {
-                dirs.push(c);
-            }
+        catalog.dropin_dirs(&[format!("{t}.d")], &mut dirs);
+    }
+    // conf_files_list_strv() over the catalog's (cached) directory listings.
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(dirs.len());
+    let mut by_name: HashMap<&str, (&PathBuf, bool)> = HashMap::new();
+    let mut listings = Vec::with_capacity(dirs.len());
+    for d in &dirs {
+        if !seen.insert(d.as_os_str().as_bytes()) {
+            continue;
+        }
+        if let Some(l) = catalog.dropin_listing(d) {
+            listings.push((d, l));
         }
     }
-    list(catalog.root(), &dirs, ".conf")
+    for (d, l) in &listings {
+        for (n, symlink) in l.iter() {
+            by_name.entry(n.as_str()).or_insert((d, *symlink));
+        }
+    }
+    let mut v: Vec<(&str, (&PathBuf, bool))> = by_name.into_iter().collect();
+    v.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    v.into_iter()
+        .map(|(n, (d, symlink))| (d.join(n), symlink))
+        .collect()
+}
+
+/// The entries of `dir` (a host path) ending in `suffix`, hidden files excluded, each with
+/// whether it is a symlink; `None` when the directory cannot be listed.
+pub(crate) fn list_dir(root: &Path, dir: &Path, suffix: &str) -> Option<Vec<(String, bool)>> {
+    let rd = std::fs::read_dir(super::paths::under_root(root, dir)).ok()?;
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let Ok(n) = e.file_name().into_string() else {
+            // Non-UTF-8 names: systemd would list them; we cannot name them in a String.
+            continue;
+        };
+        if n.starts_with('.') || !n.ends_with(suffix) {
+            continue;
+        }
+        let symlink = e.file_type().map_or(true, |t| t.is_symlink());
+        out.push((n, symlink));
+    }
+    Some(out)
 }
 
 /// `conf_files_list_strv()` without flags: the files ending in `suffix` in `dirs` (host paths),

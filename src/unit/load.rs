@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::dropins;
 use super::name::{self, Kind};
@@ -113,12 +114,33 @@ enum EntryKind {
     Other,
 }
 
+/// The `.conf` entries of one drop-in directory: file name and whether it is a symlink.
+pub(crate) type Listing = Arc<Vec<(String, bool)>>;
+
+/// What a [`Catalog`] remembers between units: drop-in directory listings and parsed drop-in
+/// files (the type-wide `service.d/`, dash-prefix and template directories are shared by many
+/// units). Like the search-directory listing itself, this is a snapshot taken on first use.
+#[derive(Debug, Default)]
+struct Memo {
+    /// Canonical drop-in directory (host path) → its `.conf` entries; `None` when unreadable.
+    listings: HashMap<PathBuf, Option<Listing>>,
+    /// Unit type → drop-in file (host path) → what parsing it gave; `None` when unreadable.
+    parsed: HashMap<String, HashMap<PathBuf, Option<Arc<syntax::Parsed>>>>,
+    /// (search directory index, entry name) of a symlinked drop-in directory → its resolution.
+    symlinked: HashMap<(usize, String), Option<PathBuf>>,
+}
+
 /// The search path's directories, listed once, and the unit id map systemd builds from them.
 /// Build it once and reuse it for many units.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Catalog {
     search: SearchPath,
     entries: Vec<HashMap<String, EntryKind>>,
+    /// Entry name ending in `.d` that is a directory or a symlink → every search directory index
+    /// holding it (ascending), with its kind: one lookup per drop-in directory name instead of
+    /// one per search directory.
+    dropin_index: HashMap<String, Vec<(usize, EntryKind)>>,
+    memo: Mutex<Memo>,
     /// Each search directory with symlinks resolved inside the root (computed once).
     canon: Vec<PathBuf>,
     ids: HashMap<String, Target>,
@@ -128,10 +150,27 @@ pub struct Catalog {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Clone for Catalog {
+    fn clone(&self) -> Catalog {
+        Catalog {
+            search: self.search.clone(),
+            entries: self.entries.clone(),
+            dropin_index: self.dropin_index.clone(),
+            memo: Mutex::new(Memo::default()),
+            canon: self.canon.clone(),
+            ids: self.ids.clone(),
+            names: self.names.clone(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+}
+
 impl Catalog {
     pub fn new(search: SearchPath) -> Catalog {
         let mut c = Catalog {
             entries: Vec::with_capacity(search.dirs().len()),
+            dropin_index: HashMap::new(),
+            memo: Mutex::new(Memo::default()),
             canon: Vec::with_capacity(search.dirs().len()),
             ids: HashMap::new(),
             names: HashMap::new(),
@@ -155,23 +194,92 @@ impl Catalog {
         self.search.root()
     }
 
-    /// The canonical path (symlinks resolved inside the root) of the drop-in directory `name` in
-    /// search directory `dir`, `None` when there is none. systemd canonicalizes drop-in
+    /// The canonical path (symlinks resolved inside the root) of the drop-in directory `name` (of
+    /// `kind`) in search directory `dir`, `None` when there is none. systemd canonicalizes drop-in
     /// directories (`unit_file_find_dir()` calls `chase()`), so on a merged-usr host
     /// `/lib/systemd/system/x.d` is reported as `/usr/lib/systemd/system/x.d`.
-    pub(crate) fn dropin_dir(&self, dir: usize, name: &str) -> Option<PathBuf> {
-        match self.entries.get(dir)?.get(name)? {
+    fn dropin_dir_of(&self, dir: usize, name: &str, kind: EntryKind) -> Option<PathBuf> {
+        match kind {
             // A real directory below an already canonical directory: no syscall needed.
             EntryKind::Dir => Some(self.canon[dir].join(name)),
             EntryKind::Symlink => {
-                let c = chase(self.root(), &self.search.dirs()[dir].join(name), true).ok()?;
-                std::fs::metadata(under_root(self.root(), &c))
-                    .ok()?
-                    .is_dir()
-                    .then_some(c)
+                let key = (dir, name.to_string());
+                if let Some(r) = self.memo().symlinked.get(&key) {
+                    return r.clone();
+                }
+                let r = (|| {
+                    let c = chase(self.root(), &self.search.dirs()[dir].join(name), true).ok()?;
+                    std::fs::metadata(under_root(self.root(), &c))
+                        .ok()?
+                        .is_dir()
+                        .then_some(c)
+                })();
+                self.memo().symlinked.insert(key, r.clone());
+                r
             }
             EntryKind::Other => None,
         }
+    }
+
+    /// Every drop-in directory called one of `names` in any search directory, in systemd's
+    /// order: search directory by search directory, and inside one, in the order of `names`.
+    pub(crate) fn dropin_dirs(&self, names: &[String], out: &mut Vec<PathBuf>) {
+        let mut hits: Vec<(usize, usize, EntryKind)> = Vec::new();
+        for (pos, n) in names.iter().enumerate() {
+            if let Some(v) = self.dropin_index.get(n.as_str()) {
+                hits.extend(v.iter().map(|&(dir, kind)| (dir, pos, kind)));
+            }
+        }
+        hits.sort_unstable_by_key(|&(dir, pos, _)| (dir, pos));
+        for (dir, pos, kind) in hits {
+            if let Some(c) = self.dropin_dir_of(dir, &names[pos], kind) {
+                out.push(c);
+            }
+        }
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `.conf` entries of the drop-in directory `dir` (a canonical host path), listed once
+    /// per catalog; `None` when it cannot be read.
+    pub(crate) fn dropin_listing(&self, dir: &Path) -> Option<Listing> {
+        if let Some(l) = self.memo().listings.get(dir) {
+            return l.clone();
+        }
+        let l = dropins::list_dir(self.root(), dir, ".conf").map(Arc::new);
+        self.memo().listings.insert(dir.to_path_buf(), l.clone());
+        l
+    }
+
+    /// Reads and parses the drop-in `file` (a host path; `symlink` when the directory listing
+    /// showed a symlink) for a unit of type `unit_type`, once per catalog.
+    fn dropin_parsed(
+        &self,
+        file: &Path,
+        symlink: bool,
+        unit_type: &str,
+        sections: Option<&[&str]>,
+    ) -> Option<Arc<syntax::Parsed>> {
+        if let Some(p) = self.memo().parsed.get(unit_type).and_then(|m| m.get(file)) {
+            return p.clone();
+        }
+        let root = self.root();
+        let read = if symlink {
+            read_in_root(root, file)
+        } else {
+            std::fs::read(under_root(root, file))
+        };
+        let p = read
+            .ok()
+            .map(|bytes| Arc::new(syntax::parse_with_sections(&bytes, file, sections)));
+        self.memo()
+            .parsed
+            .entry(unit_type.to_string())
+            .or_default()
+            .insert(file.to_path_buf(), p.clone());
+        p
     }
 
     /// Reads a fragment (a host path in a search directory), following symlinks inside the root
@@ -216,6 +324,12 @@ impl Catalog {
                         Ok(t) if t.is_dir() => EntryKind::Dir,
                         _ => EntryKind::Other,
                     };
+                    if kind != EntryKind::Other && n.ends_with(".d") {
+                        self.dropin_index
+                            .entry(n.clone())
+                            .or_default()
+                            .push((self.entries.len(), kind));
+                    }
                     listing.insert(n, kind);
                 }
             }
@@ -545,7 +659,6 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
 
     let unit_type = name::unit_type(&id).unwrap_or("service").to_string();
     let sections = syntax::sections_for(&unit_type);
-    let root = catalog.root();
     let mut unit = LoadedUnit {
         name: id.clone(),
         ..LoadedUnit::default()
@@ -587,15 +700,9 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
     for (d, symlink) in dropins::find_files(catalog, &id, &aliases) {
         // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was parsed
         // before the error stays.
-        let read = if symlink {
-            read_in_root(root, &d)
-        } else {
-            std::fs::read(under_root(root, &d))
-        };
-        if let Ok(bytes) = read {
-            let parsed = syntax::parse_with_sections(&bytes, &d, sections);
-            unit.assignments.extend(parsed.assignments);
-            unit.diagnostics.extend(parsed.diagnostics);
+        if let Some(parsed) = catalog.dropin_parsed(&d, symlink, &unit_type, sections) {
+            unit.assignments.extend(parsed.assignments.iter().cloned());
+            unit.diagnostics.extend(parsed.diagnostics.iter().cloned());
         }
         unit.dropins.push(d);
     }
