@@ -34,18 +34,31 @@ fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
     if depth > 512 {
         return;
     }
-    out.push(format!("{name}.d"));
-    let kind = name::kind(name);
-    if kind == Some(name::Kind::Instance) {
-        if let Some(t) = name::template_of(name) {
-            dir_names(&t, out, depth + 1);
-        }
-    }
-    let Some(prefix) = name::prefix(name) else {
+    let mut d = String::with_capacity(name.len() + 2);
+    d.push_str(name);
+    d.push_str(".d");
+    out.push(d);
+    // One validation; the parts below are what name::{template_of, prefix, unit_type, instance}
+    // return for a valid name.
+    let Some(kind) = name::kind(name) else {
         return;
     };
-    let Some(utype) = name::unit_type(name) else {
+    let Some(dot) = name.rfind('.') else {
         return;
+    };
+    let stem = &name[..dot];
+    let utype = &name[dot + 1..];
+    let at = stem.find('@');
+    if let (name::Kind::Instance, Some(at)) = (kind, at) {
+        // template_of(): `foo@bar.service` → `foo@.service`.
+        let mut t = String::with_capacity(at + 1 + name.len() - dot);
+        t.push_str(&name[..=at]);
+        t.push_str(&name[dot..]);
+        dir_names(&t, out, depth + 1);
+    }
+    let prefix = match at {
+        Some(at) => &name[..at],
+        None => stem,
     };
     let b = prefix.as_bytes();
     let mut end = b.len();
@@ -66,10 +79,14 @@ fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
         chopped = true;
     }
     let new_prefix = &prefix[..cut];
-    let built = match (kind, name::instance(name)) {
-        (Some(name::Kind::Instance), Some(inst)) => format!("{new_prefix}@{inst}.{utype}"),
-        _ => format!("{new_prefix}.{utype}"),
-    };
+    let mut built = String::with_capacity(name.len());
+    built.push_str(new_prefix);
+    if let (name::Kind::Instance, Some(at)) = (kind, at) {
+        built.push('@');
+        built.push_str(&stem[at + 1..]);
+    }
+    built.push('.');
+    built.push_str(utype);
     if name::is_valid(&built) {
         dir_names(&built, out, depth + 1);
     }

@@ -21,7 +21,9 @@
 //!   drop-in that fails to parse keeps the assignments before the failing line.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -114,6 +116,51 @@ enum EntryKind {
     Other,
 }
 
+/// A fast non-cryptographic hasher (the "Fx" hash of rustc) for the catalog's maps: their keys
+/// are file names from the search path, not input from an untrusted peer.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// The `.conf` entries of one drop-in directory: file name and whether it is a symlink.
 pub(crate) type Listing = Arc<Vec<(String, bool)>>;
 
@@ -123,11 +170,11 @@ pub(crate) type Listing = Arc<Vec<(String, bool)>>;
 #[derive(Debug, Default)]
 struct Memo {
     /// Canonical drop-in directory (host path) → its `.conf` entries; `None` when unreadable.
-    listings: HashMap<PathBuf, Option<Listing>>,
+    listings: FxMap<OsString, Option<Listing>>,
     /// Unit type → drop-in file (host path) → what parsing it gave; `None` when unreadable.
-    parsed: HashMap<String, HashMap<PathBuf, Option<Arc<syntax::Parsed>>>>,
+    parsed: FxMap<String, FxMap<OsString, Option<Arc<syntax::Parsed>>>>,
     /// (search directory index, entry name) of a symlinked drop-in directory → its resolution.
-    symlinked: HashMap<(usize, String), Option<PathBuf>>,
+    symlinked: FxMap<(usize, String), Option<PathBuf>>,
 }
 
 /// The search path's directories, listed once, and the unit id map systemd builds from them.
@@ -135,17 +182,19 @@ struct Memo {
 #[derive(Debug)]
 pub struct Catalog {
     search: SearchPath,
-    entries: Vec<HashMap<String, EntryKind>>,
+    entries: Vec<FxMap<String, EntryKind>>,
     /// Entry name ending in `.d` that is a directory or a symlink → every search directory index
     /// holding it (ascending), with its kind: one lookup per drop-in directory name instead of
     /// one per search directory.
-    dropin_index: HashMap<String, Vec<(usize, EntryKind)>>,
+    dropin_index: FxMap<String, Vec<(usize, EntryKind)>>,
+    /// A search directory's bytes → the index of the first search directory equal to it.
+    dir_index: FxMap<OsString, usize>,
     memo: Mutex<Memo>,
     /// Each search directory with symlinks resolved inside the root (computed once).
     canon: Vec<PathBuf>,
-    ids: HashMap<String, Target>,
+    ids: FxMap<String, Target>,
     /// Fragment file name → every name that leads to it (`unit_name_map`).
-    names: HashMap<String, Vec<String>>,
+    names: FxMap<String, Vec<String>>,
     /// Warnings from building the map (bad alias symlinks).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -156,6 +205,7 @@ impl Clone for Catalog {
             search: self.search.clone(),
             entries: self.entries.clone(),
             dropin_index: self.dropin_index.clone(),
+            dir_index: self.dir_index.clone(),
             memo: Mutex::new(Memo::default()),
             canon: self.canon.clone(),
             ids: self.ids.clone(),
@@ -169,11 +219,12 @@ impl Catalog {
     pub fn new(search: SearchPath) -> Catalog {
         let mut c = Catalog {
             entries: Vec::with_capacity(search.dirs().len()),
-            dropin_index: HashMap::new(),
+            dropin_index: FxMap::default(),
+            dir_index: FxMap::default(),
             memo: Mutex::new(Memo::default()),
             canon: Vec::with_capacity(search.dirs().len()),
-            ids: HashMap::new(),
-            names: HashMap::new(),
+            ids: FxMap::default(),
+            names: FxMap::default(),
             diagnostics: Vec::new(),
             search,
         };
@@ -245,11 +296,13 @@ impl Catalog {
     /// The `.conf` entries of the drop-in directory `dir` (a canonical host path), listed once
     /// per catalog; `None` when it cannot be read.
     pub(crate) fn dropin_listing(&self, dir: &Path) -> Option<Listing> {
-        if let Some(l) = self.memo().listings.get(dir) {
+        if let Some(l) = self.memo().listings.get(dir.as_os_str()) {
             return l.clone();
         }
         let l = dropins::list_dir(self.root(), dir, ".conf").map(Arc::new);
-        self.memo().listings.insert(dir.to_path_buf(), l.clone());
+        self.memo()
+            .listings
+            .insert(dir.as_os_str().to_os_string(), l.clone());
         l
     }
 
@@ -262,7 +315,12 @@ impl Catalog {
         unit_type: &str,
         sections: Option<&[&str]>,
     ) -> Option<Arc<syntax::Parsed>> {
-        if let Some(p) = self.memo().parsed.get(unit_type).and_then(|m| m.get(file)) {
+        if let Some(p) = self
+            .memo()
+            .parsed
+            .get(unit_type)
+            .and_then(|m| m.get(file.as_os_str()))
+        {
             return p.clone();
         }
         let root = self.root();
@@ -278,7 +336,7 @@ impl Catalog {
             .parsed
             .entry(unit_type.to_string())
             .or_default()
-            .insert(file.to_path_buf(), p.clone());
+            .insert(file.as_os_str().to_os_string(), p.clone());
         p
     }
 
@@ -287,7 +345,14 @@ impl Catalog {
     fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
         if let (Some(parent), Some(n)) = (host.parent(), host.file_name().and_then(|n| n.to_str()))
         {
-            if let Some(i) = self.search.dirs().iter().position(|d| d == parent) {
+            // By bytes first (the usual case: the fragment was named after its directory), then
+            // component by component as `Path` compares.
+            let i = self
+                .dir_index
+                .get(parent.as_os_str())
+                .copied()
+                .or_else(|| self.search.dirs().iter().position(|d| d == parent));
+            if let Some(i) = i {
                 if self.entries[i].get(n) == Some(&EntryKind::Other) {
                     return std::fs::read(under_root(self.root(), &self.canon[i].join(n)));
                 }
@@ -306,8 +371,14 @@ impl Catalog {
     fn build(&mut self) {
         let root = self.search.root().to_path_buf();
         let dirs: Vec<PathBuf> = self.search.dirs().to_vec();
+        for (j, d) in dirs.iter().enumerate() {
+            if !self.dir_index.contains_key(d.as_os_str()) {
+                let first = dirs.iter().position(|e| e == d).unwrap_or(j);
+                self.dir_index.insert(d.as_os_str().to_os_string(), first);
+            }
+        }
         for dir in &dirs {
-            let mut listing = HashMap::new();
+            let mut listing = FxMap::default();
             let rd = std::fs::read_dir(under_root(&root, dir));
             // Only existing directories need their canonical path.
             self.canon.push(match rd {
