@@ -138,7 +138,7 @@ pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec
     let mut v: Vec<(&str, (&PathBuf, bool))> = by_name.into_iter().collect();
     v.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     v.into_iter()
-        .map(|(n, (d, symlink))| (d.join(n), symlink))
+        .map(|(n, (d, symlink))| (super::paths::join(d, n), symlink))
         .collect()
 }
 

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use super::dropins;
 use super::name::{self, Kind};
-use super::paths::{under_root, SearchPath};
+use super::paths::{join, under_root, SearchPath};
 use super::syntax::{self, Fatal};
 use super::{Diagnostic, LoadedUnit};
 
@@ -252,7 +252,7 @@ impl Catalog {
     fn dropin_dir_of(&self, dir: usize, name: &str, kind: EntryKind) -> Option<PathBuf> {
         match kind {
             // A real directory below an already canonical directory: no syscall needed.
-            EntryKind::Dir => Some(self.canon[dir].join(name)),
+            EntryKind::Dir => Some(join(&self.canon[dir], name)),
             EntryKind::Symlink => {
                 let key = (dir, name.to_string());
                 if let Some(r) = self.memo().symlinked.get(&key) {
@@ -327,7 +327,7 @@ impl Catalog {
         let read = if symlink {
             read_in_root(root, file)
         } else {
-            std::fs::read(under_root(root, file))
+            read_file(&under_root(root, file))
         };
         let p = read
             .ok()
@@ -354,7 +354,7 @@ impl Catalog {
                 .or_else(|| self.search.dirs().iter().position(|d| d == parent));
             if let Some(i) = i {
                 if self.entries[i].get(n) == Some(&EntryKind::Other) {
-                    return std::fs::read(under_root(self.root(), &self.canon[i].join(n)));
+                    return read_file(&under_root(self.root(), &join(&self.canon[i], n)));
                 }
             }
         }
@@ -413,7 +413,7 @@ impl Catalog {
                 if n.starts_with('.') || !name::is_valid(n) || self.ids.contains_key(n) {
                     continue;
                 }
-                let filename = dir.join(n);
+                let filename = join(dir, n);
                 match kind {
                     EntryKind::Dir => continue,
                     EntryKind::Other => add.push((n.clone(), Target::Path(filename))),
@@ -658,7 +658,24 @@ fn read_in_root(root: &Path, host: &Path) -> io::Result<Vec<u8>> {
     if real == Path::new("/dev/null") {
         return Ok(Vec::new());
     }
-    std::fs::read(under_root(root, &real))
+    read_file(&under_root(root, &real))
+}
+
+/// `std::fs::read()` without its `statx()` for a size hint: unit files are small (open, read,
+/// read to see the end, close).
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut v = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(v),
+            Ok(n) => v.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Whether a unit of this type can load without a fragment (`unit_load_fragment_and_dropin(u,

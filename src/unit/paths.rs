@@ -117,8 +117,17 @@ pub fn under_root(root: &Path, host: &Path) -> PathBuf {
     if rel.as_os_str().is_empty() {
         root.to_path_buf()
     } else {
-        root.join(rel)
+        join(root, rel)
     }
+}
+
+/// `a.join(b)` with the result allocated once at its final size.
+pub(crate) fn join(a: &Path, b: impl AsRef<Path>) -> PathBuf {
+    let b = b.as_ref();
+    let mut p = PathBuf::with_capacity(a.as_os_str().len() + 1 + b.as_os_str().len());
+    p.push(a);
+    p.push(b);
+    p
 }
 
 /// `SYSTEM_DATA_UNIT_DIR` of the host's systemd build, from its `systemd.pc`.
