@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use super::dropins;
 use super::name::{self, Kind};
-use super::paths::{join, under_root, SearchPath};
+use super::paths::{component_key, join, under_root, SearchPath};
 use super::syntax::{self, Fatal};
 use super::{Diagnostic, LoadedUnit};
 
@@ -371,11 +371,12 @@ impl Catalog {
     fn build(&mut self) {
         let root = self.search.root().to_path_buf();
         let dirs: Vec<PathBuf> = self.search.dirs().to_vec();
+        let mut first: FxMap<Vec<u8>, usize> = FxMap::default();
         for (j, d) in dirs.iter().enumerate() {
-            if !self.dir_index.contains_key(d.as_os_str()) {
-                let first = dirs.iter().position(|e| e == d).unwrap_or(j);
-                self.dir_index.insert(d.as_os_str().to_os_string(), first);
-            }
+            let i = *first.entry(component_key(d)).or_insert(j);
+            self.dir_index
+                .entry(d.as_os_str().to_os_string())
+                .or_insert(i);
         }
         for dir in &dirs {
             let mut listing = FxMap::default();
