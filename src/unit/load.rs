@@ -175,6 +175,8 @@ struct Memo {
     parsed: FxMap<String, FxMap<OsString, Option<Arc<syntax::Parsed>>>>,
     /// (search directory index, entry name) of a symlinked drop-in directory → its resolution.
     symlinked: FxMap<(usize, String), Option<PathBuf>>,
+    /// Fragment file name → every name that leads to it.
+    names: FxMap<String, Arc<Vec<String>>>,
 }
 
 /// The search path's directories, listed once, and the unit id map systemd builds from them.
@@ -193,8 +195,9 @@ pub struct Catalog {
     /// Each search directory with symlinks resolved inside the root (computed once).
     canon: Vec<PathBuf>,
     ids: FxMap<String, Target>,
-    /// Fragment file name → every name that leads to it (`unit_name_map`).
-    names: FxMap<String, Vec<String>>,
+    /// Fragment file name → each alias (symlink name) that leads to it, with the fragment's path
+    /// (`unit_name_map` without the names that are not aliases and before the mask check).
+    names: FxMap<String, Vec<(String, PathBuf)>>,
     /// Warnings from building the map (bad alias symlinks).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -382,8 +385,16 @@ impl Catalog {
             let mut listing = FxMap::default();
             let rd = std::fs::read_dir(under_root(&root, dir));
             // Only existing directories need their canonical path.
+            // Whether `canon` is `dir` resolved (then `chase(dir/NAME, nofollow)` is `canon/NAME`).
+            let mut canon_ok = false;
             self.canon.push(match rd {
-                Ok(_) => chase(&root, dir, true).unwrap_or_else(|_| dir.clone()),
+                Ok(_) => match chase(&root, dir, true) {
+                    Ok(c) => {
+                        canon_ok = true;
+                        c
+                    }
+                    Err(_) => dir.clone(),
+                },
                 Err(_) => dir.clone(),
             });
             if let Ok(rd) = rd {
@@ -426,8 +437,20 @@ impl Catalog {
                             ));
                             continue;
                         };
+                        // A target that is one plain name in the same directory (the usual
+                        // alias) resolves, without following its last component, to the
+                        // directory's canonical path joined with that name: no syscalls.
+                        let mut comps = t.components();
+                        let same_dir = match (comps.next(), comps.next()) {
+                            (Some(Component::Normal(c)), None) if canon_ok => Some(c.to_owned()),
+                            _ => None,
+                        };
                         let target = if t.is_absolute() { t } else { dir.join(t) };
-                        let Ok(simplified) = chase(&root, &target, false) else {
+                        let simplified = match same_dir {
+                            Some(c) => Ok(join(self.canon.last().unwrap_or(dir), c)),
+                            None => chase(&root, &target, false),
+                        };
+                        let Ok(simplified) = simplified else {
                             warnings.push(format!(
                                 "Failed to resolve symlink {} pointing to {}, ignoring",
                                 filename.display(),
@@ -473,19 +496,19 @@ impl Catalog {
             }
             self.entries.push(listing);
         }
-        // The reverse map.
-        let keys: Vec<(String, bool)> = self
+        // The reverse map, for aliases: whether the fragment an alias leads to is masked
+        // (`null_or_empty()`, a few syscalls) is asked only when that fragment's names are wanted
+        // (`names_of()`). A name that is not an alias leads to a fragment of its own name.
+        let aliases: Vec<String> = self
             .ids
             .iter()
-            .map(|(k, v)| (k.clone(), matches!(v, Target::Name(_))))
+            .filter(|(_, v)| matches!(v, Target::Name(_)))
+            .map(|(k, _)| k.clone())
             .collect();
-        for (src, is_alias) in keys {
+        for src in aliases {
             let Ok(Some(dst)) = self.resolve(&src) else {
                 continue;
             };
-            if is_alias && self.null_or_empty(&dst) {
-                continue;
-            }
             let mut base = file_name(&dst);
             if name::kind(&base) == Some(Kind::Template) {
                 if let (Some(Kind::Instance), Some(inst)) = (name::kind(&src), name::instance(&src))
@@ -496,11 +519,33 @@ impl Catalog {
                     }
                 }
             }
-            self.names.entry(base).or_default().push(src);
+            self.names.entry(base).or_default().push((src, dst));
         }
-        for v in self.names.values_mut() {
-            v.sort();
+    }
+
+    /// Every name that leads to the fragment named `n` (`unit_name_map`), sorted.
+    fn names_of(&self, n: &str) -> Arc<Vec<String>> {
+        let own = matches!(self.ids.get(n), Some(Target::Path(_)));
+        let Some(aliases) = self.names.get(n) else {
+            // No alias leads here: nothing to check or remember.
+            return Arc::new(if own { vec![n.to_string()] } else { Vec::new() });
+        };
+        if let Some(v) = self.memo().names.get(n) {
+            return v.clone();
         }
+        let mut v: Vec<String> = Vec::new();
+        if own {
+            v.push(n.to_string());
+        }
+        for (src, dst) in aliases {
+            if !self.null_or_empty(dst) {
+                v.push(src.clone());
+            }
+        }
+        v.sort();
+        let v = Arc::new(v);
+        self.memo().names.insert(n.to_string(), v.clone());
+        v
     }
 
     /// `unit_ids_map_get()`: the fragment path a name leads to.
@@ -537,10 +582,8 @@ impl Catalog {
         if kind != Kind::Template {
             push(names, n.to_string());
         }
-        let Some(aliases) = self.names.get(n) else {
-            return;
-        };
-        for a in aliases {
+        let aliases = self.names_of(n);
+        for a in aliases.iter() {
             if kind == Kind::Instance && name::kind(a) == Some(Kind::Template) {
                 let Ok(inst) = name::instantiate(a, instance.unwrap_or("")) else {
                     continue;
