@@ -103,26 +103,37 @@ pub fn find(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
 
 /// [`find`], each file with whether it is a symlink.
 pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<(PathBuf, bool)> {
-    let mut per_name: Vec<Vec<String>> = Vec::new();
-    for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
-        let mut v = Vec::new();
-        dir_names(n, &mut v, 0);
-        per_name.push(v);
-    }
-    // Candidate directories, in priority order: for each name, in every search dir, the name's
-    // directories; then the type-wide directory in every search dir.
+    merge(catalog, &candidate_dirs(catalog, id, aliases))
+}
+
+/// The drop-in directories that exist for a unit with id `id` and `aliases`, canonical, in
+/// priority order: for each name, in every search dir, the name's directories; then the
+/// type-wide directory in every search dir.
+pub(crate) fn candidate_dirs(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for v in &per_name {
-        catalog.dropin_dirs(v, &mut dirs);
+    let mut v = Vec::new();
+    for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
+        v.clear();
+        dir_names(n, &mut v, 0);
+        catalog.dropin_dirs(&v, &mut dirs);
     }
     if let Some(t) = name::unit_type(id) {
-        catalog.dropin_dirs(&[format!("{t}.d")], &mut dirs);
+        let mut tn = String::with_capacity(t.len() + 2);
+        tn.push_str(t);
+        tn.push_str(".d");
+        catalog.dropin_dirs(&[tn], &mut dirs);
     }
-    // conf_files_list_strv() over the catalog's (cached) directory listings.
+    dirs
+}
+
+/// `conf_files_list_strv()` over the catalog's (cached) listings of `dirs`: the `.conf` files,
+/// sorted by file name, the first directory winning for equal names; each with whether it is a
+/// symlink.
+pub(crate) fn merge(catalog: &Catalog, dirs: &[PathBuf]) -> Vec<(PathBuf, bool)> {
     let mut seen: HashSet<&[u8]> = HashSet::with_capacity(dirs.len());
     let mut by_name: HashMap<&str, (&PathBuf, bool)> = HashMap::new();
     let mut listings = Vec::with_capacity(dirs.len());
-    for d in &dirs {
+    for d in dirs {
         if !seen.insert(d.as_os_str().as_bytes()) {
             continue;
         }

@@ -25,6 +25,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -177,6 +178,17 @@ struct Memo {
     symlinked: FxMap<(usize, String), Option<PathBuf>>,
     /// Fragment file name → every name that leads to it.
     names: FxMap<String, Arc<Vec<String>>>,
+    /// Unit type and the drop-in directories found for a unit (bytes, NUL-separated) → what they
+    /// give: units of one template, one dash prefix or with no drop-ins of their own share it.
+    sets: FxMap<Vec<u8>, Arc<DropinSet>>,
+}
+
+/// The drop-ins of a unit, applied: files in order, and their assignments and warnings.
+#[derive(Debug, Default)]
+struct DropinSet {
+    files: Vec<PathBuf>,
+    assignments: Vec<super::Assignment>,
+    diagnostics: Vec<Diagnostic>,
 }
 
 /// The search path's directories, listed once, and the unit id map systemd builds from them.
@@ -307,6 +319,41 @@ impl Catalog {
             .listings
             .insert(dir.as_os_str().to_os_string(), l.clone());
         l
+    }
+
+    /// The drop-ins of a unit with id `id` and `aliases`, of type `unit_type`, applied in order.
+    fn dropin_set(
+        &self,
+        id: &str,
+        aliases: &[String],
+        unit_type: &str,
+        sections: Option<&[&str]>,
+    ) -> Arc<DropinSet> {
+        let dirs = dropins::candidate_dirs(self, id, aliases);
+        let mut key = Vec::with_capacity(
+            unit_type.len() + 1 + dirs.iter().map(|d| d.as_os_str().len() + 1).sum::<usize>(),
+        );
+        key.extend_from_slice(unit_type.as_bytes());
+        for d in &dirs {
+            key.push(0);
+            key.extend_from_slice(d.as_os_str().as_bytes());
+        }
+        if let Some(s) = self.memo().sets.get(&key) {
+            return s.clone();
+        }
+        let mut set = DropinSet::default();
+        for (d, symlink) in dropins::merge(self, &dirs) {
+            // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was
+            // parsed before the error stays.
+            if let Some(parsed) = self.dropin_parsed(&d, symlink, unit_type, sections) {
+                set.assignments.extend(parsed.assignments.iter().cloned());
+                set.diagnostics.extend(parsed.diagnostics.iter().cloned());
+            }
+            set.files.push(d);
+        }
+        let set = Arc::new(set);
+        self.memo().sets.insert(key, set.clone());
+        set
     }
 
     /// Reads and parses the drop-in `file` (a host path; `symlink` when the directory listing
@@ -829,15 +876,10 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
         None => {}
     }
 
-    for (d, symlink) in dropins::find_files(catalog, &id, &aliases) {
-        // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was parsed
-        // before the error stays.
-        if let Some(parsed) = catalog.dropin_parsed(&d, symlink, &unit_type, sections) {
-            unit.assignments.extend(parsed.assignments.iter().cloned());
-            unit.diagnostics.extend(parsed.diagnostics.iter().cloned());
-        }
-        unit.dropins.push(d);
-    }
+    let set = catalog.dropin_set(&id, &aliases, &unit_type, sections);
+    unit.assignments.extend(set.assignments.iter().cloned());
+    unit.diagnostics.extend(set.diagnostics.iter().cloned());
+    unit.dropins.extend(set.files.iter().cloned());
     if fragment.is_none() && unit.dropins.is_empty() {
         return Err(LoadError::NotFound {
             name: name.to_string(),
