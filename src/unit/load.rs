@@ -621,29 +621,40 @@ impl Catalog {
 
     /// `add_names()`.
     fn add_names(&self, names: &mut Vec<String>, kind: Kind, instance: Option<&str>, n: &str) {
-        let push = |names: &mut Vec<String>, s: String| {
-            if !names.contains(&s) {
-                names.push(s);
+        fn push(names: &mut Vec<String>, s: &str) {
+            if !names.iter().any(|x| x == s) {
+                names.push(s.to_string());
             }
-        };
-        if kind != Kind::Template {
-            push(names, n.to_string());
         }
-        let aliases = self.names_of(n);
-        for a in aliases.iter() {
+        if kind != Kind::Template {
+            push(names, n);
+        }
+        let add = |names: &mut Vec<String>, a: &str| {
             if kind == Kind::Instance && name::kind(a) == Some(Kind::Template) {
                 let Ok(inst) = name::instantiate(a, instance.unwrap_or("")) else {
-                    continue;
+                    return;
                 };
                 if let Ok(Some(f)) = self.resolve(&inst) {
-                    if file_name(&f) != n {
-                        continue;
+                    if f.file_name()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default()
+                        != n
+                    {
+                        return;
                     }
                 }
-                push(names, inst);
+                push(names, &inst);
             } else {
-                push(names, a.clone());
+                push(names, a);
             }
+        };
+        if self.names.contains_key(n) {
+            for a in self.names_of(n).iter() {
+                add(names, a);
+            }
+        } else if matches!(self.ids.get(n), Some(Target::Path(_))) {
+            // No alias leads here: the only name is `n` itself (what names_of() would give).
+            add(names, n);
         }
     }
 }
@@ -756,17 +767,12 @@ fn read_in_root(root: &Path, host: &Path) -> io::Result<Vec<u8>> {
 /// read to see the end, close).
 fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut v = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => return Ok(v),
-            Ok(n) => v.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    // Through `Take`, read_to_end() reads into the vector's spare capacity without asking the
+    // file's size first (File's own read_to_end() calls statx() and lseek()).
+    let mut f = std::fs::File::open(path)?.take(u64::MAX);
+    let mut v = Vec::with_capacity(4096);
+    f.read_to_end(&mut v)?;
+    Ok(v)
 }
 
 /// Whether a unit of this type can load without a fragment (`unit_load_fragment_and_dropin(u,
