@@ -463,12 +463,18 @@ impl Catalog {
                     listing.insert(n, kind);
                 }
             }
-            // Sorted for determinism of warnings; systemd uses readdir order.
-            let mut sorted: Vec<(&String, &EntryKind)> = listing.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            // Warnings come only from symlinks: those are taken sorted, for determinism of
+            // warnings (systemd uses readdir order); files in any order (names in one directory
+            // are unique); directories are no units.
+            let mut symlinks: Vec<(&String, &EntryKind)> = listing
+                .iter()
+                .filter(|(_, k)| **k == EntryKind::Symlink)
+                .collect();
+            symlinks.sort_by(|a, b| a.0.cmp(b.0));
+            let files = listing.iter().filter(|(_, k)| **k == EntryKind::Other);
             let mut add: Vec<(String, Target)> = Vec::new();
             let mut warnings = Vec::new();
-            for (n, kind) in sorted {
+            for (n, kind) in files.chain(symlinks) {
                 if n.starts_with('.') || !name::is_valid(n) || self.ids.contains_key(n) {
                     continue;
                 }
