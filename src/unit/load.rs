@@ -27,7 +27,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::dropins;
 use super::name::{self, Kind};
@@ -204,8 +204,11 @@ pub struct Catalog {
     /// A search directory's bytes → the index of the first search directory equal to it.
     dir_index: FxMap<OsString, usize>,
     memo: Mutex<Memo>,
-    /// Each search directory with symlinks resolved inside the root (computed once).
-    canon: Vec<PathBuf>,
+    /// Each search directory with symlinks resolved inside the root, and whether that worked
+    /// (then `chase(dir/NAME, nofollow)` is `canon/NAME`); computed when first needed.
+    canon: Vec<OnceLock<(PathBuf, bool)>>,
+    /// Whether each search directory could be listed (only those need their canonical path).
+    listed: Vec<bool>,
     ids: FxMap<String, Target>,
     /// Fragment file name → each alias (symlink name) that leads to it, with the fragment's path
     /// (`unit_name_map` without the names that are not aliases and before the mask check).
@@ -223,6 +226,7 @@ impl Clone for Catalog {
             dir_index: self.dir_index.clone(),
             memo: Mutex::new(Memo::default()),
             canon: self.canon.clone(),
+            listed: self.listed.clone(),
             ids: self.ids.clone(),
             names: self.names.clone(),
             diagnostics: self.diagnostics.clone(),
@@ -238,6 +242,7 @@ impl Catalog {
             dir_index: FxMap::default(),
             memo: Mutex::new(Memo::default()),
             canon: Vec::with_capacity(search.dirs().len()),
+            listed: Vec::with_capacity(search.dirs().len()),
             ids: FxMap::default(),
             names: FxMap::default(),
             diagnostics: Vec::new(),
@@ -267,7 +272,7 @@ impl Catalog {
     fn dropin_dir_of(&self, dir: usize, name: &str, kind: EntryKind) -> Option<PathBuf> {
         match kind {
             // A real directory below an already canonical directory: no syscall needed.
-            EntryKind::Dir => Some(join(&self.canon[dir], name)),
+            EntryKind::Dir => Some(join(self.canon(dir), name)),
             EntryKind::Symlink => {
                 let key = (dir, name.to_string());
                 if let Some(r) = self.memo().symlinked.get(&key) {
@@ -302,6 +307,25 @@ impl Catalog {
                 out.push(c);
             }
         }
+    }
+
+    /// Search directory `i` with symlinks resolved inside the root (itself when it could not be
+    /// listed or resolved), and whether it was resolved.
+    fn canon_entry(&self, i: usize) -> &(PathBuf, bool) {
+        self.canon[i].get_or_init(|| {
+            let dir = &self.search.dirs()[i];
+            // Only existing directories need their canonical path.
+            if self.listed[i] {
+                if let Ok(c) = chase(self.root(), dir, true) {
+                    return (c, true);
+                }
+            }
+            (dir.clone(), false)
+        })
+    }
+
+    fn canon(&self, i: usize) -> &PathBuf {
+        &self.canon_entry(i).0
     }
 
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
@@ -404,7 +428,7 @@ impl Catalog {
                 .or_else(|| self.search.dirs().iter().position(|d| d == parent));
             if let Some(i) = i {
                 if self.entries[i].get(n) == Some(&EntryKind::Other) {
-                    return read_file(&under_root(self.root(), &join(&self.canon[i], n)));
+                    return read_file(&under_root(self.root(), &join(self.canon(i), n)));
                 }
             }
         }
@@ -431,19 +455,9 @@ impl Catalog {
         for dir in &dirs {
             let mut listing = FxMap::default();
             let rd = std::fs::read_dir(under_root(&root, dir));
-            // Only existing directories need their canonical path.
-            // Whether `canon` is `dir` resolved (then `chase(dir/NAME, nofollow)` is `canon/NAME`).
-            let mut canon_ok = false;
-            self.canon.push(match rd {
-                Ok(_) => match chase(&root, dir, true) {
-                    Ok(c) => {
-                        canon_ok = true;
-                        c
-                    }
-                    Err(_) => dir.clone(),
-                },
-                Err(_) => dir.clone(),
-            });
+            let j = self.canon.len();
+            self.canon.push(OnceLock::new());
+            self.listed.push(rd.is_ok());
             if let Ok(rd) = rd {
                 for e in rd.flatten() {
                     let Ok(n) = e.file_name().into_string() else {
@@ -495,12 +509,14 @@ impl Catalog {
                         // directory's canonical path joined with that name: no syscalls.
                         let mut comps = t.components();
                         let same_dir = match (comps.next(), comps.next()) {
-                            (Some(Component::Normal(c)), None) if canon_ok => Some(c.to_owned()),
+                            (Some(Component::Normal(c)), None) if self.canon_entry(j).1 => {
+                                Some(c.to_owned())
+                            }
                             _ => None,
                         };
                         let target = if t.is_absolute() { t } else { dir.join(t) };
                         let simplified = match same_dir {
-                            Some(c) => Ok(join(self.canon.last().unwrap_or(dir), c)),
+                            Some(c) => Ok(join(self.canon(j), c)),
                             None => chase(&root, &target, false),
                         };
                         let Ok(simplified) = simplified else {
