@@ -22,7 +22,8 @@
 //!   `/dev/null` symlink or empty file so masks a same-named lower-priority drop-in and is itself
 //!   applied as an empty file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::load::Catalog;
@@ -33,18 +34,31 @@ fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
     if depth > 512 {
         return;
     }
-    out.push(format!("{name}.d"));
-    let kind = name::kind(name);
-    if kind == Some(name::Kind::Instance) {
-        if let Some(t) = name::template_of(name) {
-            dir_names(&t, out, depth + 1);
-        }
-    }
-    let Some(prefix) = name::prefix(name) else {
+    let mut d = String::with_capacity(name.len() + 2);
+    d.push_str(name);
+    d.push_str(".d");
+    out.push(d);
+    // One validation; the parts below are what name::{template_of, prefix, unit_type, instance}
+    // return for a valid name.
+    let Some(kind) = name::kind(name) else {
         return;
     };
-    let Some(utype) = name::unit_type(name) else {
+    let Some(dot) = name.rfind('.') else {
         return;
+    };
+    let stem = &name[..dot];
+    let utype = &name[dot + 1..];
+    let at = stem.find('@');
+    if let (name::Kind::Instance, Some(at)) = (kind, at) {
+        // template_of(): `foo@bar.service` → `foo@.service`.
+        let mut t = String::with_capacity(at + 1 + name.len() - dot);
+        t.push_str(&name[..=at]);
+        t.push_str(&name[dot..]);
+        dir_names(&t, out, depth + 1);
+    }
+    let prefix = match at {
+        Some(at) => &name[..at],
+        None => stem,
     };
     let b = prefix.as_bytes();
     let mut end = b.len();
@@ -65,10 +79,14 @@ fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
         chopped = true;
     }
     let new_prefix = &prefix[..cut];
-    let built = match (kind, name::instance(name)) {
-        (Some(name::Kind::Instance), Some(inst)) => format!("{new_prefix}@{inst}.{utype}"),
-        _ => format!("{new_prefix}.{utype}"),
-    };
+    let mut built = String::with_capacity(name.len());
+    built.push_str(new_prefix);
+    if let (name::Kind::Instance, Some(at)) = (kind, at) {
+        built.push('@');
+        built.push_str(&stem[at + 1..]);
+    }
+    built.push('.');
+    built.push_str(utype);
     if name::is_valid(&built) {
         dir_names(&built, out, depth + 1);
     }
@@ -85,34 +103,73 @@ pub fn find(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
 
 /// [`find`], each file with whether it is a symlink.
 pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<(PathBuf, bool)> {
-    let mut per_name: Vec<Vec<String>> = Vec::new();
-    for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
-        let mut v = Vec::new();
-        dir_names(n, &mut v, 0);
-        per_name.push(v);
-    }
-    // Candidate directories, in priority order: for each name, in every search dir, the name's
-    // directories; then the type-wide directory in every search dir.
-    let ndirs = catalog.search_path().dirs().len();
+    merge(catalog, &candidate_dirs(catalog, id, aliases))
+}
+
+/// The drop-in directories that exist for a unit with id `id` and `aliases`, canonical, in
+/// priority order: for each name, in every search dir, the name's directories; then the
+/// type-wide directory in every search dir.
+pub(crate) fn candidate_dirs(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for v in &per_name {
-        for i in 0..ndirs {
-            for n in v {
-                if let Some(c) = catalog.dropin_dir(i, n) {
-                    dirs.push(c);
-                }
-            }
-        }
+    let mut v = Vec::new();
+    for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
+        v.clear();
+        dir_names(n, &mut v, 0);
+        catalog.dropin_dirs(&v, &mut dirs);
     }
     if let Some(t) = name::unit_type(id) {
-        let tn = format!("{t}.d");
-        for i in 0..ndirs {
-            if let Some(c) = catalog.dropin_dir(i, &tn) {
-                dirs.push(c);
-            }
+        let mut tn = String::with_capacity(t.len() + 2);
+        tn.push_str(t);
+        tn.push_str(".d");
+        catalog.dropin_dirs(&[tn], &mut dirs);
+    }
+    dirs
+}
+
+/// `conf_files_list_strv()` over the catalog's (cached) listings of `dirs`: the `.conf` files,
+/// sorted by file name, the first directory winning for equal names; each with whether it is a
+/// symlink.
+pub(crate) fn merge(catalog: &Catalog, dirs: &[PathBuf]) -> Vec<(PathBuf, bool)> {
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(dirs.len());
+    let mut by_name: HashMap<&str, (&PathBuf, bool)> = HashMap::new();
+    let mut listings = Vec::with_capacity(dirs.len());
+    for d in dirs {
+        if !seen.insert(d.as_os_str().as_bytes()) {
+            continue;
+        }
+        if let Some(l) = catalog.dropin_listing(d) {
+            listings.push((d, l));
         }
     }
-    list(catalog.root(), &dirs, ".conf")
+    for (d, l) in &listings {
+        for (n, symlink) in l.iter() {
+            by_name.entry(n.as_str()).or_insert((d, *symlink));
+        }
+    }
+    let mut v: Vec<(&str, (&PathBuf, bool))> = by_name.into_iter().collect();
+    v.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    v.into_iter()
+        .map(|(n, (d, symlink))| (super::paths::join(d, n), symlink))
+        .collect()
+}
+
+/// The entries of `dir` (a host path) ending in `suffix`, hidden files excluded, each with
+/// whether it is a symlink; `None` when the directory cannot be listed.
+pub(crate) fn list_dir(root: &Path, dir: &Path, suffix: &str) -> Option<Vec<(String, bool)>> {
+    let rd = std::fs::read_dir(super::paths::under_root(root, dir)).ok()?;
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let Ok(n) = e.file_name().into_string() else {
+            // Non-UTF-8 names: systemd would list them; we cannot name them in a String.
+            continue;
+        };
+        if n.starts_with('.') || !n.ends_with(suffix) {
+            continue;
+        }
+        let symlink = e.file_type().map_or(true, |t| t.is_symlink());
+        out.push((n, symlink));
+    }
+    Some(out)
 }
 
 /// `conf_files_list_strv()` without flags: the files ending in `suffix` in `dirs` (host paths),

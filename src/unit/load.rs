@@ -21,13 +21,17 @@
 //!   drop-in that fails to parse keeps the assignments before the failing line.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::dropins;
 use super::name::{self, Kind};
-use super::paths::{under_root, SearchPath};
+use super::paths::{component_key, join, under_root, SearchPath};
 use super::syntax::{self, Fatal};
 use super::{Diagnostic, LoadedUnit};
 
@@ -113,28 +117,134 @@ enum EntryKind {
     Other,
 }
 
+/// A fast non-cryptographic hasher (the "Fx" hash of rustc) for the catalog's maps: their keys
+/// are file names from the search path, not input from an untrusted peer.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The `.conf` entries of one drop-in directory: file name and whether it is a symlink.
+pub(crate) type Listing = Arc<Vec<(String, bool)>>;
+
+/// What a [`Catalog`] remembers between units: drop-in directory listings and parsed drop-in
+/// files (the type-wide `service.d/`, dash-prefix and template directories are shared by many
+/// units). Like the search-directory listing itself, this is a snapshot taken on first use.
+#[derive(Debug, Default)]
+struct Memo {
+    /// Canonical drop-in directory (host path) → its `.conf` entries; `None` when unreadable.
+    listings: FxMap<OsString, Option<Listing>>,
+    /// Unit type → drop-in file (host path) → what parsing it gave; `None` when unreadable.
+    parsed: FxMap<String, FxMap<OsString, Option<Arc<syntax::Parsed>>>>,
+    /// (search directory index, entry name) of a symlinked drop-in directory → its resolution.
+    symlinked: FxMap<(usize, String), Option<PathBuf>>,
+    /// Fragment file name → every name that leads to it.
+    names: FxMap<String, Arc<Vec<String>>>,
+    /// Unit type and the drop-in directories found for a unit (bytes, NUL-separated) → what they
+    /// give: units of one template, one dash prefix or with no drop-ins of their own share it.
+    sets: FxMap<Vec<u8>, Arc<DropinSet>>,
+}
+
+/// The drop-ins of a unit, applied: files in order, and their assignments and warnings.
+#[derive(Debug, Default)]
+struct DropinSet {
+    files: Vec<PathBuf>,
+    assignments: Vec<super::Assignment>,
+    diagnostics: Vec<Diagnostic>,
+}
+
 /// The search path's directories, listed once, and the unit id map systemd builds from them.
 /// Build it once and reuse it for many units.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Catalog {
     search: SearchPath,
-    entries: Vec<HashMap<String, EntryKind>>,
-    /// Each search directory with symlinks resolved inside the root (computed once).
-    canon: Vec<PathBuf>,
-    ids: HashMap<String, Target>,
-    /// Fragment file name → every name that leads to it (`unit_name_map`).
-    names: HashMap<String, Vec<String>>,
+    entries: Vec<FxMap<String, EntryKind>>,
+    /// Entry name ending in `.d` that is a directory or a symlink → every search directory index
+    /// holding it (ascending), with its kind: one lookup per drop-in directory name instead of
+    /// one per search directory.
+    dropin_index: FxMap<String, Vec<(usize, EntryKind)>>,
+    /// A search directory's bytes → the index of the first search directory equal to it.
+    dir_index: FxMap<OsString, usize>,
+    memo: Mutex<Memo>,
+    /// Each search directory with symlinks resolved inside the root, and whether that worked
+    /// (then `chase(dir/NAME, nofollow)` is `canon/NAME`); computed when first needed.
+    canon: Vec<OnceLock<(PathBuf, bool)>>,
+    /// Whether each search directory could be listed (only those need their canonical path).
+    listed: Vec<bool>,
+    ids: FxMap<String, Target>,
+    /// Fragment file name → each alias (symlink name) that leads to it, with the fragment's path
+    /// (`unit_name_map` without the names that are not aliases and before the mask check).
+    names: FxMap<String, Vec<(String, PathBuf)>>,
     /// Warnings from building the map (bad alias symlinks).
     pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Clone for Catalog {
+    fn clone(&self) -> Catalog {
+        Catalog {
+            search: self.search.clone(),
+            entries: self.entries.clone(),
+            dropin_index: self.dropin_index.clone(),
+            dir_index: self.dir_index.clone(),
+            memo: Mutex::new(Memo::default()),
+            canon: self.canon.clone(),
+            listed: self.listed.clone(),
+            ids: self.ids.clone(),
+            names: self.names.clone(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
 }
 
 impl Catalog {
     pub fn new(search: SearchPath) -> Catalog {
         let mut c = Catalog {
             entries: Vec::with_capacity(search.dirs().len()),
+            dropin_index: FxMap::default(),
+            dir_index: FxMap::default(),
+            memo: Mutex::new(Memo::default()),
             canon: Vec::with_capacity(search.dirs().len()),
-            ids: HashMap::new(),
-            names: HashMap::new(),
+            listed: Vec::with_capacity(search.dirs().len()),
+            ids: FxMap::default(),
+            names: FxMap::default(),
             diagnostics: Vec::new(),
             search,
         };
@@ -155,23 +265,153 @@ impl Catalog {
         self.search.root()
     }
 
-    /// The canonical path (symlinks resolved inside the root) of the drop-in directory `name` in
-    /// search directory `dir`, `None` when there is none. systemd canonicalizes drop-in
+    /// The canonical path (symlinks resolved inside the root) of the drop-in directory `name` (of
+    /// `kind`) in search directory `dir`, `None` when there is none. systemd canonicalizes drop-in
     /// directories (`unit_file_find_dir()` calls `chase()`), so on a merged-usr host
     /// `/lib/systemd/system/x.d` is reported as `/usr/lib/systemd/system/x.d`.
-    pub(crate) fn dropin_dir(&self, dir: usize, name: &str) -> Option<PathBuf> {
-        match self.entries.get(dir)?.get(name)? {
+    fn dropin_dir_of(&self, dir: usize, name: &str, kind: EntryKind) -> Option<PathBuf> {
+        match kind {
             // A real directory below an already canonical directory: no syscall needed.
-            EntryKind::Dir => Some(self.canon[dir].join(name)),
+            EntryKind::Dir => Some(join(self.canon(dir), name)),
             EntryKind::Symlink => {
-                let c = chase(self.root(), &self.search.dirs()[dir].join(name), true).ok()?;
-                std::fs::metadata(under_root(self.root(), &c))
-                    .ok()?
-                    .is_dir()
-                    .then_some(c)
+                let key = (dir, name.to_string());
+                if let Some(r) = self.memo().symlinked.get(&key) {
+                    return r.clone();
+                }
+                let r = (|| {
+                    let c = chase(self.root(), &self.search.dirs()[dir].join(name), true).ok()?;
+                    std::fs::metadata(under_root(self.root(), &c))
+                        .ok()?
+                        .is_dir()
+                        .then_some(c)
+                })();
+                self.memo().symlinked.insert(key, r.clone());
+                r
             }
             EntryKind::Other => None,
         }
+    }
+
+    /// Every drop-in directory called one of `names` in any search directory, in systemd's
+    /// order: search directory by search directory, and inside one, in the order of `names`.
+    pub(crate) fn dropin_dirs(&self, names: &[String], out: &mut Vec<PathBuf>) {
+        let mut hits: Vec<(usize, usize, EntryKind)> = Vec::new();
+        for (pos, n) in names.iter().enumerate() {
+            if let Some(v) = self.dropin_index.get(n.as_str()) {
+                hits.extend(v.iter().map(|&(dir, kind)| (dir, pos, kind)));
+            }
+        }
+        hits.sort_unstable_by_key(|&(dir, pos, _)| (dir, pos));
+        for (dir, pos, kind) in hits {
+            if let Some(c) = self.dropin_dir_of(dir, &names[pos], kind) {
+                out.push(c);
+            }
+        }
+    }
+
+    /// Search directory `i` with symlinks resolved inside the root (itself when it could not be
+    /// listed or resolved), and whether it was resolved.
+    fn canon_entry(&self, i: usize) -> &(PathBuf, bool) {
+        self.canon[i].get_or_init(|| {
+            let dir = &self.search.dirs()[i];
+            // Only existing directories need their canonical path.
+            if self.listed[i] {
+                if let Ok(c) = chase(self.root(), dir, true) {
+                    return (c, true);
+                }
+            }
+            (dir.clone(), false)
+        })
+    }
+
+    fn canon(&self, i: usize) -> &PathBuf {
+        &self.canon_entry(i).0
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `.conf` entries of the drop-in directory `dir` (a canonical host path), listed once
+    /// per catalog; `None` when it cannot be read.
+    pub(crate) fn dropin_listing(&self, dir: &Path) -> Option<Listing> {
+        if let Some(l) = self.memo().listings.get(dir.as_os_str()) {
+            return l.clone();
+        }
+        let l = dropins::list_dir(self.root(), dir, ".conf").map(Arc::new);
+        self.memo()
+            .listings
+            .insert(dir.as_os_str().to_os_string(), l.clone());
+        l
+    }
+
+    /// The drop-ins of a unit with id `id` and `aliases`, of type `unit_type`, applied in order.
+    fn dropin_set(
+        &self,
+        id: &str,
+        aliases: &[String],
+        unit_type: &str,
+        sections: Option<&[&str]>,
+    ) -> Arc<DropinSet> {
+        let dirs = dropins::candidate_dirs(self, id, aliases);
+        let mut key = Vec::with_capacity(
+            unit_type.len() + 1 + dirs.iter().map(|d| d.as_os_str().len() + 1).sum::<usize>(),
+        );
+        key.extend_from_slice(unit_type.as_bytes());
+        for d in &dirs {
+            key.push(0);
+            key.extend_from_slice(d.as_os_str().as_bytes());
+        }
+        if let Some(s) = self.memo().sets.get(&key) {
+            return s.clone();
+        }
+        let mut set = DropinSet::default();
+        for (d, symlink) in dropins::merge(self, &dirs) {
+            // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was
+            // parsed before the error stays.
+            if let Some(parsed) = self.dropin_parsed(&d, symlink, unit_type, sections) {
+                set.assignments.extend(parsed.assignments.iter().cloned());
+                set.diagnostics.extend(parsed.diagnostics.iter().cloned());
+            }
+            set.files.push(d);
+        }
+        let set = Arc::new(set);
+        self.memo().sets.insert(key, set.clone());
+        set
+    }
+
+    /// Reads and parses the drop-in `file` (a host path; `symlink` when the directory listing
+    /// showed a symlink) for a unit of type `unit_type`, once per catalog.
+    fn dropin_parsed(
+        &self,
+        file: &Path,
+        symlink: bool,
+        unit_type: &str,
+        sections: Option<&[&str]>,
+    ) -> Option<Arc<syntax::Parsed>> {
+        if let Some(p) = self
+            .memo()
+            .parsed
+            .get(unit_type)
+            .and_then(|m| m.get(file.as_os_str()))
+        {
+            return p.clone();
+        }
+        let root = self.root();
+        let read = if symlink {
+            read_in_root(root, file)
+        } else {
+            read_file(&under_root(root, file))
+        };
+        let p = read
+            .ok()
+            .map(|bytes| Arc::new(syntax::parse_with_sections(&bytes, file, sections)));
+        self.memo()
+            .parsed
+            .entry(unit_type.to_string())
+            .or_default()
+            .insert(file.as_os_str().to_os_string(), p.clone());
+        p
     }
 
     /// Reads a fragment (a host path in a search directory), following symlinks inside the root
@@ -179,9 +419,16 @@ impl Catalog {
     fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
         if let (Some(parent), Some(n)) = (host.parent(), host.file_name().and_then(|n| n.to_str()))
         {
-            if let Some(i) = self.search.dirs().iter().position(|d| d == parent) {
+            // By bytes first (the usual case: the fragment was named after its directory), then
+            // component by component as `Path` compares.
+            let i = self
+                .dir_index
+                .get(parent.as_os_str())
+                .copied()
+                .or_else(|| self.search.dirs().iter().position(|d| d == parent));
+            if let Some(i) = i {
                 if self.entries[i].get(n) == Some(&EntryKind::Other) {
-                    return std::fs::read(under_root(self.root(), &self.canon[i].join(n)));
+                    return read_file(&under_root(self.root(), &join(self.canon(i), n)));
                 }
             }
         }
@@ -198,14 +445,19 @@ impl Catalog {
     fn build(&mut self) {
         let root = self.search.root().to_path_buf();
         let dirs: Vec<PathBuf> = self.search.dirs().to_vec();
+        let mut first: FxMap<Vec<u8>, usize> = FxMap::default();
+        for (j, d) in dirs.iter().enumerate() {
+            let i = *first.entry(component_key(d)).or_insert(j);
+            self.dir_index
+                .entry(d.as_os_str().to_os_string())
+                .or_insert(i);
+        }
         for dir in &dirs {
-            let mut listing = HashMap::new();
+            let mut listing = FxMap::default();
             let rd = std::fs::read_dir(under_root(&root, dir));
-            // Only existing directories need their canonical path.
-            self.canon.push(match rd {
-                Ok(_) => chase(&root, dir, true).unwrap_or_else(|_| dir.clone()),
-                Err(_) => dir.clone(),
-            });
+            let j = self.canon.len();
+            self.canon.push(OnceLock::new());
+            self.listed.push(rd.is_ok());
             if let Ok(rd) = rd {
                 for e in rd.flatten() {
                     let Ok(n) = e.file_name().into_string() else {
@@ -216,19 +468,31 @@ impl Catalog {
                         Ok(t) if t.is_dir() => EntryKind::Dir,
                         _ => EntryKind::Other,
                     };
+                    if kind != EntryKind::Other && n.ends_with(".d") {
+                        self.dropin_index
+                            .entry(n.clone())
+                            .or_default()
+                            .push((self.entries.len(), kind));
+                    }
                     listing.insert(n, kind);
                 }
             }
-            // Sorted for determinism of warnings; systemd uses readdir order.
-            let mut sorted: Vec<(&String, &EntryKind)> = listing.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            // Warnings come only from symlinks: those are taken sorted, for determinism of
+            // warnings (systemd uses readdir order); files in any order (names in one directory
+            // are unique); directories are no units.
+            let mut symlinks: Vec<(&String, &EntryKind)> = listing
+                .iter()
+                .filter(|(_, k)| **k == EntryKind::Symlink)
+                .collect();
+            symlinks.sort_by(|a, b| a.0.cmp(b.0));
+            let files = listing.iter().filter(|(_, k)| **k == EntryKind::Other);
             let mut add: Vec<(String, Target)> = Vec::new();
             let mut warnings = Vec::new();
-            for (n, kind) in sorted {
+            for (n, kind) in files.chain(symlinks) {
                 if n.starts_with('.') || !name::is_valid(n) || self.ids.contains_key(n) {
                     continue;
                 }
-                let filename = dir.join(n);
+                let filename = join(dir, n);
                 match kind {
                     EntryKind::Dir => continue,
                     EntryKind::Other => add.push((n.clone(), Target::Path(filename))),
@@ -240,8 +504,22 @@ impl Catalog {
                             ));
                             continue;
                         };
+                        // A target that is one plain name in the same directory (the usual
+                        // alias) resolves, without following its last component, to the
+                        // directory's canonical path joined with that name: no syscalls.
+                        let mut comps = t.components();
+                        let same_dir = match (comps.next(), comps.next()) {
+                            (Some(Component::Normal(c)), None) if self.canon_entry(j).1 => {
+                                Some(c.to_owned())
+                            }
+                            _ => None,
+                        };
                         let target = if t.is_absolute() { t } else { dir.join(t) };
-                        let Ok(simplified) = chase(&root, &target, false) else {
+                        let simplified = match same_dir {
+                            Some(c) => Ok(join(self.canon(j), c)),
+                            None => chase(&root, &target, false),
+                        };
+                        let Ok(simplified) = simplified else {
                             warnings.push(format!(
                                 "Failed to resolve symlink {} pointing to {}, ignoring",
                                 filename.display(),
@@ -287,19 +565,19 @@ impl Catalog {
             }
             self.entries.push(listing);
         }
-        // The reverse map.
-        let keys: Vec<(String, bool)> = self
+        // The reverse map, for aliases: whether the fragment an alias leads to is masked
+        // (`null_or_empty()`, a few syscalls) is asked only when that fragment's names are wanted
+        // (`names_of()`). A name that is not an alias leads to a fragment of its own name.
+        let aliases: Vec<String> = self
             .ids
             .iter()
-            .map(|(k, v)| (k.clone(), matches!(v, Target::Name(_))))
+            .filter(|(_, v)| matches!(v, Target::Name(_)))
+            .map(|(k, _)| k.clone())
             .collect();
-        for (src, is_alias) in keys {
+        for src in aliases {
             let Ok(Some(dst)) = self.resolve(&src) else {
                 continue;
             };
-            if is_alias && self.null_or_empty(&dst) {
-                continue;
-            }
             let mut base = file_name(&dst);
             if name::kind(&base) == Some(Kind::Template) {
                 if let (Some(Kind::Instance), Some(inst)) = (name::kind(&src), name::instance(&src))
@@ -310,11 +588,33 @@ impl Catalog {
                     }
                 }
             }
-            self.names.entry(base).or_default().push(src);
+            self.names.entry(base).or_default().push((src, dst));
         }
-        for v in self.names.values_mut() {
-            v.sort();
+    }
+
+    /// Every name that leads to the fragment named `n` (`unit_name_map`), sorted.
+    fn names_of(&self, n: &str) -> Arc<Vec<String>> {
+        let own = matches!(self.ids.get(n), Some(Target::Path(_)));
+        let Some(aliases) = self.names.get(n) else {
+            // No alias leads here: nothing to check or remember.
+            return Arc::new(if own { vec![n.to_string()] } else { Vec::new() });
+        };
+        if let Some(v) = self.memo().names.get(n) {
+            return v.clone();
         }
+        let mut v: Vec<String> = Vec::new();
+        if own {
+            v.push(n.to_string());
+        }
+        for (src, dst) in aliases {
+            if !self.null_or_empty(dst) {
+                v.push(src.clone());
+            }
+        }
+        v.sort();
+        let v = Arc::new(v);
+        self.memo().names.insert(n.to_string(), v.clone());
+        v
     }
 
     /// `unit_ids_map_get()`: the fragment path a name leads to.
@@ -343,31 +643,40 @@ impl Catalog {
 
     /// `add_names()`.
     fn add_names(&self, names: &mut Vec<String>, kind: Kind, instance: Option<&str>, n: &str) {
-        let push = |names: &mut Vec<String>, s: String| {
-            if !names.contains(&s) {
-                names.push(s);
+        fn push(names: &mut Vec<String>, s: &str) {
+            if !names.iter().any(|x| x == s) {
+                names.push(s.to_string());
             }
-        };
-        if kind != Kind::Template {
-            push(names, n.to_string());
         }
-        let Some(aliases) = self.names.get(n) else {
-            return;
-        };
-        for a in aliases {
+        if kind != Kind::Template {
+            push(names, n);
+        }
+        let add = |names: &mut Vec<String>, a: &str| {
             if kind == Kind::Instance && name::kind(a) == Some(Kind::Template) {
                 let Ok(inst) = name::instantiate(a, instance.unwrap_or("")) else {
-                    continue;
+                    return;
                 };
                 if let Ok(Some(f)) = self.resolve(&inst) {
-                    if file_name(&f) != n {
-                        continue;
+                    if f.file_name()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default()
+                        != n
+                    {
+                        return;
                     }
                 }
-                push(names, inst);
+                push(names, &inst);
             } else {
-                push(names, a.clone());
+                push(names, a);
             }
+        };
+        if self.names.contains_key(n) {
+            for a in self.names_of(n).iter() {
+                add(names, a);
+            }
+        } else if matches!(self.ids.get(n), Some(Target::Path(_))) {
+            // No alias leads here: the only name is `n` itself (what names_of() would give).
+            add(names, n);
         }
     }
 }
@@ -473,7 +782,19 @@ fn read_in_root(root: &Path, host: &Path) -> io::Result<Vec<u8>> {
     if real == Path::new("/dev/null") {
         return Ok(Vec::new());
     }
-    std::fs::read(under_root(root, &real))
+    read_file(&under_root(root, &real))
+}
+
+/// `std::fs::read()` without its `statx()` for a size hint: unit files are small (open, read,
+/// read to see the end, close).
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    // Through `Take`, read_to_end() reads into the vector's spare capacity without asking the
+    // file's size first (File's own read_to_end() calls statx() and lseek()).
+    let mut f = std::fs::File::open(path)?.take(u64::MAX);
+    let mut v = Vec::with_capacity(4096);
+    f.read_to_end(&mut v)?;
+    Ok(v)
 }
 
 /// Whether a unit of this type can load without a fragment (`unit_load_fragment_and_dropin(u,
@@ -545,7 +866,6 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
 
     let unit_type = name::unit_type(&id).unwrap_or("service").to_string();
     let sections = syntax::sections_for(&unit_type);
-    let root = catalog.root();
     let mut unit = LoadedUnit {
         name: id.clone(),
         ..LoadedUnit::default()
@@ -584,21 +904,10 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
         None => {}
     }
 
-    for (d, symlink) in dropins::find_files(catalog, &id, &aliases) {
-        // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was parsed
-        // before the error stays.
-        let read = if symlink {
-            read_in_root(root, &d)
-        } else {
-            std::fs::read(under_root(root, &d))
-        };
-        if let Ok(bytes) = read {
-            let parsed = syntax::parse_with_sections(&bytes, &d, sections);
-            unit.assignments.extend(parsed.assignments);
-            unit.diagnostics.extend(parsed.diagnostics);
-        }
-        unit.dropins.push(d);
-    }
+    let set = catalog.dropin_set(&id, &aliases, &unit_type, sections);
+    unit.assignments.extend(set.assignments.iter().cloned());
+    unit.diagnostics.extend(set.diagnostics.iter().cloned());
+    unit.dropins.extend(set.files.iter().cloned());
     if fragment.is_none() && unit.dropins.is_empty() {
         return Err(LoadError::NotFound {
             name: name.to_string(),

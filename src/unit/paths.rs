@@ -64,9 +64,12 @@ impl SearchPath {
         if defaults {
             dirs.extend(Self::default_dirs(root));
         }
+        // Duplicates as `Path` compares them (component by component), found by hashing each
+        // path's components once.
+        let mut seen = std::collections::HashSet::with_capacity(dirs.len());
         let mut uniq: Vec<PathBuf> = Vec::with_capacity(dirs.len());
         for d in dirs {
-            if !uniq.contains(&d) {
+            if seen.insert(component_key(&d)) {
                 uniq.push(d);
             }
         }
@@ -117,8 +120,43 @@ pub fn under_root(root: &Path, host: &Path) -> PathBuf {
     if rel.as_os_str().is_empty() {
         root.to_path_buf()
     } else {
-        root.join(rel)
+        join(root, rel)
     }
+}
+
+/// `p`'s components as bytes: two paths are equal (`==`, component by component) exactly when
+/// their keys are.
+pub(crate) fn component_key(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Component;
+    let mut k = Vec::with_capacity(p.as_os_str().len() + 4);
+    for c in p.components() {
+        // A tag per kind, then the bytes of a normal component, then NUL (never in a path).
+        match c {
+            Component::Prefix(x) => {
+                k.push(b'P');
+                k.extend_from_slice(x.as_os_str().as_bytes());
+            }
+            Component::RootDir => k.push(b'/'),
+            Component::CurDir => k.push(b'.'),
+            Component::ParentDir => k.push(b'^'),
+            Component::Normal(s) => {
+                k.push(b'N');
+                k.extend_from_slice(s.as_bytes());
+            }
+        }
+        k.push(0);
+    }
+    k
+}
+
+/// `a.join(b)` with the result allocated once at its final size.
+pub(crate) fn join(a: &Path, b: impl AsRef<Path>) -> PathBuf {
+    let b = b.as_ref();
+    let mut p = PathBuf::with_capacity(a.as_os_str().len() + 1 + b.as_os_str().len());
+    p.push(a);
+    p.push(b);
+    p
 }
 
 /// `SYSTEM_DATA_UNIT_DIR` of the host's systemd build, from its `systemd.pc`.

@@ -264,8 +264,7 @@ impl Parser<'_> {
                 continuation = Some(c);
                 continue;
             }
-            let p = p.to_vec();
-            if !self.parse_line(line, &p) {
+            if !self.parse_line(line, p) {
                 return self.out;
             }
         }
