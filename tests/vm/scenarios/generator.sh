@@ -7,8 +7,11 @@
 # layouts: unified hybrid legacy
 . "$VMTEST_LIB"
 [ -x "$BINDIF" ] || fail "no bindif-launch binary in the guest ($BINDIF)"
-gen=/usr/lib/systemd/system-generators/bindif-launch-generator
-mkdir -p "${gen%/*}"
+# Where the distribution's systemd looks: /lib/systemd/system-generators on Debian (the same
+# directory as /usr/lib/… on merged-/usr systems; bullseye is not merged).
+gen_dir=/lib/systemd/system-generators
+[ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
+gen=$gen_dir/bindif-launch-generator
 ln -sf "$BINDIF" "$gen"
 cleanup "rm -f $gen; systemctl daemon-reload"
 vrf_add vrf-gen 96 127.0.0.1/8
