@@ -11,6 +11,14 @@
 deb=$VMTEST_PAYLOAD/bindif-launch.deb
 [ -f "$deb" ] || fail "no bindif-launch.deb in the payload (scripts/build-deb failed, or BINDIF_DEB is wrong)"
 gen=/usr/lib/systemd/system-generators/bindif-launch-generator
+split_deb=
+if [ ! -L /lib ]; then
+    # split /usr (the bullseye image): systemd searches /lib/systemd/system-generators only. The
+    # default package must say that its generator is inactive; the scenario then goes on with the
+    # BINDIF_DEB_GENERATORDIR=/lib/systemd/system-generators build the runner adds for bullseye.
+    split_deb=$VMTEST_PAYLOAD/bindif-launch-split-usr.deb
+    [ -f "$split_deb" ] || fail "split /usr here, and no bindif-launch-split-usr.deb in the payload"
+fi
 export DEBIAN_FRONTEND=noninteractive
 # The runner installed its own copy as /usr/lib/bindif-launch (no package owns it): take it away so
 # every file checked below comes from the package; put it back at exit for the later scenarios.
@@ -30,6 +38,15 @@ reload
 check "before the install: no generated drop-in" [ ! -e "$generated" ]
 
 # ---------- install ----------
+if [ -n "$split_deb" ]; then
+    out=$(dpkg -i "$deb" 2>&1); rc=$?
+    evidence "split /usr, default package: dpkg -i (exit $rc): $(echo "$out" | grep 'warning' | head -1)"
+    check "split /usr: the default package installs and warns that the generator is inactive" \
+        sh -c "[ $rc = 0 ] && grep -q 'does not search the directory of bindif-launch-generator' <<'EOF_'
+$out
+EOF_"
+    deb=$split_deb gen=/lib/systemd/system-generators/bindif-launch-generator
+fi
 out=$(dpkg -i "$deb" 2>&1); rc=$?
 evidence "dpkg -i (exit $rc): $(echo "$out" | grep -v '^(Reading' | tr '\n' ' ' | cut -c1-300)"
 check "dpkg -i succeeds" [ "$rc" = 0 ]
