@@ -52,7 +52,7 @@ evidence "dpkg -i (exit $rc): $(echo "$out" | grep -v '^(Reading' | tr '\n' ' ' 
 check "dpkg -i succeeds" [ "$rc" = 0 ]
 check "dpkg -s: install ok installed" grep -q '^Status: install ok installed' <<<"$(dpkg -s bindif-launch 2>&1)"
 files=$(dpkg -L bindif-launch 2>/dev/null | while read -r f; do [ -d "$f" ] && [ ! -L "$f" ] || echo "$f"; done)
-evidence "dpkg -L (files): $(echo $files)"
+evidence "dpkg -L (files): $(tr '\n' ' ' <<<"$files")"
 listed() { grep -qx "$1" <<<"$files" && [ -e "$1" ]; }
 for f in /usr/lib/bindif-launch $gen /usr/share/man/man8/bindif-launch.8.gz \
          /usr/share/man/man8/bindif-launch-generator.8.gz \
