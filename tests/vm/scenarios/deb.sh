@@ -1,0 +1,132 @@
+#!/bin/bash
+# deb: the Debian package from scripts/build-deb (payload bindif-launch.deb). `dpkg -i` installs the
+# launcher, the generator link and the man pages, and its postinst's daemon-reload activates the
+# generator: a unit with plain BindNetworkInterface= written before the install gets the generated
+# drop-in and starts bound. `dpkg -r` is refused while a unit runs /usr/lib/bindif-launch itself
+# (the attach step), naming the file and line as `migrate` does; once that line is gone it removes
+# the package, postrm's daemon-reload drops the generated drop-in, and the plain-key unit still
+# starts — unbound, with systemd's "Unknown key" warning, as any v260-style unit on systemd < 260.
+# suites: bookworm bullseye trixie
+. "$VMTEST_LIB"
+deb=$VMTEST_PAYLOAD/bindif-launch.deb
+[ -f "$deb" ] || fail "no bindif-launch.deb in the payload (scripts/build-deb failed, or BINDIF_DEB is wrong)"
+gen=/usr/lib/systemd/system-generators/bindif-launch-generator
+split_deb=
+if [ ! -L /lib ]; then
+    # split /usr (the bullseye image): systemd searches /lib/systemd/system-generators only. The
+    # default package must say that its generator is inactive; the scenario then goes on with the
+    # BINDIF_DEB_GENERATORDIR=/lib/systemd/system-generators build the runner adds for bullseye.
+    split_deb=$VMTEST_PAYLOAD/bindif-launch-split-usr.deb
+    [ -f "$split_deb" ] || fail "split /usr here, and no bindif-launch-split-usr.deb in the payload"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The runner installed its own copy as /usr/lib/bindif-launch (no package owns it): take it away so
+# every file checked below comes from the package; put it back at exit for the later scenarios.
+cleanup "[ -e $BINDIF ] || install -m 0755 $VMTEST_PAYLOAD/bindif-launch $BINDIF"
+rm -f "$BINDIF"
+cleanup "BINDIF_LAUNCH_FORCE_REMOVE=1 dpkg --purge bindif-launch"
+vrf_add vrf-deb 98 127.0.0.1/8
+generated=/run/systemd/generator/deb-plain.service.d/zzzz-bindif-launch.conf
+
+# the v260 form, written before the package exists
+unit_write deb-plain.service <<EOF
+[Service]
+BindNetworkInterface=vrf-deb
+ExecStart=/usr/bin/python3 $HELPERS/listen.py 127.0.0.1 9980
+EOF
+reload
+check "before the install: no generated drop-in" [ ! -e "$generated" ]
+
+# ---------- install ----------
+if [ -n "$split_deb" ]; then
+    out=$(dpkg -i "$deb" 2>&1); rc=$?
+    evidence "split /usr, default package: dpkg -i (exit $rc): $(echo "$out" | grep 'warning' | head -1)"
+    check "split /usr: the default package installs and warns that the generator is inactive" \
+        sh -c "[ $rc = 0 ] && grep -q 'does not search the directory of bindif-launch-generator' <<'EOF_'
+$out
+EOF_"
+    deb=$split_deb gen=/lib/systemd/system-generators/bindif-launch-generator
+fi
+out=$(dpkg -i "$deb" 2>&1); rc=$?
+evidence "dpkg -i (exit $rc): $(echo "$out" | grep -v '^(Reading' | tr '\n' ' ' | cut -c1-300)"
+check "dpkg -i succeeds" [ "$rc" = 0 ]
+check "dpkg -s: install ok installed" grep -q '^Status: install ok installed' <<<"$(dpkg -s bindif-launch 2>&1)"
+files=$(dpkg -L bindif-launch 2>/dev/null | while read -r f; do [ -d "$f" ] && [ ! -L "$f" ] || echo "$f"; done)
+evidence "dpkg -L (files): $(tr '\n' ' ' <<<"$files")"
+listed() { grep -qx "$1" <<<"$files" && [ -e "$1" ]; }
+for f in /usr/lib/bindif-launch $gen /usr/share/man/man8/bindif-launch.8.gz \
+         /usr/share/man/man8/bindif-launch-generator.8.gz \
+         /usr/share/doc/bindif-launch/examples/bind-interface.conf /usr/share/doc/bindif-launch/copyright; do
+    check "dpkg -L lists $f and it exists" listed "$f"
+done
+check "generator link resolves to /usr/lib/bindif-launch" [ "$(readlink -f "$gen")" = /usr/lib/bindif-launch ]
+sp=$(systemd-path systemd-search-system-generator 2>/dev/null)
+found=; IFS=: read -ra dirs <<<"$sp"; for d in "${dirs[@]}"; do [ -e "$d/bindif-launch-generator" ] && found=$d; done
+evidence "systemd's generator path: $sp; the link is seen in ${found:-none of them}"
+check "systemd searches a directory holding the generator" [ -n "$found" ]
+check "the packaged launcher runs" "$BINDIF" --version
+check "postinst's daemon-reload ran the generator: $generated exists" [ -e "$generated" ]
+evidence "generated: $(grep -v '^#' "$generated" 2>/dev/null | tr '\n' ';')"
+reload
+check "after systemctl daemon-reload: the drop-in is still generated" [ -e "$generated" ]
+start deb-plain.service
+wait_for sh -c 'ss -Htln | grep -q ":9980 "'
+evidence "installed: listener $(ss_port 9980 | awk '{print $4}')"
+record installed "$(tcp_dev 9980)"
+check "installed: plain BindNetworkInterface= unit bound to vrf-deb" [ "$(tcp_dev 9980)" = vrf-deb ]
+
+# ---------- dpkg -r refused while a unit runs bindif-launch itself ----------
+unit_write deb-attach.service <<EOF
+[Service]
+ExecStart=/usr/bin/python3 $HELPERS/listen.py 127.0.0.1 9981
+EOF
+bind_dropin deb-attach.service vrf-deb attach
+reload
+out=$(dpkg -r bindif-launch 2>&1); rc=$?
+echo "$out"
+evidence "dpkg -r with the attach step (exit $rc):"
+echo "$out" | grep -E 'bindif-launch:|->|/etc/systemd' | sed 's/^/    /' | tee -a "$VMTEST_EVIDENCE" >/dev/null
+record refused "$([ "$rc" != 0 ] && echo yes || echo no)"
+check "dpkg -r is refused (non-zero exit)" [ "$rc" != 0 ]
+check "the refusal names the attach line" grep -q "deb-attach.service.d/bind.conf:2: ExecStartPre=+/usr/lib/bindif-launch --attach %n" <<<"$out"
+check "the refusal gives the migrate advice" grep -q -- "-> remove this line" <<<"$out"
+check "the refusal names BINDIF_LAUNCH_FORCE_REMOVE" grep -q "BINDIF_LAUNCH_FORCE_REMOVE=1" <<<"$out"
+# dpkg keeps the package installed; only the selection says "deinstall" now
+evidence "after the refusal: $(dpkg -s bindif-launch 2>&1 | grep '^Status:')"
+check "still installed after the refusal" grep -Eq '^Status: [a-z]+ ok installed$' <<<"$(dpkg -s bindif-launch 2>&1)"
+check "the launcher is still there" [ -x "$BINDIF" ]
+
+# ---------- the attach line removed: dpkg -r goes through ----------
+sed -i '/bindif-launch/d' /etc/systemd/system/deb-attach.service.d/bind.conf
+evidence "deb-attach drop-in now: $(tr '\n' ';' < /etc/systemd/system/deb-attach.service.d/bind.conf)"
+reload
+cursor=$(journalctl -b -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
+out=$(dpkg -r bindif-launch 2>&1); rc=$?
+echo "$out"
+evidence "dpkg -r without it (exit $rc): $(echo "$out" | grep 'bindif-launch:' | tr '\n' ' ' | cut -c1-300)"
+check "dpkg -r succeeds" [ "$rc" = 0 ]
+check "the message says plain-key units keep working" grep -q "keep working" <<<"$out"
+check "the package is gone" sh -c '! dpkg -s bindif-launch 2>/dev/null | grep -q "^Status: install ok installed"'
+check "the launcher is gone" [ ! -e "$BINDIF" ]
+check "the generator link is gone" sh -c "[ ! -e $gen ] && [ ! -L $gen ]"
+check "postrm's daemon-reload removed the generated drop-in" [ ! -e "$generated" ]
+evidence "running unit after removal: $(systemctl is-active deb-plain.service), listener $(ss_port 9980 | awk '{print $4}')"
+check "the running unit keeps its binding until it restarts" [ "$(tcp_dev 9980)" = vrf-deb ]
+start deb-plain.service deb-attach.service
+systemctl restart deb-plain.service
+wait_for sh -c 'ss -Htln | grep -q ":9980 " && ss -Htln | grep -q ":9981 "'
+unbound_listener() { [ -n "$(ss_port "$1")" ] && [ -z "$(tcp_dev "$1")" ]; }
+for u in deb-plain:9980 deb-attach:9981; do
+    st=$(systemctl show -p ActiveState -p Result --value "${u%:*}.service" | tr '\n' ' ')
+    evidence "after removal, restarted ${u%:*}.service: $st listener $(ss_port "${u#*:}" | awk '{print $4}')"
+    check "${u%:*}.service starts after removal (active, not broken)" [ "$(systemctl is-active "${u%:*}.service")" = active ]
+    check "${u%:*}.service listens unbound after removal" unbound_listener "${u#*:}"
+done
+record removed "$(tcp_dev 9980)"
+warn() { journalctl -b --no-pager -o cat ${cursor:+--after-cursor="$cursor"} 2>/dev/null |
+    grep -E "deb-plain.service:2: Unknown key (name )?'BindNetworkInterface'" | head -1; }
+warn_seen() { [ -n "$(warn)" ]; }
+wait_for warn_seen
+evidence "journal after removal: $(warn)"
+check "systemd's Unknown key warning for the plain key" [ -n "$(warn)" ]
+verdict "installed bound (${files:+$(echo "$files" | wc -l) files}), removal refused with the attach step, after it unbound and active"
