@@ -47,7 +47,9 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
         .expect("benchmark interface");
     let parent = own_dir().join("status-bench");
     let _ = std::fs::create_dir(&parent);
-    let dirs: Vec<_> = (0..n).map(|i| parent.join(format!("s{i}.service"))).collect();
+    let dirs: Vec<_> = (0..n)
+        .map(|i| parent.join(format!("s{i}.service")))
+        .collect();
     for d in &dirs {
         let _ = std::fs::create_dir(d);
         bindif::sys::bpf::bind_cgroup_at(d, ifindex).expect("bind");
@@ -176,7 +178,8 @@ fn main() {
         String::new(),
     ]);
     row(&[
-        "`status` on the whole host with 500 more bound cgroups (`status::run_with`, table output)".into(),
+        "`status` on the whole host with 500 more bound cgroups (`status::run_with`, table output)"
+            .into(),
         status.cell(),
         String::new(),
     ]);
