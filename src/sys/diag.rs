@@ -11,9 +11,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use super::netlink::ParseError;
+use super::netlink::{messages, u32_at, ParseError, NLMSG_HDRLEN};
 
-const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 1;
@@ -118,18 +117,6 @@ pub fn build_request(seq: u32, family: u8, proto: Proto) -> Vec<u8> {
     buf
 }
 
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([b[off], b[off + 1]])
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-const fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
 /// Parses one `struct inet_diag_msg` (ports and addresses in network byte order, the rest in
 /// host order).
 pub fn parse_msg(body: &[u8], proto: Proto) -> Result<InetSocket, ParseError> {
@@ -179,16 +166,8 @@ pub struct DumpPart {
 /// numbers are skipped.
 pub fn parse_dump(buf: &[u8], seq: u32, proto: Proto) -> Result<DumpPart, ParseError> {
     let mut out = DumpPart::default();
-    let mut rest = buf;
-    while rest.len() >= NLMSG_HDRLEN {
-        let len = u32_at(rest, 0) as usize;
-        if len < NLMSG_HDRLEN || len > rest.len() {
-            return Err(ParseError("message length out of bounds"));
-        }
-        let ty = u16_at(rest, 4);
-        let msg_seq = u32_at(rest, 8);
-        let body = &rest[NLMSG_HDRLEN..len];
-        rest = &rest[align4(len).min(rest.len())..];
+    for msg in messages(buf) {
+        let (ty, msg_seq, body) = msg?;
         if msg_seq != seq {
             continue;
         }
@@ -306,6 +285,7 @@ pub fn socket_inode(link: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::netlink::{align4, u16_at};
 
     fn nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();

@@ -10,7 +10,7 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -69,7 +69,7 @@ impl From<ParseError> for io::Error {
     }
 }
 
-const fn align4(n: usize) -> usize {
+pub(crate) const fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
@@ -117,11 +117,11 @@ pub fn build_getlink_request(seq: u32, lookup: &Lookup) -> Vec<u8> {
     buf
 }
 
-fn u16_at(b: &[u8], off: usize) -> u16 {
+pub(crate) fn u16_at(b: &[u8], off: usize) -> u16 {
     u16::from_ne_bytes([b[off], b[off + 1]])
 }
 
-fn u32_at(b: &[u8], off: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
@@ -184,19 +184,43 @@ pub fn parse_link(body: &[u8]) -> Result<LinkInfo, ParseError> {
     Ok(link)
 }
 
+/// The netlink messages of one received datagram as (type, sequence number, body). A length
+/// field pointing outside the datagram ends the iteration with an error.
+pub(crate) fn messages(buf: &[u8]) -> Messages<'_> {
+    Messages { rest: buf }
+}
+
+pub(crate) struct Messages<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<(u16, u32, &'a [u8]), ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest;
+        if rest.len() < NLMSG_HDRLEN {
+            return None;
+        }
+        let len = u32_at(rest, 0) as usize;
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            self.rest = &[];
+            return Some(Err(ParseError("message length out of bounds")));
+        }
+        self.rest = &rest[align4(len).min(rest.len())..];
+        Some(Ok((
+            u16_at(rest, 4),
+            u32_at(rest, 8),
+            &rest[NLMSG_HDRLEN..len],
+        )))
+    }
+}
+
 /// Finds the answer to request `seq` in one received datagram. `Ok(None)`: nothing for us in it
 /// (e.g. a stale reply to an earlier request), keep reading.
 pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
-    let mut rest = buf;
-    while rest.len() >= NLMSG_HDRLEN {
-        let len = u32_at(rest, 0) as usize;
-        if len < NLMSG_HDRLEN || len > rest.len() {
-            return Err(ParseError("message length out of bounds"));
-        }
-        let ty = u16_at(rest, 4);
-        let msg_seq = u32_at(rest, 8);
-        let body = &rest[NLMSG_HDRLEN..len];
-        rest = &rest[align4(len).min(rest.len())..];
+    for msg in messages(buf) {
+        let (ty, msg_seq, body) = msg?;
         if msg_seq != seq {
             continue;
         }
