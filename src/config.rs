@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::unit::eval::{self, BindEval, Discovery, DiscoveryError, EvalContext};
 use crate::unit::exec;
 use crate::unit::load::{self, LoadError};
-use crate::unit::specifier::{HostFacts, SpecifierContext};
+use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
 use crate::unit::LoadedUnit;
 
 /// systemd's fixed `PATH` for commands given by plain name (the system manager's default
@@ -31,12 +31,12 @@ pub struct Launch {
 /// decides, e.g., whether the `|` prefix exists).
 pub fn read(root: &Path, name: &str, systemd_version: u32) -> Result<UnitConfig, LoadError> {
     let loaded = load::load(root, name)?;
-    let facts = HostFacts::gather(root);
+    let facts = LazyHostFacts::new(root);
     let fragment = loaded
         .fragment
         .as_ref()
         .map(|f| f.to_string_lossy().into_owned());
-    let mut spec = SpecifierContext::new(&loaded.name, &facts);
+    let mut spec = SpecifierContext::lazy(&loaded.name, &facts);
     spec.fragment_path = fragment.as_deref();
     let ctx = EvalContext::new(spec, systemd_version);
     let bind = eval::evaluate_bind(&loaded, &ctx);

@@ -261,17 +261,63 @@ pub struct SpecifierContext<'a> {
     /// default slice systemd assigns (`/system.slice`, or `/system.slice/system-PREFIX.slice`
     /// for an instance).
     pub slice_cgroup: Option<&'a str>,
-    pub host: &'a HostFacts,
+    pub host: HostSource<'a>,
 }
 
 impl<'a> SpecifierContext<'a> {
     pub fn new(unit: &'a str, host: &'a HostFacts) -> Self {
+        Self::with_host(unit, HostSource::Given(host))
+    }
+
+    /// Host facts read only if a specifier needs them (see [`LazyHostFacts`]).
+    pub fn lazy(unit: &'a str, host: &'a LazyHostFacts) -> Self {
+        Self::with_host(unit, HostSource::Lazy(host))
+    }
+
+    fn with_host(unit: &'a str, host: HostSource<'a>) -> Self {
         SpecifierContext {
             unit,
             fragment_path: None,
             slice_cgroup: None,
             host,
         }
+    }
+}
+
+/// Where expansion gets the host facts from.
+#[derive(Debug, Clone, Copy)]
+pub enum HostSource<'a> {
+    Given(&'a HostFacts),
+    Lazy(&'a LazyHostFacts),
+}
+
+impl<'a> HostSource<'a> {
+    pub fn get(self) -> &'a HostFacts {
+        match self {
+            HostSource::Given(h) => h,
+            HostSource::Lazy(l) => l.get(),
+        }
+    }
+}
+
+/// Host facts gathered on first use. Most units use no host specifier (%H, %m, %b, %o, …), so
+/// the launcher's start path should not read seven files for them on every start.
+#[derive(Debug)]
+pub struct LazyHostFacts {
+    root: std::path::PathBuf,
+    facts: std::cell::OnceCell<HostFacts>,
+}
+
+impl LazyHostFacts {
+    pub fn new(root: &Path) -> Self {
+        LazyHostFacts {
+            root: root.to_path_buf(),
+            facts: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> &HostFacts {
+        self.facts.get_or_init(|| HostFacts::gather(&self.root))
     }
 }
 
@@ -339,7 +385,8 @@ fn parent_dir(path: &str) -> String {
 /// The value of one specifier letter, `Ok(None)` when the letter is not in systemd's table.
 fn lookup(c: char, ctx: &SpecifierContext<'_>) -> Result<Option<String>, SpecifierError> {
     let u = ctx.unit;
-    let h = ctx.host;
+    // Only the letters that need them read the host facts.
+    let h = || ctx.host.get();
     let v = match c {
         'n' => u.to_string(),
         'N' => name::without_suffix(u).unwrap_or(u).to_string(),
@@ -389,29 +436,29 @@ fn lookup(c: char, ctx: &SpecifierContext<'_>) -> Result<Option<String>, Specifi
         // RUNTIME_SCOPE_SYSTEM uses uid/gid 0; get_home_dir()/get_shell() hardcode root's).
         'h' => "/root".to_string(),
         // %s: see HostFacts::root_shell.
-        's' => h
+        's' => h()
             .root_shell
             .clone()
             .unwrap_or_else(|| "/bin/sh".to_string()),
         'u' | 'g' => "root".to_string(),
         'U' | 'G' => "0".to_string(),
         // COMMON_SYSTEM_SPECIFIERS
-        'a' => h.architecture.clone().unwrap_or_default(),
-        'A' => os_field(c, h, "IMAGE_VERSION")?,
-        'b' => h.boot_id.clone().ok_or(unavailable(c, ENOENT))?,
-        'B' => os_field(c, h, "BUILD_ID")?,
-        'H' => hostname(h),
-        'l' => short_hostname(h),
-        'q' => match h.pretty_hostname.as_deref() {
+        'a' => h().architecture.clone().unwrap_or_default(),
+        'A' => os_field(c, h(), "IMAGE_VERSION")?,
+        'b' => h().boot_id.clone().ok_or(unavailable(c, ENOENT))?,
+        'B' => os_field(c, h(), "BUILD_ID")?,
+        'H' => hostname(h()),
+        'l' => short_hostname(h()),
+        'q' => match h().pretty_hostname.as_deref() {
             Some(p) if !p.is_empty() => p.to_string(),
-            _ => short_hostname(h),
+            _ => short_hostname(h()),
         },
-        'm' => h.machine_id.clone().ok_or(unavailable(c, EUNATCH))?,
-        'M' => os_field(c, h, "IMAGE_ID")?,
-        'o' => os_field(c, h, "ID")?,
-        'v' => h.kernel_release.clone().unwrap_or_default(),
-        'w' => os_field(c, h, "VERSION_ID")?,
-        'W' => os_field(c, h, "VARIANT_ID")?,
+        'm' => h().machine_id.clone().ok_or(unavailable(c, EUNATCH))?,
+        'M' => os_field(c, h(), "IMAGE_ID")?,
+        'o' => os_field(c, h(), "ID")?,
+        'v' => h().kernel_release.clone().unwrap_or_default(),
+        'w' => os_field(c, h(), "VERSION_ID")?,
+        'W' => os_field(c, h(), "VARIANT_ID")?,
         // COMMON_TMP_SPECIFIERS: PID 1 has no $TMPDIR.
         'T' => "/tmp".to_string(),
         'V' => "/var/tmp".to_string(),
@@ -473,6 +520,19 @@ pub const KNOWN: &str = "iIjJnNpPfyYcrRCdDELSthsuUgGaAbBHlqmMovwWTV";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_facts_are_read_only_when_a_specifier_needs_them() {
+        let lazy = LazyHostFacts::new(Path::new("/nonexistent-root"));
+        let ctx = SpecifierContext::lazy("a@b.service", &lazy);
+        assert_eq!(expand("%n %i %t", &ctx).unwrap(), "a@b.service b /run");
+        assert!(
+            lazy.facts.get().is_none(),
+            "no host specifier, nothing read"
+        );
+        let _ = expand("%H", &ctx);
+        assert!(lazy.facts.get().is_some());
+    }
 
     fn host() -> HostFacts {
         HostFacts {
