@@ -6,10 +6,11 @@
 //! `options` holds `version=N layout=unified|hybrid|legacy`; `messages` lines that must occur
 //! in the log; a missing `expected/` means no output. `BLESS=1` rewrites `expected/`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use bindif::cgroup::Layout;
@@ -31,30 +32,8 @@ fn cases() -> Vec<PathBuf> {
     v
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
 fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "bindif-generator-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if !from.exists() {
-        return;
-    }
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", from.display()))
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::tempdir(&format!("generator-{tag}"))
 }
 
 /// Every regular file below `dir`, relative path → content.
@@ -116,7 +95,7 @@ const NORMAL: &str = "run/systemd/generator";
 fn run_case(case: &Path) -> (PathBuf, Outcome) {
     let o = case_opts(case);
     let tmp = tempdir(case.file_name().unwrap().to_str().unwrap());
-    copy_tree(&case.join("root"), &tmp);
+    common::copy_tree(&case.join("root"), &tmp);
     let normal = tmp.join(NORMAL);
     let _ = std::fs::remove_dir_all(&normal);
     std::fs::create_dir_all(&normal).unwrap();
@@ -482,7 +461,7 @@ fn systemd_runs_the_attach_step_first() {
     // Legacy: every command line systemd would run is the original one behind the launcher.
     let legacy = fixtures().join("legacy");
     let orig = tempdir("legacy-orig");
-    copy_tree(&legacy.join("root"), &orig);
+    common::copy_tree(&legacy.join("root"), &orig);
     let wrapped = roots
         .entry("legacy")
         .or_insert_with(|| run_case(&legacy).0)
@@ -522,7 +501,7 @@ fn systemd_runs_the_attach_step_first() {
 fn cli_generate_subcommand() {
     let case = fixtures().join("basic");
     let tmp = tempdir("cli");
-    copy_tree(&case.join("root"), &tmp);
+    common::copy_tree(&case.join("root"), &tmp);
     let out = tmp.join("out");
     let st = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
         .arg("generate")

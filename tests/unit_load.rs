@@ -232,25 +232,8 @@ fn our_view(cat: &Catalog, name: &str) -> Observed {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", from.display()))
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
 fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "bindif-unit-load-{tag}-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir(&format!("unit-load-{tag}"))
 }
 
 #[test]
@@ -264,7 +247,7 @@ fn fixtures_match_systemd() {
     for case in cases() {
         let text = std::fs::read_to_string(case.join("expected")).unwrap();
         let tmp = tempdir(case.file_name().unwrap().to_str().unwrap());
-        copy_tree(&case, &tmp);
+        common::copy_tree(&case, &tmp);
         std::fs::remove_file(tmp.join("expected")).unwrap();
         let cat = catalog(&tmp);
         for (name, cross, _) in blocks(&text) {

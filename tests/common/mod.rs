@@ -338,3 +338,25 @@ pub fn have_systemd_analyze() -> bool {
     }
     found
 }
+
+/// A fresh, empty directory below the temporary directory, unique to this process and call.
+pub fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(unique(&format!("bindif-{tag}")));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Copies the contents of `from` (if it exists) into `to`, keeping symlinks and modes.
+pub fn copy_tree(from: &Path, to: &Path) {
+    if !from.exists() {
+        return;
+    }
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a {} {}", from.display(), to.display());
+}
