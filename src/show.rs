@@ -107,11 +107,11 @@ pub fn to_text(cfg: &UnitConfig) -> String {
                 .as_ref()
                 .ok()
                 .and_then(|d| d.commands.first())
-                .map(|c| Some(c.source.clone()));
+                .map(|c| c.source.clone());
             out += &format!(
                 "Command: {} (from {})\n",
                 shell_words(&l.path.to_string_lossy(), &l.argv),
-                at(&source.flatten())
+                at(&source)
             );
         }
         Err(e) => out += &format!("Command: (none: {e})\n"),
