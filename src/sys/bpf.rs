@@ -386,6 +386,13 @@ fn raw_info(fd: BorrowedFd, info: &mut RawProgInfo) -> io::Result<()> {
     sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(drop)
 }
 
+/// The id of the program behind `fd` (one `BPF_OBJ_GET_INFO_BY_FD`, no instructions).
+pub fn prog_id_fd(fd: BorrowedFd) -> io::Result<u32> {
+    let mut info = RawProgInfo::default();
+    raw_info(fd, &mut info)?;
+    Ok(info.id)
+}
+
 /// Name, type and translated instructions of the program behind `fd`.
 pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
     let mut first = RawProgInfo::default();
@@ -435,15 +442,11 @@ impl AsFdBorrowed for OwnedFd {
     }
 }
 
-/// Detaches our programs from `cgroup`, never foreign ones. With `keep`, only copies older than
-/// `keep` (smaller program ids: the kernel hands out ids in increasing order) are removed, so two
+/// Detaches our programs from `cgroup`, never foreign ones. With `keep_id`, only copies older than
+/// that program (smaller program ids: the kernel hands out ids in increasing order) are removed, so two
 /// starts racing on one cgroup can never remove each other's program and leave none.
 /// Programs that vanish while we look (a concurrent detach) are skipped.
-pub fn detach_ours(cgroup: BorrowedFd, keep: Option<BorrowedFd>) -> io::Result<usize> {
-    let keep_id = match keep {
-        Some(fd) => Some(prog_info_fd(fd)?.id),
-        None => None,
-    };
+pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize> {
     let mut removed = 0;
     for id in query(cgroup)? {
         if keep_id.is_some_and(|k| id >= k) {
@@ -569,17 +572,15 @@ pub fn attach_replacing(
             None => err,
         }
     })?;
-    let prog_id = prog_info_fd(prog_fd)
-        .map_err(|e| {
-            Error::new(
-                Category::Bpf,
-                "get information of BPF program",
-                prog::PROG_NAME,
-                e,
-            )
-        })?
-        .id;
-    let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_fd)) {
+    let prog_id = prog_id_fd(prog_fd).map_err(|e| {
+        Error::new(
+            Category::Bpf,
+            "get information of BPF program",
+            prog::PROG_NAME,
+            e,
+        )
+    })?;
+    let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_id)) {
         Ok(n) => (n, None),
         Err(e) => (
             0,
