@@ -124,7 +124,13 @@ pub fn detect_with(root: &Path, statfs_magic: impl Fn(&Path) -> Option<u64>) -> 
 
 /// Reads and parses `ROOT/proc/self/cgroup`.
 pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
-    let text = std::fs::read_to_string(root.join("proc/self/cgroup"))?;
+    // Not `fs::read_to_string`: /proc files report size 0, so it would grow its buffer from
+    // 32 bytes, one read(2) per doubling; this file is a few hundred bytes.
+    let mut text = String::with_capacity(4096);
+    std::io::Read::read_to_string(
+        &mut std::fs::File::open(root.join("proc/self/cgroup"))?,
+        &mut text,
+    )?;
     Ok(parse_proc_cgroup(&text)?)
 }
 

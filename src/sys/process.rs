@@ -94,9 +94,11 @@ pub fn notify_status(socket: &OsStr, status: &str) -> io::Result<()> {
 
 /// Reads the whole of a small /proc file, `None` when it cannot be read (hidepid, no /proc).
 pub fn read_proc(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    // A large first buffer: /proc files report size 0, and `fs::read` would then start at 32
+    // bytes and issue one read(2) per doubling.
+    let mut buf = Vec::with_capacity(64 * 1024);
+    std::io::Read::read_to_end(&mut std::fs::File::open(path).ok()?, &mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// Makes an argv element from bytes.
