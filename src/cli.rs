@@ -44,6 +44,7 @@ Options:
   --sockets                List inet sockets of bound units that are not bound (status)
   --json                   Machine-readable output (show, status, migrate)
   --debug                  Log each step
+  --timing                 Log how long each phase took, just before executing the command
   -h --help                Show this help
      --version             Show the version
 ";
@@ -91,6 +92,7 @@ pub struct Args {
     pub root: PathBuf,
     pub json: bool,
     pub debug: bool,
+    pub timing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +146,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         root: PathBuf::from("/"),
         json: false,
         debug: false,
+        timing: false,
     };
     let mut attach = false;
     let mut interface = None;
@@ -210,6 +213,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             "--debug" => {
                 flag("--debug")?;
                 a.debug = true
+            }
+            "--timing" => {
+                flag("--timing")?;
+                a.timing = true
             }
             "--sockets" => {
                 flag("--sockets")?;
@@ -289,6 +296,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
 }
 
 pub fn main(argv: Vec<OsString>) -> i32 {
+    let start = std::time::Instant::now();
     // The generator: installed as `bindif-launch-generator`, or the hidden `generate` subcommand.
     if crate::generator::wanted(&argv) {
         return crate::generator::main(argv);
@@ -300,6 +308,9 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             return exit::INVALIDARGUMENT;
         }
     };
+    if args.timing {
+        crate::timing::enable(start);
+    }
     let status = crate::launch::run(args);
     // `main` is no_main (see main.rs), so std's exit-time flush of stdout does not run.
     let _ = std::io::Write::flush(&mut std::io::stdout());

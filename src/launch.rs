@@ -15,7 +15,7 @@ use crate::config::{self, UnitConfig};
 use crate::log::{self, Level};
 use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
-use crate::{exit, host, log_at, target};
+use crate::{exit, host, log_at, target, timing};
 
 /// What to do when the binding cannot be set up, merged from the command line, the unit's
 /// `X-BindNetworkInterface-*=` keys and the mode's default.
@@ -58,6 +58,7 @@ pub fn run(args: Args) -> i32 {
         process::stderr_dev_ino(),
         args.debug,
     );
+    timing::mark("start-up");
     let result = match &args.mode {
         Mode::Help => {
             print!("{USAGE}");
@@ -100,10 +101,12 @@ fn running_systemd_version() -> Option<u32> {
 
 fn read_unit(root: &Path, unit: &str) -> Result<UnitConfig, Fatal> {
     let version = running_systemd_version().unwrap_or(260);
+    timing::mark("systemd version");
     let cfg = config::read(root, unit, version).map_err(|e| {
         log_at!(Err, "Failed to load unit {unit}: {e}");
         Fatal(exit::INVALIDARGUMENT)
     })?;
+    timing::mark("unit load");
     for d in &cfg.bind.diagnostics {
         log_at!(Warning, "{}", eval::format_diagnostic(d));
     }
@@ -161,7 +164,15 @@ fn resolve_discovered(unit: &str, cfg: &UnitConfig) -> Result<Command, Fatal> {
     })
 }
 
+/// Logs `--timing`'s line, if asked for; called last before executing or exiting.
+fn log_timing() {
+    if let Some((phases, total)) = timing::phases() {
+        log_at!(Info, "{}", timing::format_line(&phases, total));
+    }
+}
+
 fn exec(cmd: &Command) -> Fatal {
+    log_timing();
     let err = process::exec(&cmd.path, &cmd.argv);
     log_at!(
         Err,
@@ -178,6 +189,7 @@ fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i3
         Some(c) => resolve_explicit(c)?,
         None => resolve_discovered(unit, &cfg)?,
     };
+    timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
     let bound = bind_unit(unit, cfg.interface(), &policy, false)?;
     if args.notify_status {
@@ -189,7 +201,9 @@ fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i3
 fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    bind_unit(unit, cfg.interface(), &policy, true).map(|_| ())
+    let bound = bind_unit(unit, cfg.interface(), &policy, true);
+    log_timing();
+    bound.map(|_| ())
 }
 
 fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
@@ -198,6 +212,7 @@ fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32,
         return Err(Fatal(exit::INVALIDARGUMENT));
     }
     let cmd = resolve_explicit(command)?;
+    timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, None, true);
     let bound = bind_adhoc(interface, &policy)?;
     if args.notify_status {
@@ -383,14 +398,17 @@ fn bind(
     let Some(ifindex) = resolve(interface, policy)? else {
         return Ok(None);
     };
+    timing::mark("interface resolve");
     let prog = match sys::bpf::load_bind_program(ifindex) {
         Ok(p) => p,
         Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
     };
+    timing::mark("program load");
     let target = match choose() {
         Ok(t) => t,
         Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
     };
+    timing::mark("cgroup");
     let object = target.path().display().to_string();
     let named = |e: sys::Error| {
         if e.object.is_empty() {
@@ -410,12 +428,14 @@ fn bind(
         }
         Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
     }
+    timing::mark("attach");
     log_at!(
         Debug,
         "bind-interface: Attached program binding to '{interface}' (ifindex {ifindex}) on {object}"
     );
     if policy.verify {
         verify(interface, ifindex)?;
+        timing::mark("verify");
     }
     Ok(Some(Bound {
         interface: interface.to_string(),

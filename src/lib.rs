@@ -21,4 +21,5 @@ pub mod show;
 pub mod status;
 pub mod sys;
 pub mod target;
+pub mod timing;
 pub mod unit;

@@ -795,3 +795,75 @@ fn adhoc_binds_a_unit_cgroup_only_when_it_is_alone_there() {
         "the service's own cgroup must stay unbound"
     );
 }
+
+/// The phases `--timing` names in its line, in the launcher's order.
+fn timing_phases(err: &str) -> Vec<String> {
+    let line = err
+        .lines()
+        .find(|l| l.contains("bind-interface: Timing: "))
+        .unwrap_or_else(|| panic!("no timing line in: {err}"));
+    let body = line.split("Timing: ").nth(1).unwrap();
+    let (phases, total) = body.split_once("; ").unwrap();
+    assert!(total.ends_with(" in all since main()"), "{line}");
+    phases
+        .split(", ")
+        .map(|p| {
+            let (name, d) = p.rsplit_once(' ').unwrap();
+            assert!(d.ends_with("µs") || d.ends_with("ms"), "{line}");
+            name.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn timing_names_every_phase_of_the_launch() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[BIN, "--timing", "-i", VETH_A, "--", "true"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        timing_phases(&stderr(&out)),
+        [
+            "start-up",
+            "command lookup",
+            "interface resolve",
+            "program load",
+            "cgroup",
+            "attach"
+        ]
+    );
+
+    let ucg = unit_cgroup("timing");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, "--timing", "--verify", &root.arg(), &ucg.name]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        timing_phases(&stderr(&out)),
+        [
+            "start-up",
+            "systemd version",
+            "unit load",
+            "command lookup",
+            "interface resolve",
+            "program load",
+            "cgroup",
+            "attach",
+            "verify"
+        ]
+    );
+    // Without the flag, no timing line.
+    let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", VETH_A, "--", "true"]));
+    assert!(!stderr(&out).contains("Timing:"), "{}", stderr(&out));
+}
