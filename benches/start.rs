@@ -118,9 +118,18 @@ fn main() {
         Variant::new("unit-mode launcher", &[l, &root_arg, &unit]),
         Variant::new("unit-mode launcher, 500-unit tree", &[l, &big_arg, &unit]),
     ];
-    // Optionally the same launcher built differently (scripts/bench: a static-pie build), to
+    // The floor of any wrapper (scripts/bench builds benches/support/exec-only.c statically):
+    // a second execve() in front of the command and nothing else.
+    if let Ok(floor) = std::env::var("BINDIF_BENCH_EXEC_ONLY") {
+        variants.push(Variant::new(
+            "exec-only wrapper (static C, `execv()` and nothing else)",
+            &[&floor, "/bin/true"],
+        ));
+    }
+    // Optionally the same launcher built differently (scripts/bench: the dynamic build), to
     // show what the dynamic loader costs.
     let alt = std::env::var("BINDIF_BENCH_LAUNCHER_ALT").ok();
+    let floor_path = std::env::var("BINDIF_BENCH_EXEC_ONLY").unwrap_or("\0".into());
     if let Some(a) = alt.as_deref() {
         let label = std::env::var("BINDIF_BENCH_LAUNCHER_ALT_LABEL").unwrap_or("alt".into());
         variants.push(Variant::new(
@@ -212,6 +221,7 @@ fn main() {
                     .replace(&big.display().to_string(), "FIXTURE500")
                     .replace(&fixture.display().to_string(), "FIXTURE")
                     .replace(alt.as_deref().unwrap_or("\0"), "ALT")
+                    .replace(&floor_path, "EXEC-ONLY")
             ),
             s.cell(),
             fmt_ns(s.median - bare),
@@ -224,6 +234,21 @@ fn main() {
         "| `ip vrf exec VRF /bin/true` | not measured here (VM) | | | | | |\n\
          | systemd 262 native start (`systemctl start`, with / without the key) | not measured here (VM) | | | | | |\n"
     );
+    if let Some(f) = variants
+        .iter()
+        .position(|v| v.label.starts_with("exec-only"))
+    {
+        let floor = stats[f].median;
+        println!(
+            "The exec-only wrapper is the floor of any launcher: a second `execve()` in front of \
+             the command costs {} ({}) here before the launcher does anything. On top of it, ad \
+             hoc mode's own work costs {} and unit mode's {}.\n",
+            ratio(floor, bare),
+            fmt_ns(floor - bare),
+            fmt_ns(stats[2].median - floor),
+            fmt_ns(stats[3].median - floor),
+        );
+    }
     for (i, what) in [
         (2, "ad hoc"),
         (3, "unit mode"),
