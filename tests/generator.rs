@@ -685,3 +685,17 @@ fn pure_plan_depends_on_version() {
     let legacy = generator::plan(&inputs, &Layout::Legacy, Some(252));
     assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
 }
+
+/// The parallel map keeps the input's order and loses nothing, whatever the size and chunking.
+#[test]
+fn map_ordered_is_an_ordered_map() {
+    for n in [0usize, 1, 255, 256, 513, 1000, 5001] {
+        let items: Vec<usize> = (0..n).collect();
+        let seq: Vec<String> = items.iter().map(|i| format!("u{i}")).collect();
+        assert_eq!(
+            generator::map_ordered(&items, |i| format!("u{i}")),
+            seq,
+            "n = {n}"
+        );
+    }
+}
