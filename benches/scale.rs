@@ -8,8 +8,11 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
+use bindif::cgroup::Layout;
+use bindif::generator;
 use bindif::unit::eval::{self, EvalContext};
 use bindif::unit::load::{self, Catalog};
+use bindif::unit::paths::SearchPath;
 use bindif::unit::specifier::{HostFacts, SpecifierContext};
 use common::*;
 
@@ -28,6 +31,47 @@ fn resolve_all(root: &Path, units: &[String], facts: &HostFacts) -> (f64, f64, u
         bound += b.interface.value.is_some() as usize;
     }
     (build, ns(t.elapsed()), bound)
+}
+
+fn unified() -> Layout {
+    Layout::Unified {
+        mount: "/sys/fs/cgroup".into(),
+    }
+}
+
+/// The generator's own resolution, as `generator::run` does it before writing: catalog without
+/// the generator directories, enumerate, load every name (in parallel), plan. Returns the time
+/// and how many drop-ins the plan writes.
+fn generator_resolve(root: &Path) -> (f64, usize) {
+    let t = Instant::now();
+    let catalog = Catalog::new(generator::search_path_without_generators(
+        &SearchPath::system(root),
+    ));
+    let names = generator::enumerate(&catalog);
+    let inputs = generator::load_all(&catalog, &names);
+    let plan = generator::plan(&inputs, &unified(), Some(259));
+    (ns(t.elapsed()), plan.files.len())
+}
+
+/// The whole generator (`generator::run`): resolve, write every drop-in into a fresh output
+/// directory, then load every bound unit again to verify.
+fn generator_run(root: &Path) -> f64 {
+    let normal = root.join("run/systemd/generator");
+    let _ = std::fs::remove_dir_all(&normal);
+    std::fs::create_dir_all(&normal).unwrap();
+    let t = Instant::now();
+    let out = generator::run(&generator::Options {
+        root: root.to_path_buf(),
+        normal,
+        systemd_version: Some(259),
+        layout: Some(unified()),
+        kmsg: false,
+        debug: false,
+    })
+    .expect("generator run");
+    let elapsed = ns(t.elapsed());
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+    elapsed
 }
 
 fn load_all(root: &Path, units: &[String]) -> f64 {
@@ -88,7 +132,12 @@ fn main() {
     let mut build = Vec::new();
     let mut total = Vec::new();
     let mut loads = Vec::new();
+    let mut gen_resolve = Vec::new();
+    let mut gen_run = Vec::new();
+    let (_, gen_files) = generator_resolve(&root);
     for _ in 0..rounds {
+        gen_resolve.push(generator_resolve(&root).0);
+        gen_run.push(generator_run(&root));
         let (b, t, _) = resolve_all(&root, &tree.units, &facts);
         build.push(b);
         total.push(t);
@@ -143,7 +192,22 @@ fn main() {
         tree.symlinks,
         bound
     );
+    let gen_resolve = Stats::of(&gen_resolve);
+    let gen_run = Stats::of(&gen_run);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     table(&["what", "median (min – max)", "per unit"]);
+    row(&[
+        format!(
+            "generator: catalog + enumerate + load (up to {threads} threads) + plan, 5,000 units"
+        ),
+        gen_resolve.cell(),
+        fmt_ns(gen_resolve.median / n as f64),
+    ]);
+    row(&[
+        format!("whole generator run: the above, write {gen_files} drop-ins, reload bound units to verify"),
+        gen_run.cell(),
+        fmt_ns(gen_run.median / n as f64),
+    ]);
     row(&[
         "shared `Catalog`: build + `load_with` + `evaluate_bind`, 5,000 units".into(),
         total_s.cell(),
@@ -185,10 +249,14 @@ fn main() {
     ]);
     println!();
     target(
-        "scale: 5,000 units resolved ≤ 50 ms (shared Catalog)",
-        &fmt_ns(total_s.median),
+        "scale: 5,000 units resolved by the generator ≤ 50 ms",
+        &format!(
+            "{} ({threads} threads; one thread, shared Catalog: {})",
+            fmt_ns(gen_resolve.median),
+            fmt_ns(total_s.median)
+        ),
         "≤ 50 ms",
-        total_s.median <= 50e6,
+        gen_resolve.median <= 50e6,
     );
     target(
         "scale: one templated unit + 5 drop-ins < 200 µs",
