@@ -62,15 +62,21 @@ pub fn kind(name: &str) -> Option<Kind> {
     if b.is_empty() || b.len() > UNIT_NAME_MAX {
         return None;
     }
-    let dot = name.rfind('.')?;
+    // Byte scans: this runs for every directory entry and several times per unit loaded.
+    let dot = b.iter().rposition(|&c| c == b'.')?;
     if dot == 0 || !UNIT_TYPES.contains(&&name[dot + 1..]) {
         return None;
     }
     let stem = &b[..dot];
-    if !stem.iter().all(|&c| c == b'@' || is_valid_char(c)) {
-        return None;
+    let mut at = None;
+    for (i, &c) in stem.iter().enumerate() {
+        if c == b'@' {
+            at = at.or(Some(i));
+        } else if !is_valid_char(c) {
+            return None;
+        }
     }
-    match stem.iter().position(|&c| c == b'@') {
+    match at {
         None => Some(Kind::Plain),
         Some(0) => None,
         Some(at) if at + 1 == stem.len() => Some(Kind::Template),
