@@ -21,7 +21,7 @@
 //!   drop-in that fails to parse keeps the assignments before the failing line.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
@@ -209,7 +209,11 @@ pub struct Catalog {
     canon: Vec<OnceLock<(PathBuf, bool)>>,
     /// Whether each search directory could be listed (only those need their canonical path).
     listed: Vec<bool>,
-    ids: FxMap<String, Target>,
+    /// systemd's `unit_ids_map` for the names whose first entry on the search path is a
+    /// symlink: name → (search directory index, what it leads to). Regular files need no entry:
+    /// [`Catalog::id`] finds them in `entries`, so a launcher loading one unit does not build a
+    /// map of every unit file on the host.
+    links: FxMap<String, (usize, Target)>,
     /// Fragment file name → each alias (symlink name) that leads to it, with the fragment's path
     /// (`unit_name_map` without the names that are not aliases and before the mask check).
     names: FxMap<String, Vec<(String, PathBuf)>>,
@@ -227,7 +231,7 @@ impl Clone for Catalog {
             memo: Mutex::new(Memo::default()),
             canon: self.canon.clone(),
             listed: self.listed.clone(),
-            ids: self.ids.clone(),
+            links: self.links.clone(),
             names: self.names.clone(),
             diagnostics: self.diagnostics.clone(),
         }
@@ -243,7 +247,7 @@ impl Catalog {
             memo: Mutex::new(Memo::default()),
             canon: Vec::with_capacity(search.dirs().len()),
             listed: Vec::with_capacity(search.dirs().len()),
-            ids: FxMap::default(),
+            links: FxMap::default(),
             names: FxMap::default(),
             diagnostics: Vec::new(),
             search,
@@ -485,17 +489,16 @@ impl Catalog {
                 .filter(|(_, k)| **k == EntryKind::Symlink)
                 .collect();
             symlinks.sort_by(|a, b| a.0.cmp(b.0));
-            let files = listing.iter().filter(|(_, k)| **k == EntryKind::Other);
             let mut add: Vec<(String, Target)> = Vec::new();
             let mut warnings = Vec::new();
-            for (n, kind) in files.chain(symlinks) {
-                if n.starts_with('.') || !name::is_valid(n) || self.ids.contains_key(n) {
+            for (n, kind) in symlinks {
+                // `self.entries` holds the earlier directories only: an entry there wins.
+                if n.starts_with('.') || !name::is_valid(n) || self.id(n).is_some() {
                     continue;
                 }
                 let filename = join(dir, n);
                 match kind {
-                    EntryKind::Dir => continue,
-                    EntryKind::Other => add.push((n.clone(), Target::Path(filename))),
+                    EntryKind::Dir | EntryKind::Other => continue,
                     EntryKind::Symlink => {
                         let Ok(t) = std::fs::read_link(under_root(&root, &filename)) else {
                             warnings.push(format!(
@@ -527,7 +530,7 @@ impl Catalog {
                             ));
                             continue;
                         };
-                        let tail = dirs.iter().find_map(|d| simplified.strip_prefix(d).ok());
+                        let tail = dirs.iter().find_map(|d| strip_dir(&simplified, d));
                         let Some(tail) = tail else {
                             // A linked unit file or a mask: the link itself is the fragment.
                             add.push((n.clone(), Target::Path(filename)));
@@ -561,7 +564,7 @@ impl Catalog {
                 self.warn(w);
             }
             for (n, t) in add {
-                self.ids.entry(n).or_insert(t);
+                self.links.entry(n).or_insert((j, t));
             }
             self.entries.push(listing);
         }
@@ -569,9 +572,9 @@ impl Catalog {
         // (`null_or_empty()`, a few syscalls) is asked only when that fragment's names are wanted
         // (`names_of()`). A name that is not an alias leads to a fragment of its own name.
         let aliases: Vec<String> = self
-            .ids
+            .links
             .iter()
-            .filter(|(_, v)| matches!(v, Target::Name(_)))
+            .filter(|(_, (_, v))| matches!(v, Target::Name(_)))
             .map(|(k, _)| k.clone())
             .collect();
         for src in aliases {
@@ -594,7 +597,7 @@ impl Catalog {
 
     /// Every name that leads to the fragment named `n` (`unit_name_map`), sorted.
     fn names_of(&self, n: &str) -> Arc<Vec<String>> {
-        let own = matches!(self.ids.get(n), Some(Target::Path(_)));
+        let own = matches!(self.id(n), Some(Target::Path(_)));
         let Some(aliases) = self.names.get(n) else {
             // No alias leads here: nothing to check or remember.
             return Arc::new(if own { vec![n.to_string()] } else { Vec::new() });
@@ -617,14 +620,36 @@ impl Catalog {
         v
     }
 
+    /// The `unit_ids_map` entry of `n`: the first search directory listing it as a unit file
+    /// gives its path; one listing it as a symlink gives what the symlink leads to, unless the
+    /// symlink was skipped (unreadable, invalid alias), and then later directories are asked.
+    fn id(&self, n: &str) -> Option<Target> {
+        if n.starts_with('.') || !name::is_valid(n) {
+            return None;
+        }
+        for (j, listing) in self.entries.iter().enumerate() {
+            match listing.get(n) {
+                Some(EntryKind::Other) => {
+                    return Some(Target::Path(join(&self.search.dirs()[j], n)));
+                }
+                Some(EntryKind::Symlink) => match self.links.get(n) {
+                    Some((k, t)) if *k == j => return Some(t.clone()),
+                    _ => {}
+                },
+                Some(EntryKind::Dir) | None => {}
+            }
+        }
+        None
+    }
+
     /// `unit_ids_map_get()`: the fragment path a name leads to.
     fn resolve(&self, name: &str) -> Result<Option<PathBuf>, ()> {
-        let mut cur = name;
+        let mut cur = std::borrow::Cow::Borrowed(name);
         for _ in 0..FOLLOW_MAX {
-            match self.ids.get(cur) {
+            match self.id(&cur) {
                 None => return Ok(None),
-                Some(Target::Path(p)) => return Ok(Some(p.clone())),
-                Some(Target::Name(n)) => cur = n,
+                Some(Target::Path(p)) => return Ok(Some(p)),
+                Some(Target::Name(n)) => cur = n.into(),
             }
         }
         Err(())
@@ -674,10 +699,33 @@ impl Catalog {
             for a in self.names_of(n).iter() {
                 add(names, a);
             }
-        } else if matches!(self.ids.get(n), Some(Target::Path(_))) {
+        } else if matches!(self.id(n), Some(Target::Path(_))) {
             // No alias leads here: the only name is `n` itself (what names_of() would give).
             add(names, n);
         }
+    }
+}
+
+/// `p.strip_prefix(dir)` for the normalized absolute paths the catalog works with (no `.`, no
+/// doubled or trailing `/`), by bytes: `Path::strip_prefix` parses both into components and
+/// ran for every symlink against every search directory.
+fn strip_dir<'a>(p: &'a Path, dir: &Path) -> Option<&'a Path> {
+    let (pb, d) = (p.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    // A `$SYSTEMD_UNIT_PATH` entry can be spelled `/x//y/` or `/x/./y`: compare components.
+    let clean = |b: &[u8]| {
+        !b.ends_with(b"/")
+            && !b.ends_with(b"/.")
+            && !b.windows(2).any(|w| w == b"//")
+            && !b.windows(3).any(|w| w == b"/./")
+    };
+    if !clean(d) || !clean(pb) {
+        return p.strip_prefix(dir).ok();
+    }
+    let rest = pb.strip_prefix(d)?;
+    match rest {
+        [] => Some(Path::new("")),
+        [b'/', tail @ ..] => Some(Path::new(OsStr::from_bytes(tail))),
+        _ => None,
     }
 }
 
@@ -922,5 +970,40 @@ fn errno_text(e: &io::Error) -> String {
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_dir_agrees_with_path_strip_prefix() {
+        let cases = [
+            (
+                "/usr/lib/systemd/system/a.service",
+                "/usr/lib/systemd/system",
+            ),
+            ("/usr/lib/systemd/system", "/usr/lib/systemd/system"),
+            (
+                "/usr/lib/systemd/systemx/a.service",
+                "/usr/lib/systemd/system",
+            ),
+            (
+                "/usr/lib/systemd/system/sub/a.service",
+                "/usr/lib/systemd/system",
+            ),
+            ("/etc/systemd/system/a.service", "/usr/lib/systemd/system"),
+            ("/etc//systemd/system/a.service", "/etc/systemd/system"),
+            ("/etc/systemd/system/a.service", "/etc/systemd/./system/"),
+            ("/etc/systemd/system/a.service", "/etc/systemd/system/"),
+        ];
+        for (p, d) in cases {
+            assert_eq!(
+                strip_dir(Path::new(p), Path::new(d)),
+                Path::new(p).strip_prefix(d).ok(),
+                "{p} {d}"
+            );
+        }
     }
 }
