@@ -194,7 +194,11 @@ fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
 
 fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
     if !crate::unit::ifname::valid_alternative(interface) {
-        log_at!(Err, "Invalid interface name: {interface}");
+        log_at!(
+            Err,
+            "Invalid interface name: {}",
+            log::escape_control(interface)
+        );
         return Err(Fatal(exit::INVALIDARGUMENT));
     }
     let cmd = resolve_explicit(command)?;
