@@ -203,11 +203,16 @@ fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32,
     }
     let cmd = resolve_explicit(command)?;
     let policy = Policy::merge(&args.policy, None, true);
-    let bound = bind_adhoc(interface, &policy)?;
+    let bound = bind_adhoc(interface, &policy).map_err(|f| {
+        target::undo_adhoc_child();
+        f
+    })?;
     if args.notify_status {
         send_status("command", bound.as_ref());
     }
-    Err(exec(&cmd))
+    let failed = exec(&cmd);
+    target::undo_adhoc_child();
+    Err(failed)
 }
 
 /// A binding that was set up.
