@@ -281,22 +281,7 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Ok(None) => {
-                return if policy.fail_closed {
-                    log_at!(
-                        Err,
-                        "bind-interface: Couldn't find index of network interface '{interface}': No such device"
-                    );
-                    Err(Fatal(exit::NETWORK))
-                } else {
-                    // v260's exact text (src/core/bpf-bind-iface.c).
-                    log_at!(
-                        Warning,
-                        "bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
-                    );
-                    Ok(None)
-                };
-            }
+            Ok(None) => return missing(interface, policy),
             Err(e) => {
                 let msg = format!(
                     "bind-interface: Failed to resolve network interface '{interface}'{}: {}",
@@ -306,6 +291,44 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                 return fail(policy, exit::NETWORK, &msg).map(|_| None);
             }
         }
+    }
+}
+
+/// The interface does not exist: v260's warning and go on unbound, or refuse (fail closed).
+fn missing<T>(interface: &str, policy: &Policy) -> Result<Option<T>, Fatal> {
+    if policy.fail_closed {
+        log_at!(
+            Err,
+            "bind-interface: Couldn't find index of network interface '{interface}': No such device"
+        );
+        Err(Fatal(exit::NETWORK))
+    } else {
+        // v260's exact text (src/core/bpf-bind-iface.c).
+        log_at!(
+            Warning,
+            "bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
+        );
+        Ok(None)
+    }
+}
+
+/// After attaching: whether `interface` still names `ifindex`. An interface deleted (or
+/// re-created under a new index) between resolution and attach leaves a program binding to a
+/// dead ifindex; then `prog` is detached from `cgroup` again and `Ok(false)` returned, so the
+/// start fails like one with a missing interface and nothing stays attached. A failed lookup
+/// keeps the binding (the name resolved a moment ago).
+pub fn recheck_after_attach(
+    cgroup: std::os::fd::BorrowedFd,
+    prog: std::os::fd::BorrowedFd,
+    interface: &str,
+    ifindex: u32,
+) -> Result<bool, sys::Error> {
+    match sys::netlink::resolve_ifindex(interface) {
+        Ok(Some(i)) if i == ifindex => Ok(true),
+        Err(_) => Ok(true),
+        Ok(_) => sys::bpf::detach(cgroup, prog)
+            .map(|()| false)
+            .map_err(|e| sys::Error::new(sys::Category::Bpf, "detach BPF program from", "", e)),
     }
 }
 
@@ -417,6 +440,11 @@ fn bind(
                 log_at!(Warning, "bind-interface: {e}, ignoring");
             }
         }
+        Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
+    }
+    match recheck_after_attach(target.fd(), prog.as_fd(), interface, ifindex).map_err(named) {
+        Ok(true) => {}
+        Ok(false) => return missing(interface, policy),
         Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
     }
     log_at!(
