@@ -183,7 +183,26 @@ fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i3
     if args.notify_status {
         send_status(unit, bound.as_ref());
     }
-    Err(exec(&cmd))
+    let failed = exec(&cmd);
+    if let Some(b) = &bound {
+        unbind_after_failed_exec(b);
+    }
+    Err(failed)
+}
+
+/// `execve` failed after the binding was attached: the unit fails, so take our program off its
+/// cgroup again rather than leave it there until systemd removes the cgroup.
+fn unbind_after_failed_exec(b: &Bound) {
+    let detached = sys::cgroup::open_cgroup_dir(&b.cgroup)
+        .and_then(|fd| sys::bpf::detach_ours(fd.as_fd(), None));
+    if let Err(e) = detached {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
+            b.cgroup.display(),
+            sys::strerror(&e)
+        );
+    }
 }
 
 fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
@@ -211,6 +230,9 @@ fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32,
         send_status("command", bound.as_ref());
     }
     let failed = exec(&cmd);
+    if let Some(b) = &bound {
+        unbind_after_failed_exec(b);
+    }
     target::undo_adhoc_child();
     Err(failed)
 }
