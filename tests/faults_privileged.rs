@@ -6,6 +6,8 @@
 //! says so). A row without a scenario, or a scenario without a row, fails the test: the table
 //! cannot drift from the tool.
 //!
+//! Also here: the 1,000-start loops of issue #6 ("no debris").
+//!
 //! Runs as root in CI (veth pairs in throwaway network namespaces, child cgroups of the
 //! cgroup2 root, private mount namespaces for the cgroupfs faults) and fails, never skips,
 //! when it cannot.
@@ -21,7 +23,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use bindif::sys::bpf;
-use common::{require_privileges, unique, NetNs, TestCgroup, VETH_A};
+use common::{remove_cgroup_tree, require_privileges, unique, NetNs, TestCgroup, VETH_A};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/faults.md");
@@ -1067,4 +1069,142 @@ fn wildcard_matching() {
     assert!(!wildcard("a…bc…", "ac"));
     assert!(stderr_matches(&[], ""));
     assert!(stderr_matches(&["x".into(), "y…".into()], "x\nyz\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// No debris: 1,000 starts and stops
+
+/// Descriptors the command sees, as a sorted list (without the one `ls` opens itself).
+fn fd_list(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// 1,000 starts and stops of one unit, the way systemd does them: create the unit's cgroup,
+/// run the launcher in it (unit mode; the command exits), check that exactly one program of
+/// ours is attached, remove the cgroup. Then nothing may be left.
+#[test]
+fn thousand_unit_starts_and_stops_leave_nothing() {
+    require_privileges();
+    const N: usize = 1000;
+    let ns = NetNs::new();
+    let slice = TestCgroup::new();
+    let root = common::tempdir("faults-loop");
+    let unit = "loop@bt0.service";
+    fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    fs::write(
+        root.join("etc/systemd/system/loop@.service"),
+        "[Service]\nBindNetworkInterface=%i\nExecStart=/bin/ls /proc/self/fd\n",
+    )
+    .unwrap();
+    let root_arg = format!("--root={}", root.display());
+    let cg = slice.path.join(unit);
+    let run = |launcher: bool| -> Output {
+        let cmd = if launcher {
+            format!("exec {BIN} '{root_arg}' {unit}")
+        } else {
+            "exec /bin/ls /proc/self/fd".to_string()
+        };
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} sh -c \"$0\"",
+                cg.display(),
+                ns.name
+            ))
+            .arg(cmd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    fs::create_dir(&cg).unwrap();
+    let baseline = fd_list(&run(false));
+    fs::remove_dir(&cg).unwrap();
+    let t = Instant::now();
+    for i in 0..N {
+        fs::create_dir(&cg).unwrap();
+        let out = run(true);
+        assert!(
+            out.status.success(),
+            "start {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = without_netns_notice(&String::from_utf8_lossy(&out.stderr));
+        assert!(stderr.is_empty(), "start {i}: {stderr}");
+        if i % 100 == 0 {
+            assert_eq!(fd_list(&out), baseline, "descriptors at start {i}");
+        }
+        assert_eq!(count_ours(&cg), 1, "start {i}");
+        // Stop: systemd removes the cgroup once it is empty, and the program goes with it.
+        fs::remove_dir(&cg).unwrap_or_else(|e| panic!("stop {i}: {e}"));
+    }
+    let elapsed = t.elapsed();
+    eprintln!("{N} unit starts/stops: {elapsed:?}");
+    assert!(
+        child_dirs(&slice.path).is_empty(),
+        "{:?}",
+        child_dirs(&slice.path)
+    );
+    assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// 1,000 ad hoc runs from a "shell" sharing its cgroup with another process: each makes a
+/// child cgroup of its own; at the end none is left (the last run's is removed by one more
+/// run's clean-up, as documented, or here by a final check that it is empty and removable).
+#[test]
+fn thousand_adhoc_runs_leave_nothing() {
+    require_privileges();
+    const N: usize = 1000;
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let mut other = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}/cgroup.procs' && exec sleep 120",
+                cg.path.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    while w_procs(&cg.path) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let t = Instant::now();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99; i=0; while [ $i -lt {N} ]; do nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- /bin/true || exit 1; i=$((i+1)); done",
+        cg.path.display(),
+        ns.name
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let elapsed = t.elapsed();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{N} ad hoc runs: {elapsed:?}");
+    // Each run removed its predecessors' empty cgroups; the last one's is empty now.
+    let left = child_dirs(&cg.path);
+    assert!(left.len() <= 1, "{left:?}");
+    for d in &left {
+        assert!(d.starts_with("bindif-launch-"), "{d}");
+        let p = cg.path.join(d);
+        assert_eq!(w_procs(&p), 0);
+        assert_eq!(
+            count_ours(&p),
+            1,
+            "the last run's program, on its own cgroup"
+        );
+        remove_cgroup_tree(&p);
+    }
+    assert!(child_dirs(&cg.path).is_empty());
+    assert_eq!(
+        count_ours(&cg.path),
+        0,
+        "the caller's cgroup is never bound"
+    );
+    assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
 }
