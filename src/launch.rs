@@ -195,7 +195,26 @@ fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i3
     if args.notify_status {
         send_status(unit, bound.as_ref());
     }
-    Err(exec(&cmd))
+    let failed = exec(&cmd);
+    if let Some(b) = &bound {
+        unbind_after_failed_exec(b);
+    }
+    Err(failed)
+}
+
+/// `execve` failed after the binding was attached: the unit fails, so take our program off its
+/// cgroup again rather than leave it there until systemd removes the cgroup.
+fn unbind_after_failed_exec(b: &Bound) {
+    let detached = sys::cgroup::open_cgroup_dir(&b.cgroup)
+        .and_then(|fd| sys::bpf::detach_ours(fd.as_fd(), None));
+    if let Err(e) = detached {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
+            b.cgroup.display(),
+            sys::strerror(&e)
+        );
+    }
 }
 
 fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
@@ -208,17 +227,29 @@ fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
 
 fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
     if !crate::unit::ifname::valid_alternative(interface) {
-        log_at!(Err, "Invalid interface name: {interface}");
+        log_at!(
+            Err,
+            "Invalid interface name: {}",
+            log::escape_control(interface)
+        );
         return Err(Fatal(exit::INVALIDARGUMENT));
     }
     let cmd = resolve_explicit(command)?;
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, None, true);
-    let bound = bind_adhoc(interface, &policy)?;
+    let bound = bind_adhoc(interface, &policy).map_err(|f| {
+        target::undo_adhoc_child();
+        f
+    })?;
     if args.notify_status {
         send_status("command", bound.as_ref());
     }
-    Err(exec(&cmd))
+    let failed = exec(&cmd);
+    if let Some(b) = &bound {
+        unbind_after_failed_exec(b);
+    }
+    target::undo_adhoc_child();
+    Err(failed)
 }
 
 /// A binding that was set up.
@@ -287,22 +318,7 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Ok(None) => {
-                return if policy.fail_closed {
-                    log_at!(
-                        Err,
-                        "bind-interface: Couldn't find index of network interface '{interface}': No such device"
-                    );
-                    Err(Fatal(exit::NETWORK))
-                } else {
-                    // v260's exact text (src/core/bpf-bind-iface.c).
-                    log_at!(
-                        Warning,
-                        "bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
-                    );
-                    Ok(None)
-                };
-            }
+            Ok(None) => return missing(interface, policy),
             Err(e) => {
                 let msg = format!(
                     "bind-interface: Failed to resolve network interface '{interface}'{}: {}",
@@ -312,6 +328,44 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                 return fail(policy, exit::NETWORK, &msg).map(|_| None);
             }
         }
+    }
+}
+
+/// The interface does not exist: v260's warning and go on unbound, or refuse (fail closed).
+fn missing<T>(interface: &str, policy: &Policy) -> Result<Option<T>, Fatal> {
+    if policy.fail_closed {
+        log_at!(
+            Err,
+            "bind-interface: Couldn't find index of network interface '{interface}': No such device"
+        );
+        Err(Fatal(exit::NETWORK))
+    } else {
+        // v260's exact text (src/core/bpf-bind-iface.c).
+        log_at!(
+            Warning,
+            "bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
+        );
+        Ok(None)
+    }
+}
+
+/// After attaching: whether `interface` still names `ifindex`. An interface deleted (or
+/// re-created under a new index) between resolution and attach leaves a program binding to a
+/// dead ifindex; then `prog` is detached from `cgroup` again and `Ok(false)` returned, so the
+/// start fails like one with a missing interface and nothing stays attached. A failed lookup
+/// keeps the binding (the name resolved a moment ago).
+pub fn recheck_after_attach(
+    cgroup: std::os::fd::BorrowedFd,
+    prog: std::os::fd::BorrowedFd,
+    interface: &str,
+    ifindex: u32,
+) -> Result<bool, sys::Error> {
+    match sys::netlink::resolve_ifindex(interface) {
+        Ok(Some(i)) if i == ifindex => Ok(true),
+        Err(_) => Ok(true),
+        Ok(_) => sys::bpf::detach(cgroup, prog)
+            .map(|()| false)
+            .map_err(|e| sys::Error::new(sys::Category::Bpf, "detach BPF program from", "", e)),
     }
 }
 
@@ -429,6 +483,12 @@ fn bind(
         Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
     }
     timing::mark("attach");
+    match recheck_after_attach(target.fd(), prog.as_fd(), interface, ifindex).map_err(named) {
+        Ok(true) => {}
+        Ok(false) => return missing(interface, policy),
+        Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
+    }
+    timing::mark("interface re-check");
     log_at!(
         Debug,
         "bind-interface: Attached program binding to '{interface}' (ifindex {ifindex}) on {object}"

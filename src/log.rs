@@ -61,6 +61,21 @@ pub fn log(level: Level, msg: &str) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// `s` with ASCII control characters written as `\xNN`, for values from untrusted input
+/// (instance names, command-line arguments) quoted in a message: a newline or an escape
+/// sequence in them must not forge a second log line or repaint the terminal.
+pub fn escape_control(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_control() {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[macro_export]
 macro_rules! log_at {
     ($lvl:ident, $($arg:tt)*) => {
@@ -79,6 +94,12 @@ mod tests {
         assert!(!stderr_is_journal(Some("garbage"), Some((8, 1234))));
         assert!(!stderr_is_journal(None, Some((8, 1234))));
         assert!(!stderr_is_journal(Some("8:1234"), None));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_control("a\nb\x01c\x7f"), "a\\x0ab\\x01c\\x7f");
+        assert_eq!(escape_control("mgmt-ä\\x2f"), "mgmt-ä\\x2f");
     }
 
     #[test]

@@ -119,13 +119,40 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
                     e,
                 )
             })?;
+            let _ = CREATED_CHILD.set(dir.clone());
             remove_adhoc_leftovers(&parent, &child);
             Target::open(dir)
         }
         None => {
             let path = format!("{}/{child}", own.trim_end_matches('/'));
-            enter_legacy_mirror(&path)
+            let target = enter_legacy_mirror(&path)?;
+            let _ = CREATED_CHILD.set(target.path().to_path_buf());
+            Ok(target)
         }
+    }
+}
+
+/// The child cgroup this ad hoc run created and entered, if any.
+static CREATED_CHILD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed):
+/// moves this process back to the parent cgroup and removes the child cgroup it created, so a
+/// failed run leaves no `bindif-launch-PID` directory behind (and no program: it goes with the
+/// directory). Best effort; a later run removes what is left.
+pub fn undo_adhoc_child() {
+    let Some(dir) = CREATED_CHILD.get() else {
+        return;
+    };
+    let Some(parent) = dir.parent() else {
+        return;
+    };
+    if let Err(e) = cgroup::enter(parent).and_then(|()| std::fs::remove_dir(dir)) {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to remove cgroup {}, ignoring: {}",
+            dir.display(),
+            sys::strerror(&e)
+        );
     }
 }
 

@@ -835,7 +835,8 @@ fn timing_names_every_phase_of_the_launch() {
             "interface resolve",
             "program load",
             "cgroup",
-            "attach"
+            "attach",
+            "interface re-check"
         ]
     );
 
@@ -860,6 +861,7 @@ fn timing_names_every_phase_of_the_launch() {
             "program load",
             "cgroup",
             "attach",
+            "interface re-check",
             "verify"
         ]
     );

@@ -102,6 +102,7 @@ pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> 
 /// Mounts a private cgroup2 hierarchy at `at` (creating the directory) unless one is already
 /// mounted there. Needed only on legacy hosts, where systemd uses no cgroup2.
 pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
+    let created = !at.exists();
     fs::create_dir_all(at)?;
     if statfs_magic(at)? == pure::CGROUP2_SUPER_MAGIC {
         return Ok(());
@@ -122,6 +123,14 @@ pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
         // Someone else mounted it concurrently: fine.
         if e.raw_os_error() == Some(libc::EBUSY) && statfs_magic(at)? == pure::CGROUP2_SUPER_MAGIC {
             return Ok(());
+        }
+        // Leave no empty mount point behind (EPERM without CAP_SYS_ADMIN); a parent that holds
+        // anything else is not empty and stays.
+        if created {
+            let _ = fs::remove_dir(at);
+            if let Some(parent) = at.parent() {
+                let _ = fs::remove_dir(parent);
+            }
         }
         return Err(e);
     }

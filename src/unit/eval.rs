@@ -248,7 +248,10 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                 if !ifname::valid_alternative(&k) {
                     r.diagnostics.push(diag(
                         &a.source,
-                        format!("Invalid interface name, ignoring: {k}"),
+                        format!(
+                            "Invalid interface name, ignoring: {}",
+                            crate::log::escape_control(&k)
+                        ),
                     ));
                     continue;
                 }

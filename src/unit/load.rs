@@ -837,9 +837,22 @@ fn read_in_root(root: &Path, host: &Path) -> io::Result<Vec<u8>> {
 /// read to see the end, close).
 fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     // Through `Take`, read_to_end() reads into the vector's spare capacity without asking the
     // file's size first (File's own read_to_end() calls statx() and lseek()).
-    let mut f = std::fs::File::open(path)?.take(u64::MAX);
+    // O_NONBLOCK: a FIFO (or device) in place of a unit file must not block the service's start
+    // forever waiting for a writer; anything but a regular file is refused once opened.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "Not a regular file",
+        ));
+    }
+    let mut f = f.take(u64::MAX);
     let mut v = Vec::with_capacity(4096);
     f.read_to_end(&mut v)?;
     Ok(v)

@@ -1,0 +1,1210 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The fault table (`docs/faults.md`) run for real: one scenario per row, each comparing the
+//! launcher's actual stderr and exit status with the row, and checking that nothing is left
+//! half-done (no program where the start failed, no `bindif-launch-*` cgroup, nothing under
+//! /run/bindif-launch, the command not run when it must not run and run unbound when fail-open
+//! says so). A row without a scenario, or a scenario without a row, fails the test: the table
+//! cannot drift from the tool.
+//!
+//! Also here: the 1,000-start loops of issue #6 ("no debris").
+//!
+//! Runs as root in CI (veth pairs in throwaway network namespaces, child cgroups of the
+//! cgroup2 root, private mount namespaces for the cgroupfs faults) and fails, never skips,
+//! when it cannot.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use bindif::sys::bpf;
+use common::{remove_cgroup_tree, require_privileges, unique, NetNs, TestCgroup, VETH_A};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
+const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/faults.md");
+const V1_SYSTEMD: &str = "/sys/fs/cgroup/systemd";
+const RUN_DIR: &str = "/run/bindif-launch";
+
+fn probe() -> String {
+    format!("{}/tests/probe/probe.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> &'static str {
+    assert!(
+        Path::new("/usr/bin/python3").exists(),
+        "the fault tests need /usr/bin/python3 (scripts/install-deps installs it)"
+    );
+    "/usr/bin/python3"
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+/// One row of `docs/faults.md`.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    /// Expected stderr lines (`…` is a wildcard); empty: no output.
+    stderr: Vec<String>,
+    exit: i32,
+    /// `no`, `unbound`, `bound` or `n/a`.
+    command: String,
+    left: String,
+    /// `binary` or `library`.
+    tested: String,
+}
+
+fn code_spans(cell: &str) -> Vec<String> {
+    let cell = cell.trim();
+    if cell == "(none)" {
+        return Vec::new();
+    }
+    cell.split("<br>")
+        .map(|part| {
+            let p = part.trim();
+            let p = p.strip_prefix('`').unwrap_or(p);
+            let p = p.strip_suffix('`').unwrap_or(p);
+            p.replace("\\|", "|")
+        })
+        .collect()
+}
+
+/// Splits a Markdown table row into cells, honouring `\|`.
+fn cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.peek() == Some(&'|') {
+            cur.push_str("\\|");
+            chars.next();
+        } else if c == '|' {
+            out.push(cur.trim().to_string());
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+fn parse_table(doc: &str) -> Vec<Row> {
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for line in doc.lines() {
+        if !line.trim_start().starts_with('|') {
+            header = None;
+            continue;
+        }
+        let c = cells(line);
+        if c.first().map(String::as_str) == Some("id") {
+            header = Some(c);
+            continue;
+        }
+        let Some(h) = &header else { continue };
+        if c[0].starts_with("---") {
+            continue;
+        }
+        let col = |name: &str| -> &str {
+            let i = h
+                .iter()
+                .position(|x| x == name)
+                .unwrap_or_else(|| panic!("column {name} missing in {h:?}"));
+            c.get(i).map(String::as_str).unwrap_or("")
+        };
+        let exit_cell = col("exit status");
+        let (num, name) = exit_cell
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("exit status cell {exit_cell:?}"));
+        let exit: i32 = num.parse().unwrap();
+        assert_eq!(
+            name.trim_matches(|c| c == '(' || c == ')'),
+            bindif::exit::name(exit),
+            "row {}: systemd's name for {exit}",
+            c[0]
+        );
+        rows.push(Row {
+            id: col("id").trim_matches('`').to_string(),
+            stderr: code_spans(col("stderr (exact)")),
+            exit,
+            command: col("command runs").to_string(),
+            left: col("left behind").to_string(),
+            tested: col("tested").to_string(),
+        });
+    }
+    rows
+}
+
+/// `text` matches `pattern`, where `…` stands for any run of characters.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('…').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Logged in unit mode when PID 1's network namespace is readable and differs from ours (in
+/// this CI sandbox it is unreadable, so the line never appears); not part of any fault.
+const NETNS_NOTICE: &str = "bindif-launch: bind-interface: Resolving the interface in this unit's own network namespace (systemd v260 would resolve it in PID 1's)";
+
+fn without_netns_notice(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| *l != NETNS_NOTICE)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn stderr_matches(expected: &[String], actual: &str) -> bool {
+    let actual = without_netns_notice(actual);
+    let actual = actual.strip_suffix('\n').unwrap_or(&actual);
+    if expected.is_empty() {
+        return actual.is_empty();
+    }
+    wildcard(&expected.join("\n"), actual)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/// What a scenario observed.
+struct Outcome {
+    /// The launcher's stderr; `None` for library-level rows (see [`Row::tested`]).
+    stderr: Option<String>,
+    exit: i32,
+    /// `no`, `unbound`, `bound` or `n/a`, as seen by the command itself (the probe).
+    command: String,
+    /// Everything found left half-done; empty is "nothing".
+    debris: Vec<String>,
+}
+
+/// A throwaway world for one row: a network namespace with bt0/bt1, a parent cgroup with the
+/// unit's cgroup below it, and a unit tree for `--root`.
+struct World {
+    ns: NetNs,
+    parent: TestCgroup,
+    unit: String,
+    cg: PathBuf,
+    root: PathBuf,
+    v1: Option<PathBuf>,
+}
+
+impl World {
+    fn new(unit: &str) -> World {
+        let parent = TestCgroup::new();
+        let cg = parent.path.join(unit);
+        fs::create_dir(&cg).unwrap_or_else(|e| panic!("mkdir {}: {e}", cg.display()));
+        let root = common::tempdir("faults-root");
+        fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+        World {
+            ns: NetNs::new(),
+            parent,
+            unit: unit.to_string(),
+            cg,
+            root,
+            v1: None,
+        }
+    }
+
+    fn root_arg(&self) -> String {
+        format!("--root={}", self.root.display())
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn unit_file(&self, name: &str, body: &str) -> PathBuf {
+        self.write(&format!("etc/systemd/system/{name}"), body.as_bytes())
+    }
+
+    /// A unit whose ExecStart= is the probe, bound to `iface` (plus `extra` lines).
+    fn probe_unit(&self, name: &str, iface: &str, extra: &str) {
+        self.unit_file(
+            name,
+            &format!(
+                "[Service]\nBindNetworkInterface={iface}\n{extra}ExecStart={} {}\n",
+                python(),
+                probe()
+            ),
+        );
+    }
+
+    /// Also places the process in a same-named cgroup of the v1 `name=systemd` hierarchy, as
+    /// systemd does on legacy hosts.
+    fn with_v1(mut self) -> World {
+        let rel = self.cg.strip_prefix(common::CGROUP2).unwrap().to_path_buf();
+        let v1 = Path::new(V1_SYSTEMD).join(rel);
+        fs::create_dir_all(&v1).unwrap();
+        self.v1 = Some(v1);
+        self
+    }
+
+    /// Runs `argv` in the unit's cgroup and network namespace, after the shell snippet `pre`.
+    fn run(&self, pre: &str, argv: &[String]) -> Output {
+        self.run_in(&self.cg, pre, argv)
+    }
+
+    fn run_in(&self, cg: &Path, pre: &str, argv: &[String]) -> Output {
+        let v1 = self
+            .v1
+            .as_ref()
+            .map(|p| format!("echo $$ > '{}/cgroup.procs' || exit 98\n", p.display()))
+            .unwrap_or_default();
+        let script = format!(
+            "{pre}\n{v1}echo $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
+            cg.display(),
+            self.ns.name
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .args(argv)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sh")
+    }
+
+    /// The outcome of a launcher run: stderr, status, what the command saw, and the debris
+    /// check with `programs` of ours expected on the unit's cgroup.
+    fn outcome(&self, out: &Output, programs: usize) -> Outcome {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let udp4 = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("udp4="))
+            .map(str::to_string);
+        let command = match udp4 {
+            None if stdout.contains("RAN") => "unbound".to_string(),
+            None => "no".to_string(),
+            Some(d) if d == VETH_A => "bound".to_string(),
+            Some(_) => "unbound".to_string(),
+        };
+        Outcome {
+            stderr: Some(String::from_utf8_lossy(&out.stderr).into_owned()),
+            exit: out.status.code().unwrap_or(-1),
+            command,
+            debris: self.debris(programs),
+        }
+    }
+
+    fn debris(&self, programs: usize) -> Vec<String> {
+        let mut found = Vec::new();
+        let ours = count_ours(&self.cg);
+        if ours != programs {
+            found.push(format!(
+                "{} of our programs on {} (expected {programs})",
+                ours,
+                self.cg.display()
+            ));
+        }
+        for dir in [&self.parent.path, &self.cg] {
+            for name in child_dirs(dir) {
+                if name.starts_with("bindif-launch-") {
+                    found.push(format!("cgroup {}/{name}", dir.display()));
+                }
+            }
+        }
+        found.extend(run_dir_debris());
+        found
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+        if let Some(v1) = &self.v1 {
+            let _ = fs::remove_dir(v1);
+            let _ = fs::remove_dir(v1.parent().unwrap());
+        }
+    }
+}
+
+fn count_ours(cg: &Path) -> usize {
+    let Ok(dir) = fs::File::open(cg) else {
+        return 0;
+    };
+    bpf::attached_programs(dir.as_fd())
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.is_ours())
+        .count()
+}
+
+fn child_dirs(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Mounts below /run/bindif-launch (in this, the host's, mount namespace) and the directory
+/// itself: the tool creates it only on legacy hosts, and the scenarios that simulate one do it
+/// in a private mount namespace.
+fn run_dir_debris() -> Vec<String> {
+    let mut found = Vec::new();
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mounts.lines() {
+        if let Some(mp) = line.split_whitespace().nth(4) {
+            if mp.starts_with(RUN_DIR) {
+                found.push(format!("mount at {mp}"));
+            }
+        }
+    }
+    if Path::new(RUN_DIR).exists() {
+        found.push(format!("directory {RUN_DIR}"));
+    }
+    found
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// The launcher in unit mode for the world's unit with extra options.
+fn unit_argv(w: &World, opts: &[&str]) -> Vec<String> {
+    let mut v = vec![BIN.to_string(), w.root_arg()];
+    v.extend(s(opts));
+    v.push(w.unit.clone());
+    v
+}
+
+fn adhoc_argv(opts: &[&str], iface: &str) -> Vec<String> {
+    let mut v = vec![BIN.to_string()];
+    v.extend(s(opts));
+    v.extend(s(&["--interface", iface, "--", python(), &probe()]));
+    v
+}
+
+/// A unit-file fault: the unit `fault.service` has the given fragment (written by `setup`).
+fn unit_file_fault(setup: impl FnOnce(&World), wrapper: &[&str]) -> Outcome {
+    let w = World::new("fault.service");
+    setup(&w);
+    let mut argv = s(wrapper);
+    argv.extend(unit_argv(&w, &[]));
+    let out = w.run("", &argv);
+    w.outcome(&out, 0)
+}
+
+fn adhoc_interface(iface: &str) -> Outcome {
+    let w = World::new("fault.service");
+    // Another process shares the cgroup, so the launcher would make a child cgroup of its own.
+    let out = w.run("", &adhoc_argv(&[], iface));
+    w.outcome(&out, 0)
+}
+
+/// Unit mode with `BindNetworkInterface=iface`; `programs` expected afterwards.
+fn unit_iface(iface: &str, opts: &[&str], extra: &str, programs: usize) -> Outcome {
+    let w = World::new("fault.service");
+    w.probe_unit("fault.service", iface, extra);
+    let out = w.run("", &unit_argv(&w, opts));
+    w.outcome(&out, programs)
+}
+
+/// A templated unit `tmpl@INSTANCE.service` with `BindNetworkInterface=spec` (`%i` or `%I`).
+fn instance(spec: &str, instance: &str) -> Outcome {
+    let unit = format!("tmpl@{instance}.service");
+    let w = World::new(&unit);
+    w.probe_unit("tmpl@.service", spec, "");
+    let out = w.run("", &unit_argv(&w, &[]));
+    w.outcome(&out, 0)
+}
+
+/// Runs `argv` with all capabilities except those in `drop` (bounding set and inheritable).
+fn without_caps(drop: &str) -> Vec<String> {
+    s(&[
+        "setpriv",
+        "--inh-caps=-all",
+        &format!("--bounding-set={drop}"),
+    ])
+}
+
+fn caps_unit(drop: &str, opts: &[&str]) -> Outcome {
+    let w = World::new("fault.service");
+    w.probe_unit("fault.service", VETH_A, "");
+    let mut argv = without_caps(drop);
+    argv.extend(unit_argv(&w, opts));
+    let out = w.run("", &argv);
+    w.outcome(&out, 0)
+}
+
+/// A shell snippet that enters a private mount namespace and runs "$@" with `setup` applied
+/// to it (the host's mounts are untouched).
+fn in_private_mounts(setup: &str, argv: Vec<String>) -> Vec<String> {
+    let mut v = s(&[
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        &format!("mount --make-rprivate / && {setup} && exec \"$@\""),
+        "sh",
+    ]);
+    v.extend(argv);
+    v
+}
+
+const NO_CGROUP2: &str = "umount /sys/fs/cgroup/unified";
+const RO_CGROUP2: &str = "mount -o remount,bind,ro /sys/fs/cgroup/unified";
+
+/// A legacy host (no cgroup2 that systemd uses) where the launcher may not mount one.
+fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
+    let w = World::new("fault.service").with_v1();
+    w.probe_unit("fault.service", VETH_A, "");
+    let mut argv = without_caps("-sys_admin");
+    if adhoc {
+        argv.extend(adhoc_argv(opts, VETH_A));
+    } else {
+        let mut o = s(opts);
+        if attach {
+            o.push("--attach".into());
+        }
+        let o: Vec<&str> = o.iter().map(String::as_str).collect();
+        argv.extend(unit_argv(&w, &o));
+    }
+    let out = w.run("", &in_private_mounts(NO_CGROUP2, argv));
+    w.outcome(&out, 0)
+}
+
+fn exec_unit(exec_start: &str) -> Outcome {
+    let w = World::new("fault.service");
+    w.unit_file(
+        "fault.service",
+        &format!("[Service]\nBindNetworkInterface={VETH_A}\n{exec_start}"),
+    );
+    let out = w.run("", &unit_argv(&w, &[]));
+    w.outcome(&out, 0)
+}
+
+fn exec_adhoc(command: &str) -> Outcome {
+    let w = World::new("fault.service");
+    let out = w.run("", &s(&[BIN, "--interface", VETH_A, "--", command]));
+    w.outcome(&out, 0)
+}
+
+/// A file that is executable but no program (execve fails with ENOEXEC, after binding).
+fn junk_executable() -> PathBuf {
+    let p = Path::new("/run").join(unique("bindif-junk"));
+    fs::write(&p, b"\x01\x02junk").unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn scenario(id: &str) -> Option<Outcome> {
+    let long_iface = "x".repeat(128);
+    Some(match id {
+        // Unit files.
+        "unit-missing" => unit_file_fault(|_| {}, &[]),
+        "unit-directory" => unit_file_fault(
+            |w| fs::create_dir_all(w.root.join("etc/systemd/system/fault.service")).unwrap(),
+            &[],
+        ),
+        "unit-fifo" => unit_file_fault(
+            |w| {
+                let p = w.root.join("etc/systemd/system/fault.service");
+                common::run("mkfifo", &[p.to_str().unwrap()]);
+            },
+            &[],
+        ),
+        "unit-unreadable" => unit_file_fault(
+            |w| {
+                let p = w.unit_file("fault.service", "[Service]\nExecStart=/bin/true\n");
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
+            },
+            // Root without the capabilities that bypass file permissions.
+            &[
+                "setpriv",
+                "--inh-caps=-all",
+                "--bounding-set=-dac_override,-dac_read_search",
+            ],
+        ),
+        "unit-masked" => unit_file_fault(
+            |w| {
+                std::os::unix::fs::symlink(
+                    "/dev/null",
+                    w.root.join("etc/systemd/system/fault.service"),
+                )
+                .unwrap()
+            },
+            &[],
+        ),
+        "unit-bad-utf8" => unit_file_fault(
+            |w| {
+                w.write(
+                    "etc/systemd/system/fault.service",
+                    b"[Service]\nBindNetworkInterface=bt0\nExecStart=/bin/echo \xff\xfe\n",
+                );
+            },
+            &[],
+        ),
+        "unit-garbage" => unit_file_fault(
+            |w| {
+                w.write(
+                    "etc/systemd/system/fault.service",
+                    b"[Service\x00\x01\x02 garbage\n\x7fELF\n",
+                );
+            },
+            &[],
+        ),
+        "unit-long-line" => unit_file_fault(
+            |w| {
+                let mut body =
+                    b"[Service]\nBindNetworkInterface=bt0\nExecStart=/bin/echo ".to_vec();
+                body.resize(body.len() + (1 << 20), b'a');
+                body.push(b'\n');
+                w.write("etc/systemd/system/fault.service", &body);
+            },
+            &[],
+        ),
+        // Interface names given on the command line.
+        "iface-empty" => adhoc_interface(""),
+        "iface-slash" => adhoc_interface("a/b"),
+        "iface-dot" => adhoc_interface("."),
+        "iface-dotdot" => adhoc_interface(".."),
+        "iface-colon" => adhoc_interface("bt0:1"),
+        "iface-percent" => adhoc_interface("bt%d"),
+        "iface-space" => adhoc_interface("bt 0"),
+        "iface-control" => adhoc_interface("bt0\nbindif-launch: forged"),
+        "iface-non-ascii" => adhoc_interface("bt0é"),
+        "iface-too-long" => adhoc_interface(&long_iface),
+        "iface-number" => adhoc_interface("3"),
+        "iface-reserved" => adhoc_interface("all"),
+        // Interface names in units.
+        "iface-invalid-unit" => unit_iface("a/b", &[], "", 0),
+        "iface-invalid-unit-fail-closed" => {
+            unit_iface("a/b", &[], "X-BindNetworkInterface-FailClosed=yes\n", 0)
+        }
+        // Missing interfaces.
+        "iface-missing-unit" => unit_iface("nosuch0", &[], "", 0),
+        "iface-missing-unit-fail-closed" => {
+            unit_iface("nosuch0", &[], "X-BindNetworkInterface-FailClosed=yes\n", 0)
+        }
+        "iface-missing-attach" => {
+            let w = World::new("fault.service");
+            w.probe_unit("fault.service", "nosuch0", "");
+            let out = w.run("", &unit_argv(&w, &["--attach"]));
+            let mut o = w.outcome(&out, 0);
+            o.command = "n/a".into();
+            o
+        }
+        "iface-missing-adhoc" => adhoc_interface("nosuch0"),
+        "iface-missing-wait" => {
+            let w = World::new("fault.service");
+            let out = w.run("", &adhoc_argv(&["--wait=0.3"], "nosuch0"));
+            w.outcome(&out, 0)
+        }
+        "iface-vanished-after-resolve" => vanished_after_resolve(),
+        "iface-recreated" => recreated(),
+        // Capabilities.
+        "no-cap-bpf-unit" => caps_unit("-bpf,-sys_admin", &[]),
+        "no-cap-bpf-unit-fail-closed" => caps_unit("-bpf,-sys_admin", &["--fail-closed"]),
+        "no-cap-net-admin-unit-fail-closed" => {
+            caps_unit("-net_admin,-sys_admin", &["--fail-closed"])
+        }
+        "no-cap-attach-fail-closed" => {
+            let mut o = caps_unit("-bpf,-net_admin,-sys_admin", &["--fail-closed", "--attach"]);
+            o.command = "n/a".into();
+            o
+        }
+        "no-cap-adhoc" => {
+            let w = World::new("fault.service");
+            let mut argv = without_caps("-bpf,-net_admin,-sys_admin");
+            argv.extend(adhoc_argv(&[], VETH_A));
+            let out = w.run("", &argv);
+            w.outcome(&out, 0)
+        }
+        "unprivileged-adhoc" => unprivileged(&[]),
+        "unprivileged-adhoc-fail-open" => unprivileged(&["--fail-open"]),
+        // cgroup2 missing, not mountable, read-only.
+        "no-cgroup2-adhoc" => legacy_no_mount(&[], true, false),
+        "no-cgroup2-unit" => legacy_no_mount(&[], false, false),
+        "no-cgroup2-unit-fail-closed" => legacy_no_mount(&["--fail-closed"], false, false),
+        "no-cgroup2-attach" => {
+            let mut o = legacy_no_mount(&["--fail-closed"], false, true);
+            o.command = "n/a".into();
+            o
+        }
+        "ro-cgroupfs-unit" => {
+            let w = World::new("fault.service");
+            w.probe_unit("fault.service", VETH_A, "");
+            let out = w.run("", &in_private_mounts(RO_CGROUP2, unit_argv(&w, &[])));
+            w.outcome(&out, 1)
+        }
+        "ro-cgroupfs-adhoc-shared" => {
+            let w = World::new("fault.service");
+            // Another process of the service shares its cgroup: ad hoc needs a child cgroup.
+            let mut other = Command::new("sh")
+                .args([
+                    "-c",
+                    &format!(
+                        "echo $$ > '{}/cgroup.procs' && exec sleep 30",
+                        w.cg.display()
+                    ),
+                ])
+                .spawn()
+                .unwrap();
+            while w_procs(&w.cg) == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let out = w.run("", &in_private_mounts(RO_CGROUP2, adhoc_argv(&[], VETH_A)));
+            let _ = other.kill();
+            let _ = other.wait();
+            w.outcome(&out, 0)
+        }
+        // Verifier and RLIMIT_MEMLOCK.
+        "verifier-rejected" => verifier_rejected(),
+        "memlock-zero-unit" | "memlock-zero-adhoc" => memlock(id == "memlock-zero-adhoc"),
+        // execve.
+        "exec-missing-unit" => exec_unit("ExecStart=/nonexistent/cmd\n"),
+        "exec-not-executable-unit" => exec_unit("ExecStart=/etc/os-release\n"),
+        "exec-several-execstart" => {
+            exec_unit("Type=oneshot\nExecStart=/bin/echo one\nExecStart=/bin/echo two\n")
+        }
+        "exec-no-execstart" => exec_unit(""),
+        "exec-missing-adhoc" => exec_adhoc("/nonexistent/cmd"),
+        "exec-directory-adhoc" => exec_adhoc("/tmp"),
+        "exec-format-error-adhoc" => {
+            let junk = junk_executable();
+            let o = exec_adhoc(junk.to_str().unwrap());
+            let _ = fs::remove_file(&junk);
+            o
+        }
+        "exec-format-error-unit" => {
+            let junk = junk_executable();
+            let o = exec_unit(&format!("ExecStart={}\n", junk.display()));
+            let _ = fs::remove_file(&junk);
+            o
+        }
+        // Hostile instance names.
+        "inst-dotdot-i" => instance("%i", ".."),
+        "inst-dotdot-escaped-I" => instance("%I", "\\x2e\\x2e"),
+        "inst-slash-I" => instance("%I", "a\\x2fb"),
+        "inst-slash-i" => instance("%i", "a\\x2fb"),
+        "inst-newline-I" => instance("%I", "a\\x0ab"),
+        "inst-over-ifnamsiz" => instance("%i", &"y".repeat(20)),
+        "inst-255-bytes" => {
+            // tmpl@ + instance + .service = 255 bytes, the longest valid unit name.
+            let inst = "z".repeat(255 - "tmpl@.service".len());
+            instance("%i", &inst)
+        }
+        "inst-256-bytes" => {
+            let inst = "z".repeat(256 - "tmpl@.service".len());
+            let w = World::new("fault.service");
+            w.probe_unit("tmpl@.service", "%i", "");
+            let mut argv = vec![BIN.to_string(), w.root_arg()];
+            argv.push(format!("tmpl@{inst}.service"));
+            let out = w.run("", &argv);
+            w.outcome(&out, 0)
+        }
+        _ => return None,
+    })
+}
+
+fn w_procs(cg: &Path) -> usize {
+    fs::read_to_string(cg.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn unprivileged(opts: &[&str]) -> Outcome {
+    let w = World::new("fault.service");
+    let mut argv = s(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+    ]);
+    let mut launcher = vec![BIN.to_string()];
+    launcher.extend(s(opts));
+    // The command reports what it runs with: it must be exactly the caller's nothing.
+    launcher.extend(s(&[
+        "--interface",
+        VETH_A,
+        "--",
+        "sh",
+        "-c",
+        "echo RAN; grep -E '^(Uid|CapEff|CapPrm|CapAmb):' /proc/self/status",
+    ]));
+    argv.extend(launcher);
+    let out = w.run("", &argv);
+    let mut o = w.outcome(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if o.command != "no" {
+        for want in [
+            "CapEff:\t0000000000000000",
+            "CapPrm:\t0000000000000000",
+            "CapAmb:\t0000000000000000",
+        ] {
+            assert!(stdout.contains(want), "privileges crept: {stdout}");
+        }
+        assert!(stdout.contains("Uid:\t65534"), "{stdout}");
+    }
+    // The caller had no right to create cgroups here: the cgroup holds nothing new.
+    assert!(child_dirs(&w.cg).is_empty());
+    o.debris
+        .extend(child_dirs(&w.cg).into_iter().map(|d| format!("cgroup {d}")));
+    o
+}
+
+/// RLIMIT_MEMLOCK 0: BPF memory is memcg-accounted since Linux 5.11, so loading works; the
+/// command must still see the limit it was given.
+fn memlock(adhoc: bool) -> Outcome {
+    let w = World::new("fault.service");
+    w.probe_unit("fault.service", VETH_A, "");
+    let report = "grep 'Max locked memory' /proc/self/limits; exec \"$@\"";
+    let payload = s(&["sh", "-c", report, "sh", python(), &probe()]);
+    let mut argv = s(&["prlimit", "--memlock=0:0"]);
+    argv.push(BIN.to_string());
+    if adhoc {
+        argv.extend(s(&["--interface", VETH_A, "--"]));
+    } else {
+        argv.extend(s(&[&w.root_arg(), &w.unit, "--"]));
+    }
+    argv.extend(payload);
+    let out = w.run("", &argv);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let limit = stdout
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect::<Vec<_>>();
+    assert_eq!(limit, ["0", "0"], "the command's RLIMIT_MEMLOCK: {stdout}");
+    w.outcome(&out, 1)
+}
+
+/// The race "deleted between resolution and attach", made deterministic at library level: a
+/// helper inside the namespace resolves bt0, loads and attaches the program, then bt0 is
+/// deleted before [`bindif::launch::recheck_after_attach`] runs, which must detach it again.
+fn vanished_after_resolve() -> Outcome {
+    let w = World::new("fault.service");
+    let mut h = common::Helper::new("vanish");
+    let wrapper = format!("--net=/run/netns/{}", w.ns.name);
+    h.wrapper = vec!["nsenter", &wrapper];
+    h.env = vec![("BINDIF_CGROUP", w.cg.display().to_string())];
+    let r = h.run();
+    assert_eq!(r["attached"], "1", "{r:?}");
+    assert_eq!(r["recheck_before"], "true", "{r:?}");
+    assert_eq!(r["recheck"], "false", "{r:?}");
+    Outcome {
+        stderr: None,
+        exit: bindif::exit::NETWORK,
+        command: "no".into(),
+        debris: w.debris(0),
+    }
+}
+
+#[test]
+fn helper_vanish() {
+    if !common::helper_role("vanish") {
+        return;
+    }
+    let cg = std::env::var("BINDIF_CGROUP").unwrap();
+    let ifindex = bindif::sys::netlink::resolve_ifindex(VETH_A)
+        .unwrap()
+        .unwrap();
+    let prog = bpf::load_bind_program(ifindex).unwrap();
+    let dir = fs::File::open(&cg).unwrap();
+    bpf::check_attachable(dir.as_fd()).unwrap();
+    bpf::attach_replacing(dir.as_fd(), prog.as_fd()).unwrap();
+    let mut r = common::Report::new();
+    r.insert("attached".into(), count_ours(Path::new(&cg)).to_string());
+    let before =
+        bindif::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex).unwrap();
+    r.insert("recheck_before".into(), before.to_string());
+    common::run("ip", &["link", "del", VETH_A]);
+    let after =
+        bindif::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex).unwrap();
+    r.insert("recheck".into(), after.to_string());
+    common::emit(&r);
+}
+
+/// The kernel's verifier refusing a program, through the library (the launcher's own program
+/// always loads; no honest way exists to make the binary load a broken one). The message is
+/// the error's Display with the launcher's prefixes, exactly what `bind` logs fail-closed.
+fn verifier_rejected() -> Outcome {
+    use bindif::bpf::Insn;
+    let bad = [
+        Insn::mov64_imm(2, 1),
+        Insn::stx_mem_w(1, 2, 4),
+        Insn::mov64_imm(0, 1),
+        Insn::exit(),
+    ];
+    let err = bpf::load_program(&bad, "bindif_sock").unwrap_err();
+    Outcome {
+        stderr: Some(format!("bindif-launch: bind-interface: {err}\n")),
+        exit: err.exit_status(),
+        command: "no".into(),
+        debris: run_dir_debris(),
+    }
+}
+
+/// The interface is deleted and re-created (new ifindex) while the unit runs: the program
+/// binds to a dead ifindex (`bindif-launch status` reports `gone`, see
+/// status_privileged::reports_gone_recreated_renamed_and_mismatch); a restart binds the new one
+/// and replaces the old program.
+fn recreated() -> Outcome {
+    let w = World::new("fault.service");
+    w.probe_unit("fault.service", VETH_A, "");
+    let first = w.run("", &unit_argv(&w, &[]));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let old = w.ns.ifindex_by_ip(VETH_A);
+    let n = w.ns.name.as_str();
+    common::run("ip", &["-n", n, "link", "del", VETH_A]);
+    common::run(
+        "ip",
+        &[
+            "-n", n, "link", "add", VETH_A, "type", "veth", "peer", "name", "bt1",
+        ],
+    );
+    common::run("ip", &["-n", n, "link", "set", VETH_A, "up"]);
+    let new = w.ns.ifindex_by_ip(VETH_A);
+    assert_ne!(old, new);
+    let dir = fs::File::open(&w.cg).unwrap();
+    let stale: Vec<_> = bpf::attached_programs(dir.as_fd())
+        .unwrap()
+        .into_iter()
+        .filter_map(|p| p.ours_ifindex)
+        .collect();
+    assert_eq!(stale, vec![old], "the old program stays until the restart");
+    let restart = w.run("", &unit_argv(&w, &[]));
+    let now: Vec<_> = bpf::attached_programs(dir.as_fd())
+        .unwrap()
+        .into_iter()
+        .filter_map(|p| p.ours_ifindex)
+        .collect();
+    assert_eq!(now, vec![new], "the restart binds the new ifindex, once");
+    w.outcome(&restart, 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+fn table() -> Vec<Row> {
+    let doc = fs::read_to_string(DOC).expect("docs/faults.md");
+    let rows = parse_table(&doc);
+    assert!(rows.len() > 40, "the fault table has {} rows", rows.len());
+    rows
+}
+
+/// Every row has a scenario, every scenario a row; ids are unique.
+#[test]
+fn fault_table_and_scenarios_match() {
+    let rows = table();
+    let mut ids = BTreeSet::new();
+    for r in &rows {
+        assert!(ids.insert(r.id.clone()), "duplicate row id {}", r.id);
+        assert_eq!(r.left, "nothing", "row {}: debris is not an option", r.id);
+        assert!(
+            ["no", "unbound", "bound", "n/a"].contains(&r.command.as_str()),
+            "row {}: command runs = {:?}",
+            r.id,
+            r.command
+        );
+        assert!(
+            ["binary", "library"].contains(&r.tested.as_str()),
+            "row {}: tested = {:?}",
+            r.id,
+            r.tested
+        );
+    }
+    // The match arms of `scenario`: lines `"id" => …` or `"a" | "b" => …`.
+    let src = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/", file!())).unwrap();
+    let body = &src[src.find("Some(match id {").unwrap()..src.find("_ => return None").unwrap()];
+    let mut in_code = BTreeSet::new();
+    for line in body.lines().map(str::trim) {
+        let Some((pattern, _)) = line.split_once("=>") else {
+            continue;
+        };
+        if !line.starts_with('"') {
+            continue;
+        }
+        for alt in pattern.split('|') {
+            in_code.insert(alt.trim().trim_matches('"').to_string());
+        }
+    }
+    let missing: Vec<_> = ids.difference(&in_code).collect();
+    let extra: Vec<_> = in_code.difference(&ids).collect();
+    assert!(missing.is_empty(), "rows without a scenario: {missing:?}");
+    assert!(extra.is_empty(), "scenarios without a row: {extra:?}");
+}
+
+fn check_rows(filter: impl Fn(&Row) -> bool) {
+    require_privileges();
+    let rows = table();
+    let by_id: BTreeMap<_, _> = rows.iter().map(|r| (r.id.clone(), r.clone())).collect();
+    let mut failures = Vec::new();
+    for row in rows.iter().filter(|r| filter(r)) {
+        let t = Instant::now();
+        let o = scenario(&row.id).unwrap_or_else(|| panic!("no scenario for {}", row.id));
+        let mut problems = Vec::new();
+        match (&o.stderr, row.tested.as_str()) {
+            (Some(actual), _) => {
+                if !stderr_matches(&row.stderr, actual) {
+                    let actual = without_netns_notice(actual);
+                    let cell: Vec<String> = actual
+                        .strip_suffix('\n')
+                        .unwrap_or(&actual)
+                        .lines()
+                        .map(|l| format!("`{l}`"))
+                        .collect();
+                    problems.push(format!(
+                        "stderr differs\n  table:  {:?}\n  actual: {:?}\n  cell:   {}",
+                        row.stderr,
+                        actual,
+                        if cell.is_empty() {
+                            "(none)".into()
+                        } else {
+                            cell.join("<br>")
+                        }
+                    ));
+                }
+            }
+            (None, "library") => {
+                // The launcher reaches the same message as a missing interface.
+                let same = &by_id["iface-missing-adhoc"].stderr;
+                if &row.stderr != same {
+                    problems.push(format!(
+                        "stderr should equal iface-missing-adhoc's {same:?}"
+                    ));
+                }
+            }
+            (None, t) => problems.push(format!("no stderr observed for a {t} row")),
+        }
+        if o.exit != row.exit {
+            problems.push(format!("exit {} (table {})", o.exit, row.exit));
+        }
+        if o.command != row.command {
+            problems.push(format!("command {} (table {})", o.command, row.command));
+        }
+        if !o.debris.is_empty() {
+            problems.push(format!("left behind: {:?}", o.debris));
+        }
+        eprintln!("{}: {:?}", row.id, t.elapsed());
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}", row.id, problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+// The rows run in a few groups, so the test harness runs them in parallel.
+
+#[test]
+fn faults_unit_files() {
+    check_rows(|r| r.id.starts_with("unit-"));
+}
+
+#[test]
+fn faults_interface_names_and_instances() {
+    check_rows(|r| {
+        (r.id.starts_with("iface-") && !r.id.starts_with("iface-missing"))
+            || r.id.starts_with("inst-")
+    });
+}
+
+#[test]
+fn faults_missing_interfaces() {
+    check_rows(|r| r.id.starts_with("iface-missing"));
+}
+
+#[test]
+fn faults_privileges_and_cgroups() {
+    check_rows(|r| {
+        ["no-cap", "unprivileged", "no-cgroup2", "ro-cgroupfs"]
+            .iter()
+            .any(|p| r.id.starts_with(p))
+    });
+}
+
+#[test]
+fn faults_exec_verifier_memlock() {
+    check_rows(|r| {
+        ["exec-", "verifier-", "memlock-"]
+            .iter()
+            .any(|p| r.id.starts_with(p))
+    });
+}
+
+#[test]
+fn wildcard_matching() {
+    assert!(wildcard("a…c", "abbbc"));
+    assert!(wildcard("a…b…c", "aXbYc"));
+    assert!(!wildcard("a…c", "abd"));
+    assert!(wildcard("abc", "abc"));
+    assert!(!wildcard("a…bc…", "ac"));
+    assert!(stderr_matches(&[], ""));
+    assert!(stderr_matches(&["x".into(), "y…".into()], "x\nyz\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// No debris: 1,000 starts and stops
+
+/// Descriptors the command sees, as a sorted list (without the one `ls` opens itself).
+fn fd_list(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// 1,000 starts and stops of one unit, the way systemd does them: create the unit's cgroup,
+/// run the launcher in it (unit mode; the command exits), check that exactly one program of
+/// ours is attached, remove the cgroup. Then nothing may be left.
+#[test]
+fn thousand_unit_starts_and_stops_leave_nothing() {
+    require_privileges();
+    const N: usize = 1000;
+    let ns = NetNs::new();
+    let slice = TestCgroup::new();
+    let root = common::tempdir("faults-loop");
+    let unit = "loop@bt0.service";
+    fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    fs::write(
+        root.join("etc/systemd/system/loop@.service"),
+        "[Service]\nBindNetworkInterface=%i\nExecStart=/bin/ls /proc/self/fd\n",
+    )
+    .unwrap();
+    let root_arg = format!("--root={}", root.display());
+    let cg = slice.path.join(unit);
+    let run = |launcher: bool| -> Output {
+        let cmd = if launcher {
+            format!("exec {BIN} '{root_arg}' {unit}")
+        } else {
+            "exec /bin/ls /proc/self/fd".to_string()
+        };
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} sh -c \"$0\"",
+                cg.display(),
+                ns.name
+            ))
+            .arg(cmd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    fs::create_dir(&cg).unwrap();
+    let baseline = fd_list(&run(false));
+    fs::remove_dir(&cg).unwrap();
+    let t = Instant::now();
+    for i in 0..N {
+        fs::create_dir(&cg).unwrap();
+        let out = run(true);
+        assert!(
+            out.status.success(),
+            "start {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = without_netns_notice(&String::from_utf8_lossy(&out.stderr));
+        assert!(stderr.is_empty(), "start {i}: {stderr}");
+        if i % 100 == 0 {
+            assert_eq!(fd_list(&out), baseline, "descriptors at start {i}");
+        }
+        assert_eq!(count_ours(&cg), 1, "start {i}");
+        // Stop: systemd removes the cgroup once it is empty, and the program goes with it.
+        fs::remove_dir(&cg).unwrap_or_else(|e| panic!("stop {i}: {e}"));
+    }
+    let elapsed = t.elapsed();
+    eprintln!("{N} unit starts/stops: {elapsed:?}");
+    assert!(
+        child_dirs(&slice.path).is_empty(),
+        "{:?}",
+        child_dirs(&slice.path)
+    );
+    assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// 1,000 ad hoc runs from a "shell" sharing its cgroup with another process: each makes a
+/// child cgroup of its own; at the end none is left (the last run's is removed by one more
+/// run's clean-up, as documented, or here by a final check that it is empty and removable).
+#[test]
+fn thousand_adhoc_runs_leave_nothing() {
+    require_privileges();
+    const N: usize = 1000;
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let mut other = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}/cgroup.procs' && exec sleep 120",
+                cg.path.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    while w_procs(&cg.path) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let t = Instant::now();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99; i=0; while [ $i -lt {N} ]; do nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- /bin/true || exit 1; i=$((i+1)); done",
+        cg.path.display(),
+        ns.name
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let elapsed = t.elapsed();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{N} ad hoc runs: {elapsed:?}");
+    // Each run removed its predecessors' empty cgroups; the last one's is empty now.
+    let left = child_dirs(&cg.path);
+    assert!(left.len() <= 1, "{left:?}");
+    for d in &left {
+        assert!(d.starts_with("bindif-launch-"), "{d}");
+        let p = cg.path.join(d);
+        assert_eq!(w_procs(&p), 0);
+        assert_eq!(
+            count_ours(&p),
+            1,
+            "the last run's program, on its own cgroup"
+        );
+        remove_cgroup_tree(&p);
+    }
+    assert!(child_dirs(&cg.path).is_empty());
+    assert_eq!(
+        count_ours(&cg.path),
+        0,
+        "the caller's cgroup is never bound"
+    );
+    assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
+}
