@@ -191,7 +191,7 @@ fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i3
     };
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let bound = bind_unit(unit, cfg.interface(), &policy, false)?;
+    let bound = bind_unit(unit, &cfg.bind, &policy, false)?;
     if args.notify_status {
         send_status(unit, bound.as_ref());
     }
@@ -220,7 +220,7 @@ fn unbind_after_failed_exec(b: &Bound) {
 fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let bound = bind_unit(unit, cfg.interface(), &policy, true);
+    let bound = bind_unit(unit, &cfg.bind, &policy, true);
     log_timing();
     bound.map(|_| ())
 }
@@ -401,11 +401,22 @@ fn netns_notice() {
 /// Binds the cgroup of `unit` (the one this process runs in) to `interface`.
 fn bind_unit(
     unit: &str,
-    interface: Option<&str>,
+    eval: &BindEval,
     policy: &Policy,
     attach_only: bool,
 ) -> Result<Option<Bound>, Fatal> {
-    let Some(interface) = interface else {
+    let Some(interface) = eval.interface.value.as_deref() else {
+        if let (Some(src), true) = (&eval.rejected, policy.fail_closed) {
+            // The unit asked for a binding, but every value was invalid (warned about above):
+            // fail-closed means not starting unbound.
+            log_at!(
+                Err,
+                "bind-interface: {unit} has no valid BindNetworkInterface= (the last one, {}:{}, was ignored), refusing to start unbound",
+                src.file.display(),
+                src.line
+            );
+            return Err(Fatal(exit::NETWORK));
+        }
         log_at!(
             Notice,
             "bind-interface: {unit} has no BindNetworkInterface=, not binding its sockets"

@@ -99,6 +99,10 @@ pub struct BindEval {
     pub verify: Setting<bool>,
     /// Warnings in systemd's words, in the order systemd would log them.
     pub diagnostics: Vec<Diagnostic>,
+    /// The last `BindNetworkInterface=` that was ignored (invalid name, bad specifier) since
+    /// the last reset. With no valid value left, the unit asked for a binding it cannot have:
+    /// v260 starts it unbound, `X-BindNetworkInterface-FailClosed=yes` refuses.
+    pub rejected: Option<Source>,
 }
 
 pub const KEY_BIND: &str = "BindNetworkInterface";
@@ -220,6 +224,7 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
         wait: Setting::default_with(TimeSpan::Finite(Duration::ZERO)),
         verify: Setting::default_with(false),
         diagnostics: Vec::new(),
+        rejected: None,
     };
     let Some(section) = cgroup_section(&unit.name) else {
         return r;
@@ -231,6 +236,7 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                 if v.is_empty() {
                     // An empty assignment resets.
                     r.interface = Setting::default_with(None);
+                    r.rejected = None;
                     continue;
                 }
                 let k = match specifier::expand(v, &ctx.spec) {
@@ -240,6 +246,7 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                             &a.source,
                             format!("Failed to resolve unit specifiers in '{v}', ignoring: {e}"),
                         ));
+                        r.rejected = Some(a.source.clone());
                         continue;
                     }
                 };
@@ -253,6 +260,7 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                             crate::log::escape_control(&k)
                         ),
                     ));
+                    r.rejected = Some(a.source.clone());
                     continue;
                 }
                 r.interface = Setting {
