@@ -187,10 +187,11 @@ def render(d):
     w("## " + SECTION)
     w("")
     total = sum(int(b.boot.get("boot_seconds", 0) or 0) for b in boots)
-    w("Measured %s on the host's qemu guests (`tests/vm/run --bench`, the images of the VM tests): "
-      "%s, %s CPUs, host kernel %s; guests %s, accelerator **%s** (%s). Boots (boot, set-up and checks, "
-      "timing): %d s in all%s." % (
-          run.get("date", "?"), run.get("host_cpu", "?"), run.get("host_cpus", "?"),
+    w("Measured %s (commit %s) on the host's qemu guests (`tests/vm/run --bench`, the images of the "
+      "VM tests): %s, %s CPUs (shared with other work; load average at start %s), host kernel %s; "
+      "guests %s, accelerator **%s** (%s). Boots (boot, set-up and checks, timing): %d s in all%s." % (
+          run.get("date", "?"), run.get("commit", "?"), run.get("host_cpu", "?"),
+          run.get("host_cpus", "?"), run.get("host_load", "?"),
           run.get("host_kernel", "?"), run.get("vm", "?"), run.get("accel", "?"),
           run.get("qemu", "?"), total,
           ", `scripts/bench --vm` %s s from start to end" % run["vm_wall_seconds"] if "vm_wall_seconds" in run else ""))
