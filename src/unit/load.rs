@@ -214,6 +214,8 @@ pub struct Catalog {
     /// [`Catalog::id`] finds them in `entries`, so a launcher loading one unit does not build a
     /// map of every unit file on the host.
     links: FxMap<String, (usize, Target)>,
+    /// Indices of the search directories that list at least one entry.
+    nonempty: Vec<usize>,
     /// Fragment file name → each alias (symlink name) that leads to it, with the fragment's path
     /// (`unit_name_map` without the names that are not aliases and before the mask check).
     names: FxMap<String, Vec<(String, PathBuf)>>,
@@ -232,6 +234,7 @@ impl Clone for Catalog {
             canon: self.canon.clone(),
             listed: self.listed.clone(),
             links: self.links.clone(),
+            nonempty: self.nonempty.clone(),
             names: self.names.clone(),
             diagnostics: self.diagnostics.clone(),
         }
@@ -248,6 +251,7 @@ impl Catalog {
             canon: Vec::with_capacity(search.dirs().len()),
             listed: Vec::with_capacity(search.dirs().len()),
             links: FxMap::default(),
+            nonempty: Vec::new(),
             names: FxMap::default(),
             diagnostics: Vec::new(),
             search,
@@ -493,7 +497,7 @@ impl Catalog {
             let mut warnings = Vec::new();
             for (n, kind) in symlinks {
                 // `self.entries` holds the earlier directories only: an entry there wins.
-                if n.starts_with('.') || !name::is_valid(n) || self.id(n).is_some() {
+                if n.starts_with('.') || !name::is_valid(n) || self.lookup(n).is_some() {
                     continue;
                 }
                 let filename = join(dir, n);
@@ -566,6 +570,9 @@ impl Catalog {
             for (n, t) in add {
                 self.links.entry(n).or_insert((j, t));
             }
+            if !listing.is_empty() {
+                self.nonempty.push(j);
+            }
             self.entries.push(listing);
         }
         // The reverse map, for aliases: whether the fragment an alias leads to is masked
@@ -597,7 +604,7 @@ impl Catalog {
 
     /// Every name that leads to the fragment named `n` (`unit_name_map`), sorted.
     fn names_of(&self, n: &str) -> Arc<Vec<String>> {
-        let own = matches!(self.id(n), Some(Target::Path(_)));
+        let own = self.is_own_file(n);
         let Some(aliases) = self.names.get(n) else {
             // No alias leads here: nothing to check or remember.
             return Arc::new(if own { vec![n.to_string()] } else { Vec::new() });
@@ -624,16 +631,31 @@ impl Catalog {
     /// gives its path; one listing it as a symlink gives what the symlink leads to, unless the
     /// symlink was skipped (unreadable, invalid alias), and then later directories are asked.
     fn id(&self, n: &str) -> Option<Target> {
+        let (j, link) = self.lookup(n)?;
+        Some(match link {
+            Some(t) => t.clone(),
+            None => Target::Path(join(&self.search.dirs()[j], n)),
+        })
+    }
+
+    /// Whether `n`'s id is a file of its own (a regular unit file, a linked one, a mask), not
+    /// an alias; [`Catalog::id`] without building the path.
+    fn is_own_file(&self, n: &str) -> bool {
+        matches!(self.lookup(n), Some((_, None | Some(Target::Path(_)))))
+    }
+
+    /// The search directory where `n` first appears as a unit, and what it leads to when that
+    /// entry is a symlink. Only directories that list something are asked (most of systemd's
+    /// search directories do not exist on a given host).
+    fn lookup(&self, n: &str) -> Option<(usize, Option<&Target>)> {
         if n.starts_with('.') || !name::is_valid(n) {
             return None;
         }
-        for (j, listing) in self.entries.iter().enumerate() {
-            match listing.get(n) {
-                Some(EntryKind::Other) => {
-                    return Some(Target::Path(join(&self.search.dirs()[j], n)));
-                }
+        for &j in &self.nonempty {
+            match self.entries[j].get(n) {
+                Some(EntryKind::Other) => return Some((j, None)),
                 Some(EntryKind::Symlink) => match self.links.get(n) {
-                    Some((k, t)) if *k == j => return Some(t.clone()),
+                    Some((k, t)) if *k == j => return Some((j, Some(t))),
                     _ => {}
                 },
                 Some(EntryKind::Dir) | None => {}
@@ -699,7 +721,7 @@ impl Catalog {
             for a in self.names_of(n).iter() {
                 add(names, a);
             }
-        } else if matches!(self.id(n), Some(Target::Path(_))) {
+        } else if self.is_own_file(n) {
             // No alias leads here: the only name is `n` itself (what names_of() would give).
             add(names, n);
         }
