@@ -779,17 +779,11 @@ impl Logger {
     }
 }
 
-fn read_version() -> Option<u32> {
-    std::fs::read_to_string("/proc/1/maps")
-        .ok()
-        .and_then(|m| crate::host::systemd_version_from_maps(&m))
-}
-
 /// Runs the generator: plan, write, verify, log. `Err` only when the output cannot be written.
 pub fn run(opts: &Options) -> Result<Outcome, String> {
     let started = Instant::now();
     let mut log = Logger::new(opts.kmsg, opts.debug);
-    let version = opts.systemd_version.or_else(read_version);
+    let version = opts.systemd_version.or_else(crate::sys::process::pid1_systemd_version);
     if version.is_none() {
         log.log(
             Level::Notice,

@@ -15,7 +15,7 @@ use crate::config::{self, UnitConfig};
 use crate::log::{self, Level};
 use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
-use crate::{exit, host, log_at, target, timing};
+use crate::{exit, log_at, target, timing};
 
 /// What to do when the binding cannot be set up, merged from the command line, the unit's
 /// `X-BindNetworkInterface-*=` keys and the mode's default.
@@ -93,10 +93,7 @@ fn running_systemd_version() -> Option<u32> {
     // Read once: unit mode needs it twice (parsing rules, native support), and /proc/1/maps is
     // long on a busy PID 1.
     static VERSION: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    *VERSION.get_or_init(|| {
-        let maps = process::read_proc(Path::new("/proc/1/maps"))?;
-        host::systemd_version_from_maps(&maps)
-    })
+    *VERSION.get_or_init(process::pid1_systemd_version)
 }
 
 fn read_unit(root: &Path, unit: &str) -> Result<UnitConfig, Fatal> {

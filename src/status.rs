@@ -889,10 +889,7 @@ struct UnitReader {
 
 impl UnitReader {
     fn new(root: &Path) -> UnitReader {
-        let version = fs::read_to_string("/proc/1/maps")
-            .ok()
-            .and_then(|m| crate::host::systemd_version_from_maps(&m))
-            .unwrap_or(260);
+        let version = crate::sys::process::pid1_systemd_version().unwrap_or(260);
         UnitReader {
             catalog: Catalog::system(root),
             facts: HostFacts::gather(root),

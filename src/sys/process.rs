@@ -92,6 +92,12 @@ pub fn notify_status(socket: &OsStr, status: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// The running systemd's version, from the `libsystemd-shared-NNN.so` PID 1 has mapped;
+/// `None` when /proc/1/maps cannot be read or PID 1 is not systemd.
+pub fn pid1_systemd_version() -> Option<u32> {
+    crate::host::systemd_version_from_maps(&read_proc(Path::new("/proc/1/maps"))?)
+}
+
 /// Reads the whole of a small /proc file, `None` when it cannot be read (hidepid, no /proc).
 pub fn read_proc(path: &Path) -> Option<String> {
     // A large first buffer: /proc files report size 0, and `fs::read` would then start at 32
