@@ -39,17 +39,11 @@ fn unified() -> Layout {
     }
 }
 
-/// The generator's own resolution, as `generator::run` does it before writing: catalog without
-/// the generator directories, enumerate, load every name (in parallel), plan. Returns the time
-/// and how many drop-ins the plan writes.
+/// The generator's own resolution (`generator::resolve`, what `generator::run` does before
+/// writing). Returns the time and how many drop-ins the plan writes.
 fn generator_resolve(root: &Path) -> (f64, usize) {
     let t = Instant::now();
-    let catalog = Catalog::new(generator::search_path_without_generators(
-        &SearchPath::system(root),
-    ));
-    let names = generator::enumerate(&catalog);
-    let inputs = generator::load_all(&catalog, &names);
-    let plan = generator::plan(&inputs, &unified(), Some(259));
+    let (plan, _) = generator::resolve(&SearchPath::system(root), &unified(), Some(259));
     (ns(t.elapsed()), plan.files.len())
 }
 

@@ -779,11 +779,23 @@ impl Logger {
     }
 }
 
+/// Everything the generator decides before writing: the catalog of `full` without the
+/// generator directories, every name in it loaded, the plan. Also returns how many names were
+/// examined.
+pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Plan, usize) {
+    let catalog = Catalog::new(search_path_without_generators(full));
+    let names = enumerate(&catalog);
+    let inputs = load_all(&catalog, &names);
+    (plan(&inputs, layout, version), names.len())
+}
+
 /// Runs the generator: plan, write, verify, log. `Err` only when the output cannot be written.
 pub fn run(opts: &Options) -> Result<Outcome, String> {
     let started = Instant::now();
     let mut log = Logger::new(opts.kmsg, opts.debug);
-    let version = opts.systemd_version.or_else(crate::sys::process::pid1_systemd_version);
+    let version = opts
+        .systemd_version
+        .or_else(crate::sys::process::pid1_systemd_version);
     if version.is_none() {
         log.log(
             Level::Notice,
@@ -807,10 +819,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         None => crate::sys::cgroup::detect(&opts.root),
     };
     let full = SearchPath::system(&opts.root);
-    let catalog = Catalog::new(search_path_without_generators(&full));
-    let names = enumerate(&catalog);
-    let inputs = load_all(&catalog, &names);
-    let plan = plan(&inputs, &layout, version);
+    let (plan, units_seen) = resolve(&full, &layout, version);
     for m in &plan.messages {
         log.log(m.level, &m.text);
     }
@@ -860,14 +869,14 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         &format!(
             "Generated {} drop-in(s) for BindNetworkInterface= ({} units examined, {:?}).",
             plan.files.len(),
-            names.len(),
+            units_seen,
             elapsed
         ),
     );
     Ok(Outcome {
         plan,
         verify_failures,
-        units_seen: names.len(),
+        units_seen,
         elapsed,
     })
 }
