@@ -104,11 +104,12 @@ impl InetSocket {
 /// Builds a `SOCK_DIAG_BY_FAMILY` dump request (`struct inet_diag_req_v2`, all states).
 pub fn build_request(seq: u32, family: u8, proto: Proto) -> Vec<u8> {
     let mut buf = vec![0u8; NLMSG_HDRLEN + REQ_LEN];
-    let len = buf.len() as u32;
-    buf[0..4].copy_from_slice(&len.to_ne_bytes());
-    buf[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    buf[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    buf[8..12].copy_from_slice(&seq.to_ne_bytes());
+    super::netlink::fill_header(
+        &mut buf,
+        SOCK_DIAG_BY_FAMILY,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+    );
     let req = &mut buf[NLMSG_HDRLEN..];
     req[0] = family; // sdiag_family
     req[1] = proto.ipproto(); // sdiag_protocol
@@ -285,18 +286,10 @@ pub fn socket_inode(link: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::netlink::{align4, u16_at};
+    use crate::sys::netlink::{test_message, u16_at};
 
     fn nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-        let mut v = Vec::new();
-        v.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-        v.extend_from_slice(&ty.to_ne_bytes());
-        v.extend_from_slice(&2u16.to_ne_bytes()); // NLM_F_MULTI
-        v.extend_from_slice(&seq.to_ne_bytes());
-        v.extend_from_slice(&77u32.to_ne_bytes());
-        v.extend_from_slice(body);
-        v.resize(align4(v.len()), 0);
-        v
+        test_message(ty, 2 /* NLM_F_MULTI */, seq, body)
     }
 
     #[allow(clippy::too_many_arguments)]

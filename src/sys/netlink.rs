@@ -108,13 +108,30 @@ pub fn build_getlink_request(seq: u32, lookup: &Lookup) -> Vec<u8> {
         IFLA_EXT_MASK,
         &RTEXT_FILTER_SKIP_STATS.to_ne_bytes(),
     );
-    let len = buf.len() as u32;
-    buf[0..4].copy_from_slice(&len.to_ne_bytes());
-    buf[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
-    buf[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    buf[8..12].copy_from_slice(&seq.to_ne_bytes());
-    // nlmsg_pid 0: the kernel fills in our port id.
+    fill_header(&mut buf, RTM_GETLINK, NLM_F_REQUEST, seq);
     buf
+}
+
+/// Fills the `struct nlmsghdr` at the start of `msg` (zeroed, `NLMSG_HDRLEN` bytes) for a
+/// message of `msg.len()` bytes. `nlmsg_pid` stays 0: the kernel fills in our port id.
+pub(crate) fn fill_header(msg: &mut [u8], ty: u16, flags: u16, seq: u32) {
+    let len = msg.len() as u32;
+    msg[0..4].copy_from_slice(&len.to_ne_bytes());
+    msg[4..6].copy_from_slice(&ty.to_ne_bytes());
+    msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+    msg[8..12].copy_from_slice(&seq.to_ne_bytes());
+}
+
+/// A whole message as the kernel sends it (header with a port id, body, padding), for the
+/// parsers' tests.
+#[cfg(test)]
+pub(crate) fn test_message(ty: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8; NLMSG_HDRLEN];
+    v.extend_from_slice(body);
+    fill_header(&mut v, ty, flags, seq);
+    v[12..16].copy_from_slice(&4242u32.to_ne_bytes());
+    v.resize(align4(v.len()), 0);
+    v
 }
 
 pub(crate) fn u16_at(b: &[u8], off: usize) -> u16 {
@@ -453,15 +470,7 @@ mod tests {
     use super::*;
 
     fn nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-        let mut v = Vec::new();
-        v.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-        v.extend_from_slice(&ty.to_ne_bytes());
-        v.extend_from_slice(&0u16.to_ne_bytes());
-        v.extend_from_slice(&seq.to_ne_bytes());
-        v.extend_from_slice(&4242u32.to_ne_bytes());
-        v.extend_from_slice(body);
-        v.resize(align4(v.len()), 0);
-        v
+        test_message(ty, 0, seq, body)
     }
 
     fn link_body(index: i32, name: &str, alts: &[&str]) -> Vec<u8> {
