@@ -6,7 +6,7 @@
 //! attached, so a bad invocation fails before it changes anything.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -234,18 +234,17 @@ fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32,
     let cmd = resolve_explicit(command)?;
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, None, true);
-    let bound = bind_adhoc(interface, &policy).map_err(|f| {
-        target::undo_adhoc_child();
-        f
-    })?;
+    let bound = bind_adhoc(interface, &policy)?;
     if args.notify_status {
         send_status("command", bound.as_ref());
     }
     let failed = exec(&cmd);
     if let Some(b) = &bound {
         unbind_after_failed_exec(b);
+        if b.created {
+            target::remove_created(&b.cgroup);
+        }
     }
-    target::undo_adhoc_child();
     Err(failed)
 }
 
@@ -255,6 +254,8 @@ pub struct Bound {
     pub interface: String,
     pub ifindex: u32,
     pub cgroup: PathBuf,
+    /// The launcher created `cgroup` (ad hoc mode's own child cgroup).
+    pub created: bool,
 }
 
 fn send_status(what: &str, bound: Option<&Bound>) {
@@ -471,6 +472,24 @@ fn bind(
         Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
     };
     timing::mark("cgroup");
+    let bound = attach(interface, ifindex, policy, &prog, &target);
+    if bound.is_err() && target.created() {
+        // Refusing to start: the cgroup this run made for the command goes again.
+        let dir = target.path().to_path_buf();
+        drop(target);
+        target::remove_created(&dir);
+    }
+    bound
+}
+
+/// The rest of [`bind`] once the cgroup is chosen: attach, re-check, verify.
+fn attach(
+    interface: &str,
+    ifindex: u32,
+    policy: &Policy,
+    prog: &OwnedFd,
+    target: &target::Target,
+) -> Result<Option<Bound>, Fatal> {
     let object = target.path().display().to_string();
     let named = |e: sys::Error| {
         if e.object.is_empty() {
@@ -509,6 +528,7 @@ fn bind(
         interface: interface.to_string(),
         ifindex,
         cgroup: target.path().to_path_buf(),
+        created: target.created(),
     }))
 }
 

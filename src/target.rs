@@ -22,6 +22,8 @@ use crate::{host, log_at};
 pub struct Target {
     path: PathBuf,
     fd: OwnedFd,
+    /// This run created the cgroup and moved into it (ad hoc mode's `bindif-launch-PID`).
+    created: bool,
 }
 
 impl Target {
@@ -33,10 +35,30 @@ impl Target {
         &self.path
     }
 
+    /// Whether this run created the cgroup (then [`remove_created`] undoes it).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
     fn open(path: PathBuf) -> Result<Target, sys::Error> {
         let fd = cgroup::open_cgroup_dir(&path)
             .map_err(|e| cg_err("open cgroup", &path.display().to_string(), e))?;
-        Ok(Target { path, fd })
+        Ok(Target {
+            path,
+            fd,
+            created: false,
+        })
+    }
+
+    /// [`Target::open`] of a cgroup this run created and entered; undone if it cannot be opened.
+    fn open_created(path: PathBuf) -> Result<Target, sys::Error> {
+        match Target::open(path.clone()) {
+            Ok(t) => Ok(Target { created: true, ..t }),
+            Err(e) => {
+                remove_created(&path);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -119,30 +141,25 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
                     e,
                 )
             })?;
-            let _ = CREATED_CHILD.set(dir.clone());
             remove_adhoc_leftovers(&parent, &child);
-            Target::open(dir)
+            Target::open_created(dir)
         }
         None => {
             let path = format!("{}/{child}", own.trim_end_matches('/'));
             let target = enter_legacy_mirror(&path)?;
-            let _ = CREATED_CHILD.set(target.path().to_path_buf());
-            Ok(target)
+            Ok(Target {
+                created: true,
+                ..target
+            })
         }
     }
 }
 
-/// The child cgroup this ad hoc run created and entered, if any.
-static CREATED_CHILD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
 /// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed):
-/// moves this process back to the parent cgroup and removes the child cgroup it created, so a
-/// failed run leaves no `bindif-launch-PID` directory behind (and no program: it goes with the
-/// directory). Best effort; a later run removes what is left.
-pub fn undo_adhoc_child() {
-    let Some(dir) = CREATED_CHILD.get() else {
-        return;
-    };
+/// moves this process back to the parent cgroup and removes the child cgroup `dir` it created,
+/// so a failed run leaves no `bindif-launch-PID` directory behind (and no program: it goes with
+/// the directory). Best effort; a later run removes what is left.
+pub fn remove_created(dir: &Path) {
     let Some(parent) = dir.parent() else {
         return;
     };
