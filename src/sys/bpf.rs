@@ -226,9 +226,15 @@ fn load_raw_with(
         attr.log_level = 1;
         attr.log_size = buf.len() as u32;
         attr.log_buf = buf.as_mut_ptr() as u64;
-        return sys_bpf(BPF_PROG_LOAD, &mut attr).map(owned_fd);
     }
-    sys_bpf(BPF_PROG_LOAD, &mut attr).map(owned_fd)
+    // The kernel can fail a load transiently with EAGAIN; libbpf tries up to five times.
+    let mut attempts = 5;
+    loop {
+        match sys_bpf(BPF_PROG_LOAD, &mut attr) {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && attempts > 1 => attempts -= 1,
+            r => return r.map(owned_fd),
+        }
+    }
 }
 
 /// Loads a `cgroup/sock_create` program with arbitrary instructions and name. Used for our
