@@ -15,7 +15,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::Instant;
 
-use bindif::sys::{bpf, cgroup as syscg, netlink, process};
+use bindif::sys::{self, bpf, netlink, process};
 use bindif::unit::{load, specifier::HostFacts};
 use common::*;
 
@@ -81,7 +81,7 @@ fn main() {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let replace_dir = here.join("attach-replace");
     let _ = fs::create_dir(&replace_dir);
-    let replace_fd = syscg::open_cgroup_dir(&replace_dir).unwrap();
+    let replace_fd = sys::cgroup::open_cgroup_dir(&replace_dir).unwrap();
     let mut fresh_n = 0u32;
     let true_argv = [CString::new("/bin/true").unwrap()];
     let version_argv = [
@@ -134,7 +134,9 @@ fn main() {
             name: "unit load + evaluate",
             call: "`config::read(FIXTURE, x@IF.service, 259)`",
             run: Box::new(timed(|| {
-                std::hint::black_box(bindif::config::read(&fixture, &xunit, 259).unwrap());
+                std::hint::black_box(
+                    bindif::cmd::launch::config::read(&fixture, &xunit, 259).unwrap(),
+                );
             })),
         },
         Phase {
@@ -150,7 +152,7 @@ fn main() {
             name: "  same unit, 500-unit tree: load + evaluate",
             call: "`config::read(FIXTURE500, x@IF.service, 259)`",
             run: Box::new(timed(|| {
-                std::hint::black_box(bindif::config::read(&big, &xunit, 259).unwrap());
+                std::hint::black_box(bindif::cmd::launch::config::read(&big, &xunit, 259).unwrap());
             })),
         },
         Phase {
@@ -174,12 +176,12 @@ fn main() {
             name: "command from ExecStart=",
             call: "`UnitConfig::launch(env)` + `find_executable`",
             run: {
-                let cfg = bindif::config::read(&fixture, &xunit, 259).unwrap();
+                let cfg = bindif::cmd::launch::config::read(&fixture, &xunit, 259).unwrap();
                 Box::new(timed(move || {
                     let l = cfg.launch(&env).unwrap();
                     let p = process::find_executable(
                         l.path.as_os_str(),
-                        Some(OsStr::new(bindif::config::SYSTEMD_EXEC_PATH)),
+                        Some(OsStr::new(bindif::cmd::launch::config::SYSTEMD_EXEC_PATH)),
                     )
                     .unwrap();
                     std::hint::black_box(p);
@@ -226,7 +228,7 @@ fn main() {
             name: "unit cgroup lookup + open",
             call: "`target::for_unit(p@IF.service)`",
             run: Box::new(timed(|| {
-                std::hint::black_box(bindif::target::for_unit(&unit, false).unwrap());
+                std::hint::black_box(bindif::cmd::launch::target::for_unit(&unit, false).unwrap());
             })),
         },
         Phase {
@@ -235,7 +237,7 @@ fn main() {
             call: "`target::for_adhoc()` (then moved back and removed, untimed)",
             run: Box::new(|| {
                 let t = Instant::now();
-                let target = bindif::target::for_adhoc().unwrap();
+                let target = bindif::cmd::launch::target::for_adhoc().unwrap();
                 let d = ns(t.elapsed());
                 let p = target.path().to_path_buf();
                 drop(target);
@@ -265,7 +267,7 @@ fn main() {
                 let dir = here.join("enter-probe");
                 let _ = fs::create_dir(&dir);
                 let t = Instant::now();
-                syscg::enter(&dir).unwrap();
+                sys::cgroup::enter(&dir).unwrap();
                 let d = ns(t.elapsed());
                 enter(&here);
                 let _ = fs::remove_dir(&dir);
@@ -280,7 +282,7 @@ fn main() {
                 fresh_n += 1;
                 let dir = here.join(format!("attach-fresh-{fresh_n}"));
                 fs::create_dir(&dir).unwrap();
-                let fd = syscg::open_cgroup_dir(&dir).unwrap();
+                let fd = sys::cgroup::open_cgroup_dir(&dir).unwrap();
                 let prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
                 bpf::check_attachable(fd.as_fd()).unwrap();

@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use bindif::cgroup::Layout;
-use bindif::generator;
+use bindif::cgroup_path::Layout;
+use bindif::cmd::generator;
 use bindif::unit::eval::{self, EvalContext};
 use bindif::unit::load::{self, Catalog};
 use bindif::unit::paths::SearchPath;
@@ -93,10 +93,10 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
         let _ = std::fs::create_dir(d);
         bindif::sys::bpf::bind_cgroup_at(d, ifindex).expect("bind");
     }
-    let opts = bindif::status::Options::new(&[], false, false);
-    let _ = bindif::status::run_with(&opts, &mut Vec::new());
+    let opts = bindif::cmd::status::Options::new(&[], false, false);
+    let _ = bindif::cmd::status::run_with(&opts, &mut Vec::new());
     let stats = Stats::of(&samples(rounds, || {
-        std::hint::black_box(bindif::status::run_with(&opts, &mut Vec::new()));
+        std::hint::black_box(bindif::cmd::status::run_with(&opts, &mut Vec::new()));
     }));
     for d in &dirs {
         let _ = std::fs::remove_dir(d);
@@ -155,11 +155,13 @@ fn main() {
     let _ = std::fs::remove_dir_all(&small);
     write_unit_fixture(&small, "b0", "/bin/true").unwrap();
     for _ in 0..50 {
-        bindif::config::read(&small, "x@b0.service", 259).unwrap();
+        bindif::cmd::launch::config::read(&small, "x@b0.service", 259).unwrap();
     }
     let single_n = size(3000, 200);
     let single = Stats::of(&samples(single_n, || {
-        std::hint::black_box(bindif::config::read(&small, "x@b0.service", 259).unwrap());
+        std::hint::black_box(
+            bindif::cmd::launch::config::read(&small, "x@b0.service", 259).unwrap(),
+        );
     }));
     let single_load = Stats::of(&samples(single_n, || {
         std::hint::black_box(load::load(&small, "x@b0.service").unwrap());

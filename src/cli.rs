@@ -5,8 +5,6 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::exit;
-
 pub const USAGE: &str = "\
 bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
 bindif-launch [OPTIONS] --attach UNIT
@@ -293,28 +291,6 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         }
     };
     Ok(a)
-}
-
-pub fn main(argv: Vec<OsString>) -> i32 {
-    let start = std::time::Instant::now();
-    // The generator: installed as `bindif-launch-generator`, or the hidden `generate` subcommand.
-    if crate::generator::wanted(&argv) {
-        return crate::generator::main(argv);
-    }
-    let args = match parse(argv.into_iter().skip(1).collect()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bindif-launch: {e}");
-            return exit::INVALIDARGUMENT;
-        }
-    };
-    if args.timing {
-        crate::timing::enable(start);
-    }
-    let status = crate::launch::run(args);
-    // `main` is no_main (see main.rs), so std's exit-time flush of stdout does not run.
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    status
 }
 
 #[cfg(test)]

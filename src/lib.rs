@@ -6,20 +6,14 @@
 //! `sys` the narrow syscall boundary (netlink, bpf(2), cgroups, exec), and `cli`, `launch`,
 //! `target`, `config` and `show` the command-line tool built on them.
 
-pub mod bpf;
-pub mod cgroup;
+pub mod cgroup_path;
 pub mod cli;
-pub mod config;
+pub mod cmd;
 pub mod exit;
-pub mod generator;
 pub mod host;
 pub mod json;
-pub mod launch;
 pub mod log;
-pub mod migrate;
-pub mod show;
-pub mod status;
+pub mod program;
 pub mod sys;
-pub mod target;
 pub mod timing;
 pub mod unit;

@@ -17,5 +17,5 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
             OsString::from_vec(arg.to_bytes().to_vec())
         })
         .collect();
-    bindif::cli::main(args)
+    bindif::cmd::main(args)
 }

@@ -17,10 +17,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
 
-use bindif::bpf::{self as prog, Insn};
-use bindif::cgroup::{self as cg, Layout};
+use bindif::cgroup_path::{self, Layout};
+use bindif::program::{self, Insn};
+use bindif::sys;
 use bindif::sys::bpf::{self, BindOutcome};
-use bindif::sys::cgroup as syscg;
 use bindif::sys::netlink;
 use bindif::sys::Category;
 use common::*;
@@ -62,7 +62,7 @@ fn socket_report(prefix: &str, r: &mut Report) {
 }
 
 fn own_cgroup2_path() -> String {
-    let pc = cg::read_proc_self_cgroup(Path::new("/")).unwrap();
+    let pc = cgroup_path::read_proc_self_cgroup(Path::new("/")).unwrap();
     pc.unified.unwrap_or_default()
 }
 
@@ -181,7 +181,7 @@ fn helper_adhoc() {
         return;
     }
     let parent = std::env::var("BINDIF_PARENT").unwrap();
-    let dir = syscg::create_child_and_enter(Path::new(&parent), "adhoc").unwrap();
+    let dir = sys::cgroup::create_child_and_enter(Path::new(&parent), "adhoc").unwrap();
     let mut r = Report::new();
     r.insert("dir".into(), dir.display().to_string());
     r.insert("cgroup".into(), own_cgroup2_path());
@@ -196,16 +196,16 @@ fn helper_mirror() {
     let mount = std::env::var("BINDIF_MOUNT").unwrap();
     let unit = std::env::var("BINDIF_UNIT").unwrap();
     let mount = Path::new(&mount);
-    syscg::mount_private_cgroup2(mount).unwrap();
+    sys::cgroup::mount_private_cgroup2(mount).unwrap();
     // Idempotent: a second call sees the cgroup2 already there.
-    syscg::mount_private_cgroup2(mount).unwrap();
-    let dir = syscg::enter_mirror(mount, &unit).unwrap();
+    sys::cgroup::mount_private_cgroup2(mount).unwrap();
+    let dir = sys::cgroup::enter_mirror(mount, &unit).unwrap();
     let mut r = Report::new();
     r.insert("dir".into(), dir.display().to_string());
     r.insert("cgroup".into(), own_cgroup2_path());
     r.insert(
         "root_refused".into(),
-        syscg::enter_mirror(mount, "/").is_err().to_string(),
+        sys::cgroup::enter_mirror(mount, "/").is_err().to_string(),
     );
     emit(&r);
 }
@@ -216,7 +216,7 @@ fn helper_mirror() {
 #[test]
 fn host_layout_is_hybrid() {
     require_privileges();
-    let layout = syscg::detect(Path::new("/"));
+    let layout = sys::cgroup::detect(Path::new("/"));
     assert_eq!(
         layout,
         Layout::Hybrid {
@@ -225,7 +225,7 @@ fn host_layout_is_hybrid() {
     );
     // This host's processes live in the root cgroup: own_cgroup_dir finds it, and it is the
     // one place we must never attach to.
-    let (path, fd) = syscg::own_cgroup_dir().unwrap();
+    let (path, fd) = sys::cgroup::own_cgroup_dir().unwrap();
     assert!(path.starts_with(CGROUP2), "{}", path.display());
     if path == Path::new(CGROUP2) {
         let err = bpf::check_attachable(fd.as_fd()).unwrap_err();
@@ -238,19 +238,19 @@ fn refuses_root_cgroup_and_non_cgroup_dirs() {
     require_privileges();
     // Only the check itself is exercised on the root (bind_cgroup runs it before anything else,
     // shown by the /tmp case below), so a regression can never bind the whole host.
-    let root = syscg::open_cgroup_dir(Path::new(CGROUP2)).unwrap();
+    let root = sys::cgroup::open_cgroup_dir(Path::new(CGROUP2)).unwrap();
     let err = bpf::check_attachable(root.as_fd()).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert_eq!(err.exit_status(), 219);
     assert!(err.to_string().contains("root cgroup"), "{err}");
-    let tmp = syscg::open_cgroup_dir(Path::new("/tmp")).unwrap();
+    let tmp = sys::cgroup::open_cgroup_dir(Path::new("/tmp")).unwrap();
     let err = bpf::bind_cgroup(tmp.as_fd(), 1).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert!(err.to_string().contains("not a cgroup2 directory"), "{err}");
-    assert!(cg::join_non_root(Path::new(CGROUP2), "/").is_err());
+    assert!(cgroup_path::join_non_root(Path::new(CGROUP2), "/").is_err());
     // A child cgroup is accepted.
     let child = TestCgroup::new();
-    let fd = syscg::open_cgroup_dir(&child.path).unwrap();
+    let fd = sys::cgroup::open_cgroup_dir(&child.path).unwrap();
     bpf::check_attachable(fd.as_fd()).unwrap();
 }
 
@@ -259,18 +259,19 @@ fn kernel_xlated_form_is_recognised() {
     require_privileges();
     let fd = bpf::load_bind_program(42).unwrap();
     let info = bpf::prog_info_fd(fd.as_fd()).unwrap();
-    assert_eq!(info.name, prog::PROG_NAME);
+    assert_eq!(info.name, program::PROG_NAME);
     assert_eq!(info.prog_type, bpf::BPF_PROG_TYPE_CGROUP_SOCK);
     eprintln!("xlated: {:02x?}", info.xlated);
     assert_eq!(info.xlated.len(), 32, "{:02x?}", info.xlated);
-    assert_eq!(prog::ifindex_of_program(&info.xlated), Some(42));
+    assert_eq!(program::ifindex_of_program(&info.xlated), Some(42));
     assert_eq!(info.ours_ifindex, Some(42));
     assert!(!info.is_v260_native);
     // Same by id, as `status` will do it.
     assert_eq!(bpf::prog_info(info.id).unwrap().ours_ifindex, Some(42));
 
     // v260's native program is recognised by name.
-    let native = bpf::load_program(&prog::bind_iface_program(42), prog::V260_PROG_NAME).unwrap();
+    let native =
+        bpf::load_program(&program::bind_iface_program(42), program::V260_PROG_NAME).unwrap();
     let ninfo = bpf::prog_info_fd(native.as_fd()).unwrap();
     assert!(ninfo.is_v260_native);
     assert!(!ninfo.is_ours());
@@ -339,7 +340,7 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
     let ifindex: u32 = resolve.run()["n0"].parse().unwrap();
     assert_eq!(ifindex, expected);
 
-    let dir = syscg::open_cgroup_dir(&cgroup.path).unwrap();
+    let dir = sys::cgroup::open_cgroup_dir(&cgroup.path).unwrap();
     let BindOutcome {
         prog_id,
         detached,
@@ -383,10 +384,10 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
 fn restarts_leave_one_program_and_spare_foreign_ones() {
     require_privileges();
     let cgroup = TestCgroup::new();
-    let dir = syscg::open_cgroup_dir(&cgroup.path).unwrap();
+    let dir = sys::cgroup::open_cgroup_dir(&cgroup.path).unwrap();
 
     // Foreign programs: one with our exact instructions but another name, one trivial.
-    let copy = bpf::load_program(&prog::bind_iface_program(1), "foreign_copy").unwrap();
+    let copy = bpf::load_program(&program::bind_iface_program(1), "foreign_copy").unwrap();
     let allow = bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign_test").unwrap();
     bpf::attach(dir.as_fd(), copy.as_fd()).unwrap();
     bpf::attach(dir.as_fd(), allow.as_fd()).unwrap();
@@ -479,7 +480,7 @@ fn binding_without_cap_sys_admin_still_attaches() {
     eprintln!("{r:?}");
     assert_eq!(r.get("first.error"), None, "{r:?}");
     assert_eq!(r.get("second.error"), None, "{r:?}");
-    let dir = syscg::open_cgroup_dir(&cgroup.path).unwrap();
+    let dir = sys::cgroup::open_cgroup_dir(&cgroup.path).unwrap();
     let ours = bpf::attached_programs(dir.as_fd())
         .unwrap()
         .into_iter()
@@ -547,8 +548,8 @@ fn legacy_mirror_mount_enter_and_cleanup() {
     assert_eq!(r["cgroup"], unit);
     assert_eq!(r["root_refused"], "true");
     assert_eq!(
-        syscg::statfs_magic(&mount.0).unwrap(),
-        cg::CGROUP2_SUPER_MAGIC
+        sys::cgroup::statfs_magic(&mount.0).unwrap(),
+        cgroup_path::CGROUP2_SUPER_MAGIC
     );
     // The helper has exited, so its directories are empty leftovers now; a busy sibling stays.
     let busy = TestCgroup {
@@ -560,7 +561,7 @@ fn legacy_mirror_mount_enter_and_cleanup() {
         .spawn()
         .unwrap();
     fs::write(busy.path.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
-    let removed = syscg::remove_empty_leftovers(&mount.0.join(&top), None).unwrap();
+    let removed = sys::cgroup::remove_empty_leftovers(&mount.0.join(&top), None).unwrap();
     assert_eq!(removed, 2, "system.slice and demo.service");
     assert!(busy.path.exists());
     sleeper.kill().unwrap();

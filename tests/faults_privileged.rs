@@ -805,7 +805,7 @@ fn memlock(adhoc: bool) -> Outcome {
 
 /// The race "deleted between resolution and attach", made deterministic at library level: a
 /// helper inside the namespace resolves bt0, loads and attaches the program, then bt0 is
-/// deleted before [`bindif::launch::recheck_after_attach`] runs, which must detach it again.
+/// deleted before [`bindif::cmd::launch::recheck_after_attach`] runs, which must detach it again.
 fn vanished_after_resolve() -> Outcome {
     let w = World::new("fault.service");
     let mut h = common::Helper::new("vanish");
@@ -840,11 +840,13 @@ fn helper_vanish() {
     let mut r = common::Report::new();
     r.insert("attached".into(), count_ours(Path::new(&cg)).to_string());
     let before =
-        bindif::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex).unwrap();
+        bindif::cmd::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex)
+            .unwrap();
     r.insert("recheck_before".into(), before.to_string());
     common::run("ip", &["link", "del", VETH_A]);
     let after =
-        bindif::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex).unwrap();
+        bindif::cmd::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex)
+            .unwrap();
     r.insert("recheck".into(), after.to_string());
     common::emit(&r);
 }
@@ -853,7 +855,7 @@ fn helper_vanish() {
 /// always loads; no honest way exists to make the binary load a broken one). The message is
 /// the error's Display with the launcher's prefixes, exactly what `bind` logs fail-closed.
 fn verifier_rejected() -> Outcome {
-    use bindif::bpf::Insn;
+    use bindif::program::Insn;
     let bad = [
         Insn::mov64_imm(2, 1),
         Insn::stx_mem_w(1, 2, 4),

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use bindif::cgroup::Layout;
-use bindif::generator::{self, Options, Outcome};
+use bindif::cgroup_path::Layout;
+use bindif::cmd::generator::{self, Options, Outcome};
 use bindif::unit::paths::SearchPath;
 
 fn fixtures() -> PathBuf {

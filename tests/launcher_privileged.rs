@@ -522,7 +522,7 @@ fn verify_catches_a_program_that_undoes_the_binding() {
     // A foreign program on the parent cgroup runs after ours and clears bound_dev_if, as
     // net_cls/net_prio interference or another tool would: --verify refuses to start.
     let parent = ucg.path.parent().unwrap();
-    let unbind = bindif::bpf::bind_iface_program(0);
+    let unbind = bindif::program::bind_iface_program(0);
     let prog = bindif::sys::bpf::load_program(&unbind, "foreign_unbind").unwrap();
     let dir = fs::File::open(parent).unwrap();
     bindif::sys::bpf::attach(dir.as_fd(), prog.as_fd()).unwrap();

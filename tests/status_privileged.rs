@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use bindif::bpf::Insn;
-use bindif::status::{self, Options, State};
+use bindif::cmd::status::{self, Options, State};
+use bindif::program::Insn;
+use bindif::sys;
 use bindif::sys::bpf;
-use bindif::sys::cgroup as syscg;
 use common::*;
 
 fn fixture_root() -> PathBuf {
@@ -37,14 +37,14 @@ fn child(parent: &Path, name: &str) -> PathBuf {
 
 /// Attaches one more copy of our program for `ifindex` (no removal of older copies).
 fn attach_ours(cgroup: &Path, ifindex: u32) {
-    let dir = syscg::open_cgroup_dir(cgroup).unwrap();
+    let dir = sys::cgroup::open_cgroup_dir(cgroup).unwrap();
     let prog = bpf::load_bind_program(ifindex).expect("load bindif_sock");
     bpf::attach(dir.as_fd(), prog.as_fd()).expect("attach bindif_sock");
 }
 
 /// Attaches a program that is neither ours nor systemd's: `r0 = 1; exit`.
 fn attach_foreign(cgroup: &Path) {
-    let dir = syscg::open_cgroup_dir(cgroup).unwrap();
+    let dir = sys::cgroup::open_cgroup_dir(cgroup).unwrap();
     let prog = bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "other_tool")
         .expect("load foreign program");
     bpf::attach(dir.as_fd(), prog.as_fd()).expect("attach foreign program");

@@ -11,7 +11,7 @@ use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{BindError, Category, Error, LoadError};
-use crate::bpf::{self as prog, Insn};
+use crate::program::{self, Insn};
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
@@ -210,9 +210,9 @@ fn load_raw_with(
     log: Option<&mut [u8]>,
     expected_attach_type: u32,
 ) -> io::Result<OwnedFd> {
-    let code = prog::encode_program(insns);
+    let code = program::encode_program(insns);
     let license = CStr::from_bytes_with_nul(b"LGPL-2.1-or-later\0").expect("NUL-terminated");
-    debug_assert_eq!(license.to_str().ok(), Some(prog::LICENSE));
+    debug_assert_eq!(license.to_str().ok(), Some(program::LICENSE));
     let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_SOCK,
         insn_cnt: insns.len() as u32,
@@ -285,7 +285,7 @@ pub fn load_program(insns: &[Insn], name: &str) -> Result<OwnedFd, LoadError> {
 
 /// Loads our program binding sockets to `ifindex`.
 pub fn load_bind_program(ifindex: u32) -> Result<OwnedFd, LoadError> {
-    load_program(&prog::bind_iface_program(ifindex), prog::PROG_NAME)
+    load_program(&program::bind_iface_program(ifindex), program::PROG_NAME)
 }
 
 /// Attaches `prog` to the cgroup directory `cgroup` for `BPF_CGROUP_INET_SOCK_CREATE` with
@@ -417,15 +417,16 @@ pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
     let name = CStr::from_bytes_until_nul(&first.name)
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_else(|_| String::from_utf8_lossy(&first.name).into_owned());
-    let ours_ifindex = if first.prog_type == BPF_PROG_TYPE_CGROUP_SOCK && name == prog::PROG_NAME {
-        prog::ifindex_of_program(&xlated)
+    let ours_ifindex = if first.prog_type == BPF_PROG_TYPE_CGROUP_SOCK && name == program::PROG_NAME
+    {
+        program::ifindex_of_program(&xlated)
     } else {
         None
     };
     Ok(ProgInfo {
         id: first.id,
         prog_type: first.prog_type,
-        is_v260_native: name == prog::V260_PROG_NAME,
+        is_v260_native: name == program::V260_PROG_NAME,
         name,
         xlated,
         ours_ifindex,
@@ -582,7 +583,7 @@ pub fn attach_replacing(
         Error::new(
             Category::Bpf,
             "get information of BPF program",
-            prog::PROG_NAME,
+            program::PROG_NAME,
             e,
         )
     })?;

@@ -10,7 +10,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::{self as pure, Layout};
+use crate::cgroup_path::{self, Layout};
 
 fn cstring(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
@@ -33,7 +33,7 @@ pub fn statfs_magic(path: &Path) -> io::Result<u64> {
 
 /// Detects the cgroup layout of the filesystem under `root` (normally `/`).
 pub fn detect(root: &Path) -> Layout {
-    pure::detect_with(root, |p| statfs_magic(p).ok())
+    cgroup_path::detect_with(root, |p| statfs_magic(p).ok())
 }
 
 /// Opens a cgroup directory read-only: all BPF_PROG_ATTACH needs, and it works where
@@ -63,9 +63,9 @@ pub fn own_cgroup_dir() -> io::Result<(PathBuf, OwnedFd)> {
         .cgroup2_mount()
         .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEDIUM))?
         .to_path_buf();
-    let pc = pure::read_proc_self_cgroup(root)?;
-    let rel = pure::own_cgroup_path(&pc, &layout)?;
-    let path = pure::join(&mount, &rel)?;
+    let pc = cgroup_path::read_proc_self_cgroup(root)?;
+    let rel = cgroup_path::own_cgroup_path(&pc, &layout)?;
+    let path = cgroup_path::join(&mount, &rel)?;
     let fd = open_cgroup_dir(&path)?;
     Ok((path, fd))
 }
@@ -83,7 +83,7 @@ pub fn enter(dir: &Path) -> io::Result<()> {
 /// the command is bound, never the caller's session). Refuses names that are not a single,
 /// ordinary path component.
 pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> {
-    if !pure::valid_child_name(name) {
+    if !cgroup_path::valid_child_name(name) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("invalid cgroup name '{}'", name.escape_debug()),
@@ -104,7 +104,7 @@ pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> 
 pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
     let created = !at.exists();
     fs::create_dir_all(at)?;
-    if statfs_magic(at)? == pure::CGROUP2_SUPER_MAGIC {
+    if statfs_magic(at)? == cgroup_path::CGROUP2_SUPER_MAGIC {
         return Ok(());
     }
     let target = cstring(at)?;
@@ -121,7 +121,9 @@ pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
     if r < 0 {
         let e = io::Error::last_os_error();
         // Someone else mounted it concurrently: fine.
-        if e.raw_os_error() == Some(libc::EBUSY) && statfs_magic(at)? == pure::CGROUP2_SUPER_MAGIC {
+        if e.raw_os_error() == Some(libc::EBUSY)
+            && statfs_magic(at)? == cgroup_path::CGROUP2_SUPER_MAGIC
+        {
             return Ok(());
         }
         // Leave no empty mount point behind (EPERM without CAP_SYS_ADMIN); a parent that holds
@@ -140,7 +142,7 @@ pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
 /// On legacy hosts: creates the unit's path (`unit_path`, e.g. `/system.slice/x.service`) in
 /// the private cgroup2 at `mount` and moves the calling process in. Refuses the root.
 pub fn enter_mirror(mount: &Path, unit_path: &str) -> io::Result<PathBuf> {
-    let dir = pure::join_non_root(mount, unit_path)?;
+    let dir = cgroup_path::join_non_root(mount, unit_path)?;
     fs::create_dir_all(&dir)?;
     enter(&dir)?;
     Ok(dir)

@@ -39,7 +39,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cgroup::Layout;
+use crate::cgroup_path::Layout;
 use crate::log::Level;
 use crate::unit::eval::{cgroup_section, is_bindif_launch, KEY_BIND};
 use crate::unit::exec::{extract_first_word, ExtractFlags};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::{self, UnitConfig};
+use crate::cmd::launch::config::{self, UnitConfig};
 use crate::json::Value;
 use crate::unit::eval::{self, TimeSpan};
 use crate::unit::{Diagnostic, Source};

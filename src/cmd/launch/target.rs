@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::{self as paths, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
+use crate::cgroup_path::{self, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
 use crate::sys::{self, cgroup, Category};
 use crate::{host, log_at};
 
@@ -69,13 +69,13 @@ fn cg_err(op: &str, object: &str, e: io::Error) -> sys::Error {
 fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
     let root = Path::new("/");
     let layout = cgroup::detect(root);
-    let pc =
-        paths::read_proc_self_cgroup(root).map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
+    let pc = cgroup_path::read_proc_self_cgroup(root)
+        .map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
     Ok((layout, pc))
 }
 
 fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
-    paths::own_cgroup_path(pc, layout)
+    cgroup_path::own_cgroup_path(pc, layout)
         .map_err(|e| cg_err("determine own cgroup from", "/proc/self/cgroup", e.into()))
 }
 
@@ -133,7 +133,7 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
     match layout.cgroup2_mount() {
         Some(mount) => {
             let parent =
-                paths::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
+                cgroup_path::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
             let dir = cgroup::create_child_and_enter(&parent, &child).map_err(|e| {
                 cg_err(
                     "create and enter cgroup",
@@ -180,14 +180,14 @@ fn alone_in_own_cgroup(layout: &Layout, own: &str) -> bool {
         || PathBuf::from("/sys/fs/cgroup/systemd"),
         Path::to_path_buf,
     );
-    paths::join(&mount, own)
+    cgroup_path::join(&mount, own)
         .ok()
         .and_then(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
         .is_some_and(|procs| host::alone_in(&procs, std::process::id()))
 }
 
 fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
-    let dir = paths::join_non_root(mount, path).map_err(|e| {
+    let dir = cgroup_path::join_non_root(mount, path).map_err(|e| {
         cg_err(
             "attach BPF program to",
             path,

@@ -10,12 +10,15 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cli::{Args, Mode, PolicyArgs, USAGE};
-use crate::config::{self, UnitConfig};
+pub mod config;
+pub mod target;
+
+use crate::cli::{Args, PolicyArgs};
 use crate::log::{self, Level};
 use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
-use crate::{exit, log_at, target, timing};
+use crate::{exit, log_at, timing};
+use config::UnitConfig;
 
 /// What to do when the binding cannot be set up, merged from the command line, the unit's
 /// `X-BindNetworkInterface-*=` keys and the mode's default.
@@ -52,44 +55,9 @@ impl Policy {
 #[derive(Debug)]
 pub struct Fatal(pub i32);
 
-pub fn run(args: Args) -> i32 {
-    log::init(
-        std::env::var("JOURNAL_STREAM").ok().as_deref(),
-        process::stderr_dev_ino(),
-        args.debug,
-    );
-    timing::mark("start-up");
-    let result = match &args.mode {
-        Mode::Help => {
-            print!("{USAGE}");
-            Ok(0)
-        }
-        Mode::Version => {
-            println!("bindif-launch {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
-        Mode::Show { units } => Ok(crate::show::run(
-            &args.root,
-            units,
-            args.json,
-            running_systemd_version().unwrap_or(260),
-        )),
-        Mode::Migrate => Ok(crate::migrate::run(
-            &args.root,
-            args.json,
-            running_systemd_version(),
-        )),
-        Mode::Status { units, sockets } => Ok(crate::status::run(units, *sockets, args.json)),
-        Mode::Unit { unit, command } => unit_mode(&args, unit, command.as_deref()),
-        Mode::Attach { unit } => attach_mode(&args, unit).map(|()| 0),
-        Mode::AdHoc { interface, command } => adhoc_mode(&args, interface, command),
-    };
-    result.unwrap_or_else(|Fatal(code)| code)
-}
-
 /// The running systemd's version, for rules that depend on it (the `|` prefix, native
 /// support). Unknown (no /proc/1, not systemd): assume the newest rules we know.
-fn running_systemd_version() -> Option<u32> {
+pub(crate) fn running_systemd_version() -> Option<u32> {
     // Read once: unit mode needs it twice (parsing rules, native support), and /proc/1/maps is
     // long on a busy PID 1.
     static VERSION: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
@@ -180,7 +148,7 @@ fn exec(cmd: &Command) -> Fatal {
     Fatal(exit::EXEC)
 }
 
-fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i32, Fatal> {
+pub fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i32, Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let cmd = match command {
         Some(c) => resolve_explicit(c)?,
@@ -214,7 +182,7 @@ fn unbind_after_failed_exec(b: &Bound) {
     }
 }
 
-fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
+pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
     let bound = bind_unit(unit, &cfg.bind, &policy, true);
@@ -222,7 +190,7 @@ fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     bound.map(|_| ())
 }
 
-fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
+pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
     if !crate::unit::ifname::valid_alternative(interface) {
         log_at!(
             Err,

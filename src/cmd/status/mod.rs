@@ -15,11 +15,11 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::{self as cg, PRIVATE_CGROUP2_MOUNT};
+use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
 use crate::json::Value;
 use crate::log_at;
+use crate::sys;
 use crate::sys::bpf::{self, ProgInfo};
-use crate::sys::cgroup as syscg;
 use crate::sys::diag::{self, InetSocket, SockDiag};
 use crate::sys::netlink::{self, LinkInfo};
 use crate::unit::eval::{self, EvalContext};
@@ -773,14 +773,14 @@ pub struct Failure {
 pub fn default_hierarchies() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let mut devs = Vec::new();
-    let layout = syscg::detect(Path::new("/"));
+    let layout = sys::cgroup::detect(Path::new("/"));
     let candidates = layout
         .cgroup2_mount()
         .map(Path::to_path_buf)
         .into_iter()
         .chain(std::iter::once(PathBuf::from(PRIVATE_CGROUP2_MOUNT)));
     for c in candidates {
-        if syscg::statfs_magic(&c).ok() != Some(cg::CGROUP2_SUPER_MAGIC) {
+        if sys::cgroup::statfs_magic(&c).ok() != Some(cgroup_path::CGROUP2_SUPER_MAGIC) {
             continue;
         }
         let dev = fs::metadata(&c).map(|m| m.dev()).ok();
@@ -821,7 +821,7 @@ fn query_failure(path: &Path, e: io::Error) -> Failure {
 /// Walks one hierarchy depth-first, querying every cgroup. Cgroups that vanish while we look
 /// are skipped.
 fn walk(hier_idx: usize, dir: &Path, rel: &str, out: &mut Vec<Seen>) -> Result<(), Failure> {
-    let fd = match syscg::open_cgroup_dir(dir) {
+    let fd = match sys::cgroup::open_cgroup_dir(dir) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(query_failure(dir, e)),
@@ -1167,7 +1167,7 @@ pub fn run_with(opts: &Options, out: &mut dyn Write) -> i32 {
         s.push('\n');
         s
     } else {
-        let main = syscg::detect(Path::new("/"))
+        let main = sys::cgroup::detect(Path::new("/"))
             .cgroup2_mount()
             .map(Path::to_path_buf)
             .filter(|m| hierarchies.contains(m))

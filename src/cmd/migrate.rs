@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::generator;
+use crate::cmd::generator;
 use crate::json::Value;
 use crate::unit::eval::{is_bindif_launch, KEY_BIND};
 use crate::unit::exec::split_command_line;

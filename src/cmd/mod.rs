@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The commands, one module each, and the routing from parsed arguments to them.
+//!
+//! `main` is the whole program: the generator when invoked as such, otherwise parse the command
+//! line (`cli`), set up logging and timing, run one command, and turn its result into an exit
+//! status. Adding a command: a `Mode` variant in `cli`, a module here, one arm in `run`.
+
+use std::ffi::OsString;
+
+use crate::cli::{self, Args, Mode};
+use crate::{exit, log, timing};
+
+pub mod generator;
+pub mod launch;
+pub mod migrate;
+pub mod show;
+pub mod status;
+
+pub fn main(argv: Vec<OsString>) -> i32 {
+    let start = std::time::Instant::now();
+    // The generator: installed as `bindif-launch-generator`, or the hidden `generate` subcommand.
+    if generator::wanted(&argv) {
+        return generator::main(argv);
+    }
+    let args = match cli::parse(argv.into_iter().skip(1).collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bindif-launch: {e}");
+            return exit::INVALIDARGUMENT;
+        }
+    };
+    if args.timing {
+        timing::enable(start);
+    }
+    let status = run(&args);
+    // `main` is no_main (see main.rs), so std's exit-time flush of stdout does not run.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    status
+}
+
+/// Runs the command `args` names and returns its exit status.
+pub fn run(args: &Args) -> i32 {
+    log::init(
+        std::env::var("JOURNAL_STREAM").ok().as_deref(),
+        crate::sys::process::stderr_dev_ino(),
+        args.debug,
+    );
+    timing::mark("start-up");
+    let result = match &args.mode {
+        Mode::Help => {
+            print!("{}", cli::USAGE);
+            Ok(0)
+        }
+        Mode::Version => {
+            println!("bindif-launch {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Mode::Show { units } => Ok(show::run(
+            &args.root,
+            units,
+            args.json,
+            launch::running_systemd_version().unwrap_or(260),
+        )),
+        Mode::Migrate => Ok(migrate::run(
+            &args.root,
+            args.json,
+            launch::running_systemd_version(),
+        )),
+        Mode::Status { units, sockets } => Ok(status::run(units, *sockets, args.json)),
+        Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
+        Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| 0),
+        Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),
+    };
+    result.unwrap_or_else(|launch::Fatal(code)| code)
+}
