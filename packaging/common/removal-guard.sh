@@ -1,0 +1,52 @@
+# removal_guard: shared by the .deb's prerm and the RPM's %preun (each build inlines this file),
+# run only when the package is removed, not upgraded. Refuses (returns 1) while unit files run
+# /usr/lib/bindif-launch themselves (the launcher ExecStart=, the --attach step, an ad hoc command
+# line): without the binary those units fail at their next start. Units in the generator form
+# (plain BindNetworkInterface=) need nothing: they become unbound, as on any systemd < 260 without
+# bindif-launch, and v260 binds them natively. BINDIF_LAUNCH_FORCE_REMOVE=1 removes anyway.
+bin=/usr/lib/bindif-launch
+
+# json_strings KEY: the strings of the array KEY in the migrate --json object on stdin
+json_strings() {
+    sed -n 's/.*"'"$1"'":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | sed -n 's/^"\(.*\)"$/\1/p'
+}
+
+removal_guard() {
+    json=
+    if [ -x "$bin" ]; then
+        json=$("$bin" migrate --json 2>/dev/null) || json=
+    fi
+    if [ -n "$json" ]; then
+        # one "FILE:LINE: ASSIGNMENT (UNITS) -> ADVICE" per change
+        lines=$(printf '%s\n' "$json" | sed 's/},{"file"/}\n{"file"/g' |
+            sed -e ':a' -e 's/\("units":\[[^]"]*\)"/\1/' -e 'ta' |
+            sed -n 's/.*"file":"\(\([^"\\]\|\\.\)*\)","line":\([0-9]*\),"assignment":"\(\([^"\\]\|\\.\)*\)","advice":"\(\([^"\\]\|\\.\)*\)","units":\[\([^]]*\)\].*/\1:\3: \4 (\8)\n      -> \6/p' |
+            sed 's/\\"/"/g; s/\\\\/\\/g')
+        plain=$(printf '%s\n' "$json" | json_strings plain_units | tr '\n' ' ' | sed 's/ $//')
+    else
+        # migrate could not run: fall back to the unit directories themselves
+        echo "bindif-launch: warning: '$bin migrate --json' did not run; searching the unit files" >&2
+        lines=$(grep -rsnE '^[[:space:]]*Exec[A-Za-z]*=.*bindif-launch' \
+            /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system \
+            /usr/lib/systemd/system /lib/systemd/system 2>/dev/null || true)
+        plain=
+    fi
+    if [ -n "$lines" ]; then
+        echo "bindif-launch: these unit files run $bin themselves and would fail to start once it is removed:" >&2
+        printf '%s\n' "$lines" | sed 's/^/  /' >&2
+        echo "Change them as shown (\"$bin migrate\" lists them): keep plain BindNetworkInterface=," >&2
+        echo "which systemd < 260 ignores and v260 honours, then run \"systemctl daemon-reload\"." >&2
+        if [ "${BINDIF_LAUNCH_FORCE_REMOVE:-}" = 1 ]; then
+            echo "bindif-launch: BINDIF_LAUNCH_FORCE_REMOVE=1: removing anyway; the units above will fail at their next start." >&2
+        else
+            echo "bindif-launch: refusing removal; set BINDIF_LAUNCH_FORCE_REMOVE=1 to remove anyway." >&2
+            return 1
+        fi
+    fi
+    if [ -n "$plain" ]; then
+        echo "bindif-launch: units with plain BindNetworkInterface= ($plain) keep working: after removal they start" >&2
+        echo "  unbound, with systemd's \"Unknown key 'BindNetworkInterface'\" warning, as v260-style units do on systemd < 260;" >&2
+        echo "  v260 binds them natively. Running units keep their binding until they restart." >&2
+    fi
+    return 0
+}
