@@ -61,8 +61,10 @@ pub fn exec(path: &Path, argv: &[OsString]) -> io::Error {
         static environ: *const *const libc::c_char;
     }
     // SAFETY: `prog` and every element of `ptrs` point into CStrings that live until execve
-    // returns (it only returns on failure); `ptrs` is NULL-terminated; `environ` is the
-    // process's environment block, which nothing modifies concurrently (single-threaded).
+    // returns (it only returns on failure); `ptrs` is NULL-terminated. `environ` is libc's
+    // NULL-terminated environment block; nothing can change it while we read it, because this
+    // crate never modifies the environment (no `set_var`/`remove_var`) and the launcher that
+    // calls `exec` runs no other thread.
     unsafe {
         libc::execve(prog.as_ptr(), ptrs.as_ptr(), environ);
     }
