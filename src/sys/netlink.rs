@@ -10,13 +10,18 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub(crate) const NLMSG_HDRLEN: usize = 16;
+// The netlink header's constants, shared by both protocols we speak (NETLINK_ROUTE here,
+// NETLINK_SOCK_DIAG in diag.rs). libc spells the message types and flags as `c_int`; the header
+// fields they go into are `u16`.
+/// `NLMSG_HDRLEN`: `struct nlmsghdr`, already 4-byte aligned.
+pub(crate) const NLMSG_HDRLEN: usize = mem::size_of::<libc::nlmsghdr>();
+pub(crate) const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+pub(crate) const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+pub(crate) const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+
 const IFINFOMSG_LEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const RTM_NEWLINK: u16 = 16;
-const RTM_GETLINK: u16 = 18;
-const NLM_F_REQUEST: u16 = 1;
+const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
+const RTM_GETLINK: u16 = libc::RTM_GETLINK;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_EXT_MASK: u16 = 29;
 const IFLA_PROP_LIST: u16 = 52;
@@ -233,6 +238,20 @@ impl<'a> Iterator for Messages<'a> {
     }
 }
 
+/// The error code of an `NLMSG_ERROR` body: `None` for an acknowledgement (0), else the positive
+/// errno. The kernel sends `-errno`; anything outside -4095..=0 is malformed.
+pub(crate) fn error_code(body: &[u8]) -> Result<Option<i32>, ParseError> {
+    let err = match body.get(..4) {
+        Some(b) => i32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+        None => return Err(ParseError("NLMSG_ERROR shorter than its error code")),
+    };
+    match err {
+        0 => Ok(None),
+        -4095..=-1 => Ok(Some(-err)),
+        _ => Err(ParseError("NLMSG_ERROR with invalid error code")),
+    }
+}
+
 /// Finds the answer to request `seq` in one received datagram. `Ok(None)`: nothing for us in it
 /// (e.g. a stale reply to an earlier request), keep reading.
 pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
@@ -243,15 +262,9 @@ pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
         }
         match ty {
             NLMSG_ERROR => {
-                if body.len() < 4 {
-                    return Err(ParseError("NLMSG_ERROR shorter than its error code"));
-                }
-                let err = i32::from_ne_bytes([body[0], body[1], body[2], body[3]]);
-                // The kernel sends -errno; 0 is an acknowledgement.
-                return Ok(Some(match err {
-                    0 => Reply::Ack,
-                    e if e < 0 && e > -4096 => Reply::Error(-e),
-                    _ => return Err(ParseError("NLMSG_ERROR with invalid error code")),
+                return Ok(Some(match error_code(body)? {
+                    None => Reply::Ack,
+                    Some(errno) => Reply::Error(errno),
                 }));
             }
             NLMSG_DONE => return Ok(Some(Reply::Ack)),
@@ -463,6 +476,25 @@ mod tests {
 
     fn nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
         test_message(ty, 0, seq, body)
+    }
+
+    #[test]
+    fn header_constants_are_the_uapis() {
+        assert_eq!(NLMSG_HDRLEN, 16);
+        assert_eq!((NLMSG_ERROR, NLMSG_DONE, NLM_F_REQUEST), (2, 3, 1));
+        assert_eq!((RTM_NEWLINK, RTM_GETLINK), (16, 18));
+    }
+
+    #[test]
+    fn error_codes() {
+        let code = |e: i32| error_code(&e.to_ne_bytes());
+        assert_eq!(code(0), Ok(None));
+        assert_eq!(code(-libc::ENODEV), Ok(Some(libc::ENODEV)));
+        assert_eq!(code(-4095), Ok(Some(4095)));
+        assert!(code(-4096).is_err());
+        assert!(code(1).is_err());
+        assert!(code(i32::MIN).is_err());
+        assert!(error_code(&[0u8; 3]).is_err());
     }
 
     fn link_body(index: i32, name: &str, alts: &[&str]) -> Vec<u8> {
