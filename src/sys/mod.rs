@@ -7,10 +7,12 @@ pub mod diag;
 pub mod netlink;
 pub mod process;
 
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// Which part of the binding failed; the CLI maps it to systemd's exit statuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +134,13 @@ pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     } else {
         Ok(ret)
     }
+}
+
+/// A path or argument as the C string a syscall takes. An interior NUL cannot be passed to the
+/// kernel at all: that is an invalid argument, reported as such before any syscall.
+pub(crate) fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
+    CString::new(s.as_ref().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "contains a NUL byte"))
 }
 
 /// A socket option's value: plain data for which any bytes the kernel writes are a valid value.
@@ -295,5 +304,34 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn cstring_refuses_interior_nul() {
+        assert_eq!(
+            cstring(std::path::Path::new("/sys/fs/cgroup/a b"))
+                .unwrap()
+                .as_bytes(),
+            b"/sys/fs/cgroup/a b"
+        );
+        let e = cstring("/sys/fs/cgroup/a\0b").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(strerror(&e), "contains a NUL byte");
+    }
+
+    /// The pure layer keeps its own copies of the filesystem magics (it must not depend on
+    /// `sys`); they must be the kernel's.
+    #[test]
+    fn pure_filesystem_magics_are_the_kernels() {
+        use crate::cgroup_path;
+        assert_eq!(
+            cgroup_path::CGROUP2_SUPER_MAGIC,
+            libc::CGROUP2_SUPER_MAGIC as u64
+        );
+        assert_eq!(
+            cgroup_path::CGROUP_SUPER_MAGIC,
+            libc::CGROUP_SUPER_MAGIC as u64
+        );
+        assert_eq!(cgroup_path::TMPFS_MAGIC, libc::TMPFS_MAGIC as u64);
     }
 }
