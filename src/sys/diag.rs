@@ -9,7 +9,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use super::netlink::{
     error_code, messages, u32_at, ParseError, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_REQUEST,
@@ -222,23 +222,8 @@ impl SockDiag {
         let mut buf = vec![0u8; 64 * 1024];
         let mut out = Vec::new();
         loop {
-            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let part = parse_dump(&buf[..n as usize], seq, proto)?;
+            let n = super::netlink::recv(self.fd.as_fd(), &mut buf, 0)?;
+            let part = parse_dump(&buf[..n], seq, proto)?;
             out.extend(part.sockets);
             if let Some(e) = part.error {
                 return Err(io::Error::from_raw_os_error(e));

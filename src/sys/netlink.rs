@@ -348,44 +348,38 @@ impl RtNetlink {
 
     fn recv_datagram(&self) -> io::Result<Vec<u8>> {
         // Peek with MSG_TRUNC to learn the datagram's full size, then read it whole.
-        let mut probe = [0u8; 1];
-        let size = loop {
-            // SAFETY: recv writes at most 1 byte into `probe`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    probe.as_mut_ptr() as *mut libc::c_void,
-                    probe.len(),
-                    libc::MSG_PEEK | libc::MSG_TRUNC,
-                )
-            };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        };
+        let size = recv(
+            self.fd.as_fd(),
+            &mut [0u8; 1],
+            libc::MSG_PEEK | libc::MSG_TRUNC,
+        )?;
         let mut buf = vec![0u8; size.max(NLMSG_HDRLEN)];
-        loop {
-            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n >= 0 {
-                buf.truncate(n as usize);
-                return Ok(buf);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+        let n = recv(self.fd.as_fd(), &mut buf, 0)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+}
+
+/// `recv(2)` into `buf`, retried when a signal interrupts it. Returns the datagram's length:
+/// with `MSG_TRUNC` its full length, even when that is more than `buf` holds.
+pub(crate) fn recv(fd: BorrowedFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+    loop {
+        // SAFETY: recv writes at most `buf.len()` bytes into `buf`, which is exclusively
+        // borrowed for the call; `fd` is a live descriptor for the borrow's lifetime.
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                flags,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
 }
@@ -483,6 +477,22 @@ mod tests {
         assert_eq!(NLMSG_HDRLEN, 16);
         assert_eq!((NLMSG_ERROR, NLMSG_DONE, NLM_F_REQUEST), (2, 3, 1));
         assert_eq!((RTM_NEWLINK, RTM_GETLINK), (16, 18));
+    }
+
+    /// The peek-then-read of `recv_datagram`, on a Unix datagram pair (no netlink needed): a
+    /// truncating peek reports the whole size and leaves the datagram queued.
+    #[test]
+    fn recv_peeks_the_full_size_then_reads() {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        a.send(b"a datagram of 24 bytes..").unwrap();
+        let peeked = recv(b.as_fd(), &mut [0u8; 1], libc::MSG_PEEK | libc::MSG_TRUNC).unwrap();
+        assert_eq!(peeked, 24);
+        let mut buf = vec![0u8; peeked];
+        assert_eq!(recv(b.as_fd(), &mut buf, 0).unwrap(), 24);
+        assert_eq!(&buf, b"a datagram of 24 bytes..");
+        b.set_nonblocking(true).unwrap();
+        let e = recv(b.as_fd(), &mut buf, 0).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
     }
 
     #[test]
