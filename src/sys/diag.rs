@@ -9,22 +9,19 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
-use super::netlink::{messages, u32_at, ParseError, NLMSG_HDRLEN};
+use super::netlink::{
+    error_code, messages, u32_at, ParseError, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_REQUEST,
+};
 
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_DUMP: u16 = 0x300;
-/// `SOCK_DIAG_BY_FAMILY`.
-pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
-/// `NETLINK_SOCK_DIAG` (also known as `NETLINK_INET_DIAG`).
-pub const NETLINK_SOCK_DIAG: i32 = 4;
+const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+/// `SOCK_DIAG_BY_FAMILY` (linux/sock_diag.h; not in libc).
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `sizeof(struct inet_diag_req_v2)`.
-pub const REQ_LEN: usize = 56;
+const REQ_LEN: usize = 56;
 /// `sizeof(struct inet_diag_msg)`.
-pub const MSG_LEN: usize = 72;
+const MSG_LEN: usize = 72;
 
 /// Transport protocol of a dumped socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,19 +175,12 @@ pub fn parse_dump(buf: &[u8], seq: u32, proto: Proto) -> Result<DumpPart, ParseE
                 return Ok(out);
             }
             NLMSG_ERROR => {
-                if body.len() < 4 {
-                    return Err(ParseError("NLMSG_ERROR shorter than its error code"));
+                // An acknowledgement (error 0) does not end the dump.
+                if let Some(errno) = error_code(body)? {
+                    out.error = Some(errno);
+                    out.done = true;
+                    return Ok(out);
                 }
-                let err = i32::from_ne_bytes([body[0], body[1], body[2], body[3]]);
-                if err == 0 {
-                    continue; // an acknowledgement
-                }
-                if !(-4095..0).contains(&err) {
-                    return Err(ParseError("NLMSG_ERROR with invalid error code"));
-                }
-                out.error = Some(-err);
-                out.done = true;
-                return Ok(out);
             }
             SOCK_DIAG_BY_FAMILY => out.sockets.push(parse_msg(body, proto)?),
             _ => {}
@@ -216,7 +206,7 @@ pub struct Dump {
 impl SockDiag {
     pub fn open() -> io::Result<SockDiag> {
         Ok(SockDiag {
-            fd: super::netlink::open_socket(NETLINK_SOCK_DIAG)?,
+            fd: super::netlink::open_socket(libc::NETLINK_SOCK_DIAG)?,
             seq: 0,
         })
     }
@@ -232,23 +222,8 @@ impl SockDiag {
         let mut buf = vec![0u8; 64 * 1024];
         let mut out = Vec::new();
         loop {
-            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let part = parse_dump(&buf[..n as usize], seq, proto)?;
+            let n = super::netlink::recv(self.fd.as_fd(), &mut buf, 0)?;
+            let part = parse_dump(&buf[..n], seq, proto)?;
             out.extend(part.sockets);
             if let Some(e) = part.error {
                 return Err(io::Error::from_raw_os_error(e));
@@ -289,7 +264,14 @@ mod tests {
     use crate::sys::netlink::{test_message, u16_at};
 
     fn nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-        test_message(ty, 2 /* NLM_F_MULTI */, seq, body)
+        test_message(ty, libc::NLM_F_MULTI as u16, seq, body)
+    }
+
+    #[test]
+    fn dump_flags_are_the_uapis() {
+        // NLM_F_ROOT | NLM_F_MATCH; NETLINK_SOCK_DIAG is the old NETLINK_INET_DIAG.
+        assert_eq!(NLM_F_DUMP, 0x300);
+        assert_eq!(libc::NETLINK_SOCK_DIAG, 4);
     }
 
     #[allow(clippy::too_many_arguments)]

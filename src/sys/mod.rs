@@ -7,8 +7,12 @@ pub mod diag;
 pub mod netlink;
 pub mod process;
 
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// Which part of the binding failed; the CLI maps it to systemd's exit statuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +136,77 @@ pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
+/// A path or argument as the C string a syscall takes. An interior NUL cannot be passed to the
+/// kernel at all: that is an invalid argument, reported as such before any syscall.
+pub(crate) fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
+    CString::new(s.as_ref().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "contains a NUL byte"))
+}
+
+/// A socket option's value: plain data for which any bytes the kernel writes are a valid value.
+///
+/// # Safety
+///
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`: integers, arrays of
+/// them and C structs made of them qualify; `bool`, enums, references and pointers do not.
+pub(crate) unsafe trait SockOptValue: Copy {}
+
+// SAFETY: every 4-byte pattern is a valid `c_int`.
+unsafe impl SockOptValue for libc::c_int {}
+// SAFETY: `timeval` is two integers (`time_t`, `suseconds_t`); every bit pattern is valid.
+unsafe impl SockOptValue for libc::timeval {}
+// SAFETY: every byte is a valid `u8`.
+unsafe impl<const N: usize> SockOptValue for [u8; N] {}
+
+/// `setsockopt(2)`: sets option `name` at `level` of `sock` to `value`.
+pub(crate) fn setsockopt<T: SockOptValue>(
+    sock: BorrowedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: the kernel reads at most the `size_of::<T>()` bytes we pass from `value`, which
+    // is borrowed for the whole call; `sock` is a live descriptor for the borrow's lifetime.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            value as *const T as *const libc::c_void,
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    cvt(r.into()).map(drop)
+}
+
+/// `getsockopt(2)`: reads option `name` at `level` of `sock` into `value` and returns how many
+/// bytes the kernel wrote (string options such as `SO_BINDTODEVICE` fill less than the buffer).
+// Its callers are in bpf.rs (`bound_ifindex`, `bound_device_name`), switched over when the
+// branches merge; until then only the tests below use it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn getsockopt<T: SockOptValue>(
+    sock: BorrowedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &mut T,
+) -> io::Result<usize> {
+    let mut len = mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` = `size_of::<T>()` bytes into `value`, which is
+    // exclusively borrowed for the call, and `SockOptValue` guarantees that whatever bytes it
+    // writes form a valid `T`; `sock` is a live descriptor for the borrow's lifetime.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            value as *mut T as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    cvt(r.into())?;
+    Ok((len as usize).min(mem::size_of::<T>()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +252,86 @@ mod tests {
     fn exit_statuses() {
         assert_eq!(Category::Cgroup.exit_status(), 219);
         assert_eq!(Category::Network.exit_status(), 225);
+    }
+
+    #[test]
+    fn sockopt_round_trip() {
+        use std::os::fd::AsFd;
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let fd = sock.as_fd();
+        let tv = libc::timeval {
+            tv_sec: 7,
+            tv_usec: 500_000, // whole jiffies at every HZ, so it reads back exactly
+        };
+        setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv).unwrap();
+        let mut back = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        let n = getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &mut back).unwrap();
+        assert_eq!(n, mem::size_of::<libc::timeval>());
+        assert_eq!((back.tv_sec, back.tv_usec), (7, 500_000));
+
+        let mut ty: libc::c_int = 0;
+        getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut ty).unwrap();
+        assert_eq!(ty, libc::SOCK_DGRAM);
+
+        // A string option on an unbound socket: the kernel writes nothing, and says so.
+        let mut name = [0xffu8; 16];
+        let n = getsockopt(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &mut name).unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn sockopt_errors_carry_the_errno() {
+        use std::os::fd::AsFd;
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let mut v: libc::c_int = 0;
+        // TCP options do not exist on a Unix socket.
+        let e = getsockopt(sock.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, &mut v).unwrap_err();
+        assert!(
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT)
+            ),
+            "{e}"
+        );
+        let e = setsockopt(sock.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, &1).unwrap_err();
+        assert!(
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT)
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cstring_refuses_interior_nul() {
+        assert_eq!(
+            cstring(std::path::Path::new("/sys/fs/cgroup/a b"))
+                .unwrap()
+                .as_bytes(),
+            b"/sys/fs/cgroup/a b"
+        );
+        let e = cstring("/sys/fs/cgroup/a\0b").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(strerror(&e), "contains a NUL byte");
+    }
+
+    /// The pure layer keeps its own copies of the filesystem magics (it must not depend on
+    /// `sys`); they must be the kernel's.
+    #[test]
+    fn pure_filesystem_magics_are_the_kernels() {
+        use crate::cgroup_path;
+        assert_eq!(
+            cgroup_path::CGROUP2_SUPER_MAGIC,
+            libc::CGROUP2_SUPER_MAGIC as u64
+        );
+        assert_eq!(
+            cgroup_path::CGROUP_SUPER_MAGIC,
+            libc::CGROUP_SUPER_MAGIC as u64
+        );
+        assert_eq!(cgroup_path::TMPFS_MAGIC, libc::TMPFS_MAGIC as u64);
     }
 }

@@ -10,13 +10,18 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub(crate) const NLMSG_HDRLEN: usize = 16;
+// The netlink header's constants, shared by both protocols we speak (NETLINK_ROUTE here,
+// NETLINK_SOCK_DIAG in diag.rs). libc spells the message types and flags as `c_int`; the header
+// fields they go into are `u16`.
+/// `NLMSG_HDRLEN`: `struct nlmsghdr`, already 4-byte aligned.
+pub(crate) const NLMSG_HDRLEN: usize = mem::size_of::<libc::nlmsghdr>();
+pub(crate) const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+pub(crate) const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+pub(crate) const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+
 const IFINFOMSG_LEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const RTM_NEWLINK: u16 = 16;
-const RTM_GETLINK: u16 = 18;
-const NLM_F_REQUEST: u16 = 1;
+const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
+const RTM_GETLINK: u16 = libc::RTM_GETLINK;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_EXT_MASK: u16 = 29;
 const IFLA_PROP_LIST: u16 = 52;
@@ -233,6 +238,20 @@ impl<'a> Iterator for Messages<'a> {
     }
 }
 
+/// The error code of an `NLMSG_ERROR` body: `None` for an acknowledgement (0), else the positive
+/// errno. The kernel sends `-errno`; anything outside -4095..=0 is malformed.
+pub(crate) fn error_code(body: &[u8]) -> Result<Option<i32>, ParseError> {
+    let err = match body.get(..4) {
+        Some(b) => i32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+        None => return Err(ParseError("NLMSG_ERROR shorter than its error code")),
+    };
+    match err {
+        0 => Ok(None),
+        -4095..=-1 => Ok(Some(-err)),
+        _ => Err(ParseError("NLMSG_ERROR with invalid error code")),
+    }
+}
+
 /// Finds the answer to request `seq` in one received datagram. `Ok(None)`: nothing for us in it
 /// (e.g. a stale reply to an earlier request), keep reading.
 pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
@@ -243,15 +262,9 @@ pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
         }
         match ty {
             NLMSG_ERROR => {
-                if body.len() < 4 {
-                    return Err(ParseError("NLMSG_ERROR shorter than its error code"));
-                }
-                let err = i32::from_ne_bytes([body[0], body[1], body[2], body[3]]);
-                // The kernel sends -errno; 0 is an acknowledgement.
-                return Ok(Some(match err {
-                    0 => Reply::Ack,
-                    e if e < 0 && e > -4096 => Reply::Error(-e),
-                    _ => return Err(ParseError("NLMSG_ERROR with invalid error code")),
+                return Ok(Some(match error_code(body)? {
+                    None => Reply::Ack,
+                    Some(errno) => Reply::Error(errno),
                 }));
             }
             NLMSG_DONE => return Ok(Some(Reply::Ack)),
@@ -262,7 +275,6 @@ pub fn parse_reply(buf: &[u8], seq: u32) -> Result<Option<Reply>, ParseError> {
     Ok(None)
 }
 
-/// A NETLINK_ROUTE socket; dropped (closed) after each query.
 /// A netlink socket of `protocol` (`NETLINK_ROUTE`, `NETLINK_SOCK_DIAG`), close-on-exec, with a
 /// receive timeout: a kernel that never answers must not hang a service start forever.
 pub(crate) fn open_socket(protocol: libc::c_int) -> io::Result<OwnedFd> {
@@ -283,16 +295,9 @@ pub(crate) fn open_socket(protocol: libc::c_int) -> io::Result<OwnedFd> {
         tv_sec: 5,
         tv_usec: 0,
     };
-    // SAFETY: setsockopt reads `tv` (size passed) only.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const libc::timeval as *const libc::c_void,
-            mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
+    // Best effort, as before: SO_RCVTIMEO does not fail on a socket we just opened, and a
+    // start must not fail for want of a timeout a working kernel never needs.
+    let _ = super::setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv);
     Ok(fd)
 }
 
@@ -343,44 +348,38 @@ impl RtNetlink {
 
     fn recv_datagram(&self) -> io::Result<Vec<u8>> {
         // Peek with MSG_TRUNC to learn the datagram's full size, then read it whole.
-        let mut probe = [0u8; 1];
-        let size = loop {
-            // SAFETY: recv writes at most 1 byte into `probe`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    probe.as_mut_ptr() as *mut libc::c_void,
-                    probe.len(),
-                    libc::MSG_PEEK | libc::MSG_TRUNC,
-                )
-            };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        };
+        let size = recv(
+            self.fd.as_fd(),
+            &mut [0u8; 1],
+            libc::MSG_PEEK | libc::MSG_TRUNC,
+        )?;
         let mut buf = vec![0u8; size.max(NLMSG_HDRLEN)];
-        loop {
-            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n >= 0 {
-                buf.truncate(n as usize);
-                return Ok(buf);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+        let n = recv(self.fd.as_fd(), &mut buf, 0)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+}
+
+/// `recv(2)` into `buf`, retried when a signal interrupts it. Returns the datagram's length:
+/// with `MSG_TRUNC` its full length, even when that is more than `buf` holds.
+pub(crate) fn recv(fd: BorrowedFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+    loop {
+        // SAFETY: recv writes at most `buf.len()` bytes into `buf`, which is exclusively
+        // borrowed for the call; `fd` is a live descriptor for the borrow's lifetime.
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                flags,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
 }
@@ -471,6 +470,41 @@ mod tests {
 
     fn nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
         test_message(ty, 0, seq, body)
+    }
+
+    #[test]
+    fn header_constants_are_the_uapis() {
+        assert_eq!(NLMSG_HDRLEN, 16);
+        assert_eq!((NLMSG_ERROR, NLMSG_DONE, NLM_F_REQUEST), (2, 3, 1));
+        assert_eq!((RTM_NEWLINK, RTM_GETLINK), (16, 18));
+    }
+
+    /// The peek-then-read of `recv_datagram`, on a Unix datagram pair (no netlink needed): a
+    /// truncating peek reports the whole size and leaves the datagram queued.
+    #[test]
+    fn recv_peeks_the_full_size_then_reads() {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        a.send(b"a datagram of 24 bytes..").unwrap();
+        let peeked = recv(b.as_fd(), &mut [0u8; 1], libc::MSG_PEEK | libc::MSG_TRUNC).unwrap();
+        assert_eq!(peeked, 24);
+        let mut buf = vec![0u8; peeked];
+        assert_eq!(recv(b.as_fd(), &mut buf, 0).unwrap(), 24);
+        assert_eq!(&buf, b"a datagram of 24 bytes..");
+        b.set_nonblocking(true).unwrap();
+        let e = recv(b.as_fd(), &mut buf, 0).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn error_codes() {
+        let code = |e: i32| error_code(&e.to_ne_bytes());
+        assert_eq!(code(0), Ok(None));
+        assert_eq!(code(-libc::ENODEV), Ok(Some(libc::ENODEV)));
+        assert_eq!(code(-4095), Ok(Some(4095)));
+        assert!(code(-4096).is_err());
+        assert!(code(1).is_err());
+        assert!(code(i32::MIN).is_err());
+        assert!(error_code(&[0u8; 3]).is_err());
     }
 
     fn link_body(index: i32, name: &str, alts: &[&str]) -> Vec<u8> {

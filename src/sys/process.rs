@@ -7,15 +7,13 @@
 //! reason: std's start-up code would otherwise set SIGPIPE to SIG_IGN before we run.)
 
 use std::ffi::{CString, OsStr, OsString};
+
+use super::cstring;
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-
-fn cstring(s: &OsStr) -> io::Result<CString> {
-    CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
 
 /// Finds `file` the way execvp(3) does: a name with a slash is used as is, otherwise each
 /// `$PATH` entry is tried in order. Returns the first candidate that is an executable file.
@@ -46,11 +44,11 @@ pub fn check_executable(p: &Path) -> io::Result<()> {
 /// Replaces this process with `path`, passing `argv` and the current environment untouched.
 /// Only returns on failure.
 pub fn exec(path: &Path, argv: &[OsString]) -> io::Error {
-    let prog = match cstring(path.as_os_str()) {
+    let prog = match cstring(path) {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let args: io::Result<Vec<CString>> = argv.iter().map(|a| cstring(a)).collect();
+    let args: io::Result<Vec<CString>> = argv.iter().map(cstring).collect();
     let args = match args {
         Ok(a) => a,
         Err(e) => return e,
@@ -61,8 +59,10 @@ pub fn exec(path: &Path, argv: &[OsString]) -> io::Error {
         static environ: *const *const libc::c_char;
     }
     // SAFETY: `prog` and every element of `ptrs` point into CStrings that live until execve
-    // returns (it only returns on failure); `ptrs` is NULL-terminated; `environ` is the
-    // process's environment block, which nothing modifies concurrently (single-threaded).
+    // returns (it only returns on failure); `ptrs` is NULL-terminated. `environ` is libc's
+    // NULL-terminated environment block; nothing can change it while we read it, because this
+    // crate never modifies the environment (no `set_var`/`remove_var`) and the launcher that
+    // calls `exec` runs no other thread.
     unsafe {
         libc::execve(prog.as_ptr(), ptrs.as_ptr(), environ);
     }
@@ -105,9 +105,4 @@ pub fn read_proc(path: &Path) -> Option<String> {
     let mut buf = Vec::with_capacity(64 * 1024);
     std::io::Read::read_to_end(&mut std::fs::File::open(path).ok()?, &mut buf).ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// Makes an argv element from bytes.
-pub fn os(s: &str) -> OsString {
-    OsString::from_vec(s.as_bytes().to_vec())
 }
