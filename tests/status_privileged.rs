@@ -565,3 +565,55 @@ fn five_hundred_bound_cgroups() {
         );
     }
 }
+
+/// Issue 13 #22: `status --json` run without privileges fails on `BPF_PROG_QUERY` and still
+/// prints a JSON document naming the operation and the errno, with the exit status unchanged.
+#[test]
+fn json_failure_is_still_json() {
+    require_privileges();
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_bindif-launch"))
+        .args(["status", "--json"])
+        .output()
+        .expect("setpriv (util-linux) is needed to drop privileges");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("Failed to query BPF programs of ")
+            && stderr.contains("run status as root"),
+        "{stderr}"
+    );
+    let script = r#"
+import json, sys
+d = json.load(sys.stdin)
+e = d["error"]
+print(d["ok"], len(d["cgroups"]), e["operation"], e["errno"], e["message"] == sys.argv[1])
+"#;
+    let message = stderr.trim_end().trim_start_matches("bindif-launch: ");
+    let mut child = Command::new("python3")
+        .args(["-c", script, message])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to validate --json");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdout.as_bytes())
+        .unwrap();
+    let parsed = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&parsed.stdout),
+        // errno 1: EPERM.
+        "False 0 query BPF programs of 1 True\n",
+        "{stdout}"
+    );
+}

@@ -35,14 +35,23 @@ pub use judge::{
     assess, exit_status, unbound_sockets, CgroupReport, Expected, ProgramReport, SocketReport,
     State,
 };
-pub use render::{render_text, to_json};
+pub use render::{error_json, render_text, to_json};
 
 /// Runs `status` with `opts`, writing to `out`; returns the exit status.
+///
+/// With `--json` a failure still prints a document (with an `error` member), so a script
+/// always has JSON to parse; the exit status is the same either way.
 pub fn run_with(opts: &Options, out: &mut dyn Write) -> i32 {
     let (reports, hierarchies) = match gather(opts) {
         Ok(r) => r,
         Err(e) => {
             log_at!(Err, "{e}");
+            if opts.json {
+                let mut s = error_json(&e).render();
+                s.push('\n');
+                // The failure is already reported and decides the exit status.
+                let _ = write_out(out, &s);
+            }
             return e.exit_status();
         }
     };
@@ -58,13 +67,21 @@ pub fn run_with(opts: &Options, out: &mut dyn Write) -> i32 {
             .or_else(|| hierarchies.first().cloned());
         render_text(&reports, main.as_deref())
     };
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            log_at!(Err, "Failed to write output: {e}");
-        }
+    if write_out(out, &text).is_err() {
         return 1;
     }
     exit_status(&reports)
+}
+
+/// Writes `text` and flushes; a failure other than a closed pipe is logged.
+fn write_out(out: &mut dyn Write, text: &str) -> io::Result<()> {
+    let r = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if let Err(e) = &r {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            log_at!(Err, "Failed to write output: {e}");
+        }
+    }
+    r
 }
 
 /// `bindif-launch status [--sockets] [--json] [UNIT…]`: prints to stdout, returns the exit
@@ -72,4 +89,56 @@ pub fn run_with(opts: &Options, out: &mut dyn Write) -> i32 {
 pub fn run(units: &[String], sockets: bool, json: bool) -> i32 {
     let opts = Options::new(units, sockets, json);
     run_with(&opts, &mut io::stdout().lock())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn run_json(opts: &Options) -> (i32, String) {
+        let mut out = Vec::new();
+        let exit = run_with(opts, &mut out);
+        (exit, String::from_utf8(out).unwrap())
+    }
+
+    /// Issue 13 #22: a failing `status --json` prints a document naming the failure, and keeps
+    /// its exit status. These failures happen before any privileged call.
+    #[test]
+    fn json_failure_still_prints_a_document() {
+        let mut opts = Options::new(&["a/b".to_string()], false, true);
+        let (exit, out) = run_json(&opts);
+        assert_eq!(exit, 2);
+        assert_eq!(
+            out,
+            "{\"hierarchies\":[],\"ok\":false,\"cgroups\":[],\"error\":{\"operation\":\
+             \"parse unit name\",\"object\":\"a/b\",\"errno\":null,\"message\":\
+             \"Invalid unit name \\\"a/b\\\"\"}}\n"
+        );
+        opts.units.clear();
+        opts.hierarchies = Some(vec![]);
+        let (exit, out) = run_json(&opts);
+        assert_eq!(exit, 1);
+        assert!(
+            out.contains(
+                "\"operation\":\"find a cgroup2 hierarchy\",\"object\":null,\"errno\":null"
+            ),
+            "{out}"
+        );
+        // A syscall failure carries its errno: /dev/null is no directory.
+        opts.hierarchies = Some(vec![PathBuf::from("/dev/null")]);
+        let (exit, out) = run_json(&opts);
+        assert_eq!(exit, 1);
+        assert!(
+            out.contains(&format!(
+                "\"object\":\"/dev/null\",\"errno\":{},\"message\":\"Failed to ",
+                libc::ENOTDIR
+            )),
+            "{out}"
+        );
+        assert!(out.ends_with(": Not a directory\"}}\n"), "{out}");
+        // Without --json a failure prints nothing on stdout (the message goes to stderr).
+        opts.json = false;
+        assert_eq!(run_json(&opts), (1, String::new()));
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::Error;
 use super::facts::{CgroupFacts, ProgKind, Program, Want};
 use super::judge::{exit_status, CgroupReport, SocketReport};
 use crate::json::Value;
@@ -255,6 +256,33 @@ pub fn to_json(reports: &[CgroupReport], hierarchies: &[PathBuf]) -> Value {
         ),
         ("ok", Value::Bool(exit_status(reports) == 0)),
         ("cgroups", Value::Arr(cgroups)),
+    ])
+}
+
+/// The `--json` document of a failed run: no cgroups, `"ok": false`, and an `error` member
+/// naming the operation, what it was done on and the errno (`null`: not a kernel refusal).
+pub fn error_json(e: &Error) -> Value {
+    let object = match e {
+        Error::InvalidUnit(arg) => Some(arg.clone()),
+        Error::NoHierarchy => None,
+        Error::Cgroup { path, .. } => Some(path.display().to_string()),
+    };
+    Value::obj(vec![
+        ("hierarchies", Value::Arr(Vec::new())),
+        ("ok", Value::Bool(false)),
+        ("cgroups", Value::Arr(Vec::new())),
+        (
+            "error",
+            Value::obj(vec![
+                ("operation", Value::str(e.operation())),
+                ("object", Value::opt_str(object)),
+                (
+                    "errno",
+                    e.errno().map_or(Value::Null, |n| Value::Num(i64::from(n))),
+                ),
+                ("message", Value::str(e.to_string())),
+            ]),
+        ),
     ])
 }
 
