@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use super::facts::escape_path;
 use crate::exit;
 
 /// A failure that stops `status`: a bad argument, no hierarchy to walk, or a cgroup the walk
@@ -72,7 +73,7 @@ impl fmt::Display for Error {
             Error::Cgroup { op, path, source } => write!(
                 f,
                 "Failed to {op} {}: {}{}",
-                path.display(),
+                escape_path(path),
                 crate::sys::strerror(source),
                 self.hint()
             ),

@@ -3,8 +3,11 @@
 //! this network namespace says about the interfaces involved. Plain data, read by [`super::gather`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
+use crate::log::escape_control;
 use crate::sys::bpf::ProgInfo;
 use crate::sys::netlink::LinkInfo;
 
@@ -84,8 +87,9 @@ impl Want {
 pub struct CgroupFacts {
     /// The cgroup2 mount the cgroup was found under (`None`: a named unit with no cgroup).
     pub hierarchy: Option<PathBuf>,
-    /// Path inside the hierarchy, `/system.slice/x.service`.
-    pub path: String,
+    /// Path inside the hierarchy, `/system.slice/x.service` (bytes: not necessarily UTF-8,
+    /// and possibly longer than PATH_MAX once joined to the hierarchy).
+    pub path: PathBuf,
     /// The unit name, when the last component is one.
     pub unit: Option<String>,
     /// Programs attached directly to the cgroup, in run order.
@@ -121,7 +125,74 @@ impl Links {
     }
 }
 
-/// The last component of a cgroup path (`/a/b.service` → `b.service`).
-pub(super) fn last_component(rel: &str) -> &str {
-    rel.rsplit('/').next().unwrap_or("")
+/// The last component of a cgroup path (`/a/b.service` → `b.service`); `None` for the root
+/// and for a name that is not UTF-8 (which no unit has).
+pub(super) fn last_component(rel: &Path) -> Option<&str> {
+    rel.file_name().and_then(OsStr::to_str)
+}
+
+/// The full path of cgroup `rel` (`/` for the root) in hierarchy `h`, for messages: it may be
+/// longer than PATH_MAX, so it is never opened by that path.
+pub fn hierarchy_path(h: &Path, rel: &Path) -> PathBuf {
+    match rel.strip_prefix("/") {
+        Ok(r) if !r.as_os_str().is_empty() => h.join(r),
+        _ => h.to_path_buf(),
+    }
+}
+
+/// A path for the reader: bytes that are not UTF-8 and control characters as `\xNN`, so that
+/// a hostile cgroup name shows up (neither dropped nor lossily replaced) and cannot forge a
+/// line of output.
+pub fn escape_path(p: &Path) -> String {
+    let mut out = String::new();
+    let mut rest = p.as_os_str().as_bytes();
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(&escape_control(s));
+                return out;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                // from_utf8 just said this prefix is valid.
+                out.push_str(&escape_control(
+                    std::str::from_utf8(valid).unwrap_or_default(),
+                ));
+                let bad = e.error_len().unwrap_or(after.len());
+                for b in &after[..bad] {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+                rest = &after[bad..];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn paths_are_escaped_not_dropped() {
+        let p = PathBuf::from(OsString::from_vec(
+            b"/a/b\xff\xfec/\xc3\xa4\n.service".to_vec(),
+        ));
+        assert_eq!(escape_path(&p), "/a/b\\xff\\xfec/\u{e4}\\x0a.service");
+        assert_eq!(
+            escape_path(Path::new("/system.slice/x.service")),
+            "/system.slice/x.service"
+        );
+        assert_eq!(last_component(p.parent().unwrap()), None);
+        assert_eq!(last_component(&p), Some("\u{e4}\n.service"));
+        assert_eq!(last_component(Path::new("/s/x.service")), Some("x.service"));
+        assert_eq!(last_component(Path::new("/")), None);
+        let h = Path::new("/sys/fs/cgroup");
+        assert_eq!(hierarchy_path(h, Path::new("/")), h);
+        assert_eq!(
+            hierarchy_path(h, Path::new("/a/b")),
+            Path::new("/sys/fs/cgroup/a/b")
+        );
+    }
 }

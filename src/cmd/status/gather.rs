@@ -5,15 +5,17 @@
 //! [`super::judge`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io;
-use std::os::fd::AsFd;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::args::UnitPattern;
 use super::error::Error;
-use super::facts::{last_component, CgroupFacts, Links, ProgKind, Program, Want};
+use super::facts::{hierarchy_path, last_component, CgroupFacts, Links, ProgKind, Program, Want};
 use super::judge::{assess, unbound_sockets, CgroupReport};
 use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
 use crate::log_at;
@@ -76,76 +78,137 @@ pub fn default_hierarchies() -> Vec<PathBuf> {
     out
 }
 
-/// One cgroup directory met on the walk.
+/// One cgroup directory met on the walk. The walk is depth-first, so the cgroups below one
+/// directly follow it.
 struct Seen {
     hierarchy: usize,
-    rel: String,
+    /// Path inside the hierarchy (`/` for its root), as bytes: a cgroup may be named anything.
+    rel: PathBuf,
     programs: Vec<Program>,
+    /// The processes directly in it (empty when `cgroup.procs` could not be read).
+    pids: Vec<u32>,
 }
 
-fn query_failure(path: &Path, e: io::Error) -> Error {
-    Error::Cgroup {
-        op: "query BPF programs of",
-        path: path.to_path_buf(),
-        source: e,
+impl Seen {
+    /// Whether `other` is this cgroup or below it.
+    fn contains(&self, other: &Seen) -> bool {
+        self.hierarchy == other.hierarchy && other.rel.starts_with(&self.rel)
     }
 }
 
-/// Walks one hierarchy depth-first, querying every cgroup. Cgroups that vanish while we look
-/// are skipped.
-fn walk(hier_idx: usize, dir: &Path, rel: &str, out: &mut Vec<Seen>) -> Result<(), Error> {
-    let fd = match sys::cgroup::open_cgroup_dir(dir) {
+/// The indexes of `seen[i]` and of every cgroup below it.
+fn subtree(seen: &[Seen], i: usize) -> Range<usize> {
+    let below = seen[i + 1..]
+        .iter()
+        .take_while(|s| seen[i].contains(s))
+        .count();
+    i..i + 1 + below
+}
+
+fn cgroup_error(op: &'static str, h: &Path, rel: &Path, source: io::Error) -> Error {
+    Error::Cgroup {
+        op,
+        path: hierarchy_path(h, rel),
+        source,
+    }
+}
+
+/// A directory on the walk's current branch: its fd, to open its children relative to it
+/// (their full paths may exceed PATH_MAX), and the children still to visit.
+struct Frame {
+    fd: OwnedFd,
+    rel: PathBuf,
+    children: std::vec::IntoIter<OsString>,
+}
+
+/// Walks one hierarchy depth-first by directory fds, querying every cgroup. Cgroups that
+/// vanish while we look are skipped. Holds one fd per level of the current branch: a branch
+/// deeper than the open-file limit allows is skipped below that depth with a warning.
+fn walk(hier_idx: usize, h: &Path, out: &mut Vec<Seen>) -> Result<(), Error> {
+    let root = Path::new("/");
+    let fd = match sys::cgroup::open_cgroup_dir(h) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(query_failure(dir, e)),
+        Err(e) => return Err(cgroup_error("open cgroup", h, root, e)),
     };
+    let mut branch: Vec<Frame> = visit(hier_idx, h, fd, root.to_path_buf(), out)?
+        .into_iter()
+        .collect();
+    while let Some(top) = branch.last_mut() {
+        let Some(name) = top.children.next() else {
+            branch.pop();
+            continue;
+        };
+        let rel = top.rel.join(&name);
+        let visited = match sys::cgroup::open_cgroup_dir_at(top.fd.as_fd(), &name) {
+            Ok(fd) => visit(hier_idx, h, fd, rel, out),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => Err(cgroup_error("open cgroup", h, &rel, e)),
+        };
+        match visited {
+            Ok(Some(frame)) => branch.push(frame),
+            Ok(None) => {}
+            // A branch deeper than our fd limit: one hostile subtree must not hide the rest.
+            Err(e) if matches!(e.errno(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                log_at!(Warning, "{e}, ignoring it and the cgroups below it");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Queries the cgroup open at `fd` (cgroup `rel` of hierarchy `h`), records it, and returns it
+/// with its children to visit; `None` when it vanished while we looked.
+fn visit(
+    hier_idx: usize,
+    h: &Path,
+    fd: OwnedFd,
+    rel: PathBuf,
+    out: &mut Vec<Seen>,
+) -> Result<Option<Frame>, Error> {
+    let query = "query BPF programs of";
     let ids = match bpf::query(fd.as_fd()) {
         Ok(ids) => ids,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(query_failure(dir, e)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(cgroup_error(query, h, &rel, e)),
     };
     let mut programs = Vec::with_capacity(ids.len());
     for id in ids {
         match bpf::prog_info(id) {
             Ok(info) => programs.push(Program::from_info(&info)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(query_failure(dir, e)),
+            Err(e) => return Err(cgroup_error(query, h, &rel, e)),
         }
     }
+    let pids = read_pids(fd.as_fd());
+    let mut children = match sys::cgroup::subdirectories(fd.as_fd()) {
+        Ok(c) => c,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(cgroup_error("list the cgroups below", h, &rel, e)),
+    };
+    children.sort();
     out.push(Seen {
         hierarchy: hier_idx,
-        rel: rel.to_string(),
+        rel: rel.clone(),
         programs,
+        pids,
     });
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(query_failure(dir, e)),
-    };
-    let mut children: Vec<(String, PathBuf)> = entries
-        .flatten()
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
-        .collect();
-    children.sort();
-    for (name, path) in children {
-        let child_rel = if rel == "/" {
-            format!("/{name}")
-        } else {
-            format!("{rel}/{name}")
-        };
-        walk(hier_idx, &path, &child_rel, out)?;
-    }
-    Ok(())
+    Ok(Some(Frame {
+        fd,
+        rel,
+        children: children.into_iter(),
+    }))
 }
 
-/// The directory of cgroup `rel` in hierarchy `h`.
-fn cgroup_dir(h: &Path, rel: &str) -> PathBuf {
-    let rel = rel.trim_start_matches('/');
-    if rel.is_empty() {
-        h.to_path_buf()
-    } else {
-        h.join(rel)
+/// The pids in a cgroup's `cgroup.procs` (none when it cannot be read: the cgroup vanished).
+fn read_pids(dir: BorrowedFd<'_>) -> Vec<u32> {
+    let mut text = String::new();
+    let read = sys::cgroup::open_file_at(dir, OsStr::new("cgroup.procs"))
+        .and_then(|mut f| f.read_to_string(&mut text));
+    match read {
+        Ok(_) => text.lines().filter_map(|l| l.trim().parse().ok()).collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -185,25 +248,6 @@ impl UnitReader {
     }
 }
 
-/// The pids in `dir` and every cgroup below it, each with the programs of the cgroups between
-/// `dir` (exclusive) and its own cgroup (inclusive).
-fn procs_below(dir: &Path, out: &mut Vec<(u32, PathBuf)>) {
-    if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
-        out.extend(
-            text.lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .map(|pid| (pid, dir.to_path_buf())),
-        );
-    }
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                procs_below(&e.path(), out);
-            }
-        }
-    }
-}
-
 /// Socket inodes held by `pid` (from `/proc/PID/fd/*` links `socket:[INODE]`).
 fn socket_inodes(pid: u32) -> Vec<u64> {
     let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -235,27 +279,29 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
     }
     let mut seen = Vec::new();
     for (i, h) in hierarchies.iter().enumerate() {
-        walk(i, h, "/", &mut seen)?;
+        walk(i, h, &mut seen)?;
     }
-    // Select: named units' cgroups, or every cgroup with a program.
-    let selected: Vec<&Seen> = seen
-        .iter()
-        .filter(|s| {
+    // Select: named units' cgroups, or every cgroup with a program. A name that is not UTF-8
+    // is no unit's, but its cgroup is walked and reported like any other.
+    let selected: Vec<usize> = (0..seen.len())
+        .filter(|&i| {
+            let s = &seen[i];
             if patterns.is_empty() {
                 !s.programs.is_empty()
             } else {
                 let last = last_component(&s.rel);
-                patterns.iter().any(|p| p.matches(last))
+                patterns.iter().any(|p| last.is_some_and(|l| p.matches(l)))
             }
         })
         .collect();
     let reader = UnitReader::new(&opts.root);
     let mut facts: Vec<CgroupFacts> = selected
         .iter()
-        .map(|s| {
-            let last = last_component(&s.rel);
-            let unit = matches!(name::kind(last), Some(Kind::Plain) | Some(Kind::Instance))
-                .then(|| last.to_string());
+        .map(|&i| {
+            let s = &seen[i];
+            let unit = last_component(&s.rel)
+                .filter(|l| matches!(name::kind(l), Some(Kind::Plain) | Some(Kind::Instance)))
+                .map(str::to_owned);
             let want = match &unit {
                 Some(u) => reader.want(u),
                 None => Want::Unknown(None),
@@ -273,10 +319,13 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
         .collect();
     // Named units with no cgroup at all.
     for p in patterns.iter().filter(|p| !p.template) {
-        if !selected.iter().any(|s| p.matches(last_component(&s.rel))) {
+        let found = selected
+            .iter()
+            .any(|&i| last_component(&seen[i].rel).is_some_and(|l| p.matches(l)));
+        if !found {
             facts.push(CgroupFacts {
                 hierarchy: None,
-                path: String::new(),
+                path: PathBuf::new(),
                 unit: Some(p.name.clone()),
                 programs: Vec::new(),
                 want: reader.want(&p.name),
@@ -285,19 +334,17 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
             });
         }
     }
-    // Processes in another network namespace than ours.
+    // Processes in another network namespace than ours. The facts of cgroups that exist come
+    // first, in the order of `selected`.
     let own_ns = fs::metadata("/proc/thread-self/ns/net")
         .or_else(|_| fs::metadata("/proc/self/ns/net"))
         .map(|m| (m.dev(), m.ino()))
         .ok();
     if let Some(own_ns) = own_ns {
-        for f in facts.iter_mut() {
-            let Some(h) = &f.hierarchy else { continue };
-            let mut pids = Vec::new();
-            procs_below(&cgroup_dir(h, &f.path), &mut pids);
-            f.other_netns_pids = pids
-                .into_iter()
-                .map(|(pid, _)| pid)
+        for (f, &i) in facts.iter_mut().zip(&selected) {
+            f.other_netns_pids = seen[subtree(&seen, i)]
+                .iter()
+                .flat_map(|s| s.pids.iter().copied())
                 .filter(|pid| {
                     fs::metadata(format!("/proc/{pid}/ns/net"))
                         .is_ok_and(|m| (m.dev(), m.ino()) != own_ns)
@@ -325,7 +372,7 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
     }
     let mut reports: Vec<CgroupReport> = facts.into_iter().map(|f| assess(f, &links)).collect();
     if opts.sockets {
-        add_sockets(&mut reports, &seen, &hierarchies, &mut links);
+        add_sockets(&mut reports, &seen, &selected, &mut links);
     }
     Ok((reports, hierarchies))
 }
@@ -339,12 +386,7 @@ fn lookup_index(links: &mut Links, i: u32) {
     });
 }
 
-fn add_sockets(
-    reports: &mut [CgroupReport],
-    seen: &[Seen],
-    hierarchies: &[PathBuf],
-    links: &mut Links,
-) {
+fn add_sockets(reports: &mut [CgroupReport], seen: &[Seen], selected: &[usize], links: &mut Links) {
     // One sock_diag socket, four dumps, one inode map for every cgroup.
     let mut by_inode: BTreeMap<u64, InetSocket> = BTreeMap::new();
     match SockDiag::open() {
@@ -367,50 +409,38 @@ fn add_sockets(
         }
         Err(e) => log_at!(Warning, "Failed to open a sock_diag socket: {e}, ignoring"),
     }
-    let programs_at: BTreeMap<PathBuf, &[Program]> = seen
-        .iter()
-        .map(|s| {
-            (
-                cgroup_dir(&hierarchies[s.hierarchy], &s.rel),
-                s.programs.as_slice(),
-            )
-        })
-        .collect();
-    for r in reports.iter_mut() {
-        let Some(h) = &r.facts.hierarchy else {
-            continue;
-        };
-        let dir = cgroup_dir(h, &r.facts.path);
-        let mut pids = Vec::new();
-        procs_below(&dir, &mut pids);
+    for (r, &i) in reports.iter_mut().zip(selected) {
         let mut held = Vec::new();
         let mut inodes_seen = BTreeSet::new();
-        for (pid, cgdir) in pids {
-            // Programs of sub-cgroups between the reported one and the process's own bind too.
+        // The sub-cgroups from the reported one (exclusive) down to the current one: their
+        // programs bind the processes below them too.
+        let mut between: Vec<usize> = Vec::new();
+        for j in subtree(seen, i) {
+            if j != i {
+                while between.last().is_some_and(|&k| !seen[k].contains(&seen[j])) {
+                    between.pop();
+                }
+                between.push(j);
+            }
             let mut expected = r.expected();
-            let mut d = cgdir.as_path();
-            while d != dir && d.starts_with(&dir) {
-                if let Some(p) = programs_at.get(d) {
-                    expected.add(p);
-                }
-                d = match d.parent() {
-                    Some(p) => p,
-                    None => break,
-                };
+            for &k in &between {
+                expected.add(&seen[k].programs);
             }
-            let name = comm(pid);
-            let mine: Vec<(u32, String, InetSocket)> = socket_inodes(pid)
-                .into_iter()
-                .filter(|i| inodes_seen.insert(*i))
-                .filter_map(|i| by_inode.get(&i).cloned())
-                .map(|s| (pid, name.clone(), s))
-                .collect();
-            for (_, _, s) in &mine {
-                if s.bound_ifindex != 0 {
-                    lookup_index(links, s.bound_ifindex);
+            for &pid in &seen[j].pids {
+                let name = comm(pid);
+                let mine: Vec<(u32, String, InetSocket)> = socket_inodes(pid)
+                    .into_iter()
+                    .filter(|i| inodes_seen.insert(*i))
+                    .filter_map(|i| by_inode.get(&i).cloned())
+                    .map(|s| (pid, name.clone(), s))
+                    .collect();
+                for (_, _, s) in &mine {
+                    if s.bound_ifindex != 0 {
+                        lookup_index(links, s.bound_ifindex);
+                    }
                 }
+                held.extend(unbound_sockets(&mine, &expected, links));
             }
-            held.extend(unbound_sockets(&mine, &expected, links));
         }
         r.sockets = Some(held);
     }

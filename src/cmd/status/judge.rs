@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::facts::{CgroupFacts, Links, ProgKind, Program, Want};
+use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
 use crate::sys::diag::InetSocket;
 
 /// A verdict, per program and per cgroup. Ordered from harmless to worst, so a cgroup's state is
@@ -81,8 +81,11 @@ pub struct CgroupReport {
 
 impl CgroupReport {
     /// The label for messages: the unit name, else the path.
-    pub fn label(&self) -> &str {
-        self.facts.unit.as_deref().unwrap_or(&self.facts.path)
+    pub fn label(&self) -> String {
+        match &self.facts.unit {
+            Some(u) => u.clone(),
+            None => escape_path(&self.facts.path),
+        }
     }
 
     /// Which device indexes a correctly bound socket of this cgroup may carry.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::Error;
-use super::facts::{CgroupFacts, ProgKind, Program, Want};
+use super::facts::{escape_path, hierarchy_path, CgroupFacts, ProgKind, Program, Want};
 use super::judge::{exit_status, CgroupReport, SocketReport};
 use crate::json::Value;
 
@@ -13,15 +13,8 @@ use crate::json::Value;
 fn display_path(f: &CgroupFacts, main: Option<&Path>) -> String {
     match &f.hierarchy {
         None => "-".to_string(),
-        Some(h) if Some(h.as_path()) == main => f.path.clone(),
-        Some(h) => {
-            let rel = f.path.trim_start_matches('/');
-            if rel.is_empty() {
-                h.display().to_string()
-            } else {
-                h.join(rel).display().to_string()
-            }
-        }
+        Some(h) if Some(h.as_path()) == main => escape_path(&f.path),
+        Some(h) => escape_path(&hierarchy_path(h, &f.path)),
     }
 }
 
@@ -176,7 +169,7 @@ pub fn to_json(reports: &[CgroupReport], hierarchies: &[PathBuf]) -> Value {
                 (
                     "path",
                     if f.hierarchy.is_some() {
-                        Value::str(f.path.as_str())
+                        Value::str(escape_path(&f.path))
                     } else {
                         Value::Null
                     },
@@ -265,7 +258,7 @@ pub fn error_json(e: &Error) -> Value {
     let object = match e {
         Error::InvalidUnit(arg) => Some(arg.clone()),
         Error::NoHierarchy => None,
-        Error::Cgroup { path, .. } => Some(path.display().to_string()),
+        Error::Cgroup { path, .. } => Some(escape_path(path)),
     };
     Value::obj(vec![
         ("hierarchies", Value::Arr(Vec::new())),

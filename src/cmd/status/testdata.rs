@@ -2,7 +2,7 @@
 //! Hand-written facts shared by the judgement and rendering tests.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::facts::*;
 use super::judge::{CgroupReport, State};
@@ -40,7 +40,9 @@ pub(super) fn facts(path: &str, programs: Vec<Program>, want: Want) -> CgroupFac
     CgroupFacts {
         hierarchy: Some(PathBuf::from(MAIN)),
         path: path.into(),
-        unit: Some(last_component(path).to_string()).filter(|u| name::kind(u).is_some()),
+        unit: last_component(Path::new(path))
+            .filter(|u| name::kind(u).is_some())
+            .map(str::to_owned),
         programs,
         want,
         named: false,
