@@ -780,3 +780,50 @@ fn deep_and_non_utf8_cgroups_are_reported() {
         }
     }
 }
+
+/// Issue 13 #16: a unit whose processes live in another network namespace is bound to an
+/// ifindex of that namespace. Seen from ours it is neither `renamed`/`gone` (exit 1) nor `ok`
+/// by our names: `other-netns`, not checked, exit 0. Seen from theirs it is checked.
+#[test]
+fn other_netns_binding_is_not_judged_by_our_names() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let cg = child(&parent.path, "bst@bt0.service");
+    let bt0 = ns.ifindex_by_ip(VETH_A);
+    attach_ours(&cg, bt0);
+    let holder = Holder::start(&ns, &cg);
+
+    let mut opts = Options::new(&[], false, true);
+    opts.root = fixture_root();
+    opts.hierarchies = Some(vec![parent.path.clone()]);
+    let mut out = Vec::new();
+    assert_eq!(status::run_with(&opts, &mut out), 0);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        json_summary(&out),
+        vec!["bst@bt0.service other-netns ours:other-netns"]
+    );
+    let (reports, _) = status::gather(&opts).expect("status");
+    let ino = fs::metadata(format!("/run/netns/{}", ns.name))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
+    assert_eq!(reports[0].facts.other_netns, vec![ino]);
+    assert_eq!(reports[0].programs[0].interface, None);
+    assert!(
+        reports[0].notes[0].contains(&format!(
+            "use another network namespace (net:[{ino}]): the ifindex names an interface there"
+        )),
+        "{:?}",
+        reports[0].notes
+    );
+
+    // From the holder's own namespace the binding is checked, and fine.
+    let theirs = status_in(&ns, &parent.path, &[], false, true);
+    assert_eq!(theirs.exit, 0, "{}", theirs.out);
+    assert_eq!(
+        json_summary(&theirs.out),
+        vec!["bst@bt0.service ok ours:ok"]
+    );
+    drop(holder);
+}

@@ -100,6 +100,8 @@ pub struct CgroupFacts {
     /// Processes of the cgroup (or below) in another network namespace than `status`: their
     /// interfaces may differ from ours and sock_diag cannot see their sockets.
     pub other_netns_pids: Vec<u32>,
+    /// The inodes of those namespaces (`net:[INODE]`), each once, in ascending order.
+    pub other_netns: Vec<u64>,
 }
 
 /// What the caller's network namespace says about the interfaces the facts mention.

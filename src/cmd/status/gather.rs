@@ -314,6 +314,7 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 want,
                 named: !patterns.is_empty(),
                 other_netns_pids: Vec::new(),
+                other_netns: Vec::new(),
             }
         })
         .collect();
@@ -331,30 +332,38 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 want: reader.want(&p.name),
                 named: true,
                 other_netns_pids: Vec::new(),
+                other_netns: Vec::new(),
             });
         }
     }
-    // Processes in another network namespace than ours. The facts of cgroups that exist come
-    // first, in the order of `selected`.
+    // Processes in another network namespace than ours: their cgroup's ifindex names an
+    // interface of that namespace. The facts of cgroups that exist come first, in the order of
+    // `selected`.
     let own_ns = fs::metadata("/proc/thread-self/ns/net")
         .or_else(|_| fs::metadata("/proc/self/ns/net"))
         .map(|m| (m.dev(), m.ino()))
         .ok();
     if let Some(own_ns) = own_ns {
         for (f, &i) in facts.iter_mut().zip(&selected) {
-            f.other_netns_pids = seen[subtree(&seen, i)]
-                .iter()
-                .flat_map(|s| s.pids.iter().copied())
-                .filter(|pid| {
-                    fs::metadata(format!("/proc/{pid}/ns/net"))
-                        .is_ok_and(|m| (m.dev(), m.ino()) != own_ns)
-                })
-                .collect();
+            for s in &seen[subtree(&seen, i)] {
+                for &pid in &s.pids {
+                    let Ok(m) = fs::metadata(format!("/proc/{pid}/ns/net")) else {
+                        continue;
+                    };
+                    if (m.dev(), m.ino()) != own_ns {
+                        f.other_netns_pids.push(pid);
+                        f.other_netns.push(m.ino());
+                    }
+                }
+            }
+            f.other_netns.sort_unstable();
+            f.other_netns.dedup();
         }
     }
     // Interfaces: each distinct ifindex and wanted name once.
     let mut links = Links::default();
-    for f in &facts {
+    // Not for cgroups whose processes live in another namespace: our names are not theirs.
+    for f in facts.iter().filter(|f| f.other_netns_pids.is_empty()) {
         for p in &f.programs {
             if let ProgKind::Ours(i) = p.kind {
                 lookup_index(&mut links, i);

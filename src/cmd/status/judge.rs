@@ -18,6 +18,9 @@ pub enum State {
     Foreign,
     /// systemd v260's own binding: fine, but its ifindex cannot be checked.
     Native,
+    /// Ours, on a cgroup whose processes live in another network namespace: the ifindex names
+    /// an interface of theirs, which this namespace cannot check.
+    OtherNetns,
     /// A named unit whose cgroup does not exist (not running).
     Inactive,
     /// No binding program on the cgroup (a problem when the unit wants one).
@@ -38,6 +41,7 @@ impl State {
             State::Ok => "ok",
             State::Foreign => "foreign",
             State::Native => "native",
+            State::OtherNetns => "other-netns",
             State::Inactive => "inactive",
             State::Unbound => "unbound",
             State::Stacked => "stacked",
@@ -143,6 +147,8 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
     let mut programs = Vec::new();
     for p in &facts.programs {
         let (interface, state) = match p.kind {
+            // The ifindex names an interface of the processes' namespace, not ours.
+            ProgKind::Ours(_) if !facts.other_netns.is_empty() => (None, State::OtherNetns),
             ProgKind::Ours(ifindex) => {
                 let now = links.link(ifindex);
                 let name = now.and_then(|l| l.name.clone());
@@ -232,16 +238,19 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
         });
     }
     if let Some(first) = facts.other_netns_pids.first() {
+        let more = |n: usize| if n > 1 { ", …" } else { "" };
+        let namespaces = facts
+            .other_netns
+            .first()
+            .map(|ino| format!(" (net:[{ino}]{})", more(facts.other_netns.len())))
+            .unwrap_or_default();
         notes.push(format!(
-            "{} process(es) (PID {first}{}) use another network namespace: interface names \
-             above are those of this namespace, and their sockets cannot be listed; run \
-             'nsenter --net=/proc/{first}/ns/net bindif-launch status' to look from theirs",
+            "{} process(es) (PID {first}{}) use another network namespace{namespaces}: the \
+             ifindex names an interface there, so it is not checked, and their sockets cannot \
+             be listed; run 'nsenter --net=/proc/{first}/ns/net bindif-launch status' to check \
+             from theirs",
             facts.other_netns_pids.len(),
-            if facts.other_netns_pids.len() > 1 {
-                ", …"
-            } else {
-                ""
-            }
+            more(facts.other_netns_pids.len()),
         ));
     }
     if let Want::Unknown(Some(why)) = &facts.want {
@@ -420,10 +429,38 @@ mod tests {
         // Processes in another network namespace are pointed out.
         let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
         f.other_netns_pids = vec![42, 43];
+        f.other_netns = vec![4026532000];
         let r = assess(f, &l);
-        assert_eq!((r.state, r.problem), (State::Ok, false));
         assert!(r.notes[0].starts_with("2 process(es) (PID 42, …) use another network"));
         assert!(r.notes[0].contains("nsenter --net=/proc/42/ns/net"));
+        // Issue 13 #16: their ifindex is not judged by our names (here ifindex 4 would be
+        // "mgmt", ok; ifindex 5 would be gone): a state of its own, not a problem.
+        assert_eq!(
+            states(&r),
+            (State::OtherNetns, vec![State::OtherNetns], false)
+        );
+        assert_eq!(r.programs[0].interface, None);
+        assert!(
+            r.notes[0].contains("another network namespace (net:[4026532000]): the ifindex"),
+            "{:?}",
+            r.notes
+        );
+        let mut f = facts("/a.service", vec![ours(1, 5), ours(2, 8)], iface("old"));
+        f.other_netns_pids = vec![42];
+        f.other_netns = vec![4026532000, 4026532001];
+        let r = assess(f, &l);
+        // Two copies still stack, whatever the namespace.
+        assert_eq!(
+            states(&r),
+            (State::Stacked, vec![State::Stacked, State::Stacked], true)
+        );
+        assert!(
+            r.notes[1].starts_with(
+                "1 process(es) (PID 42) use another network namespace (net:[4026532000], …)"
+            ),
+            "{:?}",
+            r.notes
+        );
         // Unnamed (whole-hierarchy) reports never count an unbound cgroup as a problem.
         let r = assess(facts("/a.service", vec![], iface("mgmt")), &l);
         assert!(!r.problem);

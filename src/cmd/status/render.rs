@@ -96,6 +96,10 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
                     .map_or("-".into(), |i: u32| i.to_string()),
                 match (&p.program.kind, &p.interface) {
                     (ProgKind::Ours(_), Some(n)) => n.clone(),
+                    // Not looked up: the ifindex is one of another namespace (see the note).
+                    (ProgKind::Ours(_), None) if !f.other_netns.is_empty() => {
+                        "(other netns)".into()
+                    }
                     (ProgKind::Ours(_), None) => "(gone)".into(),
                     // v260 keeps the ifindex in .rodata, which the kernel does not show.
                     (ProgKind::Native, _) => "native (v260)".into(),
@@ -206,6 +210,18 @@ pub fn to_json(reports: &[CgroupReport], hierarchies: &[PathBuf]) -> Value {
                     Value::Arr(r.notes.iter().map(|n| Value::str(n.as_str())).collect()),
                 ),
             ];
+            // Only when there are any, so that the common document stays as it was.
+            if !f.other_netns.is_empty() {
+                fields.push((
+                    "other_network_namespaces",
+                    Value::Arr(
+                        f.other_netns
+                            .iter()
+                            .map(|i| Value::Num(*i as i64))
+                            .collect(),
+                    ),
+                ));
+            }
             if let Some(socks) = &r.sockets {
                 fields.push((
                     "unbound_sockets",
@@ -397,5 +413,46 @@ mod tests {
         let mut json = to_json(&reports, &hier).render();
         json.push('\n');
         check_fixture("status.json", &json);
+    }
+
+    /// Issue 13 #16: a binding whose processes live in another network namespace is shown as
+    /// such, with no interface name of ours.
+    #[test]
+    fn renders_other_netns() {
+        let mut f = facts("/s/vpn.service", vec![ours(41, 4)], iface("wg0"));
+        f.other_netns_pids = vec![77];
+        f.other_netns = vec![4026532000];
+        let r = [assess(f, &links())];
+        let text = render_text(&r, Some(Path::new(MAIN)));
+        let row = text.lines().nth(1).unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            [
+                "/s/vpn.service",
+                "vpn.service",
+                "bindif_sock#41",
+                "4",
+                "(other",
+                "netns)",
+                "wg0",
+                "other-netns"
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("vpn.service: 1 process(es) (PID 77) use another network namespace (net:[4026532000])"),
+            "{text}"
+        );
+        assert_eq!(exit_status(&r), 0);
+        let json = to_json(&r, &[PathBuf::from(MAIN)]).render();
+        assert!(
+            json.contains("\"interface\":null,\"state\":\"other-netns\""),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"other_network_namespaces\":[4026532000]"),
+            "{json}"
+        );
     }
 }

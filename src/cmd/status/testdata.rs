@@ -47,6 +47,7 @@ pub(super) fn facts(path: &str, programs: Vec<Program>, want: Want) -> CgroupFac
         want,
         named: false,
         other_netns_pids: Vec::new(),
+        other_netns: Vec::new(),
     }
 }
 
