@@ -2,12 +2,12 @@
 //! cgroup syscalls: statfs-based layout detection, read-only directory fds for attaching, moving
 //! ourselves into a child cgroup, and the private cgroup2 mirror on legacy hosts.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs;
 use std::io::{self, Write};
 use std::mem;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::cgroup_path::{self, Layout};
@@ -52,6 +52,102 @@ pub fn open_cgroup_dir(path: &Path) -> io::Result<OwnedFd> {
     }
     // SAFETY: `fd` is a fresh descriptor that nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `openat(2)` of `name` (one path component) read-only below the directory `dir`.
+fn open_at(dir: BorrowedFd<'_>, name: &OsStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c = cstring(Path::new(name))?;
+    // SAFETY: `dir` is an open descriptor for the call's duration, `c` is NUL-terminated; the
+    // returned fd is checked and then owned.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | flags,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens the cgroup directory `name` below the cgroup directory `parent`. Walking by directory
+/// fds reaches cgroups whose full path is longer than PATH_MAX, which any user with a delegated
+/// subtree can create.
+pub fn open_cgroup_dir_at(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
+    open_at(parent, name, libc::O_DIRECTORY)
+}
+
+/// Opens the file `name` (e.g. `cgroup.procs`) of the directory `dir` for reading.
+pub fn open_file_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<fs::File> {
+    open_at(dir, name, 0).map(fs::File::from)
+}
+
+/// The names of the subdirectories of the directory `dir`, unsorted, with no `.` and `..`.
+/// Names are bytes: a cgroup may be called anything but `/` and NUL.
+pub fn subdirectories(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
+    // A fresh open file description: fdopendir() takes the fd and reads from its offset.
+    let own = open_at(dir, OsStr::new("."), libc::O_DIRECTORY)?;
+    // SAFETY: `own` is an open directory fd whose ownership passes to the DIR stream.
+    let stream = unsafe { libc::fdopendir(own.as_raw_fd()) };
+    if stream.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let _ = own.into_raw_fd();
+    let mut names = Vec::new();
+    let result = loop {
+        // SAFETY: errno is thread-local; zeroing it tells the end of the stream from an error.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `stream` is a valid DIR stream until the closedir() below.
+        let entry = unsafe { libc::readdir64(stream) };
+        if entry.is_null() {
+            let e = io::Error::last_os_error();
+            break if e.raw_os_error() == Some(0) {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        // SAFETY: readdir64 returned a valid entry, live until the next readdir64 call; d_name
+        // is NUL-terminated within it.
+        let (kind, name) = unsafe { ((*entry).d_type, CStr::from_ptr((*entry).d_name.as_ptr())) };
+        let name = name.to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = match kind {
+            libc::DT_DIR => true,
+            libc::DT_UNKNOWN => is_directory_at(dir, OsStr::from_bytes(name)),
+            _ => false,
+        };
+        if is_dir {
+            names.push(OsString::from_vec(name.to_vec()));
+        }
+    };
+    // SAFETY: `stream` is valid and closed exactly once (this also closes its fd).
+    unsafe { libc::closedir(stream) };
+    result.map(|()| names)
+}
+
+/// Whether `name` in `dir` is a directory (not following a symlink); false when it vanished.
+fn is_directory_at(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
+    let Ok(c) = cstring(Path::new(name)) else {
+        return false;
+    };
+    // SAFETY: an all-zero stat is a valid value for fstatat(2) to overwrite.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: `dir` is open, `c` NUL-terminated, `st` ours to write.
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
 /// Our own cgroup2 directory on a unified or hybrid host, with its path.
@@ -178,4 +274,46 @@ pub fn remove_empty_leftovers(mount: &Path, keep: Option<&Path>) -> io::Result<u
     let mut removed = 0;
     walk(mount, keep, &mut removed)?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::fd::AsFd;
+
+    /// Directory-fd walking on an ordinary directory: subdirectories by byte name (non-UTF-8
+    /// included), no files, no symlinks, no `.`/`..`; a file read relative to its directory.
+    #[test]
+    fn walks_by_directory_fd() {
+        let base = std::env::temp_dir().join(format!("bindif-fdwalk-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(base.join("a")).unwrap();
+        fs::create_dir(base.join(OsStr::from_bytes(b"b\xff"))).unwrap();
+        fs::write(base.join("a/cgroup.procs"), "42\n").unwrap();
+        fs::write(base.join("file"), "").unwrap();
+        std::os::unix::fs::symlink("a", base.join("link")).unwrap();
+        let dir = open_cgroup_dir(&base).unwrap();
+        let mut names = subdirectories(dir.as_fd()).unwrap();
+        names.sort();
+        assert_eq!(names, [OsStr::new("a"), OsStr::from_bytes(b"b\xff")]);
+        let a = open_cgroup_dir_at(dir.as_fd(), OsStr::new("a")).unwrap();
+        let mut text = String::new();
+        open_file_at(a.as_fd(), OsStr::new("cgroup.procs"))
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "42\n");
+        assert!(subdirectories(a.as_fd()).unwrap().is_empty());
+        let err = |name: &str| {
+            open_cgroup_dir_at(dir.as_fd(), OsStr::new(name))
+                .unwrap_err()
+                .raw_os_error()
+        };
+        // O_NOFOLLOW|O_DIRECTORY: a symlink is not followed, it is "not a directory".
+        assert_eq!(err("link"), Some(libc::ENOTDIR));
+        assert_eq!(err("file"), Some(libc::ENOTDIR));
+        assert_eq!(err("gone"), Some(libc::ENOENT));
+        fs::remove_dir_all(&base).unwrap();
+    }
 }

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Gathering, the impure part: walks the cgroup2 hierarchies, queries each cgroup's programs,
+//! reads the units' `BindNetworkInterface=`, resolves interfaces over rtnetlink and, with
+//! `--sockets`, lists the processes' sockets through sock_diag; then hands the facts to
+//! [`super::judge`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::args::UnitPattern;
+use super::error::Error;
+use super::facts::{hierarchy_path, last_component, CgroupFacts, Links, ProgKind, Program, Want};
+use super::judge::{assess, unbound_sockets, CgroupReport};
+use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
+use crate::log_at;
+use crate::sys;
+use crate::sys::bpf;
+use crate::sys::diag::{self, InetSocket, SockDiag};
+use crate::sys::netlink;
+use crate::unit::eval::{self, EvalContext};
+use crate::unit::load::{self, Catalog};
+use crate::unit::name::{self, Kind};
+use crate::unit::specifier::{HostFacts, SpecifierContext};
+
+/// What to look at.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Root for unit files (`/`).
+    pub root: PathBuf,
+    /// cgroup2 trees to walk; `None`: systemd's (from the layout) and, when mounted, the
+    /// private one of legacy hosts.
+    pub hierarchies: Option<Vec<PathBuf>>,
+    pub units: Vec<String>,
+    pub sockets: bool,
+    pub json: bool,
+}
+
+impl Options {
+    pub fn new(units: &[String], sockets: bool, json: bool) -> Options {
+        Options {
+            root: PathBuf::from("/"),
+            hierarchies: None,
+            units: units.to_vec(),
+            sockets,
+            json,
+        }
+    }
+}
+
+/// The cgroup2 trees to walk: systemd's, plus `/run/bindif-launch/cgroup2` when it is a
+/// separate cgroup2 mount (legacy hosts; on other hosts it would be the same tree twice).
+pub fn default_hierarchies() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut devs = Vec::new();
+    let layout = sys::cgroup::detect(Path::new("/"));
+    let candidates = layout
+        .cgroup2_mount()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from(PRIVATE_CGROUP2_MOUNT)));
+    for c in candidates {
+        if sys::cgroup::statfs_magic(&c).ok() != Some(cgroup_path::CGROUP2_SUPER_MAGIC) {
+            continue;
+        }
+        let dev = fs::metadata(&c).map(|m| m.dev()).ok();
+        if dev.is_some() && devs.contains(&dev) {
+            continue;
+        }
+        devs.push(dev);
+        out.push(c);
+    }
+    out
+}
+
+/// One cgroup directory met on the walk. The walk is depth-first, so the cgroups below one
+/// directly follow it.
+struct Seen {
+    hierarchy: usize,
+    /// Path inside the hierarchy (`/` for its root), as bytes: a cgroup may be named anything.
+    rel: PathBuf,
+    programs: Vec<Program>,
+    /// The processes directly in it (empty when `cgroup.procs` could not be read).
+    pids: Vec<u32>,
+}
+
+impl Seen {
+    /// Whether `other` is this cgroup or below it.
+    fn contains(&self, other: &Seen) -> bool {
+        self.hierarchy == other.hierarchy && other.rel.starts_with(&self.rel)
+    }
+}
+
+/// The indexes of `seen[i]` and of every cgroup below it.
+fn subtree(seen: &[Seen], i: usize) -> Range<usize> {
+    let below = seen[i + 1..]
+        .iter()
+        .take_while(|s| seen[i].contains(s))
+        .count();
+    i..i + 1 + below
+}
+
+fn cgroup_error(op: &'static str, h: &Path, rel: &Path, source: io::Error) -> Error {
+    Error::Cgroup {
+        op,
+        path: hierarchy_path(h, rel),
+        source,
+    }
+}
+
+/// A directory on the walk's current branch: its fd, to open its children relative to it
+/// (their full paths may exceed PATH_MAX), and the children still to visit.
+struct Frame {
+    fd: OwnedFd,
+    rel: PathBuf,
+    children: std::vec::IntoIter<OsString>,
+}
+
+/// Walks one hierarchy depth-first by directory fds, querying every cgroup. Cgroups that
+/// vanish while we look are skipped. Holds one fd per level of the current branch: a branch
+/// deeper than the open-file limit allows is skipped below that depth with a warning.
+fn walk(hier_idx: usize, h: &Path, out: &mut Vec<Seen>) -> Result<(), Error> {
+    let root = Path::new("/");
+    let fd = match sys::cgroup::open_cgroup_dir(h) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(cgroup_error("open cgroup", h, root, e)),
+    };
+    let mut branch: Vec<Frame> = visit(hier_idx, h, fd, root.to_path_buf(), out)?
+        .into_iter()
+        .collect();
+    while let Some(top) = branch.last_mut() {
+        let Some(name) = top.children.next() else {
+            branch.pop();
+            continue;
+        };
+        let rel = top.rel.join(&name);
+        let visited = match sys::cgroup::open_cgroup_dir_at(top.fd.as_fd(), &name) {
+            Ok(fd) => visit(hier_idx, h, fd, rel, out),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => Err(cgroup_error("open cgroup", h, &rel, e)),
+        };
+        match visited {
+            Ok(Some(frame)) => branch.push(frame),
+            Ok(None) => {}
+            // A branch deeper than our fd limit: one hostile subtree must not hide the rest.
+            Err(e) if matches!(e.errno(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                log_at!(Warning, "{e}, ignoring it and the cgroups below it");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Queries the cgroup open at `fd` (cgroup `rel` of hierarchy `h`), records it, and returns it
+/// with its children to visit; `None` when it vanished while we looked.
+fn visit(
+    hier_idx: usize,
+    h: &Path,
+    fd: OwnedFd,
+    rel: PathBuf,
+    out: &mut Vec<Seen>,
+) -> Result<Option<Frame>, Error> {
+    let query = "query BPF programs of";
+    let ids = match bpf::query(fd.as_fd()) {
+        Ok(ids) => ids,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(cgroup_error(query, h, &rel, e)),
+    };
+    let mut programs = Vec::with_capacity(ids.len());
+    for id in ids {
+        match bpf::prog_info(id) {
+            Ok(info) => programs.push(Program::from_info(&info)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(cgroup_error(query, h, &rel, e)),
+        }
+    }
+    let pids = read_pids(fd.as_fd());
+    let mut children = match sys::cgroup::subdirectories(fd.as_fd()) {
+        Ok(c) => c,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(cgroup_error("list the cgroups below", h, &rel, e)),
+    };
+    children.sort();
+    out.push(Seen {
+        hierarchy: hier_idx,
+        rel: rel.clone(),
+        programs,
+        pids,
+    });
+    Ok(Some(Frame {
+        fd,
+        rel,
+        children: children.into_iter(),
+    }))
+}
+
+/// The pids in a cgroup's `cgroup.procs` (none when it cannot be read: the cgroup vanished).
+fn read_pids(dir: BorrowedFd<'_>) -> Vec<u32> {
+    let mut text = String::new();
+    let read = sys::cgroup::open_file_at(dir, OsStr::new("cgroup.procs"))
+        .and_then(|mut f| f.read_to_string(&mut text));
+    match read {
+        Ok(_) => text.lines().filter_map(|l| l.trim().parse().ok()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Reads units' `BindNetworkInterface=`, sharing one catalog across units.
+struct UnitReader {
+    catalog: Catalog,
+    facts: HostFacts,
+    version: u32,
+}
+
+impl UnitReader {
+    fn new(root: &Path) -> UnitReader {
+        let version = crate::sys::process::pid1_systemd_version().unwrap_or(260);
+        UnitReader {
+            catalog: Catalog::system(root),
+            facts: HostFacts::gather(root),
+            version,
+        }
+    }
+
+    fn want(&self, unit: &str) -> Want {
+        let loaded = match load::load_with(&self.catalog, unit) {
+            Ok(l) => l,
+            Err(e) => return Want::Unknown(Some(e.to_string())),
+        };
+        let fragment = loaded
+            .fragment
+            .as_ref()
+            .map(|f| f.to_string_lossy().into_owned());
+        let mut spec = SpecifierContext::new(&loaded.name, &self.facts);
+        spec.fragment_path = fragment.as_deref();
+        let ctx = EvalContext::new(spec, self.version);
+        match eval::evaluate_bind(&loaded, &ctx).interface.value {
+            Some(i) => Want::Iface(i),
+            None => Want::Unset,
+        }
+    }
+}
+
+/// Socket inodes held by `pid` (from `/proc/PID/fd/*` links `socket:[INODE]`).
+fn socket_inodes(pid: u32) -> Vec<u64> {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| fs::read_link(e.path()).ok())
+        .filter_map(|t| diag::socket_inode(&t.to_string_lossy()))
+        .collect()
+}
+
+fn comm(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default()
+}
+
+/// Reads the host and judges it: the reports, in walk order, and the hierarchies walked.
+pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error> {
+    let patterns = opts
+        .units
+        .iter()
+        .map(|u| UnitPattern::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let hierarchies = opts.hierarchies.clone().unwrap_or_else(default_hierarchies);
+    if hierarchies.is_empty() {
+        return Err(Error::NoHierarchy);
+    }
+    let mut seen = Vec::new();
+    for (i, h) in hierarchies.iter().enumerate() {
+        walk(i, h, &mut seen)?;
+    }
+    // Select: named units' cgroups, or every cgroup with a program. A name that is not UTF-8
+    // is no unit's, but its cgroup is walked and reported like any other.
+    let selected: Vec<usize> = (0..seen.len())
+        .filter(|&i| {
+            let s = &seen[i];
+            if patterns.is_empty() {
+                !s.programs.is_empty()
+            } else {
+                let last = last_component(&s.rel);
+                patterns.iter().any(|p| last.is_some_and(|l| p.matches(l)))
+            }
+        })
+        .collect();
+    let reader = UnitReader::new(&opts.root);
+    let mut facts: Vec<CgroupFacts> = selected
+        .iter()
+        .map(|&i| {
+            let s = &seen[i];
+            let unit = last_component(&s.rel)
+                .filter(|l| matches!(name::kind(l), Some(Kind::Plain) | Some(Kind::Instance)))
+                .map(str::to_owned);
+            let want = match &unit {
+                Some(u) => reader.want(u),
+                None => Want::Unknown(None),
+            };
+            CgroupFacts {
+                hierarchy: Some(hierarchies[s.hierarchy].clone()),
+                path: s.rel.clone(),
+                unit,
+                programs: s.programs.clone(),
+                want,
+                named: !patterns.is_empty(),
+                other_netns_pids: Vec::new(),
+                other_netns: Vec::new(),
+            }
+        })
+        .collect();
+    // Named units with no cgroup at all.
+    for p in patterns.iter().filter(|p| !p.template) {
+        let found = selected
+            .iter()
+            .any(|&i| last_component(&seen[i].rel).is_some_and(|l| p.matches(l)));
+        if !found {
+            facts.push(CgroupFacts {
+                hierarchy: None,
+                path: PathBuf::new(),
+                unit: Some(p.name.clone()),
+                programs: Vec::new(),
+                want: reader.want(&p.name),
+                named: true,
+                other_netns_pids: Vec::new(),
+                other_netns: Vec::new(),
+            });
+        }
+    }
+    // Processes in another network namespace than ours: their cgroup's ifindex names an
+    // interface of that namespace. The facts of cgroups that exist come first, in the order of
+    // `selected`.
+    let own_ns = fs::metadata("/proc/thread-self/ns/net")
+        .or_else(|_| fs::metadata("/proc/self/ns/net"))
+        .map(|m| (m.dev(), m.ino()))
+        .ok();
+    if let Some(own_ns) = own_ns {
+        for (f, &i) in facts.iter_mut().zip(&selected) {
+            for s in &seen[subtree(&seen, i)] {
+                for &pid in &s.pids {
+                    let Ok(m) = fs::metadata(format!("/proc/{pid}/ns/net")) else {
+                        continue;
+                    };
+                    if (m.dev(), m.ino()) != own_ns {
+                        f.other_netns_pids.push(pid);
+                        f.other_netns.push(m.ino());
+                    }
+                }
+            }
+            f.other_netns.sort_unstable();
+            f.other_netns.dedup();
+        }
+    }
+    // Interfaces: each distinct ifindex and wanted name once.
+    let mut links = Links::default();
+    // Not for cgroups whose processes live in another namespace: our names are not theirs.
+    for f in facts.iter().filter(|f| f.other_netns_pids.is_empty()) {
+        for p in &f.programs {
+            if let ProgKind::Ours(i) = p.kind {
+                lookup_index(&mut links, i);
+            }
+        }
+        if let Want::Iface(w) = &f.want {
+            if !links.by_name.contains_key(w) {
+                let idx = netlink::resolve_ifindex(w).unwrap_or_else(|e| {
+                    log_at!(Warning, "Failed to resolve interface {w}: {e}, ignoring");
+                    None
+                });
+                links.by_name.insert(w.clone(), idx);
+            }
+        }
+    }
+    let mut reports: Vec<CgroupReport> = facts.into_iter().map(|f| assess(f, &links)).collect();
+    if opts.sockets {
+        add_sockets(&mut reports, &seen, &selected, &mut links);
+    }
+    Ok((reports, hierarchies))
+}
+
+fn lookup_index(links: &mut Links, i: u32) {
+    links.by_index.entry(i).or_insert_with(|| {
+        netlink::link_by_index(i).unwrap_or_else(|e| {
+            log_at!(Warning, "Failed to look up ifindex {i}: {e}, ignoring");
+            None
+        })
+    });
+}
+
+fn add_sockets(reports: &mut [CgroupReport], seen: &[Seen], selected: &[usize], links: &mut Links) {
+    // One sock_diag socket, four dumps, one inode map for every cgroup.
+    let mut by_inode: BTreeMap<u64, InetSocket> = BTreeMap::new();
+    match SockDiag::open() {
+        Ok(mut sd) => {
+            for d in sd.dump_inet() {
+                match d.result {
+                    Ok(socks) => by_inode.extend(socks.into_iter().map(|s| (s.inode, s))),
+                    Err(e) => log_at!(
+                        Warning,
+                        "Failed to list {} sockets: {e}, ignoring",
+                        match (d.proto, i32::from(d.family)) {
+                            (diag::Proto::Tcp, libc::AF_INET) => "tcp",
+                            (diag::Proto::Tcp, _) => "tcp6",
+                            (diag::Proto::Udp, libc::AF_INET) => "udp",
+                            (diag::Proto::Udp, _) => "udp6",
+                        }
+                    ),
+                }
+            }
+        }
+        Err(e) => log_at!(Warning, "Failed to open a sock_diag socket: {e}, ignoring"),
+    }
+    for (r, &i) in reports.iter_mut().zip(selected) {
+        let mut held = Vec::new();
+        let mut inodes_seen = BTreeSet::new();
+        // The sub-cgroups from the reported one (exclusive) down to the current one: their
+        // programs bind the processes below them too.
+        let mut between: Vec<usize> = Vec::new();
+        for j in subtree(seen, i) {
+            if j != i {
+                while between.last().is_some_and(|&k| !seen[k].contains(&seen[j])) {
+                    between.pop();
+                }
+                between.push(j);
+            }
+            let mut expected = r.expected();
+            for &k in &between {
+                expected.add(&seen[k].programs);
+            }
+            for &pid in &seen[j].pids {
+                let name = comm(pid);
+                let mine: Vec<(u32, String, InetSocket)> = socket_inodes(pid)
+                    .into_iter()
+                    .filter(|i| inodes_seen.insert(*i))
+                    .filter_map(|i| by_inode.get(&i).cloned())
+                    .map(|s| (pid, name.clone(), s))
+                    .collect();
+                for (_, _, s) in &mine {
+                    if s.bound_ifindex != 0 {
+                        lookup_index(links, s.bound_ifindex);
+                    }
+                }
+                held.extend(unbound_sockets(&mine, &expected, links));
+            }
+        }
+        r.sockets = Some(held);
+    }
+}

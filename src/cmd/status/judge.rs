@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Judgement: from facts to verdicts (per program and per cgroup), the unbound-socket filter and
+//! the exit status. Pure, and tested on hand-written facts.
+
+use std::collections::BTreeSet;
+
+use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
+use crate::sys::diag::InetSocket;
+
+/// A verdict, per program and per cgroup. Ordered from harmless to worst, so a cgroup's state is
+/// the maximum of its programs' and its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    /// Our binding points at the interface the unit asks for (or the unit cannot be read and the
+    /// ifindex exists).
+    Ok,
+    /// A foreign program: reported, not judged.
+    Foreign,
+    /// systemd v260's own binding: fine, but its ifindex cannot be checked.
+    Native,
+    /// Ours, on a cgroup whose processes live in another network namespace: the ifindex names
+    /// an interface of theirs, which this namespace cannot check.
+    OtherNetns,
+    /// A named unit whose cgroup does not exist (not running).
+    Inactive,
+    /// No binding program on the cgroup (a problem when the unit wants one).
+    Unbound,
+    /// More than one binding program on one cgroup.
+    Stacked,
+    /// The ifindex now has another name and the unit's interface no longer exists.
+    Renamed,
+    /// The ifindex now has another name and the unit's interface is another ifindex.
+    Mismatch,
+    /// No interface has the ifindex any more (deleted, or deleted and re-created).
+    Gone,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Foreign => "foreign",
+            State::Native => "native",
+            State::OtherNetns => "other-netns",
+            State::Inactive => "inactive",
+            State::Unbound => "unbound",
+            State::Stacked => "stacked",
+            State::Renamed => "renamed",
+            State::Mismatch => "mismatch",
+            State::Gone => "gone",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramReport {
+    pub program: Program,
+    /// The name the ifindex has now in our network namespace.
+    pub interface: Option<String>,
+    pub state: State,
+}
+
+/// A socket of the cgroup's processes that does not carry the binding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketReport {
+    pub pid: u32,
+    pub comm: String,
+    pub socket: InetSocket,
+    /// Name of the device it is bound to now (`None`: unbound, or the ifindex is gone).
+    pub bound_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupReport {
+    pub facts: CgroupFacts,
+    pub programs: Vec<ProgramReport>,
+    pub state: State,
+    /// Whether this makes `status` exit non-zero.
+    pub problem: bool,
+    /// Explanations for the reader, one sentence each.
+    pub notes: Vec<String>,
+    /// With `--sockets`: the unbound ones (empty: all bound).
+    pub sockets: Option<Vec<SocketReport>>,
+}
+
+impl CgroupReport {
+    /// The label for messages: the unit name, else the path.
+    pub fn label(&self) -> String {
+        match &self.facts.unit {
+            Some(u) => u.clone(),
+            None => escape_path(&self.facts.path),
+        }
+    }
+
+    /// Which device indexes a correctly bound socket of this cgroup may carry.
+    pub fn expected(&self) -> Expected {
+        Expected::of(&self.facts.programs)
+    }
+}
+
+/// The bound devices acceptable for a cgroup's sockets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expected {
+    pub ifindexes: BTreeSet<u32>,
+    /// A native program binds to an ifindex we cannot read: any bound device is accepted.
+    pub any_bound: bool,
+}
+
+impl Expected {
+    pub fn of(programs: &[Program]) -> Expected {
+        let mut e = Expected::default();
+        e.add(programs);
+        e
+    }
+
+    /// Adds a sub-cgroup's own programs (its processes may be bound by those instead).
+    pub fn add(&mut self, programs: &[Program]) {
+        for p in programs {
+            match p.kind {
+                ProgKind::Ours(i) => {
+                    self.ifindexes.insert(i);
+                }
+                ProgKind::Native => self.any_bound = true,
+                ProgKind::Foreign => {}
+            }
+        }
+    }
+
+    pub fn accepts(&self, bound_ifindex: u32) -> bool {
+        if bound_ifindex == 0 {
+            return false;
+        }
+        self.any_bound || self.ifindexes.contains(&bound_ifindex)
+    }
+}
+
+/// Judges one cgroup. Pure.
+pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
+    let mut notes = Vec::new();
+    let want = facts.want.iface().map(str::to_owned);
+    let binding = facts.programs.iter().filter(|p| p.binds()).count();
+    let ours = facts
+        .programs
+        .iter()
+        .filter(|p| matches!(p.kind, ProgKind::Ours(_)))
+        .count();
+    let mut programs = Vec::new();
+    for p in &facts.programs {
+        let (interface, state) = match p.kind {
+            // The ifindex names an interface of the processes' namespace, not ours.
+            ProgKind::Ours(_) if !facts.other_netns.is_empty() => (None, State::OtherNetns),
+            ProgKind::Ours(ifindex) => {
+                let now = links.link(ifindex);
+                let name = now.and_then(|l| l.name.clone());
+                let state = match (now, want.as_deref()) {
+                    (None, w) => {
+                        let again = w.and_then(|w| links.index_of(w).map(|i| (w, i)));
+                        notes.push(match again {
+                            Some((w, i)) => format!(
+                                "ifindex {ifindex} no longer exists; {w} is now ifindex {i}: \
+                                 the interface was re-created, restart the unit to bind it again"
+                            ),
+                            None => format!(
+                                "ifindex {ifindex} no longer exists: sockets created now are \
+                                 bound to a missing device and cannot send"
+                            ),
+                        });
+                        State::Gone
+                    }
+                    (Some(_), None) => State::Ok,
+                    (Some(l), Some(w)) => {
+                        if l.name.as_deref() == Some(w) || l.altnames.iter().any(|a| a == w) {
+                            State::Ok
+                        } else {
+                            let has = l.name.as_deref().unwrap_or("?");
+                            match links.index_of(w) {
+                                Some(i) => {
+                                    notes.push(format!(
+                                        "ifindex {ifindex} is now {has}, but \
+                                         BindNetworkInterface={w} is ifindex {i}: restart the \
+                                         unit to bind it to {w}"
+                                    ));
+                                    State::Mismatch
+                                }
+                                None => {
+                                    notes.push(format!(
+                                        "ifindex {ifindex} is now named {has}; \
+                                         BindNetworkInterface={w} names no interface: the \
+                                         interface was renamed"
+                                    ));
+                                    State::Renamed
+                                }
+                            }
+                        }
+                    }
+                };
+                (name, state)
+            }
+            ProgKind::Native => (None, State::Native),
+            ProgKind::Foreign => (None, State::Foreign),
+        };
+        let state = if binding > 1 && p.binds() && state < State::Stacked {
+            State::Stacked
+        } else {
+            state
+        };
+        programs.push(ProgramReport {
+            program: p.clone(),
+            interface,
+            state,
+        });
+    }
+    // Foreign programs are listed, not judged: the cgroup's state is that of its bindings.
+    let mut state = programs
+        .iter()
+        .filter(|p| p.program.binds())
+        .map(|p| p.state)
+        .max()
+        .unwrap_or(State::Ok);
+    if binding > 1 {
+        notes.push(if ours > 1 {
+            format!(
+                "{binding} binding programs on one cgroup ({ours} of ours): the last one to run \
+                 wins; restarting the unit with bindif-launch removes the older copies"
+            )
+        } else {
+            format!(
+                "{binding} binding programs on one cgroup (systemd's native one and ours): \
+                 drop bindif-launch from the unit on systemd v260 and later"
+            )
+        });
+    }
+    if binding == 0 {
+        state = state.max(if facts.hierarchy.is_none() {
+            State::Inactive
+        } else {
+            State::Unbound
+        });
+    }
+    if let Some(first) = facts.other_netns_pids.first() {
+        let more = |n: usize| if n > 1 { ", …" } else { "" };
+        let namespaces = facts
+            .other_netns
+            .first()
+            .map(|ino| format!(" (net:[{ino}]{})", more(facts.other_netns.len())))
+            .unwrap_or_default();
+        notes.push(format!(
+            "{} process(es) (PID {first}{}) use another network namespace{namespaces}: the \
+             ifindex names an interface there, so it is not checked, and their sockets cannot \
+             be listed; run 'nsenter --net=/proc/{first}/ns/net bindif-launch status' to check \
+             from theirs",
+            facts.other_netns_pids.len(),
+            more(facts.other_netns_pids.len()),
+        ));
+    }
+    if let Want::Unknown(Some(why)) = &facts.want {
+        if facts.named {
+            notes.push(format!("unit file not read: {why}"));
+        }
+    }
+    let problem = match state {
+        State::Gone | State::Mismatch | State::Renamed | State::Stacked => true,
+        State::Unbound => facts.named && want.is_some(),
+        _ => false,
+    };
+    if state == State::Unbound && problem {
+        notes.push(format!(
+            "BindNetworkInterface={} is set but no binding is attached: sockets of the unit \
+             are not bound",
+            want.as_deref().unwrap_or_default()
+        ));
+    }
+    if state == State::Inactive && want.is_some() {
+        notes.push("the unit has no cgroup (not running)".to_string());
+    }
+    CgroupReport {
+        facts,
+        programs,
+        state,
+        problem,
+        notes,
+        sockets: None,
+    }
+}
+
+/// The sockets of `held` (pid, comm, socket) that do not carry a device `expected` accepts.
+pub fn unbound_sockets(
+    held: &[(u32, String, InetSocket)],
+    expected: &Expected,
+    links: &Links,
+) -> Vec<SocketReport> {
+    held.iter()
+        .filter(|(_, _, s)| !expected.accepts(s.bound_ifindex))
+        .map(|(pid, comm, s)| SocketReport {
+            pid: *pid,
+            comm: comm.clone(),
+            socket: s.clone(),
+            bound_name: (s.bound_ifindex != 0)
+                .then(|| links.name_of(s.bound_ifindex).map(str::to_owned))
+                .flatten(),
+        })
+        .collect()
+}
+
+/// 0 when nothing is wrong, 1 when anything is stale, stacked, unbound (for a unit that wants a
+/// binding) or, with `--sockets`, holds unbound sockets.
+pub fn exit_status(reports: &[CgroupReport]) -> i32 {
+    let bad = reports
+        .iter()
+        .any(|r| r.problem || r.sockets.as_ref().is_some_and(|s| !s.is_empty()));
+    i32::from(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::render::bound_text;
+    use super::super::testdata::*;
+    use super::*;
+    use crate::sys::diag;
+
+    #[test]
+    fn ok_by_name_altname_and_without_unit() {
+        let l = links();
+        let r = assess(facts("/s/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
+        assert_eq!(r.programs[0].interface.as_deref(), Some("mgmt"));
+        assert!(r.notes.is_empty());
+        let r = assess(
+            facts("/s/a.service", vec![ours(1, 4)], iface("management-vrf")),
+            &l,
+        );
+        assert_eq!(r.state, State::Ok);
+        let r = assess(facts("/s/a.service", vec![ours(1, 4)], Want::Unset), &l);
+        assert_eq!(r.state, State::Ok);
+        let r = assess(facts("/s/x", vec![ours(1, 7)], Want::Unknown(None)), &l);
+        assert_eq!((r.state, r.facts.unit.clone()), (State::Ok, None));
+    }
+
+    #[test]
+    fn gone_recreated_renamed_mismatch() {
+        let l = links();
+        let r = assess(facts("/a.service", vec![ours(1, 5)], Want::Unset), &l);
+        assert_eq!(states(&r), (State::Gone, vec![State::Gone], true));
+        assert_eq!(r.programs[0].interface, None);
+        assert!(r.notes[0].starts_with("ifindex 5 no longer exists: "));
+        // Re-created: the name exists again, with another index.
+        let r = assess(facts("/a.service", vec![ours(1, 5)], iface("mgmt")), &l);
+        assert_eq!(r.state, State::Gone);
+        assert!(
+            r.notes[0].contains("mgmt is now ifindex 4"),
+            "{:?}",
+            r.notes
+        );
+        // Renamed: the ifindex lives on under another name, the wanted name is nowhere.
+        let r = assess(facts("/a.service", vec![ours(1, 8)], iface("old")), &l);
+        assert_eq!(states(&r), (State::Renamed, vec![State::Renamed], true));
+        assert_eq!(r.programs[0].interface.as_deref(), Some("mgmt2"));
+        // Mismatch: the wanted name is another ifindex.
+        let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Mismatch, vec![State::Mismatch], true));
+        assert!(r.notes[0].contains("BindNetworkInterface=mgmt is ifindex 4"));
+    }
+
+    #[test]
+    fn stacked_native_and_foreign() {
+        let l = links();
+        let r = assess(
+            facts("/a.service", vec![ours(1, 4), ours(2, 4)], iface("mgmt")),
+            &l,
+        );
+        assert_eq!(
+            states(&r),
+            (State::Stacked, vec![State::Stacked, State::Stacked], true)
+        );
+        // A stale copy under a fresh one: the worst state wins.
+        let r = assess(
+            facts("/a.service", vec![ours(1, 5), ours(2, 4)], Want::Unset),
+            &l,
+        );
+        assert_eq!(
+            states(&r),
+            (State::Gone, vec![State::Gone, State::Stacked], true)
+        );
+        let r = assess(
+            facts("/a.service", vec![native(3), ours(4, 4)], Want::Unset),
+            &l,
+        );
+        assert_eq!(r.state, State::Stacked);
+        assert!(r.notes[0].contains("systemd's native one and ours"));
+        let r = assess(facts("/a.service", vec![native(3)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Native, vec![State::Native], false));
+        // Foreign programs do not bind and do not count towards stacking.
+        let r = assess(
+            facts(
+                "/a.service",
+                vec![foreign(9, "fw"), ours(4, 4)],
+                Want::Unset,
+            ),
+            &l,
+        );
+        assert_eq!(
+            states(&r),
+            (State::Ok, vec![State::Foreign, State::Ok], false)
+        );
+        let r = assess(facts("/a.service", vec![foreign(9, "fw")], Want::Unset), &l);
+        assert_eq!(states(&r), (State::Unbound, vec![State::Foreign], false));
+    }
+
+    #[test]
+    fn named_unbound_and_inactive() {
+        let l = links();
+        let mut f = facts("/a.service", vec![], iface("mgmt"));
+        f.named = true;
+        let r = assess(f.clone(), &l);
+        assert_eq!(states(&r), (State::Unbound, vec![], true));
+        f.want = Want::Unset;
+        assert!(!assess(f.clone(), &l).problem);
+        f.want = Want::Unknown(Some("Unit a.service not found.".into()));
+        let r = assess(f.clone(), &l);
+        assert!(!r.problem);
+        assert_eq!(
+            r.notes,
+            vec!["unit file not read: Unit a.service not found."]
+        );
+        f.hierarchy = None;
+        f.want = iface("mgmt");
+        let r = assess(f, &l);
+        assert_eq!(states(&r), (State::Inactive, vec![], false));
+        // Processes in another network namespace are pointed out.
+        let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
+        f.other_netns_pids = vec![42, 43];
+        f.other_netns = vec![4026532000];
+        let r = assess(f, &l);
+        assert!(r.notes[0].starts_with("2 process(es) (PID 42, …) use another network"));
+        assert!(r.notes[0].contains("nsenter --net=/proc/42/ns/net"));
+        // Issue 13 #16: their ifindex is not judged by our names (here ifindex 4 would be
+        // "mgmt", ok; ifindex 5 would be gone): a state of its own, not a problem.
+        assert_eq!(
+            states(&r),
+            (State::OtherNetns, vec![State::OtherNetns], false)
+        );
+        assert_eq!(r.programs[0].interface, None);
+        assert!(
+            r.notes[0].contains("another network namespace (net:[4026532000]): the ifindex"),
+            "{:?}",
+            r.notes
+        );
+        let mut f = facts("/a.service", vec![ours(1, 5), ours(2, 8)], iface("old"));
+        f.other_netns_pids = vec![42];
+        f.other_netns = vec![4026532000, 4026532001];
+        let r = assess(f, &l);
+        // Two copies still stack, whatever the namespace.
+        assert_eq!(
+            states(&r),
+            (State::Stacked, vec![State::Stacked, State::Stacked], true)
+        );
+        assert!(
+            r.notes[1].starts_with(
+                "1 process(es) (PID 42) use another network namespace (net:[4026532000], …)"
+            ),
+            "{:?}",
+            r.notes
+        );
+        // Unnamed (whole-hierarchy) reports never count an unbound cgroup as a problem.
+        let r = assess(facts("/a.service", vec![], iface("mgmt")), &l);
+        assert!(!r.problem);
+    }
+
+    #[test]
+    fn unbound_socket_filter() {
+        let l = links();
+        let held = vec![
+            (
+                10,
+                "sshd".to_string(),
+                sock(diag::Proto::Tcp, true, 22, 0, 1),
+            ),
+            (
+                10,
+                "sshd".to_string(),
+                sock(diag::Proto::Tcp, false, 22, 4, 2),
+            ),
+            (
+                11,
+                "sshd".to_string(),
+                sock(diag::Proto::Udp, false, 53, 7, 3),
+            ),
+            (
+                11,
+                "sshd".to_string(),
+                sock(diag::Proto::Udp, false, 54, 5, 4),
+            ),
+        ];
+        let e = Expected::of(&[ours(1, 4)]);
+        let out = unbound_sockets(&held, &e, &l);
+        let got: Vec<(u32, u64, Option<&str>)> = out
+            .iter()
+            .map(|s| (s.pid, s.socket.inode, s.bound_name.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(10, 1, None), (11, 3, Some("dmz")), (11, 4, None)]
+        );
+        assert_eq!(bound_text(&out[0]), "(none)");
+        assert_eq!(bound_text(&out[1]), "dmz (7)");
+        assert_eq!(bound_text(&out[2]), "ifindex 5 (gone)");
+        // A sub-cgroup's own program accepts its device; a native one accepts any device.
+        let mut e2 = e.clone();
+        e2.add(&[ours(2, 7)]);
+        assert_eq!(unbound_sockets(&held, &e2, &l).len(), 2);
+        let n = Expected::of(&[native(3)]);
+        assert_eq!(unbound_sockets(&held, &n, &l).len(), 1);
+        assert!(!Expected::default().accepts(0));
+    }
+}
