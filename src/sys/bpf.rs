@@ -8,7 +8,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{BindError, Category, Error, LoadError};
 use crate::program::{self, Insn};
@@ -110,10 +110,17 @@ struct RawProgInfo {
     flags: u32,
 }
 
-fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
-    // SAFETY: `attr` is a live, exclusively borrowed #[repr(C)] struct matching the prefix of
-    // `union bpf_attr` for `cmd`, and we pass its exact size, so the kernel reads and writes only
-    // within it. Pointers stored inside it are set by the callers to buffers that outlive the call.
+/// The raw `bpf(2)` system call with `attr` as its `union bpf_attr`.
+///
+/// # Safety
+///
+/// `T` must be a `#[repr(C)]` struct laid out as the prefix of `union bpf_attr` that `cmd`
+/// reads, and every pointer stored in `attr` (instruction, licence, log, id or info buffers)
+/// must point to memory that is valid for the length stored next to it, writable where the
+/// kernel writes, and live until the call returns. The kernel reads and writes nothing else.
+unsafe fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, exclusively borrowed struct of exactly the size we pass, so the
+    // kernel stays within it; the pointers inside it are valid per this function's contract.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -125,9 +132,13 @@ fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     super::cvt(ret)
 }
 
-fn owned_fd(ret: libc::c_long) -> OwnedFd {
-    // SAFETY: the bpf(2) commands we call this for return a new file descriptor on success,
-    // owned by nobody else.
+/// Takes ownership of the descriptor a successful call returned.
+///
+/// # Safety
+///
+/// `ret` must be a file descriptor that was just returned to us and that nothing else owns.
+unsafe fn owned_fd(ret: libc::c_long) -> OwnedFd {
+    // SAFETY: per this function's contract, `ret` is a fresh descriptor owned by nobody else.
     unsafe { OwnedFd::from_raw_fd(ret as i32) }
 }
 
@@ -230,9 +241,13 @@ fn load_raw_with(
     // The kernel can fail a load transiently with EAGAIN; libbpf tries up to five times.
     let mut attempts = 5;
     loop {
-        match sys_bpf(BPF_PROG_LOAD, &mut attr) {
+        // SAFETY: `attr` is the BPF_PROG_LOAD prefix of `bpf_attr`; `insns` points to `code`
+        // (insn_cnt instructions), `license` to a NUL-terminated static string and `log_buf`, if
+        // set, to `log_size` writable bytes, all of which outlive the call.
+        match unsafe { sys_bpf(BPF_PROG_LOAD, &mut attr) } {
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && attempts > 1 => attempts -= 1,
-            r => return r.map(owned_fd),
+            // SAFETY: BPF_PROG_LOAD returns a new program descriptor that we now own.
+            r => return r.map(|fd| unsafe { owned_fd(fd) }),
         }
     }
 }
@@ -297,7 +312,8 @@ pub fn attach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
         attach_type: BPF_CGROUP_INET_SOCK_CREATE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };
-    sys_bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+    // SAFETY: `attr` is the BPF_PROG_ATTACH prefix of `bpf_attr` and holds no pointers.
+    unsafe { sys_bpf(BPF_PROG_ATTACH, &mut attr) }.map(drop)
 }
 
 /// Detaches exactly the program `prog` from `cgroup`.
@@ -308,7 +324,8 @@ pub fn detach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
         attach_type: BPF_CGROUP_INET_SOCK_CREATE,
         attach_flags: 0,
     };
-    sys_bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+    // SAFETY: `attr` is the BPF_PROG_DETACH prefix of `bpf_attr` and holds no pointers.
+    unsafe { sys_bpf(BPF_PROG_DETACH, &mut attr) }.map(drop)
 }
 
 /// What `BPF_PROG_QUERY` reports for a cgroup's `sock_create` hook.
@@ -333,7 +350,9 @@ pub fn query_full(cgroup: BorrowedFd) -> io::Result<Query> {
             prog_cnt: cap as u32,
             ..Default::default()
         };
-        match sys_bpf(BPF_PROG_QUERY, &mut attr) {
+        // SAFETY: `attr` is the BPF_PROG_QUERY prefix of `bpf_attr`; `prog_ids` points to `ids`,
+        // `prog_cnt` (= its length) writable u32s that outlive the call.
+        match unsafe { sys_bpf(BPF_PROG_QUERY, &mut attr) } {
             Ok(_) => {
                 ids.truncate((attr.prog_cnt as usize).min(cap));
                 return Ok(Query {
@@ -360,7 +379,10 @@ pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
         id,
         ..Default::default()
     };
-    sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned_fd)
+    // SAFETY: `attr` is the BPF_PROG_GET_FD_BY_ID prefix of `bpf_attr` and holds no pointers.
+    let fd = unsafe { sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) }?;
+    // SAFETY: BPF_PROG_GET_FD_BY_ID returns a new program descriptor that we now own.
+    Ok(unsafe { owned_fd(fd) })
 }
 
 /// What we know about a loaded program.
@@ -389,7 +411,10 @@ fn raw_info(fd: BorrowedFd, info: &mut RawProgInfo) -> io::Result<()> {
         info_len: mem::size_of::<RawProgInfo>() as u32,
         info: info as *mut RawProgInfo as u64,
     };
-    sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(drop)
+    // SAFETY: `attr` is the BPF_OBJ_GET_INFO_BY_FD prefix of `bpf_attr`; `info` points to the
+    // exclusively borrowed `RawProgInfo` of `info_len` bytes, whose own buffer pointers the
+    // callers set to buffers of the lengths stored next to them (or leave null with length 0).
+    unsafe { sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) }.map(drop)
 }
 
 /// The id of the program behind `fd` (one `BPF_OBJ_GET_INFO_BY_FD`, no instructions).
@@ -436,17 +461,7 @@ pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
 /// [`prog_info_fd`] by program id.
 pub fn prog_info(id: u32) -> io::Result<ProgInfo> {
     let fd = prog_fd_by_id(id)?;
-    prog_info_fd(fd.as_fd_borrowed())
-}
-
-trait AsFdBorrowed {
-    fn as_fd_borrowed(&self) -> BorrowedFd<'_>;
-}
-
-impl AsFdBorrowed for OwnedFd {
-    fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(self)
-    }
+    prog_info_fd(fd.as_fd())
 }
 
 /// Detaches our programs from `cgroup`, never foreign ones. With `keep_id`, only copies older than
@@ -464,10 +479,10 @@ pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => return Err(e),
         };
-        if !prog_info_fd(fd.as_fd_borrowed())?.is_ours() {
+        if !prog_info_fd(fd.as_fd())?.is_ours() {
             continue;
         }
-        match detach(cgroup, fd.as_fd_borrowed()) {
+        match detach(cgroup, fd.as_fd()) {
             Ok(()) => removed += 1,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e),
@@ -551,7 +566,7 @@ pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
 pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, BindError> {
     check_attachable(cgroup_dir)?;
     let prog = load_bind_program(ifindex)?;
-    attach_replacing(cgroup_dir, prog.as_fd_borrowed())
+    attach_replacing(cgroup_dir, prog.as_fd())
 }
 
 /// Attaches the loaded program `prog` to `cgroup_dir`, then removes older copies of ours.
@@ -619,7 +634,7 @@ pub fn bind_cgroup_at(path: &std::path::Path, ifindex: u32) -> Result<BindOutcom
             e
         }
     };
-    let mut out = bind_cgroup(std::os::fd::AsFd::as_fd(&dir), ifindex).map_err(fill)?;
+    let mut out = bind_cgroup(dir.as_fd(), ifindex).map_err(fill)?;
     out.cleanup_error = out.cleanup_error.map(fill);
     Ok(out)
 }
@@ -641,7 +656,7 @@ pub fn attached_programs(cgroup: BorrowedFd) -> io::Result<Vec<ProgInfo>> {
 /// lets a caller check, in its own cgroup, that the binding took effect.
 pub fn probe_bound_ifindex() -> io::Result<Option<u32>> {
     let sock = probe_socket()?;
-    bound_ifindex(std::os::fd::AsFd::as_fd(&sock))
+    bound_ifindex(sock.as_fd())
 }
 
 fn probe_socket() -> io::Result<OwnedFd> {
@@ -650,7 +665,8 @@ fn probe_socket() -> io::Result<OwnedFd> {
         // SAFETY: plain socket(2) call; the result is checked before being owned.
         let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd >= 0 {
-            return Ok(owned_fd(fd as libc::c_long));
+            // SAFETY: socket(2) just returned this descriptor; nothing else owns it.
+            return Ok(unsafe { owned_fd(fd as libc::c_long) });
         }
         last = io::Error::last_os_error();
     }
