@@ -18,6 +18,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
 
 use bindif::cgroup_path::{self, Layout};
+use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
 use bindif::program::{self, Insn};
 use bindif::sys;
 use bindif::sys::bpf::{self, BindOutcome};
@@ -59,6 +60,14 @@ fn socket_report(prefix: &str, r: &mut Report) {
         format!("{prefix}probe"),
         probe.map_or("-".into(), |i| i.to_string()),
     );
+}
+
+/// Binds the cgroup at `path` to `ifindex` with the launcher's own steps: open, load, attach
+/// (which checks the cgroup and removes our older copies).
+fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
+    let cg = Cgroup::open(path)?;
+    let prog = Linux.load(ifindex)?;
+    Linux.attach(&cg, &prog)
 }
 
 fn own_cgroup2_path() -> String {
@@ -155,7 +164,7 @@ fn helper_bind_twice() {
     let path = std::env::var("BINDIF_CGROUP").unwrap();
     let mut r = Report::new();
     for round in ["first", "second"] {
-        match bpf::bind_cgroup_at(Path::new(&path), 1) {
+        match bind_at(Path::new(&path), 1) {
             Ok(out) => {
                 r.insert(format!("{round}.detached"), out.detached.to_string());
                 let cleanup = out
@@ -236,15 +245,14 @@ fn host_layout_is_hybrid() {
 #[test]
 fn refuses_root_cgroup_and_non_cgroup_dirs() {
     require_privileges();
-    // Only the check itself is exercised on the root (bind_cgroup runs it before anything else,
+    // Only the check itself is exercised on the root (attaching runs it before anything else,
     // shown by the /tmp case below), so a regression can never bind the whole host.
     let root = sys::cgroup::open_cgroup_dir(Path::new(CGROUP2)).unwrap();
     let err = bpf::check_attachable(root.as_fd()).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert_eq!(err.exit_status(), 219);
     assert!(err.to_string().contains("root cgroup"), "{err}");
-    let tmp = sys::cgroup::open_cgroup_dir(Path::new("/tmp")).unwrap();
-    let err = bpf::bind_cgroup(tmp.as_fd(), 1).unwrap_err();
+    let err = bind_at(Path::new("/tmp"), 1).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert!(err.to_string().contains("not a cgroup2 directory"), "{err}");
     assert!(cgroup_path::join_non_root(Path::new(CGROUP2), "/").is_err());
@@ -305,7 +313,7 @@ fn verifier_rejection_carries_the_log() {
 fn bind_by_path_names_the_cgroup_in_errors() {
     require_privileges();
     let missing = Path::new(CGROUP2).join(unique("bindif-missing"));
-    let err = bpf::bind_cgroup_at(&missing, 1).unwrap_err();
+    let err = bind_at(&missing, 1).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert_eq!(
         err.to_string(),
@@ -314,11 +322,11 @@ fn bind_by_path_names_the_cgroup_in_errors() {
             missing.display()
         )
     );
-    let err = bpf::bind_cgroup_at(Path::new(CGROUP2), 1).unwrap_err();
+    let err = bind_at(Path::new(CGROUP2), 1).unwrap_err();
     assert!(err.to_string().contains(CGROUP2), "{err}");
     let cgroup = TestCgroup::new();
-    let out = bpf::bind_cgroup_at(&cgroup.path, 1).unwrap();
-    let out2 = bpf::bind_cgroup_at(&cgroup.path, 1).unwrap();
+    let out = bind_at(&cgroup.path, 1).unwrap();
+    let out2 = bind_at(&cgroup.path, 1).unwrap();
     assert_eq!(out2.detached, 1);
     assert!(out2.prog_id > out.prog_id);
 }
@@ -345,7 +353,7 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
         prog_id,
         detached,
         cleanup_error,
-    } = bpf::bind_cgroup(dir.as_fd(), ifindex).unwrap();
+    } = bind_at(&cgroup.path, ifindex).unwrap();
     assert_eq!(detached, 0);
     assert!(cleanup_error.is_none());
     assert_eq!(bpf::query(dir.as_fd()).unwrap(), vec![prog_id]);
@@ -398,7 +406,7 @@ fn restarts_leave_one_program_and_spare_foreign_ones() {
     let mut last = None;
     let mut total_detached = 0;
     for i in 0..200 {
-        let out = bpf::bind_cgroup(dir.as_fd(), 1 + (i % 3)).unwrap();
+        let out = bind_at(&cgroup.path, 1 + (i % 3)).unwrap();
         assert!(out.cleanup_error.is_none(), "{:?}", out.cleanup_error);
         total_detached += out.detached;
         last = Some(out);

@@ -833,20 +833,19 @@ fn helper_vanish() {
     let ifindex = bindif::sys::netlink::resolve_ifindex(VETH_A)
         .unwrap()
         .unwrap();
-    let prog = bpf::load_bind_program(ifindex).unwrap();
-    let dir = fs::File::open(&cg).unwrap();
-    bpf::check_attachable(dir.as_fd()).unwrap();
-    bpf::attach_replacing(dir.as_fd(), prog.as_fd()).unwrap();
+    use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+    let prog = Linux.load(ifindex).unwrap();
+    let dir = Cgroup::open(Path::new(&cg)).unwrap();
+    Linux.attach(&dir, &prog).unwrap();
     let mut r = common::Report::new();
     r.insert("attached".into(), count_ours(Path::new(&cg)).to_string());
     let before =
-        bindif::cmd::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex)
+        bindif::cmd::launch::recheck_after_attach(&mut Linux, &dir, &prog, VETH_A, ifindex)
             .unwrap();
     r.insert("recheck_before".into(), before.to_string());
     common::run("ip", &["link", "del", VETH_A]);
-    let after =
-        bindif::cmd::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex)
-            .unwrap();
+    let after = bindif::cmd::launch::recheck_after_attach(&mut Linux, &dir, &prog, VETH_A, ifindex)
+        .unwrap();
     r.insert("recheck".into(), after.to_string());
     common::emit(&r);
 }

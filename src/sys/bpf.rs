@@ -491,7 +491,7 @@ pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize
     Ok(removed)
 }
 
-/// Result of [`bind_cgroup`]: the binding is in place.
+/// Result of [`attach_replacing`]: the binding is in place.
 #[derive(Debug)]
 pub struct BindOutcome {
     /// Id of the program now attached.
@@ -558,21 +558,10 @@ pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
     Ok(())
 }
 
-/// Loads a program binding to `ifindex`, attaches it to `cgroup_dir`, then removes older copies
-/// of ours from that cgroup (see [`attach_replacing`]).
-///
-/// Errors carry an empty object where only the caller knows the path: fill it with
-/// [`Error::with_object`].
-pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, BindError> {
-    check_attachable(cgroup_dir)?;
-    let prog = load_bind_program(ifindex)?;
-    attach_replacing(cgroup_dir, prog.as_fd())
-}
-
 /// Attaches the loaded program `prog` to `cgroup_dir`, then removes older copies of ours.
 /// Attach-before-detach: there is never a moment without a binding, and after any number of
-/// restarts exactly one of our programs is attached. Callers that load first (so that a missing
-/// capability is reported before any cgroup is touched) call [`check_attachable`] and this.
+/// restarts exactly one of our programs is attached. The launcher's one caller
+/// (`cmd::launch::kernel::Linux::attach`) runs [`check_attachable`] first.
 pub fn attach_replacing(
     cgroup_dir: BorrowedFd,
     prog_fd: BorrowedFd,
@@ -619,24 +608,6 @@ pub fn attach_replacing(
         detached,
         cleanup_error,
     })
-}
-
-/// [`bind_cgroup`] on a cgroup directory given by path; errors name the path. Opening fails
-/// with a cgroup error (219/CGROUP), and the root of a hierarchy is refused.
-pub fn bind_cgroup_at(path: &std::path::Path, ifindex: u32) -> Result<BindOutcome, BindError> {
-    let object = path.display().to_string();
-    let dir = super::cgroup::open_cgroup_dir(path)
-        .map_err(|e| Error::new(Category::Cgroup, "open cgroup", object.clone(), e))?;
-    let fill = |e: Error| {
-        if e.object.is_empty() {
-            e.with_object(object.clone())
-        } else {
-            e
-        }
-    };
-    let mut out = bind_cgroup(dir.as_fd(), ifindex).map_err(fill)?;
-    out.cleanup_error = out.cleanup_error.map(fill);
-    Ok(out)
 }
 
 /// Programs attached directly to `cgroup` with their details (for `status`).
