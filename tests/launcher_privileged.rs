@@ -539,6 +539,11 @@ fn verify_catches_a_program_that_undoes_the_binding() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty(), "the command must not run");
+    // The failed start takes its program off again (issue 13 #12): nothing of ours is left,
+    // the first start's copy having been replaced by it.
+    let unit_dir = fs::File::open(&ucg.path).unwrap();
+    let ours = bindif::sys::bpf::attached_programs(unit_dir.as_fd()).unwrap();
+    assert!(ours.iter().all(|p| !p.is_ours()), "{ours:?}");
     // Without --verify the same start goes ahead, unbound: what --verify exists to catch.
     let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
     assert!(out.status.success());

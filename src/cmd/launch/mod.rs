@@ -161,17 +161,22 @@ fn undo<K: Kernel>(k: &mut K, setup: Setup<K>) {
         return;
     };
     if let Some(b) = &setup.bound {
-        if let Err(e) = k.detach(&cgroup, &b.prog) {
-            log_at!(
-                Debug,
-                "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
-                cgroup.path().display(),
-                sys::strerror(&e)
-            );
-        }
+        detach_again(k, &cgroup, &b.prog);
     }
     if cgroup.created() {
         k.remove_created(cgroup);
+    }
+}
+
+/// Takes `prog`, attached by this run, off `cgroup` again because the start fails after all.
+fn detach_again<K: Kernel>(k: &mut K, cgroup: &K::Cgroup, prog: &K::Prog) {
+    if let Err(e) = k.detach(cgroup, prog) {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
+            cgroup.path().display(),
+            sys::strerror(&e)
+        );
     }
 }
 
@@ -545,7 +550,12 @@ fn attach<K: Kernel>(
         cgroup.path().display()
     );
     if policy.verify {
-        verify(k, interface, ifindex)?;
+        if let Err(fatal) = verify(k, interface, ifindex) {
+            // The start fails: a program left behind would bind the unit's next start before
+            // it attaches its own, and `status` would show a binding that is not running.
+            detach_again(k, cgroup, prog);
+            return Err(fatal);
+        }
         timing::mark("verify");
     }
     Ok(true)

@@ -440,6 +440,20 @@ fn verify_mismatch_is_245_even_fail_open_and_removes_the_created_cgroup() {
     }
 }
 
+#[test]
+fn verify_mismatch_detaches_the_program_from_the_units_cgroup() {
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        k.probe = Ok(Some(IFINDEX + 1));
+        assert_eq!(
+            run_bind(&mut k, &verifying(closed), unit()).err(),
+            Some(245)
+        );
+        assert!(k.ran("detach"));
+        k.assert_clean();
+    }
+}
+
 // --- execve fails ------------------------------------------------------------------------------
 
 #[test]
