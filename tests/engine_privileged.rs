@@ -575,3 +575,47 @@ fn legacy_mirror_mount_enter_and_cleanup() {
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
 }
+
+/// Issue 13 #13: a cgroup full of stale copies of ours (64, the kernel's limit per hook) made
+/// every later attach fail with E2BIG for ever. The attach now makes room by removing the
+/// oldest copy of ours, then replaces the rest; a cgroup full of foreign programs is left
+/// alone and the error says why.
+#[test]
+fn a_cgroup_full_of_stale_copies_recovers() {
+    require_privileges();
+    let cgroup = TestCgroup::new();
+    let dir = sys::cgroup::open_cgroup_dir(&cgroup.path).unwrap();
+    for _ in 0..64 {
+        let stale = bpf::load_bind_program(1).unwrap();
+        bpf::attach(dir.as_fd(), stale.as_fd()).unwrap();
+    }
+    let extra = bpf::load_bind_program(1).unwrap();
+    let full = bpf::attach(dir.as_fd(), extra.as_fd()).unwrap_err();
+    assert_eq!(full.raw_os_error(), Some(libc::E2BIG), "the kernel's limit");
+
+    let out = bind_at(&cgroup.path, 2).unwrap();
+    assert!(out.cleanup_error.is_none(), "{:?}", out.cleanup_error);
+    assert_eq!(out.detached, 64);
+    let attached = bpf::attached_programs(dir.as_fd()).unwrap();
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    assert_eq!(attached[0].id, out.prog_id);
+    assert_eq!(attached[0].ours_ifindex, Some(2));
+
+    // Full of foreign programs: nothing of theirs is removed; the message names the cause.
+    let foreign_cg = TestCgroup::new();
+    let fdir = sys::cgroup::open_cgroup_dir(&foreign_cg.path).unwrap();
+    for _ in 0..64 {
+        let p = bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign_test").unwrap();
+        bpf::attach(fdir.as_fd(), p.as_fd()).unwrap();
+    }
+    let err = bind_at(&foreign_cg.path, 2).unwrap_err();
+    assert_eq!(err.exit_status(), 245);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Failed to attach BPF program to {}: Argument list too long (the cgroup holds the kernel's limit of 64 programs, none of them ours)",
+            foreign_cg.path.display()
+        )
+    );
+    assert_eq!(bpf::query(fdir.as_fd()).unwrap().len(), 64);
+}

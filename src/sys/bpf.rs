@@ -566,23 +566,30 @@ pub fn attach_replacing(
     cgroup_dir: BorrowedFd,
     prog_fd: BorrowedFd,
 ) -> Result<BindOutcome, BindError> {
-    attach(cgroup_dir, prog_fd).map_err(|e| {
-        let hint = match e.raw_os_error() {
-            Some(libc::EPERM) => {
-                Some("attaching needs CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8)")
+    let mut made_room = 0;
+    loop {
+        match attach(cgroup_dir, prog_fd) {
+            Ok(()) => break,
+            // The cgroup holds BPF_CGROUP_MAX_PROGS (64) programs already. Copies of ours that
+            // earlier starts left (their clean-up lacked a capability, say) would keep every
+            // later start failing this way for ever: make room by detaching the oldest copy of
+            // ours, then try again. The newer copies bind until ours is attached, so the cgroup
+            // is never without a binding unless the copy removed was its only one.
+            Err(e) if e.raw_os_error() == Some(libc::E2BIG) && made_room < MAX_PROGS => {
+                match detach_oldest_ours(cgroup_dir) {
+                    Ok(true) => made_room += 1,
+                    Ok(false) => return Err(attach_error(e, made_room)),
+                    Err(cleanup) => {
+                        return Err(attach_error(e, made_room).with_hint(format!(
+                            "the cgroup holds the kernel's limit of 64 programs, and removing a stale copy of ours failed: {}",
+                            super::strerror(&cleanup)
+                        )))
+                    }
+                }
             }
-            Some(libc::EINVAL) => {
-                Some("BPF_F_ALLOW_MULTI needs Linux 4.15, or another tool attached without it")
-            }
-            Some(libc::EBADF) => Some("not a cgroup2 directory"),
-            _ => None,
-        };
-        let err = Error::new(Category::Bpf, "attach BPF program to", "", e);
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
+            Err(e) => return Err(attach_error(e, made_room)),
         }
-    })?;
+    }
     let prog_id = prog_id_fd(prog_fd).map_err(|e| {
         Error::new(
             Category::Bpf,
@@ -605,9 +612,59 @@ pub fn attach_replacing(
     };
     Ok(BindOutcome {
         prog_id,
-        detached,
+        detached: detached + made_room,
         cleanup_error,
     })
+}
+
+/// `BPF_CGROUP_MAX_PROGS`: how many programs one cgroup hook holds.
+const MAX_PROGS: usize = 64;
+
+/// The error of a failed `BPF_PROG_ATTACH`, with a hint naming the likely cause.
+fn attach_error(e: io::Error, made_room: usize) -> Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::EPERM) => {
+            Some("attaching needs CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8)".to_string())
+        }
+        Some(libc::EINVAL) => Some(
+            "BPF_F_ALLOW_MULTI needs Linux 4.15, or another tool attached without it".to_string(),
+        ),
+        Some(libc::EBADF) => Some("not a cgroup2 directory".to_string()),
+        Some(libc::E2BIG) if made_room == 0 => Some(
+            "the cgroup holds the kernel's limit of 64 programs, none of them ours".to_string(),
+        ),
+        Some(libc::E2BIG) => Some(format!(
+            "the cgroup holds the kernel's limit of 64 programs; {made_room} stale copies of ours were removed, none is left"
+        )),
+        _ => None,
+    };
+    let err = Error::new(Category::Bpf, "attach BPF program to", "", e);
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// Detaches the copy of our program that was attached first to `cgroup`; `Ok(false)` when there
+/// is none. A copy that vanishes meanwhile (a concurrent start removed it) counts as removed.
+fn detach_oldest_ours(cgroup: BorrowedFd) -> io::Result<bool> {
+    // BPF_PROG_QUERY lists a hook's programs in attach order.
+    for id in query(cgroup)? {
+        let fd = match prog_fd_by_id(id) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        if !prog_info_fd(fd.as_fd())?.is_ours() {
+            continue;
+        }
+        return match detach(cgroup, fd.as_fd()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(true),
+            Err(e) => Err(e),
+        };
+    }
+    Ok(false)
 }
 
 /// Programs attached directly to `cgroup` with their details (for `status`).
