@@ -619,3 +619,48 @@ fn a_cgroup_full_of_stale_copies_recovers() {
     );
     assert_eq!(bpf::query(fdir.as_fd()).unwrap().len(), 64);
 }
+
+/// Issue 13 #14: a program attached without BPF_F_ALLOW_MULTI (as `ip vrf exec` attaches)
+/// makes the kernel refuse ours with EPERM even as full root; the hint names that program
+/// instead of a capability, on the cgroup itself and on an ancestor.
+#[test]
+fn a_non_multi_program_is_named_not_a_capability() {
+    require_privileges();
+    let vrf = TestCgroup::new();
+    let dir = sys::cgroup::open_cgroup_dir(&vrf.path).unwrap();
+    let exclusive =
+        bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign_vrf").unwrap();
+    bpf::attach_with_flags(dir.as_fd(), exclusive.as_fd(), 0).unwrap();
+    let child = vrf.path.join("bindif-launch-1");
+    fs::create_dir(&child).unwrap();
+
+    let err = bind_at(&vrf.path, 1).unwrap_err();
+    assert_eq!(err.errno(), Some(libc::EPERM));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Failed to attach BPF program to {}: Operation not permitted (a program attached without BPF_F_ALLOW_MULTI (ip vrf exec?) is on this cgroup)",
+            vrf.path.display()
+        )
+    );
+    let err = bind_at(&child, 1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Failed to attach BPF program to {}: Operation not permitted (a program attached without BPF_F_ALLOW_MULTI (ip vrf exec?) is on an ancestor cgroup)",
+            child.display()
+        )
+    );
+    // The foreign program stays where it was.
+    assert_eq!(bpf::query(dir.as_fd()).unwrap().len(), 1);
+    fs::remove_dir(&child).unwrap();
+
+    // With ALLOW_OVERRIDE on the ancestor the kernel lets ours in below it.
+    let permissive = TestCgroup::new();
+    let pdir = sys::cgroup::open_cgroup_dir(&permissive.path).unwrap();
+    bpf::attach_with_flags(pdir.as_fd(), exclusive.as_fd(), bpf::BPF_F_ALLOW_OVERRIDE).unwrap();
+    let below = permissive.path.join("below");
+    fs::create_dir(&below).unwrap();
+    bind_at(&below, 1).unwrap();
+    fs::remove_dir(&below).unwrap();
+}

@@ -306,11 +306,17 @@ pub fn load_bind_program(ifindex: u32) -> Result<OwnedFd, LoadError> {
 /// Attaches `prog` to the cgroup directory `cgroup` for `BPF_CGROUP_INET_SOCK_CREATE` with
 /// `BPF_F_ALLOW_MULTI`, so programs of other tools (and a parent slice's) keep running too.
 pub fn attach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
+    attach_with_flags(cgroup, prog, BPF_F_ALLOW_MULTI)
+}
+
+/// Attaches `prog` with the given attach flags; tests use it to play a tool that attaches
+/// without `BPF_F_ALLOW_MULTI` (`ip vrf exec`).
+pub fn attach_with_flags(cgroup: BorrowedFd, prog: BorrowedFd, flags: u32) -> io::Result<()> {
     let mut attr = AttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_INET_SOCK_CREATE,
-        attach_flags: BPF_F_ALLOW_MULTI,
+        attach_flags: flags,
     };
     // SAFETY: `attr` is the BPF_PROG_ATTACH prefix of `bpf_attr` and holds no pointers.
     unsafe { sys_bpf(BPF_PROG_ATTACH, &mut attr) }.map(drop)
@@ -587,6 +593,15 @@ pub fn attach_replacing(
                     }
                 }
             }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                let err = attach_error(e, made_room);
+                return Err(match non_multi_program(cgroup_dir) {
+                    Some(place) => err.with_hint(format!(
+                        "a program attached without BPF_F_ALLOW_MULTI (ip vrf exec?) is on {place}"
+                    )),
+                    None => err,
+                });
+            }
             Err(e) => return Err(attach_error(e, made_room)),
         }
     }
@@ -643,6 +658,58 @@ fn attach_error(e: io::Error, made_room: usize) -> Error {
         Some(h) => err.with_hint(h),
         None => err,
     }
+}
+
+/// Why an attach with `BPF_F_ALLOW_MULTI` was refused with EPERM when it was not for want of a
+/// capability: the kernel refuses it when this cgroup's hook already holds a program attached
+/// with other flags, or when the nearest ancestor holding a program attached it without
+/// `BPF_F_ALLOW_MULTI` or `BPF_F_ALLOW_OVERRIDE` (what `ip vrf exec` does). Returns where, or
+/// `None` when neither is the case (or the hooks cannot be read: then it is the capability).
+fn non_multi_program(cgroup: BorrowedFd) -> Option<&'static str> {
+    let here = query_full(cgroup).ok()?;
+    if !here.prog_ids.is_empty() && here.attach_flags != BPF_F_ALLOW_MULTI {
+        return Some("this cgroup");
+    }
+    let mut dir = parent_cgroup(cgroup)?;
+    loop {
+        let q = query_full(dir.as_fd()).ok()?;
+        if q.attach_flags & BPF_F_ALLOW_MULTI != 0 {
+            return None;
+        }
+        if !q.prog_ids.is_empty() {
+            return (q.attach_flags & BPF_F_ALLOW_OVERRIDE == 0).then_some("an ancestor cgroup");
+        }
+        dir = parent_cgroup(dir.as_fd())?;
+    }
+}
+
+/// The parent directory of the cgroup2 directory `dir`, if it is a cgroup2 directory too (the
+/// root's parent is not).
+fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
+    // SAFETY: openat reads the NUL-terminated literal; `dir` is a valid descriptor.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            b"..\0".as_ptr() as *const libc::c_char,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
+    let parent = unsafe { owned_fd(fd as libc::c_long) };
+    is_cgroup2(parent.as_fd()).then_some(parent)
+}
+
+fn is_cgroup2(dir: BorrowedFd) -> bool {
+    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
+    let mut sfs: libc::statfs = unsafe { mem::zeroed() };
+    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
+    let r = unsafe { libc::fstatfs(dir.as_raw_fd(), &mut sfs) };
+    #[allow(clippy::unnecessary_cast)]
+    let magic = sfs.f_type as i64;
+    r == 0 && magic == CGROUP2_SUPER_MAGIC
 }
 
 /// Detaches the copy of our program that was attached first to `cgroup`; `Ok(false)` when there
