@@ -470,16 +470,26 @@ pub fn prog_info(id: u32) -> io::Result<ProgInfo> {
     prog_info_fd(fd.as_fd())
 }
 
-/// Detaches our programs from `cgroup`, never foreign ones. With `keep_id`, only copies older than
-/// that program (smaller program ids: the kernel hands out ids in increasing order) are removed, so two
-/// starts racing on one cgroup can never remove each other's program and leave none.
+/// Detaches our programs from `cgroup`, never foreign ones. With `keep_id` (the program this
+/// run attached), only the copies attached before it are removed.
+///
+/// "Before" is attach order, as `BPF_PROG_QUERY` lists the hook's programs, not id order: ids
+/// follow load order, and of two racing starts the one that loaded first may attach last, so
+/// comparing ids left both attached (issue 13 #11). By attach order the copy attached last
+/// removes every other, and a copy attached after ours is left to the start that attached it:
+/// two racing starts never remove each other's program and leave none. When `keep_id` is no
+/// longer attached, a later start has replaced it and nothing is removed.
 /// Programs that vanish while we look (a concurrent detach) are skipped.
 pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize> {
-    let mut removed = 0;
-    for id in query(cgroup)? {
-        if keep_id.is_some_and(|k| id >= k) {
-            continue;
+    let mut ids = query(cgroup)?;
+    if let Some(keep) = keep_id {
+        match ids.iter().position(|&id| id == keep) {
+            Some(ours) => ids.truncate(ours),
+            None => return Ok(0),
         }
+    }
+    let mut removed = 0;
+    for id in ids {
         let fd = match prog_fd_by_id(id) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
