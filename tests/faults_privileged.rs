@@ -620,6 +620,7 @@ fn scenario(id: &str) -> Option<Outcome> {
         }
         "iface-vanished-after-resolve" => vanished_after_resolve(),
         "iface-recreated" => recreated(),
+        "nested-binding-unit-fail-closed" => nested_binding(),
         // Capabilities.
         "no-cap-bpf-unit" => caps_unit("-bpf,-sys_admin", &[]),
         "no-cap-bpf-unit-fail-closed" => caps_unit("-bpf,-sys_admin", &["--fail-closed"]),
@@ -801,6 +802,23 @@ fn memlock(adhoc: bool) -> Outcome {
         .collect::<Vec<_>>();
     assert_eq!(limit, ["0", "0"], "the command's RLIMIT_MEMLOCK: {stdout}");
     w.outcome(&out, 1)
+}
+
+/// Our program bound to bt1 on the unit's parent cgroup (attached with the launcher's own
+/// steps), then a fail-closed unit start binding bt0 below it: refused before attaching.
+fn nested_binding() -> Outcome {
+    use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+    let w = World::new("fault.service");
+    let bt1 = w.ns.ifindex_by_ip(common::VETH_B);
+    let parent = Cgroup::open(&w.parent.path).unwrap();
+    Linux.attach(&parent, &Linux.load(bt1).unwrap()).unwrap();
+    w.probe_unit(
+        "fault.service",
+        VETH_A,
+        "X-BindNetworkInterface-FailClosed=yes\n",
+    );
+    let out = w.run("", &unit_argv(&w, &[]));
+    w.outcome(&out, 0)
 }
 
 /// The race "deleted between resolution and attach", made deterministic at library level: a

@@ -874,3 +874,88 @@ fn timing_names_every_phase_of_the_launch() {
     let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", VETH_A, "--", "true"]));
     assert!(!stderr(&out).contains("Timing:"), "{}", stderr(&out));
 }
+
+/// Issue 13 #7: a binding nested in another one is silently ineffective (the ancestor's
+/// program runs last). `B --interface bt0 -- B --interface lo -- cmd`: the inner launcher
+/// refuses (fail closed, ad hoc's default) with 245, or warns and goes on (fail open), when
+/// the command indeed keeps the outer interface.
+#[test]
+fn nested_binding_to_another_interface_is_refused_or_warned_about() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let ifindex = ns.ifindex_by_ip(VETH_A);
+    let prefix = "bindif-launch: bind-interface: Binding to 'lo' (ifindex 1) would have no effect: ancestor cgroup ";
+    let suffix = format!(" binds sockets to ifindex {ifindex}, and its program runs last");
+
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            BIN,
+            "--interface",
+            "lo",
+            "--",
+            &python(),
+            &probe(),
+        ]),
+    );
+    assert_eq!(out.status.code(), Some(245), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().next().unwrap_or_default();
+    assert!(line.starts_with(prefix) && line.ends_with(&suffix), "{err}");
+    assert!(out.stdout.is_empty(), "the command must not run");
+
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            BIN,
+            "--fail-open",
+            "--interface",
+            "lo",
+            "--",
+            &python(),
+            &probe(),
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with(prefix) && line.ends_with(&format!("{suffix}, ignoring")),
+        "{err}"
+    );
+    // What the warning says: the outer interface wins.
+    assert_bound(&report(&out), VETH_A, &out);
+
+    // Nested on the same interface is fine and silent.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            "true",
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}

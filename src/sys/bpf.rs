@@ -670,6 +670,51 @@ fn attach_error(e: io::Error, made_room: usize) -> Error {
     }
 }
 
+/// A binding program (ours, or systemd v260's native one) on an ancestor of a cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AncestorBinding {
+    /// 1 for the parent, 2 for the grandparent, and so on.
+    pub depth: usize,
+    /// The ifindex it binds to, when its instructions show it.
+    pub ifindex: Option<u32>,
+    /// systemd's own `BindNetworkInterface=` program rather than ours.
+    pub native: bool,
+}
+
+/// The binding programs on the ancestors of `cgroup` whose programs run for it (hooks attached
+/// with `BPF_F_ALLOW_MULTI`, which ours and systemd's are): they run after the cgroup's own
+/// programs, so theirs is the last word on a socket's interface. One `BPF_PROG_QUERY` per
+/// ancestor; program details only for hooks that hold programs.
+pub fn ancestor_bindings(cgroup: BorrowedFd) -> io::Result<Vec<AncestorBinding>> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut dir = parent_cgroup(cgroup);
+    while let Some(d) = dir {
+        depth += 1;
+        let q = query_full(d.as_fd())?;
+        if q.attach_flags & BPF_F_ALLOW_MULTI != 0 {
+            for id in q.prog_ids {
+                let info = match prog_info(id) {
+                    Ok(info) => info,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                    Err(e) => return Err(e),
+                };
+                if info.is_ours() || info.is_v260_native {
+                    out.push(AncestorBinding {
+                        depth,
+                        ifindex: info
+                            .ours_ifindex
+                            .or_else(|| program::ifindex_of_program(&info.xlated)),
+                        native: info.is_v260_native,
+                    });
+                }
+            }
+        }
+        dir = parent_cgroup(d.as_fd());
+    }
+    Ok(out)
+}
+
 /// Why an attach with `BPF_F_ALLOW_MULTI` was refused with EPERM when it was not for want of a
 /// capability: the kernel refuses it when this cgroup's hook already holds a program attached
 /// with other flags, or when the nearest ancestor holding a program attached it without

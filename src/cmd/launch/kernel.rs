@@ -61,6 +61,8 @@ pub trait Kernel {
         cgroup: &Self::Cgroup,
         prog: &Self::Prog,
     ) -> Result<bpf::BindOutcome, sys::Error>;
+    /// Binding programs on the ancestors of `cgroup`, which run after (and so override) ours.
+    fn ancestor_bindings(&mut self, cgroup: &Self::Cgroup) -> io::Result<Vec<Nested>>;
     /// Detaches exactly `prog` from `cgroup` again.
     fn detach(&mut self, cgroup: &Self::Cgroup, prog: &Self::Prog) -> io::Result<()>;
     /// The ifindex a socket created now, in our cgroup, is bound to.
@@ -69,6 +71,16 @@ pub trait Kernel {
     fn remove_created(&mut self, cgroup: Self::Cgroup);
     /// Executes the command in place; returns only on failure.
     fn exec(&mut self, path: &Path, argv: &[OsString]) -> io::Error;
+}
+
+/// A binding program on an ancestor cgroup of the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nested {
+    pub cgroup: PathBuf,
+    /// The interface it binds to, when known.
+    pub ifindex: Option<u32>,
+    /// systemd's native `BindNetworkInterface=` program rather than ours.
+    pub native: bool,
 }
 
 /// A cgroup directory opened read-only (so `ProtectControlGroups=yes` keeps working), with the
@@ -186,6 +198,23 @@ impl Kernel for Linux {
             .map_err(named)?;
         out.cleanup_error = out.cleanup_error.map(named);
         Ok(out)
+    }
+
+    fn ancestor_bindings(&mut self, cgroup: &Cgroup) -> io::Result<Vec<Nested>> {
+        let found = bpf::ancestor_bindings(cgroup.fd())?;
+        Ok(found
+            .into_iter()
+            .map(|b| Nested {
+                // The walk went up through "..", one level per step, as the path does.
+                cgroup: cgroup
+                    .path
+                    .ancestors()
+                    .nth(b.depth)
+                    .map_or_else(PathBuf::new, Path::to_path_buf),
+                ifindex: b.ifindex,
+                native: b.native,
+            })
+            .collect())
     }
 
     fn detach(&mut self, cgroup: &Cgroup, prog: &OwnedFd) -> io::Result<()> {

@@ -520,6 +520,7 @@ fn attach<K: Kernel>(
     prog: &K::Prog,
     cgroup: &K::Cgroup,
 ) -> Result<bool, Fatal> {
+    check_nesting(k, cgroup, interface, ifindex, policy)?;
     match k.attach(cgroup, prog) {
         Ok(outcome) => {
             if let Some(e) = outcome.cleanup_error {
@@ -559,6 +560,56 @@ fn attach<K: Kernel>(
         timing::mark("verify");
     }
     Ok(true)
+}
+
+/// A binding program on an ancestor cgroup runs after ours and has the last word: binding to
+/// another interface here would be silently ineffective (`bindif-launch --interface v0 --
+/// bindif-launch --interface v2 -- cmd` keeps v0, as does an ad hoc run inside a bound unit).
+/// Refuse (fail closed) or warn (fail open; v260 would attach all the same), before attaching:
+/// what `--verify` would find, for a few queries. When the ancestors cannot be read (no
+/// CAP_SYS_ADMIN to open their programs), nothing is known and nothing is said.
+fn check_nesting<K: Kernel>(
+    k: &mut K,
+    cgroup: &K::Cgroup,
+    interface: &str,
+    ifindex: u32,
+    policy: &Policy,
+) -> Result<(), Fatal> {
+    let nested = match k.ancestor_bindings(cgroup) {
+        Ok(n) => n,
+        Err(e) => {
+            log_at!(
+                Debug,
+                "bind-interface: Failed to query the programs of the ancestors of {}, ignoring: {}",
+                cgroup.path().display(),
+                sys::strerror(&e)
+            );
+            return Ok(());
+        }
+    };
+    // The outermost ancestor's last program runs last and wins.
+    let Some(winner) = nested.last().filter(|n| n.ifindex != Some(ifindex)) else {
+        return Ok(());
+    };
+    let other = winner
+        .ifindex
+        .map_or("another interface".to_string(), |i| format!("ifindex {i}"));
+    let whose = if winner.native {
+        "systemd's BindNetworkInterface= on "
+    } else {
+        ""
+    };
+    let msg = format!(
+        "bind-interface: Binding to '{interface}' (ifindex {ifindex}) would have no effect: {whose}ancestor cgroup {} binds sockets to {other}, and its program runs last",
+        winner.cgroup.display()
+    );
+    if policy.fail_closed {
+        log_at!(Err, "{msg}");
+        Err(Fatal(exit::BPF))
+    } else {
+        log_at!(Warning, "{msg}, ignoring");
+        Ok(())
+    }
 }
 
 /// The probe: a socket created now, in our cgroup, must carry the interface. Catches

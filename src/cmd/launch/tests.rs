@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::kernel::{CgroupHandle, Kernel, Which};
+use super::kernel::{CgroupHandle, Kernel, Nested, Which};
 use super::*;
 use crate::sys::{bpf::BindOutcome, Category};
 
@@ -39,6 +39,8 @@ struct Fake {
     /// `Ok(created)`: the cgroup chosen, and whether this run created it.
     target: Result<bool, Errno>,
     attach: Result<(), Errno>,
+    /// Binding programs on the target's ancestors, innermost first.
+    ancestors: Result<Vec<Nested>, Errno>,
     probe: Result<Option<u32>, Errno>,
     /// What `execve` fails with (the real one does not return on success).
     exec: Errno,
@@ -66,6 +68,7 @@ impl Fake {
             load: Ok(()),
             target: Ok(false),
             attach: Ok(()),
+            ancestors: Ok(Vec::new()),
             probe: Ok(Some(IFINDEX)),
             exec: libc::ENOEXEC,
             clock: Duration::ZERO,
@@ -166,6 +169,11 @@ impl Kernel for Fake {
             detached: 0,
             cleanup_error: None,
         })
+    }
+
+    fn ancestor_bindings(&mut self, _cgroup: &FakeCgroup) -> io::Result<Vec<Nested>> {
+        self.calls.push("ancestors");
+        self.ancestors.clone().map_err(os_err)
     }
 
     fn detach(&mut self, _cgroup: &FakeCgroup, prog: &u32) -> io::Result<()> {
@@ -454,6 +462,67 @@ fn verify_mismatch_detaches_the_program_from_the_units_cgroup() {
     }
 }
 
+// --- nested bindings (issue 13 #7) -------------------------------------------------------------
+
+fn nested(cgroup: &str, ifindex: Option<u32>, native: bool) -> Nested {
+    Nested {
+        cgroup: cgroup.into(),
+        ifindex,
+        native,
+    }
+}
+
+#[test]
+fn an_ancestor_binding_elsewhere_is_refused_fail_closed_before_attaching() {
+    for outer in [
+        nested("/sys/fs/cgroup/user.slice", Some(IFINDEX + 1), false),
+        nested("/sys/fs/cgroup/user.slice", None, true),
+    ] {
+        let mut k = Fake::creating();
+        k.ancestors = Ok(vec![outer]);
+        assert_eq!(
+            run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+            Some(245)
+        );
+        assert!(!k.ran("attach"));
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn an_ancestor_binding_elsewhere_is_only_warned_about_fail_open() {
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    assert!(bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+    assert_eq!(k.attached, [101]);
+}
+
+#[test]
+fn only_the_outermost_ancestor_binding_counts() {
+    // The outermost binds to our interface: it runs last, so the binding holds.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![
+        nested("/sys/fs/cgroup/a.slice/b.slice", Some(1), false),
+        nested("/sys/fs/cgroup/a.slice", Some(IFINDEX), false),
+    ]);
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    // The other way round it does not.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![
+        nested("/sys/fs/cgroup/a.slice/b.slice", Some(IFINDEX), false),
+        nested("/sys/fs/cgroup/a.slice", Some(1), false),
+    ]);
+    assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(245));
+    k.assert_clean();
+}
+
+#[test]
+fn unreadable_ancestors_do_not_stop_the_binding() {
+    let mut k = Fake::new();
+    k.ancestors = Err(libc::EPERM);
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+}
+
 // --- execve fails ------------------------------------------------------------------------------
 
 #[test]
@@ -539,6 +608,7 @@ fn adhoc_binds_then_executes() {
             "resolve",
             "load",
             "target",
+            "ancestors",
             "attach",
             "resolve",
             "probe",
