@@ -619,3 +619,26 @@ fn adhoc_binds_then_executes() {
     );
     k.assert_clean();
 }
+
+// --- the policy's sources ----------------------------------------------------------------------
+
+#[test]
+fn policy_defaults_per_mode_and_the_command_line_wins() {
+    use crate::cli::PolicyArgs;
+    let none = PolicyArgs::default();
+    assert_eq!(Policy::merge(&none, None, true), policy(true));
+    assert_eq!(Policy::merge(&none, None, false), policy(false));
+    let cli = PolicyArgs {
+        fail_closed: Some(false),
+        wait_secs: Some(1.5),
+        verify: true,
+    };
+    assert_eq!(
+        Policy::merge(&cli, None, true),
+        Policy {
+            fail_closed: false,
+            wait: Duration::from_millis(1500),
+            verify: true,
+        }
+    );
+}
