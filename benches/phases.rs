@@ -11,10 +11,10 @@ mod common;
 
 use std::ffi::{CString, OsStr};
 use std::fs;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::Instant;
 
+use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
 use bindif::sys::{self, bpf, netlink, process};
 use bindif::unit::{load, specifier::HostFacts};
 use common::*;
@@ -81,7 +81,7 @@ fn main() {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let replace_dir = here.join("attach-replace");
     let _ = fs::create_dir(&replace_dir);
-    let replace_fd = sys::cgroup::open_cgroup_dir(&replace_dir).unwrap();
+    let replace_fd = Cgroup::open(&replace_dir).unwrap();
     let mut fresh_n = 0u32;
     let true_argv = [CString::new("/bin/true").unwrap()];
     let version_argv = [
@@ -277,16 +277,15 @@ fn main() {
         Phase {
             mode: "ad hoc",
             name: "attach to a fresh cgroup",
-            call: "`check_attachable` + `attach_replacing` (new cgroup; load untimed)",
+            call: "`kernel::Linux::attach` (new cgroup; load untimed)",
             run: Box::new(|| {
                 fresh_n += 1;
                 let dir = here.join(format!("attach-fresh-{fresh_n}"));
                 fs::create_dir(&dir).unwrap();
-                let fd = sys::cgroup::open_cgroup_dir(&dir).unwrap();
+                let fd = Cgroup::open(&dir).unwrap();
                 let prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
-                bpf::check_attachable(fd.as_fd()).unwrap();
-                let out = bpf::attach_replacing(fd.as_fd(), prog.as_fd()).unwrap();
+                let out = Linux.attach(&fd, &prog).unwrap();
                 let d = ns(t.elapsed());
                 assert_eq!(out.detached, 0);
                 drop(fd);
@@ -297,12 +296,11 @@ fn main() {
         Phase {
             mode: "unit",
             name: "attach replacing our earlier copy",
-            call: "`check_attachable` + `attach_replacing` (restart; load untimed)",
+            call: "`kernel::Linux::attach` (restart; load untimed)",
             run: Box::new(|| {
                 let prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
-                bpf::check_attachable(replace_fd.as_fd()).unwrap();
-                let out = bpf::attach_replacing(replace_fd.as_fd(), prog.as_fd()).unwrap();
+                let out = Linux.attach(&replace_fd, &prog).unwrap();
                 let d = ns(t.elapsed());
                 std::hint::black_box(out);
                 d

@@ -91,7 +91,11 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
         .collect();
     for d in &dirs {
         let _ = std::fs::create_dir(d);
-        bindif::sys::bpf::bind_cgroup_at(d, ifindex).expect("bind");
+        // The launcher's own load and attach steps.
+        use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+        let cg = Cgroup::open(d).expect("open cgroup");
+        let prog = Linux.load(ifindex).expect("load");
+        Linux.attach(&cg, &prog).expect("bind");
     }
     let opts = bindif::cmd::status::Options::new(&[], false, false);
     let _ = bindif::cmd::status::run_with(&opts, &mut Vec::new());

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! Per-socket cost (issue 5, part 2): `socket()` + `close()` loops, TCP and UDP over IPv4 and
 //! IPv6, in three sibling cgroups below this program's own:
-//! - `bound`: our program attached (`bind_cgroup_at`), as the launcher leaves a unit;
+//! - `bound`: our program attached (`kernel::Linux::attach`), as the launcher leaves a unit;
 //! - `unbound`: nothing attached;
 //! - `setsockopt`: nothing attached, and the loop binds each socket itself with
 //!   `setsockopt(SO_BINDTODEVICE)`, what an application (or `ip vrf exec`'s users) would do.
@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
 use common::*;
 
 #[derive(Clone, Copy)]
@@ -103,10 +104,9 @@ fn main() {
     for d in &dirs {
         let _ = fs::create_dir(d);
     }
-    let bound_fd = bindif::sys::cgroup::open_cgroup_dir(&dirs[1]).expect("open bound cgroup");
-    let prog = bindif::sys::bpf::load_bind_program(ifindex).expect("load");
-    bindif::sys::bpf::check_attachable(bound_fd.as_fd()).expect("attachable");
-    bindif::sys::bpf::attach_replacing(bound_fd.as_fd(), prog.as_fd()).expect("attach");
+    let bound_fd = Cgroup::open(&dirs[1]).expect("open bound cgroup");
+    let prog = Linux.load(ifindex).expect("load");
+    Linux.attach(&bound_fd, &prog).expect("attach");
     let dev = ifname.as_bytes().to_vec();
 
     // The three set-ups do what they claim.

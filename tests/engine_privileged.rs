@@ -18,6 +18,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
 
 use bindif::cgroup_path::{self, Layout};
+use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
 use bindif::program::{self, Insn};
 use bindif::sys;
 use bindif::sys::bpf::{self, BindOutcome};
@@ -59,6 +60,14 @@ fn socket_report(prefix: &str, r: &mut Report) {
         format!("{prefix}probe"),
         probe.map_or("-".into(), |i| i.to_string()),
     );
+}
+
+/// Binds the cgroup at `path` to `ifindex` with the launcher's own steps: open, load, attach
+/// (which checks the cgroup and removes our older copies).
+fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
+    let cg = Cgroup::open(path)?;
+    let prog = Linux.load(ifindex)?;
+    Linux.attach(&cg, &prog)
 }
 
 fn own_cgroup2_path() -> String {
@@ -155,7 +164,7 @@ fn helper_bind_twice() {
     let path = std::env::var("BINDIF_CGROUP").unwrap();
     let mut r = Report::new();
     for round in ["first", "second"] {
-        match bpf::bind_cgroup_at(Path::new(&path), 1) {
+        match bind_at(Path::new(&path), 1) {
             Ok(out) => {
                 r.insert(format!("{round}.detached"), out.detached.to_string());
                 let cleanup = out
@@ -236,15 +245,14 @@ fn host_layout_is_hybrid() {
 #[test]
 fn refuses_root_cgroup_and_non_cgroup_dirs() {
     require_privileges();
-    // Only the check itself is exercised on the root (bind_cgroup runs it before anything else,
+    // Only the check itself is exercised on the root (attaching runs it before anything else,
     // shown by the /tmp case below), so a regression can never bind the whole host.
     let root = sys::cgroup::open_cgroup_dir(Path::new(CGROUP2)).unwrap();
     let err = bpf::check_attachable(root.as_fd()).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert_eq!(err.exit_status(), 219);
     assert!(err.to_string().contains("root cgroup"), "{err}");
-    let tmp = sys::cgroup::open_cgroup_dir(Path::new("/tmp")).unwrap();
-    let err = bpf::bind_cgroup(tmp.as_fd(), 1).unwrap_err();
+    let err = bind_at(Path::new("/tmp"), 1).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert!(err.to_string().contains("not a cgroup2 directory"), "{err}");
     assert!(cgroup_path::join_non_root(Path::new(CGROUP2), "/").is_err());
@@ -305,7 +313,7 @@ fn verifier_rejection_carries_the_log() {
 fn bind_by_path_names_the_cgroup_in_errors() {
     require_privileges();
     let missing = Path::new(CGROUP2).join(unique("bindif-missing"));
-    let err = bpf::bind_cgroup_at(&missing, 1).unwrap_err();
+    let err = bind_at(&missing, 1).unwrap_err();
     assert_eq!(err.category, Category::Cgroup);
     assert_eq!(
         err.to_string(),
@@ -314,11 +322,11 @@ fn bind_by_path_names_the_cgroup_in_errors() {
             missing.display()
         )
     );
-    let err = bpf::bind_cgroup_at(Path::new(CGROUP2), 1).unwrap_err();
+    let err = bind_at(Path::new(CGROUP2), 1).unwrap_err();
     assert!(err.to_string().contains(CGROUP2), "{err}");
     let cgroup = TestCgroup::new();
-    let out = bpf::bind_cgroup_at(&cgroup.path, 1).unwrap();
-    let out2 = bpf::bind_cgroup_at(&cgroup.path, 1).unwrap();
+    let out = bind_at(&cgroup.path, 1).unwrap();
+    let out2 = bind_at(&cgroup.path, 1).unwrap();
     assert_eq!(out2.detached, 1);
     assert!(out2.prog_id > out.prog_id);
 }
@@ -345,7 +353,7 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
         prog_id,
         detached,
         cleanup_error,
-    } = bpf::bind_cgroup(dir.as_fd(), ifindex).unwrap();
+    } = bind_at(&cgroup.path, ifindex).unwrap();
     assert_eq!(detached, 0);
     assert!(cleanup_error.is_none());
     assert_eq!(bpf::query(dir.as_fd()).unwrap(), vec![prog_id]);
@@ -398,7 +406,7 @@ fn restarts_leave_one_program_and_spare_foreign_ones() {
     let mut last = None;
     let mut total_detached = 0;
     for i in 0..200 {
-        let out = bpf::bind_cgroup(dir.as_fd(), 1 + (i % 3)).unwrap();
+        let out = bind_at(&cgroup.path, 1 + (i % 3)).unwrap();
         assert!(out.cleanup_error.is_none(), "{:?}", out.cleanup_error);
         total_detached += out.detached;
         last = Some(out);
@@ -566,4 +574,93 @@ fn legacy_mirror_mount_enter_and_cleanup() {
     assert!(busy.path.exists());
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
+}
+
+/// Issue 13 #13: a cgroup full of stale copies of ours (64, the kernel's limit per hook) made
+/// every later attach fail with E2BIG for ever. The attach now makes room by removing the
+/// oldest copy of ours, then replaces the rest; a cgroup full of foreign programs is left
+/// alone and the error says why.
+#[test]
+fn a_cgroup_full_of_stale_copies_recovers() {
+    require_privileges();
+    let cgroup = TestCgroup::new();
+    let dir = sys::cgroup::open_cgroup_dir(&cgroup.path).unwrap();
+    for _ in 0..64 {
+        let stale = bpf::load_bind_program(1).unwrap();
+        bpf::attach(dir.as_fd(), stale.as_fd()).unwrap();
+    }
+    let extra = bpf::load_bind_program(1).unwrap();
+    let full = bpf::attach(dir.as_fd(), extra.as_fd()).unwrap_err();
+    assert_eq!(full.raw_os_error(), Some(libc::E2BIG), "the kernel's limit");
+
+    let out = bind_at(&cgroup.path, 2).unwrap();
+    assert!(out.cleanup_error.is_none(), "{:?}", out.cleanup_error);
+    assert_eq!(out.detached, 64);
+    let attached = bpf::attached_programs(dir.as_fd()).unwrap();
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    assert_eq!(attached[0].id, out.prog_id);
+    assert_eq!(attached[0].ours_ifindex, Some(2));
+
+    // Full of foreign programs: nothing of theirs is removed; the message names the cause.
+    let foreign_cg = TestCgroup::new();
+    let fdir = sys::cgroup::open_cgroup_dir(&foreign_cg.path).unwrap();
+    for _ in 0..64 {
+        let p = bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign_test").unwrap();
+        bpf::attach(fdir.as_fd(), p.as_fd()).unwrap();
+    }
+    let err = bind_at(&foreign_cg.path, 2).unwrap_err();
+    assert_eq!(err.exit_status(), 245);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Failed to attach BPF program to {}: Argument list too long (the cgroup holds the kernel's limit of 64 programs, none of them ours)",
+            foreign_cg.path.display()
+        )
+    );
+    assert_eq!(bpf::query(fdir.as_fd()).unwrap().len(), 64);
+}
+
+/// Issue 13 #14: a program attached without BPF_F_ALLOW_MULTI (as `ip vrf exec` attaches)
+/// makes the kernel refuse ours with EPERM even as full root; the hint names that program
+/// instead of a capability, on the cgroup itself and on an ancestor.
+#[test]
+fn a_non_multi_program_is_named_not_a_capability() {
+    require_privileges();
+    let vrf = TestCgroup::new();
+    let dir = sys::cgroup::open_cgroup_dir(&vrf.path).unwrap();
+    let exclusive =
+        bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign_vrf").unwrap();
+    bpf::attach_with_flags(dir.as_fd(), exclusive.as_fd(), 0).unwrap();
+    let child = vrf.path.join("bindif-launch-1");
+    fs::create_dir(&child).unwrap();
+
+    let err = bind_at(&vrf.path, 1).unwrap_err();
+    assert_eq!(err.errno(), Some(libc::EPERM));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Failed to attach BPF program to {}: Operation not permitted (a program attached without BPF_F_ALLOW_MULTI (ip vrf exec?) is on this cgroup)",
+            vrf.path.display()
+        )
+    );
+    let err = bind_at(&child, 1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Failed to attach BPF program to {}: Operation not permitted (a program attached without BPF_F_ALLOW_MULTI (ip vrf exec?) is on an ancestor cgroup)",
+            child.display()
+        )
+    );
+    // The foreign program stays where it was.
+    assert_eq!(bpf::query(dir.as_fd()).unwrap().len(), 1);
+    fs::remove_dir(&child).unwrap();
+
+    // With ALLOW_OVERRIDE on the ancestor the kernel lets ours in below it.
+    let permissive = TestCgroup::new();
+    let pdir = sys::cgroup::open_cgroup_dir(&permissive.path).unwrap();
+    bpf::attach_with_flags(pdir.as_fd(), exclusive.as_fd(), bpf::BPF_F_ALLOW_OVERRIDE).unwrap();
+    let below = permissive.path.join("below");
+    fs::create_dir(&below).unwrap();
+    bind_at(&below, 1).unwrap();
+    fs::remove_dir(&below).unwrap();
 }

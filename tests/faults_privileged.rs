@@ -620,6 +620,7 @@ fn scenario(id: &str) -> Option<Outcome> {
         }
         "iface-vanished-after-resolve" => vanished_after_resolve(),
         "iface-recreated" => recreated(),
+        "nested-binding-unit-fail-closed" => nested_binding(),
         // Capabilities.
         "no-cap-bpf-unit" => caps_unit("-bpf,-sys_admin", &[]),
         "no-cap-bpf-unit-fail-closed" => caps_unit("-bpf,-sys_admin", &["--fail-closed"]),
@@ -803,6 +804,23 @@ fn memlock(adhoc: bool) -> Outcome {
     w.outcome(&out, 1)
 }
 
+/// Our program bound to bt1 on the unit's parent cgroup (attached with the launcher's own
+/// steps), then a fail-closed unit start binding bt0 below it: refused before attaching.
+fn nested_binding() -> Outcome {
+    use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+    let w = World::new("fault.service");
+    let bt1 = w.ns.ifindex_by_ip(common::VETH_B);
+    let parent = Cgroup::open(&w.parent.path).unwrap();
+    Linux.attach(&parent, &Linux.load(bt1).unwrap()).unwrap();
+    w.probe_unit(
+        "fault.service",
+        VETH_A,
+        "X-BindNetworkInterface-FailClosed=yes\n",
+    );
+    let out = w.run("", &unit_argv(&w, &[]));
+    w.outcome(&out, 0)
+}
+
 /// The race "deleted between resolution and attach", made deterministic at library level: a
 /// helper inside the namespace resolves bt0, loads and attaches the program, then bt0 is
 /// deleted before [`bindif::cmd::launch::recheck_after_attach`] runs, which must detach it again.
@@ -833,20 +851,19 @@ fn helper_vanish() {
     let ifindex = bindif::sys::netlink::resolve_ifindex(VETH_A)
         .unwrap()
         .unwrap();
-    let prog = bpf::load_bind_program(ifindex).unwrap();
-    let dir = fs::File::open(&cg).unwrap();
-    bpf::check_attachable(dir.as_fd()).unwrap();
-    bpf::attach_replacing(dir.as_fd(), prog.as_fd()).unwrap();
+    use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+    let prog = Linux.load(ifindex).unwrap();
+    let dir = Cgroup::open(Path::new(&cg)).unwrap();
+    Linux.attach(&dir, &prog).unwrap();
     let mut r = common::Report::new();
     r.insert("attached".into(), count_ours(Path::new(&cg)).to_string());
     let before =
-        bindif::cmd::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex)
+        bindif::cmd::launch::recheck_after_attach(&mut Linux, &dir, &prog, VETH_A, ifindex)
             .unwrap();
     r.insert("recheck_before".into(), before.to_string());
     common::run("ip", &["link", "del", VETH_A]);
-    let after =
-        bindif::cmd::launch::recheck_after_attach(dir.as_fd(), prog.as_fd(), VETH_A, ifindex)
-            .unwrap();
+    let after = bindif::cmd::launch::recheck_after_attach(&mut Linux, &dir, &prog, VETH_A, ifindex)
+        .unwrap();
     r.insert("recheck".into(), after.to_string());
     common::emit(&r);
 }

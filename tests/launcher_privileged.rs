@@ -539,6 +539,11 @@ fn verify_catches_a_program_that_undoes_the_binding() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty(), "the command must not run");
+    // The failed start takes its program off again (issue 13 #12): nothing of ours is left,
+    // the first start's copy having been replaced by it.
+    let unit_dir = fs::File::open(&ucg.path).unwrap();
+    let ours = bindif::sys::bpf::attached_programs(unit_dir.as_fd()).unwrap();
+    assert!(ours.iter().all(|p| !p.is_ours()), "{ours:?}");
     // Without --verify the same start goes ahead, unbound: what --verify exists to catch.
     let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
     assert!(out.status.success());
@@ -868,4 +873,89 @@ fn timing_names_every_phase_of_the_launch() {
     // Without the flag, no timing line.
     let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", VETH_A, "--", "true"]));
     assert!(!stderr(&out).contains("Timing:"), "{}", stderr(&out));
+}
+
+/// Issue 13 #7: a binding nested in another one is silently ineffective (the ancestor's
+/// program runs last). `B --interface bt0 -- B --interface lo -- cmd`: the inner launcher
+/// refuses (fail closed, ad hoc's default) with 245, or warns and goes on (fail open), when
+/// the command indeed keeps the outer interface.
+#[test]
+fn nested_binding_to_another_interface_is_refused_or_warned_about() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let ifindex = ns.ifindex_by_ip(VETH_A);
+    let prefix = "bindif-launch: bind-interface: Binding to 'lo' (ifindex 1) would have no effect: ancestor cgroup ";
+    let suffix = format!(" binds sockets to ifindex {ifindex}, and its program runs last");
+
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            BIN,
+            "--interface",
+            "lo",
+            "--",
+            &python(),
+            &probe(),
+        ]),
+    );
+    assert_eq!(out.status.code(), Some(245), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().next().unwrap_or_default();
+    assert!(line.starts_with(prefix) && line.ends_with(&suffix), "{err}");
+    assert!(out.stdout.is_empty(), "the command must not run");
+
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            BIN,
+            "--fail-open",
+            "--interface",
+            "lo",
+            "--",
+            &python(),
+            &probe(),
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with(prefix) && line.ends_with(&format!("{suffix}, ignoring")),
+        "{err}"
+    );
+    // What the warning says: the outer interface wins.
+    assert_bound(&report(&out), VETH_A, &out);
+
+    // Nested on the same interface is fine and silent.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "",
+        &strs(&[
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            BIN,
+            "--interface",
+            VETH_A,
+            "--",
+            "true",
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
 }

@@ -22,6 +22,14 @@ use bindif::cmd::status::{self, Options, State};
 use bindif::program::Insn;
 use bindif::sys;
 use bindif::sys::bpf;
+
+/// Binds the cgroup at `path` with the launcher's own load and attach steps.
+fn bind_at(path: &Path, ifindex: u32) -> Result<bpf::BindOutcome, sys::Error> {
+    use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+    let cg = Cgroup::open(path)?;
+    let prog = Linux.load(ifindex)?;
+    Linux.attach(&cg, &prog)
+}
 use common::*;
 
 fn fixture_root() -> PathBuf {
@@ -385,7 +393,7 @@ fn reports_gone_recreated_renamed_and_mismatch() {
         .collect();
     for (i, d) in ["va", "vb", "vc", "vd"].iter().enumerate() {
         let cg = child(&parent.path, &format!("bst@{d}.service"));
-        bpf::bind_cgroup_at(&cg, idx[i]).expect("bind");
+        bind_at(&cg, idx[i]).expect("bind");
     }
     let before = status_in(&ns, &parent.path, &[], false, true);
     assert_eq!(before.exit, 0, "{}", before.out);
@@ -454,7 +462,7 @@ fn sockets_lists_only_unbound_ones() {
     let mut holder = Holder::start(&ns, &payload);
     let early = holder.next_report();
     let bt0 = ns.ifindex_by_ip(VETH_A);
-    bpf::bind_cgroup_at(&unit, bt0).expect("bind");
+    bind_at(&unit, bt0).expect("bind");
     let late = holder.more();
     assert_eq!(late["late_dev"], VETH_A, "late sockets must be bound");
 
@@ -502,7 +510,7 @@ fn finds_named_unit_in_the_real_hierarchy() {
     let parent = TestCgroup::new();
     let name = format!("{}.service", unique("bst"));
     let cg = child(&parent.path, &name);
-    bpf::bind_cgroup_at(&cg, 1).expect("bind to lo");
+    bind_at(&cg, 1).expect("bind to lo");
     let (reports, hierarchies) =
         status::gather(&Options::new(std::slice::from_ref(&name), true, false)).expect("status");
     assert!(hierarchies.contains(&PathBuf::from(CGROUP2)));
@@ -539,7 +547,7 @@ fn five_hundred_bound_cgroups() {
     let t = Instant::now();
     for i in 0..500 {
         let cg = child(&parent.path, &format!("t{i}.service"));
-        bpf::bind_cgroup_at(&cg, 1).unwrap_or_else(|e| panic!("bind {}: {e}", cg.display()));
+        bind_at(&cg, 1).unwrap_or_else(|e| panic!("bind {}: {e}", cg.display()));
     }
     eprintln!("setting up 500 bound cgroups took {:?}", t.elapsed());
     let prefix = format!("{}/", parent.rel());

@@ -8,7 +8,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{BindError, Category, Error, LoadError};
 use crate::program::{self, Insn};
@@ -110,10 +110,17 @@ struct RawProgInfo {
     flags: u32,
 }
 
-fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
-    // SAFETY: `attr` is a live, exclusively borrowed #[repr(C)] struct matching the prefix of
-    // `union bpf_attr` for `cmd`, and we pass its exact size, so the kernel reads and writes only
-    // within it. Pointers stored inside it are set by the callers to buffers that outlive the call.
+/// The raw `bpf(2)` system call with `attr` as its `union bpf_attr`.
+///
+/// # Safety
+///
+/// `T` must be a `#[repr(C)]` struct laid out as the prefix of `union bpf_attr` that `cmd`
+/// reads, and every pointer stored in `attr` (instruction, licence, log, id or info buffers)
+/// must point to memory that is valid for the length stored next to it, writable where the
+/// kernel writes, and live until the call returns. The kernel reads and writes nothing else.
+unsafe fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, exclusively borrowed struct of exactly the size we pass, so the
+    // kernel stays within it; the pointers inside it are valid per this function's contract.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -125,9 +132,13 @@ fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     super::cvt(ret)
 }
 
-fn owned_fd(ret: libc::c_long) -> OwnedFd {
-    // SAFETY: the bpf(2) commands we call this for return a new file descriptor on success,
-    // owned by nobody else.
+/// Takes ownership of the descriptor a successful call returned.
+///
+/// # Safety
+///
+/// `ret` must be a file descriptor that was just returned to us and that nothing else owns.
+unsafe fn owned_fd(ret: libc::c_long) -> OwnedFd {
+    // SAFETY: per this function's contract, `ret` is a fresh descriptor owned by nobody else.
     unsafe { OwnedFd::from_raw_fd(ret as i32) }
 }
 
@@ -230,9 +241,13 @@ fn load_raw_with(
     // The kernel can fail a load transiently with EAGAIN; libbpf tries up to five times.
     let mut attempts = 5;
     loop {
-        match sys_bpf(BPF_PROG_LOAD, &mut attr) {
+        // SAFETY: `attr` is the BPF_PROG_LOAD prefix of `bpf_attr`; `insns` points to `code`
+        // (insn_cnt instructions), `license` to a NUL-terminated static string and `log_buf`, if
+        // set, to `log_size` writable bytes, all of which outlive the call.
+        match unsafe { sys_bpf(BPF_PROG_LOAD, &mut attr) } {
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && attempts > 1 => attempts -= 1,
-            r => return r.map(owned_fd),
+            // SAFETY: BPF_PROG_LOAD returns a new program descriptor that we now own.
+            r => return r.map(|fd| unsafe { owned_fd(fd) }),
         }
     }
 }
@@ -291,13 +306,20 @@ pub fn load_bind_program(ifindex: u32) -> Result<OwnedFd, LoadError> {
 /// Attaches `prog` to the cgroup directory `cgroup` for `BPF_CGROUP_INET_SOCK_CREATE` with
 /// `BPF_F_ALLOW_MULTI`, so programs of other tools (and a parent slice's) keep running too.
 pub fn attach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
+    attach_with_flags(cgroup, prog, BPF_F_ALLOW_MULTI)
+}
+
+/// Attaches `prog` with the given attach flags; tests use it to play a tool that attaches
+/// without `BPF_F_ALLOW_MULTI` (`ip vrf exec`).
+pub fn attach_with_flags(cgroup: BorrowedFd, prog: BorrowedFd, flags: u32) -> io::Result<()> {
     let mut attr = AttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_INET_SOCK_CREATE,
-        attach_flags: BPF_F_ALLOW_MULTI,
+        attach_flags: flags,
     };
-    sys_bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+    // SAFETY: `attr` is the BPF_PROG_ATTACH prefix of `bpf_attr` and holds no pointers.
+    unsafe { sys_bpf(BPF_PROG_ATTACH, &mut attr) }.map(drop)
 }
 
 /// Detaches exactly the program `prog` from `cgroup`.
@@ -308,7 +330,8 @@ pub fn detach(cgroup: BorrowedFd, prog: BorrowedFd) -> io::Result<()> {
         attach_type: BPF_CGROUP_INET_SOCK_CREATE,
         attach_flags: 0,
     };
-    sys_bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+    // SAFETY: `attr` is the BPF_PROG_DETACH prefix of `bpf_attr` and holds no pointers.
+    unsafe { sys_bpf(BPF_PROG_DETACH, &mut attr) }.map(drop)
 }
 
 /// What `BPF_PROG_QUERY` reports for a cgroup's `sock_create` hook.
@@ -333,7 +356,9 @@ pub fn query_full(cgroup: BorrowedFd) -> io::Result<Query> {
             prog_cnt: cap as u32,
             ..Default::default()
         };
-        match sys_bpf(BPF_PROG_QUERY, &mut attr) {
+        // SAFETY: `attr` is the BPF_PROG_QUERY prefix of `bpf_attr`; `prog_ids` points to `ids`,
+        // `prog_cnt` (= its length) writable u32s that outlive the call.
+        match unsafe { sys_bpf(BPF_PROG_QUERY, &mut attr) } {
             Ok(_) => {
                 ids.truncate((attr.prog_cnt as usize).min(cap));
                 return Ok(Query {
@@ -360,7 +385,10 @@ pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
         id,
         ..Default::default()
     };
-    sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned_fd)
+    // SAFETY: `attr` is the BPF_PROG_GET_FD_BY_ID prefix of `bpf_attr` and holds no pointers.
+    let fd = unsafe { sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) }?;
+    // SAFETY: BPF_PROG_GET_FD_BY_ID returns a new program descriptor that we now own.
+    Ok(unsafe { owned_fd(fd) })
 }
 
 /// What we know about a loaded program.
@@ -389,7 +417,10 @@ fn raw_info(fd: BorrowedFd, info: &mut RawProgInfo) -> io::Result<()> {
         info_len: mem::size_of::<RawProgInfo>() as u32,
         info: info as *mut RawProgInfo as u64,
     };
-    sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(drop)
+    // SAFETY: `attr` is the BPF_OBJ_GET_INFO_BY_FD prefix of `bpf_attr`; `info` points to the
+    // exclusively borrowed `RawProgInfo` of `info_len` bytes, whose own buffer pointers the
+    // callers set to buffers of the lengths stored next to them (or leave null with length 0).
+    unsafe { sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) }.map(drop)
 }
 
 /// The id of the program behind `fd` (one `BPF_OBJ_GET_INFO_BY_FD`, no instructions).
@@ -436,38 +467,38 @@ pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
 /// [`prog_info_fd`] by program id.
 pub fn prog_info(id: u32) -> io::Result<ProgInfo> {
     let fd = prog_fd_by_id(id)?;
-    prog_info_fd(fd.as_fd_borrowed())
+    prog_info_fd(fd.as_fd())
 }
 
-trait AsFdBorrowed {
-    fn as_fd_borrowed(&self) -> BorrowedFd<'_>;
-}
-
-impl AsFdBorrowed for OwnedFd {
-    fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(self)
-    }
-}
-
-/// Detaches our programs from `cgroup`, never foreign ones. With `keep_id`, only copies older than
-/// that program (smaller program ids: the kernel hands out ids in increasing order) are removed, so two
-/// starts racing on one cgroup can never remove each other's program and leave none.
+/// Detaches our programs from `cgroup`, never foreign ones. With `keep_id` (the program this
+/// run attached), only the copies attached before it are removed.
+///
+/// "Before" is attach order, as `BPF_PROG_QUERY` lists the hook's programs, not id order: ids
+/// follow load order, and of two racing starts the one that loaded first may attach last, so
+/// comparing ids left both attached (issue 13 #11). By attach order the copy attached last
+/// removes every other, and a copy attached after ours is left to the start that attached it:
+/// two racing starts never remove each other's program and leave none. When `keep_id` is no
+/// longer attached, a later start has replaced it and nothing is removed.
 /// Programs that vanish while we look (a concurrent detach) are skipped.
 pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize> {
-    let mut removed = 0;
-    for id in query(cgroup)? {
-        if keep_id.is_some_and(|k| id >= k) {
-            continue;
+    let mut ids = query(cgroup)?;
+    if let Some(keep) = keep_id {
+        match ids.iter().position(|&id| id == keep) {
+            Some(ours) => ids.truncate(ours),
+            None => return Ok(0),
         }
+    }
+    let mut removed = 0;
+    for id in ids {
         let fd = match prog_fd_by_id(id) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => return Err(e),
         };
-        if !prog_info_fd(fd.as_fd_borrowed())?.is_ours() {
+        if !prog_info_fd(fd.as_fd())?.is_ours() {
             continue;
         }
-        match detach(cgroup, fd.as_fd_borrowed()) {
+        match detach(cgroup, fd.as_fd()) {
             Ok(()) => removed += 1,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e),
@@ -476,7 +507,7 @@ pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize
     Ok(removed)
 }
 
-/// Result of [`bind_cgroup`]: the binding is in place.
+/// Result of [`attach_replacing`]: the binding is in place.
 #[derive(Debug)]
 pub struct BindOutcome {
     /// Id of the program now attached.
@@ -543,42 +574,47 @@ pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
     Ok(())
 }
 
-/// Loads a program binding to `ifindex`, attaches it to `cgroup_dir`, then removes older copies
-/// of ours from that cgroup (see [`attach_replacing`]).
-///
-/// Errors carry an empty object where only the caller knows the path: fill it with
-/// [`Error::with_object`].
-pub fn bind_cgroup(cgroup_dir: BorrowedFd, ifindex: u32) -> Result<BindOutcome, BindError> {
-    check_attachable(cgroup_dir)?;
-    let prog = load_bind_program(ifindex)?;
-    attach_replacing(cgroup_dir, prog.as_fd_borrowed())
-}
-
 /// Attaches the loaded program `prog` to `cgroup_dir`, then removes older copies of ours.
 /// Attach-before-detach: there is never a moment without a binding, and after any number of
-/// restarts exactly one of our programs is attached. Callers that load first (so that a missing
-/// capability is reported before any cgroup is touched) call [`check_attachable`] and this.
+/// restarts exactly one of our programs is attached. The launcher's one caller
+/// (`cmd::launch::kernel::Linux::attach`) runs [`check_attachable`] first.
 pub fn attach_replacing(
     cgroup_dir: BorrowedFd,
     prog_fd: BorrowedFd,
 ) -> Result<BindOutcome, BindError> {
-    attach(cgroup_dir, prog_fd).map_err(|e| {
-        let hint = match e.raw_os_error() {
-            Some(libc::EPERM) => {
-                Some("attaching needs CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8)")
+    let mut made_room = 0;
+    loop {
+        match attach(cgroup_dir, prog_fd) {
+            Ok(()) => break,
+            // The cgroup holds BPF_CGROUP_MAX_PROGS (64) programs already. Copies of ours that
+            // earlier starts left (their clean-up lacked a capability, say) would keep every
+            // later start failing this way for ever: make room by detaching the oldest copy of
+            // ours, then try again. The newer copies bind until ours is attached, so the cgroup
+            // is never without a binding unless the copy removed was its only one.
+            Err(e) if e.raw_os_error() == Some(libc::E2BIG) && made_room < MAX_PROGS => {
+                match detach_oldest_ours(cgroup_dir) {
+                    Ok(true) => made_room += 1,
+                    Ok(false) => return Err(attach_error(e, made_room)),
+                    Err(cleanup) => {
+                        return Err(attach_error(e, made_room).with_hint(format!(
+                            "the cgroup holds the kernel's limit of 64 programs, and removing a stale copy of ours failed: {}",
+                            super::strerror(&cleanup)
+                        )))
+                    }
+                }
             }
-            Some(libc::EINVAL) => {
-                Some("BPF_F_ALLOW_MULTI needs Linux 4.15, or another tool attached without it")
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                let err = attach_error(e, made_room);
+                return Err(match non_multi_program(cgroup_dir) {
+                    Some(place) => err.with_hint(format!(
+                        "a program attached without BPF_F_ALLOW_MULTI (ip vrf exec?) is on {place}"
+                    )),
+                    None => err,
+                });
             }
-            Some(libc::EBADF) => Some("not a cgroup2 directory"),
-            _ => None,
-        };
-        let err = Error::new(Category::Bpf, "attach BPF program to", "", e);
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
+            Err(e) => return Err(attach_error(e, made_room)),
         }
-    })?;
+    }
     let prog_id = prog_id_fd(prog_fd).map_err(|e| {
         Error::new(
             Category::Bpf,
@@ -601,27 +637,156 @@ pub fn attach_replacing(
     };
     Ok(BindOutcome {
         prog_id,
-        detached,
+        detached: detached + made_room,
         cleanup_error,
     })
 }
 
-/// [`bind_cgroup`] on a cgroup directory given by path; errors name the path. Opening fails
-/// with a cgroup error (219/CGROUP), and the root of a hierarchy is refused.
-pub fn bind_cgroup_at(path: &std::path::Path, ifindex: u32) -> Result<BindOutcome, BindError> {
-    let object = path.display().to_string();
-    let dir = super::cgroup::open_cgroup_dir(path)
-        .map_err(|e| Error::new(Category::Cgroup, "open cgroup", object.clone(), e))?;
-    let fill = |e: Error| {
-        if e.object.is_empty() {
-            e.with_object(object.clone())
-        } else {
-            e
+/// `BPF_CGROUP_MAX_PROGS`: how many programs one cgroup hook holds.
+const MAX_PROGS: usize = 64;
+
+/// The error of a failed `BPF_PROG_ATTACH`, with a hint naming the likely cause.
+fn attach_error(e: io::Error, made_room: usize) -> Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::EPERM) => {
+            Some("attaching needs CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8)".to_string())
         }
+        Some(libc::EINVAL) => Some(
+            "BPF_F_ALLOW_MULTI needs Linux 4.15, or another tool attached without it".to_string(),
+        ),
+        Some(libc::EBADF) => Some("not a cgroup2 directory".to_string()),
+        Some(libc::E2BIG) if made_room == 0 => Some(
+            "the cgroup holds the kernel's limit of 64 programs, none of them ours".to_string(),
+        ),
+        Some(libc::E2BIG) => Some(format!(
+            "the cgroup holds the kernel's limit of 64 programs; {made_room} stale copies of ours were removed, none is left"
+        )),
+        _ => None,
     };
-    let mut out = bind_cgroup(std::os::fd::AsFd::as_fd(&dir), ifindex).map_err(fill)?;
-    out.cleanup_error = out.cleanup_error.map(fill);
+    let err = Error::new(Category::Bpf, "attach BPF program to", "", e);
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// A binding program (ours, or systemd v260's native one) on an ancestor of a cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AncestorBinding {
+    /// 1 for the parent, 2 for the grandparent, and so on.
+    pub depth: usize,
+    /// The ifindex it binds to, when its instructions show it.
+    pub ifindex: Option<u32>,
+    /// systemd's own `BindNetworkInterface=` program rather than ours.
+    pub native: bool,
+}
+
+/// The binding programs on the ancestors of `cgroup` whose programs run for it (hooks attached
+/// with `BPF_F_ALLOW_MULTI`, which ours and systemd's are): they run after the cgroup's own
+/// programs, so theirs is the last word on a socket's interface. One `BPF_PROG_QUERY` per
+/// ancestor; program details only for hooks that hold programs.
+pub fn ancestor_bindings(cgroup: BorrowedFd) -> io::Result<Vec<AncestorBinding>> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut dir = parent_cgroup(cgroup);
+    while let Some(d) = dir {
+        depth += 1;
+        let q = query_full(d.as_fd())?;
+        if q.attach_flags & BPF_F_ALLOW_MULTI != 0 {
+            for id in q.prog_ids {
+                let info = match prog_info(id) {
+                    Ok(info) => info,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                    Err(e) => return Err(e),
+                };
+                if info.is_ours() || info.is_v260_native {
+                    out.push(AncestorBinding {
+                        depth,
+                        ifindex: info
+                            .ours_ifindex
+                            .or_else(|| program::ifindex_of_program(&info.xlated)),
+                        native: info.is_v260_native,
+                    });
+                }
+            }
+        }
+        dir = parent_cgroup(d.as_fd());
+    }
     Ok(out)
+}
+
+/// Why an attach with `BPF_F_ALLOW_MULTI` was refused with EPERM when it was not for want of a
+/// capability: the kernel refuses it when this cgroup's hook already holds a program attached
+/// with other flags, or when the nearest ancestor holding a program attached it without
+/// `BPF_F_ALLOW_MULTI` or `BPF_F_ALLOW_OVERRIDE` (what `ip vrf exec` does). Returns where, or
+/// `None` when neither is the case (or the hooks cannot be read: then it is the capability).
+fn non_multi_program(cgroup: BorrowedFd) -> Option<&'static str> {
+    let here = query_full(cgroup).ok()?;
+    if !here.prog_ids.is_empty() && here.attach_flags != BPF_F_ALLOW_MULTI {
+        return Some("this cgroup");
+    }
+    let mut dir = parent_cgroup(cgroup)?;
+    loop {
+        let q = query_full(dir.as_fd()).ok()?;
+        if q.attach_flags & BPF_F_ALLOW_MULTI != 0 {
+            return None;
+        }
+        if !q.prog_ids.is_empty() {
+            return (q.attach_flags & BPF_F_ALLOW_OVERRIDE == 0).then_some("an ancestor cgroup");
+        }
+        dir = parent_cgroup(dir.as_fd())?;
+    }
+}
+
+/// The parent directory of the cgroup2 directory `dir`, if it is a cgroup2 directory too (the
+/// root's parent is not).
+fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
+    // SAFETY: openat reads the NUL-terminated literal; `dir` is a valid descriptor.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            b"..\0".as_ptr() as *const libc::c_char,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
+    let parent = unsafe { owned_fd(fd as libc::c_long) };
+    is_cgroup2(parent.as_fd()).then_some(parent)
+}
+
+fn is_cgroup2(dir: BorrowedFd) -> bool {
+    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
+    let mut sfs: libc::statfs = unsafe { mem::zeroed() };
+    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
+    let r = unsafe { libc::fstatfs(dir.as_raw_fd(), &mut sfs) };
+    #[allow(clippy::unnecessary_cast)]
+    let magic = sfs.f_type as i64;
+    r == 0 && magic == CGROUP2_SUPER_MAGIC
+}
+
+/// Detaches the copy of our program that was attached first to `cgroup`; `Ok(false)` when there
+/// is none. A copy that vanishes meanwhile (a concurrent start removed it) counts as removed.
+fn detach_oldest_ours(cgroup: BorrowedFd) -> io::Result<bool> {
+    // BPF_PROG_QUERY lists a hook's programs in attach order.
+    for id in query(cgroup)? {
+        let fd = match prog_fd_by_id(id) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        if !prog_info_fd(fd.as_fd())?.is_ours() {
+            continue;
+        }
+        return match detach(cgroup, fd.as_fd()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(true),
+            Err(e) => Err(e),
+        };
+    }
+    Ok(false)
 }
 
 /// Programs attached directly to `cgroup` with their details (for `status`).
@@ -641,7 +806,7 @@ pub fn attached_programs(cgroup: BorrowedFd) -> io::Result<Vec<ProgInfo>> {
 /// lets a caller check, in its own cgroup, that the binding took effect.
 pub fn probe_bound_ifindex() -> io::Result<Option<u32>> {
     let sock = probe_socket()?;
-    bound_ifindex(std::os::fd::AsFd::as_fd(&sock))
+    bound_ifindex(sock.as_fd())
 }
 
 fn probe_socket() -> io::Result<OwnedFd> {
@@ -650,7 +815,8 @@ fn probe_socket() -> io::Result<OwnedFd> {
         // SAFETY: plain socket(2) call; the result is checked before being owned.
         let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd >= 0 {
-            return Ok(owned_fd(fd as libc::c_long));
+            // SAFETY: socket(2) just returned this descriptor; nothing else owns it.
+            return Ok(unsafe { owned_fd(fd as libc::c_long) });
         }
         last = io::Error::last_os_error();
     }

@@ -6,12 +6,14 @@
 //! attached, so a bad invocation fails before it changes anything.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub mod config;
+pub mod kernel;
 pub mod target;
+#[cfg(test)]
+mod tests;
 
 use crate::cli::{Args, PolicyArgs};
 use crate::log::{self, Level};
@@ -19,6 +21,7 @@ use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
 use crate::{exit, log_at, timing};
 use config::UnitConfig;
+use kernel::{CgroupHandle, Kernel, Linux, Which};
 
 /// What to do when the binding cannot be set up, merged from the command line, the unit's
 /// `X-BindNetworkInterface-*=` keys and the mode's default.
@@ -136,19 +139,57 @@ fn log_timing() {
     }
 }
 
-fn exec(cmd: &Command) -> Fatal {
+/// Executes the command with the binding in place. `execve` failing means the command never
+/// ran: what this run attached and created is undone, and the start fails with 203/EXEC.
+fn exec<K: Kernel>(k: &mut K, cmd: &Command, setup: Setup<K>) -> Fatal {
     log_timing();
-    let err = process::exec(&cmd.path, &cmd.argv);
+    let err = k.exec(&cmd.path, &cmd.argv);
     log_at!(
         Err,
         "Failed to execute {}: {}",
         cmd.path.display(),
         sys::strerror(&err)
     );
+    undo(k, setup);
     Fatal(exit::EXEC)
 }
 
+/// Takes the program this run attached off its cgroup again (rather than leave it there until
+/// systemd removes the cgroup) and removes the cgroup if this run created it.
+fn undo<K: Kernel>(k: &mut K, setup: Setup<K>) {
+    let Some(cgroup) = setup.cgroup else {
+        return;
+    };
+    if let Some(b) = &setup.bound {
+        detach_again(k, &cgroup, &b.prog);
+    }
+    if cgroup.created() {
+        k.remove_created(cgroup);
+    }
+}
+
+/// Takes `prog`, attached by this run, off `cgroup` again because the start fails after all.
+fn detach_again<K: Kernel>(k: &mut K, cgroup: &K::Cgroup, prog: &K::Prog) {
+    if let Err(e) = k.detach(cgroup, prog) {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
+            cgroup.path().display(),
+            sys::strerror(&e)
+        );
+    }
+}
+
 pub fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i32, Fatal> {
+    unit_mode_with(&mut Linux, args, unit, command)
+}
+
+fn unit_mode_with<K: Kernel>(
+    k: &mut K,
+    args: &Args,
+    unit: &str,
+    command: Option<&[OsString]>,
+) -> Result<i32, Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let cmd = match command {
         Some(c) => resolve_explicit(c)?,
@@ -156,41 +197,31 @@ pub fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Resul
     };
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let bound = bind_unit(unit, &cfg.bind, &policy, false)?;
+    let setup = bind_unit(k, unit, &cfg.bind, &policy, false)?;
     if args.notify_status {
-        send_status(unit, bound.as_ref());
+        send_status(unit, setup.bound.as_ref());
     }
-    let failed = exec(&cmd);
-    if let Some(b) = &bound {
-        unbind_after_failed_exec(b);
-    }
-    Err(failed)
-}
-
-/// `execve` failed after the binding was attached: the unit fails, so take our program off its
-/// cgroup again rather than leave it there until systemd removes the cgroup.
-fn unbind_after_failed_exec(b: &Bound) {
-    let detached = sys::cgroup::open_cgroup_dir(&b.cgroup)
-        .and_then(|fd| sys::bpf::detach_ours(fd.as_fd(), None));
-    if let Err(e) = detached {
-        log_at!(
-            Debug,
-            "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
-            b.cgroup.display(),
-            sys::strerror(&e)
-        );
-    }
+    Err(exec(k, &cmd, setup))
 }
 
 pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let bound = bind_unit(unit, &cfg.bind, &policy, true);
+    let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, true);
     log_timing();
-    bound.map(|_| ())
+    bound.map(drop)
 }
 
 pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
+    adhoc_mode_with(&mut Linux, args, interface, command)
+}
+
+fn adhoc_mode_with<K: Kernel>(
+    k: &mut K,
+    args: &Args,
+    interface: &str,
+    command: &[OsString],
+) -> Result<i32, Fatal> {
     if !crate::unit::ifname::valid_alternative(interface) {
         log_at!(
             Err,
@@ -202,31 +233,42 @@ pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<
     let cmd = resolve_explicit(command)?;
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, None, true);
-    let bound = bind_adhoc(interface, &policy)?;
+    // Ad hoc: under systemd-run, the service's own cgroup; from a shell, a child cgroup of our
+    // own that only this command enters, so the caller's session stays unbound.
+    let setup = bind(k, interface, &policy, Which::AdHoc)?;
     if args.notify_status {
-        send_status("command", bound.as_ref());
+        send_status("command", setup.bound.as_ref());
     }
-    let failed = exec(&cmd);
-    if let Some(b) = &bound {
-        unbind_after_failed_exec(b);
-        if b.created {
-            target::remove_created(&b.cgroup);
-        }
-    }
-    Err(failed)
+    Err(exec(k, &cmd, setup))
 }
 
-/// A binding that was set up.
-#[derive(Debug, Clone)]
-pub struct Bound {
+/// A binding that is in place: the program attached and what it binds to.
+pub struct Bound<P> {
     pub interface: String,
     pub ifindex: u32,
-    pub cgroup: PathBuf,
-    /// The launcher created `cgroup` (ad hoc mode's own child cgroup).
-    pub created: bool,
+    /// The attached program, held so a later failure can detach exactly it (its descriptor is
+    /// close-on-exec, like the cgroup's).
+    prog: P,
 }
 
-fn send_status(what: &str, bound: Option<&Bound>) {
+/// What setting up the binding left behind, for the command's start and for undoing it.
+pub struct Setup<K: Kernel> {
+    /// The cgroup chosen for the command; `None` when the binding stopped before choosing one.
+    cgroup: Option<K::Cgroup>,
+    /// `None`: running unbound (fail open, no interface configured, native support).
+    bound: Option<Bound<K::Prog>>,
+}
+
+impl<K: Kernel> Setup<K> {
+    fn unbound() -> Setup<K> {
+        Setup {
+            cgroup: None,
+            bound: None,
+        }
+    }
+}
+
+fn send_status<P>(what: &str, bound: Option<&Bound<P>>) {
     let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };
@@ -245,25 +287,25 @@ fn send_status(what: &str, bound: Option<&Bound>) {
     }
 }
 
-/// Logs a failure of the binding and either stops (fail closed) or goes on unbound, as v260
-/// does, which logs the error and starts the unit anyway.
-fn fail(policy: &Policy, code: i32, msg: &str) -> Result<Option<Bound>, Fatal> {
+/// Logs a failure of the binding and either stops (fail closed) or goes on unbound (`Ok`), as
+/// v260 does, which logs the error and starts the unit anyway.
+fn fail(policy: &Policy, code: i32, msg: &str) -> Result<(), Fatal> {
     log_at!(Err, "{msg}");
     if policy.fail_closed {
         Err(Fatal(code))
     } else {
-        Ok(None)
+        Ok(())
     }
 }
 
 /// Resolves the interface, waiting up to the policy's time for it to appear.
 /// `Ok(None)`: it does not exist (v260's message was logged at the right level).
-fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
+fn resolve<K: Kernel>(k: &mut K, interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
     // `None`: an infinite wait (WaitSec=infinity); the start job's timeout still applies.
-    let deadline = Instant::now().checked_add(policy.wait);
+    let deadline = k.now().checked_add(policy.wait);
     let mut waited = false;
     loop {
-        match sys::netlink::resolve_ifindex(interface) {
+        match k.resolve(interface) {
             Ok(Some(ifindex)) => {
                 if waited {
                     log_at!(
@@ -273,7 +315,7 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                 }
                 return Ok(Some(ifindex));
             }
-            Ok(None) if deadline.map_or(true, |d| Instant::now() < d) => {
+            Ok(None) if deadline.map_or(true, |d| k.now() < d) => {
                 if !waited {
                     log_at!(
                         Info,
@@ -282,23 +324,24 @@ fn resolve(interface: &str, policy: &Policy) -> Result<Option<u32>, Fatal> {
                     );
                     waited = true;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                k.pause(Duration::from_millis(100));
             }
-            Ok(None) => return missing(interface, policy),
+            Ok(None) => return missing(interface, policy).map(|()| None),
             Err(e) => {
                 let msg = format!(
                     "bind-interface: Failed to resolve network interface '{interface}'{}: {}",
                     if policy.fail_closed { "" } else { ", ignoring" },
                     sys::strerror(&e)
                 );
-                return fail(policy, exit::NETWORK, &msg).map(|_| None);
+                return fail(policy, exit::NETWORK, &msg).map(|()| None);
             }
         }
     }
 }
 
-/// The interface does not exist: v260's warning and go on unbound, or refuse (fail closed).
-fn missing<T>(interface: &str, policy: &Policy) -> Result<Option<T>, Fatal> {
+/// The interface does not exist: v260's warning and go on unbound (`Ok`), or refuse (fail
+/// closed).
+fn missing(interface: &str, policy: &Policy) -> Result<(), Fatal> {
     if policy.fail_closed {
         log_at!(
             Err,
@@ -311,7 +354,7 @@ fn missing<T>(interface: &str, policy: &Policy) -> Result<Option<T>, Fatal> {
             Warning,
             "bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
         );
-        Ok(None)
+        Ok(())
     }
 }
 
@@ -320,18 +363,24 @@ fn missing<T>(interface: &str, policy: &Policy) -> Result<Option<T>, Fatal> {
 /// dead ifindex; then `prog` is detached from `cgroup` again and `Ok(false)` returned, so the
 /// start fails like one with a missing interface and nothing stays attached. A failed lookup
 /// keeps the binding (the name resolved a moment ago).
-pub fn recheck_after_attach(
-    cgroup: std::os::fd::BorrowedFd,
-    prog: std::os::fd::BorrowedFd,
+pub fn recheck_after_attach<K: Kernel>(
+    k: &mut K,
+    cgroup: &K::Cgroup,
+    prog: &K::Prog,
     interface: &str,
     ifindex: u32,
 ) -> Result<bool, sys::Error> {
-    match sys::netlink::resolve_ifindex(interface) {
+    match k.resolve(interface) {
         Ok(Some(i)) if i == ifindex => Ok(true),
         Err(_) => Ok(true),
-        Ok(_) => sys::bpf::detach(cgroup, prog)
-            .map(|()| false)
-            .map_err(|e| sys::Error::new(sys::Category::Bpf, "detach BPF program from", "", e)),
+        Ok(_) => k.detach(cgroup, prog).map(|()| false).map_err(|e| {
+            sys::Error::new(
+                sys::Category::Bpf,
+                "detach BPF program from",
+                cgroup.path().display().to_string(),
+                e,
+            )
+        }),
     }
 }
 
@@ -365,12 +414,13 @@ fn netns_notice() {
 }
 
 /// Binds the cgroup of `unit` (the one this process runs in) to `interface`.
-fn bind_unit(
+fn bind_unit<K: Kernel>(
+    k: &mut K,
     unit: &str,
     eval: &BindEval,
     policy: &Policy,
     attach_only: bool,
-) -> Result<Option<Bound>, Fatal> {
+) -> Result<Setup<K>, Fatal> {
     let Some(interface) = eval.interface.value.as_deref() else {
         if let (Some(src), true) = (&eval.rejected, policy.fail_closed) {
             // The unit asked for a binding, but every value was invalid (warned about above):
@@ -387,7 +437,7 @@ fn bind_unit(
             Notice,
             "bind-interface: {unit} has no BindNetworkInterface=, not binding its sockets"
         );
-        return Ok(None);
+        return Ok(Setup::unbound());
     };
     if let Some(version) = native_support() {
         let level = if first_native_notice(unit) {
@@ -399,16 +449,10 @@ fn bind_unit(
             level,
             &format!("bind-interface: systemd {version} binds {unit} natively (BindNetworkInterface=); bindif-launch can be removed from this unit"),
         );
-        return Ok(None);
+        return Ok(Setup::unbound());
     }
     netns_notice();
-    bind(interface, policy, || target::for_unit(unit, attach_only))
-}
-
-/// Ad hoc: under systemd-run, the service's own cgroup; from a shell, a child cgroup of our
-/// own that only this command enters, so the caller's session stays unbound.
-fn bind_adhoc(interface: &str, policy: &Policy) -> Result<Option<Bound>, Fatal> {
-    bind(interface, policy, target::for_adhoc)
+    bind(k, interface, policy, Which::Unit { unit, attach_only })
 }
 
 fn bind_msg(policy: &Policy, e: &dyn std::fmt::Display) -> String {
@@ -421,90 +465,158 @@ fn bind_msg(policy: &Policy, e: &dyn std::fmt::Display) -> String {
 
 /// Resolve, load, choose the cgroup, attach, verify. The program is loaded before any cgroup
 /// is opened or created, so a caller without CAP_BPF is told so (245/BPF) and nothing changes.
-fn bind(
+fn bind<K: Kernel>(
+    k: &mut K,
     interface: &str,
     policy: &Policy,
-    choose: impl FnOnce() -> Result<target::Target, sys::Error>,
-) -> Result<Option<Bound>, Fatal> {
-    let Some(ifindex) = resolve(interface, policy)? else {
-        return Ok(None);
+    which: Which<'_>,
+) -> Result<Setup<K>, Fatal> {
+    let Some(ifindex) = resolve(k, interface, policy)? else {
+        return Ok(Setup::unbound());
     };
     timing::mark("interface resolve");
-    let prog = match sys::bpf::load_bind_program(ifindex) {
+    let prog = match k.load(ifindex) {
         Ok(p) => p,
-        Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
+        Err(e) => {
+            fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+            return Ok(Setup::unbound());
+        }
     };
     timing::mark("program load");
-    let target = match choose() {
+    let cgroup = match k.target(which) {
         Ok(t) => t,
-        Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
+        Err(e) => {
+            fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+            return Ok(Setup::unbound());
+        }
     };
     timing::mark("cgroup");
-    let bound = attach(interface, ifindex, policy, &prog, &target);
-    if bound.is_err() && target.created() {
-        // Refusing to start: the cgroup this run made for the command goes again.
-        let dir = target.path().to_path_buf();
-        drop(target);
-        target::remove_created(&dir);
+    match attach(k, interface, ifindex, policy, &prog, &cgroup) {
+        Ok(attached) => Ok(Setup {
+            bound: attached.then(|| Bound {
+                interface: interface.to_string(),
+                ifindex,
+                prog,
+            }),
+            cgroup: Some(cgroup),
+        }),
+        Err(fatal) => {
+            // Refusing to start: the cgroup this run made for the command goes again.
+            if cgroup.created() {
+                k.remove_created(cgroup);
+            }
+            Err(fatal)
+        }
     }
-    bound
 }
 
-/// The rest of [`bind`] once the cgroup is chosen: attach, re-check, verify.
-fn attach(
+/// The rest of [`bind`] once the cgroup is chosen: attach, re-check, verify. `Ok(false)`: going
+/// on unbound (fail open) with nothing of ours attached by this run.
+fn attach<K: Kernel>(
+    k: &mut K,
     interface: &str,
     ifindex: u32,
     policy: &Policy,
-    prog: &OwnedFd,
-    target: &target::Target,
-) -> Result<Option<Bound>, Fatal> {
-    let object = target.path().display().to_string();
-    let named = |e: sys::Error| {
-        if e.object.is_empty() {
-            e.with_object(object.clone())
-        } else {
-            e
-        }
-    };
-    let attached = sys::bpf::check_attachable(target.fd())
-        .and_then(|()| sys::bpf::attach_replacing(target.fd(), prog.as_fd()))
-        .map_err(named);
-    match attached {
+    prog: &K::Prog,
+    cgroup: &K::Cgroup,
+) -> Result<bool, Fatal> {
+    check_nesting(k, cgroup, interface, ifindex, policy)?;
+    match k.attach(cgroup, prog) {
         Ok(outcome) => {
-            if let Some(e) = outcome.cleanup_error.map(named) {
+            if let Some(e) = outcome.cleanup_error {
                 log_at!(Warning, "bind-interface: {e}, ignoring");
             }
         }
-        Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
+        Err(e) => {
+            fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+            return Ok(false);
+        }
     }
     timing::mark("attach");
-    match recheck_after_attach(target.fd(), prog.as_fd(), interface, ifindex).map_err(named) {
+    match recheck_after_attach(k, cgroup, prog, interface, ifindex) {
         Ok(true) => {}
-        Ok(false) => return missing(interface, policy),
-        Err(e) => return fail(policy, e.exit_status(), &bind_msg(policy, &e)),
+        Ok(false) => {
+            missing(interface, policy)?;
+            return Ok(false);
+        }
+        Err(e) => {
+            fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+            return Ok(false);
+        }
     }
     timing::mark("interface re-check");
     log_at!(
         Debug,
-        "bind-interface: Attached program binding to '{interface}' (ifindex {ifindex}) on {object}"
+        "bind-interface: Attached program binding to '{interface}' (ifindex {ifindex}) on {}",
+        cgroup.path().display()
     );
     if policy.verify {
-        verify(interface, ifindex)?;
+        if let Err(fatal) = verify(k, interface, ifindex) {
+            // The start fails: a program left behind would bind the unit's next start before
+            // it attaches its own, and `status` would show a binding that is not running.
+            detach_again(k, cgroup, prog);
+            return Err(fatal);
+        }
         timing::mark("verify");
     }
-    Ok(Some(Bound {
-        interface: interface.to_string(),
-        ifindex,
-        cgroup: target.path().to_path_buf(),
-        created: target.created(),
-    }))
+    Ok(true)
+}
+
+/// A binding program on an ancestor cgroup runs after ours and has the last word: binding to
+/// another interface here would be silently ineffective (`bindif-launch --interface v0 --
+/// bindif-launch --interface v2 -- cmd` keeps v0, as does an ad hoc run inside a bound unit).
+/// Refuse (fail closed) or warn (fail open; v260 would attach all the same), before attaching:
+/// what `--verify` would find, for a few queries. When the ancestors cannot be read (no
+/// CAP_SYS_ADMIN to open their programs), nothing is known and nothing is said.
+fn check_nesting<K: Kernel>(
+    k: &mut K,
+    cgroup: &K::Cgroup,
+    interface: &str,
+    ifindex: u32,
+    policy: &Policy,
+) -> Result<(), Fatal> {
+    let nested = match k.ancestor_bindings(cgroup) {
+        Ok(n) => n,
+        Err(e) => {
+            log_at!(
+                Debug,
+                "bind-interface: Failed to query the programs of the ancestors of {}, ignoring: {}",
+                cgroup.path().display(),
+                sys::strerror(&e)
+            );
+            return Ok(());
+        }
+    };
+    // The outermost ancestor's last program runs last and wins.
+    let Some(winner) = nested.last().filter(|n| n.ifindex != Some(ifindex)) else {
+        return Ok(());
+    };
+    let other = winner
+        .ifindex
+        .map_or("another interface".to_string(), |i| format!("ifindex {i}"));
+    let whose = if winner.native {
+        "systemd's BindNetworkInterface= on "
+    } else {
+        ""
+    };
+    let msg = format!(
+        "bind-interface: Binding to '{interface}' (ifindex {ifindex}) would have no effect: {whose}ancestor cgroup {} binds sockets to {other}, and its program runs last",
+        winner.cgroup.display()
+    );
+    if policy.fail_closed {
+        log_at!(Err, "{msg}");
+        Err(Fatal(exit::BPF))
+    } else {
+        log_at!(Warning, "{msg}, ignoring");
+        Ok(())
+    }
 }
 
 /// The probe: a socket created now, in our cgroup, must carry the interface. Catches
 /// net_cls/net_prio interference and foreign programs that undo the binding. Always fatal:
 /// asking for verification means not running unverified.
-fn verify(interface: &str, ifindex: u32) -> Result<(), Fatal> {
-    match sys::bpf::probe_bound_ifindex() {
+fn verify<K: Kernel>(k: &mut K, interface: &str, ifindex: u32) -> Result<(), Fatal> {
+    match k.probe() {
         Ok(Some(i)) if i == ifindex => Ok(()),
         Ok(got) => {
             log_at!(

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The kernel seam: every question the launcher asks the kernel while it sets up a binding —
+//! resolve the interface, load the program, choose the cgroup, attach, detach, probe a socket,
+//! execute the command — as one trait, [`Kernel`].
+//!
+//! The launcher's policy (fail open or closed for each failure, `--wait`, `--verify`, undoing
+//! what it created when a later step fails) is written once, generic over this trait. The
+//! binary runs it with [`Linux`], which calls `sys::` and `target`; the unit tests run the very
+//! same code with a fake that returns chosen errnos (`tests` in the parent module), so the
+//! path that ships is the path that is tested.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::target;
+use crate::sys::{self, bpf, process, Category};
+
+/// Which cgroup the program goes to (see the `target` module).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which<'a> {
+    /// The cgroup of `unit`, which this process runs in; `attach_only`: `--attach` mode.
+    Unit { unit: &'a str, attach_only: bool },
+    /// Ad hoc mode: the unit's cgroup when we are alone in it, else a child cgroup of ours.
+    AdHoc,
+}
+
+/// What the policy needs to know about a chosen cgroup.
+pub trait CgroupHandle {
+    /// For messages.
+    fn path(&self) -> &Path;
+    /// This run created the cgroup (and moved into it): undone when the command will not run.
+    fn created(&self) -> bool;
+}
+
+/// What the launcher asks of the kernel. Errors are returned as the kernel gave them (an
+/// `io::Error` with its errno) or, where only the implementation knows the operation and the
+/// object, as a named [`sys::Error`]; the caller decides whether they are fatal.
+pub trait Kernel {
+    /// A loaded program.
+    type Prog;
+    /// A cgroup directory, open.
+    type Cgroup: CgroupHandle;
+
+    /// The ifindex of `interface` in this network namespace, `None` when it does not exist.
+    fn resolve(&mut self, interface: &str) -> io::Result<Option<u32>>;
+    /// The clock `--wait` measures against.
+    fn now(&mut self) -> Instant;
+    /// Waits before the next look for the interface.
+    fn pause(&mut self, d: Duration);
+    /// Loads our program binding sockets to `ifindex`.
+    fn load(&mut self, ifindex: u32) -> Result<Self::Prog, sys::Error>;
+    /// Chooses (and, for ad hoc runs from a shell, creates and enters) the cgroup.
+    fn target(&mut self, which: Which<'_>) -> Result<Self::Cgroup, sys::Error>;
+    /// Attaches `prog` to `cgroup` and then removes our older copies there (attach before
+    /// detach: the cgroup is never without a binding).
+    fn attach(
+        &mut self,
+        cgroup: &Self::Cgroup,
+        prog: &Self::Prog,
+    ) -> Result<bpf::BindOutcome, sys::Error>;
+    /// Binding programs on the ancestors of `cgroup`, which run after (and so override) ours.
+    fn ancestor_bindings(&mut self, cgroup: &Self::Cgroup) -> io::Result<Vec<Nested>>;
+    /// Detaches exactly `prog` from `cgroup` again.
+    fn detach(&mut self, cgroup: &Self::Cgroup, prog: &Self::Prog) -> io::Result<()>;
+    /// The ifindex a socket created now, in our cgroup, is bound to.
+    fn probe(&mut self) -> io::Result<Option<u32>>;
+    /// Moves this process out of a cgroup it created and removes it (best effort).
+    fn remove_created(&mut self, cgroup: Self::Cgroup);
+    /// Executes the command in place; returns only on failure.
+    fn exec(&mut self, path: &Path, argv: &[OsString]) -> io::Error;
+}
+
+/// A binding program on an ancestor cgroup of the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nested {
+    pub cgroup: PathBuf,
+    /// The interface it binds to, when known.
+    pub ifindex: Option<u32>,
+    /// systemd's native `BindNetworkInterface=` program rather than ours.
+    pub native: bool,
+}
+
+/// A cgroup directory opened read-only (so `ProtectControlGroups=yes` keeps working), with the
+/// path for messages.
+#[derive(Debug)]
+pub struct Cgroup {
+    path: PathBuf,
+    fd: OwnedFd,
+    created: bool,
+}
+
+impl Cgroup {
+    /// Opens the cgroup directory `path` (one this run did not create). Fails with a cgroup
+    /// error (219/CGROUP) naming the path.
+    pub fn open(path: &Path) -> Result<Cgroup, sys::Error> {
+        let fd = sys::cgroup::open_cgroup_dir(path).map_err(|e| {
+            sys::Error::new(
+                Category::Cgroup,
+                "open cgroup",
+                path.display().to_string(),
+                e,
+            )
+        })?;
+        Ok(Cgroup {
+            path: path.to_path_buf(),
+            fd,
+            created: false,
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Takes over the directory `target` chose. A created one is undone if that fails.
+    fn from_target(t: target::Target) -> Result<Cgroup, sys::Error> {
+        match t.fd().try_clone_to_owned() {
+            Ok(fd) => Ok(Cgroup {
+                path: t.path().to_path_buf(),
+                fd,
+                created: t.created(),
+            }),
+            Err(e) => {
+                let path = t.path().to_path_buf();
+                let created = t.created();
+                drop(t);
+                if created {
+                    target::remove_created(&path);
+                }
+                Err(sys::Error::new(
+                    Category::Cgroup,
+                    "open cgroup",
+                    path.display().to_string(),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+impl CgroupHandle for Cgroup {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn created(&self) -> bool {
+        self.created
+    }
+}
+
+/// The real kernel, through `sys::` and `target`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Linux;
+
+impl Kernel for Linux {
+    type Prog = OwnedFd;
+    type Cgroup = Cgroup;
+
+    fn resolve(&mut self, interface: &str) -> io::Result<Option<u32>> {
+        sys::netlink::resolve_ifindex(interface)
+    }
+
+    fn now(&mut self) -> Instant {
+        Instant::now()
+    }
+
+    fn pause(&mut self, d: Duration) {
+        std::thread::sleep(d);
+    }
+
+    fn load(&mut self, ifindex: u32) -> Result<OwnedFd, sys::Error> {
+        bpf::load_bind_program(ifindex)
+    }
+
+    fn target(&mut self, which: Which<'_>) -> Result<Cgroup, sys::Error> {
+        let t = match which {
+            Which::Unit { unit, attach_only } => target::for_unit(unit, attach_only)?,
+            Which::AdHoc => target::for_adhoc()?,
+        };
+        Cgroup::from_target(t)
+    }
+
+    fn attach(&mut self, cgroup: &Cgroup, prog: &OwnedFd) -> Result<bpf::BindOutcome, sys::Error> {
+        // The sys layer knows the operation, only we know the path: name it in every error.
+        let object = cgroup.path.display().to_string();
+        let named = |e: sys::Error| {
+            if e.object.is_empty() {
+                e.with_object(object.clone())
+            } else {
+                e
+            }
+        };
+        let mut out = bpf::check_attachable(cgroup.fd())
+            .and_then(|()| bpf::attach_replacing(cgroup.fd(), prog.as_fd()))
+            .map_err(named)?;
+        out.cleanup_error = out.cleanup_error.map(named);
+        Ok(out)
+    }
+
+    fn ancestor_bindings(&mut self, cgroup: &Cgroup) -> io::Result<Vec<Nested>> {
+        let found = bpf::ancestor_bindings(cgroup.fd())?;
+        Ok(found
+            .into_iter()
+            .map(|b| Nested {
+                // The walk went up through "..", one level per step, as the path does.
+                cgroup: cgroup
+                    .path
+                    .ancestors()
+                    .nth(b.depth)
+                    .map_or_else(PathBuf::new, Path::to_path_buf),
+                ifindex: b.ifindex,
+                native: b.native,
+            })
+            .collect())
+    }
+
+    fn detach(&mut self, cgroup: &Cgroup, prog: &OwnedFd) -> io::Result<()> {
+        bpf::detach(cgroup.fd(), prog.as_fd())
+    }
+
+    fn probe(&mut self) -> io::Result<Option<u32>> {
+        bpf::probe_bound_ifindex()
+    }
+
+    fn remove_created(&mut self, cgroup: Cgroup) {
+        let Cgroup { path, fd, .. } = cgroup;
+        // Our descriptor of the directory would not keep it alive, but close it first anyway.
+        drop(fd);
+        target::remove_created(&path);
+    }
+
+    fn exec(&mut self, path: &Path, argv: &[OsString]) -> io::Error {
+        process::exec(path, argv)
+    }
+}

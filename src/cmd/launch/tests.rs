@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The launcher's policy against a fake kernel: each failure, fail open and fail closed, with
+//! the exit status systemd shows and what is left attached or created afterwards. The code
+//! under test is the code the binary runs; only the `Kernel` differs.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::kernel::{CgroupHandle, Kernel, Nested, Which};
+use super::*;
+use crate::sys::{bpf::BindOutcome, Category};
+
+/// The errno a scripted step fails with.
+type Errno = i32;
+
+#[derive(Debug)]
+struct FakeCgroup {
+    path: PathBuf,
+    created: bool,
+}
+
+impl CgroupHandle for FakeCgroup {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn created(&self) -> bool {
+        self.created
+    }
+}
+
+/// A kernel whose answers the test chooses, and which remembers what is attached and created.
+struct Fake {
+    /// Answers to successive lookups of the interface; the last one repeats.
+    resolves: Vec<Result<Option<u32>, Errno>>,
+    load: Result<(), Errno>,
+    /// `Ok(created)`: the cgroup chosen, and whether this run created it.
+    target: Result<bool, Errno>,
+    attach: Result<(), Errno>,
+    /// Binding programs on the target's ancestors, innermost first.
+    ancestors: Result<Vec<Nested>, Errno>,
+    probe: Result<Option<u32>, Errno>,
+    /// What `execve` fails with (the real one does not return on success).
+    exec: Errno,
+
+    // The kernel's state.
+    clock: Duration,
+    next_prog: u32,
+    /// Programs attached to the cgroup, by id.
+    attached: Vec<u32>,
+    /// Cgroups this run created that still exist.
+    created: Vec<PathBuf>,
+    /// Operations in order, for "this step never ran".
+    calls: Vec<&'static str>,
+}
+
+const IFINDEX: u32 = 7;
+const UNIT_CG: &str = "/sys/fs/cgroup/system.slice/x.service";
+const CHILD_CG: &str = "/sys/fs/cgroup/user.slice/bindif-launch-1";
+
+impl Fake {
+    /// Everything works: the interface exists, the launcher runs inside a unit's cgroup.
+    fn new() -> Fake {
+        Fake {
+            resolves: vec![Ok(Some(IFINDEX))],
+            load: Ok(()),
+            target: Ok(false),
+            attach: Ok(()),
+            ancestors: Ok(Vec::new()),
+            probe: Ok(Some(IFINDEX)),
+            exec: libc::ENOEXEC,
+            clock: Duration::ZERO,
+            next_prog: 100,
+            attached: Vec::new(),
+            created: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    /// An ad hoc run from a shell: the cgroup is a child this run creates.
+    fn creating() -> Fake {
+        Fake {
+            target: Ok(true),
+            ..Fake::new()
+        }
+    }
+
+    fn ran(&self, call: &str) -> bool {
+        self.calls.contains(&call)
+    }
+
+    /// Nothing of this run is left: no program attached, no cgroup created.
+    fn assert_clean(&self) {
+        assert!(self.attached.is_empty(), "attached: {:?}", self.attached);
+        assert!(self.created.is_empty(), "created: {:?}", self.created);
+    }
+}
+
+fn os_err(errno: Errno) -> io::Error {
+    io::Error::from_raw_os_error(errno)
+}
+
+impl Kernel for Fake {
+    type Prog = u32;
+    type Cgroup = FakeCgroup;
+
+    fn resolve(&mut self, _interface: &str) -> io::Result<Option<u32>> {
+        self.calls.push("resolve");
+        let answer = if self.resolves.len() > 1 {
+            self.resolves.remove(0)
+        } else {
+            self.resolves[0]
+        };
+        answer.map_err(os_err)
+    }
+
+    fn now(&mut self) -> Instant {
+        // A fixed origin plus the time "slept": --wait takes no real time.
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now) + self.clock
+    }
+
+    fn pause(&mut self, d: Duration) {
+        self.clock += d;
+    }
+
+    fn load(&mut self, _ifindex: u32) -> Result<u32, sys::Error> {
+        self.calls.push("load");
+        self.load.map_err(|e| {
+            sys::Error::new(Category::Bpf, "load BPF program", "bindif_sock", os_err(e))
+        })?;
+        self.next_prog += 1;
+        Ok(self.next_prog)
+    }
+
+    fn target(&mut self, which: Which<'_>) -> Result<FakeCgroup, sys::Error> {
+        self.calls.push("target");
+        let created = self.target.map_err(|e| {
+            sys::Error::new(
+                Category::Cgroup,
+                "find the cgroup of",
+                "x.service",
+                os_err(e),
+            )
+        })?;
+        assert!(!created || which == Which::AdHoc, "only ad hoc runs create");
+        let path = PathBuf::from(if created { CHILD_CG } else { UNIT_CG });
+        if created {
+            self.created.push(path.clone());
+        }
+        Ok(FakeCgroup { path, created })
+    }
+
+    fn attach(&mut self, cgroup: &FakeCgroup, prog: &u32) -> Result<BindOutcome, sys::Error> {
+        self.calls.push("attach");
+        self.attach.map_err(|e| {
+            sys::Error::new(
+                Category::Bpf,
+                "attach BPF program to",
+                cgroup.path.display().to_string(),
+                os_err(e),
+            )
+        })?;
+        self.attached.push(*prog);
+        Ok(BindOutcome {
+            prog_id: *prog,
+            detached: 0,
+            cleanup_error: None,
+        })
+    }
+
+    fn ancestor_bindings(&mut self, _cgroup: &FakeCgroup) -> io::Result<Vec<Nested>> {
+        self.calls.push("ancestors");
+        self.ancestors.clone().map_err(os_err)
+    }
+
+    fn detach(&mut self, _cgroup: &FakeCgroup, prog: &u32) -> io::Result<()> {
+        self.calls.push("detach");
+        let before = self.attached.len();
+        self.attached.retain(|p| p != prog);
+        if self.attached.len() == before {
+            return Err(os_err(libc::ENOENT));
+        }
+        Ok(())
+    }
+
+    fn probe(&mut self) -> io::Result<Option<u32>> {
+        self.calls.push("probe");
+        self.probe.map_err(os_err)
+    }
+
+    fn remove_created(&mut self, cgroup: FakeCgroup) {
+        self.calls.push("remove_created");
+        assert!(cgroup.created, "removing a cgroup this run did not create");
+        self.created.retain(|p| *p != cgroup.path);
+        // The program goes with the directory.
+        self.attached.clear();
+    }
+
+    fn exec(&mut self, _path: &Path, _argv: &[OsString]) -> io::Error {
+        self.calls.push("exec");
+        os_err(self.exec)
+    }
+}
+
+fn policy(fail_closed: bool) -> Policy {
+    Policy {
+        fail_closed,
+        wait: Duration::ZERO,
+        verify: false,
+    }
+}
+
+fn unit() -> Which<'static> {
+    Which::Unit {
+        unit: "x.service",
+        attach_only: false,
+    }
+}
+
+/// Runs [`bind`]; returns the exit status it refused with, or whether it bound.
+fn run_bind(k: &mut Fake, p: &Policy, which: Which<'_>) -> Result<Setup<Fake>, i32> {
+    bind(k, "v0", p, which).map_err(|Fatal(code)| code)
+}
+
+fn bound(s: &Setup<Fake>) -> bool {
+    s.bound.is_some()
+}
+
+// --- everything works --------------------------------------------------------------------------
+
+#[test]
+fn binds_and_keeps_the_program() {
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        let s = run_bind(&mut k, &policy(closed), unit()).unwrap();
+        assert!(bound(&s));
+        assert_eq!(k.attached, [101]);
+        assert_eq!(s.bound.as_ref().map(|b| b.ifindex), Some(IFINDEX));
+    }
+}
+
+// --- the interface is missing ------------------------------------------------------------------
+
+#[test]
+fn missing_interface_fail_closed_is_225_before_anything_is_loaded() {
+    let mut k = Fake::creating();
+    k.resolves = vec![Ok(None)];
+    assert_eq!(
+        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+        Some(225)
+    );
+    assert!(!k.ran("load") && !k.ran("target"));
+    k.assert_clean();
+}
+
+#[test]
+fn missing_interface_fail_open_runs_unbound() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(None)];
+    let s = run_bind(&mut k, &policy(false), unit()).unwrap();
+    assert!(!bound(&s));
+    assert!(!k.ran("load"));
+    k.assert_clean();
+}
+
+#[test]
+fn resolve_error_is_225_closed_and_unbound_open() {
+    let mut k = Fake::new();
+    k.resolves = vec![Err(libc::EPERM)];
+    assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(225));
+    let mut k = Fake::new();
+    k.resolves = vec![Err(libc::EPERM)];
+    assert!(!bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+    k.assert_clean();
+}
+
+#[test]
+fn wait_polls_until_the_interface_appears() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(None), Ok(None), Ok(None), Ok(Some(IFINDEX))];
+    let p = Policy {
+        wait: Duration::from_secs(1),
+        ..policy(true)
+    };
+    assert!(bound(&run_bind(&mut k, &p, unit()).unwrap()));
+    assert_eq!(k.clock, Duration::from_millis(300));
+}
+
+#[test]
+fn wait_gives_up_at_the_deadline() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(None)];
+    let p = Policy {
+        wait: Duration::from_millis(250),
+        ..policy(true)
+    };
+    assert_eq!(run_bind(&mut k, &p, unit()).err(), Some(225));
+    assert_eq!(k.clock, Duration::from_millis(300));
+    assert!(!k.ran("load"));
+}
+
+// --- loading fails (no CAP_BPF) ----------------------------------------------------------------
+
+#[test]
+fn load_eperm_is_245_closed_and_no_cgroup_is_touched() {
+    let mut k = Fake::creating();
+    k.load = Err(libc::EPERM);
+    assert_eq!(
+        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+        Some(245)
+    );
+    assert!(!k.ran("target"));
+    k.assert_clean();
+}
+
+#[test]
+fn load_eperm_fail_open_runs_unbound() {
+    let mut k = Fake::new();
+    k.load = Err(libc::EPERM);
+    assert!(!bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+    assert!(!k.ran("target"));
+    k.assert_clean();
+}
+
+// --- no cgroup ---------------------------------------------------------------------------------
+
+#[test]
+fn target_error_is_219_closed_and_unbound_open() {
+    let mut k = Fake::new();
+    k.target = Err(libc::ESRCH);
+    assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(219));
+    assert!(!k.ran("attach"));
+    let mut k = Fake::new();
+    k.target = Err(libc::ESRCH);
+    assert!(!bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+    k.assert_clean();
+}
+
+// --- attaching fails ---------------------------------------------------------------------------
+
+#[test]
+fn attach_error_fail_closed_is_245_and_removes_the_created_cgroup() {
+    let mut k = Fake::creating();
+    k.attach = Err(libc::EPERM);
+    assert_eq!(
+        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+        Some(245)
+    );
+    assert!(k.ran("remove_created"));
+    k.assert_clean();
+}
+
+#[test]
+fn attach_error_fail_open_runs_unbound_in_the_created_cgroup() {
+    let mut k = Fake::creating();
+    k.attach = Err(libc::EPERM);
+    let s = run_bind(&mut k, &policy(false), Which::AdHoc).unwrap();
+    assert!(!bound(&s));
+    // The command still runs in its own cgroup; it goes when exec fails (below) or is removed
+    // by a later run once empty.
+    assert_eq!(k.created, [PathBuf::from(CHILD_CG)]);
+    assert!(k.attached.is_empty());
+    let cmd = Command {
+        path: "/bin/true".into(),
+        argv: vec!["true".into()],
+    };
+    assert_eq!(exec(&mut k, &cmd, s).0, 203);
+    k.assert_clean();
+}
+
+// --- the interface vanished between resolving and attaching ------------------------------------
+
+#[test]
+fn recheck_finds_interface_gone_detaches_then_225_closed() {
+    for (gone, creating) in [(None, false), (Some(IFINDEX + 1), false), (None, true)] {
+        let mut k = if creating {
+            Fake::creating()
+        } else {
+            Fake::new()
+        };
+        k.resolves = vec![Ok(Some(IFINDEX)), Ok(gone)];
+        let which = if creating { Which::AdHoc } else { unit() };
+        assert_eq!(run_bind(&mut k, &policy(true), which).err(), Some(225));
+        assert!(k.ran("attach"));
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn recheck_finds_interface_gone_detaches_then_runs_unbound_open() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(Some(IFINDEX)), Ok(None)];
+    let s = run_bind(&mut k, &policy(false), unit()).unwrap();
+    assert!(!bound(&s));
+    assert!(k.ran("detach"));
+    k.assert_clean();
+}
+
+#[test]
+fn recheck_lookup_error_keeps_the_binding() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(Some(IFINDEX)), Err(libc::ENOBUFS)];
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    assert_eq!(k.attached, [101]);
+}
+
+// --- --verify ----------------------------------------------------------------------------------
+
+fn verifying(closed: bool) -> Policy {
+    Policy {
+        verify: true,
+        ..policy(closed)
+    }
+}
+
+#[test]
+fn verify_match_binds() {
+    let mut k = Fake::new();
+    assert!(bound(&run_bind(&mut k, &verifying(false), unit()).unwrap()));
+    assert!(k.ran("probe"));
+}
+
+#[test]
+fn verify_is_skipped_unless_asked() {
+    let mut k = Fake::new();
+    k.probe = Ok(None);
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    assert!(!k.ran("probe"));
+}
+
+#[test]
+fn verify_mismatch_is_245_even_fail_open_and_removes_the_created_cgroup() {
+    for (closed, probe) in [
+        (true, Ok(None)),
+        (false, Ok(Some(IFINDEX + 1))),
+        (false, Err(libc::EAFNOSUPPORT)),
+    ] {
+        let mut k = Fake::creating();
+        k.probe = probe;
+        assert_eq!(
+            run_bind(&mut k, &verifying(closed), Which::AdHoc).err(),
+            Some(245)
+        );
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn verify_mismatch_detaches_the_program_from_the_units_cgroup() {
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        k.probe = Ok(Some(IFINDEX + 1));
+        assert_eq!(
+            run_bind(&mut k, &verifying(closed), unit()).err(),
+            Some(245)
+        );
+        assert!(k.ran("detach"));
+        k.assert_clean();
+    }
+}
+
+// --- nested bindings (issue 13 #7) -------------------------------------------------------------
+
+fn nested(cgroup: &str, ifindex: Option<u32>, native: bool) -> Nested {
+    Nested {
+        cgroup: cgroup.into(),
+        ifindex,
+        native,
+    }
+}
+
+#[test]
+fn an_ancestor_binding_elsewhere_is_refused_fail_closed_before_attaching() {
+    for outer in [
+        nested("/sys/fs/cgroup/user.slice", Some(IFINDEX + 1), false),
+        nested("/sys/fs/cgroup/user.slice", None, true),
+    ] {
+        let mut k = Fake::creating();
+        k.ancestors = Ok(vec![outer]);
+        assert_eq!(
+            run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+            Some(245)
+        );
+        assert!(!k.ran("attach"));
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn an_ancestor_binding_elsewhere_is_only_warned_about_fail_open() {
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    assert!(bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+    assert_eq!(k.attached, [101]);
+}
+
+#[test]
+fn only_the_outermost_ancestor_binding_counts() {
+    // The outermost binds to our interface: it runs last, so the binding holds.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![
+        nested("/sys/fs/cgroup/a.slice/b.slice", Some(1), false),
+        nested("/sys/fs/cgroup/a.slice", Some(IFINDEX), false),
+    ]);
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    // The other way round it does not.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![
+        nested("/sys/fs/cgroup/a.slice/b.slice", Some(IFINDEX), false),
+        nested("/sys/fs/cgroup/a.slice", Some(1), false),
+    ]);
+    assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(245));
+    k.assert_clean();
+}
+
+#[test]
+fn unreadable_ancestors_do_not_stop_the_binding() {
+    let mut k = Fake::new();
+    k.ancestors = Err(libc::EPERM);
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+}
+
+// --- execve fails ------------------------------------------------------------------------------
+
+#[test]
+fn exec_failure_is_203_and_undoes_the_binding() {
+    for creating in [false, true] {
+        let mut k = if creating {
+            Fake::creating()
+        } else {
+            Fake::new()
+        };
+        let which = if creating { Which::AdHoc } else { unit() };
+        let s = run_bind(&mut k, &policy(true), which).unwrap();
+        assert_eq!(k.attached, [101]);
+        let cmd = Command {
+            path: "/bin/true".into(),
+            argv: vec!["true".into()],
+        };
+        assert_eq!(exec(&mut k, &cmd, s).0, 203);
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn exec_failure_detaches_only_our_program() {
+    let mut k = Fake::new();
+    // Another start's program on the same cgroup, attached after ours.
+    let s = run_bind(&mut k, &policy(true), unit()).unwrap();
+    k.attached.push(999);
+    let cmd = Command {
+        path: "/bin/true".into(),
+        argv: vec!["true".into()],
+    };
+    assert_eq!(exec(&mut k, &cmd, s).0, 203);
+    assert_eq!(k.attached, [999]);
+}
+
+// --- the ad hoc mode end to end ----------------------------------------------------------------
+
+fn adhoc_args(extra: &[&str]) -> crate::cli::Args {
+    let mut argv: Vec<OsString> = extra.iter().map(OsString::from).collect();
+    argv.extend(["--interface", "v0", "--", "true"].map(OsString::from));
+    crate::cli::parse(argv).unwrap()
+}
+
+fn adhoc(k: &mut Fake, extra: &[&str]) -> i32 {
+    let args = adhoc_args(extra);
+    let crate::cli::Mode::AdHoc { interface, command } = &args.mode else {
+        panic!("not ad hoc: {:?}", args.mode);
+    };
+    adhoc_mode_with(k, &args, interface, command).unwrap_or_else(|Fatal(code)| code)
+}
+
+#[test]
+fn adhoc_is_fail_closed_by_default() {
+    let mut k = Fake::creating();
+    k.resolves = vec![Ok(None)];
+    assert_eq!(adhoc(&mut k, &[]), 225);
+    assert!(!k.ran("exec"));
+    let mut k = Fake::creating();
+    k.attach = Err(libc::EPERM);
+    assert_eq!(adhoc(&mut k, &[]), 245);
+    assert!(!k.ran("exec"));
+    k.assert_clean();
+}
+
+#[test]
+fn adhoc_fail_open_executes_unbound() {
+    let mut k = Fake::creating();
+    k.attach = Err(libc::EPERM);
+    assert_eq!(adhoc(&mut k, &["--fail-open"]), 203);
+    assert!(k.ran("exec"));
+    k.assert_clean();
+}
+
+#[test]
+fn adhoc_binds_then_executes() {
+    let mut k = Fake::creating();
+    assert_eq!(adhoc(&mut k, &["--verify"]), 203);
+    let order: Vec<_> = k.calls.clone();
+    assert_eq!(
+        order,
+        [
+            "resolve",
+            "load",
+            "target",
+            "ancestors",
+            "attach",
+            "resolve",
+            "probe",
+            "exec",
+            "detach",
+            "remove_created"
+        ]
+    );
+    k.assert_clean();
+}
+
+// --- the policy's sources ----------------------------------------------------------------------
+
+#[test]
+fn policy_defaults_per_mode_and_the_command_line_wins() {
+    use crate::cli::PolicyArgs;
+    let none = PolicyArgs::default();
+    assert_eq!(Policy::merge(&none, None, true), policy(true));
+    assert_eq!(Policy::merge(&none, None, false), policy(false));
+    let cli = PolicyArgs {
+        fail_closed: Some(false),
+        wait_secs: Some(1.5),
+        verify: true,
+    };
+    assert_eq!(
+        Policy::merge(&cli, None, true),
+        Policy {
+            fail_closed: false,
+            wait: Duration::from_millis(1500),
+            verify: true,
+        }
+    );
+}
