@@ -93,24 +93,69 @@ pub struct Args {
     pub timing: bool,
 }
 
+/// A command line that cannot be run; `Display` is the message, printed after the program name
+/// before exiting with `exit::INVALIDARGUMENT`. One variant per rule broken, so a caller (or a
+/// test) can tell the cases apart without matching on the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub enum UsageError {
+    /// An option this program does not know, as written.
+    UnknownOption(String),
+    /// An option that needs a value came last.
+    MissingValue(&'static str),
+    /// An option's value was not UTF-8.
+    ValueNotUtf8(&'static str),
+    /// A word before `--` was not UTF-8.
+    ArgumentNotUtf8,
+    /// A flag was given a value (`--verify=yes`).
+    UnexpectedValue(&'static str),
+    /// `--wait=` was not a number of seconds a timeout can hold.
+    InvalidWait(String),
+    ShowArguments,
+    MigrateArguments,
+    StatusCommand,
+    InterfaceWithUnit,
+    InterfaceWithoutCommand,
+    MissingUnit,
+    TooManyArguments,
+    AttachWithCommand,
+    EmptyCommand,
+}
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+        use UsageError::*;
+        match self {
+            UnknownOption(o) => write!(f, "Unknown option {o}"),
+            MissingValue(o) => write!(f, "{o} needs a value"),
+            ValueNotUtf8(o) => write!(f, "{o} needs a UTF-8 value"),
+            ArgumentNotUtf8 => write!(f, "Arguments before -- must be UTF-8"),
+            UnexpectedValue(o) => write!(f, "{o} takes no value"),
+            InvalidWait(v) => write!(f, "Invalid --wait= value, expected seconds: {v}"),
+            ShowArguments => write!(f, "show needs one or more unit names and no command"),
+            MigrateArguments => write!(f, "migrate takes no unit names and no command"),
+            StatusCommand => write!(f, "status runs no command"),
+            InterfaceWithUnit => write!(
+                f,
+                "--interface takes no unit name: use --interface IFACE -- COMMAND"
+            ),
+            InterfaceWithoutCommand => write!(f, "--interface needs a command after --"),
+            MissingUnit => write!(f, "Missing unit name (try --help)"),
+            TooManyArguments => write!(f, "Too many arguments; put the command after --"),
+            AttachWithCommand => {
+                write!(f, "--attach runs no command; drop the part after --")
+            }
+            EmptyCommand => write!(f, "Empty command after --"),
+        }
     }
 }
 
-fn usage_err<T>(msg: impl Into<String>) -> Result<T, UsageError> {
-    Err(UsageError(msg.into()))
-}
+impl std::error::Error for UsageError {}
 
 /// Parses `--wait=` as seconds: a plain non-negative number, as `timeout(1)` accepts.
 fn parse_wait(v: &str) -> Result<f64, UsageError> {
     match v.parse::<f64>() {
         Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
-        _ => usage_err(format!("Invalid --wait= value, expected seconds: {v}")),
+        _ => Err(UsageError::InvalidWait(v.to_string())),
     }
 }
 
@@ -119,15 +164,13 @@ struct Parser {
 }
 
 impl Parser {
-    fn value(&mut self, opt: &str, inline: Option<&str>) -> Result<String, UsageError> {
+    fn value(&mut self, opt: &'static str, inline: Option<&str>) -> Result<String, UsageError> {
         if let Some(v) = inline {
             return Ok(v.to_string());
         }
         match self.args.next() {
-            Some(v) => v
-                .into_string()
-                .or_else(|_| usage_err(format!("{opt} needs a UTF-8 value"))),
-            None => usage_err(format!("{opt} needs a value")),
+            Some(v) => v.into_string().map_err(|_| UsageError::ValueNotUtf8(opt)),
+            None => Err(UsageError::MissingValue(opt)),
         }
     }
 }
@@ -165,15 +208,15 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         let s = arg
             .to_str()
             .map(str::to_string)
-            .ok_or_else(|| UsageError("Arguments before -- must be UTF-8".into()))?;
+            .ok_or(UsageError::ArgumentNotUtf8)?;
         let (opt, inline) = match s.split_once('=') {
             Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
             _ => (s.clone(), None),
         };
         let inline = inline.as_deref();
-        let flag = |name: &str| -> Result<(), UsageError> {
+        let flag = |name: &'static str| -> Result<(), UsageError> {
             if inline.is_some() {
-                usage_err(format!("{name} takes no value"))
+                Err(UsageError::UnexpectedValue(name))
             } else {
                 Ok(())
             }
@@ -233,7 +276,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 migrate = opt == "migrate";
             }
             o if o.starts_with('-') && o.len() > 1 => {
-                return usage_err(format!("Unknown option {o}"));
+                return Err(UsageError::UnknownOption(o.to_string()));
             }
             _ => positional.push(s),
         }
@@ -245,17 +288,17 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         Mode::Version
     } else if show {
         if command.is_some() || positional.is_empty() {
-            return usage_err("show needs one or more unit names and no command");
+            return Err(UsageError::ShowArguments);
         }
         Mode::Show { units: positional }
     } else if migrate {
         if command.is_some() || !positional.is_empty() {
-            return usage_err("migrate takes no unit names and no command");
+            return Err(UsageError::MigrateArguments);
         }
         Mode::Migrate
     } else if status {
         if command.is_some() {
-            return usage_err("status runs no command");
+            return Err(UsageError::StatusCommand);
         }
         Mode::Status {
             units: positional,
@@ -263,29 +306,29 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         }
     } else if let Some(interface) = interface {
         if attach || !positional.is_empty() {
-            return usage_err("--interface takes no unit name: use --interface IFACE -- COMMAND");
+            return Err(UsageError::InterfaceWithUnit);
         }
         match command {
             Some(c) if !c.is_empty() => Mode::AdHoc {
                 interface,
                 command: c,
             },
-            _ => return usage_err("--interface needs a command after --"),
+            _ => return Err(UsageError::InterfaceWithoutCommand),
         }
     } else {
         let unit = match positional.as_slice() {
             [u] => u.clone(),
-            [] => return usage_err("Missing unit name (try --help)"),
-            _ => return usage_err("Too many arguments; put the command after --"),
+            [] => return Err(UsageError::MissingUnit),
+            _ => return Err(UsageError::TooManyArguments),
         };
         if attach {
             if command.is_some() {
-                return usage_err("--attach runs no command; drop the part after --");
+                return Err(UsageError::AttachWithCommand);
             }
             Mode::Attach { unit }
         } else {
             if matches!(&command, Some(c) if c.is_empty()) {
-                return usage_err("Empty command after --");
+                return Err(UsageError::EmptyCommand);
             }
             Mode::Unit { unit, command }
         }
@@ -363,22 +406,88 @@ mod tests {
 
     #[test]
     fn usage_errors() {
-        for bad in [
-            &[][..],
-            &["--interface", "x"],
-            &["--interface", "x", "--"],
-            &["--attach", "a.service", "--", "true"],
-            &["a.service", "b.service"],
-            &["--bogus", "a.service"],
-            &["--wait=soon", "a.service"],
-            &["--wait=-1", "a.service"],
-            &["--verify=yes", "a.service"],
-            &["a.service", "--"],
-            &["show"],
-        ] {
-            assert!(p(bad).is_err(), "{bad:?} should be rejected");
+        use UsageError::*;
+        let cases: &[(&[&str], UsageError, &str)] = &[
+            (&[], MissingUnit, "Missing unit name (try --help)"),
+            (
+                &["--interface", "x"],
+                InterfaceWithoutCommand,
+                "--interface needs a command after --",
+            ),
+            (
+                &["--interface", "x", "--"],
+                InterfaceWithoutCommand,
+                "--interface needs a command after --",
+            ),
+            (
+                &["--interface", "x", "a.service", "--", "true"],
+                InterfaceWithUnit,
+                "--interface takes no unit name: use --interface IFACE -- COMMAND",
+            ),
+            (
+                &["--attach", "a.service", "--", "true"],
+                AttachWithCommand,
+                "--attach runs no command; drop the part after --",
+            ),
+            (
+                &["a.service", "b.service"],
+                TooManyArguments,
+                "Too many arguments; put the command after --",
+            ),
+            (
+                &["--bogus", "a.service"],
+                UnknownOption("--bogus".into()),
+                "Unknown option --bogus",
+            ),
+            (
+                &["--wait=soon", "a.service"],
+                InvalidWait("soon".into()),
+                "Invalid --wait= value, expected seconds: soon",
+            ),
+            (
+                &["--wait=-1", "a.service"],
+                InvalidWait("-1".into()),
+                "Invalid --wait= value, expected seconds: -1",
+            ),
+            (&["--wait"], MissingValue("--wait"), "--wait needs a value"),
+            (
+                &["--verify=yes", "a.service"],
+                UnexpectedValue("--verify"),
+                "--verify takes no value",
+            ),
+            (&["a.service", "--"], EmptyCommand, "Empty command after --"),
+            (
+                &["show"],
+                ShowArguments,
+                "show needs one or more unit names and no command",
+            ),
+            (
+                &["migrate", "a.service"],
+                MigrateArguments,
+                "migrate takes no unit names and no command",
+            ),
+            (
+                &["status", "--", "true"],
+                StatusCommand,
+                "status runs no command",
+            ),
+        ];
+        for (argv, error, message) in cases {
+            let got = p(argv).expect_err(&format!("{argv:?} should be rejected"));
+            assert_eq!(&got, error, "{argv:?}");
+            assert_eq!(got.to_string(), *message, "{argv:?}");
         }
         assert_eq!(p(&["--help"]).unwrap().mode, Mode::Help);
         assert_eq!(p(&["--version", "x"]).unwrap().mode, Mode::Version);
+    }
+
+    #[test]
+    fn non_utf8_words_are_usage_errors() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![b'a', 0xff]);
+        let e = parse(vec![bad()]).unwrap_err();
+        assert_eq!(e.to_string(), "Arguments before -- must be UTF-8");
+        let e = parse(vec!["--interface".into(), bad()]).unwrap_err();
+        assert_eq!(e.to_string(), "--interface needs a UTF-8 value");
     }
 }
