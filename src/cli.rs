@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Command-line parsing (pure) and dispatch. Hand-written: the grammar is small, and the
-//! launcher must not pay for a parser crate's start-up on every service start.
+//! Command-line parsing (pure): the launcher's modes and the generator's arguments, by one set
+//! of rules. `lexopt` splits the words (`--opt value` and `--opt=value` alike, `-i value`,
+//! `-ivalue`); the grammar on top of it is here. `lexopt` only tokenizes, allocates nothing
+//! beyond the argument vector and has no dependencies, so a service start pays nothing for it.
 
 use std::ffi::OsString;
+
+use lexopt::Arg::{Long, Short, Value};
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
@@ -101,13 +105,13 @@ pub enum UsageError {
     /// An option this program does not know, as written.
     UnknownOption(String),
     /// An option that needs a value came last.
-    MissingValue(&'static str),
+    MissingValue(String),
     /// An option's value was not UTF-8.
-    ValueNotUtf8(&'static str),
+    ValueNotUtf8(String),
     /// A word before `--` was not UTF-8.
     ArgumentNotUtf8,
     /// A flag was given a value (`--verify=yes`).
-    UnexpectedValue(&'static str),
+    UnexpectedValue(String),
     /// `--wait=` was not a number of seconds a timeout can hold.
     InvalidWait(String),
     ShowArguments,
@@ -159,27 +163,64 @@ fn parse_wait(v: &str) -> Result<f64, UsageError> {
     }
 }
 
-struct Parser {
-    args: std::vec::IntoIter<OsString>,
+/// A lexopt error as a usage error. Only the errors `parse` does not pre-empt reach here: a flag
+/// given a value (`--verify=yes`, `-h=x`) and a missing value.
+fn lexopt_error(e: lexopt::Error) -> UsageError {
+    match e {
+        lexopt::Error::UnexpectedValue { option, .. } => UsageError::UnexpectedValue(option),
+        lexopt::Error::MissingValue { option } => {
+            UsageError::MissingValue(option.unwrap_or_default())
+        }
+        lexopt::Error::UnexpectedOption(o) => UsageError::UnknownOption(o),
+        other => UsageError::UnknownOption(other.to_string()),
+    }
 }
 
-impl Parser {
-    fn value(&mut self, opt: &'static str, inline: Option<&str>) -> Result<String, UsageError> {
-        if let Some(v) = inline {
-            return Ok(v.to_string());
-        }
-        match self.args.next() {
-            Some(v) => v.into_string().map_err(|_| UsageError::ValueNotUtf8(opt)),
-            None => Err(UsageError::MissingValue(opt)),
-        }
+/// The value of option `name` (`--name=V`, `--name V`, `-xV`, `-x V`), as UTF-8.
+fn string_value(p: &mut lexopt::Parser, name: &str) -> Result<String, UsageError> {
+    let v = p
+        .value()
+        .map_err(|_| UsageError::MissingValue(name.to_string()))?;
+    v.into_string()
+        .map_err(|_| UsageError::ValueNotUtf8(name.to_string()))
+}
+
+/// A long flag must not carry a value: `--verify=yes` is an error, not `--verify`.
+fn no_value(p: &mut lexopt::Parser, name: &str) -> Result<(), UsageError> {
+    match p.optional_value() {
+        Some(_) => Err(UsageError::UnexpectedValue(name.to_string())),
+        None => Ok(()),
     }
+}
+
+/// Consumes a `--` that stands as the next whole word. lexopt would swallow it and go on
+/// returning plain values; the grammar needs to know where it stood.
+fn take_double_dash(p: &mut lexopt::Parser) -> bool {
+    p.try_raw_args()
+        .is_some_and(|mut raw| raw.next_if(|w| w == "--").is_some())
+}
+
+/// Everything left on the command line, unparsed (the command after `--`).
+fn rest(p: &mut lexopt::Parser) -> Vec<OsString> {
+    p.try_raw_args().map(Iterator::collect).unwrap_or_default()
+}
+
+/// The words `parse` collects before it decides the mode.
+#[derive(Default)]
+struct Words {
+    attach: bool,
+    interface: Option<String>,
+    subcommand: Option<&'static str>,
+    positional: Vec<String>,
+    command: Option<Vec<OsString>>,
+    sockets: bool,
+    help: bool,
+    version: bool,
 }
 
 /// Parses the arguments after argv[0].
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
-    let mut p = Parser {
-        args: argv.into_iter(),
-    };
+    let mut p = lexopt::Parser::from_args(argv);
     let mut a = Args {
         mode: Mode::Help,
         policy: PolicyArgs::default(),
@@ -189,114 +230,120 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         debug: false,
         timing: false,
     };
-    let mut attach = false;
-    let mut interface = None;
-    let mut positional: Vec<String> = Vec::new();
-    let mut command: Option<Vec<OsString>> = None;
-    let mut show = false;
-    let mut status = false;
-    let mut migrate = false;
-    let mut sockets = false;
-    let mut help = false;
-    let mut version = false;
-
-    while let Some(arg) = p.args.next() {
-        if arg == "--" {
-            command = Some(p.args.by_ref().collect());
+    let mut w = Words::default();
+    loop {
+        if take_double_dash(&mut p) {
+            w.command = Some(rest(&mut p));
             break;
         }
-        let s = arg
-            .to_str()
-            .map(str::to_string)
-            .ok_or(UsageError::ArgumentNotUtf8)?;
-        let (opt, inline) = match s.split_once('=') {
-            Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
-            _ => (s.clone(), None),
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            break;
         };
-        let inline = inline.as_deref();
-        let flag = |name: &'static str| -> Result<(), UsageError> {
-            if inline.is_some() {
-                Err(UsageError::UnexpectedValue(name))
-            } else {
-                Ok(())
+        match arg {
+            Short('h') => w.help = true,
+            Long("help") => {
+                no_value(&mut p, "--help")?;
+                w.help = true
             }
-        };
-        match opt.as_str() {
-            "-h" | "--help" => help = true,
-            "--version" => version = true,
-            "--attach" => {
-                flag("--attach")?;
-                attach = true
+            Long("version") => {
+                no_value(&mut p, "--version")?;
+                w.version = true
             }
-            "--interface" | "-i" => interface = Some(p.value("--interface", inline)?),
-            "--fail-closed" => {
-                flag("--fail-closed")?;
+            Long("attach") => {
+                no_value(&mut p, "--attach")?;
+                w.attach = true
+            }
+            Short('i') | Long("interface") => {
+                w.interface = Some(string_value(&mut p, "--interface")?)
+            }
+            Long("fail-closed") => {
+                no_value(&mut p, "--fail-closed")?;
                 a.policy.fail_closed = Some(true)
             }
-            "--fail-open" => {
-                flag("--fail-open")?;
+            Long("fail-open") => {
+                no_value(&mut p, "--fail-open")?;
                 a.policy.fail_closed = Some(false)
             }
-            "--wait" => a.policy.wait_secs = Some(parse_wait(&p.value("--wait", inline)?)?),
-            "--verify" => {
-                flag("--verify")?;
+            Long("wait") => {
+                a.policy.wait_secs = Some(parse_wait(&string_value(&mut p, "--wait")?)?)
+            }
+            Long("verify") => {
+                no_value(&mut p, "--verify")?;
                 a.policy.verify = true
             }
-            "--notify-status" => {
-                flag("--notify-status")?;
+            Long("notify-status") => {
+                no_value(&mut p, "--notify-status")?;
                 a.notify_status = true
             }
-            "--root" => a.root = PathBuf::from(p.value("--root", inline)?),
-            "--json" => {
-                flag("--json")?;
+            Long("root") => a.root = PathBuf::from(string_value(&mut p, "--root")?),
+            Long("json") => {
+                no_value(&mut p, "--json")?;
                 a.json = true
             }
-            "--debug" => {
-                flag("--debug")?;
+            Long("debug") => {
+                no_value(&mut p, "--debug")?;
                 a.debug = true
             }
-            "--timing" => {
-                flag("--timing")?;
+            Long("timing") => {
+                no_value(&mut p, "--timing")?;
                 a.timing = true
             }
-            "--sockets" => {
-                flag("--sockets")?;
-                sockets = true
+            Long("sockets") => {
+                no_value(&mut p, "--sockets")?;
+                w.sockets = true
             }
-            "show" | "status" | "migrate"
-                if positional.is_empty()
-                    && !show
-                    && !status
-                    && !migrate
-                    && !attach
-                    && interface.is_none() =>
-            {
-                show = opt == "show";
-                status = opt == "status";
-                migrate = opt == "migrate";
+            Value(v) => {
+                let word = v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?;
+                // The first word names a subcommand, unless a mode option came before it.
+                let sub = ["show", "status", "migrate"]
+                    .into_iter()
+                    .find(|s| *s == word);
+                match sub {
+                    Some(s)
+                        if w.positional.is_empty()
+                            && w.subcommand.is_none()
+                            && !w.attach
+                            && w.interface.is_none() =>
+                    {
+                        w.subcommand = Some(s)
+                    }
+                    _ => w.positional.push(word),
+                }
             }
-            o if o.starts_with('-') && o.len() > 1 => {
-                return Err(UsageError::UnknownOption(o.to_string()));
-            }
-            _ => positional.push(s),
+            other => return Err(lexopt_error(other.unexpected())),
         }
     }
+    a.mode = mode(w)?;
+    Ok(a)
+}
 
-    a.mode = if help {
+/// Decides the mode from the collected words, or says which rule they break.
+fn mode(w: Words) -> Result<Mode, UsageError> {
+    let Words {
+        attach,
+        interface,
+        subcommand,
+        positional,
+        command,
+        sockets,
+        help,
+        version,
+    } = w;
+    Ok(if help {
         Mode::Help
     } else if version {
         Mode::Version
-    } else if show {
+    } else if subcommand == Some("show") {
         if command.is_some() || positional.is_empty() {
             return Err(UsageError::ShowArguments);
         }
         Mode::Show { units: positional }
-    } else if migrate {
+    } else if subcommand == Some("migrate") {
         if command.is_some() || !positional.is_empty() {
             return Err(UsageError::MigrateArguments);
         }
         Mode::Migrate
-    } else if status {
+    } else if subcommand == Some("status") {
         if command.is_some() {
             return Err(UsageError::StatusCommand);
         }
@@ -332,8 +379,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             }
             Mode::Unit { unit, command }
         }
-    };
-    Ok(a)
+    })
 }
 
 #[cfg(test)]
@@ -405,6 +451,35 @@ mod tests {
     }
 
     #[test]
+    fn option_values_are_read_the_same_in_every_form() {
+        let adhoc = |v: &[&str]| p(v).map(|a| (a.mode, a.policy.wait_secs, a.root));
+        let want = adhoc(&["--interface=mgmt", "--wait=3", "--root=/r", "--", "true"]).unwrap();
+        for form in [
+            &[
+                "--interface",
+                "mgmt",
+                "--wait",
+                "3",
+                "--root",
+                "/r",
+                "--",
+                "true",
+            ][..],
+            &["-i", "mgmt", "--wait=3", "--root", "/r", "--", "true"],
+            &["-imgmt", "--wait", "3", "--root=/r", "--", "true"],
+            &["-i=mgmt", "--root=/r", "--wait=3", "--", "true"],
+        ] {
+            assert_eq!(adhoc(form).unwrap(), want, "{form:?}");
+        }
+        // A value is taken whole, even when it looks like an option.
+        assert_eq!(
+            p(&["--root", "--json", "show", "a.service"]).unwrap().root,
+            PathBuf::from("--json")
+        );
+        assert!(!p(&["--root", "--json", "show", "a.service"]).unwrap().json);
+    }
+
+    #[test]
     fn usage_errors() {
         use UsageError::*;
         let cases: &[(&[&str], UsageError, &str)] = &[
@@ -449,10 +524,30 @@ mod tests {
                 InvalidWait("-1".into()),
                 "Invalid --wait= value, expected seconds: -1",
             ),
-            (&["--wait"], MissingValue("--wait"), "--wait needs a value"),
+            (
+                &["--wait"],
+                MissingValue("--wait".into()),
+                "--wait needs a value",
+            ),
+            (
+                &["-i"],
+                MissingValue("--interface".into()),
+                "--interface needs a value",
+            ),
+            (
+                &["--help=x"],
+                UnexpectedValue("--help".into()),
+                "--help takes no value",
+            ),
+            (&["-h=x"], UnexpectedValue("-h".into()), "-h takes no value"),
+            (
+                &["-x", "a.service"],
+                UnknownOption("-x".into()),
+                "Unknown option -x",
+            ),
             (
                 &["--verify=yes", "a.service"],
-                UnexpectedValue("--verify"),
+                UnexpectedValue("--verify".into()),
                 "--verify takes no value",
             ),
             (&["a.service", "--"], EmptyCommand, "Empty command after --"),
