@@ -9,6 +9,8 @@ use std::ffi::OsString;
 use lexopt::Arg::{Long, Short, Value};
 use std::path::PathBuf;
 
+use crate::cgroup_path::Layout;
+
 pub const USAGE: &str = "\
 bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
 bindif-launch [OPTIONS] --attach UNIT
@@ -123,6 +125,12 @@ pub enum UsageError {
     TooManyArguments,
     AttachWithCommand,
     EmptyCommand,
+    /// The generator's `--systemd-version=` was not a version number.
+    InvalidSystemdVersion(String),
+    /// The generator's `--layout=` was not one it knows.
+    InvalidLayout(String),
+    /// The generator was not given one to three output directories.
+    GeneratorDirectories,
 }
 
 impl std::fmt::Display for UsageError {
@@ -149,6 +157,15 @@ impl std::fmt::Display for UsageError {
                 write!(f, "--attach runs no command; drop the part after --")
             }
             EmptyCommand => write!(f, "Empty command after --"),
+            InvalidSystemdVersion(v) => write!(
+                f,
+                "Invalid --systemd-version= value, expected a version number: {v}"
+            ),
+            InvalidLayout(v) => write!(
+                f,
+                "Invalid --layout= value, expected unified, hybrid or legacy: {v}"
+            ),
+            GeneratorDirectories => write!(f, "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]"),
         }
     }
 }
@@ -382,6 +399,97 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
     })
 }
 
+/// The generator's command line. systemd runs a generator as `NAME NORMAL_DIR EARLY_DIR
+/// LATE_DIR`; `bindif-launch generate [OPTIONS] NORMAL_DIR` is the same run for tests and
+/// for trying it out, with the options that replace what the generator would detect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratorArgs {
+    /// Run by systemd as the installed generator, not as `bindif-launch generate`: log to
+    /// `/dev/kmsg`, as there is no journal yet.
+    pub as_generator: bool,
+    /// `--root=DIR`: read unit files below DIR.
+    pub root: PathBuf,
+    /// Where drop-ins are written; the only directory used.
+    pub normal_dir: PathBuf,
+    /// systemd's early and late directories, passed along but never written to.
+    pub early_dir: Option<PathBuf>,
+    pub late_dir: Option<PathBuf>,
+    /// `--systemd-version=N`; `None`: ask the running systemd.
+    pub systemd_version: Option<u32>,
+    /// `--layout=unified|hybrid|legacy`; `None`: detect the cgroup layout.
+    pub layout: Option<Layout>,
+    /// `--debug`. `$SYSTEMD_LOG_LEVEL` is the caller's to add: parsing reads no environment.
+    pub debug: bool,
+}
+
+fn parse_layout(v: &str) -> Result<Layout, UsageError> {
+    Ok(match v {
+        "unified" => Layout::Unified {
+            mount: PathBuf::from("/sys/fs/cgroup"),
+        },
+        "hybrid" => Layout::Hybrid {
+            mount: PathBuf::from("/sys/fs/cgroup/unified"),
+        },
+        "legacy" => Layout::Legacy,
+        _ => return Err(UsageError::InvalidLayout(v.to_string())),
+    })
+}
+
+/// Parses the generator's whole argv (argv[0] included: it tells the two forms apart) by the
+/// same rules as [`parse`]: `--opt=value` or `--opt value`, `--` ends the options.
+pub fn parse_generator(argv: Vec<OsString>) -> Result<GeneratorArgs, UsageError> {
+    let as_generator = argv.get(1).map_or(true, |a| a != "generate");
+    let skip = if as_generator { 1 } else { 2 };
+    let mut p = lexopt::Parser::from_args(argv.into_iter().skip(skip));
+    let mut g = GeneratorArgs {
+        as_generator,
+        root: PathBuf::from("/"),
+        normal_dir: PathBuf::new(),
+        early_dir: None,
+        late_dir: None,
+        systemd_version: None,
+        layout: None,
+        debug: false,
+    };
+    let mut dirs = Vec::new();
+    loop {
+        if take_double_dash(&mut p) {
+            for d in rest(&mut p) {
+                dirs.push(d.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?);
+            }
+            break;
+        }
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            break;
+        };
+        match arg {
+            Long("root") => g.root = PathBuf::from(string_value(&mut p, "--root")?),
+            Long("systemd-version") => {
+                let v = string_value(&mut p, "--systemd-version")?;
+                let n = v
+                    .parse()
+                    .map_err(|_| UsageError::InvalidSystemdVersion(v))?;
+                g.systemd_version = Some(n);
+            }
+            Long("layout") => g.layout = Some(parse_layout(&string_value(&mut p, "--layout")?)?),
+            Long("debug") => {
+                no_value(&mut p, "--debug")?;
+                g.debug = true
+            }
+            Value(v) => dirs.push(v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?),
+            other => return Err(lexopt_error(other.unexpected())),
+        }
+    }
+    let mut dirs = dirs.into_iter().map(PathBuf::from);
+    g.normal_dir = dirs.next().ok_or(UsageError::GeneratorDirectories)?;
+    g.early_dir = dirs.next();
+    g.late_dir = dirs.next();
+    if dirs.next().is_some() {
+        return Err(UsageError::GeneratorDirectories);
+    }
+    Ok(g)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,6 +682,124 @@ mod tests {
         }
         assert_eq!(p(&["--help"]).unwrap().mode, Mode::Help);
         assert_eq!(p(&["--version", "x"]).unwrap().mode, Mode::Version);
+    }
+
+    fn g(v: &[&str]) -> Result<GeneratorArgs, UsageError> {
+        parse_generator(v.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn generator_as_systemd_runs_it() {
+        let a = g(&[
+            "/usr/lib/systemd/system-generators/bindif-launch-generator",
+            "/run/n",
+            "/run/e",
+            "/run/l",
+        ])
+        .unwrap();
+        assert_eq!(
+            a,
+            GeneratorArgs {
+                as_generator: true,
+                root: PathBuf::from("/"),
+                normal_dir: PathBuf::from("/run/n"),
+                early_dir: Some(PathBuf::from("/run/e")),
+                late_dir: Some(PathBuf::from("/run/l")),
+                systemd_version: None,
+                layout: None,
+                debug: false,
+            }
+        );
+    }
+
+    #[test]
+    fn generator_subcommand_options_in_every_form() {
+        let a = g(&[
+            "bindif-launch",
+            "generate",
+            "--root",
+            "/r",
+            "--systemd-version=252",
+            "--layout",
+            "hybrid",
+            "--debug",
+            "/out",
+        ])
+        .unwrap();
+        assert!(!a.as_generator && a.debug);
+        assert_eq!(
+            (a.root, a.normal_dir),
+            (PathBuf::from("/r"), PathBuf::from("/out"))
+        );
+        assert_eq!(a.systemd_version, Some(252));
+        assert_eq!(
+            a.layout,
+            Some(Layout::Hybrid {
+                mount: PathBuf::from("/sys/fs/cgroup/unified")
+            })
+        );
+        let b = g(&["bindif-launch", "generate", "--layout=legacy", "--", "-out"]).unwrap();
+        assert_eq!(
+            (b.layout, b.normal_dir),
+            (Some(Layout::Legacy), PathBuf::from("-out"))
+        );
+    }
+
+    #[test]
+    fn generator_usage_errors() {
+        use UsageError::*;
+        let cases: &[(&[&str], UsageError, &str)] = &[
+            (
+                &["bindif-launch-generator"],
+                GeneratorDirectories,
+                "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]",
+            ),
+            (
+                &["bindif-launch-generator", "a", "b", "c", "d"],
+                GeneratorDirectories,
+                "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]",
+            ),
+            (
+                &["bindif-launch", "generate", "--systemd-version=25x", "o"],
+                InvalidSystemdVersion("25x".into()),
+                "Invalid --systemd-version= value, expected a version number: 25x",
+            ),
+            (
+                &[
+                    "bindif-launch",
+                    "generate",
+                    "--systemd-version=4294967296",
+                    "o",
+                ],
+                InvalidSystemdVersion("4294967296".into()),
+                "Invalid --systemd-version= value, expected a version number: 4294967296",
+            ),
+            (
+                &["bindif-launch", "generate", "--layout=v1", "o"],
+                InvalidLayout("v1".into()),
+                "Invalid --layout= value, expected unified, hybrid or legacy: v1",
+            ),
+            (
+                &["bindif-launch", "generate", "--layout"],
+                MissingValue("--layout".into()),
+                "--layout needs a value",
+            ),
+            (
+                &["bindif-launch", "generate", "--debug=1", "o"],
+                UnexpectedValue("--debug".into()),
+                "--debug takes no value",
+            ),
+            (
+                &["bindif-launch", "generate", "--json", "o"],
+                UnknownOption("--json".into()),
+                "Unknown option --json",
+            ),
+        ];
+        for (argv, error, message) in cases {
+            let got = g(argv).expect_err(&format!("{argv:?} should be rejected"));
+            assert_eq!(&got, error, "{argv:?}");
+            assert_eq!(got.to_string(), *message, "{argv:?}");
+        }
     }
 
     #[test]
