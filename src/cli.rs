@@ -8,6 +8,7 @@ use std::ffi::OsString;
 
 use lexopt::Arg::{Long, Short, Value};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cgroup_path::Layout;
 
@@ -84,7 +85,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyArgs {
     pub fail_closed: Option<bool>,
-    pub wait_secs: Option<f64>,
+    /// `--wait=`: how long to wait for the interface to appear.
+    pub wait: Option<Duration>,
     pub verify: bool,
 }
 
@@ -172,12 +174,14 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Parses `--wait=` as seconds: a plain non-negative number, as `timeout(1)` accepts.
-fn parse_wait(v: &str) -> Result<f64, UsageError> {
-    match v.parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
-        _ => Err(UsageError::InvalidWait(v.to_string())),
-    }
+/// Parses `--wait=` as seconds: a plain non-negative number, as `timeout(1)` accepts, that a
+/// `Duration` can hold. NaN, infinities, negatives and values past `u64::MAX` seconds (`1e20`)
+/// are usage errors here rather than a panic in `Duration::from_secs_f64` later.
+fn parse_wait(v: &str) -> Result<Duration, UsageError> {
+    v.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| UsageError::InvalidWait(v.to_string()))
 }
 
 /// A lexopt error as a usage error. Only the errors `parse` does not pre-empt reach here: a flag
@@ -281,9 +285,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 no_value(&mut p, "--fail-open")?;
                 a.policy.fail_closed = Some(false)
             }
-            Long("wait") => {
-                a.policy.wait_secs = Some(parse_wait(&string_value(&mut p, "--wait")?)?)
-            }
+            Long("wait") => a.policy.wait = Some(parse_wait(&string_value(&mut p, "--wait")?)?),
             Long("verify") => {
                 no_value(&mut p, "--verify")?;
                 a.policy.verify = true
@@ -528,7 +530,7 @@ mod tests {
             }
         );
         let a = p(&["--interface=mgmt", "--wait", "2.5", "--", "ping", "x"]).unwrap();
-        assert_eq!(a.policy.wait_secs, Some(2.5));
+        assert_eq!(a.policy.wait, Some(Duration::from_millis(2500)));
         assert_eq!(
             a.mode,
             Mode::AdHoc {
@@ -560,7 +562,7 @@ mod tests {
 
     #[test]
     fn option_values_are_read_the_same_in_every_form() {
-        let adhoc = |v: &[&str]| p(v).map(|a| (a.mode, a.policy.wait_secs, a.root));
+        let adhoc = |v: &[&str]| p(v).map(|a| (a.mode, a.policy.wait, a.root));
         let want = adhoc(&["--interface=mgmt", "--wait=3", "--root=/r", "--", "true"]).unwrap();
         for form in [
             &[
@@ -585,6 +587,27 @@ mod tests {
             PathBuf::from("--json")
         );
         assert!(!p(&["--root", "--json", "show", "a.service"]).unwrap().json);
+    }
+
+    #[test]
+    fn wait_takes_what_a_duration_holds_and_nothing_else() {
+        let wait = |v: &str| p(&[&format!("--wait={v}"), "a.service"]).map(|a| a.policy.wait);
+        assert_eq!(wait("0"), Ok(Some(Duration::ZERO)));
+        assert_eq!(wait("0.25"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(wait("1e3"), Ok(Some(Duration::from_secs(1000))));
+        for bad in [
+            "1e20", "NaN", "nan", "inf", "-inf", "infinity", "-1", "-0.5", "", "1s", " 1",
+        ] {
+            assert_eq!(
+                wait(bad),
+                Err(UsageError::InvalidWait(bad.to_string())),
+                "--wait={bad}"
+            );
+        }
+        assert_eq!(
+            wait("1e20").unwrap_err().to_string(),
+            "Invalid --wait= value, expected seconds: 1e20"
+        );
     }
 
     #[test]

@@ -41,11 +41,7 @@ impl Policy {
         });
         Policy {
             fail_closed: cli.fail_closed.or(unit_closed).unwrap_or(default_closed),
-            wait: cli
-                .wait_secs
-                .map(Duration::from_secs_f64)
-                .or(unit_wait)
-                .unwrap_or(Duration::ZERO),
+            wait: cli.wait.or(unit_wait).unwrap_or(Duration::ZERO),
             verify: cli.verify || unit.is_some_and(|b| b.verify.value),
         }
     }
