@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cgroup_path::Layout;
+use crate::log;
+use crate::unit::ifname;
 
 pub const USAGE: &str = "\
 bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
@@ -133,18 +135,29 @@ pub enum UsageError {
     InvalidLayout(String),
     /// The generator was not given one to three output directories.
     GeneratorDirectories,
+    /// A unit name with a control character: never a valid name, and it would reach messages.
+    InvalidUnitName(String),
+    /// `--interface=` that the kernel would not accept as a name (`ifname::valid_alternative`).
+    InvalidInterfaceName(String),
+    /// `--root=` empty (it would read the current directory's tree) or with a control character.
+    InvalidRoot(String),
+}
+
+/// Every value in a usage error came from argv: a newline in it must not forge a second log line.
+fn escape(s: &str) -> String {
+    log::escape_control(s)
 }
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use UsageError::*;
         match self {
-            UnknownOption(o) => write!(f, "Unknown option {o}"),
-            MissingValue(o) => write!(f, "{o} needs a value"),
-            ValueNotUtf8(o) => write!(f, "{o} needs a UTF-8 value"),
+            UnknownOption(o) => write!(f, "Unknown option {}", escape(o)),
+            MissingValue(o) => write!(f, "{} needs a value", escape(o)),
+            ValueNotUtf8(o) => write!(f, "{} needs a UTF-8 value", escape(o)),
             ArgumentNotUtf8 => write!(f, "Arguments before -- must be UTF-8"),
-            UnexpectedValue(o) => write!(f, "{o} takes no value"),
-            InvalidWait(v) => write!(f, "Invalid --wait= value, expected seconds: {v}"),
+            UnexpectedValue(o) => write!(f, "{} takes no value", escape(o)),
+            InvalidWait(v) => write!(f, "Invalid --wait= value, expected seconds: {}", escape(v)),
             ShowArguments => write!(f, "show needs one or more unit names and no command"),
             MigrateArguments => write!(f, "migrate takes no unit names and no command"),
             StatusCommand => write!(f, "status runs no command"),
@@ -161,13 +174,22 @@ impl std::fmt::Display for UsageError {
             EmptyCommand => write!(f, "Empty command after --"),
             InvalidSystemdVersion(v) => write!(
                 f,
-                "Invalid --systemd-version= value, expected a version number: {v}"
+                "Invalid --systemd-version= value, expected a version number: {}",
+                escape(v)
             ),
             InvalidLayout(v) => write!(
                 f,
-                "Invalid --layout= value, expected unified, hybrid or legacy: {v}"
+                "Invalid --layout= value, expected unified, hybrid or legacy: {}",
+                escape(v)
             ),
             GeneratorDirectories => write!(f, "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]"),
+            InvalidUnitName(n) => write!(f, "Invalid unit name \"{}\"", escape(n)),
+            InvalidInterfaceName(n) => write!(f, "Invalid interface name: {}", escape(n)),
+            InvalidRoot(d) => write!(
+                f,
+                "Invalid --root= value, expected a directory: \"{}\"",
+                escape(d)
+            ),
         }
     }
 }
@@ -275,7 +297,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 w.attach = true
             }
             Short('i') | Long("interface") => {
-                w.interface = Some(string_value(&mut p, "--interface")?)
+                w.interface = Some(check_interface(string_value(&mut p, "--interface")?)?)
             }
             Long("fail-closed") => {
                 no_value(&mut p, "--fail-closed")?;
@@ -294,7 +316,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 no_value(&mut p, "--notify-status")?;
                 a.notify_status = true
             }
-            Long("root") => a.root = PathBuf::from(string_value(&mut p, "--root")?),
+            Long("root") => a.root = check_root(string_value(&mut p, "--root")?)?,
             Long("json") => {
                 no_value(&mut p, "--json")?;
                 a.json = true
@@ -336,6 +358,30 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     Ok(a)
 }
 
+/// Refuses a unit name with a control character. Only that: the loader judges everything else
+/// about a name and says so in its own words ("Unit name … is not valid.").
+fn check_unit(name: &str) -> Result<(), UsageError> {
+    if name.chars().any(|c| c.is_ascii_control()) {
+        return Err(UsageError::InvalidUnitName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// `--root=` must name a directory: an empty value would read the current directory's tree.
+fn check_root(root: String) -> Result<PathBuf, UsageError> {
+    if root.is_empty() || root.chars().any(|c| c.is_ascii_control()) {
+        return Err(UsageError::InvalidRoot(root));
+    }
+    Ok(PathBuf::from(root))
+}
+
+fn check_interface(name: String) -> Result<String, UsageError> {
+    if !ifname::valid_alternative(&name) {
+        return Err(UsageError::InvalidInterfaceName(name));
+    }
+    Ok(name)
+}
+
 /// Decides the mode from the collected words, or says which rule they break.
 fn mode(w: Words) -> Result<Mode, UsageError> {
     let Words {
@@ -348,6 +394,9 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         help,
         version,
     } = w;
+    if !help && !version {
+        positional.iter().try_for_each(|u| check_unit(u))?;
+    }
     Ok(if help {
         Mode::Help
     } else if version {
@@ -465,7 +514,7 @@ pub fn parse_generator(argv: Vec<OsString>) -> Result<GeneratorArgs, UsageError>
             break;
         };
         match arg {
-            Long("root") => g.root = PathBuf::from(string_value(&mut p, "--root")?),
+            Long("root") => g.root = check_root(string_value(&mut p, "--root")?)?,
             Long("systemd-version") => {
                 let v = string_value(&mut p, "--systemd-version")?;
                 let n = v
@@ -607,6 +656,79 @@ mod tests {
         assert_eq!(
             wait("1e20").unwrap_err().to_string(),
             "Invalid --wait= value, expected seconds: 1e20"
+        );
+    }
+
+    #[test]
+    fn control_characters_from_argv_never_reach_a_message_raw() {
+        use UsageError::*;
+        let cases: &[(&[&str], UsageError, &str)] = &[
+            (
+                &["a\nb.service"],
+                InvalidUnitName("a\nb.service".into()),
+                r#"Invalid unit name "a\x0ab.service""#,
+            ),
+            (
+                &["--attach", "x.service\n<3>forged"],
+                InvalidUnitName("x.service\n<3>forged".into()),
+                r#"Invalid unit name "x.service\x0a<3>forged""#,
+            ),
+            (
+                &["status", "a\x1b[2J"],
+                InvalidUnitName("a\x1b[2J".into()),
+                r#"Invalid unit name "a\x1b[2J""#,
+            ),
+            (
+                &["-i", "v0\n", "--", "true"],
+                InvalidInterfaceName("v0\n".into()),
+                r"Invalid interface name: v0\x0a",
+            ),
+            (
+                &["--root=/tmp\n", "show", "a.service"],
+                InvalidRoot("/tmp\n".into()),
+                r#"Invalid --root= value, expected a directory: "/tmp\x0a""#,
+            ),
+            (
+                &["--bo\ngus"],
+                UnknownOption("--bo\ngus".into()),
+                r"Unknown option --bo\x0agus",
+            ),
+            (
+                &["--wait=1\n", "a.service"],
+                InvalidWait("1\n".into()),
+                r"Invalid --wait= value, expected seconds: 1\x0a",
+            ),
+            (
+                &["--verify=\n", "a.service"],
+                UnexpectedValue("--verify".into()),
+                "--verify takes no value",
+            ),
+        ];
+        for (argv, error, message) in cases {
+            let got = p(argv).expect_err(&format!("{argv:?} should be rejected"));
+            assert_eq!(&got, error, "{argv:?}");
+            assert_eq!(got.to_string(), *message, "{argv:?}");
+        }
+        // The command after -- is the user's: any bytes, passed on untouched.
+        let a = p(&["a.service", "--", "sh", "-c", "echo a\nb"]).unwrap();
+        assert!(matches!(a.mode, Mode::Unit { command: Some(c), .. } if c[2] == "echo a\nb"));
+    }
+
+    #[test]
+    fn root_and_interface_must_name_something() {
+        assert_eq!(
+            p(&["--root=", "show", "a.service"])
+                .unwrap_err()
+                .to_string(),
+            r#"Invalid --root= value, expected a directory: """#
+        );
+        assert_eq!(
+            p(&["--interface=", "--", "true"]).unwrap_err().to_string(),
+            "Invalid interface name: "
+        );
+        assert_eq!(
+            p(&["-i", "a/b", "--", "true"]).unwrap_err(),
+            UsageError::InvalidInterfaceName("a/b".into())
         );
     }
 

@@ -91,7 +91,7 @@ fn resolve_explicit(command: &[OsString]) -> Result<Command, Fatal> {
             log_at!(
                 Err,
                 "Failed to find executable {}: {}",
-                command[0].to_string_lossy(),
+                log::escape_control(&command[0].to_string_lossy()),
                 sys::strerror(&e)
             );
             Err(Fatal(exit::EXEC))
@@ -138,7 +138,7 @@ fn exec(cmd: &Command) -> Fatal {
     log_at!(
         Err,
         "Failed to execute {}: {}",
-        cmd.path.display(),
+        log::escape_control(&cmd.path.to_string_lossy()),
         sys::strerror(&err)
     );
     Fatal(exit::EXEC)
