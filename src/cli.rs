@@ -16,10 +16,11 @@ use crate::unit::ifname;
 
 pub const USAGE: &str = "\
 bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
-bindif-launch [OPTIONS] --attach UNIT
+bindif-launch [OPTIONS] -- UNIT [-- COMMAND [ARGUMENT...]]
+bindif-launch [OPTIONS] --attach [--] UNIT
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
-bindif-launch show [--root=DIR] [--json] UNIT...
-bindif-launch status [--sockets] [--json] [UNIT...]
+bindif-launch show [--root=DIR] [--json] [--] UNIT...
+bindif-launch status [--sockets] [--json] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
@@ -54,6 +55,11 @@ Options:
   --timing                 Log how long each phase took, just before executing the command
   -h --help                Show this help
      --version             Show the version
+
+An option's value follows = or comes as the next word: --wait=5 or --wait 5. The first --
+ends the options; the command follows it once the unit is named. A unit name that starts
+with - therefore goes after it, and its command after a second --:
+bindif-launch -- -x.service -- COMMAND.
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,13 +122,14 @@ pub enum UsageError {
     ValueNotUtf8(String),
     /// A word before `--` was not UTF-8.
     ArgumentNotUtf8,
+    /// A unit name given after `--` was not UTF-8.
+    UnitNotUtf8,
     /// A flag was given a value (`--verify=yes`).
     UnexpectedValue(String),
     /// `--wait=` was not a number of seconds a timeout can hold.
     InvalidWait(String),
     ShowArguments,
     MigrateArguments,
-    StatusCommand,
     InterfaceWithUnit,
     InterfaceWithoutCommand,
     MissingUnit,
@@ -156,11 +163,11 @@ impl std::fmt::Display for UsageError {
             MissingValue(o) => write!(f, "{} needs a value", escape(o)),
             ValueNotUtf8(o) => write!(f, "{} needs a UTF-8 value", escape(o)),
             ArgumentNotUtf8 => write!(f, "Arguments before -- must be UTF-8"),
+            UnitNotUtf8 => write!(f, "Unit names must be UTF-8"),
             UnexpectedValue(o) => write!(f, "{} takes no value", escape(o)),
             InvalidWait(v) => write!(f, "Invalid --wait= value, expected seconds: {}", escape(v)),
             ShowArguments => write!(f, "show needs one or more unit names and no command"),
             MigrateArguments => write!(f, "migrate takes no unit names and no command"),
-            StatusCommand => write!(f, "status runs no command"),
             InterfaceWithUnit => write!(
                 f,
                 "--interface takes no unit name: use --interface IFACE -- COMMAND"
@@ -261,6 +268,30 @@ struct Words {
     version: bool,
 }
 
+/// Sorts the words after the first `--`. The options have all been read, so the mode is known:
+/// `show` and `status` take unit names; `--interface`, or a unit named before `--`, take the
+/// command; otherwise (unit or `--attach` mode) the unit comes first, so that a name starting
+/// with `-` can be given, and a second `--` introduces the command. No word after `--` is ever
+/// an option or a subcommand, and `UNIT -- COMMAND` keeps its meaning.
+fn after_double_dash(rest: Vec<OsString>, w: &mut Words) -> Result<(), UsageError> {
+    let lists_units = matches!(w.subcommand, Some("show" | "status"));
+    let unit_follows = w.subcommand.is_none() && w.interface.is_none() && w.positional.is_empty();
+    if !lists_units && !unit_follows {
+        w.command = Some(rest);
+        return Ok(());
+    }
+    let mut words = rest.into_iter();
+    while let Some(word) = words.next() {
+        if unit_follows && word == "--" {
+            w.command = Some(words.collect());
+            break;
+        }
+        w.positional
+            .push(word.into_string().map_err(|_| UsageError::UnitNotUtf8)?);
+    }
+    Ok(())
+}
+
 /// Parses the arguments after argv[0].
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     let mut p = lexopt::Parser::from_args(argv);
@@ -276,7 +307,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     let mut w = Words::default();
     loop {
         if take_double_dash(&mut p) {
-            w.command = Some(rest(&mut p));
+            after_double_dash(rest(&mut p), &mut w)?;
             break;
         }
         let Some(arg) = p.next().map_err(lexopt_error)? else {
@@ -402,7 +433,8 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
     } else if version {
         Mode::Version
     } else if subcommand == Some("show") {
-        if command.is_some() || positional.is_empty() {
+        // After `--` show and status read unit names (`after_double_dash`), never a command.
+        if positional.is_empty() {
             return Err(UsageError::ShowArguments);
         }
         Mode::Show { units: positional }
@@ -412,9 +444,6 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         }
         Mode::Migrate
     } else if subcommand == Some("status") {
-        if command.is_some() {
-            return Err(UsageError::StatusCommand);
-        }
         Mode::Status {
             units: positional,
             sockets,
@@ -733,6 +762,87 @@ mod tests {
     }
 
     #[test]
+    fn a_unit_name_starting_with_a_dash_follows_double_dash() {
+        let unit = |u: &str, c: Option<&[&str]>| Mode::Unit {
+            unit: u.into(),
+            command: c.map(|c| c.iter().map(OsString::from).collect()),
+        };
+        assert_eq!(
+            p(&["--", "-foo.service"]).unwrap().mode,
+            unit("-foo.service", None)
+        );
+        assert_eq!(
+            p(&["--verify", "--", "-foo.service", "--", "/bin/x", "--", "-y"])
+                .unwrap()
+                .mode,
+            unit("-foo.service", Some(&["/bin/x", "--", "-y"]))
+        );
+        assert_eq!(
+            p(&["--attach", "--", "-foo.service"]).unwrap().mode,
+            Mode::Attach {
+                unit: "-foo.service".into()
+            }
+        );
+        // A unit named before -- keeps the old meaning: the command follows.
+        assert_eq!(
+            p(&["a.service", "--", "-foo.service"]).unwrap().mode,
+            unit("a.service", Some(&["-foo.service"]))
+        );
+        // After --, `show` is a unit name, not a subcommand.
+        assert_eq!(p(&["--", "show"]).unwrap().mode, unit("show", None));
+        assert_eq!(
+            p(&["show", "--json", "--", "-a.service", "b.service"])
+                .unwrap()
+                .mode,
+            Mode::Show {
+                units: vec!["-a.service".into(), "b.service".into()]
+            }
+        );
+        assert_eq!(
+            p(&["status", "--", "-a.service"]).unwrap().mode,
+            Mode::Status {
+                units: vec!["-a.service".into()],
+                sockets: false
+            }
+        );
+        // --interface has no unit: -- is the command, as before.
+        assert_eq!(
+            p(&["-i", "v0", "--", "-x"]).unwrap().mode,
+            Mode::AdHoc {
+                interface: "v0".into(),
+                command: vec!["-x".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn double_dash_usage_errors() {
+        use UsageError::*;
+        for (argv, error) in [
+            (&["--"][..], MissingUnit),
+            (&["--", "--", "true"], MissingUnit),
+            (&["--", "a.service", "b.service"], TooManyArguments),
+            (&["--", "a.service", "--"], EmptyCommand),
+            (
+                &["--attach", "--", "a.service", "--", "true"],
+                AttachWithCommand,
+            ),
+            (
+                &["--", "a\nb.service"],
+                InvalidUnitName("a\nb.service".into()),
+            ),
+        ] {
+            assert_eq!(p(argv), Err(error), "{argv:?}");
+        }
+        use std::os::unix::ffi::OsStringExt;
+        let e = parse(vec!["--".into(), OsString::from_vec(vec![0xff])]).unwrap_err();
+        assert_eq!(
+            (e.clone(), e.to_string()),
+            (UnitNotUtf8, "Unit names must be UTF-8".into())
+        );
+    }
+
+    #[test]
     fn usage_errors() {
         use UsageError::*;
         let cases: &[(&[&str], UsageError, &str)] = &[
@@ -813,11 +923,6 @@ mod tests {
                 &["migrate", "a.service"],
                 MigrateArguments,
                 "migrate takes no unit names and no command",
-            ),
-            (
-                &["status", "--", "true"],
-                StatusCommand,
-                "status runs no command",
             ),
         ];
         for (argv, error, message) in cases {
