@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Command-line parsing (pure) and dispatch. Hand-written: the grammar is small, and the
-//! launcher must not pay for a parser crate's start-up on every service start.
+//! Command-line parsing (pure): the launcher's modes and the generator's arguments, by one set
+//! of rules. `lexopt` splits the words (`--opt value` and `--opt=value` alike, `-i value`,
+//! `-ivalue`); the grammar on top of it is here. `lexopt` only tokenizes, allocates nothing
+//! beyond the argument vector and has no dependencies, so a service start pays nothing for it.
 
 use std::ffi::OsString;
+
+use lexopt::Arg::{Long, Short, Value};
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cgroup_path::Layout;
+use crate::log;
+use crate::unit::ifname;
 
 pub const USAGE: &str = "\
 bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
-bindif-launch [OPTIONS] --attach UNIT
+bindif-launch [OPTIONS] -- UNIT [-- COMMAND [ARGUMENT...]]
+bindif-launch [OPTIONS] --attach [--] UNIT
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
-bindif-launch show [--root=DIR] [--json] UNIT...
-bindif-launch status [--sockets] [--json] [UNIT...]
+bindif-launch show [--root=DIR] [--json] [--] UNIT...
+bindif-launch status [--sockets] [--json] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
@@ -45,6 +55,11 @@ Options:
   --timing                 Log how long each phase took, just before executing the command
   -h --help                Show this help
      --version             Show the version
+
+An option's value follows = or comes as the next word: --wait=5 or --wait 5. The first --
+ends the options; the command follows it once the unit is named. A unit name that starts
+with - therefore goes after it, and its command after a second --:
+bindif-launch -- -x.service -- COMMAND.
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +93,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyArgs {
     pub fail_closed: Option<bool>,
-    pub wait_secs: Option<f64>,
+    /// `--wait=`: how long to wait for the interface to appear.
+    pub wait: Option<Duration>,
     pub verify: bool,
 }
 
@@ -93,50 +109,192 @@ pub struct Args {
     pub timing: bool,
 }
 
+/// A command line that cannot be run; `Display` is the message, printed after the program name
+/// before exiting with `exit::INVALIDARGUMENT`. One variant per rule broken, so a caller (or a
+/// test) can tell the cases apart without matching on the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub enum UsageError {
+    /// An option this program does not know, as written.
+    UnknownOption(String),
+    /// An option that needs a value came last.
+    MissingValue(String),
+    /// An option's value was not UTF-8.
+    ValueNotUtf8(String),
+    /// A word before `--` was not UTF-8.
+    ArgumentNotUtf8,
+    /// A unit name given after `--` was not UTF-8.
+    UnitNotUtf8,
+    /// A flag was given a value (`--verify=yes`).
+    UnexpectedValue(String),
+    /// `--wait=` was not a number of seconds a timeout can hold.
+    InvalidWait(String),
+    ShowArguments,
+    MigrateArguments,
+    InterfaceWithUnit,
+    InterfaceWithoutCommand,
+    MissingUnit,
+    TooManyArguments,
+    AttachWithCommand,
+    EmptyCommand,
+    /// The generator's `--systemd-version=` was not a version number.
+    InvalidSystemdVersion(String),
+    /// The generator's `--layout=` was not one it knows.
+    InvalidLayout(String),
+    /// The generator was not given one to three output directories.
+    GeneratorDirectories,
+    /// A unit name with a control character: never a valid name, and it would reach messages.
+    InvalidUnitName(String),
+    /// `--interface=` that the kernel would not accept as a name (`ifname::valid_alternative`).
+    InvalidInterfaceName(String),
+    /// `--root=` empty (it would read the current directory's tree) or with a control character.
+    InvalidRoot(String),
+}
+
+/// Every value in a usage error came from argv: a newline in it must not forge a second log line.
+fn escape(s: &str) -> String {
+    log::escape_control(s)
+}
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-fn usage_err<T>(msg: impl Into<String>) -> Result<T, UsageError> {
-    Err(UsageError(msg.into()))
-}
-
-/// Parses `--wait=` as seconds: a plain non-negative number, as `timeout(1)` accepts.
-fn parse_wait(v: &str) -> Result<f64, UsageError> {
-    match v.parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
-        _ => usage_err(format!("Invalid --wait= value, expected seconds: {v}")),
-    }
-}
-
-struct Parser {
-    args: std::vec::IntoIter<OsString>,
-}
-
-impl Parser {
-    fn value(&mut self, opt: &str, inline: Option<&str>) -> Result<String, UsageError> {
-        if let Some(v) = inline {
-            return Ok(v.to_string());
+        use UsageError::*;
+        match self {
+            UnknownOption(o) => write!(f, "Unknown option {}", escape(o)),
+            MissingValue(o) => write!(f, "{} needs a value", escape(o)),
+            ValueNotUtf8(o) => write!(f, "{} needs a UTF-8 value", escape(o)),
+            ArgumentNotUtf8 => write!(f, "Arguments before -- must be UTF-8"),
+            UnitNotUtf8 => write!(f, "Unit names must be UTF-8"),
+            UnexpectedValue(o) => write!(f, "{} takes no value", escape(o)),
+            InvalidWait(v) => write!(f, "Invalid --wait= value, expected seconds: {}", escape(v)),
+            ShowArguments => write!(f, "show needs one or more unit names and no command"),
+            MigrateArguments => write!(f, "migrate takes no unit names and no command"),
+            InterfaceWithUnit => write!(
+                f,
+                "--interface takes no unit name: use --interface IFACE -- COMMAND"
+            ),
+            InterfaceWithoutCommand => write!(f, "--interface needs a command after --"),
+            MissingUnit => write!(f, "Missing unit name (try --help)"),
+            TooManyArguments => write!(f, "Too many arguments; put the command after --"),
+            AttachWithCommand => {
+                write!(f, "--attach runs no command; drop the part after --")
+            }
+            EmptyCommand => write!(f, "Empty command after --"),
+            InvalidSystemdVersion(v) => write!(
+                f,
+                "Invalid --systemd-version= value, expected a version number: {}",
+                escape(v)
+            ),
+            InvalidLayout(v) => write!(
+                f,
+                "Invalid --layout= value, expected unified, hybrid or legacy: {}",
+                escape(v)
+            ),
+            GeneratorDirectories => write!(f, "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]"),
+            InvalidUnitName(n) => write!(f, "Invalid unit name \"{}\"", escape(n)),
+            InvalidInterfaceName(n) => write!(f, "Invalid interface name: {}", escape(n)),
+            InvalidRoot(d) => write!(
+                f,
+                "Invalid --root= value, expected a directory: \"{}\"",
+                escape(d)
+            ),
         }
-        match self.args.next() {
-            Some(v) => v
-                .into_string()
-                .or_else(|_| usage_err(format!("{opt} needs a UTF-8 value"))),
-            None => usage_err(format!("{opt} needs a value")),
-        }
     }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Parses `--wait=` as seconds: a plain non-negative number, as `timeout(1)` accepts, that a
+/// `Duration` can hold. NaN, infinities, negatives and values past `u64::MAX` seconds (`1e20`)
+/// are usage errors here rather than a panic in `Duration::from_secs_f64` later.
+fn parse_wait(v: &str) -> Result<Duration, UsageError> {
+    v.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| UsageError::InvalidWait(v.to_string()))
+}
+
+/// A lexopt error as a usage error. Only the errors `parse` does not pre-empt reach here: a flag
+/// given a value (`--verify=yes`, `-h=x`) and a missing value.
+fn lexopt_error(e: lexopt::Error) -> UsageError {
+    match e {
+        lexopt::Error::UnexpectedValue { option, .. } => UsageError::UnexpectedValue(option),
+        lexopt::Error::MissingValue { option } => {
+            UsageError::MissingValue(option.unwrap_or_default())
+        }
+        lexopt::Error::UnexpectedOption(o) => UsageError::UnknownOption(o),
+        other => UsageError::UnknownOption(other.to_string()),
+    }
+}
+
+/// The value of option `name` (`--name=V`, `--name V`, `-xV`, `-x V`), as UTF-8.
+fn string_value(p: &mut lexopt::Parser, name: &str) -> Result<String, UsageError> {
+    let v = p
+        .value()
+        .map_err(|_| UsageError::MissingValue(name.to_string()))?;
+    v.into_string()
+        .map_err(|_| UsageError::ValueNotUtf8(name.to_string()))
+}
+
+/// A long flag must not carry a value: `--verify=yes` is an error, not `--verify`.
+fn no_value(p: &mut lexopt::Parser, name: &str) -> Result<(), UsageError> {
+    match p.optional_value() {
+        Some(_) => Err(UsageError::UnexpectedValue(name.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// Consumes a `--` that stands as the next whole word. lexopt would swallow it and go on
+/// returning plain values; the grammar needs to know where it stood.
+fn take_double_dash(p: &mut lexopt::Parser) -> bool {
+    p.try_raw_args()
+        .is_some_and(|mut raw| raw.next_if(|w| w == "--").is_some())
+}
+
+/// Everything left on the command line, unparsed (the command after `--`).
+fn rest(p: &mut lexopt::Parser) -> Vec<OsString> {
+    p.try_raw_args().map(Iterator::collect).unwrap_or_default()
+}
+
+/// The words `parse` collects before it decides the mode.
+#[derive(Default)]
+struct Words {
+    attach: bool,
+    interface: Option<String>,
+    subcommand: Option<&'static str>,
+    positional: Vec<String>,
+    command: Option<Vec<OsString>>,
+    sockets: bool,
+    help: bool,
+    version: bool,
+}
+
+/// Sorts the words after the first `--`. The options have all been read, so the mode is known:
+/// `show` and `status` take unit names; `--interface`, or a unit named before `--`, take the
+/// command; otherwise (unit or `--attach` mode) the unit comes first, so that a name starting
+/// with `-` can be given, and a second `--` introduces the command. No word after `--` is ever
+/// an option or a subcommand, and `UNIT -- COMMAND` keeps its meaning.
+fn after_double_dash(rest: Vec<OsString>, w: &mut Words) -> Result<(), UsageError> {
+    let lists_units = matches!(w.subcommand, Some("show" | "status"));
+    let unit_follows = w.subcommand.is_none() && w.interface.is_none() && w.positional.is_empty();
+    if !lists_units && !unit_follows {
+        w.command = Some(rest);
+        return Ok(());
+    }
+    let mut words = rest.into_iter();
+    while let Some(word) = words.next() {
+        if unit_follows && word == "--" {
+            w.command = Some(words.collect());
+            break;
+        }
+        w.positional
+            .push(word.into_string().map_err(|_| UsageError::UnitNotUtf8)?);
+    }
+    Ok(())
 }
 
 /// Parses the arguments after argv[0].
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
-    let mut p = Parser {
-        args: argv.into_iter(),
-    };
+    let mut p = lexopt::Parser::from_args(argv);
     let mut a = Args {
         mode: Mode::Help,
         policy: PolicyArgs::default(),
@@ -146,151 +304,270 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         debug: false,
         timing: false,
     };
-    let mut attach = false;
-    let mut interface = None;
-    let mut positional: Vec<String> = Vec::new();
-    let mut command: Option<Vec<OsString>> = None;
-    let mut show = false;
-    let mut status = false;
-    let mut migrate = false;
-    let mut sockets = false;
-    let mut help = false;
-    let mut version = false;
-
-    while let Some(arg) = p.args.next() {
-        if arg == "--" {
-            command = Some(p.args.by_ref().collect());
+    let mut w = Words::default();
+    loop {
+        if take_double_dash(&mut p) {
+            after_double_dash(rest(&mut p), &mut w)?;
             break;
         }
-        let s = arg
-            .to_str()
-            .map(str::to_string)
-            .ok_or_else(|| UsageError("Arguments before -- must be UTF-8".into()))?;
-        let (opt, inline) = match s.split_once('=') {
-            Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
-            _ => (s.clone(), None),
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            break;
         };
-        let inline = inline.as_deref();
-        let flag = |name: &str| -> Result<(), UsageError> {
-            if inline.is_some() {
-                usage_err(format!("{name} takes no value"))
-            } else {
-                Ok(())
+        match arg {
+            Short('h') => w.help = true,
+            Long("help") => {
+                no_value(&mut p, "--help")?;
+                w.help = true
             }
-        };
-        match opt.as_str() {
-            "-h" | "--help" => help = true,
-            "--version" => version = true,
-            "--attach" => {
-                flag("--attach")?;
-                attach = true
+            Long("version") => {
+                no_value(&mut p, "--version")?;
+                w.version = true
             }
-            "--interface" | "-i" => interface = Some(p.value("--interface", inline)?),
-            "--fail-closed" => {
-                flag("--fail-closed")?;
+            Long("attach") => {
+                no_value(&mut p, "--attach")?;
+                w.attach = true
+            }
+            Short('i') | Long("interface") => {
+                w.interface = Some(check_interface(string_value(&mut p, "--interface")?)?)
+            }
+            Long("fail-closed") => {
+                no_value(&mut p, "--fail-closed")?;
                 a.policy.fail_closed = Some(true)
             }
-            "--fail-open" => {
-                flag("--fail-open")?;
+            Long("fail-open") => {
+                no_value(&mut p, "--fail-open")?;
                 a.policy.fail_closed = Some(false)
             }
-            "--wait" => a.policy.wait_secs = Some(parse_wait(&p.value("--wait", inline)?)?),
-            "--verify" => {
-                flag("--verify")?;
+            Long("wait") => a.policy.wait = Some(parse_wait(&string_value(&mut p, "--wait")?)?),
+            Long("verify") => {
+                no_value(&mut p, "--verify")?;
                 a.policy.verify = true
             }
-            "--notify-status" => {
-                flag("--notify-status")?;
+            Long("notify-status") => {
+                no_value(&mut p, "--notify-status")?;
                 a.notify_status = true
             }
-            "--root" => a.root = PathBuf::from(p.value("--root", inline)?),
-            "--json" => {
-                flag("--json")?;
+            Long("root") => a.root = check_root(string_value(&mut p, "--root")?)?,
+            Long("json") => {
+                no_value(&mut p, "--json")?;
                 a.json = true
             }
-            "--debug" => {
-                flag("--debug")?;
+            Long("debug") => {
+                no_value(&mut p, "--debug")?;
                 a.debug = true
             }
-            "--timing" => {
-                flag("--timing")?;
+            Long("timing") => {
+                no_value(&mut p, "--timing")?;
                 a.timing = true
             }
-            "--sockets" => {
-                flag("--sockets")?;
-                sockets = true
+            Long("sockets") => {
+                no_value(&mut p, "--sockets")?;
+                w.sockets = true
             }
-            "show" | "status" | "migrate"
-                if positional.is_empty()
-                    && !show
-                    && !status
-                    && !migrate
-                    && !attach
-                    && interface.is_none() =>
-            {
-                show = opt == "show";
-                status = opt == "status";
-                migrate = opt == "migrate";
+            Value(v) => {
+                let word = v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?;
+                // The first word names a subcommand, unless a mode option came before it.
+                let sub = ["show", "status", "migrate"]
+                    .into_iter()
+                    .find(|s| *s == word);
+                match sub {
+                    Some(s)
+                        if w.positional.is_empty()
+                            && w.subcommand.is_none()
+                            && !w.attach
+                            && w.interface.is_none() =>
+                    {
+                        w.subcommand = Some(s)
+                    }
+                    _ => w.positional.push(word),
+                }
             }
-            o if o.starts_with('-') && o.len() > 1 => {
-                return usage_err(format!("Unknown option {o}"));
-            }
-            _ => positional.push(s),
+            other => return Err(lexopt_error(other.unexpected())),
         }
     }
+    a.mode = mode(w)?;
+    Ok(a)
+}
 
-    a.mode = if help {
+/// Refuses a unit name with a control character. Only that: the loader judges everything else
+/// about a name and says so in its own words ("Unit name … is not valid.").
+fn check_unit(name: &str) -> Result<(), UsageError> {
+    if name.chars().any(|c| c.is_ascii_control()) {
+        return Err(UsageError::InvalidUnitName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// `--root=` must name a directory: an empty value would read the current directory's tree.
+fn check_root(root: String) -> Result<PathBuf, UsageError> {
+    if root.is_empty() || root.chars().any(|c| c.is_ascii_control()) {
+        return Err(UsageError::InvalidRoot(root));
+    }
+    Ok(PathBuf::from(root))
+}
+
+fn check_interface(name: String) -> Result<String, UsageError> {
+    if !ifname::valid_alternative(&name) {
+        return Err(UsageError::InvalidInterfaceName(name));
+    }
+    Ok(name)
+}
+
+/// Decides the mode from the collected words, or says which rule they break.
+fn mode(w: Words) -> Result<Mode, UsageError> {
+    let Words {
+        attach,
+        interface,
+        subcommand,
+        positional,
+        command,
+        sockets,
+        help,
+        version,
+    } = w;
+    if !help && !version {
+        positional.iter().try_for_each(|u| check_unit(u))?;
+    }
+    Ok(if help {
         Mode::Help
     } else if version {
         Mode::Version
-    } else if show {
-        if command.is_some() || positional.is_empty() {
-            return usage_err("show needs one or more unit names and no command");
+    } else if subcommand == Some("show") {
+        // After `--` show and status read unit names (`after_double_dash`), never a command.
+        if positional.is_empty() {
+            return Err(UsageError::ShowArguments);
         }
         Mode::Show { units: positional }
-    } else if migrate {
+    } else if subcommand == Some("migrate") {
         if command.is_some() || !positional.is_empty() {
-            return usage_err("migrate takes no unit names and no command");
+            return Err(UsageError::MigrateArguments);
         }
         Mode::Migrate
-    } else if status {
-        if command.is_some() {
-            return usage_err("status runs no command");
-        }
+    } else if subcommand == Some("status") {
         Mode::Status {
             units: positional,
             sockets,
         }
     } else if let Some(interface) = interface {
         if attach || !positional.is_empty() {
-            return usage_err("--interface takes no unit name: use --interface IFACE -- COMMAND");
+            return Err(UsageError::InterfaceWithUnit);
         }
         match command {
             Some(c) if !c.is_empty() => Mode::AdHoc {
                 interface,
                 command: c,
             },
-            _ => return usage_err("--interface needs a command after --"),
+            _ => return Err(UsageError::InterfaceWithoutCommand),
         }
     } else {
         let unit = match positional.as_slice() {
             [u] => u.clone(),
-            [] => return usage_err("Missing unit name (try --help)"),
-            _ => return usage_err("Too many arguments; put the command after --"),
+            [] => return Err(UsageError::MissingUnit),
+            _ => return Err(UsageError::TooManyArguments),
         };
         if attach {
             if command.is_some() {
-                return usage_err("--attach runs no command; drop the part after --");
+                return Err(UsageError::AttachWithCommand);
             }
             Mode::Attach { unit }
         } else {
             if matches!(&command, Some(c) if c.is_empty()) {
-                return usage_err("Empty command after --");
+                return Err(UsageError::EmptyCommand);
             }
             Mode::Unit { unit, command }
         }
+    })
+}
+
+/// The generator's command line. systemd runs a generator as `NAME NORMAL_DIR EARLY_DIR
+/// LATE_DIR`; `bindif-launch generate [OPTIONS] NORMAL_DIR` is the same run for tests and
+/// for trying it out, with the options that replace what the generator would detect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratorArgs {
+    /// Run by systemd as the installed generator, not as `bindif-launch generate`: log to
+    /// `/dev/kmsg`, as there is no journal yet.
+    pub as_generator: bool,
+    /// `--root=DIR`: read unit files below DIR.
+    pub root: PathBuf,
+    /// Where drop-ins are written; the only directory used.
+    pub normal_dir: PathBuf,
+    /// systemd's early and late directories, passed along but never written to.
+    pub early_dir: Option<PathBuf>,
+    pub late_dir: Option<PathBuf>,
+    /// `--systemd-version=N`; `None`: ask the running systemd.
+    pub systemd_version: Option<u32>,
+    /// `--layout=unified|hybrid|legacy`; `None`: detect the cgroup layout.
+    pub layout: Option<Layout>,
+    /// `--debug`. `$SYSTEMD_LOG_LEVEL` is the caller's to add: parsing reads no environment.
+    pub debug: bool,
+}
+
+fn parse_layout(v: &str) -> Result<Layout, UsageError> {
+    Ok(match v {
+        "unified" => Layout::Unified {
+            mount: PathBuf::from("/sys/fs/cgroup"),
+        },
+        "hybrid" => Layout::Hybrid {
+            mount: PathBuf::from("/sys/fs/cgroup/unified"),
+        },
+        "legacy" => Layout::Legacy,
+        _ => return Err(UsageError::InvalidLayout(v.to_string())),
+    })
+}
+
+/// Parses the generator's whole argv (argv[0] included: it tells the two forms apart) by the
+/// same rules as [`parse`]: `--opt=value` or `--opt value`, `--` ends the options.
+pub fn parse_generator(argv: Vec<OsString>) -> Result<GeneratorArgs, UsageError> {
+    let as_generator = argv.get(1).map_or(true, |a| a != "generate");
+    let skip = if as_generator { 1 } else { 2 };
+    let mut p = lexopt::Parser::from_args(argv.into_iter().skip(skip));
+    let mut g = GeneratorArgs {
+        as_generator,
+        root: PathBuf::from("/"),
+        normal_dir: PathBuf::new(),
+        early_dir: None,
+        late_dir: None,
+        systemd_version: None,
+        layout: None,
+        debug: false,
     };
-    Ok(a)
+    let mut dirs = Vec::new();
+    loop {
+        if take_double_dash(&mut p) {
+            for d in rest(&mut p) {
+                dirs.push(d.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?);
+            }
+            break;
+        }
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            break;
+        };
+        match arg {
+            Long("root") => g.root = check_root(string_value(&mut p, "--root")?)?,
+            Long("systemd-version") => {
+                let v = string_value(&mut p, "--systemd-version")?;
+                let n = v
+                    .parse()
+                    .map_err(|_| UsageError::InvalidSystemdVersion(v))?;
+                g.systemd_version = Some(n);
+            }
+            Long("layout") => g.layout = Some(parse_layout(&string_value(&mut p, "--layout")?)?),
+            Long("debug") => {
+                no_value(&mut p, "--debug")?;
+                g.debug = true
+            }
+            Value(v) => dirs.push(v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?),
+            other => return Err(lexopt_error(other.unexpected())),
+        }
+    }
+    let mut dirs = dirs.into_iter().map(PathBuf::from);
+    g.normal_dir = dirs.next().ok_or(UsageError::GeneratorDirectories)?;
+    g.early_dir = dirs.next();
+    g.late_dir = dirs.next();
+    if dirs.next().is_some() {
+        return Err(UsageError::GeneratorDirectories);
+    }
+    Ok(g)
 }
 
 #[cfg(test)]
@@ -331,7 +608,7 @@ mod tests {
             }
         );
         let a = p(&["--interface=mgmt", "--wait", "2.5", "--", "ping", "x"]).unwrap();
-        assert_eq!(a.policy.wait_secs, Some(2.5));
+        assert_eq!(a.policy.wait, Some(Duration::from_millis(2500)));
         assert_eq!(
             a.mode,
             Mode::AdHoc {
@@ -362,23 +639,426 @@ mod tests {
     }
 
     #[test]
-    fn usage_errors() {
-        for bad in [
-            &[][..],
-            &["--interface", "x"],
-            &["--interface", "x", "--"],
-            &["--attach", "a.service", "--", "true"],
-            &["a.service", "b.service"],
-            &["--bogus", "a.service"],
-            &["--wait=soon", "a.service"],
-            &["--wait=-1", "a.service"],
-            &["--verify=yes", "a.service"],
-            &["a.service", "--"],
-            &["show"],
+    fn option_values_are_read_the_same_in_every_form() {
+        let adhoc = |v: &[&str]| p(v).map(|a| (a.mode, a.policy.wait, a.root));
+        let want = adhoc(&["--interface=mgmt", "--wait=3", "--root=/r", "--", "true"]).unwrap();
+        for form in [
+            &[
+                "--interface",
+                "mgmt",
+                "--wait",
+                "3",
+                "--root",
+                "/r",
+                "--",
+                "true",
+            ][..],
+            &["-i", "mgmt", "--wait=3", "--root", "/r", "--", "true"],
+            &["-imgmt", "--wait", "3", "--root=/r", "--", "true"],
+            &["-i=mgmt", "--root=/r", "--wait=3", "--", "true"],
         ] {
-            assert!(p(bad).is_err(), "{bad:?} should be rejected");
+            assert_eq!(adhoc(form).unwrap(), want, "{form:?}");
+        }
+        // A value is taken whole, even when it looks like an option.
+        assert_eq!(
+            p(&["--root", "--json", "show", "a.service"]).unwrap().root,
+            PathBuf::from("--json")
+        );
+        assert!(!p(&["--root", "--json", "show", "a.service"]).unwrap().json);
+    }
+
+    #[test]
+    fn wait_takes_what_a_duration_holds_and_nothing_else() {
+        let wait = |v: &str| p(&[&format!("--wait={v}"), "a.service"]).map(|a| a.policy.wait);
+        assert_eq!(wait("0"), Ok(Some(Duration::ZERO)));
+        assert_eq!(wait("0.25"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(wait("1e3"), Ok(Some(Duration::from_secs(1000))));
+        for bad in [
+            "1e20", "NaN", "nan", "inf", "-inf", "infinity", "-1", "-0.5", "", "1s", " 1",
+        ] {
+            assert_eq!(
+                wait(bad),
+                Err(UsageError::InvalidWait(bad.to_string())),
+                "--wait={bad}"
+            );
+        }
+        assert_eq!(
+            wait("1e20").unwrap_err().to_string(),
+            "Invalid --wait= value, expected seconds: 1e20"
+        );
+    }
+
+    #[test]
+    fn control_characters_from_argv_never_reach_a_message_raw() {
+        use UsageError::*;
+        let cases: &[(&[&str], UsageError, &str)] = &[
+            (
+                &["a\nb.service"],
+                InvalidUnitName("a\nb.service".into()),
+                r#"Invalid unit name "a\x0ab.service""#,
+            ),
+            (
+                &["--attach", "x.service\n<3>forged"],
+                InvalidUnitName("x.service\n<3>forged".into()),
+                r#"Invalid unit name "x.service\x0a<3>forged""#,
+            ),
+            (
+                &["status", "a\x1b[2J"],
+                InvalidUnitName("a\x1b[2J".into()),
+                r#"Invalid unit name "a\x1b[2J""#,
+            ),
+            (
+                &["-i", "v0\n", "--", "true"],
+                InvalidInterfaceName("v0\n".into()),
+                r"Invalid interface name: v0\x0a",
+            ),
+            (
+                &["--root=/tmp\n", "show", "a.service"],
+                InvalidRoot("/tmp\n".into()),
+                r#"Invalid --root= value, expected a directory: "/tmp\x0a""#,
+            ),
+            (
+                &["--bo\ngus"],
+                UnknownOption("--bo\ngus".into()),
+                r"Unknown option --bo\x0agus",
+            ),
+            (
+                &["--wait=1\n", "a.service"],
+                InvalidWait("1\n".into()),
+                r"Invalid --wait= value, expected seconds: 1\x0a",
+            ),
+            (
+                &["--verify=\n", "a.service"],
+                UnexpectedValue("--verify".into()),
+                "--verify takes no value",
+            ),
+        ];
+        for (argv, error, message) in cases {
+            let got = p(argv).expect_err(&format!("{argv:?} should be rejected"));
+            assert_eq!(&got, error, "{argv:?}");
+            assert_eq!(got.to_string(), *message, "{argv:?}");
+        }
+        // The command after -- is the user's: any bytes, passed on untouched.
+        let a = p(&["a.service", "--", "sh", "-c", "echo a\nb"]).unwrap();
+        assert!(matches!(a.mode, Mode::Unit { command: Some(c), .. } if c[2] == "echo a\nb"));
+    }
+
+    #[test]
+    fn root_and_interface_must_name_something() {
+        assert_eq!(
+            p(&["--root=", "show", "a.service"])
+                .unwrap_err()
+                .to_string(),
+            r#"Invalid --root= value, expected a directory: """#
+        );
+        assert_eq!(
+            p(&["--interface=", "--", "true"]).unwrap_err().to_string(),
+            "Invalid interface name: "
+        );
+        assert_eq!(
+            p(&["-i", "a/b", "--", "true"]).unwrap_err(),
+            UsageError::InvalidInterfaceName("a/b".into())
+        );
+    }
+
+    #[test]
+    fn a_unit_name_starting_with_a_dash_follows_double_dash() {
+        let unit = |u: &str, c: Option<&[&str]>| Mode::Unit {
+            unit: u.into(),
+            command: c.map(|c| c.iter().map(OsString::from).collect()),
+        };
+        assert_eq!(
+            p(&["--", "-foo.service"]).unwrap().mode,
+            unit("-foo.service", None)
+        );
+        assert_eq!(
+            p(&["--verify", "--", "-foo.service", "--", "/bin/x", "--", "-y"])
+                .unwrap()
+                .mode,
+            unit("-foo.service", Some(&["/bin/x", "--", "-y"]))
+        );
+        assert_eq!(
+            p(&["--attach", "--", "-foo.service"]).unwrap().mode,
+            Mode::Attach {
+                unit: "-foo.service".into()
+            }
+        );
+        // A unit named before -- keeps the old meaning: the command follows.
+        assert_eq!(
+            p(&["a.service", "--", "-foo.service"]).unwrap().mode,
+            unit("a.service", Some(&["-foo.service"]))
+        );
+        // After --, `show` is a unit name, not a subcommand.
+        assert_eq!(p(&["--", "show"]).unwrap().mode, unit("show", None));
+        assert_eq!(
+            p(&["show", "--json", "--", "-a.service", "b.service"])
+                .unwrap()
+                .mode,
+            Mode::Show {
+                units: vec!["-a.service".into(), "b.service".into()]
+            }
+        );
+        assert_eq!(
+            p(&["status", "--", "-a.service"]).unwrap().mode,
+            Mode::Status {
+                units: vec!["-a.service".into()],
+                sockets: false
+            }
+        );
+        // --interface has no unit: -- is the command, as before.
+        assert_eq!(
+            p(&["-i", "v0", "--", "-x"]).unwrap().mode,
+            Mode::AdHoc {
+                interface: "v0".into(),
+                command: vec!["-x".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn double_dash_usage_errors() {
+        use UsageError::*;
+        for (argv, error) in [
+            (&["--"][..], MissingUnit),
+            (&["--", "--", "true"], MissingUnit),
+            (&["--", "a.service", "b.service"], TooManyArguments),
+            (&["--", "a.service", "--"], EmptyCommand),
+            (
+                &["--attach", "--", "a.service", "--", "true"],
+                AttachWithCommand,
+            ),
+            (
+                &["--", "a\nb.service"],
+                InvalidUnitName("a\nb.service".into()),
+            ),
+        ] {
+            assert_eq!(p(argv), Err(error), "{argv:?}");
+        }
+        use std::os::unix::ffi::OsStringExt;
+        let e = parse(vec!["--".into(), OsString::from_vec(vec![0xff])]).unwrap_err();
+        assert_eq!(
+            (e.clone(), e.to_string()),
+            (UnitNotUtf8, "Unit names must be UTF-8".into())
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        use UsageError::*;
+        let cases: &[(&[&str], UsageError, &str)] = &[
+            (&[], MissingUnit, "Missing unit name (try --help)"),
+            (
+                &["--interface", "x"],
+                InterfaceWithoutCommand,
+                "--interface needs a command after --",
+            ),
+            (
+                &["--interface", "x", "--"],
+                InterfaceWithoutCommand,
+                "--interface needs a command after --",
+            ),
+            (
+                &["--interface", "x", "a.service", "--", "true"],
+                InterfaceWithUnit,
+                "--interface takes no unit name: use --interface IFACE -- COMMAND",
+            ),
+            (
+                &["--attach", "a.service", "--", "true"],
+                AttachWithCommand,
+                "--attach runs no command; drop the part after --",
+            ),
+            (
+                &["a.service", "b.service"],
+                TooManyArguments,
+                "Too many arguments; put the command after --",
+            ),
+            (
+                &["--bogus", "a.service"],
+                UnknownOption("--bogus".into()),
+                "Unknown option --bogus",
+            ),
+            (
+                &["--wait=soon", "a.service"],
+                InvalidWait("soon".into()),
+                "Invalid --wait= value, expected seconds: soon",
+            ),
+            (
+                &["--wait=-1", "a.service"],
+                InvalidWait("-1".into()),
+                "Invalid --wait= value, expected seconds: -1",
+            ),
+            (
+                &["--wait"],
+                MissingValue("--wait".into()),
+                "--wait needs a value",
+            ),
+            (
+                &["-i"],
+                MissingValue("--interface".into()),
+                "--interface needs a value",
+            ),
+            (
+                &["--help=x"],
+                UnexpectedValue("--help".into()),
+                "--help takes no value",
+            ),
+            (&["-h=x"], UnexpectedValue("-h".into()), "-h takes no value"),
+            (
+                &["-x", "a.service"],
+                UnknownOption("-x".into()),
+                "Unknown option -x",
+            ),
+            (
+                &["--verify=yes", "a.service"],
+                UnexpectedValue("--verify".into()),
+                "--verify takes no value",
+            ),
+            (&["a.service", "--"], EmptyCommand, "Empty command after --"),
+            (
+                &["show"],
+                ShowArguments,
+                "show needs one or more unit names and no command",
+            ),
+            (
+                &["migrate", "a.service"],
+                MigrateArguments,
+                "migrate takes no unit names and no command",
+            ),
+        ];
+        for (argv, error, message) in cases {
+            let got = p(argv).expect_err(&format!("{argv:?} should be rejected"));
+            assert_eq!(&got, error, "{argv:?}");
+            assert_eq!(got.to_string(), *message, "{argv:?}");
         }
         assert_eq!(p(&["--help"]).unwrap().mode, Mode::Help);
         assert_eq!(p(&["--version", "x"]).unwrap().mode, Mode::Version);
+    }
+
+    fn g(v: &[&str]) -> Result<GeneratorArgs, UsageError> {
+        parse_generator(v.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn generator_as_systemd_runs_it() {
+        let a = g(&[
+            "/usr/lib/systemd/system-generators/bindif-launch-generator",
+            "/run/n",
+            "/run/e",
+            "/run/l",
+        ])
+        .unwrap();
+        assert_eq!(
+            a,
+            GeneratorArgs {
+                as_generator: true,
+                root: PathBuf::from("/"),
+                normal_dir: PathBuf::from("/run/n"),
+                early_dir: Some(PathBuf::from("/run/e")),
+                late_dir: Some(PathBuf::from("/run/l")),
+                systemd_version: None,
+                layout: None,
+                debug: false,
+            }
+        );
+    }
+
+    #[test]
+    fn generator_subcommand_options_in_every_form() {
+        let a = g(&[
+            "bindif-launch",
+            "generate",
+            "--root",
+            "/r",
+            "--systemd-version=252",
+            "--layout",
+            "hybrid",
+            "--debug",
+            "/out",
+        ])
+        .unwrap();
+        assert!(!a.as_generator && a.debug);
+        assert_eq!(
+            (a.root, a.normal_dir),
+            (PathBuf::from("/r"), PathBuf::from("/out"))
+        );
+        assert_eq!(a.systemd_version, Some(252));
+        assert_eq!(
+            a.layout,
+            Some(Layout::Hybrid {
+                mount: PathBuf::from("/sys/fs/cgroup/unified")
+            })
+        );
+        let b = g(&["bindif-launch", "generate", "--layout=legacy", "--", "-out"]).unwrap();
+        assert_eq!(
+            (b.layout, b.normal_dir),
+            (Some(Layout::Legacy), PathBuf::from("-out"))
+        );
+    }
+
+    #[test]
+    fn generator_usage_errors() {
+        use UsageError::*;
+        let cases: &[(&[&str], UsageError, &str)] = &[
+            (
+                &["bindif-launch-generator"],
+                GeneratorDirectories,
+                "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]",
+            ),
+            (
+                &["bindif-launch-generator", "a", "b", "c", "d"],
+                GeneratorDirectories,
+                "Expected NORMAL_DIR [EARLY_DIR LATE_DIR]",
+            ),
+            (
+                &["bindif-launch", "generate", "--systemd-version=25x", "o"],
+                InvalidSystemdVersion("25x".into()),
+                "Invalid --systemd-version= value, expected a version number: 25x",
+            ),
+            (
+                &[
+                    "bindif-launch",
+                    "generate",
+                    "--systemd-version=4294967296",
+                    "o",
+                ],
+                InvalidSystemdVersion("4294967296".into()),
+                "Invalid --systemd-version= value, expected a version number: 4294967296",
+            ),
+            (
+                &["bindif-launch", "generate", "--layout=v1", "o"],
+                InvalidLayout("v1".into()),
+                "Invalid --layout= value, expected unified, hybrid or legacy: v1",
+            ),
+            (
+                &["bindif-launch", "generate", "--layout"],
+                MissingValue("--layout".into()),
+                "--layout needs a value",
+            ),
+            (
+                &["bindif-launch", "generate", "--debug=1", "o"],
+                UnexpectedValue("--debug".into()),
+                "--debug takes no value",
+            ),
+            (
+                &["bindif-launch", "generate", "--json", "o"],
+                UnknownOption("--json".into()),
+                "Unknown option --json",
+            ),
+        ];
+        for (argv, error, message) in cases {
+            let got = g(argv).expect_err(&format!("{argv:?} should be rejected"));
+            assert_eq!(&got, error, "{argv:?}");
+            assert_eq!(got.to_string(), *message, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn non_utf8_words_are_usage_errors() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![b'a', 0xff]);
+        let e = parse(vec![bad()]).unwrap_err();
+        assert_eq!(e.to_string(), "Arguments before -- must be UTF-8");
+        let e = parse(vec!["--interface".into(), bad()]).unwrap_err();
+        assert_eq!(e.to_string(), "--interface needs a UTF-8 value");
     }
 }

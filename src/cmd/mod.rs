@@ -49,11 +49,11 @@ pub fn run(args: &Args) -> i32 {
     let result = match &args.mode {
         Mode::Help => {
             print!("{}", cli::USAGE);
-            Ok(0)
+            Ok(exit::SUCCESS)
         }
         Mode::Version => {
             println!("bindif-launch {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
+            Ok(exit::SUCCESS)
         }
         Mode::Show { units } => Ok(show::run(
             &args.root,
@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> i32 {
         )),
         Mode::Status { units, sockets } => Ok(status::run(units, *sockets, args.json)),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
-        Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| 0),
+        Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),
         Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),
     };
     result.unwrap_or_else(|launch::Fatal(code)| code)

@@ -44,11 +44,7 @@ impl Policy {
         });
         Policy {
             fail_closed: cli.fail_closed.or(unit_closed).unwrap_or(default_closed),
-            wait: cli
-                .wait_secs
-                .map(Duration::from_secs_f64)
-                .or(unit_wait)
-                .unwrap_or(Duration::ZERO),
+            wait: cli.wait.or(unit_wait).unwrap_or(Duration::ZERO),
             verify: cli.verify || unit.is_some_and(|b| b.verify.value),
         }
     }
@@ -98,7 +94,7 @@ fn resolve_explicit(command: &[OsString]) -> Result<Command, Fatal> {
             log_at!(
                 Err,
                 "Failed to find executable {}: {}",
-                command[0].to_string_lossy(),
+                log::escape_control(&command[0].to_string_lossy()),
                 sys::strerror(&e)
             );
             Err(Fatal(exit::EXEC))
@@ -147,7 +143,7 @@ fn exec<K: Kernel>(k: &mut K, cmd: &Command, setup: Setup<K>) -> Fatal {
     log_at!(
         Err,
         "Failed to execute {}: {}",
-        cmd.path.display(),
+        log::escape_control(&cmd.path.to_string_lossy()),
         sys::strerror(&err)
     );
     undo(k, setup);
