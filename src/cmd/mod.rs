@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use crate::cli::{self, Args, Mode};
 use crate::{exit, log, timing};
 
+pub mod adopt;
 pub mod generator;
 pub mod launch;
 pub mod migrate;
