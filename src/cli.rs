@@ -12,6 +12,7 @@ bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch show [--root=DIR] [--json] UNIT...
 bindif-launch status [--sockets] [--json] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
+bindif-launch adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
 as systemd v260's BindNetworkInterface= does, then run the unit's command in place.
@@ -29,6 +30,8 @@ Modes:
                            to and whether it is stale; exit 1 when something is wrong.
   migrate                  Print what to change in the unit files for systemd >= 260
                            (edits nothing).
+  adopt [UNIT...]          Show how units bound with ip vrf exec, BPFProgram= pins or
+                           generated wrappers become BindNetworkInterface= (--write does it).
 
 Options:
   --fail-closed            Refuse to start when the binding cannot be set up
@@ -69,6 +72,7 @@ pub enum Mode {
         sockets: bool,
     },
     Migrate,
+    Adopt(crate::cmd::adopt::Options),
     Help,
     Version,
 }
@@ -134,6 +138,9 @@ impl Parser {
 
 /// Parses the arguments after argv[0].
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
+    if argv.first().is_some_and(|a| a == "adopt") {
+        return parse_adopt(&argv[1..]);
+    }
     let mut p = Parser {
         args: argv.into_iter(),
     };
@@ -293,6 +300,64 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     Ok(a)
 }
 
+/// `adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]`: its own small
+/// grammar, all options after the word `adopt`.
+fn parse_adopt(rest: &[OsString]) -> Result<Args, UsageError> {
+    let mut o = crate::cmd::adopt::Options {
+        root: PathBuf::from("/"),
+        json: false,
+        write: false,
+        systemd_version: None,
+        units: Vec::new(),
+    };
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        let s = arg
+            .to_str()
+            .ok_or_else(|| UsageError("adopt: arguments must be UTF-8".into()))?;
+        let (opt, inline) = match s.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (o, Some(v.to_string())),
+            _ => (s, None),
+        };
+        let mut value = |name: &str| -> Result<String, UsageError> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => it
+                    .next()
+                    .and_then(|v| v.to_str().map(str::to_string))
+                    .ok_or_else(|| UsageError(format!("{name} needs a value"))),
+            }
+        };
+        match opt {
+            "--root" => o.root = PathBuf::from(value("--root")?),
+            "--systemd-version" => {
+                let v = value("--systemd-version")?;
+                o.systemd_version = Some(v.parse().map_err(|_| {
+                    UsageError(format!(
+                        "Invalid --systemd-version= value, expected a number: {v}"
+                    ))
+                })?)
+            }
+            "--json" | "--write" if inline.is_some() => {
+                return usage_err(format!("{opt} takes no value"))
+            }
+            "--json" => o.json = true,
+            "--write" => o.write = true,
+            o if o.starts_with('-') => return usage_err(format!("adopt: unknown option {o}")),
+            _ => o.units.push(s.to_string()),
+        }
+    }
+    Ok(Args {
+        mode: Mode::Adopt(o),
+        policy: PolicyArgs::default(),
+        notify_status: false,
+        root: PathBuf::from("/"),
+        json: false,
+        debug: false,
+        timing: false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,5 +445,34 @@ mod tests {
         }
         assert_eq!(p(&["--help"]).unwrap().mode, Mode::Help);
         assert_eq!(p(&["--version", "x"]).unwrap().mode, Mode::Version);
+    }
+
+    #[test]
+    fn adopt_options() {
+        let Mode::Adopt(o) = p(&[
+            "adopt",
+            "--root=/r",
+            "--write",
+            "--systemd-version",
+            "252",
+            "x.service",
+        ])
+        .unwrap()
+        .mode
+        else {
+            panic!()
+        };
+        assert_eq!(o.root, PathBuf::from("/r"));
+        assert!(o.write && !o.json);
+        assert_eq!(o.systemd_version, Some(252));
+        assert_eq!(o.units, vec!["x.service"]);
+        for bad in [
+            &["adopt", "--systemd-version=new"][..],
+            &["adopt", "--root"],
+            &["adopt", "--write=yes"],
+            &["adopt", "--bogus"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 }

@@ -328,9 +328,23 @@ pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan>
     kinds.sort();
     kinds.dedup();
 
-    if let Some((a, why)) = unsafe_lines.first() {
-        let lines = vec![change(a, format!("left alone: {why}"))];
-        return Some(refused(name, name, kinds, lines, why.clone()));
+    // Every line found, as it is shown when the unit is left alone.
+    let mut found: Vec<LineChange> = wrappers
+        .iter()
+        .map(|(a, _)| change(a, "left alone"))
+        .chain(pins.iter().map(|a| change(a, "left alone")))
+        .chain(
+            unsafe_lines
+                .iter()
+                .map(|(a, why)| change(a, format!("left alone: {why}"))),
+        )
+        .collect();
+    found.sort_by(|a, b| (&a.source.file, a.source.line).cmp(&(&b.source.file, b.source.line)));
+    let leave = |owner: &str, kinds: Vec<Kind>, why: String| {
+        refused(owner, name, kinds, found.clone(), why)
+    };
+    if let Some((_, why)) = unsafe_lines.first() {
+        return Some(leave(name, kinds, why.clone()));
     }
     let mut owner = None;
     for f in &files {
@@ -339,9 +353,9 @@ pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan>
             Ok(_) => {
                 let why = "the wrapper and pin lines are spread over several drop-in directories"
                     .to_string();
-                return Some(refused(name, name, kinds, Vec::new(), why));
+                return Some(leave(name, kinds, why));
             }
-            Err(why) => return Some(refused(name, name, kinds, Vec::new(), why)),
+            Err(why) => return Some(leave(name, kinds, why)),
         }
     }
     let owner = owner.unwrap_or_else(|| name.to_string());
@@ -358,7 +372,7 @@ pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan>
                 a.source.line,
                 wrappers[0].0.source.line
             );
-            return Some(refused(&owner, name, kinds, Vec::new(), why));
+            return Some(leave(&owner, kinds, why));
         }
     }
     let mut interface = first.map(|w| w.vrf.clone());
@@ -379,14 +393,14 @@ pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan>
             let why = format!(
                 "cannot tell which VRF the pin {pin} binds: no unit this one depends on pins it under an instance name"
             );
-            return Some(refused(&owner, name, plan.kinds, Vec::new(), why));
+            return Some(leave(&owner, plan.kinds, why));
         };
         if interface.as_ref().is_some_and(|i| *i != vrf) {
             let why = format!(
                 "the pin {pin} binds {vrf} but the wrapper runs in {}",
                 interface.unwrap()
             );
-            return Some(refused(&owner, name, plan.kinds, Vec::new(), why));
+            return Some(leave(&owner, plan.kinds, why));
         }
         interface = Some(vrf);
         plan.pins.push(pin);
@@ -398,7 +412,7 @@ pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan>
     }
     let interface = interface.unwrap_or_default();
     if let Err(why) = check_interface(&interface, &owner) {
-        return Some(refused(&owner, name, plan.kinds, Vec::new(), why));
+        return Some(leave(&owner, plan.kinds, why));
     }
     plan.interface = Some(interface.clone());
 
@@ -461,6 +475,12 @@ fn build_dropin(
             }
             v
         };
+        let moved_resets = u
+            .assignments
+            .iter()
+            .filter(of_key)
+            .filter(in_moved)
+            .any(|a| a.value.is_empty());
         let same = unwrapped_effective == packaged && packaged.iter().all(Option::is_some);
         for a in u.assignments.iter().filter(of_key).filter(in_moved) {
             let w = wrapper_of(a);
@@ -475,9 +495,14 @@ fn build_dropin(
             }
             let value = w.map_or_else(|| a.value.clone(), |w| unwrapped_value(&a.value, w));
             if w.is_some() {
+                let why = if moved_resets {
+                    "it differs from the packaged command"
+                } else {
+                    "the override adds it"
+                };
                 lines.push(change(
                     a,
-                    format!("{key}={value} (kept without the wrapper: it differs from the packaged command)"),
+                    format!("{key}={value} (kept without the wrapper: {why})"),
                 ));
             }
             carried.push((a.section.clone(), format!("{key}={value}")));
@@ -504,7 +529,7 @@ fn build_dropin(
         {
             lines.push(change(
                 a,
-                "removed: the user the wrapper switched to comes back",
+                "removed: the service runs as the user the wrapper switched to",
             ));
         } else if a.section == "Unit"
             && DEP_KEYS.contains(&a.key.as_str())
@@ -554,7 +579,12 @@ fn build_dropin(
             becomes.push(format!("NetworkNamespacePath=/run/netns/{ns}"));
         }
         if let Some(s) = &w.switch {
-            becomes.push(format!("User={}", s.user));
+            becomes.push(match remaining_value(u, "User", moved) {
+                Some(r) if r.value == s.user => {
+                    format!("User={} (from {})", s.user, r.source.file.display())
+                }
+                _ => format!("User={}", s.user),
+            });
         }
         let prefix = format!("{}: ", becomes.join(", "));
         match lines.iter_mut().find(|l| l.source == a.source) {
@@ -683,7 +713,7 @@ mod tests {
         assert_eq!(
             becomes,
             vec![
-                "removed: the user the wrapper switched to comes back",
+                "removed: the service runs as the user the wrapper switched to",
                 "removed (the reset existed for the wrapper)",
                 "BindNetworkInterface=mgmt, User=svc: removed: the packaged ExecStart= applies again",
                 "removed (only the wrapper needed it): back to ProtectControlGroups=yes from /usr/lib/systemd/system/x.service",
