@@ -22,6 +22,7 @@ bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
 bindif-launch status [--sockets] [--json] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
+bindif-launch adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
 as systemd v260's BindNetworkInterface= does, then run the unit's command in place.
@@ -39,6 +40,8 @@ Modes:
                            to and whether it is stale; exit 1 when something is wrong.
   migrate                  Print what to change in the unit files for systemd >= 260
                            (edits nothing).
+  adopt [UNIT...]          Show how units bound with ip vrf exec, BPFProgram= pins or
+                           generated wrappers become BindNetworkInterface= (--write does it).
 
 Options:
   --fail-closed            Refuse to start when the binding cannot be set up
@@ -84,6 +87,7 @@ pub enum Mode {
         sockets: bool,
     },
     Migrate,
+    Adopt(AdoptArgs),
     Help,
     Version,
 }
@@ -294,6 +298,9 @@ fn after_double_dash(rest: Vec<OsString>, w: &mut Words) -> Result<(), UsageErro
 
 /// Parses the arguments after argv[0].
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
+    if argv.first().is_some_and(|a| a == "adopt") {
+        return parse_adopt(&argv[1..]);
+    }
     let mut p = lexopt::Parser::from_args(argv);
     let mut a = Args {
         mode: Mode::Help,
@@ -479,6 +486,20 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
     })
 }
 
+/// `adopt`'s command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptArgs {
+    /// `--root=DIR`: read (and with `--write`, write) unit files below DIR.
+    pub root: PathBuf,
+    pub json: bool,
+    /// `--write`: write the new drop-ins and move the old overrides aside.
+    pub write: bool,
+    /// `--systemd-version=N`; otherwise the running systemd's when the root is `/`.
+    pub systemd_version: Option<u32>,
+    /// Only these units (or the templates they are instances of).
+    pub units: Vec<String>,
+}
+
 /// The generator's command line. systemd runs a generator as `NAME NORMAL_DIR EARLY_DIR
 /// LATE_DIR`; `bindif-launch generate [OPTIONS] NORMAL_DIR` is the same run for tests and
 /// for trying it out, with the options that replace what the generator would detect.
@@ -568,6 +589,66 @@ pub fn parse_generator(argv: Vec<OsString>) -> Result<GeneratorArgs, UsageError>
         return Err(UsageError::GeneratorDirectories);
     }
     Ok(g)
+}
+
+/// `adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]`: its own small
+/// grammar, all options after the word `adopt`.
+fn parse_adopt(argv: &[OsString]) -> Result<Args, UsageError> {
+    let mut o = AdoptArgs {
+        root: PathBuf::from("/"),
+        json: false,
+        write: false,
+        systemd_version: None,
+        units: Vec::new(),
+    };
+    let mut p = lexopt::Parser::from_args(argv.iter().cloned());
+    loop {
+        if take_double_dash(&mut p) {
+            for u in rest(&mut p) {
+                o.units.push(unit_word(u)?);
+            }
+            break;
+        }
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            break;
+        };
+        match arg {
+            Long("root") => o.root = check_root(string_value(&mut p, "--root")?)?,
+            Long("systemd-version") => {
+                let v = string_value(&mut p, "--systemd-version")?;
+                let n = v
+                    .parse()
+                    .map_err(|_| UsageError::InvalidSystemdVersion(v))?;
+                o.systemd_version = Some(n);
+            }
+            Long("json") => {
+                no_value(&mut p, "--json")?;
+                o.json = true
+            }
+            Long("write") => {
+                no_value(&mut p, "--write")?;
+                o.write = true
+            }
+            Value(v) => o.units.push(unit_word(v)?),
+            other => return Err(lexopt_error(other.unexpected())),
+        }
+    }
+    Ok(Args {
+        mode: Mode::Adopt(o),
+        policy: PolicyArgs::default(),
+        notify_status: false,
+        root: PathBuf::from("/"),
+        json: false,
+        debug: false,
+        timing: false,
+    })
+}
+
+/// A unit name from the command line: UTF-8 and free of control characters.
+fn unit_word(w: OsString) -> Result<String, UsageError> {
+    let u = w.into_string().map_err(|_| UsageError::UnitNotUtf8)?;
+    check_unit(&u)?;
+    Ok(u)
 }
 
 #[cfg(test)]
@@ -1060,5 +1141,33 @@ mod tests {
         assert_eq!(e.to_string(), "Arguments before -- must be UTF-8");
         let e = parse(vec!["--interface".into(), bad()]).unwrap_err();
         assert_eq!(e.to_string(), "--interface needs a UTF-8 value");
+    }
+    #[test]
+    fn adopt_options() {
+        let Mode::Adopt(o) = p(&[
+            "adopt",
+            "--root=/r",
+            "--write",
+            "--systemd-version",
+            "252",
+            "x.service",
+        ])
+        .unwrap()
+        .mode
+        else {
+            panic!()
+        };
+        assert_eq!(o.root, PathBuf::from("/r"));
+        assert!(o.write && !o.json);
+        assert_eq!(o.systemd_version, Some(252));
+        assert_eq!(o.units, vec!["x.service"]);
+        for bad in [
+            &["adopt", "--systemd-version=new"][..],
+            &["adopt", "--root"],
+            &["adopt", "--write=yes"],
+            &["adopt", "--bogus"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 }

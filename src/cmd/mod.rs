@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use crate::cli::{self, Args, Mode};
 use crate::{exit, log, timing};
 
+pub mod adopt;
 pub mod generator;
 pub mod launch;
 pub mod migrate;
@@ -66,6 +67,7 @@ pub fn run(args: &Args) -> i32 {
             args.json,
             launch::running_systemd_version(),
         )),
+        Mode::Adopt(o) => Ok(adopt::run(o)),
         Mode::Status { units, sockets } => Ok(status::run(units, *sockets, args.json)),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
         Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),

@@ -630,7 +630,7 @@ fn policy_defaults_per_mode_and_the_command_line_wins() {
     assert_eq!(Policy::merge(&none, None, false), policy(false));
     let cli = PolicyArgs {
         fail_closed: Some(false),
-        wait_secs: Some(1.5),
+        wait: Some(std::time::Duration::from_millis(1500)),
         verify: true,
     };
     assert_eq!(

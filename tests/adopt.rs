@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! `bindif-launch adopt` against fixture trees (`tests/fixtures/adopt/CASE/{root,expected}`):
+//! `expected` is the text output for systemd 252 (`BLESS=1` rewrites it). `--write` is run on
+//! temporary copies of the roots: the new drop-in is created, the old overrides are moved
+//! aside byte for byte, the units then load with the packaged command, the right `User=` and
+//! `BindNetworkInterface=`, and a second run refuses to overwrite anything.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bindif::cmd::adopt::plan::{Plan, ASIDE_SUFFIX};
+use bindif::cmd::adopt::{gather, render, write};
+use bindif::unit::load::load;
+use bindif::unit::paths::under_root;
+use bindif::unit::LoadedUnit;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adopt")
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(fixtures())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+fn case(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+/// A temporary copy of a case's root.
+fn copy_root(name: &str) -> PathBuf {
+    let tmp = common::tempdir(&format!("adopt-{name}"));
+    common::copy_tree(&case(name).join("root"), &tmp);
+    tmp
+}
+
+#[test]
+fn fixtures_match_expected_output() {
+    let cases = cases();
+    assert!(cases.len() >= 8, "fixture cases missing: {cases:?}");
+    let mut mismatches = Vec::new();
+    for c in cases {
+        let plans = gather(&c.join("root"), &[]);
+        let text = render::render_text(&plans, Some(252), false);
+        let expected_path = c.join("expected");
+        if std::env::var_os("BLESS").is_some() {
+            fs::write(&expected_path, &text).unwrap();
+            continue;
+        }
+        let expected = fs::read_to_string(&expected_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+        if text != expected {
+            mismatches.push(format!(
+                "{}:\n--- expected\n{expected}\n--- got\n{text}",
+                c.display()
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+fn plans_of(root: &Path) -> Vec<Plan> {
+    gather(root, &[])
+}
+
+fn exec_start(u: &LoadedUnit) -> Vec<String> {
+    let mut v = Vec::new();
+    for a in u.values("Service", "ExecStart") {
+        if a.value.is_empty() {
+            v.clear();
+        } else {
+            v.push(a.value.clone());
+        }
+    }
+    v
+}
+
+fn last(u: &LoadedUnit, key: &str) -> Option<String> {
+    u.values("Service", key).last().map(|a| a.value.clone())
+}
+
+/// Writes every adoptable plan of a copy of `name`'s root; checks the files; returns the root.
+fn write_case(name: &str) -> (PathBuf, Vec<Plan>) {
+    let root = copy_root(name);
+    let plans: Vec<Plan> = plans_of(&root)
+        .into_iter()
+        .filter(|p| p.refused.is_none())
+        .collect();
+    assert!(!plans.is_empty(), "{name}: nothing adoptable");
+    for p in &plans {
+        let originals: Vec<(PathBuf, Vec<u8>)> = p
+            .move_aside
+            .iter()
+            .map(|f| (f.clone(), fs::read(under_root(&root, f)).unwrap()))
+            .collect();
+        let done = write::apply(&root, p).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let created = under_root(&root, &done.created);
+        assert_eq!(fs::read_to_string(&created).unwrap(), p.content);
+        assert!(done
+            .created
+            .ends_with(format!("{}.d/bindif-adopt.conf", p.owner)));
+        assert!(done.created.starts_with("/etc/systemd/system"));
+        for (f, bytes) in originals {
+            assert!(
+                !under_root(&root, &f).exists(),
+                "{} still there",
+                f.display()
+            );
+            let mut aside = f.into_os_string();
+            aside.push(ASIDE_SUFFIX);
+            assert_eq!(
+                fs::read(under_root(&root, Path::new(&aside))).unwrap(),
+                bytes
+            );
+        }
+    }
+    (root, plans)
+}
+
+#[test]
+fn write_restores_packaged_command_and_user() {
+    let (root, _) = write_case("user-switch");
+    for unit in [
+        "app-runuser.service",
+        "app-sudo.service",
+        "app-setpriv.service",
+    ] {
+        let u = load(&root, unit).unwrap();
+        assert_eq!(
+            exec_start(&u),
+            vec!["/usr/bin/app serve --config \"/etc/app/app.conf\"".to_string()],
+            "{unit}"
+        );
+        assert_eq!(last(&u, "User").as_deref(), Some("app"), "{unit}");
+        assert_eq!(
+            last(&u, "BindNetworkInterface").as_deref(),
+            Some("mgmt"),
+            "{unit}"
+        );
+    }
+    let u = load(&root, "app-sudo.service").unwrap();
+    assert_eq!(last(&u, "Environment").as_deref(), Some("APP_MODE=vrf"));
+    // Adopted units are not found again.
+    assert!(plans_of(&root).is_empty());
+}
+
+#[test]
+fn write_handles_every_adoptable_case() {
+    for (name, unit, iface) in [
+        ("plain-wrapper", "webd.service", "mgmt"),
+        ("netns", "collector.service", "blue"),
+        ("pyvrf-pin", "webd.service", "mgmt"),
+        ("cumulus", "snmpd@mgmt.service", "%i"),
+        ("hardening", "exporter.service", "mgmt"),
+        ("mix", "ntp.service", "mgmt"),
+    ] {
+        let (root, _) = write_case(name);
+        let u = load(&root, unit).unwrap();
+        assert_eq!(
+            last(&u, "BindNetworkInterface").as_deref(),
+            Some(iface),
+            "{name}"
+        );
+        assert!(
+            u.assignments
+                .iter()
+                .all(|a| !a.value.contains("vrf exec") && a.key != "BPFProgram"),
+            "{name}: {:?}",
+            u.assignments
+        );
+        let packaged = load(&case(name).join("root"), unit).unwrap();
+        let fragment_only: Vec<String> = packaged
+            .assignments
+            .iter()
+            .filter(|a| Some(&a.source.file) == packaged.fragment.as_ref())
+            .filter(|a| a.key == "ExecStart")
+            .map(|a| a.value.clone())
+            .collect();
+        assert_eq!(exec_start(&u), fragment_only, "{name}");
+        assert!(
+            plans_of(&root).iter().all(|p| p.refused.is_some()),
+            "{name}"
+        );
+    }
+    // The hardening switches the wrapper needed are gone with its file; the one in a file
+    // adopt does not own stays (and is reported as a note).
+    let (root, plans) = write_case("hardening");
+    assert!(plans[0].notes[0].contains("50-local.conf"));
+    let u = load(&root, "exporter.service").unwrap();
+    assert_eq!(last(&u, "ProcSubset").as_deref(), Some("pid"));
+    // mix: a changed command is kept, unwrapped, as are the override's other lines.
+    let (root, _) = write_case("mix");
+    let u = load(&root, "dns.service").unwrap();
+    assert_eq!(
+        exec_start(&u),
+        vec!["-/usr/sbin/dnsd -f --listen 127.0.0.1".to_string()]
+    );
+    assert_eq!(last(&u, "LimitNOFILE").as_deref(), Some("65536"));
+    assert_eq!(
+        last(&u, "ExecStartPost").as_deref(),
+        Some("/usr/bin/dns-check")
+    );
+}
+
+#[test]
+fn write_refuses_when_a_target_exists() {
+    let root = copy_root("plain-wrapper");
+    let plans = plans_of(&root);
+    let p = &plans[0];
+    write::apply(&root, p).unwrap();
+    // Adopted already: the drop-in exists.
+    let e = write::apply(&root, p).unwrap_err();
+    assert!(e.contains("exists already"), "{e}");
+
+    // The moved-aside name exists: nothing is written, nothing moved.
+    let root = copy_root("plain-wrapper");
+    let f = &p.move_aside[0];
+    let mut aside = f.clone().into_os_string();
+    aside.push(ASIDE_SUFFIX);
+    fs::write(under_root(&root, Path::new(&aside)), "keep me\n").unwrap();
+    let e = write::apply(&root, p).unwrap_err();
+    assert!(e.contains("Refusing to move"), "{e}");
+    assert!(under_root(&root, f).exists());
+    assert!(!under_root(&root, p.dropin.as_ref().unwrap()).exists());
+    assert_eq!(
+        fs::read_to_string(under_root(&root, Path::new(&aside))).unwrap(),
+        "keep me\n"
+    );
+
+    // A refused plan is never written.
+    let root = copy_root("unsafe");
+    for p in plans_of(&root) {
+        assert!(p.refused.is_some(), "{}", p.owner);
+        assert!(write::apply(&root, &p).is_err());
+    }
+    assert!(!root
+        .join("etc/systemd/system/shellwrap.service.d/bindif-adopt.conf")
+        .exists());
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+}
+
+#[test]
+fn command_line_write_json_and_bad_input() {
+    let root = copy_root("cumulus");
+    let out = bin()
+        .args(["adopt", "--write", "--systemd-version=252", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Now run: systemctl daemon-reload && systemctl restart snmpd@mgmt.service")
+    );
+    assert!(root
+        .join("run/systemd/system/snmpd@.service.d/vrf.conf.bindif-adopt-disabled")
+        .exists());
+    // Again: the override is gone, so there is nothing left to adopt.
+    let out = bin()
+        .args(["adopt", "--write", "--json", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "already adopted: nothing to do");
+
+    let root = copy_root("plain-wrapper");
+    fs::create_dir_all(root.join("etc/systemd/system/webd.service.d")).unwrap();
+    fs::write(
+        root.join("etc/systemd/system/webd.service.d/bindif-adopt.conf"),
+        "# mine\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["adopt", "--write", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Refusing to write"));
+    assert!(root
+        .join("etc/systemd/system/webd.service.d/override.conf")
+        .exists());
+
+    let out = bin()
+        .args(["adopt", "--json", "--systemd-version=257", "--root"])
+        .arg(case("pyvrf-pin").join("root"))
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.starts_with("{\"systemd_version\":257,\"units\":[{\"unit\":\"webd.service\""));
+    assert!(
+        json.contains("every daemon-reload silently unbinds"),
+        "{json}"
+    );
+    assert!(!json.contains("every restart"), "{json}");
+    assert!(json.contains("\"helpers\":[\"vrf-pin@mgmt.service\"]"));
+
+    for bad in [
+        &["adopt", "--systemd-version=soon"][..],
+        &["adopt", "--frobnicate"],
+        &["adopt", "not a unit"],
+    ] {
+        let out = bin().args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("bindif-launch: "));
+    }
+}
