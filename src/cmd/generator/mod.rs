@@ -34,12 +34,11 @@
 //! template's drop-in.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::cgroup_path::Layout;
-use crate::log::Level;
+use crate::log::{Level, Logger, Sink};
 use crate::unit::load::Catalog;
 use crate::unit::paths::SearchPath;
 
@@ -98,43 +97,11 @@ pub struct Outcome {
     pub elapsed: std::time::Duration,
 }
 
-struct Logger {
-    kmsg: Option<std::fs::File>,
-    debug: bool,
-}
-
-impl Logger {
-    fn new(kmsg: bool, debug: bool) -> Logger {
-        let kmsg = kmsg
-            .then(|| {
-                use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-                    .open("/dev/kmsg")
-                    .ok()
-            })
-            .flatten();
-        Logger { kmsg, debug }
-    }
-
-    fn log(&mut self, level: Level, text: &str) {
-        if level == Level::Debug && !self.debug {
-            return;
-        }
-        for line in text.lines() {
-            let ok = match &mut self.kmsg {
-                // One write(2) per record; a full ring or rate limit drops the line, never blocks.
-                Some(f) => f
-                    .write_all(format!("<{}>{PROGRAM}: {line}\n", level as u8).as_bytes())
-                    .is_ok(),
-                None => false,
-            };
-            if !ok {
-                // eprint!: a failed stderr has nowhere to be reported either.
-                eprintln!("{PROGRAM}: {line}");
-            }
-        }
+/// Logs `text` one line per record: a kmsg record is one line, and a path quoted in a message
+/// may hold a newline.
+fn log_lines(log: &Logger, level: Level, text: &str) {
+    for line in text.lines() {
+        log.log(level, line);
     }
 }
 
@@ -151,18 +118,24 @@ pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Pla
 /// Runs the generator: plan, write, verify, log. `Err` only when the output cannot be written.
 pub fn run(opts: &Options) -> Result<Outcome, String> {
     let started = Instant::now();
-    let mut log = Logger::new(opts.kmsg, opts.debug);
+    let log = if opts.kmsg {
+        Logger::kmsg_or_stderr(PROGRAM, opts.debug)
+    } else {
+        Logger::new(PROGRAM, Sink::Stderr, opts.debug)
+    };
     let version = opts
         .systemd_version
         .or_else(crate::sys::process::pid1_systemd_version);
     if version.is_none() {
-        log.log(
+        log_lines(
+            &log,
             Level::Notice,
             "Cannot tell the systemd version from /proc/1/maps, assuming it predates v260.",
         );
     }
     if let Some(v) = version.filter(|v| *v >= NATIVE_SINCE) {
-        log.log(
+        log_lines(
+            &log,
             Level::Debug,
             &format!("systemd {v} supports BindNetworkInterface= natively, nothing to generate."),
         );
@@ -180,7 +153,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     let full = SearchPath::system(&opts.root);
     let (plan, units_seen) = resolve(&full, &layout, version);
     for m in &plan.messages {
-        log.log(m.level, &m.text);
+        log_lines(&log, m.level, &m.text);
     }
     for f in &plan.files {
         let path = opts.normal.join(&f.path);
@@ -196,7 +169,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
                 path.display(),
                 crate::sys::strerror(&e)
             );
-            log.log(Level::Err, &m);
+            log_lines(&log, Level::Err, &m);
             return Err(m);
         }
     }
@@ -209,17 +182,19 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
                 let c2 = Catalog::new(search_path_with_output(&full, &host));
                 verify_failures = verify(&c2, &plan.checks);
             }
-            Err(_) => log.log(
+            Err(_) => log_lines(
+                &log,
                 Level::Debug,
                 "The output directory is outside the root, not verifying.",
             ),
         }
     }
     for v in &verify_failures {
-        log.log(Level::Warning, v);
+        log_lines(&log, Level::Warning, v);
     }
     let elapsed = started.elapsed();
-    log.log(
+    log_lines(
+        &log,
         if plan.files.is_empty() {
             Level::Debug
         } else {
