@@ -47,6 +47,7 @@ mod plan;
 mod quote;
 mod units;
 mod verify;
+mod write;
 
 pub use parallel::map_ordered;
 pub use plan::{attach_line, plan, Check, GenFile, Input, Message, Plan, Strategy};
@@ -55,6 +56,7 @@ pub use units::{
     enumerate, load_all, load_name, search_path_with_output, search_path_without_generators,
 };
 pub use verify::verify;
+pub use write::WriteError;
 
 /// The file name of every generated drop-in.
 pub const DROPIN_NAME: &str = "zzzz-bindif-launch.conf";
@@ -116,7 +118,7 @@ pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Pla
 }
 
 /// Runs the generator: plan, write, verify, log. `Err` only when the output cannot be written.
-pub fn run(opts: &Options) -> Result<Outcome, String> {
+pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     let started = Instant::now();
     let log = if opts.kmsg {
         Logger::kmsg_or_stderr(PROGRAM, opts.debug)
@@ -156,21 +158,9 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         log_lines(&log, m.level, &m.text);
     }
     for f in &plan.files {
-        let path = opts.normal.join(&f.path);
-        let write = || -> std::io::Result<()> {
-            if let Some(d) = path.parent() {
-                std::fs::create_dir_all(d)?;
-            }
-            std::fs::write(&path, &f.content)
-        };
-        if let Err(e) = write() {
-            let m = format!(
-                "Failed to write {}: {}",
-                path.display(),
-                crate::sys::strerror(&e)
-            );
-            log_lines(&log, Level::Err, &m);
-            return Err(m);
+        if let Err(e) = write::write_file(&opts.normal, f) {
+            log_lines(&log, Level::Err, &e.to_string());
+            return Err(e);
         }
     }
     // Verify by loading again with the output directory in the search path.

@@ -5,9 +5,10 @@
 //! trees.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::quote::wrap_line;
+use super::quote::{wrap_line, WrapError};
 use super::units::load_name;
 use super::{DROPIN_NAME, LAUNCHER, NATIVE_SINCE, PROGRAM};
 use crate::cgroup_path::Layout;
@@ -159,9 +160,50 @@ struct UnitPlan {
     checks: Vec<(String, String)>,
 }
 
+/// Why a unit that needs a drop-in gets none (it is logged as skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Someone else's drop-in of the unit has our file name.
+    OwnFileNameTaken(PathBuf),
+    /// One of the unit's commands cannot run through the launcher.
+    NotWrappable {
+        file: PathBuf,
+        line: usize,
+        key: &'static str,
+        value: String,
+        why: WrapError,
+    },
+    /// Legacy host, and nothing to run through the launcher.
+    NothingToWrap,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::OwnFileNameTaken(d) => write!(
+                f,
+                "{} is a drop-in of the unit under our own file name; remove it (a higher-priority copy would replace the generated one)",
+                d.display()
+            ),
+            Skip::NotWrappable {
+                file,
+                line,
+                key,
+                value,
+                why,
+            } => write!(
+                f,
+                "{}:{line}: {key}={value} cannot be wrapped with the launcher: {why}",
+                file.display()
+            ),
+            Skip::NothingToWrap => f.write_str("the unit has no Exec*= command to wrap"),
+        }
+    }
+}
+
 /// Decides the drop-in of one loaded unit: `Ok(None)` when it needs none, `Err` when it needs
 /// one that cannot be written (the reason).
-fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, String> {
+fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, Skip> {
     let Some(section) = cgroup_section(&u.name) else {
         return Ok(None);
     };
@@ -169,10 +211,7 @@ fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, Str
         return Ok(None);
     }
     if let Some(d) = u.dropins.iter().find(|d| file_name_of(d) == DROPIN_NAME) {
-        return Err(format!(
-            "{} is a drop-in of the unit under our own file name; remove it (a higher-priority copy would replace the generated one)",
-            d.display()
-        ));
+        return Err(Skip::OwnFileNameTaken(d.clone()));
     }
     let mut notes = Vec::new();
     let mut body = format!("[{section}]\n");
@@ -229,13 +268,12 @@ fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, Str
                 }
                 let mut lines = Vec::new();
                 for a in before {
-                    let w = wrap_line(&a.value).map_err(|why| {
-                        format!(
-                            "{}:{}: {key}={} cannot be wrapped with the launcher: {why}",
-                            a.source.file.display(),
-                            a.source.line,
-                            a.value
-                        )
+                    let w = wrap_line(&a.value).map_err(|why| Skip::NotWrappable {
+                        file: a.source.file.clone(),
+                        line: a.source.line,
+                        key,
+                        value: a.value.clone(),
+                        why,
                     })?;
                     lines.push(w);
                 }
@@ -246,7 +284,7 @@ fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, Str
                 checks.push((key.to_string(), lines[0].clone()));
             }
             if checks.is_empty() {
-                return Err("the unit has no Exec*= command to wrap".to_string());
+                return Err(Skip::NothingToWrap);
             }
         }
     }

@@ -2,14 +2,47 @@
 //! Rewriting one raw `Exec*=` value so that each of its commands runs through the launcher
 //! (the legacy-host strategy), keeping what systemd would run unchanged behind the `--`.
 
+use std::fmt;
+
 use super::LAUNCHER;
 use crate::unit::eval::is_bindif_launch;
 use crate::unit::exec::{extract_first_word, ExtractFlags};
 
+/// Why an `Exec*=` value cannot be rewritten to run through the launcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapError {
+    /// systemd's parser would reject the line too.
+    BadQuoting,
+    ExecutableNotUtf8,
+    /// `@`: a custom argv[0], which `--` cannot carry.
+    CustomArgv0,
+    /// `|` (systemd 258 and 259): run through the shell.
+    ViaShell,
+    NoExecutable,
+    NoCommand,
+}
+
+impl fmt::Display for WrapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WrapError::BadQuoting => "unbalanced quoting or a bad escape",
+            WrapError::ExecutableNotUtf8 => "the executable's name is not UTF-8",
+            WrapError::CustomArgv0 => {
+                "the \"@\" prefix sets a custom argv[0], which cannot be passed through \"--\""
+            }
+            WrapError::ViaShell => "the \"|\" prefix (run through the shell) cannot be wrapped",
+            WrapError::NoExecutable => "no executable",
+            WrapError::NoCommand => "no command",
+        })
+    }
+}
+
+impl std::error::Error for WrapError {}
+
 const WS: &[u8] = b" \t\n\r";
 
 /// Splits a raw command line into words, each as (decoded word, raw text).
-fn raw_words(s: &str) -> Result<Vec<(Vec<u8>, String)>, String> {
+fn raw_words(s: &str) -> Result<Vec<(Vec<u8>, String)>, WrapError> {
     let flags = ExtractFlags {
         relax: false,
         unquote: true,
@@ -34,7 +67,7 @@ fn raw_words(s: &str) -> Result<Vec<(Vec<u8>, String)>, String> {
                 out.push((w, raw.to_string()));
             }
             Ok(None) => return Ok(out),
-            Err(_) => return Err("unbalanced quoting or a bad escape".to_string()),
+            Err(_) => return Err(WrapError::BadQuoting),
         }
     }
 }
@@ -65,7 +98,7 @@ fn quote_word(w: &str) -> String {
 /// Rewrites one raw `Exec*=` value as the launcher running each of its commands:
 /// `PREFIXES/usr/lib/bindif-launch %n -- PATH ARGS` with the prefixes `-`, `:`, `+`, `!`, `!!`
 /// kept on the wrapper; the arguments are kept verbatim (quoting, specifiers, `$VAR`).
-pub fn wrap_line(value: &str) -> Result<String, String> {
+pub fn wrap_line(value: &str) -> Result<String, WrapError> {
     let words = raw_words(value)?;
     let mut commands: Vec<Vec<(Vec<u8>, String)>> = vec![Vec::new()];
     for w in words {
@@ -77,8 +110,7 @@ pub fn wrap_line(value: &str) -> Result<String, String> {
     }
     let mut out = Vec::new();
     for c in commands.into_iter().filter(|c| !c.is_empty()) {
-        let first = String::from_utf8(c[0].0.clone())
-            .map_err(|_| "the executable's name is not UTF-8".to_string())?;
+        let first = String::from_utf8(c[0].0.clone()).map_err(|_| WrapError::ExecutableNotUtf8)?;
         let mut prefix = String::new();
         let mut rest = first.as_str();
         loop {
@@ -87,20 +119,13 @@ pub fn wrap_line(value: &str) -> Result<String, String> {
                     prefix.push_str(&rest[..1]);
                     rest = &rest[1..];
                 }
-                Some(b'@') => return Err(
-                    "the \"@\" prefix sets a custom argv[0], which cannot be passed through \"--\""
-                        .to_string(),
-                ),
-                Some(b'|') => {
-                    return Err(
-                        "the \"|\" prefix (run through the shell) cannot be wrapped".to_string()
-                    )
-                }
+                Some(b'@') => return Err(WrapError::CustomArgv0),
+                Some(b'|') => return Err(WrapError::ViaShell),
                 _ => break,
             }
         }
         if rest.is_empty() {
-            return Err("no executable".to_string());
+            return Err(WrapError::NoExecutable);
         }
         let args: Vec<&str> = c[1..].iter().map(|(_, raw)| raw.as_str()).collect();
         if is_bindif_launch(rest) {
@@ -118,7 +143,28 @@ pub fn wrap_line(value: &str) -> Result<String, String> {
         out.push(line);
     }
     if out.is_empty() {
-        return Err("no command".to_string());
+        return Err(WrapError::NoCommand);
     }
     Ok(out.join(" ; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_say_why() {
+        assert_eq!(
+            wrap_line("@/usr/bin/busybox httpd"),
+            Err(WrapError::CustomArgv0)
+        );
+        assert_eq!(wrap_line("|echo hi"), Err(WrapError::ViaShell));
+        assert_eq!(wrap_line("/bin/x \"open"), Err(WrapError::BadQuoting));
+        assert_eq!(wrap_line("-"), Err(WrapError::NoExecutable));
+        assert_eq!(wrap_line(" ; "), Err(WrapError::NoCommand));
+        assert_eq!(
+            WrapError::CustomArgv0.to_string(),
+            "the \"@\" prefix sets a custom argv[0], which cannot be passed through \"--\""
+        );
+    }
 }
