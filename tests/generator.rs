@@ -495,6 +495,132 @@ fn systemd_runs_the_attach_step_first() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+// ---- writing the output ----------------------------------------------------------------
+
+/// A root whose units each carry `BindNetworkInterface=`, and an empty output directory in it.
+fn bound_units_root(tag: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+    let tmp = tempdir(tag);
+    let lib = tmp.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&lib).unwrap();
+    for n in names {
+        std::fs::write(
+            lib.join(n),
+            "[Service]\nExecStart=/usr/bin/sleep infinity\nBindNetworkInterface=mgmt\n",
+        )
+        .unwrap();
+    }
+    let normal = tmp.join(NORMAL);
+    std::fs::create_dir_all(&normal).unwrap();
+    (tmp, normal)
+}
+
+fn run_hybrid(root: &Path, normal: &Path) -> Outcome {
+    generator::run(&Options {
+        root: root.to_path_buf(),
+        normal: normal.to_path_buf(),
+        systemd_version: Some(252),
+        layout: Some(Layout::Hybrid {
+            mount: "/sys/fs/cgroup/unified".into(),
+        }),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap()
+}
+
+fn dropin(normal: &Path, unit: &str) -> PathBuf {
+    normal
+        .join(format!("{unit}.d"))
+        .join(generator::DROPIN_NAME)
+}
+
+/// Issue 13 #6: a 255-byte unit name makes `NAME.d` longer than NAME_MAX. That unit's drop-in
+/// fails with a message naming the path and the errno; every other unit, also those sorting
+/// after it, still gets its drop-in; the generator exits 1 at the end.
+#[test]
+fn unwritable_dropin_does_not_stop_the_others() {
+    let long = format!("{}.service", "x".repeat(255 - ".service".len()));
+    let (tmp, normal) = bound_units_root("long-name", &["a.service", &long, "z.service"]);
+    let out = run_hybrid(&tmp, &normal);
+    let msgs: Vec<String> = out.write_failures.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        msgs,
+        [format!(
+            "Failed to create directory {}: File name too long",
+            normal.join(format!("{long}.d")).display()
+        )]
+    );
+    assert!(dropin(&normal, "a.service").is_file());
+    assert!(dropin(&normal, "z.service").is_file());
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+
+    // The command: the same message at error level on stderr, status 1 after writing the rest.
+    let out2 = tmp.join("out2");
+    let st = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg("generate")
+        .arg(format!("--root={}", tmp.display()))
+        .arg("--systemd-version=252")
+        .arg("--layout=hybrid")
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(1), "{st:?}");
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "bindif-launch-generator: Failed to create directory {}: File name too long\n",
+            out2.join(format!("{long}.d")).display()
+        )),
+        "{stderr}"
+    );
+    assert!(dropin(&out2, "z.service").is_file());
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Issue 13 #6: symlinks already in the output directory are never written through. A symlink
+/// where our file goes is replaced; a symlink where `NAME.d/` goes is refused (ELOOP).
+#[test]
+fn symlinks_in_the_output_are_not_followed() {
+    let (tmp, normal) = bound_units_root("symlinks", &["a.service", "z.service"]);
+    let victim = tmp.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let victim_dir = tmp.join("victim-dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    std::fs::create_dir(normal.join("a.service.d")).unwrap();
+    std::os::unix::fs::symlink(&victim, dropin(&normal, "a.service")).unwrap();
+    std::os::unix::fs::symlink(&victim_dir, normal.join("z.service.d")).unwrap();
+
+    let out = run_hybrid(&tmp, &normal);
+
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let ours = std::fs::symlink_metadata(dropin(&normal, "a.service")).unwrap();
+    assert!(ours.file_type().is_file(), "{ours:?}");
+    assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
+        .unwrap()
+        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach %n\n"));
+    assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
+    assert!(std::fs::symlink_metadata(normal.join("z.service.d"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let msgs: Vec<String> = out.write_failures.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        msgs,
+        [format!(
+            "Failed to create directory {}: Too many levels of symbolic links",
+            normal.join("z.service.d").display()
+        )]
+    );
+    // No temporary file is left next to ours.
+    let names: Vec<_> = std::fs::read_dir(normal.join("a.service.d"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, [generator::DROPIN_NAME]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 // ---- the two command-line forms --------------------------------------------------------
 
 #[test]

@@ -33,6 +33,7 @@
 //! instance that resets the key gets a comment-only file of that name, which cancels the
 //! template's drop-in.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -91,10 +92,12 @@ pub struct Options {
 }
 
 /// The result of [`run`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Outcome {
     pub plan: Plan,
     pub verify_failures: Vec<String>,
+    /// Drop-ins that could not be written (each logged); every other one was written.
+    pub write_failures: Vec<WriteError>,
     pub units_seen: usize,
     pub elapsed: std::time::Duration,
 }
@@ -117,7 +120,9 @@ pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Pla
     (plan(&inputs, layout, version), names.len())
 }
 
-/// Runs the generator: plan, write, verify, log. `Err` only when the output cannot be written.
+/// Runs the generator: plan, write, verify, log. `Err` only when the output directory cannot be
+/// created; a drop-in that cannot be written is logged and listed in
+/// [`Outcome::write_failures`], and the others are still written.
 pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     let started = Instant::now();
     let log = if opts.kmsg {
@@ -144,6 +149,7 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         return Ok(Outcome {
             plan: Plan::default(),
             verify_failures: Vec::new(),
+            write_failures: Vec::new(),
             units_seen: 0,
             elapsed: started.elapsed(),
         });
@@ -157,20 +163,35 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     for m in &plan.messages {
         log_lines(&log, m.level, &m.text);
     }
+    if let Err(e) = write::create_output_dir(&opts.normal) {
+        log_lines(&log, Level::Err, &e.to_string());
+        return Err(e);
+    }
+    // One unit's unwritable drop-in must not cost the units after it theirs: log and go on.
+    let mut write_failures = Vec::new();
+    let mut unwritten = BTreeSet::new();
     for f in &plan.files {
         if let Err(e) = write::write_file(&opts.normal, f) {
             log_lines(&log, Level::Err, &e.to_string());
-            return Err(e);
+            unwritten.insert(f.path.clone());
+            write_failures.push(e);
         }
     }
-    // Verify by loading again with the output directory in the search path.
+    // Verify by loading again with the output directory in the search path; a unit whose
+    // drop-in failed to write is reported already.
+    let checks: Vec<Check> = plan
+        .checks
+        .iter()
+        .filter(|c| !unwritten.contains(&plan::dropin_path(&c.unit)))
+        .cloned()
+        .collect();
     let mut verify_failures = Vec::new();
-    if !plan.checks.is_empty() {
+    if !checks.is_empty() {
         match opts.normal.strip_prefix(&opts.root) {
             Ok(rel) => {
                 let host = Path::new("/").join(rel);
                 let c2 = Catalog::new(search_path_with_output(&full, &host));
-                verify_failures = verify(&c2, &plan.checks);
+                verify_failures = verify(&c2, &checks);
             }
             Err(_) => log_lines(
                 &log,
@@ -192,7 +213,7 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         },
         &format!(
             "Generated {} drop-in(s) for BindNetworkInterface= ({} units examined, {:?}).",
-            plan.files.len(),
+            plan.files.len() - write_failures.len(),
             units_seen,
             elapsed
         ),
@@ -200,6 +221,7 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     Ok(Outcome {
         plan,
         verify_failures,
+        write_failures,
         units_seen,
         elapsed,
     })
@@ -274,8 +296,10 @@ fn parse_args(argv: &[OsString]) -> Result<Options, String> {
     Ok(opts)
 }
 
-/// Entry point for both forms; the exit status. Never fails the boot for a bad unit: only an
-/// unwritable output directory (or bad arguments) gives a non-zero status.
+/// Entry point for both forms; the exit status. A bad unit is logged and skipped (status 0). A
+/// drop-in that cannot be written gives status 1 once all the others are written, as systemd's
+/// own generators do: PID 1 logs the generator as failed and the boot goes on. Bad arguments
+/// give 2 (INVALIDARGUMENT).
 pub fn main(argv: Vec<OsString>) -> i32 {
     let opts = match parse_args(&argv) {
         Ok(o) => o,
@@ -285,7 +309,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     match run(&opts) {
-        Ok(_) => 0,
-        Err(_) => 1,
+        Ok(out) if out.write_failures.is_empty() => 0,
+        Ok(_) | Err(_) => 1,
     }
 }

@@ -313,7 +313,8 @@ fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
     h
 }
 
-fn dropin_path(unit: &str) -> PathBuf {
+/// Where the drop-in of `unit` goes, relative to the output directory.
+pub(super) fn dropin_path(unit: &str) -> PathBuf {
     PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME)
 }
 
