@@ -42,33 +42,80 @@ impl std::error::Error for WrapError {}
 const WS: &[u8] = b" \t\n\r";
 
 /// Splits a raw command line into words, each as (decoded word, raw text).
+///
+/// Linear in the line: the end of each word is found here in one pass, and only that word's
+/// bytes go to the unit model's decoder. (`extract_first_word()` looks for the C string's NUL
+/// from the start of what it is given, so handing it the rest of the line for every word made
+/// a 40,000-word line quadratic.)
 fn raw_words(s: &str) -> Result<Vec<(Vec<u8>, String)>, WrapError> {
+    raw_words_with(s, decode_word)
+}
+
+/// [`raw_words`] with the decoder as a parameter, so a test can see what it is handed.
+fn raw_words_with(
+    s: &str,
+    mut decode: impl FnMut(&[u8]) -> Result<Vec<u8>, WrapError>,
+) -> Result<Vec<(Vec<u8>, String)>, WrapError> {
+    // A C string ends at the first NUL: systemd never sees what follows.
+    let s = s.split('\0').next().unwrap_or("");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < b.len() && WS.contains(&b[i]) {
+            i += 1;
+        }
+        if i >= b.len() {
+            return Ok(out);
+        }
+        let end = word_end(b, i);
+        // `i` and `end` sit next to ASCII whitespace or at the ends, so both are char boundaries.
+        let raw = &s[i..end];
+        out.push((decode(raw.as_bytes())?, raw.to_string()));
+        i = end;
+    }
+}
+
+/// Where the word starting at `start` ends: at the first whitespace that is neither quoted nor
+/// escaped, as `extract_first_word()` with `EXTRACT_UNQUOTE` decides it. A backslash escapes
+/// the next byte inside quotes too; the rest of a longer escape (`\x20`) is never whitespace.
+fn word_end(b: &[u8], start: usize) -> usize {
+    let mut quote = 0u8;
+    let mut i = start;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' {
+            i += 2;
+            continue;
+        }
+        if quote != 0 {
+            if c == quote {
+                quote = 0;
+            }
+        } else if c == b'\'' || c == b'"' {
+            quote = c;
+        } else if WS.contains(&c) {
+            break;
+        }
+        i += 1;
+    }
+    i.min(b.len())
+}
+
+/// Decodes one raw word (unquote, C unescape) as systemd's `Exec*=` parser does.
+fn decode_word(raw: &[u8]) -> Result<Vec<u8>, WrapError> {
     let flags = ExtractFlags {
         relax: false,
         unquote: true,
         cunescape: true,
         unescape_relax: true,
     };
-    let b = s.as_bytes();
-    let mut pos = Some(0usize);
-    let mut out = Vec::new();
-    loop {
-        let mut start = pos.unwrap_or(b.len());
-        while start < b.len() && WS.contains(&b[start]) {
-            start += 1;
-        }
-        match extract_first_word(b, &mut pos, flags) {
-            Ok(Some(w)) => {
-                let end = pos.unwrap_or(b.len()).min(b.len());
-                let raw = s
-                    .get(start..end)
-                    .unwrap_or("")
-                    .trim_end_matches([' ', '\t', '\n', '\r']);
-                out.push((w, raw.to_string()));
-            }
-            Ok(None) => return Ok(out),
-            Err(_) => return Err(WrapError::BadQuoting),
-        }
+    let mut pos = Some(0);
+    match extract_first_word(raw, &mut pos, flags) {
+        // The whole slice is one word: a decoder that still sees a boundary inside it would
+        // mean `word_end` disagrees with systemd, and a wrong split must not be written.
+        Ok(Some(w)) if pos.is_none() => Ok(w),
+        _ => Err(WrapError::BadQuoting),
     }
 }
 
@@ -151,6 +198,87 @@ pub fn wrap_line(value: &str) -> Result<String, WrapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The old split, one `extract_first_word()` per word over the rest of the line: the new
+    /// one must give the same words with their raw text.
+    fn reference_words(s: &str) -> Option<Vec<(Vec<u8>, String)>> {
+        let flags = ExtractFlags {
+            relax: false,
+            unquote: true,
+            cunescape: true,
+            unescape_relax: true,
+        };
+        let b = s.as_bytes();
+        let mut pos = Some(0usize);
+        let mut out = Vec::new();
+        loop {
+            let mut start = pos.unwrap_or(b.len());
+            while start < b.len() && WS.contains(&b[start]) {
+                start += 1;
+            }
+            match extract_first_word(b, &mut pos, flags) {
+                Ok(Some(w)) => {
+                    let end = pos.unwrap_or(b.len()).min(b.len());
+                    let raw = s.get(start..end)?.trim_end_matches([' ', '\t', '\n', '\r']);
+                    out.push((w, raw.to_string()));
+                }
+                Ok(None) => return Some(out),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    #[test]
+    fn split_agrees_with_extract_first_word() {
+        for line in [
+            "/bin/x a b",
+            "  /bin/x\ta  ",
+            "-/usr/bin/mkdir -p \"/run/l dir\"",
+            "\"-/usr/bin/ld ctl\" stop",
+            "/bin/x 'single \"q\"' \"dbl 'q'\" mid\"dle quo\"ted",
+            "/bin/x a\\ b c\\x20d \"e\\\" f\" 'g\\' h' \\",
+            "/bin/x \\; ; /bin/y ';' \";\"",
+            "/bin/x ä\\ö ü",
+            "/bin/x $VAR ${V} %n %%",
+        ] {
+            assert_eq!(raw_words(line).ok(), reference_words(line), "{line:?}");
+        }
+        assert_eq!(raw_words("/bin/x \"open"), Err(WrapError::BadQuoting));
+        assert_eq!(raw_words("/bin/x 'open"), Err(WrapError::BadQuoting));
+    }
+
+    /// Issue 13 #10: each byte of the line reaches the decoder once, whatever the number of
+    /// words; the quadratic split handed it the rest of the line for every word.
+    #[test]
+    fn split_hands_each_byte_to_the_decoder_once() {
+        let mut line = String::from("/usr/bin/echo");
+        for i in 0..40_000 {
+            line.push_str(if i % 2 == 0 { " w" } else { " \"q w\"" });
+        }
+        let mut handed = 0usize;
+        let words = raw_words_with(&line, |raw| {
+            handed += raw.len();
+            decode_word(raw)
+        })
+        .unwrap();
+        assert_eq!(words.len(), 40_001);
+        let word_bytes = line.len() - 40_000; // all but the separating spaces
+        assert_eq!(handed, word_bytes);
+    }
+
+    /// The 40,000-word line wrapped in full: quick when linear (the quadratic version took
+    /// minutes in a debug build).
+    #[test]
+    fn wraps_a_40000_word_line() {
+        let mut line = String::from("-/usr/bin/echo");
+        let mut want = String::from("-/usr/lib/bindif-launch %n -- /usr/bin/echo");
+        for i in 0..40_000 {
+            let w = format!(" w{i}");
+            line.push_str(&w);
+            want.push_str(&w);
+        }
+        assert_eq!(wrap_line(&line).unwrap(), want);
+    }
 
     #[test]
     fn refusals_say_why() {
