@@ -193,6 +193,8 @@ fn rerun_is_stable() {
 #[test]
 fn wrap_lines() {
     use generator::wrap_line;
+    // Absolute paths only: nothing to look up.
+    let wrap_line = |v: &str| wrap_line(v, &|name: &str| panic!("looked up {name}"));
     assert_eq!(
         wrap_line("-/usr/bin/mkdir -p \"/run/l dir\"").unwrap(),
         "-/usr/lib/bindif-launch %n -- /usr/bin/mkdir -p \"/run/l dir\""
@@ -621,6 +623,62 @@ fn symlinks_in_the_output_are_not_followed() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// Issue 13 #18: on a legacy host a plain command name is wrapped as the path systemd's fixed
+/// search path gives (below the root), not left to the launcher's `$PATH` lookup, which the
+/// unit's `Environment=PATH=` controls. A name the search path does not hold is refused.
+#[test]
+fn legacy_wrapper_uses_systemds_search_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir("legacy-path");
+    let lib = tmp.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&lib).unwrap();
+    for (dir, mode) in [
+        ("usr/bin", 0o755),
+        ("usr/local/bin", 0o644),
+        ("evil", 0o755),
+    ] {
+        std::fs::create_dir_all(tmp.join(dir)).unwrap();
+        let tool = tmp.join(dir).join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::write(
+        lib.join("p.service"),
+        "[Service]\nEnvironment=PATH=/evil\nExecStart=tool --flag\nBindNetworkInterface=mgmt\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("q.service"),
+        "[Service]\nExecStart=/usr/bin/tool\nExecStopPost=-no-such-tool\nBindNetworkInterface=mgmt\n",
+    )
+    .unwrap();
+    let normal = tmp.join(NORMAL);
+    std::fs::create_dir_all(&normal).unwrap();
+    let out = generator::run(&Options {
+        root: tmp.clone(),
+        normal: normal.clone(),
+        systemd_version: Some(252),
+        layout: Some(Layout::Legacy),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap();
+    // /usr/local/bin/tool comes first in the path but is not executable: /usr/bin/tool.
+    let text = std::fs::read_to_string(dropin(&normal, "p.service")).unwrap();
+    assert!(
+        text.ends_with("ExecStart=\nExecStart=/usr/lib/bindif-launch %n -- /usr/bin/tool --flag\n"),
+        "{text}"
+    );
+    assert!(!dropin(&normal, "q.service").exists());
+    let msgs = all_messages(&out);
+    assert!(
+        msgs.iter().any(|m| m.starts_with("Skipping q.service: ")
+            && m.ends_with("ExecStopPost=-no-such-tool cannot be wrapped with the launcher: no-such-tool is not an executable in systemd's search path (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)")),
+        "{msgs:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 // ---- the two command-line forms --------------------------------------------------------
 
 #[test]
@@ -798,17 +856,21 @@ fn pure_plan_depends_on_version() {
     assert!(names.contains(&"sshd@.service".to_string()));
     assert!(names.contains(&"sshd@mgmt.service".to_string()));
     let inputs = generator::load_all(&cat, &names);
+    let find = |name: &str| generator::find_in_systemd_path(&root, name);
+    let plan = |inputs: &[generator::Input], layout: &Layout, version: Option<u32>| {
+        generator::plan(inputs, layout, version, &find)
+    };
     let hybrid = Layout::Hybrid {
         mount: "/sys/fs/cgroup/unified".into(),
     };
-    let before = generator::plan(&inputs, &hybrid, Some(259));
+    let before = plan(&inputs, &hybrid, Some(259));
     assert_eq!(before.files.len(), 6, "{:#?}", before.files);
-    assert!(generator::plan(&inputs, &hybrid, None).files.len() == 6);
+    assert!(plan(&inputs, &hybrid, None).files.len() == 6);
     for v in [260, 262] {
-        let p = generator::plan(&inputs, &hybrid, Some(v));
+        let p = plan(&inputs, &hybrid, Some(v));
         assert!(p.files.is_empty() && p.checks.is_empty());
     }
-    let legacy = generator::plan(&inputs, &Layout::Legacy, Some(252));
+    let legacy = plan(&inputs, &Layout::Legacy, Some(252));
     assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
 }
 

@@ -51,10 +51,11 @@ mod verify;
 mod write;
 
 pub use parallel::map_ordered;
-pub use plan::{attach_line, plan, Check, GenFile, Input, Message, Plan, Strategy};
+pub use plan::{attach_line, plan, Check, FindExecutable, GenFile, Input, Message, Plan, Strategy};
 pub use quote::wrap_line;
 pub use units::{
-    enumerate, load_all, load_name, search_path_with_output, search_path_without_generators,
+    enumerate, find_in_systemd_path, load_all, load_name, search_path_with_output,
+    search_path_without_generators,
 };
 pub use verify::verify;
 pub use write::WriteError;
@@ -117,7 +118,8 @@ pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Pla
     let catalog = Catalog::new(search_path_without_generators(full));
     let names = enumerate(&catalog);
     let inputs = load_all(&catalog, &names);
-    (plan(&inputs, layout, version), names.len())
+    let find = |name: &str| find_in_systemd_path(full.root(), name);
+    (plan(&inputs, layout, version, &find), names.len())
 }
 
 /// Runs the generator: plan, write, verify, log. `Err` only when the output directory cannot be

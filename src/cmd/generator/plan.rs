@@ -203,7 +203,11 @@ impl fmt::Display for Skip {
 
 /// Decides the drop-in of one loaded unit: `Ok(None)` when it needs none, `Err` when it needs
 /// one that cannot be written (the reason).
-fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, Skip> {
+fn unit_plan(
+    u: &LoadedUnit,
+    strategy: Strategy,
+    find_executable: FindExecutable,
+) -> Result<Option<UnitPlan>, Skip> {
     let Some(section) = cgroup_section(&u.name) else {
         return Ok(None);
     };
@@ -268,13 +272,14 @@ fn unit_plan(u: &LoadedUnit, strategy: Strategy) -> Result<Option<UnitPlan>, Ski
                 }
                 let mut lines = Vec::new();
                 for a in before {
-                    let w = wrap_line(&a.value).map_err(|why| Skip::NotWrappable {
-                        file: a.source.file.clone(),
-                        line: a.source.line,
-                        key,
-                        value: a.value.clone(),
-                        why,
-                    })?;
+                    let w =
+                        wrap_line(&a.value, find_executable).map_err(|why| Skip::NotWrappable {
+                            file: a.source.file.clone(),
+                            line: a.source.line,
+                            key,
+                            value: a.value.clone(),
+                            why,
+                        })?;
                     lines.push(w);
                 }
                 body.push_str(&format!("{key}=\n"));
@@ -318,9 +323,19 @@ pub(super) fn dropin_path(unit: &str) -> PathBuf {
     PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME)
 }
 
-/// The pure core: what to write for `inputs`, given the cgroup layout and the running systemd's
-/// version (`None`: unknown, treated as older than 260).
-pub fn plan(inputs: &[Input], layout: &Layout, version: Option<u32>) -> Plan {
+/// Where a plain command name is found when it is wrapped: the absolute path systemd would
+/// execute, or `None` (see [`super::find_in_systemd_path`]).
+pub type FindExecutable<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The pure core: what to write for `inputs`, given the cgroup layout, the running systemd's
+/// version (`None`: unknown, treated as older than 260) and, for legacy hosts, where plain
+/// command names are found.
+pub fn plan(
+    inputs: &[Input],
+    layout: &Layout,
+    version: Option<u32>,
+    find_executable: FindExecutable,
+) -> Plan {
     let mut p = Plan::default();
     if let Some(v) = version.filter(|v| *v >= NATIVE_SINCE) {
         p.msg(
@@ -362,7 +377,7 @@ pub fn plan(inputs: &[Input], layout: &Layout, version: Option<u32>) -> Plan {
             );
             continue;
         }
-        let planned = match unit_plan(u, strategy) {
+        let planned = match unit_plan(u, strategy, find_executable) {
             Ok(x) => x,
             Err(why) => {
                 p.msg(Level::Warning, format!("Skipping {n}: {why}"));

@@ -5,11 +5,12 @@
 use std::fmt;
 
 use super::LAUNCHER;
+use crate::cmd::launch::config::SYSTEMD_EXEC_PATH;
 use crate::unit::eval::is_bindif_launch;
 use crate::unit::exec::{extract_first_word, ExtractFlags};
 
 /// Why an `Exec*=` value cannot be rewritten to run through the launcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WrapError {
     /// systemd's parser would reject the line too.
     BadQuoting,
@@ -20,6 +21,8 @@ pub enum WrapError {
     ViaShell,
     NoExecutable,
     NoCommand,
+    /// A plain command name that systemd's fixed search path does not hold.
+    NotInSearchPath(String),
 }
 
 impl fmt::Display for WrapError {
@@ -33,6 +36,12 @@ impl fmt::Display for WrapError {
             WrapError::ViaShell => "the \"|\" prefix (run through the shell) cannot be wrapped",
             WrapError::NoExecutable => "no executable",
             WrapError::NoCommand => "no command",
+            WrapError::NotInSearchPath(name) => {
+                return write!(
+                    f,
+                    "{name} is not an executable in systemd's search path ({SYSTEMD_EXEC_PATH})"
+                )
+            }
         })
     }
 }
@@ -145,7 +154,15 @@ fn quote_word(w: &str) -> String {
 /// Rewrites one raw `Exec*=` value as the launcher running each of its commands:
 /// `PREFIXES/usr/lib/bindif-launch %n -- PATH ARGS` with the prefixes `-`, `:`, `+`, `!`, `!!`
 /// kept on the wrapper; the arguments are kept verbatim (quoting, specifiers, `$VAR`).
-pub fn wrap_line(value: &str) -> Result<String, WrapError> {
+///
+/// A plain command name becomes the path `find_executable` gives for it (systemd's fixed
+/// search path, see `units::find_in_systemd_path`): after `--` the launcher would look it up in
+/// the unit's `$PATH`, which `Environment=` or a writable `EnvironmentFile=` can point
+/// anywhere, while systemd itself never uses `$PATH` for it.
+pub fn wrap_line(
+    value: &str,
+    find_executable: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, WrapError> {
     let words = raw_words(value)?;
     let mut commands: Vec<Vec<(Vec<u8>, String)>> = vec![Vec::new()];
     for w in words {
@@ -182,7 +199,12 @@ pub fn wrap_line(value: &str) -> Result<String, WrapError> {
             out.push(line.join(" "));
             continue;
         }
-        let mut line = format!("{prefix}{LAUNCHER} %n -- {}", quote_word(rest));
+        let path = if rest.contains('/') {
+            rest.to_string()
+        } else {
+            find_executable(rest).ok_or_else(|| WrapError::NotInSearchPath(rest.to_string()))?
+        };
+        let mut line = format!("{prefix}{LAUNCHER} %n -- {}", quote_word(&path));
         for a in args {
             line.push(' ');
             line.push_str(a);
@@ -198,6 +220,10 @@ pub fn wrap_line(value: &str) -> Result<String, WrapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_plain_names(name: &str) -> Option<String> {
+        panic!("looked up {name}")
+    }
 
     /// The old split, one `extract_first_word()` per word over the rest of the line: the new
     /// one must give the same words with their raw text.
@@ -277,19 +303,51 @@ mod tests {
             line.push_str(&w);
             want.push_str(&w);
         }
-        assert_eq!(wrap_line(&line).unwrap(), want);
+        assert_eq!(wrap_line(&line, &no_plain_names).unwrap(), want);
+    }
+
+    /// Issue 13 #18: a plain name is looked up once, in systemd's path (here a fake one), and
+    /// written as the path found; the launcher's name is left to systemd as before.
+    #[test]
+    fn plain_names_are_resolved_in_systemds_path() {
+        let find = |n: &str| (n == "logger").then(|| "/usr/bin/logger".to_string());
+        assert_eq!(
+            wrap_line("-logger \"a b\" ; /bin/x $Y", &find).unwrap(),
+            "-/usr/lib/bindif-launch %n -- /usr/bin/logger \"a b\" ; /usr/lib/bindif-launch %n -- /bin/x $Y"
+        );
+        assert_eq!(
+            wrap_line("logger ; nosuchtool x", &find),
+            Err(WrapError::NotInSearchPath("nosuchtool".into()))
+        );
+        assert_eq!(
+            wrap_line("+bindif-launch --attach %n", &find).unwrap(),
+            "+bindif-launch --attach %n"
+        );
     }
 
     #[test]
     fn refusals_say_why() {
         assert_eq!(
-            wrap_line("@/usr/bin/busybox httpd"),
+            wrap_line("@/usr/bin/busybox httpd", &no_plain_names),
             Err(WrapError::CustomArgv0)
         );
-        assert_eq!(wrap_line("|echo hi"), Err(WrapError::ViaShell));
-        assert_eq!(wrap_line("/bin/x \"open"), Err(WrapError::BadQuoting));
-        assert_eq!(wrap_line("-"), Err(WrapError::NoExecutable));
-        assert_eq!(wrap_line(" ; "), Err(WrapError::NoCommand));
+        assert_eq!(
+            wrap_line("|echo hi", &no_plain_names),
+            Err(WrapError::ViaShell)
+        );
+        assert_eq!(
+            wrap_line("/bin/x \"open", &no_plain_names),
+            Err(WrapError::BadQuoting)
+        );
+        assert_eq!(
+            wrap_line("-", &no_plain_names),
+            Err(WrapError::NoExecutable)
+        );
+        assert_eq!(wrap_line(" ; ", &no_plain_names), Err(WrapError::NoCommand));
+        assert_eq!(
+            WrapError::NotInSearchPath("tool".into()).to_string(),
+            "tool is not an executable in systemd's search path (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)"
+        );
         assert_eq!(
             WrapError::CustomArgv0.to_string(),
             "the \"@\" prefix sets a custom argv[0], which cannot be passed through \"--\""

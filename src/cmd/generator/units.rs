@@ -6,6 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::cmd::launch::config::SYSTEMD_EXEC_PATH;
+use crate::sys::process::check_executable;
+
 use super::parallel::map_ordered;
 use super::plan::Input;
 use super::{GENERATOR_DIRS, TEMPLATE_PLACEHOLDER};
@@ -117,4 +120,14 @@ pub fn search_path_with_output(full: &SearchPath, normal_host: &Path) -> SearchP
         dirs.insert(0, normal_host.to_path_buf());
     }
     SearchPath::from_dirs(full.root(), dirs)
+}
+
+/// Where systemd finds the plain command name `name` (`ExecStart=logger …`): the first
+/// executable file of that name in its fixed search path, looked up below `root`; returned as
+/// the path on the host. Never `$PATH`: systemd does not use it for this.
+pub fn find_in_systemd_path(root: &Path, name: &str) -> Option<String> {
+    std::env::split_paths(SYSTEMD_EXEC_PATH)
+        .map(|dir| dir.join(name))
+        .find(|host| check_executable(&under_root(root, host)).is_ok())
+        .map(|host| host.to_string_lossy().into_owned())
 }
