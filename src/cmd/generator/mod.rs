@@ -3,21 +3,23 @@
 //! socket unit into a generated drop-in that runs the attach step before any other process of the
 //! unit (or, on legacy cgroup hosts, wraps every `Exec*=` line with the launcher).
 //!
-//! Shape:
-//! - [`enumerate`] lists every service/socket name the search path knows: unit files, templates,
+//! Shape (one module per step; this one runs them and parses the command line):
+//! - [`enumerate`] (`units.rs`) lists every service/socket name the search path knows: unit files, templates,
 //!   instance files, names that only exist as `NAME.d/` drop-in directories, and the instances
 //!   a dash-prefix instance directory (`foo-@x.service.d/`) reaches (`foo-bar@x.service`). The generator
 //!   output directories are left out, both for listing and for loading, because other
 //!   generators write into them while we run.
-//! - [`load_all`] loads each name with one cached [`Catalog`]. A template `foo@.service` cannot be
+//! - [`load_all`] (`units.rs`, spread over threads by `parallel.rs`) loads each name with one cached [`Catalog`]. A template `foo@.service` cannot be
 //!   loaded by itself, so it is loaded through the placeholder instance
 //!   `foo@`[`TEMPLATE_PLACEHOLDER`]`.service`: the loader then uses the template's fragment and
 //!   finds exactly the drop-ins every instance shares (`foo@.service.d/`, the dash prefixes, the
 //!   type-wide `service.d/`); the placeholder's own instance directories do not exist.
-//! - [`plan`] is pure: loaded units, cgroup layout and systemd version in, files (relative to the
-//!   output directory) and log messages out. The fixture tests compare it with expected trees.
-//! - [`main`] writes the plan and then **verifies** it by loading each unit again with the output
-//!   directory in the search path: the effective first command must be ours.
+//! - [`plan`] (`plan.rs`) is pure: loaded units, cgroup layout and systemd version in, files
+//!   (relative to the output directory) and log messages out. The fixture tests compare it with
+//!   expected trees. On legacy hosts it rewrites `Exec*=` lines with [`wrap_line`] (`quote.rs`).
+//! - [`run`] writes the plan (`write.rs`: each file on its own, never through a symlink) and
+//!   then **verifies** it (`verify.rs`) by loading each unit again with the output directory in
+//!   the search path: the effective first command must be ours.
 //!
 //! Ordering: drop-ins are applied in file-name order across all directories, so our drop-in is
 //! named [`DROPIN_NAME`], which sorts after the usual `override.conf`, `10-…`, `50-…`, `zz-…`. Our
@@ -229,7 +231,7 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     })
 }
 
-/// Whether `argv` asks for the generator: argv[0] is `bindif-launch-generator`, or the first
+/// Whether `argv` asks for the generator: `argv[0]` is `bindif-launch-generator`, or the first
 /// argument is the hidden subcommand `generate`.
 pub fn wanted(argv: &[OsString]) -> bool {
     let a0 = argv
