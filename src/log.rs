@@ -3,7 +3,13 @@
 //! the journal reads the same with and without the launcher. When stderr is the journal
 //! (`$JOURNAL_STREAM` names the device and inode of fd 2), each line starts with a `<N>` priority
 //! so the journal records warnings as warnings.
+//!
+//! One [`Logger`], three sinks: stderr (the launcher's commands), the journal stream (the same
+//! fd, with `<N>` priorities) and `/dev/kmsg` (the generator, which runs before the journal
+//! exists, as systemd's own generators log). The launcher's global [`log`] is a `Logger` built
+//! from what [`init`] decided.
 
+use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -45,20 +51,98 @@ pub fn stderr_is_journal(journal_stream: Option<&str>, stderr: Option<(u64, u64)
 /// Formats one line: `<N>` when writing to the journal, the `bindif-launch: ` program prefix
 /// when writing to a terminal or file, where the reader cannot otherwise tell who spoke.
 pub fn format_line(level: Level, journal: bool, msg: &str) -> String {
+    format_record(PROGRAM, level, journal, msg)
+}
+
+fn format_record(program: &str, level: Level, journal: bool, msg: &str) -> String {
     if journal {
         format!("<{}>{msg}\n", level as u8)
     } else {
-        format!("bindif-launch: {msg}\n")
+        format!("{program}: {msg}\n")
     }
 }
 
+/// The launcher's program name in log lines.
+pub const PROGRAM: &str = "bindif-launch";
+
+/// Logs through the launcher's global logger (stderr or the journal stream, see [`init`]).
 pub fn log(level: Level, msg: &str) {
-    if level == Level::Debug && !DEBUG.load(Ordering::Relaxed) {
-        return;
+    let sink = if JOURNAL.load(Ordering::Relaxed) {
+        Sink::Journal
+    } else {
+        Sink::Stderr
+    };
+    let logger = Logger {
+        program: PROGRAM,
+        sink,
+        debug: DEBUG.load(Ordering::Relaxed),
+    };
+    logger.log(level, msg);
+}
+
+/// Where a [`Logger`]'s records go.
+#[derive(Debug)]
+pub enum Sink {
+    /// stderr as a terminal or file: `PROGRAM: message`.
+    Stderr,
+    /// stderr connected to the journal: `<N>message`.
+    Journal,
+    /// The kernel log: `<N>PROGRAM: message`, one write(2) per record.
+    Kmsg(File),
+}
+
+/// `/dev/kmsg` for writing: non-blocking, so a full ring never stalls the boot.
+fn open_kmsg() -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open("/dev/kmsg")
+        .ok()
+}
+
+/// A logger: a program name, a sink and whether debug records are kept.
+#[derive(Debug)]
+pub struct Logger {
+    program: &'static str,
+    sink: Sink,
+    debug: bool,
+}
+
+impl Logger {
+    pub fn new(program: &'static str, sink: Sink, debug: bool) -> Logger {
+        Logger {
+            program,
+            sink,
+            debug,
+        }
     }
-    let line = format_line(level, JOURNAL.load(Ordering::Relaxed), msg);
-    // A failed write to stderr has nowhere to be reported; the launch goes on regardless.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+
+    /// A logger writing to `/dev/kmsg`, or to stderr when it cannot be opened (a container, a
+    /// test run without privileges), as systemd's `LOG_TARGET_KMSG` falls back to the console.
+    pub fn kmsg_or_stderr(program: &'static str, debug: bool) -> Logger {
+        let sink = open_kmsg().map_or(Sink::Stderr, Sink::Kmsg);
+        Logger::new(program, sink, debug)
+    }
+
+    /// Writes one record; a debug record only when debug logging is on.
+    pub fn log(&self, level: Level, msg: &str) {
+        if level == Level::Debug && !self.debug {
+            return;
+        }
+        if let Sink::Kmsg(f) = &self.sink {
+            // One write(2) per record; a full ring or rate limit drops the record to stderr,
+            // never blocks (the file is non-blocking).
+            let record = format!("<{}>{}: {msg}\n", level as u8, self.program);
+            if (&*f).write_all(record.as_bytes()).is_ok() {
+                return;
+            }
+        }
+        let journal = matches!(self.sink, Sink::Journal);
+        let line = format_record(self.program, level, journal, msg);
+        // A failed write to stderr has nowhere to be reported; the caller goes on regardless.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
 }
 
 /// `s` with ASCII control characters written as `\xNN`, for values from untrusted input
@@ -100,6 +184,24 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(escape_control("a\nb\x01c\x7f"), "a\\x0ab\\x01c\\x7f");
         assert_eq!(escape_control("mgmt-ä\\x2f"), "mgmt-ä\\x2f");
+    }
+
+    #[test]
+    fn kmsg_records_carry_priority_and_program() {
+        // Any writable file stands in for /dev/kmsg: the record format is what is checked.
+        let path = std::env::temp_dir().join(format!("bindif-log-kmsg-{}", std::process::id()));
+        let file = File::create(&path).unwrap();
+        let logger = Logger::new("bindif-launch-generator", Sink::Kmsg(file), false);
+        logger.log(Level::Err, "Failed to write /run/x: File name too long");
+        logger.log(Level::Debug, "dropped without debug");
+        logger.log(Level::Info, "Generated 1 drop-in(s)");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            text,
+            "<3>bindif-launch-generator: Failed to write /run/x: File name too long\n\
+             <6>bindif-launch-generator: Generated 1 drop-in(s)\n"
+        );
     }
 
     #[test]

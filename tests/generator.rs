@@ -193,6 +193,8 @@ fn rerun_is_stable() {
 #[test]
 fn wrap_lines() {
     use generator::wrap_line;
+    // Absolute paths only: nothing to look up.
+    let wrap_line = |v: &str| wrap_line(v, &|name: &str| panic!("looked up {name}"));
     assert_eq!(
         wrap_line("-/usr/bin/mkdir -p \"/run/l dir\"").unwrap(),
         "-/usr/lib/bindif-launch %n -- /usr/bin/mkdir -p \"/run/l dir\""
@@ -495,6 +497,188 @@ fn systemd_runs_the_attach_step_first() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+// ---- writing the output ----------------------------------------------------------------
+
+/// A root whose units each carry `BindNetworkInterface=`, and an empty output directory in it.
+fn bound_units_root(tag: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+    let tmp = tempdir(tag);
+    let lib = tmp.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&lib).unwrap();
+    for n in names {
+        std::fs::write(
+            lib.join(n),
+            "[Service]\nExecStart=/usr/bin/sleep infinity\nBindNetworkInterface=mgmt\n",
+        )
+        .unwrap();
+    }
+    let normal = tmp.join(NORMAL);
+    std::fs::create_dir_all(&normal).unwrap();
+    (tmp, normal)
+}
+
+fn run_hybrid(root: &Path, normal: &Path) -> Outcome {
+    generator::run(&Options {
+        root: root.to_path_buf(),
+        normal: normal.to_path_buf(),
+        systemd_version: Some(252),
+        layout: Some(Layout::Hybrid {
+            mount: "/sys/fs/cgroup/unified".into(),
+        }),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap()
+}
+
+fn dropin(normal: &Path, unit: &str) -> PathBuf {
+    normal
+        .join(format!("{unit}.d"))
+        .join(generator::DROPIN_NAME)
+}
+
+/// Issue 13 #6: a 255-byte unit name makes `NAME.d` longer than NAME_MAX. That unit's drop-in
+/// fails with a message naming the path and the errno; every other unit, also those sorting
+/// after it, still gets its drop-in; the generator exits 1 at the end.
+#[test]
+fn unwritable_dropin_does_not_stop_the_others() {
+    let long = format!("{}.service", "x".repeat(255 - ".service".len()));
+    let (tmp, normal) = bound_units_root("long-name", &["a.service", &long, "z.service"]);
+    let out = run_hybrid(&tmp, &normal);
+    let msgs: Vec<String> = out.write_failures.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        msgs,
+        [format!(
+            "Failed to create directory {}: File name too long",
+            normal.join(format!("{long}.d")).display()
+        )]
+    );
+    assert!(dropin(&normal, "a.service").is_file());
+    assert!(dropin(&normal, "z.service").is_file());
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+
+    // The command: the same message at error level on stderr, status 1 after writing the rest.
+    let out2 = tmp.join("out2");
+    let st = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg("generate")
+        .arg(format!("--root={}", tmp.display()))
+        .arg("--systemd-version=252")
+        .arg("--layout=hybrid")
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(1), "{st:?}");
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "bindif-launch-generator: Failed to create directory {}: File name too long\n",
+            out2.join(format!("{long}.d")).display()
+        )),
+        "{stderr}"
+    );
+    assert!(dropin(&out2, "z.service").is_file());
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Issue 13 #6: symlinks already in the output directory are never written through. A symlink
+/// where our file goes is replaced; a symlink where `NAME.d/` goes is refused (ELOOP).
+#[test]
+fn symlinks_in_the_output_are_not_followed() {
+    let (tmp, normal) = bound_units_root("symlinks", &["a.service", "z.service"]);
+    let victim = tmp.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let victim_dir = tmp.join("victim-dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    std::fs::create_dir(normal.join("a.service.d")).unwrap();
+    std::os::unix::fs::symlink(&victim, dropin(&normal, "a.service")).unwrap();
+    std::os::unix::fs::symlink(&victim_dir, normal.join("z.service.d")).unwrap();
+
+    let out = run_hybrid(&tmp, &normal);
+
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let ours = std::fs::symlink_metadata(dropin(&normal, "a.service")).unwrap();
+    assert!(ours.file_type().is_file(), "{ours:?}");
+    assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
+        .unwrap()
+        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach %n\n"));
+    assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
+    assert!(std::fs::symlink_metadata(normal.join("z.service.d"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let msgs: Vec<String> = out.write_failures.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        msgs,
+        [format!(
+            "Failed to create directory {}: Too many levels of symbolic links",
+            normal.join("z.service.d").display()
+        )]
+    );
+    // No temporary file is left next to ours.
+    let names: Vec<_> = std::fs::read_dir(normal.join("a.service.d"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, [generator::DROPIN_NAME]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Issue 13 #18: on a legacy host a plain command name is wrapped as the path systemd's fixed
+/// search path gives (below the root), not left to the launcher's `$PATH` lookup, which the
+/// unit's `Environment=PATH=` controls. A name the search path does not hold is refused.
+#[test]
+fn legacy_wrapper_uses_systemds_search_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir("legacy-path");
+    let lib = tmp.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&lib).unwrap();
+    for (dir, mode) in [
+        ("usr/bin", 0o755),
+        ("usr/local/bin", 0o644),
+        ("evil", 0o755),
+    ] {
+        std::fs::create_dir_all(tmp.join(dir)).unwrap();
+        let tool = tmp.join(dir).join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::write(
+        lib.join("p.service"),
+        "[Service]\nEnvironment=PATH=/evil\nExecStart=tool --flag\nBindNetworkInterface=mgmt\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("q.service"),
+        "[Service]\nExecStart=/usr/bin/tool\nExecStopPost=-no-such-tool\nBindNetworkInterface=mgmt\n",
+    )
+    .unwrap();
+    let normal = tmp.join(NORMAL);
+    std::fs::create_dir_all(&normal).unwrap();
+    let out = generator::run(&Options {
+        root: tmp.clone(),
+        normal: normal.clone(),
+        systemd_version: Some(252),
+        layout: Some(Layout::Legacy),
+        kmsg: false,
+        debug: false,
+    })
+    .unwrap();
+    // /usr/local/bin/tool comes first in the path but is not executable: /usr/bin/tool.
+    let text = std::fs::read_to_string(dropin(&normal, "p.service")).unwrap();
+    assert!(
+        text.ends_with("ExecStart=\nExecStart=/usr/lib/bindif-launch %n -- /usr/bin/tool --flag\n"),
+        "{text}"
+    );
+    assert!(!dropin(&normal, "q.service").exists());
+    let msgs = all_messages(&out);
+    assert!(
+        msgs.iter().any(|m| m.starts_with("Skipping q.service: ")
+            && m.ends_with("ExecStopPost=-no-such-tool cannot be wrapped with the launcher: no-such-tool is not an executable in systemd's search path (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)")),
+        "{msgs:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 // ---- the two command-line forms --------------------------------------------------------
 
 #[test]
@@ -672,17 +856,21 @@ fn pure_plan_depends_on_version() {
     assert!(names.contains(&"sshd@.service".to_string()));
     assert!(names.contains(&"sshd@mgmt.service".to_string()));
     let inputs = generator::load_all(&cat, &names);
+    let find = |name: &str| generator::find_in_systemd_path(&root, name);
+    let plan = |inputs: &[generator::Input], layout: &Layout, version: Option<u32>| {
+        generator::plan(inputs, layout, version, &find)
+    };
     let hybrid = Layout::Hybrid {
         mount: "/sys/fs/cgroup/unified".into(),
     };
-    let before = generator::plan(&inputs, &hybrid, Some(259));
+    let before = plan(&inputs, &hybrid, Some(259));
     assert_eq!(before.files.len(), 6, "{:#?}", before.files);
-    assert!(generator::plan(&inputs, &hybrid, None).files.len() == 6);
+    assert!(plan(&inputs, &hybrid, None).files.len() == 6);
     for v in [260, 262] {
-        let p = generator::plan(&inputs, &hybrid, Some(v));
+        let p = plan(&inputs, &hybrid, Some(v));
         assert!(p.files.is_empty() && p.checks.is_empty());
     }
-    let legacy = generator::plan(&inputs, &Layout::Legacy, Some(252));
+    let legacy = plan(&inputs, &Layout::Legacy, Some(252));
     assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
 }
 

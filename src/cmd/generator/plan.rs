@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The pure core of the generator: loaded units, the cgroup layout and the systemd version in;
+//! the drop-ins to write (relative to the output directory), the messages to log and the checks
+//! to run after writing out. No file system access: the fixture tests compare it with expected
+//! trees.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::quote::{wrap_line, WrapError};
+use super::units::load_name;
+use super::{DROPIN_NAME, LAUNCHER, NATIVE_SINCE, PROGRAM};
+use crate::cgroup_path::Layout;
+use crate::log::Level;
+use crate::unit::eval::{cgroup_section, KEY_BIND};
+use crate::unit::load::LoadError;
+use crate::unit::name::{self, Kind};
+use crate::unit::{Assignment, LoadedUnit};
+
+/// The attach step, as it appears in the generated drop-ins.
+pub fn attach_line() -> String {
+    format!("+{LAUNCHER} --attach %n")
+}
+
+/// How the binding reaches the unit's processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Unified and hybrid hosts: one attach step on the unit's cgroup covers every later process.
+    Attach,
+    /// Legacy hosts: systemd puts no unit into cgroup2, so each command runs through the launcher.
+    Wrap,
+}
+
+impl Strategy {
+    pub fn for_layout(layout: &Layout) -> Strategy {
+        match layout {
+            Layout::Legacy => Strategy::Wrap,
+            _ => Strategy::Attach,
+        }
+    }
+}
+
+/// A name found in the search path and what loading it gave.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The name as found (`foo@.service` for a template).
+    pub name: String,
+    pub unit: Result<LoadedUnit, LoadError>,
+}
+
+/// One generated file, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenFile {
+    pub path: PathBuf,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub level: Level,
+    pub text: String,
+}
+
+/// What the verification after writing checks: loading `load_name`, the effective `key` list of
+/// `section` must start with `first`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub unit: String,
+    pub load_name: String,
+    pub section: String,
+    pub key: String,
+    pub first: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub files: Vec<GenFile>,
+    pub messages: Vec<Message>,
+    pub checks: Vec<Check>,
+}
+
+impl Plan {
+    fn msg(&mut self, level: Level, text: String) {
+        self.messages.push(Message { level, text });
+    }
+}
+
+/// The effective list of `key` from `assignments`, raw values (an empty one resets).
+pub(super) fn fold<'a>(assignments: impl Iterator<Item = &'a Assignment>) -> Vec<&'a Assignment> {
+    let mut v = Vec::new();
+    for a in assignments {
+        if a.value.is_empty() {
+            v.clear();
+        } else {
+            v.push(a);
+        }
+    }
+    v
+}
+
+/// Whether the unit's effective configuration carries a non-reset `BindNetworkInterface=`: the
+/// raw values are enough (the attach step validates and expands them at start, per instance).
+fn carries_key(u: &LoadedUnit, section: &str) -> bool {
+    !fold(u.values(section, KEY_BIND)).is_empty()
+}
+
+fn file_name_of(p: &Path) -> &str {
+    p.file_name().and_then(|s| s.to_str()).unwrap_or("")
+}
+
+/// Where an assignment's file sorts relative to our drop-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pos {
+    Before,
+    Same,
+    After,
+}
+
+fn position(u: &LoadedUnit, a: &Assignment) -> Pos {
+    if Some(&a.source.file) == u.fragment.as_ref() {
+        return Pos::Before;
+    }
+    match file_name_of(&a.source.file)
+        .as_bytes()
+        .cmp(DROPIN_NAME.as_bytes())
+    {
+        std::cmp::Ordering::Less => Pos::Before,
+        std::cmp::Ordering::Equal => Pos::Same,
+        std::cmp::Ordering::Greater => Pos::After,
+    }
+}
+
+/// The `Exec*=` settings of each type, in the order they run.
+fn exec_keys(section: &str) -> &'static [&'static str] {
+    match section {
+        "Service" => &[
+            "ExecCondition",
+            "ExecStartPre",
+            "ExecStart",
+            "ExecStartPost",
+            "ExecReload",
+            "ExecStop",
+            "ExecStopPost",
+        ],
+        _ => &[
+            "ExecStartPre",
+            "ExecStartPost",
+            "ExecStopPre",
+            "ExecStopPost",
+        ],
+    }
+}
+
+/// The generated drop-in of one unit before its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UnitPlan {
+    body: String,
+    notes: Vec<String>,
+    checks: Vec<(String, String)>,
+}
+
+/// Why a unit that needs a drop-in gets none (it is logged as skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Someone else's drop-in of the unit has our file name.
+    OwnFileNameTaken(PathBuf),
+    /// One of the unit's commands cannot run through the launcher.
+    NotWrappable {
+        file: PathBuf,
+        line: usize,
+        key: &'static str,
+        value: String,
+        why: WrapError,
+    },
+    /// Legacy host, and nothing to run through the launcher.
+    NothingToWrap,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::OwnFileNameTaken(d) => write!(
+                f,
+                "{} is a drop-in of the unit under our own file name; remove it (a higher-priority copy would replace the generated one)",
+                d.display()
+            ),
+            Skip::NotWrappable {
+                file,
+                line,
+                key,
+                value,
+                why,
+            } => write!(
+                f,
+                "{}:{line}: {key}={value} cannot be wrapped with the launcher: {why}",
+                file.display()
+            ),
+            Skip::NothingToWrap => f.write_str("the unit has no Exec*= command to wrap"),
+        }
+    }
+}
+
+/// Decides the drop-in of one loaded unit: `Ok(None)` when it needs none, `Err` when it needs
+/// one that cannot be written (the reason).
+fn unit_plan(
+    u: &LoadedUnit,
+    strategy: Strategy,
+    find_executable: FindExecutable,
+) -> Result<Option<UnitPlan>, Skip> {
+    let Some(section) = cgroup_section(&u.name) else {
+        return Ok(None);
+    };
+    if !carries_key(u, section) {
+        return Ok(None);
+    }
+    if let Some(d) = u.dropins.iter().find(|d| file_name_of(d) == DROPIN_NAME) {
+        return Err(Skip::OwnFileNameTaken(d.clone()));
+    }
+    let mut notes = Vec::new();
+    let mut body = format!("[{section}]\n");
+    let mut checks = Vec::new();
+    match strategy {
+        Strategy::Attach => {
+            let cond_in_use =
+                section == "Service" && !fold(u.values(section, "ExecCondition")).is_empty();
+            let key = if cond_in_use {
+                "ExecCondition"
+            } else {
+                "ExecStartPre"
+            };
+            let before = fold(
+                u.values(section, key)
+                    .filter(|a| position(u, a) == Pos::Before),
+            );
+            for a in u
+                .values(section, key)
+                .filter(|a| position(u, a) == Pos::After)
+            {
+                if a.value.is_empty() {
+                    notes.push(format!(
+                        "cannot guarantee that the attach step runs first: {} (line {}) resets {key}= after this drop-in",
+                        a.source.file.display(),
+                        a.source.line
+                    ));
+                }
+            }
+            body.push_str(&format!("{key}=\n{key}={}\n", attach_line()));
+            for a in before {
+                body.push_str(&format!("{key}={}\n", a.value));
+            }
+            checks.push((key.to_string(), attach_line()));
+        }
+        Strategy::Wrap => {
+            for key in exec_keys(section) {
+                let before = fold(
+                    u.values(section, key)
+                        .filter(|a| position(u, a) == Pos::Before),
+                );
+                for a in u
+                    .values(section, key)
+                    .filter(|a| position(u, a) == Pos::After)
+                {
+                    notes.push(format!(
+                        "cannot guarantee that every command is bound: {} (line {}) sets {key}= after this drop-in and its commands are not wrapped",
+                        a.source.file.display(),
+                        a.source.line
+                    ));
+                }
+                if before.is_empty() {
+                    continue;
+                }
+                let mut lines = Vec::new();
+                for a in before {
+                    let w =
+                        wrap_line(&a.value, find_executable).map_err(|why| Skip::NotWrappable {
+                            file: a.source.file.clone(),
+                            line: a.source.line,
+                            key,
+                            value: a.value.clone(),
+                            why,
+                        })?;
+                    lines.push(w);
+                }
+                body.push_str(&format!("{key}=\n"));
+                for l in &lines {
+                    body.push_str(&format!("{key}={l}\n"));
+                }
+                checks.push((key.to_string(), lines[0].clone()));
+            }
+            if checks.is_empty() {
+                return Err(Skip::NothingToWrap);
+            }
+        }
+    }
+    Ok(Some(UnitPlan {
+        body,
+        notes,
+        checks,
+    }))
+}
+
+fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
+    let mut h = format!(
+        "# Generated by {PROGRAM} because {unit} sets\n# BindNetworkInterface=, which systemd before v260 does not know.\n"
+    );
+    match strategy {
+        Strategy::Attach => h.push_str(
+            "# The attach step binds the unit's cgroup before any other process of the unit runs.\n",
+        ),
+        Strategy::Wrap => h.push_str(
+            "# Legacy cgroup host: every command of the unit runs through the launcher.\n",
+        ),
+    }
+    for n in notes {
+        h.push_str(&format!("# WARNING: {n}\n"));
+    }
+    h
+}
+
+/// Where the drop-in of `unit` goes, relative to the output directory.
+pub(super) fn dropin_path(unit: &str) -> PathBuf {
+    PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME)
+}
+
+/// Where a plain command name is found when it is wrapped: the absolute path systemd would
+/// execute, or `None` (see [`super::find_in_systemd_path`]).
+pub type FindExecutable<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The pure core: what to write for `inputs`, given the cgroup layout, the running systemd's
+/// version (`None`: unknown, treated as older than 260) and, for legacy hosts, where plain
+/// command names are found.
+pub fn plan(
+    inputs: &[Input],
+    layout: &Layout,
+    version: Option<u32>,
+    find_executable: FindExecutable,
+) -> Plan {
+    let mut p = Plan::default();
+    if let Some(v) = version.filter(|v| *v >= NATIVE_SINCE) {
+        p.msg(
+            Level::Info,
+            format!("systemd {v} supports BindNetworkInterface= natively, nothing to generate."),
+        );
+        return p;
+    }
+    let strategy = Strategy::for_layout(layout);
+    // Templates first: instances compare with them.
+    let mut order: Vec<&Input> = inputs.iter().collect();
+    order.sort_by_key(|i| (name::kind(&i.name) != Some(Kind::Template), i.name.clone()));
+    let mut templates: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for input in order {
+        let n = &input.name;
+        let u = match &input.unit {
+            Ok(u) => u,
+            Err(LoadError::Masked { .. }) => {
+                p.msg(Level::Debug, format!("{n} is masked, skipping."));
+                continue;
+            }
+            Err(LoadError::NotFound { .. }) | Err(LoadError::BadName { .. }) => {
+                p.msg(Level::Debug, format!("{n} has no fragment, skipping."));
+                continue;
+            }
+            Err(e) => {
+                p.msg(
+                    Level::Warning,
+                    format!("Skipping {n}: {}", e.to_string().replace('\n', ": ")),
+                );
+                continue;
+            }
+        };
+        let kind = name::kind(n);
+        if u.name != load_name(n) {
+            p.msg(
+                Level::Debug,
+                format!("{n} is an alias of {}, skipping.", u.name),
+            );
+            continue;
+        }
+        let planned = match unit_plan(u, strategy, find_executable) {
+            Ok(x) => x,
+            Err(why) => {
+                p.msg(Level::Warning, format!("Skipping {n}: {why}"));
+                if kind == Some(Kind::Template) {
+                    templates.insert(n.clone(), None);
+                }
+                continue;
+            }
+        };
+        let body = planned.as_ref().map(|x| x.body.clone());
+        match kind {
+            Some(Kind::Template) => {
+                templates.insert(n.clone(), body.clone());
+            }
+            Some(Kind::Instance) => {
+                let t = name::template_of(n).unwrap_or_default();
+                let tb = templates.get(&t).cloned().flatten();
+                if let Some(x) = &planned {
+                    for note in &x.notes {
+                        p.msg(Level::Warning, format!("{n}: {note}"));
+                    }
+                }
+                if tb == body {
+                    continue;
+                }
+                if body.is_none() {
+                    // The template's drop-in would apply: cancel it for this instance.
+                    p.files.push(GenFile {
+                        path: dropin_path(n),
+                        content: format!(
+                            "# Generated by {PROGRAM}: {n} does not carry BindNetworkInterface=,\n# so this empty file cancels {t}'s generated drop-in of the same name.\n"
+                        ),
+                    });
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        let Some(x) = planned else { continue };
+        if kind != Some(Kind::Instance) {
+            for note in &x.notes {
+                p.msg(Level::Warning, format!("{n}: {note}"));
+            }
+        }
+        p.files.push(GenFile {
+            path: dropin_path(n),
+            content: header(n, strategy, &x.notes) + &x.body,
+        });
+        for (key, first) in x.checks {
+            p.checks.push(Check {
+                unit: n.clone(),
+                load_name: load_name(n),
+                section: cgroup_section(n).unwrap_or("Service").to_string(),
+                key,
+                first,
+            });
+        }
+    }
+    p.files.sort_by(|a, b| a.path.cmp(&b.path));
+    p
+}
