@@ -241,63 +241,20 @@ pub fn wanted(argv: &[OsString]) -> bool {
     a0 || argv.get(1).is_some_and(|a| a == "generate")
 }
 
-fn parse_layout(s: &str) -> Option<Layout> {
-    Some(match s {
-        "unified" => Layout::Unified {
-            mount: PathBuf::from("/sys/fs/cgroup"),
-        },
-        "hybrid" => Layout::Hybrid {
-            mount: PathBuf::from("/sys/fs/cgroup/unified"),
-        },
-        "legacy" => Layout::Legacy,
-        _ => return None,
-    })
-}
-
-fn parse_args(argv: &[OsString]) -> Result<Options, String> {
-    let as_generator = !argv.get(1).is_some_and(|a| a == "generate");
-    let rest = if as_generator { &argv[1..] } else { &argv[2..] };
-    let mut opts = Options {
-        root: PathBuf::from("/"),
-        normal: PathBuf::new(),
-        systemd_version: None,
-        layout: None,
-        kmsg: as_generator,
-        debug: false,
-    };
-    if let Ok(l) = std::env::var("SYSTEMD_LOG_LEVEL") {
-        opts.debug = l == "debug" || l == "7";
+/// The run's options from the parsed command line (`cli::parse_generator`, the launcher's rules)
+/// and the environment systemd gives generators: `$SYSTEMD_LOG_LEVEL=debug|7` turns on debug
+/// output, `$SYSTEMD_LOG_TARGET=console` keeps the installed generator off `/dev/kmsg`.
+fn options(args: crate::cli::GeneratorArgs) -> Options {
+    let env_debug = std::env::var("SYSTEMD_LOG_LEVEL").is_ok_and(|l| l == "debug" || l == "7");
+    let console = std::env::var("SYSTEMD_LOG_TARGET").is_ok_and(|t| t == "console");
+    Options {
+        root: args.root,
+        normal: args.normal_dir,
+        systemd_version: args.systemd_version,
+        layout: args.layout,
+        kmsg: args.as_generator && !console,
+        debug: args.debug || env_debug,
     }
-    if std::env::var("SYSTEMD_LOG_TARGET").is_ok_and(|t| t == "console") {
-        opts.kmsg = false;
-    }
-    let mut dirs = Vec::new();
-    for a in rest {
-        let s = a.to_str().ok_or("arguments must be UTF-8")?;
-        if as_generator {
-            dirs.push(PathBuf::from(s));
-            continue;
-        }
-        if let Some(v) = s.strip_prefix("--root=") {
-            opts.root = PathBuf::from(v);
-        } else if let Some(v) = s.strip_prefix("--systemd-version=") {
-            opts.systemd_version = Some(v.parse().map_err(|_| format!("bad version: {v}"))?);
-        } else if let Some(v) = s.strip_prefix("--layout=") {
-            opts.layout = Some(parse_layout(v).ok_or(format!("bad layout: {v}"))?);
-        } else if s == "--debug" {
-            opts.debug = true;
-        } else if s.starts_with("--") {
-            return Err(format!("unknown option {s}"));
-        } else {
-            dirs.push(PathBuf::from(s));
-        }
-    }
-    // systemd passes NORMAL EARLY LATE; we only write to NORMAL.
-    if dirs.is_empty() || dirs.len() > 3 {
-        return Err("expected NORMAL_DIR [EARLY_DIR LATE_DIR]".to_string());
-    }
-    opts.normal = dirs.swap_remove(0);
-    Ok(opts)
 }
 
 /// Entry point for both forms; the exit status. A bad unit is logged and skipped (status 0). A
@@ -305,8 +262,8 @@ fn parse_args(argv: &[OsString]) -> Result<Options, String> {
 /// own generators do: PID 1 logs the generator as failed and the boot goes on. Bad arguments
 /// give 2 (INVALIDARGUMENT).
 pub fn main(argv: Vec<OsString>) -> i32 {
-    let opts = match parse_args(&argv) {
-        Ok(o) => o,
+    let opts = match crate::cli::parse_generator(argv) {
+        Ok(a) => options(a),
         Err(e) => {
             eprintln!("{PROGRAM}: {e}");
             return crate::exit::INVALIDARGUMENT;
