@@ -11,6 +11,7 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{BindError, Category, Error, LoadError};
+use crate::cgroup_path::CGROUP2_SUPER_MAGIC;
 use crate::program::{self, Insn};
 
 const BPF_PROG_LOAD: libc::c_long = 5;
@@ -28,8 +29,6 @@ pub const BPF_CGROUP_INET_SOCK_CREATE: u32 = 2;
 pub const BPF_F_ALLOW_OVERRIDE: u32 = 1;
 /// `BPF_F_ALLOW_MULTI`.
 pub const BPF_F_ALLOW_MULTI: u32 = 2;
-
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// `bpf_attr` for `BPF_PROG_LOAD`, up to `expected_attach_type` (Linux 4.17).
 #[repr(C)]
@@ -524,19 +523,9 @@ pub struct BindOutcome {
 /// Checks that `cgroup` is a cgroup2 directory and not the root of the hierarchy: a program there
 /// would bind every socket of the machine.
 pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
-    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
-    let mut sfs: libc::statfs = unsafe { mem::zeroed() };
-    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
-    if unsafe { libc::fstatfs(cgroup.as_raw_fd(), &mut sfs) } < 0 {
-        return Err(Error::new(
-            Category::Cgroup,
-            "stat cgroup",
-            "",
-            io::Error::last_os_error(),
-        ));
-    }
-    #[allow(clippy::unnecessary_cast)]
-    if sfs.f_type as i64 != CGROUP2_SUPER_MAGIC {
+    let magic = super::fstatfs_magic(cgroup)
+        .map_err(|e| Error::new(Category::Cgroup, "stat cgroup", "", e))?;
+    if magic != CGROUP2_SUPER_MAGIC {
         return Err(Error::new(
             Category::Cgroup,
             "use cgroup",
@@ -758,13 +747,7 @@ fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
 }
 
 fn is_cgroup2(dir: BorrowedFd) -> bool {
-    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
-    let mut sfs: libc::statfs = unsafe { mem::zeroed() };
-    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
-    let r = unsafe { libc::fstatfs(dir.as_raw_fd(), &mut sfs) };
-    #[allow(clippy::unnecessary_cast)]
-    let magic = sfs.f_type as i64;
-    r == 0 && magic == CGROUP2_SUPER_MAGIC
+    super::fstatfs_magic(dir).is_ok_and(|m| m == CGROUP2_SUPER_MAGIC)
 }
 
 /// Detaches the copy of our program that was attached first to `cgroup`; `Ok(false)` when there
@@ -827,29 +810,15 @@ fn probe_socket() -> io::Result<OwnedFd> {
 /// from `SO_BINDTODEVICE` is mapped back with `if_nametoindex`).
 pub fn bound_ifindex(sock: BorrowedFd) -> io::Result<Option<u32>> {
     let mut v: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `v`, which we own.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_BINDTOIFINDEX,
-            &mut v as *mut libc::c_int as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    if r == 0 {
-        return Ok((v > 0).then_some(v as u32));
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
-        return Err(e);
+    match super::getsockopt(sock, libc::SOL_SOCKET, libc::SO_BINDTOIFINDEX, &mut v) {
+        Ok(_) => return Ok((v > 0).then_some(v as u32)),
+        Err(e) if e.raw_os_error() != Some(libc::ENOPROTOOPT) => return Err(e),
+        Err(_) => {}
     }
     match bound_device_name(sock)? {
         None => Ok(None),
         Some(name) => {
-            let c = std::ffi::CString::new(name)
-                .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+            let c = super::cstring(&name)?;
             // SAFETY: if_nametoindex reads the NUL-terminated name only.
             let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
             Ok((idx > 0).then_some(idx))
@@ -860,23 +829,10 @@ pub fn bound_ifindex(sock: BorrowedFd) -> io::Result<Option<u32>> {
 /// The device name a socket is bound to (`SO_BINDTODEVICE`), `None` when unbound.
 pub fn bound_device_name(sock: BorrowedFd) -> io::Result<Option<String>> {
     let mut buf = [0u8; 32];
-    let mut len = buf.len() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `buf`, which we own.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_BINDTODEVICE,
-            buf.as_mut_ptr() as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let name = CStr::from_bytes_until_nul(&buf[..(len as usize).min(buf.len())])
+    let len = super::getsockopt(sock, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &mut buf)?;
+    let name = CStr::from_bytes_until_nul(&buf[..len])
         .map(|c| c.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| String::from_utf8_lossy(&buf[..len as usize]).into_owned());
+        .unwrap_or_else(|_| String::from_utf8_lossy(&buf[..len]).into_owned());
     Ok((!name.is_empty()).then_some(name))
 }
 

@@ -181,9 +181,6 @@ pub(crate) fn setsockopt<T: SockOptValue>(
 
 /// `getsockopt(2)`: reads option `name` at `level` of `sock` into `value` and returns how many
 /// bytes the kernel wrote (string options such as `SO_BINDTODEVICE` fill less than the buffer).
-// Its callers are in bpf.rs (`bound_ifindex`, `bound_device_name`), switched over when the
-// branches merge; until then only the tests below use it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn getsockopt<T: SockOptValue>(
     sock: BorrowedFd,
     level: libc::c_int,
@@ -205,6 +202,19 @@ pub(crate) fn getsockopt<T: SockOptValue>(
     };
     cvt(r.into())?;
     Ok((len as usize).min(mem::size_of::<T>()))
+}
+
+/// `fstatfs(2)`'s filesystem magic of the file `fd` refers to (`CGROUP2_SUPER_MAGIC`, …).
+pub(crate) fn fstatfs_magic(fd: BorrowedFd) -> io::Result<u64> {
+    // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
+    let mut sfs: libc::statfs = unsafe { mem::zeroed() };
+    // SAFETY: fstatfs writes only into `sfs`, which we own; the borrowed fd is valid.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sfs) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // f_type is signed on some architectures; the magic numbers are all below 2^31.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(sfs.f_type as u64 & 0xffff_ffff)
 }
 
 #[cfg(test)]
