@@ -255,7 +255,11 @@ impl World {
     /// Also places the process in a same-named cgroup of the v1 `name=systemd` hierarchy, as
     /// systemd does on legacy hosts.
     fn with_v1(mut self) -> World {
-        let rel = self.cg.strip_prefix(common::CGROUP2).unwrap().to_path_buf();
+        let rel = self
+            .cg
+            .strip_prefix(common::cgroup2())
+            .unwrap()
+            .to_path_buf();
         let v1 = Path::new(V1_SYSTEMD).join(rel);
         fs::create_dir_all(&v1).unwrap();
         self.v1 = Some(v1);
@@ -469,8 +473,15 @@ fn in_private_mounts(setup: &str, argv: Vec<String>) -> Vec<String> {
     v
 }
 
-const NO_CGROUP2: &str = "umount /sys/fs/cgroup/unified";
-const RO_CGROUP2: &str = "mount -o remount,bind,ro /sys/fs/cgroup/unified";
+/// Shell snippets for a private mount namespace: no cgroup2 visible (a legacy host), or a
+/// read-only one (`ProtectControlGroups=yes`).
+fn no_cgroup2() -> String {
+    format!("umount {}", common::cgroup2().display())
+}
+
+fn ro_cgroup2() -> String {
+    format!("mount -o remount,bind,ro {}", common::cgroup2().display())
+}
 
 /// A legacy host (no cgroup2 that systemd uses) where the launcher may not mount one.
 fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
@@ -487,7 +498,7 @@ fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
         let o: Vec<&str> = o.iter().map(String::as_str).collect();
         argv.extend(unit_argv(&w, &o));
     }
-    let out = w.run("", &in_private_mounts(NO_CGROUP2, argv));
+    let out = w.run("", &in_private_mounts(&no_cgroup2(), argv));
     w.outcome(&out, 0)
 }
 
@@ -652,7 +663,7 @@ fn scenario(id: &str) -> Option<Outcome> {
         "ro-cgroupfs-unit" => {
             let w = World::new("fault.service");
             w.probe_unit("fault.service", VETH_A, "");
-            let out = w.run("", &in_private_mounts(RO_CGROUP2, unit_argv(&w, &[])));
+            let out = w.run("", &in_private_mounts(&ro_cgroup2(), unit_argv(&w, &[])));
             w.outcome(&out, 1)
         }
         "ro-cgroupfs-adhoc-shared" => {
@@ -671,7 +682,10 @@ fn scenario(id: &str) -> Option<Outcome> {
             while w_procs(&w.cg) == 0 {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            let out = w.run("", &in_private_mounts(RO_CGROUP2, adhoc_argv(&[], VETH_A)));
+            let out = w.run(
+                "",
+                &in_private_mounts(&ro_cgroup2(), adhoc_argv(&[], VETH_A)),
+            );
             let _ = other.kill();
             let _ = other.wait();
             w.outcome(&out, 0)
