@@ -1224,3 +1224,52 @@ fn thousand_adhoc_runs_leave_nothing() {
     );
     assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Never touch what is not ours
+
+/// Issue 13 #1: with no cgroup2 visible (a legacy host, a container, `ip netns exec`) the
+/// launcher mounts cgroup2 privately, which may be the host's own hierarchy. Its clean-up must
+/// remove only directories it created and whose maker has exited, never other software's empty
+/// cgroups. The reproduction from the issue, in a private mount and cgroup namespace.
+#[test]
+fn private_cgroup2_cleanup_keeps_foreign_cgroups() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let inner = parent.path.join("in");
+    let foreign = [
+        inner.join("foreign"),
+        inner.join("deep/er"),
+        parent.path.join("beside"),
+    ];
+    for d in &foreign {
+        fs::create_dir_all(d).unwrap();
+    }
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99\n\
+         exec nsenter --net=/run/netns/{} unshare -m -C sh -c \
+         'mount --make-rprivate / && mount -t tmpfs t /run && umount {} && exec \"$@\"' sh \
+         {BIN} --interface {VETH_A} -- /bin/true",
+        inner.display(),
+        ns.name,
+        common::cgroup2().display()
+    );
+    for run in 0..3 {
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for d in &foreign {
+            assert!(d.is_dir(), "run {run} removed {}", d.display());
+        }
+    }
+    // The runs' own child cgroups: each run removed its exited predecessors' ones.
+    let ours: Vec<_> = child_dirs(&inner)
+        .into_iter()
+        .filter(|d| d.starts_with("bindif-launch-"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+}

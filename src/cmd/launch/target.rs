@@ -128,23 +128,16 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
         };
     }
     // One cgroup per invocation: two commands bound to same-named interfaces in different
-    // network namespaces must not share a program. Empty ones are removed by later runs.
-    let child = format!("bindif-launch-{}", std::process::id());
+    // network namespaces must not share a program. Leftovers of exited runs are removed by
+    // later runs.
     match layout.cgroup2_mount() {
         Some(mount) => {
             let parent =
                 cgroup_path::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
-            let dir = cgroup::create_child_and_enter(&parent, &child).map_err(|e| {
-                cg_err(
-                    "create and enter cgroup",
-                    &parent.join(&child).display().to_string(),
-                    e,
-                )
-            })?;
-            remove_adhoc_leftovers(&parent, &child);
-            Target::open_created(dir)
+            enter_adhoc_child(&parent)
         }
         None => {
+            let child = cgroup_path::adhoc_child_name(std::process::id(), 0);
             let path = format!("{}/{child}", own.trim_end_matches('/'));
             let target = enter_legacy_mirror(&path)?;
             Ok(Target {
@@ -153,6 +146,23 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
             })
         }
     }
+}
+
+/// Creates, marks and enters a new `bindif-launch-PID` child of `parent`, then removes the
+/// leftovers of exited earlier runs beside it.
+fn enter_adhoc_child(parent: &Path) -> Result<Target, sys::Error> {
+    let child = cgroup::create_adhoc_child_and_enter(parent)
+        .map_err(|(dir, e)| cg_err("create and enter cgroup", &dir.display().to_string(), e))?;
+    if let Some(e) = &child.unmarked {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to mark cgroup {} as created by bindif-launch, ignoring (later runs will not remove it): {}",
+            child.dir.display(),
+            sys::strerror(e)
+        );
+    }
+    cgroup::remove_adhoc_leftovers(parent, &child.dir);
+    Target::open_created(child.dir)
 }
 
 /// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed):
@@ -199,7 +209,7 @@ fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
 }
 
 /// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
-/// empty mirrors that earlier runs left behind.
+/// the mirrors that exited earlier runs left behind (only those: see `sys::cgroup`).
 fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
     let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
     cgroup::mount_private_cgroup2(mount).map_err(|e| {
@@ -224,20 +234,4 @@ fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
         );
     }
     Target::open(dir)
-}
-
-/// Removes empty `bindif-launch-*` siblings that earlier ad hoc runs left behind (their
-/// commands have exited). Populated ones are busy and stay.
-fn remove_adhoc_leftovers(parent: &Path, keep: &str) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("bindif-launch-") && name != keep {
-            // EBUSY (still in use) and races with a concurrent run are expected: ignore.
-            let _ = std::fs::remove_dir(entry.path());
-        }
-    }
 }
