@@ -651,6 +651,7 @@ fn scenario(id: &str) -> Option<Outcome> {
         }
         "unprivileged-adhoc" => unprivileged(&[]),
         "unprivileged-adhoc-fail-open" => unprivileged(&["--fail-open"]),
+        "unprivileged-ambient-adhoc" => unprivileged_ambient(),
         // cgroup2 missing, not mountable, read-only.
         "no-cgroup2-adhoc" => legacy_no_mount(&[], true, false),
         "no-cgroup2-unit" => legacy_no_mount(&[], false, false),
@@ -786,6 +787,42 @@ fn unprivileged(opts: &[&str]) -> Outcome {
     o.debris
         .extend(child_dirs(&w.cg).into_iter().map(|d| format!("cgroup {d}")));
     o
+}
+
+/// Issue 13 #15: a caller without root but with ambient CAP_BPF and CAP_NET_ADMIN, in a
+/// cgroup whose directory it owns (so it may create the child cgroup) but whose `cgroup.procs`
+/// it may not write (so it may not move itself into the child): the child it created goes
+/// again.
+fn unprivileged_ambient() -> Outcome {
+    let w = World::new("fault.service");
+    common::run("chown", &["65534:65534", w.cg.to_str().unwrap()]);
+    let mut argv = s(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all,+bpf,+net_admin",
+        "--ambient-caps=+bpf,+net_admin",
+    ]);
+    argv.extend(adhoc_argv(&[], VETH_A));
+    // Another process of the service shares its cgroup: ad hoc needs a child cgroup.
+    let mut other = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}/cgroup.procs' && exec sleep 30",
+                w.cg.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    while w_procs(&w.cg) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = w.run("", &argv);
+    let _ = other.kill();
+    let _ = other.wait();
+    w.outcome(&out, 0)
 }
 
 /// RLIMIT_MEMLOCK 0: BPF memory is memcg-accounted since Linux 5.11, so loading works; the

@@ -86,7 +86,9 @@ pub fn enter(dir: &Path) -> io::Result<()> {
 }
 
 /// Creates `parent/name` if missing (marked as ours) and moves the calling process into it.
-/// Refuses names that are not a single, ordinary path component.
+/// Refuses names that are not a single, ordinary path component. A directory this call
+/// created is removed again when the move fails (an unprivileged caller may create cgroups
+/// it may not enter), so a failure leaves nothing behind.
 pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> {
     if !cgroup_path::valid_child_name(name) {
         return Err(io::Error::new(
@@ -95,12 +97,17 @@ pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> 
         ));
     }
     let dir = parent.join(name);
-    match create_marked(&dir) {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+    let created = match create_marked(&dir) {
+        Ok(_) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
+    };
+    if let Err(e) = enter(&dir) {
+        if created {
+            let _ = fs::remove_dir(&dir);
+        }
+        return Err(e);
     }
-    enter(&dir)?;
     Ok(dir)
 }
 
@@ -115,7 +122,8 @@ pub struct CreatedChild {
 /// Ad hoc mode: creates a new child cgroup of `parent` for this process alone, named
 /// `bindif-launch-PID` (`-N` appended when that name is taken), marks it as ours and moves the
 /// calling process in. Never reuses an existing directory. On failure, returns the directory
-/// it tried.
+/// it tried, and removes it again if it was created (a caller that may create cgroups but not
+/// move itself, say): nothing is left behind.
 pub fn create_adhoc_child_and_enter(parent: &Path) -> Result<CreatedChild, (PathBuf, io::Error)> {
     let pid = std::process::id();
     let mut attempt = 0;
@@ -125,7 +133,10 @@ pub fn create_adhoc_child_and_enter(parent: &Path) -> Result<CreatedChild, (Path
             Ok(unmarked) => {
                 return match enter(&dir) {
                     Ok(()) => Ok(CreatedChild { dir, unmarked }),
-                    Err(e) => Err((dir, e)),
+                    Err(e) => {
+                        let _ = fs::remove_dir(&dir);
+                        Err((dir, e))
+                    }
                 };
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
