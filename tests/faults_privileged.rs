@@ -314,6 +314,20 @@ impl World {
         }
     }
 
+    /// After a successful ad hoc run in the unit's cgroup: its child cgroup is there, empty,
+    /// with one program of ours, and is removed here as the next run would remove it.
+    fn remove_exited_adhoc_child(&self) {
+        let children: Vec<_> = child_dirs(&self.cg)
+            .into_iter()
+            .filter(|d| d.starts_with("bindif-launch-"))
+            .collect();
+        assert_eq!(children.len(), 1, "{children:?}");
+        let child = self.cg.join(&children[0]);
+        assert_eq!(w_procs(&child), 0);
+        assert_eq!(count_ours(&child), 1, "{}", child.display());
+        remove_cgroup_tree(&child);
+    }
+
     fn debris(&self, programs: usize) -> Vec<String> {
         let mut found = Vec::new();
         let ours = count_ours(&self.cg);
@@ -841,6 +855,10 @@ fn memlock(adhoc: bool) -> Outcome {
     }
     argv.extend(payload);
     let out = w.run("", &argv);
+    if adhoc {
+        // The program is on the command's own child cgroup, which a later run removes.
+        w.remove_exited_adhoc_child();
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let limit = stdout
         .lines()
@@ -851,7 +869,7 @@ fn memlock(adhoc: bool) -> Outcome {
         .take(2)
         .collect::<Vec<_>>();
     assert_eq!(limit, ["0", "0"], "the command's RLIMIT_MEMLOCK: {stdout}");
-    w.outcome(&out, 1)
+    w.outcome(&out, usize::from(!adhoc))
 }
 
 /// The race "deleted between resolution and attach", made deterministic at library level: a
@@ -1309,4 +1327,34 @@ fn private_cgroup2_cleanup_keeps_foreign_cgroups() {
         .filter(|d| d.starts_with("bindif-launch-"))
         .collect();
     assert_eq!(ours.len(), 1, "{ours:?}");
+}
+
+/// Issue 13 #3: ad hoc mode as the only process of a service's cgroup (`ExecStartPre=`) binds
+/// only its own command: the service's cgroup carries no program, so what the service runs
+/// next (`ExecStart=`, here the probe started in the same cgroup afterwards) is not bound.
+#[test]
+fn adhoc_alone_in_a_service_binds_only_its_command() {
+    require_privileges();
+    let w = World::new("pre.service");
+    let pre = w.run("", &adhoc_argv(&[], VETH_A));
+    let pre_out = w.outcome(&pre, 0);
+    assert_eq!(pre.status.code(), Some(0), "{:?}", pre_out.stderr);
+    assert_eq!(
+        pre_out.command, "bound",
+        "the ad hoc command itself is bound"
+    );
+    assert_eq!(
+        count_ours(&w.cg),
+        0,
+        "the service's cgroup must stay unbound"
+    );
+    let start = w.run("", &s(&[python(), &probe()]));
+    assert!(start.status.success());
+    assert_eq!(
+        w.outcome(&start, 0).command,
+        "unbound",
+        "ExecStart= after the ad hoc ExecStartPre= must not be bound"
+    );
+    w.remove_exited_adhoc_child();
+    assert!(w.debris(0).is_empty(), "{:?}", w.debris(0));
 }

@@ -3,10 +3,14 @@
 //!
 //! - unit and attach modes: the unit's own cgroup (the nearest ancestor of ours named after
 //!   the unit), opened read-only so `ProtectControlGroups=yes` keeps working;
-//! - ad hoc mode: the unit's own cgroup when the launcher is its only process (under
-//!   `systemd-run`, service or scope); otherwise — from a login shell, or a script inside a
-//!   service — a child cgroup of ours, `bindif-launch-PID`, that only the command enters, so
-//!   the caller and its unit stay unbound;
+//! - ad hoc mode: always a new child cgroup of ours, `bindif-launch-PID`, that only the
+//!   command enters, wherever the launcher runs: from a login shell, a script inside a service,
+//!   `ExecStartPre=`, or as the only process of a `systemd-run` unit. Binding the unit's own
+//!   cgroup when the launcher happens to be its only process would also bind whatever the
+//!   unit runs later (`ExecStart=` after `ExecStartPre=`), so the caller and its unit stay
+//!   unbound. systemd removes the child with the unit's cgroup. (cgroup2's "no internal
+//!   processes" rule cannot bite: a non-root cgroup we are in has no controllers enabled for
+//!   its children, so a new child of it can hold us);
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
 //!   unit's path that the launcher moves itself into.
 
@@ -121,12 +125,6 @@ pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
 pub fn for_adhoc() -> Result<Target, sys::Error> {
     let (layout, pc) = where_we_are()?;
     let own = own_path(&pc, &layout)?;
-    if host::is_unit_cgroup(&own) && alone_in_own_cgroup(&layout, &own) {
-        return match layout.cgroup2_mount() {
-            Some(mount) => open_non_root(mount, &own),
-            None => enter_legacy_mirror(&own),
-        };
-    }
     // One cgroup per invocation: two commands bound to same-named interfaces in different
     // network namespaces must not share a program. Leftovers of exited runs are removed by
     // later runs.
@@ -181,19 +179,6 @@ pub fn remove_created(dir: &Path) {
             sys::strerror(&e)
         );
     }
-}
-
-/// Whether this process is the only one in its cgroup (read from the hierarchy systemd uses:
-/// cgroup2, or name=systemd on legacy hosts). Unreadable: assume not, and make a child.
-fn alone_in_own_cgroup(layout: &Layout, own: &str) -> bool {
-    let mount = layout.cgroup2_mount().map_or_else(
-        || PathBuf::from("/sys/fs/cgroup/systemd"),
-        Path::to_path_buf,
-    );
-    cgroup_path::join(&mount, own)
-        .ok()
-        .and_then(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
-        .is_some_and(|procs| host::alone_in(&procs, std::process::id()))
 }
 
 fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
