@@ -222,6 +222,68 @@ pub fn join_non_root(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
     join(mount, path)
 }
 
+/// Where a cgroup path read from `/proc/self/cgroup` lies below a cgroup2 mount whose root,
+/// as `/proc/self/mountinfo` shows it, is `mount_root`. Both are relative to this process's
+/// cgroup namespace: a mount made outside the namespace shows a root like `/..`, and joining
+/// our namespace-relative path to it would name a different cgroup (one outside our own), so
+/// that is refused. A mount of a subtree (root `/a`) holds only paths below `/a`.
+pub fn path_below_mount_root(own: &str, mount_root: &str) -> Result<String, CgroupError> {
+    let own = normalize(own)?;
+    let root = normalize(mount_root).map_err(|_| {
+        CgroupError(format!(
+            "the cgroup2 mount's root {mount_root} lies outside this process's cgroup namespace"
+        ))
+    })?;
+    if root == "/" {
+        return Ok(own);
+    }
+    match own.strip_prefix(&root) {
+        Some("") => Ok("/".into()),
+        Some(rest) if rest.starts_with('/') => Ok(rest.to_string()),
+        _ => Err(CgroupError(format!(
+            "cgroup {own} is not below the cgroup2 mount's root {root}"
+        ))),
+    }
+}
+
+/// The root (field 4) of the last mount at `mount_point` in `/proc/self/mountinfo` text, the
+/// one visible there; octal escapes (`\040` for a space) decoded.
+pub fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<String> {
+    let want = mount_point.to_str()?;
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split(' ');
+            let root = f.nth(3)?;
+            let point = f.next()?;
+            (unescape_mountinfo(point) == want).then(|| unescape_mountinfo(root))
+        })
+        .next_back()
+}
+
+fn unescape_mountinfo(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Who created a cgroup directory, recorded on it (an extended attribute) when this tool
 /// creates one, so clean-up removes only directories it can prove it made, and only once
 /// their maker has exited: never a directory of other software, never a sibling run's fresh
@@ -460,6 +522,36 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "cgroup.procs", "a\0"] {
             assert!(!valid_child_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn paths_below_mount_roots() {
+        assert_eq!(path_below_mount_root("/a/b", "/").unwrap(), "/a/b");
+        assert_eq!(path_below_mount_root("/a/b", "/a").unwrap(), "/b");
+        assert_eq!(path_below_mount_root("/a", "/a").unwrap(), "/");
+        // A mount made outside our cgroup namespace: its root shows as `/..`.
+        let e = path_below_mount_root("/", "/..").unwrap_err();
+        assert!(
+            e.0.contains("outside this process's cgroup namespace"),
+            "{e}"
+        );
+        assert!(path_below_mount_root("/x", "/../..").is_err());
+        assert!(path_below_mount_root("/ab", "/a").is_err());
+        assert!(path_below_mount_root("/../x", "/").is_err());
+    }
+
+    #[test]
+    fn mount_roots_from_mountinfo() {
+        let mi = "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                  50 41 0:38 /../.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                  60 31 0:40 /a\\040b /run/x\\040y rw - cgroup2 cgroup2 rw\n";
+        let unified = Path::new("/sys/fs/cgroup/unified");
+        assert_eq!(mount_root(mi, unified).as_deref(), Some("/../.."));
+        assert_eq!(
+            mount_root(mi, Path::new("/run/x y")).as_deref(),
+            Some("/a b")
+        );
+        assert_eq!(mount_root(mi, Path::new("/sys")), None);
     }
 
     #[test]

@@ -675,6 +675,32 @@ fn scenario(id: &str) -> Option<Outcome> {
             o.command = "n/a".into();
             o
         }
+        // A cgroup namespace whose root is not the cgroup2 mount's (issue 13 #9).
+        "cgroupns-outer-mount-adhoc" => {
+            let w = World::new("fault.service");
+            let mut argv = s(&["unshare", "--cgroup"]);
+            argv.extend(adhoc_argv(&[], VETH_A));
+            let top = common::cgroup2();
+            let before = child_dirs(top);
+            let out = w.run("", &argv);
+            let mut o = w.outcome(&out, 0);
+            // Joined to the outer mount, the child would have landed at the hierarchy's top.
+            // (Only `bindif-launch-*`: parallel scenarios create their own test cgroups there.)
+            let new = child_dirs(top)
+                .into_iter()
+                .filter(|d| d.starts_with("bindif-launch-") && !before.contains(d));
+            o.debris
+                .extend(new.map(|d| format!("cgroup {}/{d}", top.display())));
+            o
+        }
+        "cgroupns-outer-mount-unit" => {
+            let w = World::new("fault.service");
+            w.probe_unit("fault.service", VETH_A, "");
+            let mut argv = s(&["unshare", "--cgroup"]);
+            argv.extend(unit_argv(&w, &[]));
+            let out = w.run("", &argv);
+            w.outcome(&out, 0)
+        }
         "ro-cgroupfs-unit" => {
             let w = World::new("fault.service");
             w.probe_unit("fault.service", VETH_A, "");
@@ -1116,9 +1142,15 @@ fn faults_missing_interfaces() {
 #[test]
 fn faults_privileges_and_cgroups() {
     check_rows(|r| {
-        ["no-cap", "unprivileged", "no-cgroup2", "ro-cgroupfs"]
-            .iter()
-            .any(|p| r.id.starts_with(p))
+        [
+            "no-cap",
+            "unprivileged",
+            "no-cgroup2",
+            "ro-cgroupfs",
+            "cgroupns-",
+        ]
+        .iter()
+        .any(|p| r.id.starts_with(p))
     });
 }
 

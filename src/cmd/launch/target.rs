@@ -83,6 +83,26 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
         .map_err(|e| cg_err("determine own cgroup from", "/proc/self/cgroup", e.into()))
 }
 
+/// Our cgroup path `own` (from `/proc/self/cgroup`, relative to our cgroup namespace) as a path
+/// below the cgroup2 mount at `mount`, whose root `/proc/self/mountinfo` shows relative to the
+/// same namespace. A mount made outside our cgroup namespace (root `/..`: `unshare -C` without
+/// a new cgroup2 mount) cannot be mapped: joining would name a cgroup outside our own, so
+/// refuse rather than guess.
+fn below_mount(mount: &Path, own: &str) -> Result<String, sys::Error> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
+    // mount's root is taken to be the hierarchy's.
+    let root = cgroup_path::mount_root(&mountinfo, mount).unwrap_or_else(|| "/".into());
+    cgroup_path::path_below_mount_root(own, &root).map_err(|e| {
+        cg_err(
+            "locate own cgroup below",
+            &mount.display().to_string(),
+            e.into(),
+        )
+        .with_hint("/proc/self/cgroup is relative to this process's cgroup namespace; mount cgroup2 inside that namespace, or run outside it")
+    })
+}
+
 /// The unit's cgroup path given ours. systemd names a unit's cgroup after the unit's id, which
 /// is what `%n` expands to; when no ancestor carries that name the launcher was started
 /// outside the unit (from a login shell, say), and binding the cgroup it is in would bind
@@ -106,19 +126,30 @@ fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
 pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
     let (layout, pc) = where_we_are()?;
     let own = own_path(&pc, &layout)?;
-    let path = unit_path(&own, unit)?;
     match layout.cgroup2_mount() {
-        Some(mount) => open_non_root(mount, &path),
-        None if attach_only => Err(cg_err(
+        Some(mount) => {
+            let own = below_mount(mount, &own)?;
+            open_non_root(mount, &unit_path(&own, unit)?)
+        }
+        None => {
+            let path = unit_path(&own, unit)?;
+            if attach_only {
+                return Err(attach_needs_cgroup2(unit));
+            }
+            enter_legacy_mirror(&path)
+        }
+    }
+}
+
+fn attach_needs_cgroup2(unit: &str) -> sys::Error {
+    cg_err(
             "attach to the cgroup of",
             unit,
             io::Error::from_raw_os_error(libc::EOPNOTSUPP),
         )
         .with_hint(
             "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
-        )),
-        None => enter_legacy_mirror(&path),
-    }
+        )
 }
 
 /// Ad hoc mode: see the module comment.
@@ -130,6 +161,7 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
     // later runs.
     match layout.cgroup2_mount() {
         Some(mount) => {
+            let own = below_mount(mount, &own)?;
             let parent =
                 cgroup_path::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
             enter_adhoc_child(&parent)
@@ -204,6 +236,7 @@ fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
             e,
         )
     })?;
+    let path = &below_mount(mount, path)?;
     let dir = cgroup::enter_mirror(mount, path).map_err(|e| {
         cg_err(
             "enter mirror cgroup",
