@@ -1390,3 +1390,50 @@ fn adhoc_alone_in_a_service_binds_only_its_command() {
     w.remove_exited_adhoc_child();
     assert!(w.debris(0).is_empty(), "{:?}", w.debris(0));
 }
+
+/// Issue 13, "seen again": `ip netns exec` remounts /sys, hiding the host's cgroup2. The
+/// launcher mounts it privately; it must then use the cgroup `/proc/self/cgroup` names, not a
+/// mirror of the `name=systemd` path (`/` on this host), which put each command, and the
+/// leftover cgroup, at the top of the host's hierarchy.
+#[test]
+fn ip_netns_exec_adhoc_runs_stay_in_their_cgroup() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let top = common::cgroup2();
+    let stray_at_top = || -> Vec<String> {
+        child_dirs(top)
+            .into_iter()
+            .filter(|d| d.starts_with("bindif-launch-"))
+            .collect()
+    };
+    let before = stray_at_top();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99\n\
+         exec ip netns exec {} {BIN} --interface {VETH_A} -- grep '^0::' /proc/self/cgroup",
+        cg.path.display(),
+        ns.name
+    );
+    for run in 0..20 {
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let inside = line
+            .strip_prefix(&format!("0::{}/bindif-launch-", cg.rel()))
+            .is_some();
+        assert!(inside, "run {run}: the command ran in {line}");
+    }
+    let new: Vec<_> = stray_at_top()
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    assert!(new.is_empty(), "left at the top of the hierarchy: {new:?}");
+    // No mount point left in /run, which `ip netns exec` shares with the host.
+    assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
+    // Each run removed its exited predecessors' cgroups: only the last one's is left.
+    assert_eq!(child_dirs(&cg.path).len(), 1, "{:?}", child_dirs(&cg.path));
+}

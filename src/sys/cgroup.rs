@@ -310,6 +310,50 @@ pub fn remove_adhoc_leftovers(parent: &Path, keep: &Path) -> usize {
         .count()
 }
 
+/// Opens a new cgroup2 mount that is attached nowhere (`fsopen`/`fsmount`, Linux 5.2): the
+/// hierarchy is reachable only through the returned descriptor (as `/proc/self/fd/N`) and
+/// goes away with it, so nothing is mounted and no mount point is created anywhere. In a
+/// cgroup namespace its root is the namespace's root, as `/proc/self/cgroup` paths are.
+/// Needs CAP_SYS_ADMIN.
+pub fn open_detached_cgroup2() -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_long = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_long = 6;
+    const FSMOUNT_CLOEXEC: libc::c_long = 1;
+    const MOUNT_ATTR_NOSUID_NODEV_NOEXEC: libc::c_long = 0x2 | 0x4 | 0x8;
+    // SAFETY: the name is NUL-terminated; the result is checked and then owned.
+    let fs = crate::sys::cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fsopen,
+            b"cgroup2\0".as_ptr() as *const libc::c_char,
+            FSOPEN_CLOEXEC,
+        )
+    })?;
+    // SAFETY: `fs` is a fresh descriptor that nobody else owns.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as libc::c_int) };
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux argument.
+    crate::sys::cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: plain integer arguments; the result is checked and then owned.
+    let mnt = crate::sys::cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            MOUNT_ATTR_NOSUID_NODEV_NOEXEC,
+        )
+    })?;
+    // SAFETY: `mnt` is a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(mnt as libc::c_int) })
+}
+
 /// Mounts a private cgroup2 hierarchy at `at` (creating the directory) unless one is already
 /// mounted there. Needed only on legacy hosts, where systemd uses no cgroup2.
 pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {

@@ -12,10 +12,14 @@
 //!   processes" rule cannot bite: a non-root cgroup we are in has no controllers enabled for
 //!   its children, so a new child of it can hold us);
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
-//!   unit's path that the launcher moves itself into.
+//!   unit's path that the launcher moves itself into;
+//! - a cgroup2 hierarchy hidden from this mount namespace (`ip netns exec` remounts /sys)
+//!   while `/proc/self/cgroup` places us in it: opened through a mount attached nowhere and
+//!   used as it is, so the command stays in its own cgroup (a mirror of the `name=systemd`
+//!   path would move it out).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::cgroup_path::{self, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
@@ -122,16 +126,72 @@ fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
         })
 }
 
+/// Where this process's cgroup is, before anything is mounted or created.
+enum Place {
+    /// In the cgroup2 hierarchy mounted at `mount`, at `own` below it.
+    Cgroup2 { mount: PathBuf, own: String },
+    /// No cgroup2 mount is visible, but `/proc/self/cgroup` places us below the root of the
+    /// cgroup2 hierarchy (`own`): the host uses cgroup2 and only this mount namespace hides
+    /// it (`ip netns exec` remounts /sys, a container without /sys/fs/cgroup). Mounted
+    /// anew, that is the host's own hierarchy, to be used as it is.
+    Hidden { own: String },
+    /// A legacy host: `own` is the `name=systemd` path, mirrored in a private cgroup2.
+    Legacy { own: String },
+}
+
+fn place() -> Result<Place, sys::Error> {
+    let (layout, pc) = where_we_are()?;
+    if let Some(mount) = layout.cgroup2_mount() {
+        let own = below_mount(mount, &own_path(&pc, &layout)?)?;
+        return Ok(Place::Cgroup2 {
+            mount: mount.to_path_buf(),
+            own,
+        });
+    }
+    match pc.unified.as_deref().map(cgroup_path::normalize) {
+        Some(Ok(own)) if !cgroup_path::is_root(&own) => Ok(Place::Hidden { own }),
+        _ => Ok(Place::Legacy {
+            own: own_path(&pc, &layout)?,
+        }),
+    }
+}
+
+/// [`Place::Hidden`]: the hierarchy made reachable, and our path in it. Preferably as a
+/// mount attached nowhere, so nothing is left in the file system (`ip netns exec` shares
+/// /run with the host: a mount point made there would stay behind); where that is not
+/// available, as the private mount legacy hosts use.
+fn mount_hidden(own: &str) -> Result<(PathBuf, String), sys::Error> {
+    let mount = match cgroup::open_detached_cgroup2() {
+        // Kept open for the rest of this process's life: the cgroup paths below it must stay
+        // valid until the command is executed (close-on-exec closes it then) and to undo a
+        // failed start.
+        Ok(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.into_raw_fd())),
+        Err(e) => {
+            log_at!(
+                Debug,
+                "bind-interface: Failed to open a detached cgroup2 mount, mounting one at {PRIVATE_CGROUP2_MOUNT} instead: {}",
+                sys::strerror(&e)
+            );
+            mount_private()?.to_path_buf()
+        }
+    };
+    let own = below_mount(&mount, own)?;
+    Ok((mount, own))
+}
+
 /// The cgroup of `unit`, which this process runs in.
 pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
-    let (layout, pc) = where_we_are()?;
-    let own = own_path(&pc, &layout)?;
-    match layout.cgroup2_mount() {
-        Some(mount) => {
-            let own = below_mount(mount, &own)?;
-            open_non_root(mount, &unit_path(&own, unit)?)
+    match place()? {
+        Place::Cgroup2 { mount, own } => open_non_root(&mount, &unit_path(&own, unit)?),
+        Place::Hidden { own } => {
+            unit_path(&own, unit)?;
+            if attach_only {
+                return Err(attach_needs_cgroup2(unit));
+            }
+            let (mount, own) = mount_hidden(&own)?;
+            open_non_root(&mount, &unit_path(&own, unit)?)
         }
-        None => {
+        Place::Legacy { own } => {
             let path = unit_path(&own, unit)?;
             if attach_only {
                 return Err(attach_needs_cgroup2(unit));
@@ -143,39 +203,36 @@ pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
 
 fn attach_needs_cgroup2(unit: &str) -> sys::Error {
     cg_err(
-            "attach to the cgroup of",
-            unit,
-            io::Error::from_raw_os_error(libc::EOPNOTSUPP),
-        )
-        .with_hint(
-            "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
-        )
+        "attach to the cgroup of",
+        unit,
+        io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+    )
+    .with_hint(
+        "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
+    )
 }
 
 /// Ad hoc mode: see the module comment.
 pub fn for_adhoc() -> Result<Target, sys::Error> {
-    let (layout, pc) = where_we_are()?;
-    let own = own_path(&pc, &layout)?;
     // One cgroup per invocation: two commands bound to same-named interfaces in different
     // network namespaces must not share a program. Leftovers of exited runs are removed by
     // later runs.
-    match layout.cgroup2_mount() {
-        Some(mount) => {
-            let own = below_mount(mount, &own)?;
-            let parent =
-                cgroup_path::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
-            enter_adhoc_child(&parent)
-        }
-        None => {
+    let (mount, own) = match place()? {
+        Place::Cgroup2 { mount, own } => (mount, own),
+        Place::Hidden { own } => mount_hidden(&own)?,
+        Place::Legacy { own } => {
             let child = cgroup_path::adhoc_child_name(std::process::id(), 0);
             let path = format!("{}/{child}", own.trim_end_matches('/'));
             let target = enter_legacy_mirror(&path)?;
-            Ok(Target {
+            return Ok(Target {
                 created: true,
                 ..target
-            })
+            });
         }
-    }
+    };
+    let parent =
+        cgroup_path::join(&mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
+    enter_adhoc_child(&parent)
 }
 
 /// Creates, marks and enters a new `bindif-launch-PID` child of `parent`, then removes the
@@ -225,9 +282,8 @@ fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
     Target::open(dir)
 }
 
-/// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
-/// the mirrors that exited earlier runs left behind (only those: see `sys::cgroup`).
-fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
+/// Mounts the private cgroup2 hierarchy (once; later runs find it mounted).
+fn mount_private() -> Result<&'static Path, sys::Error> {
     let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
     cgroup::mount_private_cgroup2(mount).map_err(|e| {
         cg_err(
@@ -236,6 +292,13 @@ fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
             e,
         )
     })?;
+    Ok(mount)
+}
+
+/// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
+/// the mirrors that exited earlier runs left behind (only those: see `sys::cgroup`).
+fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
+    let mount = mount_private()?;
     let path = &below_mount(mount, path)?;
     let dir = cgroup::enter_mirror(mount, path).map_err(|e| {
         cg_err(
