@@ -41,19 +41,31 @@ fn ours_attached(dir: &Path) -> usize {
         .count()
 }
 
+/// How a run enters the network namespace.
+#[derive(Clone, Copy)]
+enum Via {
+    /// `nsenter --net=`: the cgroup2 mount stays visible.
+    Nsenter,
+    /// `ip netns exec`: remounts /sys, so the launcher must reach the hidden cgroup2 itself.
+    IpNetnsExec,
+}
+
 /// Starts `n` ad hoc runs at once from `cg` (a shell moved there first forks them all, so
 /// they share the parent cgroup) and returns each run's exit status and stderr.
-fn parallel_adhoc(ns: &NetNs, cg: &Path, n: usize) -> Vec<(i32, String)> {
+fn parallel_adhoc(ns: &NetNs, cg: &Path, n: usize, via: Via) -> Vec<(i32, String)> {
+    let enter = match via {
+        Via::Nsenter => format!("nsenter --net=/run/netns/{}", ns.name),
+        Via::IpNetnsExec => format!("ip netns exec {}", ns.name),
+    };
     let dir = common::tempdir("concurrency");
     let script = format!(
         "echo $$ > '{cg}/cgroup.procs' || exit 99\n\
          i=0; while [ $i -lt {n} ]; do\n\
-           ( nsenter --net=/run/netns/{ns} {BIN} --interface {VETH_A} -- /bin/true 2>'{d}/err.'$i; echo $? > '{d}/rc.'$i ) &\n\
+           ( {enter} {BIN} --interface {VETH_A} -- /bin/true 2>'{d}/err.'$i; echo $? > '{d}/rc.'$i ) &\n\
            i=$((i+1))\n\
          done\n\
          wait",
         cg = cg.display(),
-        ns = ns.name,
         d = dir.display(),
     );
     let st = Command::new("sh")
@@ -75,15 +87,32 @@ fn parallel_adhoc(ns: &NetNs, cg: &Path, n: usize) -> Vec<(i32, String)> {
 
 #[test]
 fn parallel_adhoc_runs_all_succeed_and_leave_no_stray_cgroup() {
+    rounds_of_parallel_adhoc_runs(Via::Nsenter);
+}
+
+/// The same through `ip netns exec`, where every run opens the hidden cgroup2 on its own.
+#[test]
+fn parallel_adhoc_runs_behind_a_hidden_cgroup2() {
+    rounds_of_parallel_adhoc_runs(Via::IpNetnsExec);
+}
+
+fn rounds_of_parallel_adhoc_runs(via: Via) {
     require_privileges();
     let ns = NetNs::new();
     let cg = TestCgroup::new();
     // Another program's empty cgroup beside the runs' own: never touched.
     let foreign = cg.path.join("foreign");
     fs::create_dir(&foreign).unwrap();
+    let ours_at_top = || -> Vec<String> {
+        child_dirs(cgroup2())
+            .into_iter()
+            .filter(|d| d.starts_with("bindif-launch-"))
+            .collect()
+    };
+    let top_before = ours_at_top();
     let t = Instant::now();
     for round in 0..ROUNDS {
-        let failed: Vec<_> = parallel_adhoc(&ns, &cg.path, PARALLEL)
+        let failed: Vec<_> = parallel_adhoc(&ns, &cg.path, PARALLEL, via)
             .into_iter()
             .enumerate()
             .filter(|(_, (rc, _))| *rc != 0)
@@ -115,7 +144,7 @@ fn parallel_adhoc_runs_all_succeed_and_leave_no_stray_cgroup() {
         "the caller's cgroup is never bound"
     );
     // One more run removes every leftover of the exited runs; only its own is left.
-    let last = parallel_adhoc(&ns, &cg.path, 1);
+    let last = parallel_adhoc(&ns, &cg.path, 1, via);
     assert_eq!(last[0].0, 0, "{}", last[0].1);
     let left: Vec<_> = child_dirs(&cg.path)
         .into_iter()
@@ -126,4 +155,9 @@ fn parallel_adhoc_runs_all_succeed_and_leave_no_stray_cgroup() {
     eprintln!("{ROUNDS} rounds of {PARALLEL} parallel ad hoc runs: {elapsed:?}");
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     assert!(cg.path.starts_with(cgroup2()));
+    assert_eq!(ours_at_top(), top_before, "no run may leave its own cgroup");
+    assert!(
+        !Path::new("/run/bindif-launch").exists(),
+        "nothing is created in /run"
+    );
 }
