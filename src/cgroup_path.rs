@@ -222,6 +222,149 @@ pub fn join_non_root(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
     join(mount, path)
 }
 
+/// Where a cgroup path read from `/proc/self/cgroup` lies below a cgroup2 mount whose root,
+/// as `/proc/self/mountinfo` shows it, is `mount_root`. Both are relative to this process's
+/// cgroup namespace: a mount made outside the namespace shows a root like `/..`, and joining
+/// our namespace-relative path to it would name a different cgroup (one outside our own), so
+/// that is refused. A mount of a subtree (root `/a`) holds only paths below `/a`.
+pub fn path_below_mount_root(own: &str, mount_root: &str) -> Result<String, CgroupError> {
+    let own = normalize(own)?;
+    let root = normalize(mount_root).map_err(|_| {
+        CgroupError(format!(
+            "the cgroup2 mount's root {mount_root} lies outside this process's cgroup namespace"
+        ))
+    })?;
+    if root == "/" {
+        return Ok(own);
+    }
+    match own.strip_prefix(&root) {
+        Some("") => Ok("/".into()),
+        Some(rest) if rest.starts_with('/') => Ok(rest.to_string()),
+        _ => Err(CgroupError(format!(
+            "cgroup {own} is not below the cgroup2 mount's root {root}"
+        ))),
+    }
+}
+
+/// The root (field 4) of the last mount at `mount_point` in `/proc/self/mountinfo` text, the
+/// one visible there; octal escapes (`\040` for a space) decoded.
+pub fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<String> {
+    let want = mount_point.to_str()?;
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split(' ');
+            let root = f.nth(3)?;
+            let point = f.next()?;
+            (unescape_mountinfo(point) == want).then(|| unescape_mountinfo(root))
+        })
+        .next_back()
+}
+
+fn unescape_mountinfo(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Who created a cgroup directory, recorded on it (an extended attribute) when this tool
+/// creates one, so clean-up removes only directories it can prove it made, and only once
+/// their maker has exited: never a directory of other software, never a sibling run's fresh
+/// one between its `mkdir` and its move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Inode of the maker's PID namespace: a PID means nothing in another one.
+    pub pidns: u64,
+    pub pid: u32,
+    /// The maker's start time (`/proc/PID/stat` field 22), so a reused PID is told apart.
+    pub start: u64,
+}
+
+const OWNER_TAG: &str = "bindif-launch/1";
+
+impl Owner {
+    pub fn encode(&self) -> String {
+        format!("{OWNER_TAG} {} {} {}", self.pidns, self.pid, self.start)
+    }
+
+    /// The inverse of [`Owner::encode`]; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Owner> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut f = text.split(' ');
+        if f.next()? != OWNER_TAG {
+            return None;
+        }
+        let owner = Owner {
+            pidns: f.next()?.parse().ok()?,
+            pid: f.next()?.parse().ok()?,
+            start: f.next()?.parse().ok()?,
+        };
+        f.next().is_none().then_some(owner)
+    }
+}
+
+/// What is known about the process an [`Owner`] names, in this PID namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// No process has that PID (`kill(pid, 0)`: ESRCH).
+    NoProcess,
+    /// A process has that PID; its start time if `/proc` shows it.
+    Running(Option<u64>),
+}
+
+/// Whether the maker recorded in `owner` has certainly exited, seen from PID namespace
+/// `our_pidns`. Anything uncertain (another PID namespace, a start time `/proc` hides) counts
+/// as alive: a directory is left behind rather than taken from a running process.
+pub fn owner_exited(owner: &Owner, our_pidns: u64, liveness: Liveness) -> bool {
+    if owner.pidns != our_pidns {
+        return false;
+    }
+    match liveness {
+        Liveness::NoProcess => true,
+        Liveness::Running(Some(start)) => start != owner.start,
+        Liveness::Running(None) => false,
+    }
+}
+
+/// The start time (field 22, clock ticks since boot) from `/proc/PID/stat` text. The command
+/// name (field 2) may contain spaces and `)`, so fields are counted after the last `)`.
+pub fn stat_start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Field 3 (state) is the first after the name; field 22 is 19 further.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The ad hoc child cgroup's name: `bindif-launch-PID`, or `bindif-launch-PID-N` when a
+/// directory of that name exists already (left by an earlier process with the same PID, or
+/// made by a run in another PID namespace).
+pub fn adhoc_child_name(pid: u32, attempt: u32) -> String {
+    if attempt == 0 {
+        format!("{ADHOC_PREFIX}{pid}")
+    } else {
+        format!("{ADHOC_PREFIX}{pid}-{attempt}")
+    }
+}
+
+/// Prefix of the ad hoc child cgroups.
+pub const ADHOC_PREFIX: &str = "bindif-launch-";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +522,91 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "cgroup.procs", "a\0"] {
             assert!(!valid_child_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn paths_below_mount_roots() {
+        assert_eq!(path_below_mount_root("/a/b", "/").unwrap(), "/a/b");
+        assert_eq!(path_below_mount_root("/a/b", "/a").unwrap(), "/b");
+        assert_eq!(path_below_mount_root("/a", "/a").unwrap(), "/");
+        // A mount made outside our cgroup namespace: its root shows as `/..`.
+        let e = path_below_mount_root("/", "/..").unwrap_err();
+        assert!(
+            e.0.contains("outside this process's cgroup namespace"),
+            "{e}"
+        );
+        assert!(path_below_mount_root("/x", "/../..").is_err());
+        assert!(path_below_mount_root("/ab", "/a").is_err());
+        assert!(path_below_mount_root("/../x", "/").is_err());
+    }
+
+    #[test]
+    fn mount_roots_from_mountinfo() {
+        let mi = "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                  50 41 0:38 /../.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                  60 31 0:40 /a\\040b /run/x\\040y rw - cgroup2 cgroup2 rw\n";
+        let unified = Path::new("/sys/fs/cgroup/unified");
+        assert_eq!(mount_root(mi, unified).as_deref(), Some("/../.."));
+        assert_eq!(
+            mount_root(mi, Path::new("/run/x y")).as_deref(),
+            Some("/a b")
+        );
+        assert_eq!(mount_root(mi, Path::new("/sys")), None);
+    }
+
+    #[test]
+    fn owners_round_trip_and_reject_junk() {
+        let o = Owner {
+            pidns: 4026531836,
+            pid: 42,
+            start: 123456,
+        };
+        assert_eq!(o.encode(), "bindif-launch/1 4026531836 42 123456");
+        assert_eq!(Owner::decode(o.encode().as_bytes()), Some(o));
+        for junk in [
+            &b""[..],
+            b"bindif-launch/1 1 2",
+            b"bindif-launch/1 1 2 3 4",
+            b"other/1 1 2 3",
+            b"bindif-launch/1 x 2 3",
+            b"\xff",
+        ] {
+            assert_eq!(Owner::decode(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn only_certainly_exited_owners_count_as_gone() {
+        let o = Owner {
+            pidns: 7,
+            pid: 42,
+            start: 100,
+        };
+        assert!(owner_exited(&o, 7, Liveness::NoProcess));
+        assert!(
+            owner_exited(&o, 7, Liveness::Running(Some(101))),
+            "PID reused"
+        );
+        assert!(!owner_exited(&o, 7, Liveness::Running(Some(100))));
+        assert!(!owner_exited(&o, 7, Liveness::Running(None)));
+        assert!(
+            !owner_exited(&o, 8, Liveness::NoProcess),
+            "another PID namespace"
+        );
+    }
+
+    #[test]
+    fn start_time_from_stat() {
+        let stat = "42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(stat_start_time(stat), Some(98765));
+        assert_eq!(stat_start_time("42 (x) S 1"), None);
+        assert_eq!(stat_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn adhoc_names() {
+        assert_eq!(adhoc_child_name(42, 0), "bindif-launch-42");
+        assert_eq!(adhoc_child_name(42, 3), "bindif-launch-42-3");
+        assert!(valid_child_name(&adhoc_child_name(u32::MAX, u32::MAX)));
     }
 }

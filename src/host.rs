@@ -34,24 +34,6 @@ pub fn unit_cgroup<'a>(own: &'a str, unit: &str) -> Option<&'a str> {
     }
 }
 
-/// Whether a cgroup path is a unit's own cgroup (a service, or a scope such as
-/// `systemd-run --scope` makes), as opposed to a slice or a cgroup some tool created.
-pub fn is_unit_cgroup(own: &str) -> bool {
-    own.rsplit('/').next().is_some_and(|last| {
-        (last.ends_with(".service") || last.ends_with(".scope"))
-            && crate::unit::name::is_valid(last)
-    })
-}
-
-/// Whether `pid` is the only process listed in a `cgroup.procs` text. Ad hoc mode binds a
-/// unit's cgroup directly only then (`systemd-run … bindif-launch --interface`): a script
-/// inside a service, or a login session's scope, shares its cgroup with others, which must
-/// stay unbound.
-pub fn alone_in(procs: &str, pid: u32) -> bool {
-    let mut pids = procs.split_whitespace().map(str::parse::<u32>);
-    matches!((pids.next(), pids.next()), (Some(Ok(p)), None) if p == pid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,17 +65,5 @@ mod tests {
             None
         );
         assert_eq!(unit_cgroup("/", "x.service"), None);
-    }
-
-    #[test]
-    fn unit_cgroups_and_sole_processes() {
-        assert!(is_unit_cgroup("/system.slice/run-u12.service"));
-        assert!(is_unit_cgroup("/user.slice/user-0.slice/session-3.scope"));
-        assert!(!is_unit_cgroup("/system.slice"));
-        assert!(!is_unit_cgroup("/"));
-        assert!(alone_in("42\n", 42));
-        assert!(!alone_in("42\n43\n", 42));
-        assert!(!alone_in("43\n", 42));
-        assert!(!alone_in("", 42));
     }
 }

@@ -255,7 +255,11 @@ impl World {
     /// Also places the process in a same-named cgroup of the v1 `name=systemd` hierarchy, as
     /// systemd does on legacy hosts.
     fn with_v1(mut self) -> World {
-        let rel = self.cg.strip_prefix(common::CGROUP2).unwrap().to_path_buf();
+        let rel = self
+            .cg
+            .strip_prefix(common::cgroup2())
+            .unwrap()
+            .to_path_buf();
         let v1 = Path::new(V1_SYSTEMD).join(rel);
         fs::create_dir_all(&v1).unwrap();
         self.v1 = Some(v1);
@@ -308,6 +312,20 @@ impl World {
             command,
             debris: self.debris(programs),
         }
+    }
+
+    /// After a successful ad hoc run in the unit's cgroup: its child cgroup is there, empty,
+    /// with one program of ours, and is removed here as the next run would remove it.
+    fn remove_exited_adhoc_child(&self) {
+        let children: Vec<_> = child_dirs(&self.cg)
+            .into_iter()
+            .filter(|d| d.starts_with("bindif-launch-"))
+            .collect();
+        assert_eq!(children.len(), 1, "{children:?}");
+        let child = self.cg.join(&children[0]);
+        assert_eq!(w_procs(&child), 0);
+        assert_eq!(count_ours(&child), 1, "{}", child.display());
+        remove_cgroup_tree(&child);
     }
 
     fn debris(&self, programs: usize) -> Vec<String> {
@@ -469,8 +487,15 @@ fn in_private_mounts(setup: &str, argv: Vec<String>) -> Vec<String> {
     v
 }
 
-const NO_CGROUP2: &str = "umount /sys/fs/cgroup/unified";
-const RO_CGROUP2: &str = "mount -o remount,bind,ro /sys/fs/cgroup/unified";
+/// Shell snippets for a private mount namespace: no cgroup2 visible (a legacy host), or a
+/// read-only one (`ProtectControlGroups=yes`).
+fn no_cgroup2() -> String {
+    format!("umount {}", common::cgroup2().display())
+}
+
+fn ro_cgroup2() -> String {
+    format!("mount -o remount,bind,ro {}", common::cgroup2().display())
+}
 
 /// A legacy host (no cgroup2 that systemd uses) where the launcher may not mount one.
 fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
@@ -487,7 +512,7 @@ fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
         let o: Vec<&str> = o.iter().map(String::as_str).collect();
         argv.extend(unit_argv(&w, &o));
     }
-    let out = w.run("", &in_private_mounts(NO_CGROUP2, argv));
+    let out = w.run("", &in_private_mounts(&no_cgroup2(), argv));
     w.outcome(&out, 0)
 }
 
@@ -641,6 +666,7 @@ fn scenario(id: &str) -> Option<Outcome> {
         }
         "unprivileged-adhoc" => unprivileged(&[]),
         "unprivileged-adhoc-fail-open" => unprivileged(&["--fail-open"]),
+        "unprivileged-ambient-adhoc" => unprivileged_ambient(),
         // cgroup2 missing, not mountable, read-only.
         "no-cgroup2-adhoc" => legacy_no_mount(&[], true, false),
         "no-cgroup2-unit" => legacy_no_mount(&[], false, false),
@@ -650,10 +676,36 @@ fn scenario(id: &str) -> Option<Outcome> {
             o.command = "n/a".into();
             o
         }
+        // A cgroup namespace whose root is not the cgroup2 mount's (issue 13 #9).
+        "cgroupns-outer-mount-adhoc" => {
+            let w = World::new("fault.service");
+            let mut argv = s(&["unshare", "--cgroup"]);
+            argv.extend(adhoc_argv(&[], VETH_A));
+            let top = common::cgroup2();
+            let before = child_dirs(top);
+            let out = w.run("", &argv);
+            let mut o = w.outcome(&out, 0);
+            // Joined to the outer mount, the child would have landed at the hierarchy's top.
+            // (Only `bindif-launch-*`: parallel scenarios create their own test cgroups there.)
+            let new = child_dirs(top)
+                .into_iter()
+                .filter(|d| d.starts_with("bindif-launch-") && !before.contains(d));
+            o.debris
+                .extend(new.map(|d| format!("cgroup {}/{d}", top.display())));
+            o
+        }
+        "cgroupns-outer-mount-unit" => {
+            let w = World::new("fault.service");
+            w.probe_unit("fault.service", VETH_A, "");
+            let mut argv = s(&["unshare", "--cgroup"]);
+            argv.extend(unit_argv(&w, &[]));
+            let out = w.run("", &argv);
+            w.outcome(&out, 0)
+        }
         "ro-cgroupfs-unit" => {
             let w = World::new("fault.service");
             w.probe_unit("fault.service", VETH_A, "");
-            let out = w.run("", &in_private_mounts(RO_CGROUP2, unit_argv(&w, &[])));
+            let out = w.run("", &in_private_mounts(&ro_cgroup2(), unit_argv(&w, &[])));
             w.outcome(&out, 1)
         }
         "ro-cgroupfs-adhoc-shared" => {
@@ -672,7 +724,10 @@ fn scenario(id: &str) -> Option<Outcome> {
             while w_procs(&w.cg) == 0 {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            let out = w.run("", &in_private_mounts(RO_CGROUP2, adhoc_argv(&[], VETH_A)));
+            let out = w.run(
+                "",
+                &in_private_mounts(&ro_cgroup2(), adhoc_argv(&[], VETH_A)),
+            );
             let _ = other.kill();
             let _ = other.wait();
             w.outcome(&out, 0)
@@ -775,6 +830,42 @@ fn unprivileged(opts: &[&str]) -> Outcome {
     o
 }
 
+/// Issue 13 #15: a caller without root but with ambient CAP_BPF and CAP_NET_ADMIN, in a
+/// cgroup whose directory it owns (so it may create the child cgroup) but whose `cgroup.procs`
+/// it may not write (so it may not move itself into the child): the child it created goes
+/// again.
+fn unprivileged_ambient() -> Outcome {
+    let w = World::new("fault.service");
+    common::run("chown", &["65534:65534", w.cg.to_str().unwrap()]);
+    let mut argv = s(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all,+bpf,+net_admin",
+        "--ambient-caps=+bpf,+net_admin",
+    ]);
+    argv.extend(adhoc_argv(&[], VETH_A));
+    // Another process of the service shares its cgroup: ad hoc needs a child cgroup.
+    let mut other = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}/cgroup.procs' && exec sleep 30",
+                w.cg.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    while w_procs(&w.cg) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = w.run("", &argv);
+    let _ = other.kill();
+    let _ = other.wait();
+    w.outcome(&out, 0)
+}
+
 /// RLIMIT_MEMLOCK 0: BPF memory is memcg-accounted since Linux 5.11, so loading works; the
 /// command must still see the limit it was given.
 fn memlock(adhoc: bool) -> Outcome {
@@ -791,6 +882,10 @@ fn memlock(adhoc: bool) -> Outcome {
     }
     argv.extend(payload);
     let out = w.run("", &argv);
+    if adhoc {
+        // The program is on the command's own child cgroup, which a later run removes.
+        w.remove_exited_adhoc_child();
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let limit = stdout
         .lines()
@@ -801,7 +896,7 @@ fn memlock(adhoc: bool) -> Outcome {
         .take(2)
         .collect::<Vec<_>>();
     assert_eq!(limit, ["0", "0"], "the command's RLIMIT_MEMLOCK: {stdout}");
-    w.outcome(&out, 1)
+    w.outcome(&out, usize::from(!adhoc))
 }
 
 /// Our program bound to bt1 on the unit's parent cgroup (attached with the launcher's own
@@ -1064,9 +1159,15 @@ fn faults_missing_interfaces() {
 #[test]
 fn faults_privileges_and_cgroups() {
     check_rows(|r| {
-        ["no-cap", "unprivileged", "no-cgroup2", "ro-cgroupfs"]
-            .iter()
-            .any(|p| r.id.starts_with(p))
+        [
+            "no-cap",
+            "unprivileged",
+            "no-cgroup2",
+            "ro-cgroupfs",
+            "cgroupns-",
+        ]
+        .iter()
+        .any(|p| r.id.starts_with(p))
     });
 }
 
@@ -1226,4 +1327,130 @@ fn thousand_adhoc_runs_leave_nothing() {
         "the caller's cgroup is never bound"
     );
     assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Never touch what is not ours
+
+/// Issue 13 #1: with no cgroup2 visible (a legacy host, a container, `ip netns exec`) the
+/// launcher mounts cgroup2 privately, which may be the host's own hierarchy. Its clean-up must
+/// remove only directories it created and whose maker has exited, never other software's empty
+/// cgroups. The reproduction from the issue, in a private mount and cgroup namespace.
+#[test]
+fn private_cgroup2_cleanup_keeps_foreign_cgroups() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let inner = parent.path.join("in");
+    let foreign = [
+        inner.join("foreign"),
+        inner.join("deep/er"),
+        parent.path.join("beside"),
+    ];
+    for d in &foreign {
+        fs::create_dir_all(d).unwrap();
+    }
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99\n\
+         exec nsenter --net=/run/netns/{} unshare -m -C sh -c \
+         'mount --make-rprivate / && mount -t tmpfs t /run && umount {} && exec \"$@\"' sh \
+         {BIN} --interface {VETH_A} -- /bin/true",
+        inner.display(),
+        ns.name,
+        common::cgroup2().display()
+    );
+    for run in 0..3 {
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for d in &foreign {
+            assert!(d.is_dir(), "run {run} removed {}", d.display());
+        }
+    }
+    // The runs' own child cgroups: each run removed its exited predecessors' ones.
+    let ours: Vec<_> = child_dirs(&inner)
+        .into_iter()
+        .filter(|d| d.starts_with("bindif-launch-"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+}
+
+/// Issue 13 #3: ad hoc mode as the only process of a service's cgroup (`ExecStartPre=`) binds
+/// only its own command: the service's cgroup carries no program, so what the service runs
+/// next (`ExecStart=`, here the probe started in the same cgroup afterwards) is not bound.
+#[test]
+fn adhoc_alone_in_a_service_binds_only_its_command() {
+    require_privileges();
+    let w = World::new("pre.service");
+    let pre = w.run("", &adhoc_argv(&[], VETH_A));
+    let pre_out = w.outcome(&pre, 0);
+    assert_eq!(pre.status.code(), Some(0), "{:?}", pre_out.stderr);
+    assert_eq!(
+        pre_out.command, "bound",
+        "the ad hoc command itself is bound"
+    );
+    assert_eq!(
+        count_ours(&w.cg),
+        0,
+        "the service's cgroup must stay unbound"
+    );
+    let start = w.run("", &s(&[python(), &probe()]));
+    assert!(start.status.success());
+    assert_eq!(
+        w.outcome(&start, 0).command,
+        "unbound",
+        "ExecStart= after the ad hoc ExecStartPre= must not be bound"
+    );
+    w.remove_exited_adhoc_child();
+    assert!(w.debris(0).is_empty(), "{:?}", w.debris(0));
+}
+
+/// Issue 13, "seen again": `ip netns exec` remounts /sys, hiding the host's cgroup2. The
+/// launcher mounts it privately; it must then use the cgroup `/proc/self/cgroup` names, not a
+/// mirror of the `name=systemd` path (`/` on this host), which put each command, and the
+/// leftover cgroup, at the top of the host's hierarchy.
+#[test]
+fn ip_netns_exec_adhoc_runs_stay_in_their_cgroup() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let top = common::cgroup2();
+    let stray_at_top = || -> Vec<String> {
+        child_dirs(top)
+            .into_iter()
+            .filter(|d| d.starts_with("bindif-launch-"))
+            .collect()
+    };
+    let before = stray_at_top();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99\n\
+         exec ip netns exec {} {BIN} --interface {VETH_A} -- grep '^0::' /proc/self/cgroup",
+        cg.path.display(),
+        ns.name
+    );
+    for run in 0..20 {
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let inside = line
+            .strip_prefix(&format!("0::{}/bindif-launch-", cg.rel()))
+            .is_some();
+        assert!(inside, "run {run}: the command ran in {line}");
+    }
+    let new: Vec<_> = stray_at_top()
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    assert!(new.is_empty(), "left at the top of the hierarchy: {new:?}");
+    // No mount point left in /run, which `ip netns exec` shares with the host.
+    assert!(run_dir_debris().is_empty(), "{:?}", run_dir_debris());
+    // Each run removed its exited predecessors' cgroups: only the last one's is left.
+    assert_eq!(child_dirs(&cg.path).len(), 1, "{:?}", child_dirs(&cg.path));
 }

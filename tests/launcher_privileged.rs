@@ -755,10 +755,11 @@ fn unit_mode_outside_the_units_cgroup_binds_nothing() {
 }
 
 #[test]
-fn adhoc_binds_a_unit_cgroup_only_when_it_is_alone_there() {
+fn adhoc_binds_only_its_command_also_when_alone_in_a_unit() {
     require_privileges();
     let ns = NetNs::new();
-    // Alone in a service's cgroup, as under `systemd-run`: the service's cgroup is bound.
+    // Alone in a service's cgroup, as under `systemd-run` or in `ExecStartPre=`: only the
+    // command is bound, in a child cgroup; the service's cgroup stays unbound (issue 13 #3).
     let alone = unit_cgroup("run-alone");
     let out = run_in(
         &ns,
@@ -769,7 +770,7 @@ fn adhoc_binds_a_unit_cgroup_only_when_it_is_alone_there() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_bound(&report(&out), VETH_A, &out);
     let fd = fs::File::open(&alone.path).unwrap();
-    assert_eq!(bindif::sys::bpf::query(fd.as_fd()).unwrap().len(), 1);
+    assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
     // A script inside a service (another process shares the cgroup): only the command is
     // bound, in a child cgroup; the service keeps running unbound.
     let shared = unit_cgroup("script");

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! cgroup syscalls: statfs-based layout detection, read-only directory fds for attaching, moving
 //! ourselves into a child cgroup, and the private cgroup2 mirror on legacy hosts.
+//!
+//! Every cgroup directory the tool creates carries an [`Owner`] marker (an extended attribute:
+//! `trusted.*` where we may, `user.*` otherwise); clean-up removes only marked directories
+//! whose maker has exited, under an exclusive `flock` on the directory, so neither another
+//! program's cgroups nor a concurrent run's fresh one can be removed.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CStr, OsStr, OsString};
 use std::fs;
 use std::io::{self, Write};
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroup_path::{self, Layout};
-
-fn cstring(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
-}
+use super::cstring;
+use crate::cgroup_path::{self, Layout, Liveness, Owner};
 
 /// The filesystem magic of `path` (`statfs(2)` `f_type`).
 pub fn statfs_magic(path: &Path) -> io::Result<u64> {
@@ -175,9 +177,10 @@ pub fn enter(dir: &Path) -> io::Result<()> {
     f.write_all(format!("{}\n", std::process::id()).as_bytes())
 }
 
-/// Creates `parent/name` if missing and moves the calling process into it (ad hoc mode: only
-/// the command is bound, never the caller's session). Refuses names that are not a single,
-/// ordinary path component.
+/// Creates `parent/name` if missing (marked as ours) and moves the calling process into it.
+/// Refuses names that are not a single, ordinary path component. A directory this call
+/// created is removed again when the move fails (an unprivileged caller may create cgroups
+/// it may not enter), so a failure leaves nothing behind.
 pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> {
     if !cgroup_path::valid_child_name(name) {
         return Err(io::Error::new(
@@ -186,13 +189,261 @@ pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> 
         ));
     }
     let dir = parent.join(name);
-    match fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+    let created = match create_marked(&dir) {
+        Ok(_) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
+    };
+    if let Err(e) = enter(&dir) {
+        if created {
+            let _ = fs::remove_dir(&dir);
+        }
+        return Err(e);
     }
-    enter(&dir)?;
     Ok(dir)
+}
+
+/// A child cgroup this process created and entered (ad hoc mode).
+pub struct CreatedChild {
+    pub dir: PathBuf,
+    /// Why the [`Owner`] marker could not be set, if it could not: then no later run will
+    /// remove the directory (it cannot prove it ours), and it stays until removed by hand.
+    pub unmarked: Option<io::Error>,
+}
+
+/// Ad hoc mode: creates a new child cgroup of `parent` for this process alone, named
+/// `bindif-launch-PID` (`-N` appended when that name is taken), marks it as ours and moves the
+/// calling process in. Never reuses an existing directory. On failure, returns the directory
+/// it tried, and removes it again if it was created (a caller that may create cgroups but not
+/// move itself, say): nothing is left behind.
+pub fn create_adhoc_child_and_enter(parent: &Path) -> Result<CreatedChild, (PathBuf, io::Error)> {
+    let pid = std::process::id();
+    let mut attempt = 0;
+    loop {
+        let dir = parent.join(cgroup_path::adhoc_child_name(pid, attempt));
+        match create_marked(&dir) {
+            Ok(unmarked) => {
+                return match enter(&dir) {
+                    Ok(()) => Ok(CreatedChild { dir, unmarked }),
+                    Err(e) => {
+                        let _ = fs::remove_dir(&dir);
+                        Err((dir, e))
+                    }
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err((dir, e)),
+        }
+    }
+}
+
+/// `mkdir` and mark the new directory as ours. `Ok(Some(e))`: created, but the marker could not
+/// be set. Marked after creation: until then the directory carries no marker, and clean-up
+/// leaves unmarked directories alone.
+fn create_marked(dir: &Path) -> io::Result<Option<io::Error>> {
+    fs::create_dir(dir)?;
+    Ok(this_owner()
+        .and_then(|owner| open_cgroup_dir(dir).and_then(|fd| set_owner(fd_of(&fd), &owner)))
+        .err())
+}
+
+fn fd_of(fd: &OwnedFd) -> BorrowedFd<'_> {
+    std::os::fd::AsFd::as_fd(fd)
+}
+
+/// Where the marker lives: `trusted.*` (settable only with CAP_SYS_ADMIN, so nobody else can
+/// forge it), else `user.*` (cgroupfs supports it since Linux 5.7; the directory's owner can
+/// set it, which is the caller itself when it created the directory without CAP_SYS_ADMIN).
+const OWNER_XATTRS: [&[u8]; 2] = [
+    b"trusted.bindif-launch.owner\0",
+    b"user.bindif-launch.owner\0",
+];
+
+/// This process as the [`Owner`] of what it creates.
+pub fn this_owner() -> io::Result<Owner> {
+    let pidns = fs::metadata("/proc/self/ns/pid")?.ino();
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    let start = cgroup_path::stat_start_time(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/self/stat"))?;
+    Ok(Owner {
+        pidns,
+        pid: std::process::id(),
+        start,
+    })
+}
+
+fn set_owner(fd: BorrowedFd, owner: &Owner) -> io::Result<()> {
+    let value = owner.encode();
+    let mut last = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+    for name in OWNER_XATTRS {
+        // SAFETY: `name` is NUL-terminated, `value` lives across the call and its length is
+        // passed; `fd` is an open descriptor we borrow.
+        let r = unsafe {
+            libc::fsetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr().cast(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        last = io::Error::last_os_error();
+    }
+    Err(last)
+}
+
+/// The marker on a directory, if it carries one of ours.
+pub fn read_owner(fd: BorrowedFd) -> Option<Owner> {
+    OWNER_XATTRS.iter().find_map(|name| {
+        let mut buf = [0u8; 128];
+        // SAFETY: `name` is NUL-terminated; the kernel writes at most `buf.len()` bytes to it.
+        let n = unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr().cast(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| Owner::decode(&buf[..n]))
+    })
+}
+
+/// Whether the process a marker names is known to have exited (see
+/// [`cgroup_path::owner_exited`]; uncertain counts as alive).
+fn owner_exited(owner: &Owner) -> bool {
+    let Ok(our_pidns) = fs::metadata("/proc/self/ns/pid").map(|m| m.ino()) else {
+        return false;
+    };
+    let Ok(pid) = libc::pid_t::try_from(owner.pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
+    let liveness = if unsafe { libc::kill(pid, 0) } < 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        Liveness::NoProcess
+    } else {
+        Liveness::Running(
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| cgroup_path::stat_start_time(&s)),
+        )
+    };
+    cgroup_path::owner_exited(owner, our_pidns, liveness)
+}
+
+fn flock(fd: BorrowedFd, op: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor we borrow; no memory is passed.
+        if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Whether `path` still names the directory open as `fd` (it was not removed and re-created).
+fn still_at(path: &Path, fd: &OwnedFd) -> io::Result<bool> {
+    let now = fs::metadata(path)?;
+    let held = fs::File::from(fd.try_clone()?).metadata()?;
+    Ok(now.ino() == held.ino() && now.dev() == held.dev())
+}
+
+/// Removes the directory `path` if it is a leftover of ours: it carries our marker, its maker
+/// has exited, it is empty, and no other run holds it (an exclusive, non-blocking `flock`:
+/// a run entering it holds a shared one, another clean-up an exclusive one). Returns whether
+/// it was removed; anything unexpected leaves it alone.
+fn remove_if_exited_leftover(path: &Path) -> bool {
+    let Ok(fd) = open_cgroup_dir(path) else {
+        return false;
+    };
+    // Unmarked (another program's): not even locked.
+    if read_owner(fd_of(&fd)).is_none() {
+        return false;
+    }
+    if flock(fd_of(&fd), libc::LOCK_EX | libc::LOCK_NB).is_err() {
+        return false;
+    }
+    // Checked under the lock: no run of ours removes the directory while we hold it, so the
+    // path keeps naming this directory until the rmdir below.
+    if !still_at(path, &fd).unwrap_or(false) {
+        return false;
+    }
+    match read_owner(fd_of(&fd)) {
+        Some(owner) if owner_exited(&owner) => fs::remove_dir(path).is_ok(),
+        _ => false,
+    }
+}
+
+/// Ad hoc mode's clean-up: removes the children of `parent` named `bindif-launch-*` that are
+/// leftovers of ours (see [`remove_if_exited_leftover`]), except `keep`. Returns how many.
+pub fn remove_adhoc_leftovers(parent: &Path, keep: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .as_bytes()
+                .starts_with(cgroup_path::ADHOC_PREFIX.as_bytes())
+        })
+        .map(|e| e.path())
+        .filter(|p| p != keep && remove_if_exited_leftover(p))
+        .count()
+}
+
+/// Opens a new cgroup2 mount that is attached nowhere (`fsopen`/`fsmount`, Linux 5.2): the
+/// hierarchy is reachable only through the returned descriptor (as `/proc/self/fd/N`) and
+/// goes away with it, so nothing is mounted and no mount point is created anywhere. In a
+/// cgroup namespace its root is the namespace's root, as `/proc/self/cgroup` paths are.
+/// Needs CAP_SYS_ADMIN.
+pub fn open_detached_cgroup2() -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_long = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_long = 6;
+    const FSMOUNT_CLOEXEC: libc::c_long = 1;
+    const MOUNT_ATTR_NOSUID_NODEV_NOEXEC: libc::c_long = 0x2 | 0x4 | 0x8;
+    // SAFETY: the name is NUL-terminated; the result is checked and then owned.
+    let fs = crate::sys::cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fsopen,
+            b"cgroup2\0".as_ptr() as *const libc::c_char,
+            FSOPEN_CLOEXEC,
+        )
+    })?;
+    // SAFETY: `fs` is a fresh descriptor that nobody else owns.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as libc::c_int) };
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux argument.
+    crate::sys::cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: plain integer arguments; the result is checked and then owned.
+    let mnt = crate::sys::cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            MOUNT_ATTR_NOSUID_NODEV_NOEXEC,
+        )
+    })?;
+    // SAFETY: `mnt` is a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(mnt as libc::c_int) })
 }
 
 /// Mounts a private cgroup2 hierarchy at `at` (creating the directory) unless one is already
@@ -236,17 +487,51 @@ pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
 }
 
 /// On legacy hosts: creates the unit's path (`unit_path`, e.g. `/system.slice/x.service`) in
-/// the private cgroup2 at `mount` and moves the calling process in. Refuses the root.
+/// the private cgroup2 at `mount`, marking each directory it creates as ours, and moves the
+/// calling process in. Refuses the root. The last directory may be a leftover of an exited
+/// earlier run: it is held with a shared `flock` while we enter, so a concurrent clean-up
+/// cannot remove it under us (one already removing it makes us create it again).
 pub fn enter_mirror(mount: &Path, unit_path: &str) -> io::Result<PathBuf> {
     let dir = cgroup_path::join_non_root(mount, unit_path)?;
-    fs::create_dir_all(&dir)?;
-    enter(&dir)?;
-    Ok(dir)
+    let mut tries = 0;
+    loop {
+        match create_marked_all(mount, &dir).and_then(|()| enter_held(&dir)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 8 => tries += 1,
+            r => return r.map(|()| dir),
+        }
+    }
 }
 
-/// Removes empty mirror directories left by earlier runs below `mount`, deepest first, except
-/// `keep` and its ancestors. Busy ones (EBUSY: still populated) are left alone. Returns how many
-/// were removed.
+/// `mkdir -p` below `mount`, marking each directory created.
+fn create_marked_all(mount: &Path, dir: &Path) -> io::Result<()> {
+    let rel = dir.strip_prefix(mount).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidInput, "mirror path outside the mount")
+    })?;
+    let mut cur = mount.to_path_buf();
+    for part in rel.components() {
+        cur.push(part);
+        match create_marked(&cur) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn enter_held(dir: &Path) -> io::Result<()> {
+    let fd = open_cgroup_dir(dir)?;
+    flock(fd_of(&fd), libc::LOCK_SH)?;
+    if !still_at(dir, &fd)? {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    enter(dir)
+}
+
+/// Removes leftover mirror directories below `mount`, deepest first, except `keep` and its
+/// ancestors: only those of ours whose maker has exited and that are empty (see
+/// [`remove_if_exited_leftover`]); anything else, above all another program's cgroups, stays.
+/// Returns how many were removed.
 pub fn remove_empty_leftovers(mount: &Path, keep: Option<&Path>) -> io::Result<usize> {
     fn walk(dir: &Path, keep: Option<&Path>, removed: &mut usize) -> io::Result<()> {
         for entry in fs::read_dir(dir)? {
@@ -255,18 +540,16 @@ pub fn remove_empty_leftovers(mount: &Path, keep: Option<&Path>) -> io::Result<u
                 continue;
             }
             let path = entry.path();
-            walk(&path, keep, removed)?;
+            match walk(&path, keep, removed) {
+                // Removed concurrently by another run's clean-up.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                r => r?,
+            }
             if keep.is_some_and(|k| k.starts_with(&path)) {
                 continue;
             }
-            match fs::remove_dir(&path) {
-                Ok(()) => *removed += 1,
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EBUSY) | Some(libc::ENOTEMPTY) | Some(libc::ENOENT)
-                    ) => {}
-                Err(e) => return Err(e),
+            if remove_if_exited_leftover(&path) {
+                *removed += 1;
             }
         }
         Ok(())

@@ -14,8 +14,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The cgroup2 mount of the hybrid CI host. Only tests that assert that very layout use it;
+/// everything else asks [`cgroup2`], which detects the mount.
 pub const CGROUP2: &str = "/sys/fs/cgroup/unified";
 pub const ROLE_ENV: &str = "BINDIF_TEST_ROLE";
 pub const RESULT_MARK: &str = "BINDIF-RESULT";
@@ -24,6 +27,22 @@ pub const VETH_B: &str = "bt1";
 pub const ALTNAME: &str = "some-very-long-alternative-name-for-bt0";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The host's cgroup2 mount, detected the way the launcher detects it: `/sys/fs/cgroup` on a
+/// unified host, `/sys/fs/cgroup/unified` on a hybrid one. Panics (never skips) on a host
+/// with no cgroup2 there: the privileged tests need one.
+pub fn cgroup2() -> &'static Path {
+    static MOUNT: OnceLock<PathBuf> = OnceLock::new();
+    MOUNT.get_or_init(|| {
+        let layout = bindif::sys::cgroup::detect(Path::new("/"));
+        layout
+            .cgroup2_mount()
+            .unwrap_or_else(|| {
+                panic!("these tests need a cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified (found {layout:?})")
+            })
+            .to_path_buf()
+    })
+}
 
 /// A name unique to this process and call.
 pub fn unique(prefix: &str) -> String {
@@ -49,8 +68,9 @@ pub fn require_privileges() {
         "engine_privileged tests must run as root (CI runs them as root); effective uid is {uid}"
     );
     assert!(
-        Path::new(CGROUP2).join("cgroup.procs").exists(),
-        "these tests need the cgroup2 hierarchy at {CGROUP2} (hybrid layout of the CI host)"
+        cgroup2().join("cgroup.procs").exists(),
+        "these tests need the cgroup2 hierarchy at {}",
+        cgroup2().display()
     );
     let ip = Command::new("ip").arg("-V").output();
     assert!(
@@ -143,7 +163,7 @@ pub struct TestCgroup {
 
 impl TestCgroup {
     pub fn new() -> TestCgroup {
-        let path = Path::new(CGROUP2).join(unique("bindif-test"));
+        let path = cgroup2().join(unique("bindif-test"));
         fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
         TestCgroup { path }
     }
@@ -152,7 +172,7 @@ impl TestCgroup {
     pub fn rel(&self) -> String {
         format!(
             "/{}",
-            self.path.strip_prefix(CGROUP2).unwrap().to_string_lossy()
+            self.path.strip_prefix(cgroup2()).unwrap().to_string_lossy()
         )
     }
 

@@ -3,15 +3,23 @@
 //!
 //! - unit and attach modes: the unit's own cgroup (the nearest ancestor of ours named after
 //!   the unit), opened read-only so `ProtectControlGroups=yes` keeps working;
-//! - ad hoc mode: the unit's own cgroup when the launcher is its only process (under
-//!   `systemd-run`, service or scope); otherwise — from a login shell, or a script inside a
-//!   service — a child cgroup of ours, `bindif-launch-PID`, that only the command enters, so
-//!   the caller and its unit stay unbound;
+//! - ad hoc mode: always a new child cgroup of ours, `bindif-launch-PID`, that only the
+//!   command enters, wherever the launcher runs: from a login shell, a script inside a service,
+//!   `ExecStartPre=`, or as the only process of a `systemd-run` unit. Binding the unit's own
+//!   cgroup when the launcher happens to be its only process would also bind whatever the
+//!   unit runs later (`ExecStart=` after `ExecStartPre=`), so the caller and its unit stay
+//!   unbound. systemd removes the child with the unit's cgroup. (cgroup2's "no internal
+//!   processes" rule cannot bite: a non-root cgroup we are in has no controllers enabled for
+//!   its children, so a new child of it can hold us);
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
-//!   unit's path that the launcher moves itself into.
+//!   unit's path that the launcher moves itself into;
+//! - a cgroup2 hierarchy hidden from this mount namespace (`ip netns exec` remounts /sys)
+//!   while `/proc/self/cgroup` places us in it: opened through a mount attached nowhere and
+//!   used as it is, so the command stays in its own cgroup (a mirror of the `name=systemd`
+//!   path would move it out).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::cgroup_path::{self, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
@@ -79,6 +87,26 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
         .map_err(|e| cg_err("determine own cgroup from", "/proc/self/cgroup", e.into()))
 }
 
+/// Our cgroup path `own` (from `/proc/self/cgroup`, relative to our cgroup namespace) as a path
+/// below the cgroup2 mount at `mount`, whose root `/proc/self/mountinfo` shows relative to the
+/// same namespace. A mount made outside our cgroup namespace (root `/..`: `unshare -C` without
+/// a new cgroup2 mount) cannot be mapped: joining would name a cgroup outside our own, so
+/// refuse rather than guess.
+fn below_mount(mount: &Path, own: &str) -> Result<String, sys::Error> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
+    // mount's root is taken to be the hierarchy's.
+    let root = cgroup_path::mount_root(&mountinfo, mount).unwrap_or_else(|| "/".into());
+    cgroup_path::path_below_mount_root(own, &root).map_err(|e| {
+        cg_err(
+            "locate own cgroup below",
+            &mount.display().to_string(),
+            e.into(),
+        )
+        .with_hint("/proc/self/cgroup is relative to this process's cgroup namespace; mount cgroup2 inside that namespace, or run outside it")
+    })
+}
+
 /// The unit's cgroup path given ours. systemd names a unit's cgroup after the unit's id, which
 /// is what `%n` expands to; when no ancestor carries that name the launcher was started
 /// outside the unit (from a login shell, say), and binding the cgroup it is in would bind
@@ -98,61 +126,130 @@ fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
         })
 }
 
+/// Where this process's cgroup is, before anything is mounted or created.
+enum Place {
+    /// In the cgroup2 hierarchy mounted at `mount`, at `own` below it.
+    Cgroup2 { mount: PathBuf, own: String },
+    /// No cgroup2 mount is visible, but `/proc/self/cgroup` places us below the root of the
+    /// cgroup2 hierarchy (`own`): the host uses cgroup2 and only this mount namespace hides
+    /// it (`ip netns exec` remounts /sys, a container without /sys/fs/cgroup). Mounted
+    /// anew, that is the host's own hierarchy, to be used as it is.
+    Hidden { own: String },
+    /// A legacy host: `own` is the `name=systemd` path, mirrored in a private cgroup2.
+    Legacy { own: String },
+}
+
+fn place() -> Result<Place, sys::Error> {
+    let (layout, pc) = where_we_are()?;
+    if let Some(mount) = layout.cgroup2_mount() {
+        let own = below_mount(mount, &own_path(&pc, &layout)?)?;
+        return Ok(Place::Cgroup2 {
+            mount: mount.to_path_buf(),
+            own,
+        });
+    }
+    match pc.unified.as_deref().map(cgroup_path::normalize) {
+        Some(Ok(own)) if !cgroup_path::is_root(&own) => Ok(Place::Hidden { own }),
+        _ => Ok(Place::Legacy {
+            own: own_path(&pc, &layout)?,
+        }),
+    }
+}
+
+/// [`Place::Hidden`]: the hierarchy made reachable, and our path in it. Preferably as a
+/// mount attached nowhere, so nothing is left in the file system (`ip netns exec` shares
+/// /run with the host: a mount point made there would stay behind); where that is not
+/// available, as the private mount legacy hosts use.
+fn mount_hidden(own: &str) -> Result<(PathBuf, String), sys::Error> {
+    let mount = match cgroup::open_detached_cgroup2() {
+        // Kept open for the rest of this process's life: the cgroup paths below it must stay
+        // valid until the command is executed (close-on-exec closes it then) and to undo a
+        // failed start.
+        Ok(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.into_raw_fd())),
+        Err(e) => {
+            log_at!(
+                Debug,
+                "bind-interface: Failed to open a detached cgroup2 mount, mounting one at {PRIVATE_CGROUP2_MOUNT} instead: {}",
+                sys::strerror(&e)
+            );
+            mount_private()?.to_path_buf()
+        }
+    };
+    let own = below_mount(&mount, own)?;
+    Ok((mount, own))
+}
+
 /// The cgroup of `unit`, which this process runs in.
 pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
-    let (layout, pc) = where_we_are()?;
-    let own = own_path(&pc, &layout)?;
-    let path = unit_path(&own, unit)?;
-    match layout.cgroup2_mount() {
-        Some(mount) => open_non_root(mount, &path),
-        None if attach_only => Err(cg_err(
-            "attach to the cgroup of",
-            unit,
-            io::Error::from_raw_os_error(libc::EOPNOTSUPP),
-        )
-        .with_hint(
-            "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
-        )),
-        None => enter_legacy_mirror(&path),
+    match place()? {
+        Place::Cgroup2 { mount, own } => open_non_root(&mount, &unit_path(&own, unit)?),
+        Place::Hidden { own } => {
+            unit_path(&own, unit)?;
+            if attach_only {
+                return Err(attach_needs_cgroup2(unit));
+            }
+            let (mount, own) = mount_hidden(&own)?;
+            open_non_root(&mount, &unit_path(&own, unit)?)
+        }
+        Place::Legacy { own } => {
+            let path = unit_path(&own, unit)?;
+            if attach_only {
+                return Err(attach_needs_cgroup2(unit));
+            }
+            enter_legacy_mirror(&path)
+        }
     }
+}
+
+fn attach_needs_cgroup2(unit: &str) -> sys::Error {
+    cg_err(
+        "attach to the cgroup of",
+        unit,
+        io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+    )
+    .with_hint(
+        "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
+    )
 }
 
 /// Ad hoc mode: see the module comment.
 pub fn for_adhoc() -> Result<Target, sys::Error> {
-    let (layout, pc) = where_we_are()?;
-    let own = own_path(&pc, &layout)?;
-    if host::is_unit_cgroup(&own) && alone_in_own_cgroup(&layout, &own) {
-        return match layout.cgroup2_mount() {
-            Some(mount) => open_non_root(mount, &own),
-            None => enter_legacy_mirror(&own),
-        };
-    }
     // One cgroup per invocation: two commands bound to same-named interfaces in different
-    // network namespaces must not share a program. Empty ones are removed by later runs.
-    let child = format!("bindif-launch-{}", std::process::id());
-    match layout.cgroup2_mount() {
-        Some(mount) => {
-            let parent =
-                cgroup_path::join(mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
-            let dir = cgroup::create_child_and_enter(&parent, &child).map_err(|e| {
-                cg_err(
-                    "create and enter cgroup",
-                    &parent.join(&child).display().to_string(),
-                    e,
-                )
-            })?;
-            remove_adhoc_leftovers(&parent, &child);
-            Target::open_created(dir)
-        }
-        None => {
+    // network namespaces must not share a program. Leftovers of exited runs are removed by
+    // later runs.
+    let (mount, own) = match place()? {
+        Place::Cgroup2 { mount, own } => (mount, own),
+        Place::Hidden { own } => mount_hidden(&own)?,
+        Place::Legacy { own } => {
+            let child = cgroup_path::adhoc_child_name(std::process::id(), 0);
             let path = format!("{}/{child}", own.trim_end_matches('/'));
             let target = enter_legacy_mirror(&path)?;
-            Ok(Target {
+            return Ok(Target {
                 created: true,
                 ..target
-            })
+            });
         }
+    };
+    let parent =
+        cgroup_path::join(&mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
+    enter_adhoc_child(&parent)
+}
+
+/// Creates, marks and enters a new `bindif-launch-PID` child of `parent`, then removes the
+/// leftovers of exited earlier runs beside it.
+fn enter_adhoc_child(parent: &Path) -> Result<Target, sys::Error> {
+    let child = cgroup::create_adhoc_child_and_enter(parent)
+        .map_err(|(dir, e)| cg_err("create and enter cgroup", &dir.display().to_string(), e))?;
+    if let Some(e) = &child.unmarked {
+        log_at!(
+            Debug,
+            "bind-interface: Failed to mark cgroup {} as created by bindif-launch, ignoring (later runs will not remove it): {}",
+            child.dir.display(),
+            sys::strerror(e)
+        );
     }
+    cgroup::remove_adhoc_leftovers(parent, &child.dir);
+    Target::open_created(child.dir)
 }
 
 /// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed):
@@ -173,19 +270,6 @@ pub fn remove_created(dir: &Path) {
     }
 }
 
-/// Whether this process is the only one in its cgroup (read from the hierarchy systemd uses:
-/// cgroup2, or name=systemd on legacy hosts). Unreadable: assume not, and make a child.
-fn alone_in_own_cgroup(layout: &Layout, own: &str) -> bool {
-    let mount = layout.cgroup2_mount().map_or_else(
-        || PathBuf::from("/sys/fs/cgroup/systemd"),
-        Path::to_path_buf,
-    );
-    cgroup_path::join(&mount, own)
-        .ok()
-        .and_then(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
-        .is_some_and(|procs| host::alone_in(&procs, std::process::id()))
-}
-
 fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
     let dir = cgroup_path::join_non_root(mount, path).map_err(|e| {
         cg_err(
@@ -198,9 +282,8 @@ fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
     Target::open(dir)
 }
 
-/// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
-/// empty mirrors that earlier runs left behind.
-fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
+/// Mounts the private cgroup2 hierarchy (once; later runs find it mounted).
+fn mount_private() -> Result<&'static Path, sys::Error> {
     let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
     cgroup::mount_private_cgroup2(mount).map_err(|e| {
         cg_err(
@@ -209,6 +292,14 @@ fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
             e,
         )
     })?;
+    Ok(mount)
+}
+
+/// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
+/// the mirrors that exited earlier runs left behind (only those: see `sys::cgroup`).
+fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
+    let mount = mount_private()?;
+    let path = &below_mount(mount, path)?;
     let dir = cgroup::enter_mirror(mount, path).map_err(|e| {
         cg_err(
             "enter mirror cgroup",
@@ -224,20 +315,4 @@ fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
         );
     }
     Target::open(dir)
-}
-
-/// Removes empty `bindif-launch-*` siblings that earlier ad hoc runs left behind (their
-/// commands have exited). Populated ones are busy and stay.
-fn remove_adhoc_leftovers(parent: &Path, keep: &str) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("bindif-launch-") && name != keep {
-            // EBUSY (still in use) and races with a concurrent run are expected: ignore.
-            let _ = std::fs::remove_dir(entry.path());
-        }
-    }
 }
