@@ -229,8 +229,8 @@ fn adhoc_mode_with<K: Kernel>(
     let cmd = resolve_explicit(command)?;
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, None, true);
-    // Ad hoc: under systemd-run, the service's own cgroup; from a shell, a child cgroup of our
-    // own that only this command enters, so the caller's session stays unbound.
+    // Ad hoc: always a child cgroup of our own that only this command enters, wherever we run
+    // (a shell, systemd-run, an ExecStartPre= of a unit), so nothing but the command is bound.
     let setup = bind(k, interface, &policy, Which::AdHoc)?;
     if args.notify_status {
         send_status("command", setup.bound.as_ref());
