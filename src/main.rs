@@ -4,10 +4,16 @@
 //! would no longer die on a broken pipe. With our own C `main` the disposition systemd gave us
 //! reaches the command untouched.
 #![no_main]
+// The binary's one unsafe block reads argv; everything else lives in the library, which
+// allows unsafe code only in `sys`.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::ffi::{CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 
+// `#[no_mangle]` counts as unsafe code too: the symbol must be the C runtime's `main`.
+#[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     let args: Vec<OsString> = (0..argc.max(0) as usize)
