@@ -728,7 +728,9 @@ fn non_multi_program(cgroup: BorrowedFd) -> Option<&'static str> {
 }
 
 /// The parent directory of the cgroup2 directory `dir`, if it is a cgroup2 directory too (the
-/// root's parent is not).
+/// root's parent is not) and not `dir` itself: the `..` of a mount's root that has no parent
+/// mount (a detached `fsmount`, or cgroup2 mounted on `/`) is that root again, and the
+/// ancestor walks would never end.
 fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
     // SAFETY: openat reads the NUL-terminated literal; `dir` is a valid descriptor.
     let fd = unsafe {
@@ -743,7 +745,8 @@ fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
     }
     // SAFETY: openat just returned this descriptor; nothing else owns it.
     let parent = unsafe { owned_fd(fd as libc::c_long) };
-    is_cgroup2(parent.as_fd()).then_some(parent)
+    let same = super::dev_ino(dir).ok()? == super::dev_ino(parent.as_fd()).ok()?;
+    (!same && is_cgroup2(parent.as_fd())).then_some(parent)
 }
 
 fn is_cgroup2(dir: BorrowedFd) -> bool {

@@ -204,6 +204,17 @@ pub(crate) fn getsockopt<T: SockOptValue>(
     Ok((len as usize).min(mem::size_of::<T>()))
 }
 
+/// Device and inode number of the file `fd` refers to (`fstat(2)`): which directory it is.
+pub(crate) fn dev_ino(fd: BorrowedFd) -> io::Result<(u64, u64)> {
+    // SAFETY: stat is plain old data; all-zero is a valid value for fstat to overwrite.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: fstat writes only into `st`, which we own; the borrowed fd is valid.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
 /// `fstatfs(2)`'s filesystem magic of the file `fd` refers to (`CGROUP2_SUPER_MAGIC`, …).
 pub(crate) fn fstatfs_magic(fd: BorrowedFd) -> io::Result<u64> {
     // SAFETY: statfs is plain old data; all-zero is a valid value for fstatfs to overwrite.
