@@ -41,7 +41,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use bindif::unit::load::{self, Catalog, LoadError};
+use bindif::unit::catalog::Catalog;
+use bindif::unit::load::{self, LoadError};
 use bindif::unit::paths::SearchPath;
 use bindif::unit::syntax;
 

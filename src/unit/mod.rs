@@ -8,9 +8,12 @@
 
 use std::path::PathBuf;
 
+pub mod catalog;
+mod chase;
 pub mod dropins;
 pub mod eval;
 pub mod exec;
+mod fxhash;
 pub mod ifname;
 pub mod load;
 pub mod name;

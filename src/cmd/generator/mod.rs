@@ -41,9 +41,10 @@ use std::time::Instant;
 
 use crate::cgroup_path::Layout;
 use crate::log::Level;
+use crate::unit::catalog::Catalog;
 use crate::unit::eval::{cgroup_section, is_bindif_launch, KEY_BIND};
 use crate::unit::exec::{extract_first_word, ExtractFlags};
-use crate::unit::load::{load_with, Catalog, LoadError};
+use crate::unit::load::{load_with, LoadError};
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
 use crate::unit::{Assignment, LoadedUnit};
