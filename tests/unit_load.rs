@@ -534,6 +534,11 @@ fn bad_trees() {
         e.to_string(),
         "dangling.service: Failed to open /etc/systemd/system/dangling.service: No such file or directory"
     );
+    // The error is typed: the io::Error is the source, its kind kept (not flattened to text).
+    let io = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("an io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     let e = load::load_with(&cat, "l1.service").unwrap_err();
     assert!(matches!(e, LoadError::Io { .. }), "{e}");
     assert!(

@@ -15,6 +15,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::catalog::{file_name, Catalog};
 use super::name::{self, Kind};
@@ -22,7 +23,7 @@ use super::syntax::{self, Fatal};
 use super::LoadedUnit;
 
 /// Why a unit could not be loaded, with systemd's wording.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum LoadError {
     /// Not a valid unit name (or a template, which cannot be loaded by itself).
     BadName { name: String },
@@ -30,11 +31,14 @@ pub enum LoadError {
     NotFound { name: String },
     /// The fragment is a symlink to `/dev/null` or an empty file.
     Masked { name: String, path: PathBuf },
-    /// The fragment could not be read.
+    /// The fragment could not be read: the operation that failed (as systemd's message names
+    /// it, "open"), the file and the error. `Arc` keeps the error `Clone` (the generator copies
+    /// load results); [`std::error::Error::source`] gives the `io::Error`.
     Io {
         name: String,
+        op: &'static str,
         path: PathBuf,
-        error: String,
+        error: Arc<io::Error>,
     },
     /// The fragment stops systemd's parser (line too long, invalid UTF-8, bad section header).
     NotLoadable {
@@ -52,10 +56,16 @@ impl fmt::Display for LoadError {
             LoadError::BadName { name } => write!(f, "Unit name {name} is not valid."),
             LoadError::NotFound { name } => write!(f, "Unit {name} not found."),
             LoadError::Masked { name, .. } => write!(f, "Unit {name} is masked."),
-            LoadError::Io { name, path, error } => write!(
+            LoadError::Io {
+                name,
+                op,
+                path,
+                error,
+            } => write!(
                 f,
-                "{name}: Failed to open {}: {error}",
-                path.display()
+                "{name}: Failed to {op} {}: {}",
+                path.display(),
+                errno_text(error)
             ),
             LoadError::NotLoadable { name, path, fatal } => {
                 if !fatal.message.is_empty() {
@@ -83,7 +93,14 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Io { error, .. } => Some(error.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 /// Whether a unit of this type can load without a fragment (`unit_load_fragment_and_dropin(u,
 /// false)` in src/core/*.c).
@@ -163,8 +180,9 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
         Some(f) => {
             let bytes = catalog.read_fragment(f).map_err(|e| LoadError::Io {
                 name: id.clone(),
+                op: "open",
                 path: f.clone(),
-                error: errno_text(&e),
+                error: Arc::new(e),
             })?;
             if bytes.is_empty() {
                 return Err(LoadError::Masked {
