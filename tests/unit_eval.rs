@@ -9,16 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use bindif::unit::env::{expand_env, expand_env_full};
 use bindif::unit::eval::{
     self, check_prefixes, discover_exec_start, discover_exec_start_full, evaluate_bind,
     evaluate_exec_start, format_diagnostic, is_bindif_launch, single_command, DiscoveryError,
     EvalContext, TimeSpan,
 };
-use bindif::unit::exec::{
-    self, expand_env, expand_env_full, parse_exec, split_command_line, ExecOutcome,
-    ExecParseOptions,
-};
+use bindif::unit::exec::{self, parse_exec, ExecOutcome, ExecParseOptions};
 use bindif::unit::specifier::{self, expand, HostFacts, SpecifierContext, SpecifierError};
+use bindif::unit::words::split_command_line;
 use bindif::unit::{Assignment, LoadedUnit, Source};
 
 const FRAG: &str = "/usr/lib/systemd/system/x.service";

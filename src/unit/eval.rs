@@ -491,7 +491,7 @@ pub fn discover_exec_start_full(
 }
 
 /// The commands the launcher must run in its place, prefixes parsed, specifiers expanded,
-/// `$VAR` not yet expanded (see [`exec::expand_env`]). May be empty or hold several commands: the
+/// `$VAR` not yet expanded (see [`super::env::expand_env`]). May be empty or hold several commands: the
 /// caller decides, e.g. with [`single_command`].
 pub fn discover_exec_start(
     unit: &LoadedUnit,

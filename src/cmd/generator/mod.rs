@@ -43,10 +43,10 @@ use crate::cgroup_path::Layout;
 use crate::log::Level;
 use crate::unit::catalog::Catalog;
 use crate::unit::eval::{cgroup_section, is_bindif_launch, KEY_BIND};
-use crate::unit::exec::{extract_first_word, ExtractFlags};
 use crate::unit::load::{load_with, LoadError};
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
+use crate::unit::words::{extract_first_word, ExtractFlags};
 use crate::unit::{Assignment, LoadedUnit};
 
 /// The file name of every generated drop-in.

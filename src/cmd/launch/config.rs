@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::unit::env;
 use crate::unit::eval::{self, BindEval, Discovery, DiscoveryError, EvalContext};
 use crate::unit::exec;
 use crate::unit::load::{self, LoadError};
@@ -66,7 +67,7 @@ impl UnitConfig {
         let argv = if cmd.flags.no_env_expand {
             cmd.argv.clone()
         } else {
-            exec::expand_env(&cmd.argv, env)
+            env::expand_env(&cmd.argv, env)
         };
         Ok(Launch {
             path: PathBuf::from(&cmd.path),
