@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Unit loading against fixture trees (`tests/fixtures/load/CASE/{etc,run,usr,lib,opt}` with an
-//! `expected` file beside them), cross-checked against the installed systemd where it can answer,
+//! Unit loading against fixture trees (`tests/fixtures/load/CASE/root/{etc,run,usr,lib,opt}` with
+//! an `expected` file beside `root/`, the generator fixtures' layout), cross-checked against the installed systemd where it can answer,
 //! and run over every unit file installed on this machine.
 //!
 //! `expected` holds one block per unit: `== NAME` (add ` nocross` when systemd cannot answer for
@@ -131,7 +131,7 @@ fn fixture_trees() {
     for case in cases() {
         let exp_path = case.join("expected");
         let text = std::fs::read_to_string(&exp_path).unwrap();
-        let cat = catalog(&case);
+        let cat = catalog(&case.join("root"));
         let mut blessed = String::new();
         for (name, cross, body) in blocks(&text) {
             let got = render(&cat, &name);
@@ -248,8 +248,7 @@ fn fixtures_match_systemd() {
     for case in cases() {
         let text = std::fs::read_to_string(case.join("expected")).unwrap();
         let tmp = tempdir(case.file_name().unwrap().to_str().unwrap());
-        common::copy_tree(&case, &tmp);
-        std::fs::remove_file(tmp.join("expected")).unwrap();
+        common::copy_tree(&case.join("root"), &tmp);
         let cat = catalog(&tmp);
         for (name, cross, _) in blocks(&text) {
             if !cross {
@@ -573,7 +572,7 @@ fn bad_trees() {
 
 #[test]
 fn resolving_a_templated_unit_is_cheap() {
-    let root = fixtures().join("template");
+    let root = fixtures().join("template/root");
     let sp = SearchPath::system_with_env(&root, None);
     let n = 200;
     let t = Instant::now();
@@ -594,7 +593,7 @@ fn resolving_a_templated_unit_is_cheap() {
 #[test]
 fn bad_alias_symlinks_are_warned_about() {
     // Messages as systemd 252 prints them for this tree (systemd-analyze verify --root).
-    let cat = catalog(&fixtures().join("alias"));
+    let cat = catalog(&fixtures().join("alias/root"));
     let msgs: Vec<&str> = cat.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(
         msgs.contains(
