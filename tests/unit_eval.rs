@@ -1500,3 +1500,71 @@ fn installed_units_exec_paths_match_systemd_analyze() {
         );
     }
 }
+
+// ----------------------------------------------------------- linear parsing (issue 13 #10)
+
+/// The fastest of three runs of `f` (the least disturbed by other load on the machine).
+fn fastest(f: impl Fn()) -> Duration {
+    (0..3)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+/// Asserts that 8 times the input took well under the 64 times a quadratic parser needs
+/// (linear: about 8 times; 24 leaves room for a noisy machine).
+fn assert_linear(what: &str, small: Duration, big: Duration) {
+    assert!(
+        big < small * 24,
+        "{what}: 8x the input took {big:?} against {small:?}: not linear"
+    );
+}
+
+#[test]
+fn exec_start_splitting_is_linear() {
+    // issue 13 #10: an ExecStart= of 40,000 words took 4.4 s (systemd: 0.065 s).
+    let line = |n: usize| {
+        let words: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
+        format!("/bin/echo {}", words.join(" "))
+    };
+    let run = |l: &str, n: usize| {
+        let p = parse("x.service", l);
+        assert_eq!(p.outcome, ExecOutcome::Ok);
+        assert_eq!(p.commands[0].argv.len(), n + 1);
+    };
+    let (small, big) = (line(5_000), line(40_000));
+    let t_small = fastest(|| run(&small, 5_000));
+    let t_big = fastest(|| run(&big, 40_000));
+    assert_linear("ExecStart= splitting", t_small, t_big);
+}
+
+#[test]
+fn line_continuation_is_linear() {
+    // issue 13 #10: a 200,000-line continuation joined by rescanning and copying the whole
+    // joined line for every new line.
+    let file = |n: usize| {
+        let mut s = String::from("[Service]\nExecStart=/bin/echo \\\n");
+        for _ in 0..n {
+            s.push_str("a \\\n");
+        }
+        s.push_str("end\n");
+        s
+    };
+    let run = |f: &str, n: usize| {
+        let p = bindif::unit::syntax::parse(f.as_bytes(), Path::new(FRAG));
+        assert!(p.fatal.is_none(), "{:?}", p.fatal);
+        assert_eq!(p.assignments.len(), 1);
+        // "/bin/echo", n times "a", "end".
+        let words = split_command_line(&p.assignments[0].value).unwrap();
+        assert_eq!(words.len(), n + 2);
+        assert_eq!(p.assignments[0].source.line, n + 3);
+    };
+    let (small, big) = (file(25_000), file(200_000));
+    let t_small = fastest(|| run(&small, 25_000));
+    let t_big = fastest(|| run(&big, 200_000));
+    assert_linear("line continuation", t_small, t_big);
+}

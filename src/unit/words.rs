@@ -112,19 +112,18 @@ pub fn extract_first_word(
     pos: &mut Option<usize>,
     flags: ExtractFlags,
 ) -> Result<Option<Vec<u8>>, ExtractError> {
-    // A C string ends at the first NUL.
-    let s = match s.iter().position(|&c| c == 0) {
-        Some(n) => &s[..n],
-        None => s,
-    };
     let Some(mut i) = *pos else {
         return Ok(None);
     };
+    // A C string ends at the first NUL: `at()` reads a NUL and the end of `s` alike as the end,
+    // so no call looks beyond its own word (finding the NUL first, on every call, made
+    // splitting a line quadratic: issue 13 #10). `cunescape_one()` reads a few bytes past the
+    // backslash, but a NUL is no digit, so it stops at one just as at the end.
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
-    while i < s.len() && is_ws(s[i]) {
+    while is_ws(at(i)) {
         i += 1;
     }
-    if i >= s.len() {
+    if at(i) == 0 {
         *pos = None;
         return Ok(None);
     }
@@ -196,10 +195,10 @@ pub fn extract_first_word(
                     backslash = true;
                     break;
                 } else if is_ws(c) {
-                    while i < s.len() && is_ws(s[i]) {
+                    while is_ws(at(i)) {
                         i += 1;
                     }
-                    *pos = if i >= s.len() { None } else { Some(i) };
+                    *pos = if at(i) == 0 { None } else { Some(i) };
                     return Ok(Some(out));
                 }
                 out.push(c);
