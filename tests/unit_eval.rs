@@ -1568,3 +1568,37 @@ fn line_continuation_is_linear() {
     let t_big = fastest(|| run(&big, 200_000));
     assert_linear("line continuation", t_small, t_big);
 }
+
+// ------------------------------------------ the service's environment (issue 13 #4, #8)
+
+/// A root holding `x.service` with `text`, for running the launcher on.
+fn unit_root(tag: &str, text: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("bindif-unit-eval-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.service"), text).unwrap();
+    root
+}
+
+#[test]
+fn environment_bytes_that_are_not_utf8_do_not_panic_the_launcher() {
+    use std::os::unix::ffi::OsStrExt;
+    // `X=$'\xff' bindif-launch UNIT` aborted (SIGABRT, 134): std::env::vars() panics on it.
+    // The command expands $X, which cannot be passed on as systemd would: refused, before any
+    // binding, with systemd's exit status for a failed exec setup (203).
+    let root = unit_root("env", "[Service]\nExecStart=/bin/echo $X\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg(format!("--root={}", root.display()))
+        .arg("x.service")
+        .env("X", std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(203), "{stderr}");
+    assert!(
+        stderr.contains("Cannot determine the command of x.service: the command expands $X, whose value is not valid UTF-8"),
+        "{stderr}"
+    );
+}

@@ -386,6 +386,10 @@ pub enum DiscoveryError {
     },
     /// The command line decodes to bytes that are not UTF-8 (from `\x` escapes).
     NotUtf8,
+    /// The command expands an environment variable whose value is not UTF-8 (a PAM
+    /// environment can carry such bytes); bindif-launch cannot reproduce systemd's byte-exact
+    /// expansion of it.
+    EnvNotUtf8(String),
 }
 
 impl fmt::Display for DiscoveryError {
@@ -412,6 +416,10 @@ impl fmt::Display for DiscoveryError {
             DiscoveryError::NotUtf8 => write!(
                 f,
                 "the unit's command line contains escaped bytes that are not UTF-8, which bindif-launch cannot pass on; give the command after \"--\""
+            ),
+            DiscoveryError::EnvNotUtf8(name) => write!(
+                f,
+                "the command expands ${name}, whose value is not valid UTF-8, which bindif-launch cannot pass on as systemd would; give the command after \"--\""
             ),
             DiscoveryError::UnsupportedPrefix { prefix, source } => {
                 if let Some(s) = source {

@@ -2,6 +2,7 @@
 //! A unit as the launcher sees it: loaded from disk and evaluated, with the command to exec.
 //! Shared by the launcher modes and `show`.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::unit::env;
@@ -57,6 +58,15 @@ impl UnitConfig {
     /// The one command the launcher stands in for, with `$VAR`/`${VAR}` expanded from `env`
     /// unless the `:` prefix says not to, as systemd does at exec time.
     pub fn launch(&self, env: &[(String, String)]) -> Result<Launch, DiscoveryError> {
+        self.launch_in(&Environment {
+            vars: env.to_vec(),
+            not_utf8: Vec::new(),
+        })
+    }
+
+    /// [`UnitConfig::launch`] in an environment read from the process ([`environment`]): a
+    /// command that expands a variable whose value is not UTF-8 is refused.
+    pub fn launch_in(&self, env: &Environment) -> Result<Launch, DiscoveryError> {
         let discovery = self.discovery.as_ref().map_err(Clone::clone)?;
         let commands: Vec<exec::ExecCommand> = discovery
             .commands
@@ -67,11 +77,65 @@ impl UnitConfig {
         let argv = if cmd.flags.no_env_expand {
             cmd.argv.clone()
         } else {
-            env::expand_env(&cmd.argv, env)
+            let r = env::expand_env_full(&cmd.argv, env.vars.as_slice());
+            // Those variables were left out of `vars`, so they show up as unset.
+            if let Some(n) = r.unset.iter().find(|n| env.not_utf8.contains(n)) {
+                return Err(DiscoveryError::EnvNotUtf8(n.clone()));
+            }
+            r.argv
         };
         Ok(Launch {
             path: PathBuf::from(&cmd.path),
             argv,
         })
+    }
+}
+
+/// An environment to expand a command's `$VAR`s from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    pub vars: Vec<(String, String)>,
+    /// Names whose value is not UTF-8: left out of `vars`, and a command using one is refused.
+    pub not_utf8: Vec<String>,
+}
+
+/// This process's environment, as systemd handed it to the service. Read with
+/// `std::env::vars_os()`: `std::env::vars()` panics on bytes that are not UTF-8, and a PAM
+/// environment can carry them (issue 13 #4).
+pub fn environment() -> Environment {
+    environment_from(std::env::vars_os())
+}
+
+/// [`environment`] from given variables. A name that is not UTF-8 is left out: it cannot be a
+/// valid variable name, so no `$VAR` can refer to it.
+pub fn environment_from(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Environment {
+    let mut env = Environment::default();
+    for (k, v) in vars {
+        let Ok(k) = k.into_string() else {
+            continue;
+        };
+        match v.into_string() {
+            Ok(v) => env.vars.push((k, v)),
+            Err(_) => env.not_utf8.push(k),
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn environment_with_bytes_that_are_not_utf8() {
+        let os = |b: &[u8]| OsString::from_vec(b.to_vec());
+        let env = environment_from([
+            (os(b"A"), os(b"one")),
+            (os(b"X"), os(b"\xff")),
+            (os(b"\xfe"), os(b"v")),
+        ]);
+        assert_eq!(env.vars, [("A".to_string(), "one".to_string())]);
+        assert_eq!(env.not_utf8, ["X"]);
     }
 }
