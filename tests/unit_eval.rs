@@ -1602,3 +1602,42 @@ fn environment_bytes_that_are_not_utf8_do_not_panic_the_launcher() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_launcher_ignores_systemd_unit_path_from_the_service_environment() {
+    // issue 13 #8: a writable EnvironmentFile= setting SYSTEMD_UNIT_PATH pointed the launcher
+    // (unit mode and the root --attach step) at another unit file. Both files below stop the
+    // launcher before any binding, each with its own message: which one it read shows.
+    let root = unit_root(
+        "unit-path",
+        "[Service]\nType=oneshot\nExecStart=/bin/true\nExecStart=/bin/true\n",
+    );
+    std::fs::create_dir_all(root.join("evil")).unwrap();
+    std::fs::write(
+        root.join("evil/x.service"),
+        "[Service]\nType=oneshot\nExecStart=/bin/true\nExecStart=/bin/true\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+            .arg(format!("--root={}", root.display()))
+            .args(args)
+            .env("SYSTEMD_UNIT_PATH", "/evil")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["x.service"]);
+    assert_eq!(code, Some(203), "{text}");
+    assert!(
+        text.contains("the unit has 2 ExecStart= commands"),
+        "{text}"
+    );
+    // `show` looks at a tree offline and honours it, as systemd-analyze does.
+    let (code, text) = run(&["show", "x.service"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Fragment: /evil/x.service"), "{text}");
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::cmd::launch::config::{self, UnitConfig};
 use crate::json::Value;
 use crate::unit::eval::{self, TimeSpan};
+use crate::unit::paths::SearchPath;
 use crate::unit::{Diagnostic, Source};
 use crate::{exit, log_at};
 
@@ -14,7 +15,9 @@ pub fn run(root: &Path, units: &[String], json: bool, systemd_version: u32) -> i
     let mut status = 0;
     let mut docs = Vec::new();
     for (i, name) in units.iter().enumerate() {
-        match config::read(root, name, systemd_version) {
+        // An offline look at a tree: `$SYSTEMD_UNIT_PATH` counts, as for systemd-analyze (the
+        // launcher itself ignores it, see config::read).
+        match config::read_on(SearchPath::system(root), name, systemd_version) {
             Ok(cfg) if json => docs.push(to_json(&cfg)),
             Ok(cfg) => {
                 if i > 0 {

@@ -5,10 +5,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::unit::catalog::Catalog;
 use crate::unit::env;
 use crate::unit::eval::{self, BindEval, Discovery, DiscoveryError, EvalContext};
 use crate::unit::exec;
 use crate::unit::load::{self, LoadError};
+use crate::unit::paths::SearchPath;
 use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
 use crate::unit::LoadedUnit;
 
@@ -29,11 +31,33 @@ pub struct Launch {
     pub argv: Vec<String>,
 }
 
-/// Reads and evaluates `name` below `root`. `systemd_version` is the running manager's (it
-/// decides, e.g., whether the `|` prefix exists).
+/// Reads and evaluates `name` below `root` as the launcher must, on systemd's default search
+/// path. `systemd_version` is the running manager's (it decides, e.g., whether the `|` prefix
+/// exists).
+///
+/// `$SYSTEMD_UNIT_PATH` is never taken from our environment here (issue 13 #8): in unit mode
+/// and in the `ExecStartPre=+… --attach` step that environment is the *service's*
+/// (`Environment=`, `EnvironmentFile=`), not PID 1's, so honouring it would let whoever can
+/// write an environment file point the launcher at another unit file and unbind the unit.
+/// PID 1 itself runs with the default search path on every supported host.
 pub fn read(root: &Path, name: &str, systemd_version: u32) -> Result<UnitConfig, LoadError> {
-    let loaded = load::load(root, name)?;
-    let facts = LazyHostFacts::new(root);
+    read_on(
+        SearchPath::system_with_env(root, None),
+        name,
+        systemd_version,
+    )
+}
+
+/// [`read`] on a given search path: `show` passes [`SearchPath::system`], which honours
+/// `$SYSTEMD_UNIT_PATH` as `systemd-analyze` does for an offline look at a tree.
+pub fn read_on(
+    search: SearchPath,
+    name: &str,
+    systemd_version: u32,
+) -> Result<UnitConfig, LoadError> {
+    let root = search.root().to_path_buf();
+    let loaded = load::load_with(&Catalog::new(search), name)?;
+    let facts = LazyHostFacts::new(&root);
     let fragment = loaded
         .fragment
         .as_ref()
