@@ -1641,3 +1641,90 @@ fn the_launcher_ignores_systemd_unit_path_from_the_service_environment() {
     assert!(text.contains("Fragment: /evil/x.service"), "{text}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+// ------------------------------------------------ Environment= and `show` (issue 13 #17)
+
+#[test]
+fn environment_lines_as_systemd_applies_them() {
+    let h = host();
+    let env = |a: &[A<'_>]| {
+        let u = unit("a@b.service", a);
+        eval::evaluate_environment(
+            &u,
+            &EvalContext::new(SpecifierContext::new("a@b.service", &h), 260),
+        )
+    };
+    let v = |p: &[(&str, &str)]| {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    // Words unquoted and unescaped, specifiers expanded, the last assignment of a name wins,
+    // words that are no valid assignment ignored, an empty value resets.
+    assert_eq!(
+        env(&[
+            (
+                FRAG,
+                1,
+                "Service",
+                "Environment",
+                "\"OPTS=-a -b\" ONE=1 I=%i"
+            ),
+            (
+                FRAG,
+                2,
+                "Service",
+                "Environment",
+                "ONE=2 1X=no noequals T=a\\tb"
+            ),
+            (FRAG, 3, "Unit", "Environment", "WRONG=section"),
+        ]),
+        v(&[("OPTS", "-a -b"), ("I", "b"), ("ONE", "2"), ("T", "a\tb")])
+    );
+    assert_eq!(
+        env(&[
+            (FRAG, 1, "Service", "Environment", "A=1"),
+            (FRAG, 2, "Service", "Environment", ""),
+            (FRAG, 3, "Service", "Environment", "B=2"),
+        ]),
+        v(&[("B", "2")])
+    );
+}
+
+#[test]
+fn show_expands_environment_and_keeps_what_only_run_time_knows() {
+    // `show` dropped every $VAR word (it expanded from an empty environment). systemd expands
+    // them at exec time from the service's environment: what Environment= sets is known here,
+    // the rest (EnvironmentFile=, PassEnvironment=, the manager) is shown as written, noted.
+    let root = unit_root(
+        "show-env",
+        "[Service]\nEnvironment=\"OPTS=-a -b\" ONE=1\n\
+         ExecStart=/bin/echo $OPTS ${ONE} $RUNTIME x${RUNTIME}y $$\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg(format!("--root={}", root.display()))
+        .args(["show", "x.service"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Command: /bin/echo -a -b 1 '$RUNTIME' 'x${RUNTIME}y' '$' (from /etc/systemd/system/x.service:3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Command-Note: $RUNTIME not set by Environment=, shown as written"),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg(format!("--root={}", root.display()))
+        .args(["show", "--json", "x.service"])
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        json.contains("\"argv\":[\"/bin/echo\",\"-a\",\"-b\",\"1\",\"$RUNTIME\",\"x${RUNTIME}y\",\"$\"],\"unexpanded\":[\"RUNTIME\"]"),
+        "{json}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

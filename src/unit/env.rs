@@ -56,6 +56,7 @@ pub struct EnvExpansion {
 fn replace_env_word<E: EnvLookup + ?Sized>(
     word: &str,
     env: &E,
+    keep_unset: bool,
     unset: &mut Vec<String>,
     invalid: &mut Vec<String>,
 ) -> String {
@@ -86,7 +87,12 @@ fn replace_env_word<E: EnvLookup + ?Sized>(
                     if env_name_is_valid(name) {
                         match env.lookup(name) {
                             Some(v) => out.push_str(v),
-                            None => push_uniq(unset, name),
+                            None => {
+                                if keep_unset {
+                                    out.push_str(&word[i..=j]);
+                                }
+                                push_uniq(unset, name);
+                            }
                         }
                     } else {
                         push_uniq(invalid, name);
@@ -134,6 +140,18 @@ pub fn split_env_value(v: &str) -> Vec<String> {
 /// (no word at all when unset or when NAME is not a valid name — even a lone `$`); `${NAME}`
 /// anywhere becomes the value as one piece; `$$` becomes `$`.
 pub fn expand_env_full<E: EnvLookup + ?Sized>(argv: &[String], env: &E) -> EnvExpansion {
+    expand(argv, env, false)
+}
+
+/// [`expand_env_full`] for a partly known environment (`show` knows `Environment=`, not what
+/// the manager or an `EnvironmentFile=` adds at run time): a reference to a variable `env` does
+/// not hold stays as written (`$NAME`, `${NAME}`) instead of vanishing, and is listed in
+/// `unset`.
+pub fn expand_env_known<E: EnvLookup + ?Sized>(argv: &[String], env: &E) -> EnvExpansion {
+    expand(argv, env, true)
+}
+
+fn expand<E: EnvLookup + ?Sized>(argv: &[String], env: &E, keep_unset: bool) -> EnvExpansion {
     let mut r = EnvExpansion::default();
     for word in argv {
         let b = word.as_bytes();
@@ -142,14 +160,19 @@ pub fn expand_env_full<E: EnvLookup + ?Sized>(argv: &[String], env: &E) -> EnvEx
             if env_name_is_valid(name) {
                 match env.lookup(name) {
                     Some(v) => r.argv.extend(split_env_value(v)),
-                    None => push_uniq(&mut r.unset, name),
+                    None => {
+                        if keep_unset {
+                            r.argv.push(word.clone());
+                        }
+                        push_uniq(&mut r.unset, name);
+                    }
                 }
             } else {
                 push_uniq(&mut r.invalid, name);
             }
             continue;
         }
-        let w = replace_env_word(word, env, &mut r.unset, &mut r.invalid);
+        let w = replace_env_word(word, env, keep_unset, &mut r.unset, &mut r.invalid);
         r.argv.push(w);
     }
     r.unset.sort();
@@ -195,5 +218,9 @@ mod tests {
             expand_env(&v(&["${B:-z}", "${B", "$${B}"]), &env),
             v(&["${B:-z}", "${B", "${B}"])
         );
+        // A partly known environment keeps what it cannot expand as written.
+        let r = expand_env_known(&v(&["$NOPE", "a${NOPE}b", "$B", "${B}", "$$NOPE"]), &env);
+        assert_eq!(r.argv, v(&["$NOPE", "a${NOPE}b", "x", "y", "x y", "$NOPE"]));
+        assert_eq!(r.unset, v(&["NOPE"]));
     }
 }

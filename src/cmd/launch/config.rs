@@ -22,6 +22,8 @@ pub struct UnitConfig {
     pub loaded: LoadedUnit,
     pub bind: BindEval,
     pub discovery: Result<Discovery, DiscoveryError>,
+    /// What the unit's `Environment=` lines set (see [`eval::evaluate_environment`]).
+    pub environment: Vec<(String, String)>,
 }
 
 /// The command to execute, `$VAR` expanded: what `execve` gets.
@@ -67,10 +69,12 @@ pub fn read_on(
     let ctx = EvalContext::new(spec, systemd_version);
     let bind = eval::evaluate_bind(&loaded, &ctx);
     let discovery = eval::discover_exec_start_full(&loaded, &ctx, &eval::is_bindif_launch);
+    let environment = eval::evaluate_environment(&loaded, &ctx);
     Ok(UnitConfig {
         loaded,
         bind,
         discovery,
+        environment,
     })
 }
 
@@ -91,13 +95,7 @@ impl UnitConfig {
     /// [`UnitConfig::launch`] in an environment read from the process ([`environment`]): a
     /// command that expands a variable whose value is not UTF-8 is refused.
     pub fn launch_in(&self, env: &Environment) -> Result<Launch, DiscoveryError> {
-        let discovery = self.discovery.as_ref().map_err(Clone::clone)?;
-        let commands: Vec<exec::ExecCommand> = discovery
-            .commands
-            .iter()
-            .map(|c| c.command.clone())
-            .collect();
-        let cmd = eval::single_command(&commands)?;
+        let cmd = self.command()?;
         let argv = if cmd.flags.no_env_expand {
             cmd.argv.clone()
         } else {
@@ -112,6 +110,38 @@ impl UnitConfig {
             path: PathBuf::from(&cmd.path),
             argv,
         })
+    }
+
+    /// The command as systemd would run it, for `show`: the `$VAR`s the unit's `Environment=`
+    /// sets are expanded (systemd expands them at exec time); the others, which only the run
+    /// time knows (`EnvironmentFile=`, `PassEnvironment=`, the manager's own variables), stay as
+    /// written instead of vanishing, and are returned by name.
+    pub fn shown_command(&self) -> Result<(Launch, Vec<String>), DiscoveryError> {
+        let cmd = self.command()?;
+        if cmd.flags.no_env_expand {
+            let launch = Launch {
+                path: PathBuf::from(&cmd.path),
+                argv: cmd.argv.clone(),
+            };
+            return Ok((launch, Vec::new()));
+        }
+        let r = env::expand_env_known(&cmd.argv, self.environment.as_slice());
+        let launch = Launch {
+            path: PathBuf::from(&cmd.path),
+            argv: r.argv,
+        };
+        Ok((launch, r.unset))
+    }
+
+    /// The one command the launcher stands in for, `$VAR` not expanded.
+    fn command(&self) -> Result<exec::ExecCommand, DiscoveryError> {
+        let discovery = self.discovery.as_ref().map_err(Clone::clone)?;
+        let commands: Vec<exec::ExecCommand> = discovery
+            .commands
+            .iter()
+            .map(|c| c.command.clone())
+            .collect();
+        eval::single_command(&commands).cloned()
     }
 }
 
