@@ -132,6 +132,15 @@ impl Parser {
     }
 }
 
+/// `--root=DIR`. An empty value is refused: it would make every unit path relative to the
+/// current directory (issue 13 #19).
+fn parse_root(v: &str) -> Result<PathBuf, UsageError> {
+    if v.is_empty() {
+        return usage_err("--root= needs a directory, not an empty value");
+    }
+    Ok(PathBuf::from(v))
+}
+
 /// Parses the arguments after argv[0].
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     let mut p = Parser {
@@ -203,7 +212,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 flag("--notify-status")?;
                 a.notify_status = true
             }
-            "--root" => a.root = PathBuf::from(p.value("--root", inline)?),
+            "--root" => a.root = parse_root(&p.value("--root", inline)?)?,
             "--json" => {
                 flag("--json")?;
                 a.json = true

@@ -1728,3 +1728,23 @@ fn show_expands_environment_and_keeps_what_only_run_time_knows() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn an_empty_root_is_a_usage_error() {
+    // issue 13 #19: `--root=` read the current directory's tree.
+    for args in [
+        &["--root=", "show", "x.service"][..],
+        &["--root", "", "x.service"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--root= needs a directory, not an empty value"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
