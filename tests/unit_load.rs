@@ -42,7 +42,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use bindif::unit::catalog::Catalog;
-use bindif::unit::load::{self, LoadError};
+use bindif::unit::load::{self, UnitLoadError};
 use bindif::unit::paths::SearchPath;
 use bindif::unit::syntax;
 
@@ -539,13 +539,13 @@ fn bad_trees() {
         .expect("an io::Error source");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     let e = load::load_with(&cat, "l1.service").unwrap_err();
-    assert!(matches!(e, LoadError::Io { .. }), "{e}");
+    assert!(matches!(e, UnitLoadError::Io { .. }), "{e}");
     assert!(
         e.to_string().contains("Too many levels of symbolic links"),
         "{e}"
     );
     let e = load::load_with(&cat, "garbage.service").unwrap_err();
-    assert!(matches!(e, LoadError::NotLoadable { .. }), "{e}");
+    assert!(matches!(e, UnitLoadError::NotLoadable { .. }), "{e}");
     let e = load::load_with(&cat, "long.service").unwrap_err();
     assert!(
         e.to_string()

@@ -24,7 +24,7 @@ use super::LoadedUnit;
 
 /// Why a unit could not be loaded, with systemd's wording.
 #[derive(Debug, Clone)]
-pub enum LoadError {
+pub enum UnitLoadError {
     /// Not a valid unit name (or a template, which cannot be loaded by itself).
     BadName { name: String },
     /// No fragment in any search-path directory.
@@ -50,13 +50,13 @@ pub enum LoadError {
     AliasLoop { name: String },
 }
 
-impl fmt::Display for LoadError {
+impl fmt::Display for UnitLoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoadError::BadName { name } => write!(f, "Unit name {name} is not valid."),
-            LoadError::NotFound { name } => write!(f, "Unit {name} not found."),
-            LoadError::Masked { name, .. } => write!(f, "Unit {name} is masked."),
-            LoadError::Io {
+            UnitLoadError::BadName { name } => write!(f, "Unit name {name} is not valid."),
+            UnitLoadError::NotFound { name } => write!(f, "Unit {name} not found."),
+            UnitLoadError::Masked { name, .. } => write!(f, "Unit {name} is masked."),
+            UnitLoadError::Io {
                 name,
                 op,
                 path,
@@ -67,7 +67,7 @@ impl fmt::Display for LoadError {
                 path.display(),
                 errno_text(error)
             ),
-            LoadError::NotLoadable { name, path, fatal } => {
+            UnitLoadError::NotLoadable { name, path, fatal } => {
                 if !fatal.message.is_empty() {
                     writeln!(
                         f,
@@ -85,7 +85,7 @@ impl fmt::Display for LoadError {
             }
             // systemd 252: "Cannot load unit X: Too many levels of symbolic links", and the
             // unit's load state is not-found.
-            LoadError::AliasLoop { name } => write!(
+            UnitLoadError::AliasLoop { name } => write!(
                 f,
                 "{name}: Failed to load configuration: Too many levels of symbolic links\nUnit {name} not found."
             ),
@@ -93,10 +93,10 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {
+impl std::error::Error for UnitLoadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            LoadError::Io { error, .. } => Some(error.as_ref()),
+            UnitLoadError::Io { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }
@@ -109,13 +109,13 @@ fn fragment_optional(unit_type: &str) -> bool {
 }
 
 /// Finds, reads and parses the unit `name` under `root` with the system search path.
-pub fn load(root: &Path, name: &str) -> Result<LoadedUnit, LoadError> {
+pub fn load(root: &Path, name: &str) -> Result<LoadedUnit, UnitLoadError> {
     load_with(&Catalog::system(root), name)
 }
 
 /// [`load`] with a prebuilt [`Catalog`] (reuse it across units).
-pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError> {
-    let bad = || LoadError::BadName {
+pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadError> {
+    let bad = || UnitLoadError::BadName {
         name: name.to_string(),
     };
     let kind = name::kind(name).ok_or_else(bad)?;
@@ -123,7 +123,7 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
         return Err(bad());
     }
     let instance = name::instance(name);
-    let loop_err = || LoadError::AliasLoop {
+    let loop_err = || UnitLoadError::AliasLoop {
         name: name.to_string(),
     };
 
@@ -178,21 +178,21 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
 
     match &fragment {
         Some(f) => {
-            let bytes = catalog.read_fragment(f).map_err(|e| LoadError::Io {
+            let bytes = catalog.read_fragment(f).map_err(|e| UnitLoadError::Io {
                 name: id.clone(),
                 op: "open",
                 path: f.clone(),
                 error: Arc::new(e),
             })?;
             if bytes.is_empty() {
-                return Err(LoadError::Masked {
+                return Err(UnitLoadError::Masked {
                     name: id,
                     path: f.clone(),
                 });
             }
             let parsed = syntax::parse_with_sections(&bytes, f, sections);
             if let Some(fatal) = parsed.fatal {
-                return Err(LoadError::NotLoadable {
+                return Err(UnitLoadError::NotLoadable {
                     name: id,
                     path: f.clone(),
                     fatal,
@@ -203,7 +203,7 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
             unit.diagnostics = parsed.diagnostics;
         }
         None if !fragment_optional(&unit_type) => {
-            return Err(LoadError::NotFound {
+            return Err(UnitLoadError::NotFound {
                 name: name.to_string(),
             })
         }
@@ -215,7 +215,7 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, LoadError>
     unit.diagnostics.extend(set.diagnostics.iter().cloned());
     unit.dropins.extend(set.files.iter().cloned());
     if fragment.is_none() && unit.dropins.is_empty() {
-        return Err(LoadError::NotFound {
+        return Err(UnitLoadError::NotFound {
             name: name.to_string(),
         });
     }

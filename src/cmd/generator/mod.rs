@@ -43,7 +43,7 @@ use crate::cgroup_path::Layout;
 use crate::log::Level;
 use crate::unit::catalog::Catalog;
 use crate::unit::eval::{cgroup_section, is_bindif_launch, KEY_BIND};
-use crate::unit::load::{load_with, LoadError};
+use crate::unit::load::{load_with, UnitLoadError};
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
 use crate::unit::words::{extract_first_word, ExtractFlags};
@@ -95,7 +95,7 @@ impl Strategy {
 pub struct Input {
     /// The name as found (`foo@.service` for a template).
     pub name: String,
-    pub unit: Result<LoadedUnit, LoadError>,
+    pub unit: Result<LoadedUnit, UnitLoadError>,
 }
 
 /// One generated file, relative to the output directory.
@@ -586,11 +586,11 @@ pub fn plan(inputs: &[Input], layout: &Layout, version: Option<u32>) -> Plan {
         let n = &input.name;
         let u = match &input.unit {
             Ok(u) => u,
-            Err(LoadError::Masked { .. }) => {
+            Err(UnitLoadError::Masked { .. }) => {
                 p.msg(Level::Debug, format!("{n} is masked, skipping."));
                 continue;
             }
-            Err(LoadError::NotFound { .. }) | Err(LoadError::BadName { .. }) => {
+            Err(UnitLoadError::NotFound { .. }) | Err(UnitLoadError::BadName { .. }) => {
                 p.msg(Level::Debug, format!("{n} has no fragment, skipping."));
                 continue;
             }

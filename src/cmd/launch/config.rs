@@ -9,7 +9,7 @@ use crate::unit::catalog::Catalog;
 use crate::unit::env;
 use crate::unit::eval::{self, BindEval, Discovery, DiscoveryError, EvalContext};
 use crate::unit::exec;
-use crate::unit::load::{self, LoadError};
+use crate::unit::load::{self, UnitLoadError};
 use crate::unit::paths::SearchPath;
 use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
 use crate::unit::LoadedUnit;
@@ -42,7 +42,7 @@ pub struct Launch {
 /// (`Environment=`, `EnvironmentFile=`), not PID 1's, so honouring it would let whoever can
 /// write an environment file point the launcher at another unit file and unbind the unit.
 /// PID 1 itself runs with the default search path on every supported host.
-pub fn read(root: &Path, name: &str, systemd_version: u32) -> Result<UnitConfig, LoadError> {
+pub fn read(root: &Path, name: &str, systemd_version: u32) -> Result<UnitConfig, UnitLoadError> {
     read_on(
         SearchPath::system_with_env(root, None),
         name,
@@ -56,7 +56,7 @@ pub fn read_on(
     search: SearchPath,
     name: &str,
     systemd_version: u32,
-) -> Result<UnitConfig, LoadError> {
+) -> Result<UnitConfig, UnitLoadError> {
     let root = search.root().to_path_buf();
     let loaded = load::load_with(&Catalog::new(search), name)?;
     let facts = LazyHostFacts::new(&root);
