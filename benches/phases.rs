@@ -160,7 +160,7 @@ fn main() {
             name: "  500-unit tree: search-dir listing alone",
             call: "`Catalog::system(FIXTURE500)`",
             run: Box::new(timed(|| {
-                std::hint::black_box(load::Catalog::system(&big));
+                std::hint::black_box(bindif::unit::catalog::Catalog::system(&big));
             })),
         },
         Phase {

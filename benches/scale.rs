@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use bindif::cgroup_path::Layout;
 use bindif::cmd::generator;
+use bindif::unit::catalog::Catalog;
 use bindif::unit::eval::{self, EvalContext};
-use bindif::unit::load::{self, Catalog};
+use bindif::unit::load;
 use bindif::unit::paths::SearchPath;
 use bindif::unit::specifier::{HostFacts, SpecifierContext};
 use common::*;

@@ -851,7 +851,7 @@ fn timing(every: usize, label: &str) {
 fn pure_plan_depends_on_version() {
     let root = fixtures().join("template/root");
     let sp = generator::search_path_without_generators(&SearchPath::system_with_env(&root, None));
-    let cat = bindif::unit::load::Catalog::new(sp);
+    let cat = bindif::unit::catalog::Catalog::new(sp);
     let names = generator::enumerate(&cat);
     assert!(names.contains(&"sshd@.service".to_string()));
     assert!(names.contains(&"sshd@mgmt.service".to_string()));

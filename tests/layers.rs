@@ -654,8 +654,6 @@ fn unit_graph(files: &[SourceFile]) -> Graph {
 }
 
 #[test]
-#[ignore = "fails until the unit/catalog.rs split merges: unit/dropins.rs and unit/load.rs import \
-            each other (Catalog); the lead removes this #[ignore] at that merge"]
 fn unit_modules_form_no_cycle() {
     let g = unit_graph(&source_tree());
     assert!(

@@ -9,16 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use bindif::unit::env::{expand_env, expand_env_full};
 use bindif::unit::eval::{
     self, check_prefixes, discover_exec_start, discover_exec_start_full, evaluate_bind,
     evaluate_exec_start, format_diagnostic, is_bindif_launch, single_command, DiscoveryError,
     EvalContext, TimeSpan,
 };
-use bindif::unit::exec::{
-    self, expand_env, expand_env_full, parse_exec, split_command_line, ExecOutcome,
-    ExecParseOptions,
-};
+use bindif::unit::exec::{self, parse_exec, ExecOutcome, ExecParseOptions};
 use bindif::unit::specifier::{self, expand, HostFacts, SpecifierContext, SpecifierError};
+use bindif::unit::words::split_command_line;
 use bindif::unit::{Assignment, LoadedUnit, Source};
 
 const FRAG: &str = "/usr/lib/systemd/system/x.service";
@@ -1501,3 +1500,232 @@ fn installed_units_exec_paths_match_systemd_analyze() {
         );
     }
 }
+
+// ----------------------------------------------------------- linear parsing (issue 13 #10)
+
+/// The fastest of three runs of `f` (the least disturbed by other load on the machine).
+fn fastest(f: impl Fn()) -> Duration {
+    (0..3)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+/// Asserts that 8 times the input took well under the 64 times a quadratic parser needs
+/// (linear: about 8 times; 24 leaves room for a noisy machine).
+fn assert_linear(what: &str, small: Duration, big: Duration) {
+    assert!(
+        big < small * 24,
+        "{what}: 8x the input took {big:?} against {small:?}: not linear"
+    );
+}
+
+#[test]
+fn exec_start_splitting_is_linear() {
+    // issue 13 #10: an ExecStart= of 40,000 words took 4.4 s (systemd: 0.065 s).
+    let line = |n: usize| {
+        let words: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
+        format!("/bin/echo {}", words.join(" "))
+    };
+    let run = |l: &str, n: usize| {
+        let p = parse("x.service", l);
+        assert_eq!(p.outcome, ExecOutcome::Ok);
+        assert_eq!(p.commands[0].argv.len(), n + 1);
+    };
+    let (small, big) = (line(5_000), line(40_000));
+    let t_small = fastest(|| run(&small, 5_000));
+    let t_big = fastest(|| run(&big, 40_000));
+    assert_linear("ExecStart= splitting", t_small, t_big);
+}
+
+#[test]
+fn line_continuation_is_linear() {
+    // issue 13 #10: a 200,000-line continuation joined by rescanning and copying the whole
+    // joined line for every new line.
+    let file = |n: usize| {
+        let mut s = String::from("[Service]\nExecStart=/bin/echo \\\n");
+        for _ in 0..n {
+            s.push_str("a \\\n");
+        }
+        s.push_str("end\n");
+        s
+    };
+    let run = |f: &str, n: usize| {
+        let p = bindif::unit::syntax::parse(f.as_bytes(), Path::new(FRAG));
+        assert!(p.fatal.is_none(), "{:?}", p.fatal);
+        assert_eq!(p.assignments.len(), 1);
+        // "/bin/echo", n times "a", "end".
+        let words = split_command_line(&p.assignments[0].value).unwrap();
+        assert_eq!(words.len(), n + 2);
+        assert_eq!(p.assignments[0].source.line, n + 3);
+    };
+    let (small, big) = (file(25_000), file(200_000));
+    let t_small = fastest(|| run(&small, 25_000));
+    let t_big = fastest(|| run(&big, 200_000));
+    assert_linear("line continuation", t_small, t_big);
+}
+
+// ------------------------------------------ the service's environment (issue 13 #4, #8)
+
+/// A root holding `x.service` with `text`, for running the launcher on.
+fn unit_root(tag: &str, text: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("bindif-unit-eval-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.service"), text).unwrap();
+    root
+}
+
+#[test]
+fn environment_bytes_that_are_not_utf8_do_not_panic_the_launcher() {
+    use std::os::unix::ffi::OsStrExt;
+    // `X=$'\xff' bindif-launch UNIT` aborted (SIGABRT, 134): std::env::vars() panics on it.
+    // The command expands $X, which cannot be passed on as systemd would: refused, before any
+    // binding, with systemd's exit status for a failed exec setup (203).
+    let root = unit_root("env", "[Service]\nExecStart=/bin/echo $X\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg(format!("--root={}", root.display()))
+        .arg("x.service")
+        .env("X", std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(203), "{stderr}");
+    assert!(
+        stderr.contains("Cannot determine the command of x.service: the command expands $X, whose value is not valid UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_launcher_ignores_systemd_unit_path_from_the_service_environment() {
+    // issue 13 #8: a writable EnvironmentFile= setting SYSTEMD_UNIT_PATH pointed the launcher
+    // (unit mode and the root --attach step) at another unit file. Both files below stop the
+    // launcher before any binding, each with its own message: which one it read shows.
+    let root = unit_root(
+        "unit-path",
+        "[Service]\nType=oneshot\nExecStart=/bin/true\nExecStart=/bin/true\n",
+    );
+    std::fs::create_dir_all(root.join("evil")).unwrap();
+    std::fs::write(
+        root.join("evil/x.service"),
+        "[Service]\nType=oneshot\nExecStart=/bin/true\nExecStart=/bin/true\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+            .arg(format!("--root={}", root.display()))
+            .args(args)
+            .env("SYSTEMD_UNIT_PATH", "/evil")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["x.service"]);
+    assert_eq!(code, Some(203), "{text}");
+    assert!(
+        text.contains("the unit has 2 ExecStart= commands"),
+        "{text}"
+    );
+    // `show` looks at a tree offline and honours it, as systemd-analyze does.
+    let (code, text) = run(&["show", "x.service"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Fragment: /evil/x.service"), "{text}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+// ------------------------------------------------ Environment= and `show` (issue 13 #17)
+
+#[test]
+fn environment_lines_as_systemd_applies_them() {
+    let h = host();
+    let env = |a: &[A<'_>]| {
+        let u = unit("a@b.service", a);
+        eval::evaluate_environment(
+            &u,
+            &EvalContext::new(SpecifierContext::new("a@b.service", &h), 260),
+        )
+    };
+    let v = |p: &[(&str, &str)]| {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    // Words unquoted and unescaped, specifiers expanded, the last assignment of a name wins,
+    // words that are no valid assignment ignored, an empty value resets.
+    assert_eq!(
+        env(&[
+            (
+                FRAG,
+                1,
+                "Service",
+                "Environment",
+                "\"OPTS=-a -b\" ONE=1 I=%i"
+            ),
+            (
+                FRAG,
+                2,
+                "Service",
+                "Environment",
+                "ONE=2 1X=no noequals T=a\\tb"
+            ),
+            (FRAG, 3, "Unit", "Environment", "WRONG=section"),
+        ]),
+        v(&[("OPTS", "-a -b"), ("I", "b"), ("ONE", "2"), ("T", "a\tb")])
+    );
+    assert_eq!(
+        env(&[
+            (FRAG, 1, "Service", "Environment", "A=1"),
+            (FRAG, 2, "Service", "Environment", ""),
+            (FRAG, 3, "Service", "Environment", "B=2"),
+        ]),
+        v(&[("B", "2")])
+    );
+}
+
+#[test]
+fn show_expands_environment_and_keeps_what_only_run_time_knows() {
+    // `show` dropped every $VAR word (it expanded from an empty environment). systemd expands
+    // them at exec time from the service's environment: what Environment= sets is known here,
+    // the rest (EnvironmentFile=, PassEnvironment=, the manager) is shown as written, noted.
+    let root = unit_root(
+        "show-env",
+        "[Service]\nEnvironment=\"OPTS=-a -b\" ONE=1\n\
+         ExecStart=/bin/echo $OPTS ${ONE} $RUNTIME x${RUNTIME}y $$\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg(format!("--root={}", root.display()))
+        .args(["show", "x.service"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Command: /bin/echo -a -b 1 '$RUNTIME' 'x${RUNTIME}y' '$' (from /etc/systemd/system/x.service:3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Command-Note: $RUNTIME not set by Environment=, shown as written"),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
+        .arg(format!("--root={}", root.display()))
+        .args(["show", "--json", "x.service"])
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        json.contains("\"argv\":[\"/bin/echo\",\"-a\",\"-b\",\"1\",\"$RUNTIME\",\"x${RUNTIME}y\",\"$\"],\"unexpanded\":[\"RUNTIME\"]"),
+        "{json}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Unit loading against fixture trees (`tests/fixtures/load/CASE/{etc,run,usr,lib,opt}` with an
-//! `expected` file beside them), cross-checked against the installed systemd where it can answer,
+//! Unit loading against fixture trees (`tests/fixtures/load/CASE/root/{etc,run,usr,lib,opt}` with
+//! an `expected` file beside `root/`, the generator fixtures' layout), cross-checked against the installed systemd where it can answer,
 //! and run over every unit file installed on this machine.
 //!
 //! `expected` holds one block per unit: `== NAME` (add ` nocross` when systemd cannot answer for
@@ -41,7 +41,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use bindif::unit::load::{self, Catalog, LoadError};
+use bindif::unit::catalog::Catalog;
+use bindif::unit::load::{self, UnitLoadError};
 use bindif::unit::paths::SearchPath;
 use bindif::unit::syntax;
 
@@ -130,7 +131,7 @@ fn fixture_trees() {
     for case in cases() {
         let exp_path = case.join("expected");
         let text = std::fs::read_to_string(&exp_path).unwrap();
-        let cat = catalog(&case);
+        let cat = catalog(&case.join("root"));
         let mut blessed = String::new();
         for (name, cross, body) in blocks(&text) {
             let got = render(&cat, &name);
@@ -247,8 +248,7 @@ fn fixtures_match_systemd() {
     for case in cases() {
         let text = std::fs::read_to_string(case.join("expected")).unwrap();
         let tmp = tempdir(case.file_name().unwrap().to_str().unwrap());
-        common::copy_tree(&case, &tmp);
-        std::fs::remove_file(tmp.join("expected")).unwrap();
+        common::copy_tree(&case.join("root"), &tmp);
         let cat = catalog(&tmp);
         for (name, cross, _) in blocks(&text) {
             if !cross {
@@ -533,14 +533,19 @@ fn bad_trees() {
         e.to_string(),
         "dangling.service: Failed to open /etc/systemd/system/dangling.service: No such file or directory"
     );
+    // The error is typed: the io::Error is the source, its kind kept (not flattened to text).
+    let io = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("an io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     let e = load::load_with(&cat, "l1.service").unwrap_err();
-    assert!(matches!(e, LoadError::Io { .. }), "{e}");
+    assert!(matches!(e, UnitLoadError::Io { .. }), "{e}");
     assert!(
         e.to_string().contains("Too many levels of symbolic links"),
         "{e}"
     );
     let e = load::load_with(&cat, "garbage.service").unwrap_err();
-    assert!(matches!(e, LoadError::NotLoadable { .. }), "{e}");
+    assert!(matches!(e, UnitLoadError::NotLoadable { .. }), "{e}");
     let e = load::load_with(&cat, "long.service").unwrap_err();
     assert!(
         e.to_string()
@@ -567,7 +572,7 @@ fn bad_trees() {
 
 #[test]
 fn resolving_a_templated_unit_is_cheap() {
-    let root = fixtures().join("template");
+    let root = fixtures().join("template/root");
     let sp = SearchPath::system_with_env(&root, None);
     let n = 200;
     let t = Instant::now();
@@ -588,7 +593,7 @@ fn resolving_a_templated_unit_is_cheap() {
 #[test]
 fn bad_alias_symlinks_are_warned_about() {
     // Messages as systemd 252 prints them for this tree (systemd-analyze verify --root).
-    let cat = catalog(&fixtures().join("alias"));
+    let cat = catalog(&fixtures().join("alias/root"));
     let msgs: Vec<&str> = cat.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(
         msgs.contains(

@@ -8,9 +8,9 @@
 //! `NAME=value` lines.
 #![no_main]
 
-use bindif::unit::exec::{
-    expand_env, expand_env_full, parse_exec, split_command_line, ExecOutcome, ExecParseOptions,
-};
+use bindif::unit::env::{expand_env, expand_env_full};
+use bindif::unit::exec::{parse_exec, ExecOutcome, ExecParseOptions};
+use bindif::unit::words::split_command_line;
 use bindif::unit::specifier::{HostFacts, SpecifierContext};
 use libfuzzer_sys::fuzz_target;
 

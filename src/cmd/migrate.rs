@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use crate::cmd::generator;
 use crate::json::Value;
+use crate::unit::catalog::Catalog;
 use crate::unit::eval::{is_bindif_launch, KEY_BIND};
-use crate::unit::exec::split_command_line;
-use crate::unit::load::Catalog;
 use crate::unit::paths::SearchPath;
+use crate::unit::words::split_command_line;
 use crate::unit::{Assignment, LoadedUnit, Source};
 
 /// One line to change, with the units it belongs to.

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::cmd::launch::config::{self, UnitConfig};
 use crate::json::Value;
 use crate::unit::eval::{self, TimeSpan};
+use crate::unit::paths::SearchPath;
 use crate::unit::{Diagnostic, Source};
 use crate::{exit, log_at};
 
@@ -14,7 +15,9 @@ pub fn run(root: &Path, units: &[String], json: bool, systemd_version: u32) -> i
     let mut status = 0;
     let mut docs = Vec::new();
     for (i, name) in units.iter().enumerate() {
-        match config::read(root, name, systemd_version) {
+        // An offline look at a tree: `$SYSTEMD_UNIT_PATH` counts, as for systemd-analyze (the
+        // launcher itself ignores it, see config::read).
+        match config::read_on(SearchPath::system(root), name, systemd_version) {
             Ok(cfg) if json => docs.push(to_json(&cfg)),
             Ok(cfg) => {
                 if i > 0 {
@@ -100,8 +103,8 @@ pub fn to_text(cfg: &UnitConfig) -> String {
         if b.verify.value { "yes" } else { "no" },
         at(&b.verify.source),
     );
-    match cfg.launch(&[]) {
-        Ok(l) => {
+    match cfg.shown_command() {
+        Ok((l, unexpanded)) => {
             let source = cfg
                 .discovery
                 .as_ref()
@@ -113,6 +116,9 @@ pub fn to_text(cfg: &UnitConfig) -> String {
                 shell_words(&l.path.to_string_lossy(), &l.argv),
                 at(&source)
             );
+            if !unexpanded.is_empty() {
+                out += &format!("Command-Note: {}\n", unexpanded_note(&unexpanded));
+            }
         }
         Err(e) => out += &format!("Command: (none: {e})\n"),
     }
@@ -120,6 +126,16 @@ pub fn to_text(cfg: &UnitConfig) -> String {
         out += &format!("Warning: {}\n", eval::format_diagnostic(d));
     }
     out
+}
+
+/// Why some `$VAR`s are shown as written.
+fn unexpanded_note(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("${n}")).collect();
+    format!(
+        "{} not set by Environment=, shown as written: systemd fills in at run time what \
+         EnvironmentFile=, PassEnvironment= or the manager set, else an empty value",
+        names.join(", ")
+    )
 }
 
 /// `path` and argv as a reader would type them: argv[0] shown only when it differs.
@@ -157,12 +173,16 @@ fn source_json(s: &Option<Source>) -> Value {
 
 pub fn to_json(cfg: &UnitConfig) -> Value {
     let b = &cfg.bind;
-    let command = match cfg.launch(&[]) {
-        Ok(l) => Value::obj(vec![
+    let command = match cfg.shown_command() {
+        Ok((l, unexpanded)) => Value::obj(vec![
             ("path", Value::str(l.path.to_string_lossy())),
             (
                 "argv",
                 Value::Arr(l.argv.into_iter().map(Value::Str).collect()),
+            ),
+            (
+                "unexpanded",
+                Value::Arr(unexpanded.into_iter().map(Value::Str).collect()),
             ),
         ]),
         Err(e) => Value::obj(vec![("error", Value::str(e.to_string()))]),

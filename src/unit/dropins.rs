@@ -22,15 +22,13 @@
 //!   `/dev/null` symlink or empty file so masks a same-named lower-priority drop-in and is itself
 //!   applied as an empty file.
 
-use std::collections::{HashMap, HashSet};
-use std::os::unix::ffi::OsStrExt;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::load::Catalog;
 use super::name;
 
 /// Drop-in directory names searched for `name` inside one directory, in systemd's order.
-fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
+pub(crate) fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
     if depth > 512 {
         return;
     }
@@ -90,67 +88,6 @@ fn dir_names(name: &str, out: &mut Vec<String>, depth: usize) {
     if name::is_valid(&built) {
         dir_names(&built, out, depth + 1);
     }
-}
-
-/// The drop-in files of a unit with id `id` and `aliases`, in the order systemd applies them, as
-/// host paths.
-pub fn find(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
-    find_files(catalog, id, aliases)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect()
-}
-
-/// [`find`], each file with whether it is a symlink.
-pub(crate) fn find_files(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<(PathBuf, bool)> {
-    merge(catalog, &candidate_dirs(catalog, id, aliases))
-}
-
-/// The drop-in directories that exist for a unit with id `id` and `aliases`, canonical, in
-/// priority order: for each name, in every search dir, the name's directories; then the
-/// type-wide directory in every search dir.
-pub(crate) fn candidate_dirs(catalog: &Catalog, id: &str, aliases: &[String]) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    let mut v = Vec::new();
-    for n in std::iter::once(id).chain(aliases.iter().map(String::as_str)) {
-        v.clear();
-        dir_names(n, &mut v, 0);
-        catalog.dropin_dirs(&v, &mut dirs);
-    }
-    if let Some(t) = name::unit_type(id) {
-        let mut tn = String::with_capacity(t.len() + 2);
-        tn.push_str(t);
-        tn.push_str(".d");
-        catalog.dropin_dirs(&[tn], &mut dirs);
-    }
-    dirs
-}
-
-/// `conf_files_list_strv()` over the catalog's (cached) listings of `dirs`: the `.conf` files,
-/// sorted by file name, the first directory winning for equal names; each with whether it is a
-/// symlink.
-pub(crate) fn merge(catalog: &Catalog, dirs: &[PathBuf]) -> Vec<(PathBuf, bool)> {
-    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(dirs.len());
-    let mut by_name: HashMap<&str, (&PathBuf, bool)> = HashMap::new();
-    let mut listings = Vec::with_capacity(dirs.len());
-    for d in dirs {
-        if !seen.insert(d.as_os_str().as_bytes()) {
-            continue;
-        }
-        if let Some(l) = catalog.dropin_listing(d) {
-            listings.push((d, l));
-        }
-    }
-    for (d, l) in &listings {
-        for (n, symlink) in l.iter() {
-            by_name.entry(n.as_str()).or_insert((d, *symlink));
-        }
-    }
-    let mut v: Vec<(&str, (&PathBuf, bool))> = by_name.into_iter().collect();
-    v.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    v.into_iter()
-        .map(|(n, (d, symlink))| (super::paths::join(d, n), symlink))
-        .collect()
 }
 
 /// The entries of `dir` (a host path) ending in `suffix`, hidden files excluded, each with

@@ -11,10 +11,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::env::env_name_is_valid;
 use super::exec::{self, ExecCommand, ExecOutcome, ExecParseOptions};
 use super::ifname;
 use super::name;
 use super::specifier::{self, SpecifierContext};
+use super::words::{extract_first_word, ExtractFlags};
 use super::{Diagnostic, LoadedUnit, Source};
 
 /// What evaluation needs besides the unit: the specifier context and the version of the systemd
@@ -386,6 +388,10 @@ pub enum DiscoveryError {
     },
     /// The command line decodes to bytes that are not UTF-8 (from `\x` escapes).
     NotUtf8,
+    /// The command expands an environment variable whose value is not UTF-8 (a PAM
+    /// environment can carry such bytes); bindif-launch cannot reproduce systemd's byte-exact
+    /// expansion of it.
+    EnvNotUtf8(String),
 }
 
 impl fmt::Display for DiscoveryError {
@@ -412,6 +418,10 @@ impl fmt::Display for DiscoveryError {
             DiscoveryError::NotUtf8 => write!(
                 f,
                 "the unit's command line contains escaped bytes that are not UTF-8, which bindif-launch cannot pass on; give the command after \"--\""
+            ),
+            DiscoveryError::EnvNotUtf8(name) => write!(
+                f,
+                "the command expands ${name}, whose value is not valid UTF-8, which bindif-launch cannot pass on as systemd would; give the command after \"--\""
             ),
             DiscoveryError::UnsupportedPrefix { prefix, source } => {
                 if let Some(s) = source {
@@ -491,7 +501,7 @@ pub fn discover_exec_start_full(
 }
 
 /// The commands the launcher must run in its place, prefixes parsed, specifiers expanded,
-/// `$VAR` not yet expanded (see [`exec::expand_env`]). May be empty or hold several commands: the
+/// `$VAR` not yet expanded (see [`super::env::expand_env`]). May be empty or hold several commands: the
 /// caller decides, e.g. with [`single_command`].
 pub fn discover_exec_start(
     unit: &LoadedUnit,
@@ -541,6 +551,50 @@ pub fn check_prefixes(c: &ExecCommand, source: Option<&Source>) -> Result<(), Di
 /// The usual `is_launcher` test: the executable's file name is `bindif-launch`.
 pub fn is_bindif_launch(path: &str) -> bool {
     path.rsplit('/').next() == Some("bindif-launch")
+}
+
+/// The variables a service's `Environment=` lines set (`config_parse_environ()` in
+/// src/core/load-fragment.c), in the order systemd's environment block gets them: each value is
+/// split into words (quotes removed, C escapes decoded), specifiers expanded per word, and each
+/// word that is a valid `NAME=value` assignment replaces an earlier one of that name; an empty
+/// value resets the list. Words systemd ignores (bad syntax, unknown specifiers, no valid name)
+/// are ignored here too. What `EnvironmentFile=`, `PassEnvironment=` and the manager add at run
+/// time is not known here.
+pub fn evaluate_environment(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> Vec<(String, String)> {
+    let Some(section) = cgroup_section(&unit.name) else {
+        return Vec::new();
+    };
+    let flags = ExtractFlags {
+        unquote: true,
+        cunescape: true,
+        ..ExtractFlags::default()
+    };
+    let mut env: Vec<(String, String)> = Vec::new();
+    for a in unit.values(section, "Environment") {
+        if a.value.is_empty() {
+            env.clear();
+            continue;
+        }
+        let mut pos = Some(0);
+        // A syntax error ends the line; the words before it stay (systemd returns 0 there).
+        while let Ok(Some(word)) = extract_first_word(a.value.as_bytes(), &mut pos, flags) {
+            let Ok(word) = String::from_utf8(word) else {
+                continue;
+            };
+            let Ok(word) = specifier::expand(&word, &ctx.spec) else {
+                continue;
+            };
+            let Some((k, v)) = word.split_once('=') else {
+                continue;
+            };
+            if !env_name_is_valid(k) {
+                continue;
+            }
+            env.retain(|(n, _)| n != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+    }
+    env
 }
 
 #[cfg(test)]

@@ -1,293 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! `ExecStart=` command lines as systemd parses them at load time (`config_parse_exec()` in
-//! src/core/load-fragment.c, `extract_first_word()` in src/basic/extract-word.c, `cunescape_one()`
-//! in src/basic/escape.c) and as it expands `$VAR`/`${VAR}` at exec time (`replace_env_argv()` in
-//! src/basic/env-util.c, called from src/core/exec-invoke.c).
+//! `Exec*=` command lines as systemd parses them at load time (`config_parse_exec()` in
+//! src/core/load-fragment.c): commands separated by a lone `;`, the prefixes of the first word,
+//! specifier expansion and the executable's checks. Words come from [`super::words`]; `$VAR` is
+//! left alone here and expanded at exec time ([`super::env`]).
 //!
 //! Order of operations, pinned by tests: each word is first unquoted and C-unescaped, *then* the
 //! prefixes are taken off the first word, *then* specifiers are expanded. So `"-/bin/x"` still
 //! has the `-` prefix, `'%n'` is expanded inside single quotes, and `\x25n` becomes `%n` and is
-//! expanded too. `$VAR` is left alone at load time.
+//! expanded too.
 
-use std::collections::HashMap;
-
-use super::specifier::{self, SpecifierContext, SpecifierError};
-
-/// systemd's `WHITESPACE`.
-fn is_ws(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// The `ExtractFlags` this module needs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ExtractFlags {
-    /// Accept unbalanced quotes and a trailing backslash (`EXTRACT_RELAX`).
-    pub relax: bool,
-    /// Remove quotes (`EXTRACT_UNQUOTE`).
-    pub unquote: bool,
-    /// Decode C escapes (`EXTRACT_CUNESCAPE`).
-    pub cunescape: bool,
-    /// Keep unknown escapes verbatim (`EXTRACT_UNESCAPE_RELAX`).
-    pub unescape_relax: bool,
-}
-
-/// Why a word could not be extracted: systemd's `-EINVAL` from `extract_first_word()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExtractError {
-    /// An unknown escape sequence or a trailing backslash.
-    BadEscape,
-    /// A quote that is never closed.
-    UnbalancedQuote,
-}
-
-/// `cunescape_one()` with `accept_nul = false`: the decoded bytes and how many input bytes (after
-/// the backslash) they used, or `None` for an invalid sequence.
-fn cunescape_one(p: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let hex = |c: Option<&u8>| c.and_then(|&c| (c as char).to_digit(16));
-    let oct = |c: Option<&u8>| c.and_then(|&c| (c as char).to_digit(8));
-    let simple = |c: u8| Some((vec![c], 1));
-    match *p.first()? {
-        b'a' => simple(7),
-        b'b' => simple(8),
-        b'f' => simple(12),
-        b'n' => simple(b'\n'),
-        b'r' => simple(b'\r'),
-        b't' => simple(b'\t'),
-        b'v' => simple(11),
-        b'\\' => simple(b'\\'),
-        b'"' => simple(b'"'),
-        b'\'' => simple(b'\''),
-        b's' => simple(b' '),
-        b'x' => {
-            let v = hex(p.get(1))? << 4 | hex(p.get(2))?;
-            // "Don't allow NUL bytes"
-            (v != 0).then(|| (vec![v as u8], 3))
-        }
-        b'u' | b'U' => {
-            let n = if p[0] == b'u' { 4 } else { 8 };
-            let mut v: u32 = 0;
-            for i in 1..=n {
-                v = v << 4 | hex(p.get(i))?;
-            }
-            if v == 0 {
-                return None;
-            }
-            if p[0] == b'U' && !unichar_is_valid(v) {
-                return None;
-            }
-            Some((utf8_encode(v), n + 1))
-        }
-        b'0'..=b'7' => {
-            let v = oct(p.first())? << 6 | oct(p.get(1))? << 3 | oct(p.get(2))?;
-            (v != 0 && v <= 255).then(|| (vec![v as u8], 3))
-        }
-        _ => None,
-    }
-}
-
-fn unichar_is_valid(c: u32) -> bool {
-    c < 0x110000
-        && (c & 0xFFFF_F800) != 0xD800
-        && !(0xFDD0..=0xFDEF).contains(&c)
-        && (c & 0xFFFE) != 0xFFFE
-}
-
-/// `utf8_encode_unichar()`: encodes any value below 2^21, surrogates included (as systemd does).
-fn utf8_encode(c: u32) -> Vec<u8> {
-    if c < 0x80 {
-        vec![c as u8]
-    } else if c < 0x800 {
-        vec![0xC0 | (c >> 6) as u8, 0x80 | (c & 0x3F) as u8]
-    } else if c < 0x10000 {
-        vec![
-            0xE0 | (c >> 12) as u8,
-            0x80 | ((c >> 6) & 0x3F) as u8,
-            0x80 | (c & 0x3F) as u8,
-        ]
-    } else {
-        vec![
-            0xF0 | ((c >> 18) & 0x07) as u8,
-            0x80 | ((c >> 12) & 0x3F) as u8,
-            0x80 | ((c >> 6) & 0x3F) as u8,
-            0x80 | (c & 0x3F) as u8,
-        ]
-    }
-}
-
-/// `extract_first_word(p, &word, WHITESPACE, flags)` on bytes. `pos` is the cursor (`None` is
-/// systemd's `*p == NULL`, "nothing left"). Returns `Ok(None)` when no word is left.
-pub fn extract_first_word(
-    s: &[u8],
-    pos: &mut Option<usize>,
-    flags: ExtractFlags,
-) -> Result<Option<Vec<u8>>, ExtractError> {
-    // A C string ends at the first NUL.
-    let s = match s.iter().position(|&c| c == 0) {
-        Some(n) => &s[..n],
-        None => s,
-    };
-    let Some(mut i) = *pos else {
-        return Ok(None);
-    };
-    let at = |i: usize| s.get(i).copied().unwrap_or(0);
-    while i < s.len() && is_ws(s[i]) {
-        i += 1;
-    }
-    if i >= s.len() {
-        *pos = None;
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    let mut quote = 0u8;
-    let mut backslash = false;
-    loop {
-        let c = at(i);
-        if backslash {
-            if c == 0 {
-                if flags.unescape_relax && (quote == 0 || flags.relax) {
-                    out.push(b'\\');
-                    *pos = None;
-                    return Ok(Some(out));
-                }
-                if flags.relax {
-                    *pos = None;
-                    return Ok(Some(out));
-                }
-                return Err(ExtractError::BadEscape);
-            }
-            if flags.cunescape {
-                match cunescape_one(&s[i..]) {
-                    Some((bytes, used)) => {
-                        out.extend_from_slice(&bytes);
-                        i += used - 1;
-                    }
-                    None if flags.unescape_relax => {
-                        out.push(b'\\');
-                        out.push(c);
-                    }
-                    None => return Err(ExtractError::BadEscape),
-                }
-            } else {
-                out.push(c);
-            }
-            backslash = false;
-            i += 1;
-        } else if quote != 0 {
-            loop {
-                let c = at(i);
-                if c == 0 {
-                    if flags.relax {
-                        *pos = None;
-                        return Ok(Some(out));
-                    }
-                    return Err(ExtractError::UnbalancedQuote);
-                } else if c == quote {
-                    quote = 0;
-                    break;
-                } else if c == b'\\' {
-                    backslash = true;
-                    break;
-                }
-                out.push(c);
-                i += 1;
-            }
-            i += 1;
-        } else {
-            loop {
-                let c = at(i);
-                if c == 0 {
-                    *pos = None;
-                    return Ok(Some(out));
-                } else if (c == b'\'' || c == b'"') && flags.unquote {
-                    quote = c;
-                    break;
-                } else if c == b'\\' {
-                    backslash = true;
-                    break;
-                } else if is_ws(c) {
-                    while i < s.len() && is_ws(s[i]) {
-                        i += 1;
-                    }
-                    *pos = if i >= s.len() { None } else { Some(i) };
-                    return Ok(Some(out));
-                }
-                out.push(c);
-                i += 1;
-            }
-            i += 1;
-        }
-    }
-}
-
-/// What `extract_first_word_and_warn()` logged besides returning the word.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExtractWarning {
-    /// "Ignoring unknown escape sequences: \"WORD\"" (the word, with the escapes kept).
-    UnknownEscapes(String),
-}
-
-/// `extract_first_word_and_warn()`: on an invalid escape, retries keeping unknown escapes
-/// verbatim and warns; unbalanced quoting stays an error.
-pub fn extract_first_word_and_warn(
-    s: &[u8],
-    pos: &mut Option<usize>,
-    flags: ExtractFlags,
-    warnings: &mut Vec<ExtractWarning>,
-) -> Result<Option<Vec<u8>>, ExtractError> {
-    let save = *pos;
-    match extract_first_word(s, pos, flags) {
-        Ok(w) => Ok(w),
-        Err(_) if !flags.unescape_relax => {
-            *pos = save;
-            let relaxed = ExtractFlags {
-                unescape_relax: true,
-                ..flags
-            };
-            let w =
-                extract_first_word(s, pos, relaxed).map_err(|_| ExtractError::UnbalancedQuote)?;
-            if let Some(w) = &w {
-                warnings.push(ExtractWarning::UnknownEscapes(lossy(w)));
-            }
-            Ok(w)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Like [`lossy`], noting in `flag` when bytes had to be replaced.
-fn lossy_noted(b: &[u8], flag: &mut bool) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.to_string(),
-        Err(_) => {
-            *flag = true;
-            lossy(b)
-        }
-    }
-}
-
-const EXEC_FLAGS: ExtractFlags = ExtractFlags {
-    relax: false,
-    unquote: true,
-    cunescape: true,
-    unescape_relax: false,
+use super::specifier::{self, SpecifierContext};
+use super::words::{
+    extract_first_word_and_warn, is_ws, lossy, lossy_noted, ExtractError, ExtractWarning,
+    EXEC_FLAGS,
 };
-
-/// Splits a command line into words the way `ExecStart=` does (unquote + C unescapes, unknown
-/// escapes kept verbatim), without prefixes, `;` handling or specifiers. Never panics.
-pub fn split_command_line(s: &str) -> Result<Vec<String>, ExtractError> {
-    let mut pos = Some(0);
-    let mut out = Vec::new();
-    let mut w = Vec::new();
-    while let Some(word) = extract_first_word_and_warn(s.as_bytes(), &mut pos, EXEC_FLAGS, &mut w)?
-    {
-        out.push(lossy(&word));
-    }
-    Ok(out)
-}
 
 /// The prefixes of an `Exec*=` command (`ExecCommandFlags` plus `@`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -418,490 +144,293 @@ fn path_simplify(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn spec_err_text(e: &SpecifierError) -> String {
-    e.to_string()
-}
-
 /// `config_parse_exec()` for one non-empty value: splits it into commands at lone `;`, takes the
 /// prefixes off, expands specifiers and validates the executable.
 pub fn parse_exec(value: &str, ctx: &SpecifierContext<'_>, opts: ExecParseOptions) -> ExecParse {
-    let s = value.as_bytes();
-    let mut res = ExecParse {
-        commands: Vec::new(),
-        messages: Vec::new(),
-        outcome: ExecOutcome::Ok,
+    let mut line = Line {
+        s: value.as_bytes(),
+        pos: Some(0),
+        command_start: 0,
+        ctx,
+        opts,
+        res: ExecParse {
+            commands: Vec::new(),
+            messages: Vec::new(),
+            outcome: ExecOutcome::Ok,
+        },
     };
-    let mut pos = Some(0usize);
-    let mut rvalue_start = 0usize;
-    let warn = |res: &mut ExecParse, w: Vec<ExtractWarning>| {
-        for ExtractWarning::UnknownEscapes(word) in w {
-            res.messages.push(ExecMessage {
-                error: false,
-                text: format!("Ignoring unknown escape sequences: \"{word}\""),
-            });
-        }
-    };
-    loop {
-        let mut semicolon = false;
-        let rvalue = lossy(&s[rvalue_start.min(s.len())..]);
-        let mut w = Vec::new();
-        let first = extract_first_word_and_warn(s, &mut pos, EXEC_FLAGS, &mut w);
-        warn(&mut res, w);
-        let first = match first {
+    while line.command() {}
+    line.res
+}
+
+/// `config_parse_exec()`'s state while it walks one value.
+struct Line<'a, 'c> {
+    s: &'a [u8],
+    /// `extract_first_word()`'s cursor (`None`: nothing left).
+    pos: Option<usize>,
+    /// Where the current command starts: messages quote the value from there on.
+    command_start: usize,
+    ctx: &'a SpecifierContext<'c>,
+    opts: ExecParseOptions,
+    res: ExecParse,
+}
+
+impl Line<'_, '_> {
+    /// Parses one command and records it (or why the line stops); true when a `;` separator
+    /// ended it and another command may follow.
+    fn command(&mut self) -> bool {
+        let first = match self.word() {
             Ok(Some(f)) => f,
-            Ok(None) => return res,
+            Ok(None) => return false,
             Err(_) => {
                 // The first word's errors are logged and return 0: the line is ignored, even
                 // without "-" (load-fragment.c: "if (r <= 0) return 0;").
-                res.messages.push(ExecMessage {
-                    error: true,
-                    text: format!("Unbalanced quoting, ignoring: \"{rvalue}\""),
-                });
-                res.outcome = ExecOutcome::Ignored;
-                return res;
+                let text = format!("Unbalanced quoting, ignoring: \"{}\"", self.rvalue());
+                self.res.messages.push(ExecMessage { error: true, text });
+                self.res.outcome = ExecOutcome::Ignored;
+                return false;
             }
         };
         // A lone ";" is a separator, not an executable.
         if first == b";" {
-            rvalue_start = pos.unwrap_or(s.len());
-            continue;
+            self.command_start = self.pos.unwrap_or(self.s.len());
+            return true;
         }
-        let mut flags = ExecFlags::default();
-        let mut f = 0usize;
-        while f < first.len() {
-            let c = first[f];
-            let any_priv = flags.privileged || flags.no_setuid || flags.ambient;
-            if c == b'-' && !flags.ignore_failure {
-                flags.ignore_failure = true;
-            } else if c == b'@' && !flags.argv0 {
-                flags.argv0 = true;
-            } else if c == b':' && !flags.no_env_expand {
-                flags.no_env_expand = true;
-            } else if c == b'+' && !any_priv {
-                flags.privileged = true;
-            } else if c == b'!' && !any_priv {
-                flags.no_setuid = true;
-            } else if c == b'!' && !(flags.privileged || flags.ambient) {
-                flags.no_setuid = false;
-                flags.ambient = true;
-            } else if c == b'|' && !flags.via_shell && opts.systemd_version >= VIA_SHELL_SINCE {
-                flags.via_shell = true;
-            } else {
-                break;
-            }
-            f += 1;
-        }
-        let ignore = flags.ignore_failure;
-        let sfx = if ignore { ", ignoring" } else { "" };
-        let fail = |res: &mut ExecParse, text: String| {
-            res.messages.push(ExecMessage {
-                error: !ignore,
-                text,
-            });
-            res.outcome = if ignore {
-                ExecOutcome::Ignored
-            } else {
-                ExecOutcome::BadSetting
-            };
-        };
+        let (flags, prefix_len) = take_prefixes(&first, self.opts.systemd_version);
         let mut not_utf8 = false;
-        let rest = lossy_noted(&first[f..], &mut not_utf8);
-        let mut argv: Vec<String> = Vec::new();
-        let path: String;
-        if flags.via_shell {
-            // systemd ≥ 258: the shell is looked up at exec time; PID 1 records /bin/sh. The
-            // words, the first included, become the shell's arguments; "@" makes it a login
-            // shell ("-sh").
-            path = "/bin/sh".to_string();
-            argv.push(if flags.argv0 { "-sh" } else { "sh" }.to_string());
-            if !rest.is_empty() {
-                match specifier::expand(&rest, ctx) {
-                    Ok(v) => argv.push(v),
-                    Err(e) => {
-                        fail(
-                            &mut res,
-                            format!(
-                                "Failed to resolve unit specifiers in {rest}{sfx}: {}",
-                                spec_err_text(&e)
-                            ),
-                        );
-                        return res;
-                    }
-                }
-            }
+        let rest = lossy_noted(&first[prefix_len..], &mut not_utf8);
+        let head = if flags.via_shell {
+            self.shell_head(&rest, flags)
         } else {
-            let p = match specifier::expand_max(&rest, ctx, specifier::PATH_MAX_EXPANDED) {
-                Ok(p) => p,
-                Err(e) => {
-                    fail(
-                        &mut res,
-                        format!(
-                            "Failed to resolve unit specifiers in '{rest}'{sfx}: {}",
-                            spec_err_text(&e)
-                        ),
-                    );
-                    return res;
-                }
-            };
-            if p.is_empty() {
-                fail(
-                    &mut res,
-                    format!("Empty path in command line{sfx}: '{rvalue}'"),
-                );
-                return res;
-            }
-            if !string_is_safe(p.as_bytes()) {
-                fail(
-                    &mut res,
-                    format!("Executable name contains special characters{sfx}: {p}"),
-                );
-                return res;
-            }
-            if p.ends_with('/') {
-                fail(
-                    &mut res,
-                    format!("Executable path specifies a directory{sfx}: {p}"),
-                );
-                return res;
-            }
-            let ok = if p.starts_with('/') {
-                path_is_valid(p.as_bytes())
-            } else {
-                filename_is_valid(p.as_bytes())
-            };
-            if !ok {
-                fail(
-                    &mut res,
-                    format!("Neither a valid executable name nor an absolute path{sfx}: {p}"),
-                );
-                return res;
-            }
-            if !flags.argv0 {
-                argv.push(p.clone());
-            }
-            path = path_simplify(&p);
-        }
-        // The arguments.
-        while let Some(i) = pos.filter(|&i| i < s.len()) {
-            let rest = &s[i..];
-            // An unquoted ";" followed by whitespace or the end separates commands.
-            if rest[0] == b';' && rest.get(1).map_or(true, |&c| is_ws(c)) {
-                let mut j = i + 1;
-                while j < s.len() && is_ws(s[j]) {
-                    j += 1;
-                }
-                pos = Some(j);
-                semicolon = true;
-                break;
-            }
-            // "\;" alone is a literal ";" argument (and nothing else is: "\;x" keeps its
-            // backslash through the relaxed unescape).
-            if rest[0] == b'\\'
-                && rest.get(1) == Some(&b';')
-                && rest.get(2).map_or(true, |&c| is_ws(c))
-            {
-                let mut j = i + 2;
-                while j < s.len() && is_ws(s[j]) {
-                    j += 1;
-                }
-                pos = Some(j);
-                argv.push(";".to_string());
-                continue;
-            }
-            let mut w = Vec::new();
-            let word = extract_first_word_and_warn(s, &mut pos, EXEC_FLAGS, &mut w);
-            warn(&mut res, w);
-            let word = match word {
-                Ok(Some(w)) => lossy_noted(&w, &mut not_utf8),
-                Ok(None) => break,
-                Err(_) => {
-                    res.messages.push(ExecMessage {
-                        error: true,
-                        text: format!("Unbalanced quoting, ignoring: \"{rvalue}\""),
-                    });
-                    res.outcome = if ignore {
-                        ExecOutcome::Ignored
-                    } else {
-                        ExecOutcome::BadSetting
-                    };
-                    return res;
-                }
-            };
-            match specifier::expand(&word, ctx) {
-                Ok(v) => argv.push(v),
-                Err(e) => {
-                    fail(
-                        &mut res,
-                        format!(
-                            "Failed to resolve unit specifiers in {word}{sfx}: {}",
-                            spec_err_text(&e)
-                        ),
-                    );
-                    return res;
-                }
-            }
-        }
+            self.executable(&rest, flags)
+        };
+        let (path, mut argv) = match head {
+            Ok(h) => h,
+            Err(text) => return self.fail(flags, text),
+        };
+        let Some(semicolon) = self.arguments(flags, &mut argv, &mut not_utf8) else {
+            return false;
+        };
         if argv.is_empty() {
-            fail(
-                &mut res,
-                format!("Empty executable name or zeroeth argument{sfx}: {rvalue}"),
+            let text = format!(
+                "Empty executable name or zeroeth argument{}: {}",
+                suffix(flags),
+                self.rvalue()
             );
-            return res;
+            return self.fail(flags, text);
         }
-        res.commands.push(ExecCommand {
+        self.res.commands.push(ExecCommand {
             path,
             argv,
             flags,
             not_utf8,
         });
-        rvalue_start = pos.unwrap_or(s.len());
-        if !semicolon {
-            return res;
+        self.command_start = self.pos.unwrap_or(self.s.len());
+        semicolon
+    }
+
+    /// The next word, its unknown-escape warnings recorded.
+    fn word(&mut self) -> Result<Option<Vec<u8>>, ExtractError> {
+        let mut warnings = Vec::new();
+        let word = extract_first_word_and_warn(self.s, &mut self.pos, EXEC_FLAGS, &mut warnings);
+        for ExtractWarning::UnknownEscapes(word) in warnings {
+            self.res.messages.push(ExecMessage {
+                error: false,
+                text: format!("Ignoring unknown escape sequences: \"{word}\""),
+            });
         }
+        word
     }
-}
 
-/// An environment to expand `$VAR` from.
-pub trait EnvLookup {
-    fn lookup(&self, name: &str) -> Option<&str>;
-}
-
-impl EnvLookup for HashMap<String, String> {
-    fn lookup(&self, name: &str) -> Option<&str> {
-        self.get(name).map(String::as_str)
+    /// The value from the current command on, as systemd quotes it in messages (only built
+    /// when a message needs it).
+    fn rvalue(&self) -> String {
+        lossy(&self.s[self.command_start.min(self.s.len())..])
     }
-}
 
-/// A list of assignments: the last one for a name wins, as in an environment block.
-impl EnvLookup for [(String, String)] {
-    fn lookup(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    /// Records a bad command: with `-` the rest of the line is ignored (a warning), without it
+    /// the unit fails to load. Returns false: no further command is parsed.
+    fn fail(&mut self, flags: ExecFlags, text: String) -> bool {
+        self.give_up(flags, !flags.ignore_failure, text)
     }
-}
 
-impl EnvLookup for Vec<(String, String)> {
-    fn lookup(&self, name: &str) -> Option<&str> {
-        self.as_slice().lookup(name)
+    /// [`Line::fail`] with the message's level chosen by the caller.
+    fn give_up(&mut self, flags: ExecFlags, error: bool, text: String) -> bool {
+        self.res.messages.push(ExecMessage { error, text });
+        self.res.outcome = if flags.ignore_failure {
+            ExecOutcome::Ignored
+        } else {
+            ExecOutcome::BadSetting
+        };
+        false
     }
-}
 
-/// `env_name_is_valid()`: non-empty, `[A-Za-z0-9_]`, not starting with a digit.
-pub fn env_name_is_valid(n: &str) -> bool {
-    !n.is_empty()
-        && !n.as_bytes()[0].is_ascii_digit()
-        && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
-/// The result of [`expand_env_full`]: the new argv and the names systemd warns about
-/// ("Referenced but unset environment variable evaluates to an empty string: …",
-/// "Invalid environment variable name evaluates to an empty string: …").
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnvExpansion {
-    pub argv: Vec<String>,
-    pub unset: Vec<String>,
-    pub invalid: Vec<String>,
-}
-
-/// `replace_env_full()` with no flags: `${NAME}` → value (empty when unset), `$$` → `$`, anything
-/// else (`$NAME` inside a word, `${NAME:-x}`, an unterminated `${`) stays literal.
-fn replace_env_word<E: EnvLookup + ?Sized>(
-    word: &str,
-    env: &E,
-    unset: &mut Vec<String>,
-    invalid: &mut Vec<String>,
-) -> String {
-    let b = word.as_bytes();
-    let mut out = String::with_capacity(word.len());
-    let mut i = 0;
-    let mut lit = 0; // start of the pending literal text
-    while i < b.len() {
-        if b[i] != b'$' {
-            i += 1;
-            continue;
+    /// The `|` prefix (systemd ≥ 258): the shell is looked up at exec time and PID 1 records
+    /// /bin/sh. The words, the first included, become the shell's arguments; "@" makes it a
+    /// login shell ("-sh").
+    fn shell_head(&self, rest: &str, flags: ExecFlags) -> Result<(String, Vec<String>), String> {
+        let mut argv = vec![if flags.argv0 { "-sh" } else { "sh" }.to_string()];
+        if !rest.is_empty() {
+            let v = specifier::expand(rest, self.ctx).map_err(|e| {
+                format!(
+                    "Failed to resolve unit specifiers in {rest}{}: {e}",
+                    suffix(flags)
+                )
+            })?;
+            argv.push(v);
         }
-        match b.get(i + 1) {
-            Some(b'$') => {
-                out.push_str(&word[lit..=i]);
-                i += 2;
-                lit = i;
+        Ok(("/bin/sh".to_string(), argv))
+    }
+
+    /// The executable (the first word without its prefixes), specifiers expanded and checked:
+    /// its simplified path and the argv it starts (empty with `@`: the next word is argv[0]).
+    fn executable(&self, rest: &str, flags: ExecFlags) -> Result<(String, Vec<String>), String> {
+        let sfx = suffix(flags);
+        let p = specifier::expand_max(rest, self.ctx, specifier::PATH_MAX_EXPANDED)
+            .map_err(|e| format!("Failed to resolve unit specifiers in '{rest}'{sfx}: {e}"))?;
+        if p.is_empty() {
+            return Err(format!(
+                "Empty path in command line{sfx}: '{}'",
+                self.rvalue()
+            ));
+        }
+        if let Some(problem) = executable_problem(&p) {
+            return Err(format!("{problem}{sfx}: {p}"));
+        }
+        let argv = if flags.argv0 {
+            Vec::new()
+        } else {
+            vec![p.clone()]
+        };
+        Ok((path_simplify(&p), argv))
+    }
+
+    /// The arguments after the executable, specifiers expanded, appended to `argv` up to a `;`
+    /// separator (`Some(true)`) or the end of the value (`Some(false)`). `None` when the line
+    /// was given up (recorded).
+    fn arguments(
+        &mut self,
+        flags: ExecFlags,
+        argv: &mut Vec<String>,
+        not_utf8: &mut bool,
+    ) -> Option<bool> {
+        while let Some(i) = self.pos.filter(|&i| i < self.s.len()) {
+            if let Some(next) = separator_end(self.s, i) {
+                self.pos = Some(next);
+                return Some(true);
             }
-            Some(b'{') => {
-                // Find the closing brace; a ':' first means unsupported syntax: keep literally.
-                let mut j = i + 2;
-                while j < b.len() && b[j] != b'}' && b[j] != b':' {
-                    j += 1;
+            if let Some(next) = escaped_semicolon_end(self.s, i) {
+                self.pos = Some(next);
+                argv.push(";".to_string());
+                continue;
+            }
+            let word = match self.word() {
+                Ok(Some(w)) => lossy_noted(&w, not_utf8),
+                Ok(None) => break,
+                Err(_) => {
+                    // Logged as an error even with "-"; "-" only keeps the unit loadable.
+                    let text = format!("Unbalanced quoting, ignoring: \"{}\"", self.rvalue());
+                    self.give_up(flags, true, text);
+                    return None;
                 }
-                if j < b.len() && b[j] == b'}' {
-                    out.push_str(&word[lit..i]);
-                    let name = &word[i + 2..j];
-                    if env_name_is_valid(name) {
-                        match env.lookup(name) {
-                            Some(v) => out.push_str(v),
-                            None => push_uniq(unset, name),
-                        }
-                    } else {
-                        push_uniq(invalid, name);
-                    }
-                    i = j + 1;
-                    lit = i;
-                } else {
-                    // Unsupported or unterminated: the scanner goes on after the "${".
-                    i += 2;
+            };
+            match specifier::expand(&word, self.ctx) {
+                Ok(v) => argv.push(v),
+                Err(e) => {
+                    let text = format!(
+                        "Failed to resolve unit specifiers in {word}{}: {e}",
+                        suffix(flags)
+                    );
+                    self.fail(flags, text);
+                    return None;
                 }
             }
-            _ => i += 1,
         }
-    }
-    out.push_str(&word[lit..]);
-    out
-}
-
-fn push_uniq(v: &mut Vec<String>, s: &str) {
-    if !v.iter().any(|x| x == s) {
-        v.push(s.to_string());
+        Some(false)
     }
 }
 
-/// Splits an environment variable's value for a lone `$NAME` word: whitespace-separated,
-/// quotes removed, backslash escapes the next character, unbalanced quotes tolerated
-/// (`EXTRACT_RELAX|EXTRACT_UNQUOTE`).
-pub fn split_env_value(v: &str) -> Vec<String> {
-    let flags = ExtractFlags {
-        relax: true,
-        unquote: true,
-        cunescape: false,
-        unescape_relax: false,
+/// Takes the prefix characters off the first word: the flags they set and how many bytes they
+/// use. A repeated or conflicting prefix ends them (it is then part of the executable name).
+fn take_prefixes(first: &[u8], systemd_version: u32) -> (ExecFlags, usize) {
+    let mut flags = ExecFlags::default();
+    let mut n = 0usize;
+    for &c in first {
+        let any_priv = flags.privileged || flags.no_setuid || flags.ambient;
+        if c == b'-' && !flags.ignore_failure {
+            flags.ignore_failure = true;
+        } else if c == b'@' && !flags.argv0 {
+            flags.argv0 = true;
+        } else if c == b':' && !flags.no_env_expand {
+            flags.no_env_expand = true;
+        } else if c == b'+' && !any_priv {
+            flags.privileged = true;
+        } else if c == b'!' && !any_priv {
+            flags.no_setuid = true;
+        } else if c == b'!' && !(flags.privileged || flags.ambient) {
+            flags.no_setuid = false;
+            flags.ambient = true;
+        } else if c == b'|' && !flags.via_shell && systemd_version >= VIA_SHELL_SINCE {
+            flags.via_shell = true;
+        } else {
+            break;
+        }
+        n += 1;
+    }
+    (flags, n)
+}
+
+/// The message suffix of a command whose failure is ignored (`-`).
+fn suffix(flags: ExecFlags) -> &'static str {
+    if flags.ignore_failure {
+        ", ignoring"
+    } else {
+        ""
+    }
+}
+
+/// What is wrong with the executable `p` (specifiers expanded, not empty), if anything.
+fn executable_problem(p: &str) -> Option<&'static str> {
+    let valid = if p.starts_with('/') {
+        path_is_valid(p.as_bytes())
+    } else {
+        filename_is_valid(p.as_bytes())
     };
-    let mut pos = Some(0);
-    let mut out = Vec::new();
-    while let Ok(Some(w)) = extract_first_word(v.as_bytes(), &mut pos, flags) {
-        out.push(lossy(&w));
+    if !string_is_safe(p.as_bytes()) {
+        Some("Executable name contains special characters")
+    } else if p.ends_with('/') {
+        Some("Executable path specifies a directory")
+    } else if !valid {
+        Some("Neither a valid executable name nor an absolute path")
+    } else {
+        None
     }
-    out
 }
 
-/// `replace_env_argv()`: what systemd does to argv right before `execve()` unless the command has
-/// the `:` prefix. A word that is exactly `$NAME` becomes the variable's value split into words
-/// (no word at all when unset or when NAME is not a valid name — even a lone `$`); `${NAME}`
-/// anywhere becomes the value as one piece; `$$` becomes `$`.
-pub fn expand_env_full<E: EnvLookup + ?Sized>(argv: &[String], env: &E) -> EnvExpansion {
-    let mut r = EnvExpansion::default();
-    for word in argv {
-        let b = word.as_bytes();
-        if b.first() == Some(&b'$') && !matches!(b.get(1), Some(b'{') | Some(b'$')) {
-            let name = &word[1..];
-            if env_name_is_valid(name) {
-                match env.lookup(name) {
-                    Some(v) => r.argv.extend(split_env_value(v)),
-                    None => push_uniq(&mut r.unset, name),
-                }
-            } else {
-                push_uniq(&mut r.invalid, name);
-            }
-            continue;
-        }
-        let w = replace_env_word(word, env, &mut r.unset, &mut r.invalid);
-        r.argv.push(w);
-    }
-    r.unset.sort();
-    r.invalid.sort();
-    r
+/// An unquoted `;` followed by whitespace or the end separates commands: where the next command
+/// starts, when there is one at `i`.
+fn separator_end(s: &[u8], i: usize) -> Option<usize> {
+    (s[i] == b';' && s.get(i + 1).map_or(true, |&c| is_ws(c))).then(|| skip_ws(s, i + 1))
 }
 
-/// [`expand_env_full`] without the warnings.
-pub fn expand_env<E: EnvLookup + ?Sized>(argv: &[String], env: &E) -> Vec<String> {
-    expand_env_full(argv, env).argv
+/// `\;` alone is a literal `;` argument (and nothing else is: `\;x` keeps its backslash through
+/// the relaxed unescape): where the next word starts, when there is one at `i`.
+fn escaped_semicolon_end(s: &[u8], i: usize) -> Option<usize> {
+    (s[i] == b'\\' && s.get(i + 1) == Some(&b';') && s.get(i + 2).map_or(true, |&c| is_ws(c)))
+        .then(|| skip_ws(s, i + 2))
+}
+
+fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_ws(s[i]) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::unit::specifier::HostFacts;
-
-    fn words(s: &str) -> Vec<String> {
-        split_command_line(s).unwrap()
-    }
-
-    #[test]
-    fn splitting() {
-        assert_eq!(words("  a  b\tc\n"), ["a", "b", "c"]);
-        assert_eq!(words("a\"b c\"d"), ["ab cd"]);
-        assert_eq!(words("'a \"b' \"c 'd\""), ["a \"b", "c 'd"]);
-        assert_eq!(words("\"\" ''"), ["", ""]);
-        assert_eq!(words("a\\sb \\x41\\101\\u00e9"), ["a b", "AAé"]);
-        assert_eq!(words("'\\n'"), ["\n"]);
-        // Unknown escapes are kept verbatim (extract_first_word_and_warn() retries relaxed).
-        assert_eq!(words("\\w+\\K"), ["\\w+\\K"]);
-        assert_eq!(words("a\\"), ["a\\"]);
-        assert_eq!(
-            split_command_line("'abc"),
-            Err(ExtractError::UnbalancedQuote)
-        );
-        assert_eq!(
-            split_command_line("\"a\\"),
-            Err(ExtractError::UnbalancedQuote)
-        );
-        // \x00 and \000 are refused, and so kept verbatim.
-        assert_eq!(words("\\x00 \\000"), ["\\x00", "\\000"]);
-        assert_eq!(words("\\400"), ["\\400"]);
-        assert_eq!(words(""), Vec::<String>::new());
-    }
-
-    #[test]
-    fn c_escapes() {
-        // src/basic/escape.c cunescape_one(): NUL is refused in every form, octal must fit a
-        // byte, \U must be a valid code point; refused escapes stay verbatim (relaxed retry).
-        assert_eq!(
-            words("\\u0000 \\U00000000 \\x00 \\000"),
-            ["\\u0000", "\\U00000000", "\\x00", "\\000"]
-        );
-        assert_eq!(
-            words("\\U0001F600 \\U00110000"),
-            ["\u{1F600}", "\\U00110000"]
-        );
-        assert_eq!(words("\\x4 \\q"), ["\\x4", "\\q"]);
-        assert_eq!(words("\\a\\b\\f\\v\\r"), ["\u{7}\u{8}\u{c}\u{b}\r"]);
-        // An octal escape above 0x7f is a raw byte, here not UTF-8.
-        let mut pos = Some(0);
-        let w = extract_first_word(b"\\377", &mut pos, EXEC_FLAGS)
-            .unwrap()
-            .unwrap();
-        assert_eq!(w, [0xff]);
-    }
-
-    #[test]
-    fn env_expansion() {
-        let env: Vec<(String, String)> = vec![
-            ("A".into(), "one two  'three four'".into()),
-            ("B".into(), "x y".into()),
-            ("E".into(), "".into()),
-        ];
-        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            expand_env(&v(&["/bin/x", "$A", "${B}", "p${B}q", "$$A", "a$B"]), &env),
-            v(&[
-                "/bin/x",
-                "one",
-                "two",
-                "three four",
-                "x y",
-                "px yq",
-                "$A",
-                "a$B"
-            ])
-        );
-        let r = expand_env_full(&v(&["$NOPE", "${NOPE}", "$", "$A-x", "${1X}", "$E"]), &env);
-        assert_eq!(r.argv, v(&["", ""]));
-        assert_eq!(r.unset, v(&["NOPE"]));
-        assert_eq!(r.invalid, v(&["", "1X", "A-x"]));
-        assert_eq!(
-            expand_env(&v(&["${B:-z}", "${B", "$${B}"]), &env),
-            v(&["${B:-z}", "${B", "${B}"])
-        );
-    }
 
     #[test]
     fn parse_basic() {
@@ -918,5 +447,19 @@ mod tests {
         assert_eq!(p.commands[0].argv, ["argv0", "b"]);
         assert!(p.commands[0].flags.ignore_failure && p.commands[0].flags.argv0);
         assert_eq!(p.commands[1].argv, ["/bin/y"]);
+    }
+
+    #[test]
+    fn prefixes() {
+        let (f, n) = take_prefixes(b"-@:+/bin/x", 260);
+        assert_eq!(n, 4);
+        assert_eq!(f.prefix_string(), "-@:+");
+        // "!!" is the ambient fallback; "+" after "!" ends the prefixes.
+        let (f, n) = take_prefixes(b"!!+/bin/x", 260);
+        assert_eq!((f.ambient, f.no_setuid, n), (true, false, 2));
+        // "|" is a prefix only from 258 on; a repeated prefix ends them.
+        assert_eq!(take_prefixes(b"|x", 257).1, 0);
+        assert_eq!(take_prefixes(b"|x", 258).1, 1);
+        assert_eq!(take_prefixes(b"--x", 260).1, 1);
     }
 }

@@ -8,15 +8,20 @@
 
 use std::path::PathBuf;
 
+pub mod catalog;
+mod chase;
 pub mod dropins;
+pub mod env;
 pub mod eval;
 pub mod exec;
+mod fxhash;
 pub mod ifname;
 pub mod load;
 pub mod name;
 pub mod paths;
 pub mod specifier;
 pub mod syntax;
+pub mod words;
 
 /// Where a line came from, as systemd names it in messages: the path on the host (without the
 /// injected root) and the 1-based number of the line systemd cites: for a continued

@@ -166,6 +166,19 @@ fn strip(s: &[u8]) -> &[u8] {
     &s[start..end.max(start)]
 }
 
+/// Whether `l` ends in a `\` that is not itself escaped: the line continues.
+fn ends_in_unescaped_backslash(l: &[u8]) -> bool {
+    let mut escaped = false;
+    for &c in l {
+        if escaped {
+            escaped = false;
+        } else if c == b'\\' {
+            escaped = true;
+        }
+    }
+    escaped
+}
+
 /// `string_is_safe()`: no control characters, no quotes, no backslash, no DEL.
 fn string_is_safe(s: &[u8]) -> bool {
     s.iter()
@@ -231,8 +244,11 @@ impl Parser<'_> {
                     bom_seen = true;
                 }
             }
-            let joined: Vec<u8>;
-            let p: &[u8] = match continuation.take() {
+            // Only the new line is scanned and the joined line is extended in place: systemd
+            // rescans and copies the whole joined line for every continuation line, which is
+            // quadratic in a long continuation (issue 13 #10). Same result: the joined line so
+            // far ends in a space that replaced an unescaped `\`, so no escape is pending.
+            let joined = match continuation.take() {
                 Some(mut c) => {
                     if c.len() + l.len() > LONG_LINE_MAX {
                         self.fatal(
@@ -243,27 +259,19 @@ impl Parser<'_> {
                         return self.out;
                     }
                     c.extend_from_slice(l);
-                    joined = c;
-                    &joined
+                    Some(c)
                 }
-                None => l,
+                None => None,
             };
-            let mut escaped = false;
-            for &c in p {
-                if escaped {
-                    escaped = false;
-                } else if c == b'\\' {
-                    escaped = true;
-                }
-            }
-            if escaped {
-                let mut c = p.to_vec();
+            if ends_in_unescaped_backslash(l) {
+                let mut c = joined.unwrap_or_else(|| l.to_vec());
                 if let Some(last) = c.last_mut() {
                     *last = b' ';
                 }
                 continuation = Some(c);
                 continue;
             }
+            let p = joined.as_deref().unwrap_or(l);
             if !self.parse_line(line, p) {
                 return self.out;
             }

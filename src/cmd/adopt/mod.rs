@@ -16,7 +16,8 @@ pub mod write;
 use std::path::Path;
 
 use crate::cmd::generator;
-use crate::unit::load::{load_with, Catalog};
+use crate::unit::catalog::Catalog;
+use crate::unit::load::load_with;
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
 use crate::unit::LoadedUnit;

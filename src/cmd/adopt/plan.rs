@@ -232,7 +232,7 @@ fn comparable(value: &str) -> Option<(String, Vec<String>)> {
     let n = value
         .find(|c: char| !matches!(c, '-' | '@' | ':' | '+' | '!' | '|'))
         .unwrap_or(value.len());
-    let words = crate::unit::exec::split_command_line(&value[n..]).ok()?;
+    let words = crate::unit::words::split_command_line(&value[n..]).ok()?;
     Some((value[..n].to_string(), words))
 }
 

@@ -4,7 +4,7 @@
 //! CMD. Anything outside these shapes is refused with a reason rather than guessed at: a wrong
 //! rewrite would start a service with a different command or as a different user.
 
-use crate::unit::exec::split_command_line;
+use crate::unit::words::split_command_line;
 
 /// A recognised `ip vrf exec` command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,7 +42,7 @@ use std::time::Instant;
 
 use crate::cgroup_path::Layout;
 use crate::log::{Level, Logger, Sink};
-use crate::unit::load::Catalog;
+use crate::unit::catalog::Catalog;
 use crate::unit::paths::SearchPath;
 
 mod parallel;

@@ -14,7 +14,7 @@ use super::{DROPIN_NAME, LAUNCHER, NATIVE_SINCE, PROGRAM};
 use crate::cgroup_path::Layout;
 use crate::log::Level;
 use crate::unit::eval::{cgroup_section, KEY_BIND};
-use crate::unit::load::LoadError;
+use crate::unit::load::UnitLoadError;
 use crate::unit::name::{self, Kind};
 use crate::unit::{Assignment, LoadedUnit};
 
@@ -46,7 +46,7 @@ impl Strategy {
 pub struct Input {
     /// The name as found (`foo@.service` for a template).
     pub name: String,
-    pub unit: Result<LoadedUnit, LoadError>,
+    pub unit: Result<LoadedUnit, UnitLoadError>,
 }
 
 /// One generated file, relative to the output directory.
@@ -353,11 +353,11 @@ pub fn plan(
         let n = &input.name;
         let u = match &input.unit {
             Ok(u) => u,
-            Err(LoadError::Masked { .. }) => {
+            Err(UnitLoadError::Masked { .. }) => {
                 p.msg(Level::Debug, format!("{n} is masked, skipping."));
                 continue;
             }
-            Err(LoadError::NotFound { .. }) | Err(LoadError::BadName { .. }) => {
+            Err(UnitLoadError::NotFound { .. }) | Err(UnitLoadError::BadName { .. }) => {
                 p.msg(Level::Debug, format!("{n} has no fragment, skipping."));
                 continue;
             }

@@ -7,7 +7,7 @@ use std::fmt;
 use super::LAUNCHER;
 use crate::cmd::launch::config::SYSTEMD_EXEC_PATH;
 use crate::unit::eval::is_bindif_launch;
-use crate::unit::exec::{extract_first_word, ExtractFlags};
+use crate::unit::words::{extract_first_word, ExtractFlags};
 
 /// Why an `Exec*=` value cannot be rewritten to run through the launcher.
 #[derive(Debug, Clone, PartialEq, Eq)]

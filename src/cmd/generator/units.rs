@@ -12,7 +12,8 @@ use crate::sys::process::check_executable;
 use super::parallel::map_ordered;
 use super::plan::Input;
 use super::{GENERATOR_DIRS, TEMPLATE_PLACEHOLDER};
-use crate::unit::load::{load_with, Catalog};
+use crate::unit::catalog::Catalog;
+use crate::unit::load::load_with;
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
 

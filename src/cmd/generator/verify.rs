@@ -4,7 +4,8 @@
 
 use super::parallel::map_ordered;
 use super::plan::{fold, Check};
-use crate::unit::load::{load_with, Catalog};
+use crate::unit::catalog::Catalog;
+use crate::unit::load::load_with;
 
 /// Loads each checked unit again through `catalog` (which sees the written output) and returns a
 /// message for every check that fails.

@@ -103,8 +103,7 @@ fn resolve_explicit(command: &[OsString]) -> Result<Command, Fatal> {
 }
 
 fn resolve_discovered(unit: &str, cfg: &UnitConfig) -> Result<Command, Fatal> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let launch = cfg.launch(&env).map_err(|e| {
+    let launch = cfg.launch_in(&config::environment()).map_err(|e| {
         log_at!(Err, "Cannot determine the command of {unit}: {e}");
         Fatal(exit::EXEC)
     })?;

@@ -23,8 +23,9 @@ use crate::sys;
 use crate::sys::bpf;
 use crate::sys::diag::{self, InetSocket, SockDiag};
 use crate::sys::netlink;
+use crate::unit::catalog::Catalog;
 use crate::unit::eval::{self, EvalContext};
-use crate::unit::load::{self, Catalog};
+use crate::unit::load;
 use crate::unit::name::{self, Kind};
 use crate::unit::specifier::{HostFacts, SpecifierContext};
 

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Resolving and reading paths inside an injected root the way systemd's `chase()` does with
+//! `CHASE_PREFIX_ROOT` (src/basic/chase.c): symlinks never lead out of the root.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use super::paths::under_root;
+
+/// `FOLLOW_MAX` in src/basic/fs-util.h / unit-file.c: hops through aliases and symlinks.
+pub(crate) const FOLLOW_MAX: usize = 32;
+
+/// Resolves symlinks in `host` (an absolute host path) inside `root`, never leaving it: absolute
+/// link targets restart at the root and `..` stops at it. Missing components are kept as they are
+/// (`CHASE_NONEXISTENT`); `follow_last` false leaves a final symlink alone (`CHASE_NOFOLLOW`).
+/// `/dev/null` is returned as is without looking at the root (masks).
+pub fn chase(root: &Path, host: &Path, follow_last: bool) -> io::Result<PathBuf> {
+    let mut todo: Vec<std::ffi::OsString> = Vec::new();
+    push_components(&mut todo, host);
+    let mut cur = PathBuf::from("/");
+    let mut hops = 0;
+    let mut missing = false;
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&c);
+        if missing || (todo.is_empty() && !follow_last) || next == Path::new("/dev/null") {
+            cur = next;
+            continue;
+        }
+        match std::fs::symlink_metadata(under_root(root, &next)) {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > FOLLOW_MAX {
+                    return Err(io::Error::from_raw_os_error(libc_eloop()));
+                }
+                let t = std::fs::read_link(under_root(root, &next))?;
+                if t.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                push_components(&mut todo, &t);
+            }
+            Ok(_) => cur = next,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing = true;
+                cur = next;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(cur)
+}
+
+fn libc_eloop() -> i32 {
+    40 // ELOOP on Linux
+}
+
+/// Pushes `p`'s components onto the stack `todo` so that they pop in order.
+fn push_components(todo: &mut Vec<std::ffi::OsString>, p: &Path) {
+    let mut v: Vec<std::ffi::OsString> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => v.push(s.to_os_string()),
+            Component::ParentDir => v.push("..".into()),
+            _ => {}
+        }
+    }
+    todo.extend(v.into_iter().rev());
+}
+
+/// Reads a file inside the root, following symlinks inside it; `/dev/null` reads as empty.
+pub(crate) fn read_in_root(root: &Path, host: &Path) -> io::Result<Vec<u8>> {
+    let real = chase(root, host, true)?;
+    if real == Path::new("/dev/null") {
+        return Ok(Vec::new());
+    }
+    read_file(&under_root(root, &real))
+}
+
+/// `std::fs::read()` without its `statx()` for a size hint: unit files are small (open, read,
+/// read to see the end, close).
+pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Through `Take`, read_to_end() reads into the vector's spare capacity without asking the
+    // file's size first (File's own read_to_end() calls statx() and lseek()).
+    // O_NONBLOCK: a FIFO (or device) in place of a unit file must not block the service's start
+    // forever waiting for a writer; anything but a regular file is refused once opened.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "Not a regular file",
+        ));
+    }
+    let mut f = f.take(u64::MAX);
+    let mut v = Vec::with_capacity(4096);
+    f.read_to_end(&mut v)?;
+    Ok(v)
+}
