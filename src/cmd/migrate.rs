@@ -241,7 +241,7 @@ pub fn run(root: &Path, json: bool, systemd_version: Option<u32>) -> i32 {
     } else {
         print!("{}", render_text(&r));
     }
-    0
+    crate::exit::SUCCESS
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod write;
 use std::path::Path;
 
 use crate::cmd::generator;
+use crate::exit;
 use crate::unit::catalog::Catalog;
 use crate::unit::load::load_with;
 use crate::unit::name::{self, Kind};
@@ -114,7 +115,7 @@ pub fn run(o: &Options) -> i32 {
         print!("{}", render::render_text(&plans, version, o.write));
     }
     if !o.write {
-        return 0;
+        return exit::SUCCESS;
     }
     // With --json, stdout carries the JSON document only.
     let say = |s: String| {
@@ -124,7 +125,7 @@ pub fn run(o: &Options) -> i32 {
             println!("{s}")
         }
     };
-    let mut status = 0;
+    let mut status = exit::SUCCESS;
     let mut done: Vec<&Plan> = Vec::new();
     for p in plans.iter().filter(|p| p.refused.is_none()) {
         match write::apply(&o.root, p) {
@@ -137,7 +138,7 @@ pub fn run(o: &Options) -> i32 {
             }
             Err(e) => {
                 eprintln!("bindif-launch: {e}");
-                status = 1;
+                status = exit::FAILURE;
             }
         }
     }

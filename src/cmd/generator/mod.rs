@@ -270,7 +270,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     match run(&opts) {
-        Ok(out) if out.write_failures.is_empty() => 0,
-        Ok(_) | Err(_) => 1,
+        Ok(out) if out.write_failures.is_empty() => crate::exit::SUCCESS,
+        Ok(_) | Err(_) => crate::exit::FAILURE,
     }
 }
