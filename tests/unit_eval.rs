@@ -1728,4 +1728,3 @@ fn show_expands_environment_and_keeps_what_only_run_time_knows() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
-

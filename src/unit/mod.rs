@@ -76,3 +76,47 @@ impl LoadedUnit {
             .filter(move |a| a.section == section && a.key == key)
     }
 }
+
+/// The assignments of a list setting (`ExecStart=`, …) that are in force after `assignments`,
+/// in order: an empty value resets the list, as systemd applies it.
+pub fn effective_list<'a>(
+    assignments: impl Iterator<Item = &'a Assignment>,
+) -> Vec<&'a Assignment> {
+    let mut v = Vec::new();
+    for a in assignments {
+        if a.value.is_empty() {
+            v.clear();
+        } else {
+            v.push(a);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(value: &str) -> Assignment {
+        Assignment {
+            section: "Service".into(),
+            key: "ExecStart".into(),
+            value: value.into(),
+            source: Source {
+                file: "x.service".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn an_empty_value_resets_the_list() {
+        let list = [a("/bin/a"), a(""), a("/bin/b"), a("/bin/c")];
+        let eff: Vec<&str> = effective_list(list.iter())
+            .iter()
+            .map(|x| x.value.as_str())
+            .collect();
+        assert_eq!(eff, ["/bin/b", "/bin/c"]);
+        assert!(effective_list([a("/bin/a"), a("")].iter()).is_empty());
+    }
+}

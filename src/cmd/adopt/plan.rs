@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::wrapper::{self, ExecLine, Wrapper};
 use crate::unit::eval::parse_boolean;
-use crate::unit::{ifname, name, Assignment, LoadedUnit, Source};
+use crate::unit::{effective_list, ifname, name, Assignment, LoadedUnit, Source};
 
 /// The file name of the drop-in `adopt` writes.
 pub const DROPIN_NAME: &str = "bindif-adopt.conf";
@@ -212,19 +212,6 @@ fn find_helpers(u: &LoadedUnit, pin: &str, lookup: Lookup<'_>) -> Vec<(String, O
         }
     }
     out
-}
-
-/// The effective list of an `Exec*=` key over `assignments` (an empty value resets it).
-fn effective<'a>(assignments: impl Iterator<Item = &'a Assignment>) -> Vec<&'a Assignment> {
-    let mut v = Vec::new();
-    for a in assignments {
-        if a.value.is_empty() {
-            v.clear();
-        } else {
-            v.push(a);
-        }
-    }
-    v
 }
 
 /// A command value for comparison: its words and the prefixes that change how it runs.
@@ -451,7 +438,7 @@ fn build_dropin(
     for key in exec_keys {
         let of_key = |a: &&Assignment| a.section == "Service" && a.key == key;
         let packaged: Vec<_> =
-            effective(u.assignments.iter().filter(of_key).filter(|a| !in_moved(a)))
+            effective_list(u.assignments.iter().filter(of_key).filter(|a| !in_moved(a)))
                 .into_iter()
                 .map(|a| comparable(&a.value))
                 .collect();

@@ -16,7 +16,7 @@ use crate::log::Level;
 use crate::unit::eval::{cgroup_section, KEY_BIND};
 use crate::unit::load::UnitLoadError;
 use crate::unit::name::{self, Kind};
-use crate::unit::{Assignment, LoadedUnit};
+use crate::unit::{effective_list, Assignment, LoadedUnit};
 
 /// The attach step, as it appears in the generated drop-ins.
 pub fn attach_line() -> String {
@@ -86,23 +86,10 @@ impl Plan {
     }
 }
 
-/// The effective list of `key` from `assignments`, raw values (an empty one resets).
-pub(super) fn fold<'a>(assignments: impl Iterator<Item = &'a Assignment>) -> Vec<&'a Assignment> {
-    let mut v = Vec::new();
-    for a in assignments {
-        if a.value.is_empty() {
-            v.clear();
-        } else {
-            v.push(a);
-        }
-    }
-    v
-}
-
 /// Whether the unit's effective configuration carries a non-reset `BindNetworkInterface=`: the
 /// raw values are enough (the attach step validates and expands them at start, per instance).
 fn carries_key(u: &LoadedUnit, section: &str) -> bool {
-    !fold(u.values(section, KEY_BIND)).is_empty()
+    !effective_list(u.values(section, KEY_BIND)).is_empty()
 }
 
 fn file_name_of(p: &Path) -> &str {
@@ -222,14 +209,14 @@ fn unit_plan(
     let mut checks = Vec::new();
     match strategy {
         Strategy::Attach => {
-            let cond_in_use =
-                section == "Service" && !fold(u.values(section, "ExecCondition")).is_empty();
+            let cond_in_use = section == "Service"
+                && !effective_list(u.values(section, "ExecCondition")).is_empty();
             let key = if cond_in_use {
                 "ExecCondition"
             } else {
                 "ExecStartPre"
             };
-            let before = fold(
+            let before = effective_list(
                 u.values(section, key)
                     .filter(|a| position(u, a) == Pos::Before),
             );
@@ -253,7 +240,7 @@ fn unit_plan(
         }
         Strategy::Wrap => {
             for key in exec_keys(section) {
-                let before = fold(
+                let before = effective_list(
                     u.values(section, key)
                         .filter(|a| position(u, a) == Pos::Before),
                 );

@@ -3,8 +3,9 @@
 //! path must run the binding first.
 
 use super::parallel::map_ordered;
-use super::plan::{fold, Check};
+use super::plan::Check;
 use crate::unit::catalog::Catalog;
+use crate::unit::effective_list;
 use crate::unit::load::load_with;
 
 /// Loads each checked unit again through `catalog` (which sees the written output) and returns a
@@ -12,7 +13,7 @@ use crate::unit::load::load_with;
 pub fn verify(catalog: &Catalog, checks: &[Check]) -> Vec<String> {
     map_ordered(checks, |c| match load_with(catalog, &c.load_name) {
         Ok(u) => {
-            let list = fold(u.values(&c.section, &c.key));
+            let list = effective_list(u.values(&c.section, &c.key));
             let first = list.first().map(|a| a.value.as_str());
             (first != Some(c.first.as_str())).then(|| {
                 format!(
