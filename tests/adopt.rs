@@ -18,18 +18,11 @@ use bindif::unit::paths::under_root;
 use bindif::unit::LoadedUnit;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adopt")
+    common::fixtures("adopt")
 }
 
 fn cases() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(fixtures())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    v.sort();
-    v
+    common::fixture_cases("adopt")
 }
 
 fn case(name: &str) -> PathBuf {

@@ -18,18 +18,11 @@ use bindif::cmd::generator::{self, Options, Outcome};
 use bindif::unit::paths::SearchPath;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generator")
+    common::fixtures("generator")
 }
 
 fn cases() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    v.sort();
-    v
+    common::fixture_cases("generator")
 }
 
 fn tempdir(tag: &str) -> PathBuf {

@@ -47,7 +47,7 @@ use bindif::unit::paths::SearchPath;
 use bindif::unit::syntax;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/load")
+    common::fixtures("load")
 }
 
 fn catalog(root: &Path) -> Catalog {

@@ -380,3 +380,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
         .unwrap();
     assert!(st.success(), "cp -a {} {}", from.display(), to.display());
 }
+
+/// `tests/fixtures/KIND`: fixture trees laid out as `CASE/root/` + `CASE/expected`.
+pub fn fixtures(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind)
+}
+
+/// Every case directory of `tests/fixtures/KIND`, sorted.
+pub fn fixture_cases(kind: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(fixtures(kind))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
