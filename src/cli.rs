@@ -239,6 +239,12 @@ fn string_value(p: &mut lexopt::Parser, name: &str) -> Result<String, UsageError
         .map_err(|_| UsageError::ValueNotUtf8(name.to_string()))
 }
 
+/// `--systemd-version=N` (the generator's and adopt's): a version number.
+fn systemd_version(p: &mut lexopt::Parser) -> Result<u32, UsageError> {
+    let v = string_value(p, "--systemd-version")?;
+    v.parse().map_err(|_| UsageError::InvalidSystemdVersion(v))
+}
+
 /// A long flag must not carry a value: `--verify=yes` is an error, not `--verify`.
 fn no_value(p: &mut lexopt::Parser, name: &str) -> Result<(), UsageError> {
     match p.optional_value() {
@@ -565,13 +571,7 @@ pub fn parse_generator(argv: Vec<OsString>) -> Result<GeneratorArgs, UsageError>
         };
         match arg {
             Long("root") => g.root = check_root(string_value(&mut p, "--root")?)?,
-            Long("systemd-version") => {
-                let v = string_value(&mut p, "--systemd-version")?;
-                let n = v
-                    .parse()
-                    .map_err(|_| UsageError::InvalidSystemdVersion(v))?;
-                g.systemd_version = Some(n);
-            }
+            Long("systemd-version") => g.systemd_version = Some(systemd_version(&mut p)?),
             Long("layout") => g.layout = Some(parse_layout(&string_value(&mut p, "--layout")?)?),
             Long("debug") => {
                 no_value(&mut p, "--debug")?;
@@ -614,13 +614,7 @@ fn parse_adopt(argv: &[OsString]) -> Result<Args, UsageError> {
         };
         match arg {
             Long("root") => o.root = check_root(string_value(&mut p, "--root")?)?,
-            Long("systemd-version") => {
-                let v = string_value(&mut p, "--systemd-version")?;
-                let n = v
-                    .parse()
-                    .map_err(|_| UsageError::InvalidSystemdVersion(v))?;
-                o.systemd_version = Some(n);
-            }
+            Long("systemd-version") => o.systemd_version = Some(systemd_version(&mut p)?),
             Long("json") => {
                 no_value(&mut p, "--json")?;
                 o.json = true
