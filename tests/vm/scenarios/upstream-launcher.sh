@@ -61,8 +61,8 @@ record "ad hoc command" "$(echo $out)"
 record "caller afterwards" "$(echo $after)"
 check "the caller's own sockets stay unbound afterwards" grep -qx 'tcp4=-' <<<"$after"
 
-# ad hoc under systemd-run: the transient service is the command, so the whole service is bound
-# (no --wait/--pipe: bookworm's image has no D-Bus)
+# ad hoc under systemd-run: the command runs in a child cgroup of its own below the transient
+# service's, bound like from a shell (no --wait/--pipe: bookworm's image has no D-Bus)
 rm -f /run/adhoc-sr.probe; cleanup "rm -f /run/adhoc-sr.probe"
 systemd-run --quiet --unit=adhoc-sr "$BINDIF" --interface vrf-test -- \
     /usr/bin/python3 "$HELPERS/sockprobe.py" --out /run/adhoc-sr.probe
