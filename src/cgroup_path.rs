@@ -261,6 +261,27 @@ pub fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<String> {
         .next_back()
 }
 
+/// The cgroup2 hierarchy's flags (`nsdelegate`, `memory_recursiveprot`, …) as the first
+/// cgroup2 mount in `mountinfo` text shows them in its superblock options; `None` when the
+/// text has no cgroup2 mount. Every new cgroup2 superblock configuration made from the initial
+/// cgroup namespace (a `mount`, an `fsopen`) sets the one hierarchy's flags to exactly its
+/// own, so a mount of ours must repeat these or it clears them for the whole host.
+pub fn cgroup2_flags(mountinfo: &str) -> Option<Vec<String>> {
+    mountinfo.lines().find_map(|line| {
+        let (_, after) = line.split_once(" - ")?;
+        let mut f = after.split(' ');
+        (f.next()? == "cgroup2").then_some(())?;
+        let options = f.nth(1)?;
+        Some(
+            options
+                .split(',')
+                .filter(|o| !o.is_empty() && *o != "rw" && *o != "ro")
+                .map(str::to_string)
+                .collect(),
+        )
+    })
+}
+
 fn unescape_mountinfo(field: &str) -> String {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -552,6 +573,32 @@ mod tests {
             Some("/a b")
         );
         assert_eq!(mount_root(mi, Path::new("/sys")), None);
+    }
+
+    #[test]
+    fn cgroup2_flags_from_the_superblock_options() {
+        let mi = "30 24 0:26 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs ro,mode=755\n\
+                  41 30 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n\
+                  42 30 0:39 / /sys/fs/cgroup/x rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            cgroup2_flags(mi),
+            Some(vec![
+                "nsdelegate".to_string(),
+                "memory_recursiveprot".to_string()
+            ])
+        );
+        let plain = "41 30 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(cgroup2_flags(plain), Some(vec![]));
+        // optional fields before the separator do not shift the fields after it
+        let tagged = "41 30 0:38 / /c rw shared:9 master:1 - cgroup2 none rw,favordynmods\n";
+        assert_eq!(
+            cgroup2_flags(tagged),
+            Some(vec!["favordynmods".to_string()])
+        );
+        assert_eq!(
+            cgroup2_flags("30 24 0:26 / /sys rw - sysfs sysfs rw\n"),
+            None
+        );
     }
 
     #[test]

@@ -205,9 +205,13 @@ fn helper_mirror() {
     let mount = std::env::var("BINDIF_MOUNT").unwrap();
     let unit = std::env::var("BINDIF_UNIT").unwrap();
     let mount = Path::new(&mount);
-    sys::cgroup::mount_private_cgroup2(mount).unwrap();
+    // the host's hierarchy flags, which a mount from this (the initial) cgroup namespace
+    // would otherwise clear for the whole host
+    let mi = std::fs::read_to_string("/proc/1/mountinfo").unwrap();
+    let flags = bindif::cgroup_path::cgroup2_flags(&mi).unwrap_or_default();
+    sys::cgroup::mount_private_cgroup2(mount, &flags).unwrap();
     // Idempotent: a second call sees the cgroup2 already there.
-    sys::cgroup::mount_private_cgroup2(mount).unwrap();
+    sys::cgroup::mount_private_cgroup2(mount, &flags).unwrap();
     let dir = sys::cgroup::enter_mirror(mount, &unit).unwrap();
     let mut r = Report::new();
     r.insert("dir".into(), dir.display().to_string());

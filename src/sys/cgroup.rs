@@ -406,9 +406,11 @@ pub fn remove_adhoc_leftovers(parent: &Path, keep: &Path) -> usize {
 /// hierarchy is reachable only through the returned descriptor (as `/proc/self/fd/N`) and
 /// goes away with it, so nothing is mounted and no mount point is created anywhere. In a
 /// cgroup namespace its root is the namespace's root, as `/proc/self/cgroup` paths are.
-/// Needs CAP_SYS_ADMIN.
-pub fn open_detached_cgroup2() -> io::Result<OwnedFd> {
+/// `flags` are the hierarchy's flags to keep (see `cgroup_path::cgroup2_flags`): the new
+/// superblock configuration sets them for the whole hierarchy. Needs CAP_SYS_ADMIN.
+pub fn open_detached_cgroup2(flags: &[String]) -> io::Result<OwnedFd> {
     const FSOPEN_CLOEXEC: libc::c_long = 1;
+    const FSCONFIG_SET_FLAG: libc::c_long = 0;
     const FSCONFIG_CMD_CREATE: libc::c_long = 6;
     const FSMOUNT_CLOEXEC: libc::c_long = 1;
     const MOUNT_ATTR_NOSUID_NODEV_NOEXEC: libc::c_long = 0x2 | 0x4 | 0x8;
@@ -422,6 +424,21 @@ pub fn open_detached_cgroup2() -> io::Result<OwnedFd> {
     })?;
     // SAFETY: `fs` is a fresh descriptor that nobody else owns.
     let fs = unsafe { OwnedFd::from_raw_fd(fs as libc::c_int) };
+    for flag in flags {
+        let key = cstring(flag)?;
+        // SAFETY: FSCONFIG_SET_FLAG takes a NUL-terminated key that lives across the call, no
+        // value and no aux argument.
+        crate::sys::cvt(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_FLAG,
+                key.as_ptr(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        })?;
+    }
     // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux argument.
     crate::sys::cvt(unsafe {
         libc::syscall(
@@ -447,22 +464,24 @@ pub fn open_detached_cgroup2() -> io::Result<OwnedFd> {
 }
 
 /// Mounts a private cgroup2 hierarchy at `at` (creating the directory) unless one is already
-/// mounted there. Needed only on legacy hosts, where systemd uses no cgroup2.
-pub fn mount_private_cgroup2(at: &Path) -> io::Result<()> {
+/// mounted there, with the hierarchy's `flags` kept (as for [`open_detached_cgroup2`]). Needed
+/// only on legacy hosts, where systemd uses no cgroup2, and where nothing else works.
+pub fn mount_private_cgroup2(at: &Path, flags: &[String]) -> io::Result<()> {
     let created = !at.exists();
     fs::create_dir_all(at)?;
     if statfs_magic(at)? == cgroup_path::CGROUP2_SUPER_MAGIC {
         return Ok(());
     }
     let target = cstring(at)?;
-    // SAFETY: all strings are NUL-terminated and live across the call; data is NULL.
+    let data = cstring(flags.join(","))?;
+    // SAFETY: all strings are NUL-terminated and live across the call.
     let r = unsafe {
         libc::mount(
             b"cgroup2\0".as_ptr() as *const libc::c_char,
             target.as_ptr(),
             b"cgroup2\0".as_ptr() as *const libc::c_char,
             libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
+            data.as_ptr() as *const libc::c_void,
         )
     };
     if r < 0 {

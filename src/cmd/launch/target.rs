@@ -161,7 +161,7 @@ fn place() -> Result<Place, sys::Error> {
 /// /run with the host: a mount point made there would stay behind); where that is not
 /// available, as the private mount legacy hosts use.
 fn mount_hidden(own: &str) -> Result<(PathBuf, String), sys::Error> {
-    let mount = match cgroup::open_detached_cgroup2() {
+    let mount = match cgroup::open_detached_cgroup2(&hierarchy_flags()) {
         // Kept open for the rest of this process's life: the cgroup paths below it must stay
         // valid until the command is executed (close-on-exec closes it then) and to undo a
         // failed start.
@@ -282,10 +282,22 @@ fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
     Target::open(dir)
 }
 
+/// The cgroup2 hierarchy's flags, from PID 1's mounts (the host's, also when this process was
+/// given other mounts by `ip netns exec`), else our own: a mount of ours repeats them, or it
+/// would clear `nsdelegate` and the memory flags systemd set for the whole host. None found
+/// (a legacy host): nothing to keep.
+fn hierarchy_flags() -> Vec<String> {
+    ["/proc/1/mountinfo", "/proc/self/mountinfo"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find_map(|text| cgroup_path::cgroup2_flags(&text))
+        .unwrap_or_default()
+}
+
 /// Mounts the private cgroup2 hierarchy (once; later runs find it mounted).
 fn mount_private() -> Result<&'static Path, sys::Error> {
     let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
-    cgroup::mount_private_cgroup2(mount).map_err(|e| {
+    cgroup::mount_private_cgroup2(mount, &hierarchy_flags()).map_err(|e| {
         cg_err(
             "mount private cgroup2 hierarchy at",
             PRIVATE_CGROUP2_MOUNT,
