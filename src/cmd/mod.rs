@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> i32 {
             &args.root,
             units,
             args.json,
-            launch::running_systemd_version().unwrap_or(260),
+            launch::running_systemd_version(),
         )),
         Mode::Migrate => Ok(migrate::run(
             &args.root,

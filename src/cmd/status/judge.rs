@@ -3,6 +3,7 @@
 //! the exit status. Pure, and tested on hand-written facts.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
 use crate::cmd::generator::{NATIVE_SINCE, PROGRAM};
@@ -343,13 +344,21 @@ pub fn binds_itself(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> bool {
 /// reader sees `UNIT: ` before it).
 pub fn generator_not_run_note(facts: &CgroupFacts) -> Option<String> {
     let dropin = facts.generator_dropin.as_ref()?;
-    Some(format!(
-        "BindNetworkInterface={} is set, but {PROGRAM} did not run for it (no {}): is the \
-         generator installed in a directory this systemd searches (systemd-path \
-         systemd-search-system-generator)? The unit starts unbound.",
+    Some(generator_not_run_text(
         facts.want.iface().unwrap_or_default(),
-        escape_path(dropin)
+        dropin,
     ))
+}
+
+/// The words for a unit that sets `BindNetworkInterface=interface` and lacks the generated
+/// `dropin` (shared by `status` and `show`).
+pub fn generator_not_run_text(interface: &str, dropin: &Path) -> String {
+    format!(
+        "BindNetworkInterface={interface} is set, but {PROGRAM} did not run for it (no {}): is \
+         the generator installed in a directory this systemd searches (systemd-path \
+         systemd-search-system-generator)? The unit starts unbound.",
+        escape_path(dropin)
+    )
 }
 
 /// The sockets of `held` (pid, comm, socket) that do not carry a device `expected` accepts.

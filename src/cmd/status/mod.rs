@@ -32,8 +32,9 @@ pub use error::Error;
 pub use facts::{CgroupFacts, Links, ProgKind, Program, Want};
 pub use gather::{default_hierarchies, gather, generator_misses, GeneratorMiss, Options};
 pub use judge::{
-    assess, binds_itself, exit_status, generator_expected, generator_not_run_note, unbound_sockets,
-    CgroupReport, Expected, ProgramReport, SocketReport, State,
+    assess, binds_itself, exit_status, generator_expected, generator_not_run_note,
+    generator_not_run_text, unbound_sockets, CgroupReport, Expected, ProgramReport, SocketReport,
+    State,
 };
 pub use render::{error_json, render_text, to_json};
 
