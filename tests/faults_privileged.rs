@@ -777,6 +777,8 @@ fn scenario(id: &str) -> Option<Outcome> {
             let out = w.run("", &argv);
             w.outcome(&out, 0)
         }
+        // status (issue 16).
+        "generator-not-run-status" => generator_not_run(),
         _ => return None,
     })
 }
@@ -983,6 +985,49 @@ fn verifier_rejected() -> Outcome {
     }
 }
 
+/// Issue 16: a unit with the key and no generated drop-in below `--root` (the generator was
+/// installed where this systemd does not look): `status` says so and exits 1. With the drop-in
+/// written, the same command says nothing and exits 0 (the unit has no cgroup: not running).
+fn generator_not_run() -> Outcome {
+    if let Some(v) = bindif::sys::process::pid1_systemd_version() {
+        assert!(
+            v < 260,
+            "generator-not-run-status needs a host whose systemd predates v260 (PID 1 runs {v})"
+        );
+    }
+    let w = World::new("fault.service");
+    w.unit_file(
+        "nogen.service",
+        &format!("[Service]\nBindNetworkInterface={VETH_A}\nExecStart=/bin/true\n"),
+    );
+    let argv = [BIN, &w.root_arg(), "status", "nogen.service"];
+    let status = || {
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .output()
+            .expect("run status")
+    };
+    let out = status();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("nogen.service") && stdout.contains("generator-not-run"),
+        "{stdout}"
+    );
+    w.write(
+        "run/systemd/generator/nogen.service.d/zzzz-bindif-launch.conf",
+        b"[Service]\n",
+    );
+    let again = status();
+    assert_eq!(
+        (again.status.code(), String::from_utf8_lossy(&again.stderr)),
+        (Some(0), "".into()),
+        "with the drop-in present"
+    );
+    let mut o = w.outcome(&out, 0);
+    o.command = "n/a".into();
+    o
+}
+
 /// The interface is deleted and re-created (new ifindex) while the unit runs: the program
 /// binds to a dead ifindex (`bindif-launch status` reports `gone`, see
 /// status_privileged::reports_gone_recreated_renamed_and_mismatch); a restart binds the new one
@@ -1178,6 +1223,11 @@ fn faults_exec_verifier_memlock() {
             .iter()
             .any(|p| r.id.starts_with(p))
     });
+}
+
+#[test]
+fn faults_status() {
+    check_rows(|r| r.id.starts_with("generator-"));
 }
 
 #[test]

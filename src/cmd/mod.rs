@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> i32 {
             &args.root,
             units,
             args.json,
-            launch::running_systemd_version().unwrap_or(260),
+            launch::running_systemd_version(),
         )),
         Mode::Migrate => Ok(migrate::run(
             &args.root,
@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> i32 {
             launch::running_systemd_version(),
         )),
         Mode::Adopt(o) => Ok(adopt::run(o)),
-        Mode::Status { units, sockets } => Ok(status::run(units, *sockets, args.json)),
+        Mode::Status { units, sockets } => Ok(status::run(&args.root, units, *sockets, args.json)),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
         Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),
         Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),

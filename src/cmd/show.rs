@@ -3,27 +3,34 @@
 
 use std::path::Path;
 
+use crate::cmd::generator::NATIVE_SINCE;
 use crate::cmd::launch::config::{self, UnitConfig};
+use crate::cmd::status;
 use crate::json::Value;
 use crate::unit::eval::{self, TimeSpan};
 use crate::unit::paths::SearchPath;
 use crate::unit::{Diagnostic, Source};
 use crate::{exit, log_at};
 
-/// Prints each unit; returns 0, or 2 when a unit could not be loaded.
-pub fn run(root: &Path, units: &[String], json: bool, systemd_version: u32) -> i32 {
+/// Prints each unit; returns 0, or 2 when a unit could not be loaded. `systemd_version`: the
+/// running systemd's (`None`: unknown); units are evaluated by the newest rules when it is
+/// unknown, and on systemd < 260 a unit the generator did not reach is warned about.
+pub fn run(root: &Path, units: &[String], json: bool, systemd_version: Option<u32>) -> i32 {
     let mut status = 0;
     let mut docs = Vec::new();
+    let version = systemd_version.unwrap_or(NATIVE_SINCE);
     for (i, name) in units.iter().enumerate() {
         // An offline look at a tree: `$SYSTEMD_UNIT_PATH` counts, as for systemd-analyze (the
         // launcher itself ignores it, see config::read).
-        match config::read_on(SearchPath::system(root), name, systemd_version) {
-            Ok(cfg) if json => docs.push(to_json(&cfg)),
+        let read = config::read_on(SearchPath::system(root), name, version);
+        let generator = || generator_warnings(root, name, systemd_version);
+        match read {
+            Ok(cfg) if json => docs.push(to_json(&cfg, &generator())),
             Ok(cfg) => {
                 if i > 0 {
                     println!();
                 }
-                print!("{}", to_text(&cfg));
+                print!("{}", to_text(&cfg, &generator()));
             }
             Err(e) => {
                 log_at!(Err, "Failed to load unit {name}: {e}");
@@ -41,6 +48,20 @@ pub fn run(root: &Path, units: &[String], json: bool, systemd_version: u32) -> i
         println!("{}", Value::Arr(docs).render());
     }
     status
+}
+
+/// `UNIT: …` when the generator did not run for the unit (see [`status::generator_misses`]).
+fn generator_warnings(root: &Path, name: &str, systemd_version: Option<u32>) -> Vec<String> {
+    status::generator_misses(root, Some(&[name.to_string()]), systemd_version)
+        .into_iter()
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m.unit,
+                status::generator_not_run_text(&m.interface, &m.dropin)
+            )
+        })
+        .collect()
 }
 
 fn at(source: &Option<Source>) -> String {
@@ -65,8 +86,9 @@ fn diagnostics(cfg: &UnitConfig) -> Vec<&Diagnostic> {
     all
 }
 
-/// The human form: one `Label: value` per line, files in application order.
-pub fn to_text(cfg: &UnitConfig) -> String {
+/// The human form: one `Label: value` per line, files in application order; `extra` warnings
+/// (the generator's) after the unit's own.
+pub fn to_text(cfg: &UnitConfig, extra: &[String]) -> String {
     let b = &cfg.bind;
     let mut out = format!("Unit: {}\n", cfg.loaded.name);
     let frag = cfg.loaded.fragment.as_ref();
@@ -125,6 +147,9 @@ pub fn to_text(cfg: &UnitConfig) -> String {
     for d in diagnostics(cfg) {
         out += &format!("Warning: {}\n", eval::format_diagnostic(d));
     }
+    for w in extra {
+        out += &format!("Warning: {w}\n");
+    }
     out
 }
 
@@ -171,7 +196,7 @@ fn source_json(s: &Option<Source>) -> Value {
     }
 }
 
-pub fn to_json(cfg: &UnitConfig) -> Value {
+pub fn to_json(cfg: &UnitConfig, extra: &[String]) -> Value {
     let b = &cfg.bind;
     let command = match cfg.shown_command() {
         Ok((l, unexpanded)) => Value::obj(vec![
@@ -230,8 +255,51 @@ pub fn to_json(cfg: &UnitConfig) -> Value {
                 diagnostics(cfg)
                     .into_iter()
                     .map(|d| Value::str(eval::format_diagnostic(d)))
+                    .chain(extra.iter().map(|w| Value::str(w.as_str())))
                     .collect(),
             ),
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: show warns about a unit the generator did not reach, on systemd < 260 only, and
+    /// not once the drop-in exists.
+    #[test]
+    fn warns_when_the_generator_did_not_run() {
+        let root = std::env::temp_dir().join(format!("bindif-show-gen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let etc = root.join("etc/systemd/system");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("web.service"),
+            "[Service]\nBindNetworkInterface=mgmt\nExecStart=/bin/true\n",
+        )
+        .unwrap();
+        let warnings = generator_warnings(&root, "web.service", Some(252));
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with(
+                "web.service: BindNetworkInterface=mgmt is set, but bindif-launch-generator did \
+                 not run for it (no /run/systemd/generator/web.service.d/zzzz-bindif-launch.conf)"
+            ),
+            "{warnings:?}"
+        );
+        let cfg = config::read_on(SearchPath::system(&root), "web.service", 252).unwrap();
+        assert!(to_text(&cfg, &warnings).ends_with(&format!("Warning: {}\n", warnings[0])));
+        let json = to_json(&cfg, &warnings).render();
+        assert!(
+            json.contains("\"warnings\":[\"web.service: BindNetworkInterface=mgmt"),
+            "{json}"
+        );
+        assert!(generator_warnings(&root, "web.service", Some(260)).is_empty());
+        let gen = root.join("run/systemd/generator/web.service.d");
+        std::fs::create_dir_all(&gen).unwrap();
+        std::fs::write(gen.join(crate::cmd::generator::DROPIN_NAME), "[Service]\n").unwrap();
+        assert!(generator_warnings(&root, "web.service", Some(252)).is_empty());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

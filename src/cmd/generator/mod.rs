@@ -53,10 +53,12 @@ mod verify;
 mod write;
 
 pub use parallel::map_ordered;
-pub use plan::{attach_line, plan, Check, FindExecutable, GenFile, Input, Message, Plan, Strategy};
+pub use plan::{
+    attach_line, dropin_path, plan, Check, FindExecutable, GenFile, Input, Message, Plan, Strategy,
+};
 pub use quote::wrap_line;
 pub use units::{
-    enumerate, find_in_systemd_path, load_all, load_name, search_path_with_output,
+    enumerate, find_in_systemd_path, load_all, load_name, mentioning, search_path_with_output,
     search_path_without_generators,
 };
 pub use verify::verify;
@@ -73,7 +75,8 @@ pub const TEMPLATE_PLACEHOLDER: &str = "bindif-launch-generator-template";
 /// The program name in log lines.
 pub const PROGRAM: &str = "bindif-launch-generator";
 
-/// The generator directories systemd passes as `NORMAL EARLY LATE`, as the search path names them.
+/// The generator directories systemd passes as `NORMAL EARLY LATE`, as the search path names them
+/// (the first is where the generator writes, see [`dropin_path`]).
 pub(crate) const GENERATOR_DIRS: [&str; 3] = [
     "/run/systemd/generator",
     "/run/systemd/generator.early",

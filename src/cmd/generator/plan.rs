@@ -306,7 +306,7 @@ fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
 }
 
 /// Where the drop-in of `unit` goes, relative to the output directory.
-pub(super) fn dropin_path(unit: &str) -> PathBuf {
+pub fn dropin_path(unit: &str) -> PathBuf {
     PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME)
 }
 

@@ -13,6 +13,7 @@ use super::parallel::map_ordered;
 use super::plan::Input;
 use super::{GENERATOR_DIRS, TEMPLATE_PLACEHOLDER};
 use crate::unit::catalog::Catalog;
+use crate::unit::chase::read_in_root;
 use crate::unit::load::load_with;
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
@@ -131,4 +132,102 @@ pub fn find_in_systemd_path(root: &Path, name: &str) -> Option<String> {
         .map(|dir| dir.join(name))
         .find(|host| check_executable(&under_root(root, host)).is_ok())
         .map(|host| host.to_string_lossy().into_owned())
+}
+
+/// The names among `names` (from [`enumerate`]) whose files may set `key`: a fragment, an
+/// alias or a drop-in directory that applies to the name (its own, its template's, a
+/// dash-prefix or the type-wide one) holds a file mentioning it. Reads each file once as
+/// bytes, without parsing, so that a caller (`status`) loads only those few units; a
+/// dash-prefix match is generous, the loader then decides.
+pub fn mentioning(catalog: &Catalog, names: &[String], key: &str) -> Vec<String> {
+    let root = catalog.root();
+    let needle = key.as_bytes();
+    let mentions = |host: &Path| {
+        read_in_root(root, host).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+    };
+    // Entry names (drop-in directories without their `.d`) with a file that mentions the key.
+    let mut stems = BTreeSet::new();
+    for dir in catalog.search_path().dirs() {
+        let Ok(rd) = std::fs::read_dir(under_root(root, dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(n) = e.file_name().into_string() else {
+                continue;
+            };
+            if n.starts_with('.') {
+                continue;
+            }
+            let host = dir.join(&n);
+            match n.strip_suffix(".d") {
+                Some(stem) => {
+                    let Ok(confs) = std::fs::read_dir(under_root(root, &host)) else {
+                        continue;
+                    };
+                    let hit = confs.flatten().any(|c| {
+                        let c = c.file_name();
+                        Path::new(&c).extension().is_some_and(|x| x == "conf")
+                            && mentions(&host.join(&c))
+                    });
+                    if hit {
+                        stems.insert(stem.to_string());
+                    }
+                }
+                None if mentions(&host) => {
+                    stems.insert(n);
+                }
+                None => {}
+            }
+        }
+    }
+    names
+        .iter()
+        .filter(|n| stems.iter().any(|s| applies_to(s, n)))
+        .cloned()
+        .collect()
+}
+
+/// Whether files under the entry `stem` (a unit file's name, or a drop-in directory's without
+/// `.d`) can configure unit `n`: the same name, its template, the type-wide directory
+/// (`service`), or a dash prefix (`foo-.service`, `foo-@.service`, `foo-@x.service`).
+fn applies_to(stem: &str, n: &str) -> bool {
+    if stem == n
+        || name::template_of(n).as_deref() == Some(stem)
+        || name::unit_type(n) == Some(stem)
+    {
+        return true;
+    }
+    match (name::prefix(stem), name::prefix(n)) {
+        (Some(sp), Some(np)) => {
+            sp.ends_with('-') && np.starts_with(sp) && name::unit_type(stem) == name::unit_type(n)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_entries_configure_a_unit() {
+        for (stem, n) in [
+            ("web.service", "web.service"),
+            ("sshd@.service", "sshd@mgmt.service"),
+            ("service", "web.service"),
+            ("foo-.service", "foo-bar.service"),
+            ("foo-@.service", "foo-bar@x.service"),
+        ] {
+            assert!(applies_to(stem, n), "{stem} {n}");
+        }
+        for (stem, n) in [
+            ("web.service", "web2.service"),
+            ("socket", "web.service"),
+            ("foo-.socket", "foo-bar.service"),
+            ("foo.service", "foo-bar.service"),
+            ("sshd@mgmt.service", "sshd@dmz.service"),
+        ] {
+            assert!(!applies_to(stem, n), "{stem} {n}");
+        }
+    }
 }

@@ -102,6 +102,10 @@ pub struct CgroupFacts {
     pub other_netns_pids: Vec<u32>,
     /// The inodes of those namespaces (`net:[INODE]`), each once, in ascending order.
     pub other_netns: Vec<u64>,
+    /// On systemd < 260: the unit sets `BindNetworkInterface=`, binds itself no other way, and
+    /// this generated drop-in (a path as systemd sees it) does not exist: the generator did not
+    /// run for it, so the unit starts unbound.
+    pub generator_dropin: Option<PathBuf>,
 }
 
 /// What the caller's network namespace says about the interfaces the facts mention.

@@ -16,8 +16,12 @@ use std::path::{Path, PathBuf};
 use super::args::UnitPattern;
 use super::error::Error;
 use super::facts::{hierarchy_path, last_component, CgroupFacts, Links, ProgKind, Program, Want};
-use super::judge::{assess, unbound_sockets, CgroupReport};
+use super::judge::{assess, binds_itself, generator_expected, unbound_sockets, CgroupReport};
 use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
+use crate::cmd::generator::{
+    dropin_path, enumerate, load_name, mentioning, search_path_without_generators, GENERATOR_DIRS,
+    NATIVE_SINCE,
+};
 use crate::log_at;
 use crate::sys;
 use crate::sys::bpf;
@@ -27,6 +31,7 @@ use crate::unit::catalog::Catalog;
 use crate::unit::eval::{self, EvalContext};
 use crate::unit::load;
 use crate::unit::name::{self, Kind};
+use crate::unit::paths::{under_root, SearchPath};
 use crate::unit::specifier::{HostFacts, SpecifierContext};
 
 /// What to look at.
@@ -40,6 +45,9 @@ pub struct Options {
     pub units: Vec<String>,
     pub sockets: bool,
     pub json: bool,
+    /// The running systemd's version; `None`: read PID 1's (see
+    /// [`crate::sys::process::pid1_systemd_version`]). Tests set it.
+    pub systemd_version: Option<u32>,
 }
 
 impl Options {
@@ -50,6 +58,7 @@ impl Options {
             units: units.to_vec(),
             sockets,
             json,
+            systemd_version: None,
         }
     }
 }
@@ -221,8 +230,7 @@ struct UnitReader {
 }
 
 impl UnitReader {
-    fn new(root: &Path) -> UnitReader {
-        let version = crate::sys::process::pid1_systemd_version().unwrap_or(260);
+    fn new(root: &Path, version: u32) -> UnitReader {
         UnitReader {
             catalog: Catalog::system(root),
             facts: HostFacts::gather(root),
@@ -247,6 +255,136 @@ impl UnitReader {
             None => Want::Unset,
         }
     }
+}
+
+/// A unit the generator did not reach: its name, its `BindNetworkInterface=` (as written, for a
+/// template) and the drop-in that is missing, as systemd sees the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratorMiss {
+    pub unit: String,
+    pub interface: String,
+    pub dropin: PathBuf,
+}
+
+/// On systemd < 260 (or an unknown version, see [`generator_expected`]): the units among
+/// `units` (`None`: every unit of the search path whose files mention the key; only those are
+/// loaded) that set `BindNetworkInterface=`, do not bind themselves (see [`binds_itself`]) and
+/// have no generated drop-in below `root`: the generator did not run for them. Units are read
+/// without the generator directories, as the generator reads them.
+pub fn generator_misses(
+    root: &Path,
+    units: Option<&[String]>,
+    systemd_version: Option<u32>,
+) -> Vec<GeneratorMiss> {
+    if !generator_expected(systemd_version) {
+        return Vec::new();
+    }
+    let catalog = Catalog::new(search_path_without_generators(&SearchPath::system(root)));
+    let names = match units {
+        Some(u) => u.to_vec(),
+        None => mentioning(&catalog, &enumerate(&catalog), eval::KEY_BIND),
+    };
+    let facts = HostFacts::gather(root);
+    let version = systemd_version.unwrap_or(NATIVE_SINCE);
+    names
+        .iter()
+        .filter_map(|n| generator_miss(root, &catalog, &facts, version, n, units.is_some()))
+        .collect()
+}
+
+/// [`generator_misses`] for one name; `named`: given by the caller (an alias is then checked
+/// under the name it leads to; found by the enumeration, it is skipped, as its target is
+/// listed too).
+fn generator_miss(
+    root: &Path,
+    catalog: &Catalog,
+    facts: &HostFacts,
+    version: u32,
+    n: &str,
+    named: bool,
+) -> Option<GeneratorMiss> {
+    let template = name::kind(n) == Some(Kind::Template);
+    let loaded = load::load_with(catalog, &load_name(n)).ok()?;
+    if !named && loaded.name != load_name(n) {
+        return None;
+    }
+    // The unit's id: for a template, the template (loaded through the placeholder instance).
+    let id = if template {
+        name::template_of(&loaded.name)?
+    } else {
+        loaded.name.clone()
+    };
+    let fragment = loaded
+        .fragment
+        .as_ref()
+        .map(|f| f.to_string_lossy().into_owned());
+    let mut spec = SpecifierContext::new(&loaded.name, facts);
+    spec.fragment_path = fragment.as_deref();
+    let ctx = EvalContext::new(spec, version);
+    let interface = eval::evaluate_bind(&loaded, &ctx).interface.value?;
+    if binds_itself(&loaded, &ctx) {
+        return None;
+    }
+    // A template's value as written: the placeholder instance is no interface of anyone's.
+    let interface = if template {
+        let section = eval::cgroup_section(&id)?;
+        loaded
+            .values(section, eval::KEY_BIND)
+            .last()
+            .map(|a| a.value.clone())?
+    } else {
+        interface
+    };
+    let generated = Path::new(GENERATOR_DIRS[0]);
+    let own = generated.join(dropin_path(&id));
+    // An instance is covered by its template's drop-in, or by its own when it differs.
+    let of_template = name::template_of(&id).map(|t| generated.join(dropin_path(&t)));
+    let present = std::iter::once(&own)
+        .chain(of_template.as_ref())
+        .any(|p| fs::symlink_metadata(under_root(root, p)).is_ok());
+    if present {
+        return None;
+    }
+    Some(GeneratorMiss {
+        unit: n.to_string(),
+        interface,
+        dropin: of_template.unwrap_or(own),
+    })
+}
+
+/// Attaches a miss to the unit's facts: to its report when it has one, else to its cgroup
+/// (found in the walk) or, not running, to a report without a cgroup.
+fn add_generator_miss(
+    facts: &mut Vec<CgroupFacts>,
+    seen: &[Seen],
+    hierarchies: &[PathBuf],
+    miss: GeneratorMiss,
+) {
+    let mut found = false;
+    for f in facts
+        .iter_mut()
+        .filter(|f| f.unit.as_deref() == Some(miss.unit.as_str()))
+    {
+        f.generator_dropin = Some(miss.dropin.clone());
+        found = true;
+    }
+    if found {
+        return;
+    }
+    let cgroup = seen
+        .iter()
+        .find(|s| last_component(&s.rel) == Some(miss.unit.as_str()));
+    facts.push(CgroupFacts {
+        hierarchy: cgroup.map(|s| hierarchies[s.hierarchy].clone()),
+        path: cgroup.map(|s| s.rel.clone()).unwrap_or_default(),
+        unit: Some(miss.unit),
+        programs: cgroup.map(|s| s.programs.clone()).unwrap_or_default(),
+        want: Want::Iface(miss.interface),
+        named: false,
+        other_netns_pids: Vec::new(),
+        other_netns: Vec::new(),
+        generator_dropin: Some(miss.dropin),
+    });
 }
 
 /// Socket inodes held by `pid` (from `/proc/PID/fd/*` links `socket:[INODE]`).
@@ -295,7 +433,11 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
             }
         })
         .collect();
-    let reader = UnitReader::new(&opts.root);
+    let running = opts
+        .systemd_version
+        .or_else(crate::sys::process::pid1_systemd_version);
+    // Evaluation follows the newest rules when the version is unknown, as the launcher does.
+    let reader = UnitReader::new(&opts.root, running.unwrap_or(NATIVE_SINCE));
     let mut facts: Vec<CgroupFacts> = selected
         .iter()
         .map(|&i| {
@@ -316,6 +458,7 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 named: !patterns.is_empty(),
                 other_netns_pids: Vec::new(),
                 other_netns: Vec::new(),
+                generator_dropin: None,
             }
         })
         .collect();
@@ -334,8 +477,14 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 named: true,
                 other_netns_pids: Vec::new(),
                 other_netns: Vec::new(),
+                generator_dropin: None,
             });
         }
+    }
+    let named: Option<Vec<String>> =
+        (!patterns.is_empty()).then(|| patterns.iter().map(|p| p.name.clone()).collect());
+    for miss in generator_misses(&opts.root, named.as_deref(), running) {
+        add_generator_miss(&mut facts, &seen, &hierarchies, miss);
     }
     // Processes in another network namespace than ours: their cgroup's ifindex names an
     // interface of that namespace. The facts of cgroups that exist come first, in the order of
@@ -453,5 +602,128 @@ fn add_sockets(reports: &mut [CgroupReport], seen: &[Seen], selected: &[usize], 
             }
         }
         r.sockets = Some(held);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::judge::{assess, exit_status, State};
+    use super::*;
+
+    /// A throwaway root, removed on drop.
+    struct Root(PathBuf);
+
+    impl Root {
+        fn new(tag: &str) -> Root {
+            let p =
+                std::env::temp_dir().join(format!("bindif-genrun-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(p.join("etc/systemd/system")).unwrap();
+            Root(p)
+        }
+
+        fn write(&self, rel: &str, text: &str) {
+            let p = self.0.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+    }
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn units(misses: &[GeneratorMiss]) -> Vec<(&str, &str, &Path)> {
+        misses
+            .iter()
+            .map(|m| (m.unit.as_str(), m.interface.as_str(), m.dropin.as_path()))
+            .collect()
+    }
+
+    /// Issue 16: on systemd < 260, a unit with the key and no generated drop-in is found by the
+    /// enumeration (and by name), judged `generator-not-run` and makes status exit 1; with the
+    /// drop-in in place, or a unit that binds itself, or systemd 260, nothing is said.
+    #[test]
+    fn generator_not_run_in_a_temp_root() {
+        let r = Root::new("check");
+        let etc = "etc/systemd/system";
+        r.write(
+            &format!("{etc}/web.service"),
+            "[Service]\nBindNetworkInterface=mgmt\nExecStart=/usr/bin/web\n",
+        );
+        r.write(
+            &format!("{etc}/vpn@.service"),
+            "[Service]\nBindNetworkInterface=%i\nExecStart=/usr/bin/vpn\n",
+        );
+        r.write(
+            &format!("{etc}/own.service"),
+            "[Service]\nBindNetworkInterface=mgmt\nExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart=/usr/bin/own\n",
+        );
+        // The key only in a drop-in; and a unit without it, which is not even loaded.
+        r.write(
+            &format!("{etc}/dns.service"),
+            "[Service]\nExecStart=/usr/bin/dns\n",
+        );
+        r.write(
+            &format!("{etc}/dns.service.d/bind.conf"),
+            "[Service]\nBindNetworkInterface=dmz\n",
+        );
+        r.write(
+            &format!("{etc}/plain.service"),
+            "[Service]\nExecStart=/usr/bin/plain\n",
+        );
+        let gen = Path::new("/run/systemd/generator");
+        let dropin = |u: &str| gen.join(format!("{u}.d/zzzz-bindif-launch.conf"));
+
+        // Only the units whose files mention the key are loaded.
+        let catalog = Catalog::new(search_path_without_generators(&SearchPath::system(&r.0)));
+        assert_eq!(
+            mentioning(&catalog, &enumerate(&catalog), eval::KEY_BIND),
+            ["dns.service", "own.service", "vpn@.service", "web.service"]
+        );
+        let misses = generator_misses(&r.0, None, Some(252));
+        assert_eq!(
+            units(&misses),
+            [
+                ("dns.service", "dmz", dropin("dns.service").as_path()),
+                ("vpn@.service", "%i", dropin("vpn@.service").as_path()),
+                ("web.service", "mgmt", dropin("web.service").as_path()),
+            ]
+        );
+        // Judged: generator-not-run, exit 1.
+        let mut facts = Vec::new();
+        add_generator_miss(&mut facts, &[], &[], misses[2].clone());
+        let reports: Vec<_> = facts
+            .into_iter()
+            .map(|f| assess(f, &Links::default()))
+            .collect();
+        assert_eq!(reports[0].state, State::GeneratorNotRun);
+        assert_eq!(exit_status(&reports), 1);
+        // An instance is covered by its template's drop-in; named units are checked by name;
+        // an unknown systemd version is taken to predate v260.
+        let named = ["vpn@wg0.service".to_string(), "plain.service".to_string()];
+        assert_eq!(
+            units(&generator_misses(&r.0, Some(&named), None)),
+            [("vpn@wg0.service", "wg0", dropin("vpn@.service").as_path())]
+        );
+        // The drop-ins written: nothing to say.
+        for u in ["web.service", "vpn@.service", "dns.service"] {
+            r.write(
+                &format!("run/systemd/generator/{u}.d/zzzz-bindif-launch.conf"),
+                "[Service]\n",
+            );
+        }
+        assert_eq!(generator_misses(&r.0, None, Some(252)), []);
+        assert_eq!(generator_misses(&r.0, Some(&named), Some(252)), []);
+        // systemd 260 binds natively: nothing is checked.
+        let r2 = Root::new("native");
+        r2.write(
+            &format!("{etc}/web.service"),
+            "[Service]\nBindNetworkInterface=mgmt\n",
+        );
+        assert_eq!(generator_misses(&r2.0, None, Some(260)), []);
+        assert_eq!(units(&generator_misses(&r2.0, None, Some(259))).len(), 1);
     }
 }

@@ -3,9 +3,14 @@
 //! the exit status. Pure, and tested on hand-written facts.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
+use crate::cmd::generator::{NATIVE_SINCE, PROGRAM};
 use crate::sys::diag::InetSocket;
+use crate::unit::eval::{cgroup_section, is_bindif_launch, EvalContext};
+use crate::unit::exec::{parse_exec, ExecParseOptions};
+use crate::unit::LoadedUnit;
 
 /// A verdict, per program and per cgroup. Ordered from harmless to worst, so a cgroup's state is
 /// the maximum of its programs' and its own.
@@ -25,6 +30,9 @@ pub enum State {
     Inactive,
     /// No binding program on the cgroup (a problem when the unit wants one).
     Unbound,
+    /// systemd < 260, the unit sets `BindNetworkInterface=` and binds itself no other way, but
+    /// the generator wrote no drop-in for it: it starts unbound, silently.
+    GeneratorNotRun,
     /// More than one binding program on one cgroup.
     Stacked,
     /// The ifindex now has another name and the unit's interface no longer exists.
@@ -44,6 +52,7 @@ impl State {
             State::OtherNetns => "other-netns",
             State::Inactive => "inactive",
             State::Unbound => "unbound",
+            State::GeneratorNotRun => "generator-not-run",
             State::Stacked => "stacked",
             State::Renamed => "renamed",
             State::Mismatch => "mismatch",
@@ -253,13 +262,21 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
             more(facts.other_netns_pids.len()),
         ));
     }
+    if let Some(note) = generator_not_run_note(&facts) {
+        state = state.max(State::GeneratorNotRun);
+        notes.push(note);
+    }
     if let Want::Unknown(Some(why)) = &facts.want {
         if facts.named {
             notes.push(format!("unit file not read: {why}"));
         }
     }
     let problem = match state {
-        State::Gone | State::Mismatch | State::Renamed | State::Stacked => true,
+        State::Gone
+        | State::Mismatch
+        | State::Renamed
+        | State::Stacked
+        | State::GeneratorNotRun => true,
         State::Unbound => facts.named && want.is_some(),
         _ => false,
     };
@@ -283,6 +300,67 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
     }
 }
 
+/// Whether a missing generated drop-in means anything on this host: systemd before v260 needs
+/// the generator; an unknown version is taken to predate v260, as the generator itself does.
+pub fn generator_expected(systemd_version: Option<u32>) -> bool {
+    !matches!(systemd_version, Some(v) if v >= NATIVE_SINCE)
+}
+
+/// Whether the unit's own files already run bindif-launch before its processes: the attach step
+/// (`ExecStartPre=+…bindif-launch --attach %n`, or in `ExecCondition=`) or the launcher as
+/// `ExecStart=`. Such a unit is bound without the generator. Effective lists only: a later
+/// empty assignment resets the lines before it.
+pub fn binds_itself(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> bool {
+    let Some(section) = cgroup_section(&unit.name) else {
+        return false;
+    };
+    let opts = ExecParseOptions {
+        systemd_version: ctx.systemd_version,
+    };
+    ["ExecCondition", "ExecStartPre", "ExecStart"]
+        .iter()
+        .any(|key| {
+            let mut effective = Vec::new();
+            for a in unit.values(section, key) {
+                if a.value.is_empty() {
+                    effective.clear();
+                } else {
+                    effective.push(a);
+                }
+            }
+            effective.iter().any(|a| {
+                parse_exec(&a.value, &ctx.spec, opts)
+                    .commands
+                    .iter()
+                    .any(|c| {
+                        is_bindif_launch(&c.path)
+                            || c.argv.first().is_some_and(|a0| is_bindif_launch(a0))
+                    })
+            })
+        })
+}
+
+/// The explanation for a unit the generator did not reach, without the unit's name (the
+/// reader sees `UNIT: ` before it).
+pub fn generator_not_run_note(facts: &CgroupFacts) -> Option<String> {
+    let dropin = facts.generator_dropin.as_ref()?;
+    Some(generator_not_run_text(
+        facts.want.iface().unwrap_or_default(),
+        dropin,
+    ))
+}
+
+/// The words for a unit that sets `BindNetworkInterface=interface` and lacks the generated
+/// `dropin` (shared by `status` and `show`).
+pub fn generator_not_run_text(interface: &str, dropin: &Path) -> String {
+    format!(
+        "BindNetworkInterface={interface} is set, but {PROGRAM} did not run for it (no {}): is \
+         the generator installed in a directory this systemd searches (systemd-path \
+         systemd-search-system-generator)? The unit starts unbound.",
+        escape_path(dropin)
+    )
+}
+
 /// The sockets of `held` (pid, comm, socket) that do not carry a device `expected` accepts.
 pub fn unbound_sockets(
     held: &[(u32, String, InetSocket)],
@@ -303,7 +381,7 @@ pub fn unbound_sockets(
 }
 
 /// 0 when nothing is wrong, 1 when anything is stale, stacked, unbound (for a unit that wants a
-/// binding) or, with `--sockets`, holds unbound sockets.
+/// binding), not reached by the generator or, with `--sockets`, holds unbound sockets.
 pub fn exit_status(reports: &[CgroupReport]) -> i32 {
     let bad = reports
         .iter()
@@ -317,6 +395,115 @@ mod tests {
     use super::super::testdata::*;
     use super::*;
     use crate::sys::diag;
+    use std::path::PathBuf;
+
+    /// Issue 16: a unit the generator did not reach is a problem of its own, whatever its cgroup
+    /// shows, and the note names the missing drop-in.
+    #[test]
+    fn generator_not_run() {
+        let l = links();
+        let dropin = PathBuf::from("/run/systemd/generator/web.service.d/zzzz-bindif-launch.conf");
+        // Not running: no cgroup.
+        let mut f = facts("", vec![], iface("mgmt"));
+        f.hierarchy = None;
+        f.unit = Some("web.service".into());
+        f.generator_dropin = Some(dropin.clone());
+        let r = assess(f.clone(), &l);
+        assert_eq!(states(&r), (State::GeneratorNotRun, vec![], true));
+        assert_eq!(
+            r.notes,
+            [
+                "BindNetworkInterface=mgmt is set, but bindif-launch-generator did not run for it \
+              (no /run/systemd/generator/web.service.d/zzzz-bindif-launch.conf): is the \
+              generator installed in a directory this systemd searches (systemd-path \
+              systemd-search-system-generator)? The unit starts unbound."
+            ]
+        );
+        assert_eq!(exit_status(&[r]), 1);
+        // Running unbound: the generator is the cause, said once.
+        let mut running = facts("/s/web.service", vec![], iface("mgmt"));
+        running.named = true;
+        let r = assess(running.clone(), &l);
+        assert_eq!((r.state, r.notes.len()), (State::Unbound, 1));
+        running.generator_dropin = Some(dropin.clone());
+        let r = assess(running, &l);
+        assert_eq!(
+            (r.state, r.problem, r.notes.len()),
+            (State::GeneratorNotRun, true, 1)
+        );
+        // Without the fact nothing is said: the same unit, its drop-in present.
+        f.generator_dropin = None;
+        let r = assess(f, &l);
+        assert_eq!(states(&r), (State::Inactive, vec![], false));
+        assert_eq!(exit_status(&[r]), 0);
+        assert_eq!(State::GeneratorNotRun.as_str(), "generator-not-run");
+    }
+
+    #[test]
+    fn generator_expected_before_v260_and_when_unknown() {
+        assert!(generator_expected(Some(247)));
+        assert!(generator_expected(Some(259)));
+        assert!(generator_expected(None));
+        assert!(!generator_expected(Some(260)));
+        assert!(!generator_expected(Some(262)));
+    }
+
+    #[test]
+    fn units_that_bind_themselves() {
+        use crate::unit::specifier::{HostFacts, SpecifierContext};
+        use crate::unit::{Assignment, LoadedUnit, Source};
+        let host = HostFacts::default();
+        let unit = |lines: &[(&str, &str)]| LoadedUnit {
+            name: "web.service".into(),
+            assignments: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| Assignment {
+                    section: "Service".into(),
+                    key: (*k).into(),
+                    value: (*v).into(),
+                    source: Source {
+                        file: PathBuf::from("/etc/systemd/system/web.service"),
+                        line: i + 1,
+                    },
+                })
+                .collect(),
+            ..LoadedUnit::default()
+        };
+        let binds = |lines: &[(&str, &str)]| {
+            let u = unit(lines);
+            let ctx = EvalContext::new(SpecifierContext::new(&u.name, &host), 252);
+            binds_itself(&u, &ctx)
+        };
+        let key = ("BindNetworkInterface", "mgmt");
+        assert!(!binds(&[key, ("ExecStart", "/usr/bin/web")]));
+        assert!(binds(&[
+            key,
+            ("ExecStartPre", "+/usr/lib/bindif-launch --attach %n"),
+            ("ExecStart", "/usr/bin/web"),
+        ]));
+        assert!(binds(&[
+            key,
+            ("ExecCondition", "+/usr/lib/bindif-launch --attach %n")
+        ]));
+        assert!(binds(&[key, ("ExecStart", "/usr/lib/bindif-launch %n")]));
+        assert!(binds(&[
+            key,
+            ("ExecStart", "@/usr/lib/bindif-launch bindif-launch %n")
+        ]));
+        // Reset after it: the attach step no longer runs.
+        assert!(!binds(&[
+            ("ExecStartPre", "+/usr/lib/bindif-launch --attach %n"),
+            ("ExecStartPre", ""),
+            ("ExecStart", "/usr/bin/web"),
+        ]));
+        // Elsewhere than before the unit's processes, or only mentioned: no binding.
+        assert!(!binds(&[(
+            "ExecStartPost",
+            "/usr/lib/bindif-launch --attach %n"
+        )]));
+        assert!(!binds(&[("ExecStart", "/usr/bin/echo bindif-launch")]));
+    }
 
     #[test]
     fn ok_by_name_altname_and_without_unit() {

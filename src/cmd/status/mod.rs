@@ -30,9 +30,10 @@ use crate::sys;
 pub use args::UnitPattern;
 pub use error::Error;
 pub use facts::{CgroupFacts, Links, ProgKind, Program, Want};
-pub use gather::{default_hierarchies, gather, Options};
+pub use gather::{default_hierarchies, gather, generator_misses, GeneratorMiss, Options};
 pub use judge::{
-    assess, exit_status, unbound_sockets, CgroupReport, Expected, ProgramReport, SocketReport,
+    assess, binds_itself, exit_status, generator_expected, generator_not_run_note,
+    generator_not_run_text, unbound_sockets, CgroupReport, Expected, ProgramReport, SocketReport,
     State,
 };
 pub use render::{error_json, render_text, to_json};
@@ -55,6 +56,12 @@ pub fn run_with(opts: &Options, out: &mut dyn Write) -> i32 {
             return e.exit_status();
         }
     };
+    // A silent-unbound path: said on stderr too, in systemd's words, whatever the format.
+    for r in &reports {
+        if let Some(note) = generator_not_run_note(&r.facts) {
+            log_at!(Warning, "{}: {note}", r.label());
+        }
+    }
     let text = if opts.json {
         let mut s = to_json(&reports, &hierarchies).render();
         s.push('\n');
@@ -85,9 +92,11 @@ fn write_out(out: &mut dyn Write, text: &str) -> io::Result<()> {
 }
 
 /// `bindif-launch status [--sockets] [--json] [UNIT…]`: prints to stdout, returns the exit
-/// status (0 all ok, 1 something stale, stacked or unbound, 2 bad arguments).
-pub fn run(units: &[String], sockets: bool, json: bool) -> i32 {
-    let opts = Options::new(units, sockets, json);
+/// status (0 all ok, 1 something stale, stacked, unbound or not reached by the generator, 2 bad
+/// arguments). Unit files and the generator's output are read below `root` (`--root=`).
+pub fn run(root: &Path, units: &[String], sockets: bool, json: bool) -> i32 {
+    let mut opts = Options::new(units, sockets, json);
+    opts.root = root.to_path_buf();
     run_with(&opts, &mut io::stdout().lock())
 }
 

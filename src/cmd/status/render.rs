@@ -222,6 +222,9 @@ pub fn to_json(reports: &[CgroupReport], hierarchies: &[PathBuf]) -> Value {
                     ),
                 ));
             }
+            if let Some(d) = &f.generator_dropin {
+                fields.push(("missing_generated_dropin", Value::str(escape_path(d))));
+            }
             if let Some(socks) = &r.sockets {
                 fields.push((
                     "unbound_sockets",

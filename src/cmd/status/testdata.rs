@@ -48,6 +48,7 @@ pub(super) fn facts(path: &str, programs: Vec<Program>, want: Want) -> CgroupFac
         named: false,
         other_netns_pids: Vec::new(),
         other_netns: Vec::new(),
+        generator_dropin: None,
     }
 }
 
