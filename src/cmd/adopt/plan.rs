@@ -601,11 +601,12 @@ fn build_dropin(
                 .to_string(),
         );
     }
-    if plan.netns.is_some() {
-        plan.notes.push(
-            "bindif-launch resolves the interface in the unit's network namespace; systemd ≥ 260 resolves BindNetworkInterface= in PID 1's, so keep bindif-launch for this unit after upgrading"
-                .to_string(),
-        );
+    // On systemd ≥ 260 the launcher defers to native binding, so keeping bindif-launch does
+    // not keep the namespace-local lookup: the interface has to exist where PID 1 looks.
+    if let Some(ns) = &plan.netns {
+        plan.notes.push(format!(
+            "bindif-launch resolves the interface in the unit's network namespace, but systemd ≥ 260 resolves BindNetworkInterface= in PID 1's network namespace: after upgrading, this unit needs {interface} to exist there too (or must keep its `ip -n {ns} vrf exec` wrapper)"
+        ));
     }
     lines.sort_by(|a, b| (&a.source.file, a.source.line).cmp(&(&b.source.file, b.source.line)));
     plan.lines = lines;
