@@ -310,3 +310,64 @@ fn command_line_write_json_and_bad_input() {
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("bindif-launch: "));
     }
 }
+
+/// Lists every entry below `dir`, for "nothing changed there" assertions.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(e.path());
+        if e.file_type().unwrap().is_dir() {
+            out.extend(tree(&e.path()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn write_refuses_to_follow_a_symlinked_dropin_directory() {
+    // A plan made while the drop-in directory was real, applied after it became an absolute
+    // symlink to a directory outside the root: nothing may be written there.
+    let root = copy_root("plain-wrapper");
+    let plans = plans_of(&root);
+    let p = &plans[0];
+    assert_eq!(p.owner, "webd.service");
+    let outside = common::tempdir("adopt-outside");
+    fs::create_dir(outside.join("webd.service.d")).unwrap();
+    let dir = root.join("etc/systemd/system/webd.service.d");
+    fs::rename(&dir, root.join("etc/systemd/system/moved.d")).unwrap();
+    std::os::unix::fs::symlink(outside.join("webd.service.d"), &dir).unwrap();
+    let before = tree(&root);
+
+    let e = write::apply(&root, p).unwrap_err();
+    assert!(e.contains("is a symlink"), "{e}");
+    assert!(e.contains("webd.service.d"), "{e}");
+    assert!(tree(&outside.join("webd.service.d")).is_empty());
+    assert_eq!(tree(&root), before, "nothing moved or created in the root");
+
+    // A symlink higher up (the whole /etc/systemd/system) is refused the same way.
+    let root = copy_root("plain-wrapper");
+    let real = root.join("etc/systemd/real");
+    fs::rename(root.join("etc/systemd/system"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, root.join("etc/systemd/system")).unwrap();
+    let e = write::apply(&root, p).unwrap_err();
+    assert!(e.contains("/etc/systemd/system: it is a symlink"), "{e}");
+    assert!(real.join("webd.service.d/override.conf").exists());
+    assert!(!real.join("webd.service.d/bindif-adopt.conf").exists());
+
+    // A directory missing on the way is made for real, and the write still succeeds.
+    let root = copy_root("plain-wrapper");
+    let mut q = p.clone();
+    q.owner = "fresh.service".into();
+    q.dropin = Some(PathBuf::from(
+        "/etc/systemd/system/fresh.service.d/bindif-adopt.conf",
+    ));
+    q.move_aside.clear();
+    write::apply(&root, &q).unwrap();
+    let made = root.join("etc/systemd/system/fresh.service.d");
+    assert!(fs::symlink_metadata(&made).unwrap().is_dir());
+    assert_eq!(
+        fs::read_to_string(made.join("bindif-adopt.conf")).unwrap(),
+        q.content
+    );
+}

@@ -13,7 +13,7 @@ pub mod render;
 pub mod wrapper;
 pub mod write;
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use crate::cmd::generator;
 use crate::exit;
@@ -25,6 +25,26 @@ use crate::unit::LoadedUnit;
 use plan::Plan;
 
 pub use crate::cli::AdoptArgs as Options;
+
+/// The first component of `host` (a host path) that is a symlink below `root`, the root itself
+/// not counted; `None` when there is none. Components that do not exist end the walk: nothing
+/// below them can be a symlink yet.
+pub fn first_symlink(root: &Path, host: &Path) -> std::io::Result<Option<PathBuf>> {
+    let mut cur = PathBuf::from("/");
+    for c in host
+        .components()
+        .skip_while(|c| matches!(c, Component::RootDir))
+    {
+        cur.push(c);
+        match std::fs::symlink_metadata(under_root(root, &cur)) {
+            Ok(m) if m.file_type().is_symlink() => return Ok(Some(cur)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
 
 /// Instances of `template` that a `*.wants/` or `*.requires/` directory of the search path
 /// enables: they are how a template's override reaches real units.
