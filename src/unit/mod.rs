@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 pub mod catalog;
-mod chase;
+pub(crate) mod chase;
 pub mod dropins;
 pub mod env;
 pub mod eval;
