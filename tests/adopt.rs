@@ -310,3 +310,180 @@ fn command_line_write_json_and_bad_input() {
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("bindif-launch: "));
     }
 }
+
+/// Lists every entry below `dir`, for "nothing changed there" assertions.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(e.path());
+        if e.file_type().unwrap().is_dir() {
+            out.extend(tree(&e.path()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn write_refuses_to_follow_a_symlinked_dropin_directory() {
+    // A plan made while the drop-in directory was real, applied after it became an absolute
+    // symlink to a directory outside the root: nothing may be written there.
+    let root = copy_root("plain-wrapper");
+    let plans = plans_of(&root);
+    let p = &plans[0];
+    assert_eq!(p.owner, "webd.service");
+    let outside = common::tempdir("adopt-outside");
+    fs::create_dir(outside.join("webd.service.d")).unwrap();
+    let dir = root.join("etc/systemd/system/webd.service.d");
+    fs::rename(&dir, root.join("etc/systemd/system/moved.d")).unwrap();
+    std::os::unix::fs::symlink(outside.join("webd.service.d"), &dir).unwrap();
+    let before = tree(&root);
+
+    let e = write::apply(&root, p).unwrap_err();
+    assert!(e.contains("is a symlink"), "{e}");
+    assert!(e.contains("webd.service.d"), "{e}");
+    assert!(tree(&outside.join("webd.service.d")).is_empty());
+    assert_eq!(tree(&root), before, "nothing moved or created in the root");
+
+    // A symlink higher up (the whole /etc/systemd/system) is refused the same way.
+    let root = copy_root("plain-wrapper");
+    let real = root.join("etc/systemd/real");
+    fs::rename(root.join("etc/systemd/system"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, root.join("etc/systemd/system")).unwrap();
+    let e = write::apply(&root, p).unwrap_err();
+    assert!(e.contains("/etc/systemd/system: it is a symlink"), "{e}");
+    assert!(real.join("webd.service.d/override.conf").exists());
+    assert!(!real.join("webd.service.d/bindif-adopt.conf").exists());
+
+    // A directory missing on the way is made for real, and the write still succeeds.
+    let root = copy_root("plain-wrapper");
+    let mut q = p.clone();
+    q.owner = "fresh.service".into();
+    q.dropin = Some(PathBuf::from(
+        "/etc/systemd/system/fresh.service.d/bindif-adopt.conf",
+    ));
+    q.move_aside.clear();
+    write::apply(&root, &q).unwrap();
+    let made = root.join("etc/systemd/system/fresh.service.d");
+    assert!(fs::symlink_metadata(&made).unwrap().is_dir());
+    assert_eq!(
+        fs::read_to_string(made.join("bindif-adopt.conf")).unwrap(),
+        q.content
+    );
+}
+
+/// Runs `adopt --write webd.service` on `root`; returns (status, stdout, stderr).
+fn adopt_write_webd(root: &Path) -> (Option<i32>, String, String) {
+    let out = bin()
+        .args(["adopt", "--systemd-version=252", "--write", "--root"])
+        .arg(root)
+        .arg("webd.service")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_symlinked_dropin_directory_belongs_to_its_listed_name_and_is_left_alone() {
+    // webd.service.d -> ../../common/other.service.d: the override is webd's (systemd applies
+    // it to webd), not other.service's, and adopt must not write through the symlink.
+    let root = copy_root("plain-wrapper");
+    let sys = root.join("etc/systemd/system");
+    fs::create_dir(root.join("etc/common")).unwrap();
+    fs::rename(
+        sys.join("webd.service.d"),
+        root.join("etc/common/other.service.d"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../../common/other.service.d", sys.join("webd.service.d")).unwrap();
+    let before = tree(&root);
+
+    let plans = plans_of(&root);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0].owner, "webd.service");
+    let why = plans[0].refused.as_deref().unwrap_or_default();
+    assert_eq!(
+        why,
+        "the drop-in directory /etc/systemd/system/webd.service.d is a symlink; adopt writes only real directories"
+    );
+    let dry = render::render_text(&plans, Some(252), false);
+    assert!(dry.contains(why), "{dry}");
+
+    let (code, stdout, stderr) = adopt_write_webd(&root);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(why), "{stdout}");
+    // The lines are shown where their file really is; no plan is other.service's.
+    assert!(stdout.contains("/etc/common/other.service.d/override.conf"));
+    assert!(
+        !stdout.contains("Created") && !stdout.contains("restart"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("other.service (") && !stdout.contains("\nother.service"));
+    assert!(!stderr.contains("no ip vrf exec wrapper"), "{stderr}");
+    assert_eq!(tree(&root), before, "nothing created or moved");
+}
+
+#[test]
+fn an_absolute_dropin_symlink_is_left_alone_and_nothing_is_written_outside() {
+    // webd.service.d -> OUTSIDE/webd.service.d (absolute). Inside the root that path holds the
+    // override systemd would read; on the host it is a directory outside the root, which
+    // path-based writes would have landed in.
+    let root = copy_root("plain-wrapper");
+    let outside = common::tempdir("adopt-outside");
+    let target = outside.join("webd.service.d");
+    fs::create_dir(&target).unwrap();
+    let sys = root.join("etc/systemd/system");
+    let in_root = under_root(&root, &target);
+    fs::create_dir_all(in_root.parent().unwrap()).unwrap();
+    fs::rename(sys.join("webd.service.d"), &in_root).unwrap();
+    std::os::unix::fs::symlink(&target, sys.join("webd.service.d")).unwrap();
+    let before = tree(&root);
+
+    let plans = plans_of(&root);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0].owner, "webd.service");
+    assert_eq!(
+        plans[0].refused.as_deref(),
+        Some("the drop-in directory /etc/systemd/system/webd.service.d is a symlink; adopt writes only real directories")
+    );
+    let (code, stdout, stderr) = adopt_write_webd(&root);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("Created"), "{stdout}");
+    assert!(tree(&target).is_empty(), "written outside the root");
+    assert_eq!(tree(&root), before, "nothing created or moved");
+    assert!(in_root.join("override.conf").exists());
+}
+
+#[test]
+fn a_symlinked_override_file_or_target_directory_is_left_alone() {
+    // The override file itself a symlink (to a file in the same tree).
+    let root = copy_root("plain-wrapper");
+    let d = root.join("etc/systemd/system/webd.service.d");
+    fs::rename(d.join("override.conf"), root.join("etc/override.real")).unwrap();
+    std::os::unix::fs::symlink("../../../override.real", d.join("override.conf")).unwrap();
+    let plans = plans_of(&root);
+    assert_eq!(
+        plans[0].refused.as_deref(),
+        Some("the override file /etc/systemd/system/webd.service.d/override.conf is a symlink; adopt moves only real files")
+    );
+
+    // A generated override under /run whose /etc drop-in directory (where adopt would write)
+    // is a symlink.
+    let root = copy_root("cumulus");
+    let outside = common::tempdir("adopt-outside");
+    let etc = root.join("etc/systemd/system");
+    fs::create_dir_all(&etc).unwrap();
+    std::os::unix::fs::symlink(&outside, etc.join("snmpd@.service.d")).unwrap();
+    let plans = plans_of(&root);
+    let p = plans.iter().find(|p| p.owner == "snmpd@.service").unwrap();
+    assert_eq!(
+        p.refused.as_deref(),
+        Some("the drop-in directory /etc/systemd/system/snmpd@.service.d is a symlink; adopt writes only real directories")
+    );
+    assert!(write::apply(&root, p).is_err());
+    assert!(tree(&outside).is_empty());
+}

@@ -13,11 +13,14 @@ pub mod render;
 pub mod wrapper;
 pub mod write;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 
 use crate::cmd::generator;
 use crate::exit;
 use crate::unit::catalog::Catalog;
+use crate::unit::chase::chase;
+use crate::unit::dropins;
 use crate::unit::load::load_with;
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
@@ -25,6 +28,96 @@ use crate::unit::LoadedUnit;
 use plan::Plan;
 
 pub use crate::cli::AdoptArgs as Options;
+
+/// The first component of `host` (a host path) that is a symlink below `root`, the root itself
+/// not counted; `None` when there is none. Components that do not exist end the walk: nothing
+/// below them can be a symlink yet.
+pub fn first_symlink(root: &Path, host: &Path) -> std::io::Result<Option<PathBuf>> {
+    let mut cur = PathBuf::from("/");
+    for c in host
+        .components()
+        .skip_while(|c| matches!(c, Component::RootDir))
+    {
+        cur.push(c);
+        match std::fs::symlink_metadata(under_root(root, &cur)) {
+            Ok(m) if m.file_type().is_symlink() => return Ok(Some(cur)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Why adopt may not write for an override listed as `listed` in the drop-in directory
+/// `listed_dir`: a symlink on the way there, or on the way to the new drop-in's directory.
+fn symlink_refusal(root: &Path, listed_dir: &Path, listed: &Path) -> Option<String> {
+    let target_dir = Path::new(plan::ETC_DIR).join(listed_dir.file_name()?);
+    for (path, dir) in [(listed, listed_dir), (&target_dir, &target_dir)] {
+        let link = match first_symlink(root, path) {
+            Ok(None) => continue,
+            Ok(Some(link)) => link,
+            Err(e) => return Some(format!("cannot inspect {}: {e}", path.display())),
+        };
+        return Some(if link == listed {
+            format!(
+                "the override file {} is a symlink; adopt moves only real files",
+                link.display()
+            )
+        } else if link == dir {
+            format!(
+                "the drop-in directory {} is a symlink; adopt writes only real directories",
+                dir.display()
+            )
+        } else {
+            format!(
+                "the drop-in directory {} is below the symlink {}; adopt writes only real directories",
+                dir.display(),
+                link.display()
+            )
+        });
+    }
+    None
+}
+
+/// Where each unit's drop-in files were found on the search path: the unit model reports them
+/// symlink-resolved, so a drop-in directory `webd.service.d -> other.service.d` would otherwise
+/// make the override look like other.service's. Keyed by the resolved host path.
+fn origins(catalog: &Catalog, loaded: &[(String, LoadedUnit)]) -> HashMap<PathBuf, plan::Origin> {
+    let root = catalog.root();
+    let mut out: HashMap<PathBuf, plan::Origin> = HashMap::new();
+    for (n, u) in loaded {
+        let mut dir_names = Vec::new();
+        for x in [n.as_str(), u.name.as_str()] {
+            dropins::dir_names(x, &mut dir_names, 0);
+        }
+        if let Some(t) = name::unit_type(&u.name) {
+            dir_names.push(format!("{t}.d"));
+        }
+        for f in &u.dropins {
+            let (Some(parent), Some(file)) = (f.parent(), f.file_name()) else {
+                continue;
+            };
+            if out.contains_key(f) {
+                continue;
+            }
+            // systemd's order: search directory by search directory, names in order.
+            let listed_dir = catalog.search_path().dirs().iter().find_map(|d| {
+                dir_names.iter().map(|x| d.join(x)).find(|l| {
+                    std::fs::symlink_metadata(under_root(root, l)).is_ok()
+                        && chase(root, l, true).is_ok_and(|c| c == parent)
+                })
+            });
+            let Some(listed_dir) = listed_dir else {
+                continue;
+            };
+            let listed = listed_dir.join(file);
+            let refusal = symlink_refusal(root, &listed_dir, &listed);
+            out.insert(f.clone(), plan::Origin { listed, refusal });
+        }
+    }
+    out
+}
 
 /// Instances of `template` that a `*.wants/` or `*.requires/` directory of the search path
 /// enables: they are how a template's override reaches real units.
@@ -81,7 +174,8 @@ pub fn gather(root: &Path, units: &[String]) -> Vec<Plan> {
         .filter_map(|i| i.unit.ok().map(|u| (i.name, u)))
         .collect();
     let lookup = |n: &str| load_with(&catalog, n).ok();
-    let plans = plan::plan_all(&loaded, &lookup);
+    let found = origins(&catalog, &loaded);
+    let plans = plan::plan_all(&loaded, &lookup, &|f: &Path| found.get(f).cloned());
     if units.is_empty() {
         return plans;
     }

@@ -10,7 +10,8 @@
 //!
 //! Refused (left alone, with the reason): wrappers in a unit file itself or in a package's
 //! directory, shapes [`wrapper::classify`] does not understand, VRF names from variables, pins
-//! whose VRF cannot be told, wrappers that disagree.
+//! whose VRF cannot be told, wrappers that disagree, and overrides `gather` found behind a
+//! symlink (handed in as an [`Origin`] refusal: this module reads no files).
 
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,20 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+/// Where an override file was found on the search path, told by `gather` from the filesystem:
+/// the unit model reports drop-ins by their symlink-resolved paths, which name the wrong unit
+/// (and the wrong place to write) when a drop-in directory is a symlink.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The file as listed: the search directory, the drop-in directory's name there, the file.
+    pub listed: PathBuf,
+    /// Why adopt may not write there (a symlink on the way), if so.
+    pub refusal: Option<String>,
+}
+
+/// The [`Origin`] of an override file (a symlink-resolved host path); `None`: as reported.
+pub type Origins<'a> = &'a dyn Fn(&Path) -> Option<Origin>;
+
 /// Loads a unit by name (for the pinning helpers a unit depends on).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<LoadedUnit>;
 
@@ -120,10 +135,14 @@ fn change(a: &Assignment, becomes: impl Into<String>) -> LineChange {
 }
 
 /// Plans every unit; units sharing one override directory share one plan. Sorted by owner.
-pub fn plan_all(units: &[(String, LoadedUnit)], lookup: Lookup<'_>) -> Vec<Plan> {
+pub fn plan_all(
+    units: &[(String, LoadedUnit)],
+    lookup: Lookup<'_>,
+    origins: Origins<'_>,
+) -> Vec<Plan> {
     let mut plans: Vec<Plan> = Vec::new();
     for (name, u) in units {
-        let Some(p) = plan_unit(name, u, lookup) else {
+        let Some(p) = plan_unit_found(name, u, lookup, origins) else {
             continue;
         };
         match plans.iter_mut().find(|q| q.owner == p.owner) {
@@ -153,15 +172,18 @@ fn owner_of(file: &Path, fragment: Option<&Path>) -> Result<String, String> {
             "{shown} belongs to a package; adopt only moves files under /etc and /run"
         ));
     }
-    let dir = file
-        .parent()
+    dir_owner(file).map(str::to_string).ok_or_else(|| {
+        format!("{shown} is not in a unit's own drop-in directory; adopt only replaces those")
+    })
+}
+
+/// The unit named by the drop-in directory `file` is in (`NAME.d`), if it names one.
+fn dir_owner(file: &Path) -> Option<&str> {
+    file.parent()
         .and_then(Path::file_name)
         .and_then(|d| d.to_str())
         .and_then(|d| d.strip_suffix(".d"))
-        .filter(|d| name::is_valid(d));
-    dir.map(str::to_string).ok_or_else(|| {
-        format!("{shown} is not in a unit's own drop-in directory; adopt only replaces those")
-    })
+        .filter(|d| name::is_valid(d))
 }
 
 /// Whether an interface value can be written as `BindNetworkInterface=`.
@@ -261,8 +283,19 @@ fn refused(owner: &str, name: &str, kinds: Vec<Kind>, lines: Vec<LineChange>, wh
     }
 }
 
-/// The plan for one unit, `None` when it has no wrapper or pin.
+/// The plan for one unit, `None` when it has no wrapper or pin; its drop-ins taken to be where
+/// the unit model says.
 pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan> {
+    plan_unit_found(name, u, lookup, &|_| None)
+}
+
+/// [`plan_unit`] with where each override file was found on the search path.
+pub fn plan_unit_found(
+    name: &str,
+    u: &LoadedUnit,
+    lookup: Lookup<'_>,
+    origins: Origins<'_>,
+) -> Option<Plan> {
     let mut wrappers: Vec<(&Assignment, Wrapper)> = Vec::new();
     let mut pins: Vec<&Assignment> = Vec::new();
     let mut unsafe_lines: Vec<(&Assignment, String)> = Vec::new();
@@ -335,7 +368,13 @@ pub fn plan_unit(name: &str, u: &LoadedUnit, lookup: Lookup<'_>) -> Option<Plan>
     }
     let mut owner = None;
     for f in &files {
-        match owner_of(f, u.fragment.as_deref()) {
+        // The owner is the unit whose drop-in directory, as listed, holds the file.
+        let origin = origins(f);
+        let listed = origin.as_ref().map_or(f.as_path(), |o| o.listed.as_path());
+        if let Some(why) = origin.as_ref().and_then(|o| o.refusal.clone()) {
+            return Some(leave(dir_owner(listed).unwrap_or(name), kinds, why));
+        }
+        match owner_of(listed, u.fragment.as_deref()) {
             Ok(o) if owner.as_ref().map_or(true, |p| *p == o) => owner = Some(o),
             Ok(_) => {
                 let why = "the wrapper and pin lines are spread over several drop-in directories"
@@ -601,11 +640,12 @@ fn build_dropin(
                 .to_string(),
         );
     }
-    if plan.netns.is_some() {
-        plan.notes.push(
-            "bindif-launch resolves the interface in the unit's network namespace; systemd ≥ 260 resolves BindNetworkInterface= in PID 1's, so keep bindif-launch for this unit after upgrading"
-                .to_string(),
-        );
+    // On systemd ≥ 260 the launcher defers to native binding, so keeping bindif-launch does
+    // not keep the namespace-local lookup: the interface has to exist where PID 1 looks.
+    if let Some(ns) = &plan.netns {
+        plan.notes.push(format!(
+            "bindif-launch resolves the interface in the unit's network namespace, but systemd ≥ 260 resolves BindNetworkInterface= in PID 1's network namespace: after upgrading, this unit needs {interface} to exist there too (or must keep its `ip -n {ns} vrf exec` wrapper)"
+        ));
     }
     lines.sort_by(|a, b| (&a.source.file, a.source.line).cmp(&(&b.source.file, b.source.line)));
     plan.lines = lines;
@@ -795,6 +835,41 @@ mod tests {
             vec![a(PKG, 3, "Service", "ExecStart", "/usr/bin/x")],
         );
         assert_eq!(plan_unit("x.service", &none, &|_| None), None);
+    }
+
+    #[test]
+    fn the_owner_is_the_directory_as_listed_and_a_refusal_is_carried() {
+        const RESOLVED: &str = "/etc/common/other.service.d/vrf.conf";
+        let u = unit(
+            "x.service",
+            PKG,
+            vec![a(
+                RESOLVED,
+                2,
+                "Service",
+                "ExecStart",
+                "ip vrf exec m /usr/bin/x",
+            )],
+        );
+        fn listed(refusal: Option<&'static str>) -> impl Fn(&Path) -> Option<Origin> {
+            move |f: &Path| {
+                (f == Path::new(RESOLVED)).then(|| Origin {
+                    listed: PathBuf::from(D),
+                    refusal: refusal.map(str::to_string),
+                })
+            }
+        }
+        // Without where it was listed, the resolved directory names another unit.
+        assert_eq!(
+            plan_unit("x.service", &u, &|_| None).unwrap().owner,
+            "other.service"
+        );
+        let p = plan_unit_found("x.service", &u, &|_| None, &listed(None)).unwrap();
+        assert_eq!((p.owner.as_str(), p.refused), ("x.service", None));
+        let p = plan_unit_found("x.service", &u, &|_| None, &listed(Some("a symlink"))).unwrap();
+        assert_eq!(p.owner, "x.service");
+        assert_eq!(p.refused.as_deref(), Some("a symlink"));
+        assert_eq!((p.dropin, p.move_aside.len()), (None, 0));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
 
 use super::plan::{Plan, ASIDE_SUFFIX};
 use crate::unit::name::{self, Kind};
@@ -41,6 +42,13 @@ pub fn apply(root: &Path, p: &Plan) -> Result<Done, String> {
         .as_ref()
         .ok_or_else(|| format!("{}: no drop-in planned", p.owner))?;
     let target = under_root(root, dropin);
+    // gather() refuses symlinked drop-in directories already; this check is for the tree having
+    // changed since: through a symlink, a write could land in another unit's directory or
+    // outside the root altogether.
+    no_symlink(root, dropin, p)?;
+    for f in &p.move_aside {
+        no_symlink(root, f, p)?;
+    }
     if fs::symlink_metadata(&target).is_ok() {
         return Err(format!(
             "Refusing to write {}: it exists already (adopted before?); nothing changed for {}",
@@ -59,12 +67,14 @@ pub fn apply(root: &Path, p: &Plan) -> Result<Done, String> {
             ));
         }
     }
-    if let Some(dir) = target.parent() {
-        fs::create_dir_all(dir).map_err(|e| err("create directory", dir, e))?;
+    if let Some(dir) = dropin.parent() {
+        create_dirs(root, dir)?;
     }
+    // O_EXCL alone already refuses a symlink as the last component; O_NOFOLLOW says so outright.
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&target)
         .map_err(|e| err("create", dropin, e))?;
     if let Err(e) = file
@@ -96,6 +106,50 @@ pub fn apply(root: &Path, p: &Plan) -> Result<Done, String> {
         created: dropin.clone(),
         moved,
     })
+}
+
+/// Refuses `host` (a host path of the plan) when a component of it below `root` is a symlink.
+fn no_symlink(root: &Path, host: &Path, p: &Plan) -> Result<(), String> {
+    match super::first_symlink(root, host) {
+        Ok(None) => Ok(()),
+        Ok(Some(link)) => Err(format!(
+            "Refusing to write through {}: it is a symlink; adopt writes only real directories; nothing changed for {}",
+            link.display(),
+            p.owner
+        )),
+        Err(e) => Err(format!(
+            "{}; nothing changed for {}",
+            err("inspect", host, e),
+            p.owner
+        )),
+    }
+}
+
+/// `create_dir_all` that follows no symlink: each missing directory is made with mkdir(2), which
+/// fails on anything that exists (a symlink included), and each existing one must be a real
+/// directory. `dir` is a host path.
+fn create_dirs(root: &Path, dir: &Path) -> Result<(), String> {
+    let mut cur = PathBuf::from("/");
+    for c in dir
+        .components()
+        .skip_while(|c| matches!(c, Component::RootDir))
+    {
+        cur.push(c);
+        let at = under_root(root, &cur);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_dir() => continue,
+            Ok(_) => {
+                return Err(format!(
+                    "Refusing to create {}: it exists and is not a directory (a symlink?); adopt writes only real directories",
+                    cur.display()
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err("inspect", &cur, e)),
+        }
+        fs::create_dir(&at).map_err(|e| err("create directory", &cur, e))?;
+    }
+    Ok(())
 }
 
 /// A rename that never replaces an existing file: link, then unlink the old name.
