@@ -2,9 +2,13 @@
 //! cgroup layout and path logic (pure: reads files under an injectable root, no syscalls beyond
 //! that; `statfs` results are passed in by `sys::cgroup`).
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
+
+use crate::log::escape_bytes;
 
 /// `CGROUP2_SUPER_MAGIC` from `linux/magic.h`.
 pub const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
@@ -37,15 +41,17 @@ impl Layout {
     }
 }
 
-/// The parsed `/proc/self/cgroup`.
+/// The parsed `/proc/self/cgroup`. Paths are bytes as the kernel wrote them: a cgroup's name
+/// may hold any byte but `/` and NUL (invalid UTF-8, a `\r`), and must reach `mkdir`/`open`
+/// unchanged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcCgroup {
     /// Path in the cgroup2 hierarchy (the `0::` line).
-    pub unified: Option<String>,
+    pub unified: Option<OsString>,
     /// Path in the v1 `name=systemd` hierarchy (legacy and hybrid layouts).
-    pub systemd: Option<String>,
+    pub systemd: Option<OsString>,
     /// Every line as (hierarchy id, controllers, path).
-    pub lines: Vec<(u32, Vec<String>, String)>,
+    pub lines: Vec<(u32, Vec<String>, OsString)>,
 }
 
 /// A problem with cgroup text or a cgroup path.
@@ -66,29 +72,44 @@ impl From<CgroupError> for io::Error {
     }
 }
 
-/// Parses `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` per line; the path may contain `:`).
-pub fn parse_proc_cgroup(text: &str) -> Result<ProcCgroup, CgroupError> {
+/// Parses `/proc/PID/cgroup` (`ID:CONTROLLERS:PATH` per line; the path may contain `:`).
+/// Lines end at `\n` only: the kernel escapes nothing else, so a `\r` belongs to the path.
+pub fn parse_proc_cgroup(text: &[u8]) -> Result<ProcCgroup, CgroupError> {
     let mut out = ProcCgroup::default();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut parts = line.splitn(3, ':');
+    for line in text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+    {
+        let mut parts = line.splitn(3, |&b| b == b':');
         let (Some(id), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(CgroupError(format!("malformed cgroup line '{line}'")));
+            return Err(CgroupError(format!(
+                "malformed cgroup line '{}'",
+                escape_bytes(line)
+            )));
         };
-        let id: u32 = id
-            .parse()
-            .map_err(|_| CgroupError(format!("malformed hierarchy id in '{line}'")))?;
-        let controllers: Vec<String> = ctrl
+        let id: u32 = std::str::from_utf8(id)
+            .ok()
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| {
+                CgroupError(format!(
+                    "malformed hierarchy id in '{}'",
+                    escape_bytes(line)
+                ))
+            })?;
+        // Controller names are the kernel's own ASCII identifiers.
+        let controllers: Vec<String> = String::from_utf8_lossy(ctrl)
             .split(',')
             .filter(|c| !c.is_empty())
             .map(str::to_owned)
             .collect();
+        let path = OsString::from_vec(path.to_vec());
         if id == 0 && controllers.is_empty() {
-            out.unified = Some(path.to_owned());
+            out.unified = Some(path.clone());
         }
         if controllers.iter().any(|c| c == "name=systemd") {
-            out.systemd = Some(path.to_owned());
+            out.systemd = Some(path.clone());
         }
-        out.lines.push((id, controllers, path.to_owned()));
+        out.lines.push((id, controllers, path));
     }
     Ok(out)
 }
@@ -124,10 +145,11 @@ pub fn detect_with(root: &Path, statfs_magic: impl Fn(&Path) -> Option<u64>) -> 
 
 /// Reads and parses `ROOT/proc/self/cgroup`.
 pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
-    // Not `fs::read_to_string`: /proc files report size 0, so it would grow its buffer from
-    // 32 bytes, one read(2) per doubling; this file is a few hundred bytes.
-    let mut text = String::with_capacity(4096);
-    std::io::Read::read_to_string(
+    // Not `fs::read`: /proc files report size 0, so it would grow its buffer from 32 bytes,
+    // one read(2) per doubling; this file is a few hundred bytes. Bytes, not a `String`: cgroup
+    // names need not be UTF-8.
+    let mut text = Vec::with_capacity(4096);
+    std::io::Read::read_to_end(
         &mut std::fs::File::open(root.join("proc/self/cgroup"))?,
         &mut text,
     )?;
@@ -136,7 +158,7 @@ pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
 
 /// The path systemd placed us at: the cgroup2 path on unified/hybrid hosts, the `name=systemd`
 /// path on legacy ones.
-pub fn own_cgroup_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, CgroupError> {
+pub fn own_cgroup_path(pc: &ProcCgroup, layout: &Layout) -> Result<OsString, CgroupError> {
     let path = match layout {
         Layout::Unified { .. } | Layout::Hybrid { .. } => pc.unified.as_ref(),
         Layout::Legacy => pc.systemd.as_ref(),
@@ -151,52 +173,58 @@ pub fn own_cgroup_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, Cgrou
 }
 
 /// Normalises an absolute cgroup path: collapses repeated `/`, rejects `.`, `..`, NUL bytes, a
-/// relative path and the ` (deleted)` marker of a removed cgroup. Returns `/a/b` or `/`.
-pub fn normalize(path: &str) -> Result<String, CgroupError> {
-    if !path.starts_with('/') {
-        return Err(CgroupError(format!("cgroup path '{path}' is not absolute")));
-    }
-    if path.contains('\0') || path.ends_with(" (deleted)") {
+/// relative path and the ` (deleted)` marker the kernel appends to a removed cgroup's path on
+/// the default hierarchy. Returns `/a/b` or `/`; other bytes (any name the kernel allows) are
+/// kept as they are.
+pub fn normalize(path: impl AsRef<OsStr>) -> Result<OsString, CgroupError> {
+    let path = path.as_ref().as_bytes();
+    if !path.starts_with(b"/") {
         return Err(CgroupError(format!(
-            "invalid cgroup path '{}'",
-            path.escape_debug()
+            "cgroup path '{}' is not absolute",
+            escape_bytes(path)
         )));
     }
-    let mut out = String::new();
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
-        if comp == "." || comp == ".." {
+    if path.contains(&0) || path.ends_with(b" (deleted)") {
+        return Err(CgroupError(format!(
+            "invalid cgroup path '{}'",
+            escape_bytes(path)
+        )));
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        if comp == b"." || comp == b".." {
             // ".." appears when the cgroup lies outside our cgroup namespace; we cannot reach it.
             return Err(CgroupError(format!(
-                "cgroup path '{path}' leaves the cgroup namespace or contains '{comp}'"
+                "cgroup path '{}' leaves the cgroup namespace or contains '{}'",
+                escape_bytes(path),
+                escape_bytes(comp)
             )));
         }
-        out.push('/');
-        out.push_str(comp);
+        out.push(b'/');
+        out.extend_from_slice(comp);
     }
     if out.is_empty() {
-        out.push('/');
+        out.push(b'/');
     }
-    Ok(out)
+    Ok(OsString::from_vec(out))
 }
 
 /// True for the root of the hierarchy (`/`), where we must never attach.
-pub fn is_root(path: &str) -> bool {
+pub fn is_root(path: impl AsRef<OsStr>) -> bool {
     normalize(path).map(|p| p == "/").unwrap_or(false)
 }
 
 /// `mount` + cgroup `path`, rejecting anything that could escape `mount`.
-pub fn join(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
+pub fn join(mount: &Path, path: impl AsRef<OsStr>) -> Result<PathBuf, CgroupError> {
     let norm = normalize(path)?;
-    let rel = norm.trim_start_matches('/');
-    let joined = if rel.is_empty() {
+    let rel = Path::new(OsStr::from_bytes(&norm.as_bytes()[1..]));
+    let joined = if rel.as_os_str().is_empty() {
         mount.to_path_buf()
     } else {
         mount.join(rel)
     };
     // Belt and braces: the normalised path has only normal components.
-    debug_assert!(Path::new(rel)
-        .components()
-        .all(|c| matches!(c, Component::Normal(_))));
+    debug_assert!(rel.components().all(|c| matches!(c, Component::Normal(_))));
     Ok(joined)
 }
 
@@ -212,8 +240,8 @@ pub fn valid_child_name(name: &str) -> bool {
 }
 
 /// Like [`join`], but refuses the root: for callers about to attach or to move processes.
-pub fn join_non_root(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
-    if is_root(path) {
+pub fn join_non_root(mount: &Path, path: impl AsRef<OsStr>) -> Result<PathBuf, CgroupError> {
+    if is_root(&path) {
         return Err(CgroupError(
             "refusing to use the root cgroup: a binding there would bind every socket of the host"
                 .into(),
@@ -227,21 +255,27 @@ pub fn join_non_root(mount: &Path, path: &str) -> Result<PathBuf, CgroupError> {
 /// cgroup namespace: a mount made outside the namespace shows a root like `/..`, and joining
 /// our namespace-relative path to it would name a different cgroup (one outside our own), so
 /// that is refused. A mount of a subtree (root `/a`) holds only paths below `/a`.
-pub fn path_below_mount_root(own: &str, mount_root: &str) -> Result<String, CgroupError> {
+pub fn path_below_mount_root(
+    own: impl AsRef<OsStr>,
+    mount_root: &str,
+) -> Result<OsString, CgroupError> {
     let own = normalize(own)?;
     let root = normalize(mount_root).map_err(|_| {
         CgroupError(format!(
-            "the cgroup2 mount's root {mount_root} lies outside this process's cgroup namespace"
+            "the cgroup2 mount's root {} lies outside this process's cgroup namespace",
+            escape_bytes(mount_root.as_bytes())
         ))
     })?;
     if root == "/" {
         return Ok(own);
     }
-    match own.strip_prefix(&root) {
-        Some("") => Ok("/".into()),
-        Some(rest) if rest.starts_with('/') => Ok(rest.to_string()),
+    match own.as_bytes().strip_prefix(root.as_bytes()) {
+        Some(b"") => Ok("/".into()),
+        Some(rest) if rest.starts_with(b"/") => Ok(OsStr::from_bytes(rest).to_owned()),
         _ => Err(CgroupError(format!(
-            "cgroup {own} is not below the cgroup2 mount's root {root}"
+            "cgroup {} is not below the cgroup2 mount's root {}",
+            escape_bytes(own.as_bytes()),
+            escape_bytes(root.as_bytes())
         ))),
     }
 }
@@ -444,7 +478,10 @@ mod tests {
             own_cgroup_path(&pc, &layout).unwrap(),
             "/system.slice/demo.service"
         );
-        assert_eq!(pc.systemd.as_deref(), Some("/system.slice/demo.service"));
+        assert_eq!(
+            pc.systemd.as_deref(),
+            Some(OsStr::new("/system.slice/demo.service"))
+        );
         assert_eq!(pc.lines.len(), 12);
     }
 
@@ -465,7 +502,7 @@ mod tests {
     #[test]
     fn this_machine_shape() {
         // /proc/self/cgroup of the development host: everything at the root.
-        let pc = parse_proc_cgroup("9:name=systemd:/\n4:memory:/process_api/e43\n0::/\n").unwrap();
+        let pc = parse_proc_cgroup(b"9:name=systemd:/\n4:memory:/process_api/e43\n0::/\n").unwrap();
         let layout = decide_layout(Path::new("/"), Some(TMPFS_MAGIC), Some(CGROUP2_SUPER_MAGIC));
         assert_eq!(
             layout,
@@ -473,7 +510,7 @@ mod tests {
                 mount: "/sys/fs/cgroup/unified".into()
             }
         );
-        assert!(is_root(&own_cgroup_path(&pc, &layout).unwrap()));
+        assert!(is_root(own_cgroup_path(&pc, &layout).unwrap()));
     }
 
     #[test]
@@ -497,15 +534,52 @@ mod tests {
 
     #[test]
     fn path_containing_colons() {
-        let pc = parse_proc_cgroup("0::/system.slice/a:b.service\n").unwrap();
-        assert_eq!(pc.unified.as_deref(), Some("/system.slice/a:b.service"));
+        let pc = parse_proc_cgroup(b"0::/system.slice/a:b.service\n").unwrap();
+        assert_eq!(
+            pc.unified.as_deref(),
+            Some(OsStr::new("/system.slice/a:b.service"))
+        );
+    }
+
+    /// A cgroup name may hold any byte but `/` and NUL: one that is not UTF-8, or a `\r` that
+    /// a text-line split would strip, must come back exactly as the kernel wrote it.
+    #[test]
+    fn paths_are_bytes_as_written() {
+        let pc = parse_proc_cgroup(b"1:name=systemd:/s/cr\r\n0::/user.slice/x\xff/cr\r\n").unwrap();
+        let unified = pc.unified.as_ref().unwrap();
+        assert_eq!(unified.as_bytes(), b"/user.slice/x\xff/cr\r");
+        assert_eq!(pc.systemd.as_ref().unwrap().as_bytes(), b"/s/cr\r");
+        let layout = Layout::Hybrid {
+            mount: "/sys/fs/cgroup/unified".into(),
+        };
+        let own = own_cgroup_path(&pc, &layout).unwrap();
+        assert_eq!(own.as_bytes(), b"/user.slice/x\xff/cr\r");
+        assert_eq!(
+            join(Path::new("/m"), &own).unwrap().as_os_str().as_bytes(),
+            b"/m/user.slice/x\xff/cr\r"
+        );
+        // Only the kernel's marker of a removed cgroup is refused, not a name ending in `\r`.
+        let dead = parse_proc_cgroup(b"0::/a/cr\r (deleted)\n").unwrap();
+        let e = own_cgroup_path(&dead, &layout).unwrap_err();
+        assert_eq!(e.0, "invalid cgroup path '/a/cr\\x0d (deleted)'");
+    }
+
+    #[test]
+    fn errors_escape_the_path() {
+        let e = normalize(OsStr::from_bytes(b"/a/../\x1b[31m\xff")).unwrap_err();
+        assert_eq!(
+            e.0,
+            "cgroup path '/a/../\\x1b[31m\\xff' leaves the cgroup namespace or contains '..'"
+        );
+        let e = parse_proc_cgroup(b"\x1b\xff\n").unwrap_err();
+        assert_eq!(e.0, "malformed cgroup line '\\x1b\\xff'");
     }
 
     #[test]
     fn malformed_lines() {
-        assert!(parse_proc_cgroup("garbage\n").is_err());
-        assert!(parse_proc_cgroup("x::/\n").is_err());
-        assert_eq!(parse_proc_cgroup("").unwrap(), ProcCgroup::default());
+        assert!(parse_proc_cgroup(b"garbage\n").is_err());
+        assert!(parse_proc_cgroup(b"x::/\n").is_err());
+        assert_eq!(parse_proc_cgroup(b"").unwrap(), ProcCgroup::default());
     }
 
     #[test]

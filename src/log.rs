@@ -149,13 +149,35 @@ impl Logger {
 /// (instance names, command-line arguments) quoted in a message: a newline or an escape
 /// sequence in them must not forge a second log line or repaint the terminal.
 pub fn escape_control(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_control() {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            out.push(c);
+    escape_bytes(s.as_bytes())
+}
+
+/// Like [`escape_control`], for bytes that need not be UTF-8 (cgroup and file names): valid
+/// UTF-8 stays as it is, ASCII control characters and bytes that are not UTF-8 become `\xNN`.
+pub fn escape_bytes(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    // `<[u8]>::utf8_chunks` is newer than the MSRV: walk valid prefixes by hand.
+    while !bytes.is_empty() {
+        let (valid, bad) = match std::str::from_utf8(bytes) {
+            Ok(s) => (s, 0),
+            Err(e) => {
+                let (ok, rest) = bytes.split_at(e.valid_up_to());
+                let ok = std::str::from_utf8(ok).unwrap_or_default();
+                (ok, e.error_len().unwrap_or(rest.len()))
+            }
+        };
+        for c in valid.chars() {
+            if c.is_ascii_control() {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                out.push(c);
+            }
         }
+        let rest = &bytes[valid.len()..];
+        for b in &rest[..bad] {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+        bytes = &rest[bad..];
     }
     out
 }
@@ -184,6 +206,10 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(escape_control("a\nb\x01c\x7f"), "a\\x0ab\\x01c\\x7f");
         assert_eq!(escape_control("mgmt-ä\\x2f"), "mgmt-ä\\x2f");
+        assert_eq!(
+            escape_bytes(b"/x\xff\r/\x1b[31m\xc3\xa4"),
+            "/x\\xff\\x0d/\\x1b[31mä"
+        );
     }
 
     #[test]

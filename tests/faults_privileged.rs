@@ -277,12 +277,13 @@ impl World {
             .as_ref()
             .map(|p| format!("echo $$ > '{}/cgroup.procs' || exit 98\n", p.display()))
             .unwrap_or_default();
+        // The cgroup goes in through the environment, byte for byte: its name may be any bytes.
         let script = format!(
-            "{pre}\n{v1}echo $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
-            cg.display(),
+            "{pre}\n{v1}echo $$ > \"$BINDIF_TEST_CG/cgroup.procs\" || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
             self.ns.name
         );
         Command::new("sh")
+            .env("BINDIF_TEST_CG", cg)
             .arg("-c")
             .arg(script)
             .arg("sh")
@@ -435,6 +436,44 @@ fn adhoc_interface(iface: &str) -> Outcome {
     // Another process shares the cgroup, so the launcher would make a child cgroup of its own.
     let out = w.run("", &adhoc_argv(&[], iface));
     w.outcome(&out, 0)
+}
+
+/// An ad hoc run from a cgroup named `name` below the unit's: the launcher must create its
+/// child there (not below a look-alike name) and bind, and say nothing: a control byte of the
+/// name reaching stderr raw would be a forged log line or a repainted terminal.
+fn adhoc_in_named_cgroup(name: &[u8]) -> Outcome {
+    use std::os::unix::ffi::OsStrExt;
+    let w = World::new("fault.service");
+    let cg = w.cg.join(std::ffi::OsStr::from_bytes(name));
+    fs::create_dir(&cg).unwrap_or_else(|e| panic!("mkdir {cg:?}: {e}"));
+    let out = w.run_in(&cg, "", &adhoc_argv(&[], VETH_A));
+    assert!(
+        !out.stderr.iter().any(|&b| b < 0x20 && b != b'\n'),
+        "control bytes on stderr: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The command's child cgroup is below `cg`, empty, with our program; a later run would
+    // remove it, as here. Nothing else may be left in `cg`.
+    let children = child_dirs(&cg);
+    let adhoc: Vec<_> = children
+        .iter()
+        .filter(|d| d.starts_with("bindif-launch-"))
+        .collect();
+    if out.status.success() {
+        assert_eq!(adhoc.len(), 1, "{children:?} in {cg:?}");
+        let child = cg.join(adhoc[0]);
+        assert_eq!(w_procs(&child), 0);
+        assert_eq!(count_ours(&child), 1, "{child:?}");
+        remove_cgroup_tree(&child);
+    }
+    let mut outcome = w.outcome(&out, 0);
+    outcome.debris.extend(
+        child_dirs(&cg)
+            .into_iter()
+            .map(|d| format!("cgroup {cg:?}/{d}")),
+    );
+    fs::remove_dir(&cg).unwrap_or_else(|e| panic!("rmdir {cg:?}: {e}"));
+    outcome
 }
 
 /// Unit mode with `BindNetworkInterface=iface`; `programs` expected afterwards.
@@ -645,6 +684,10 @@ fn scenario(id: &str) -> Option<Outcome> {
         }
         "iface-vanished-after-resolve" => vanished_after_resolve(),
         "iface-recreated" => recreated(),
+        // Cgroup names the kernel allows: any byte but `/` and NUL.
+        "cgroup-name-not-utf8" => adhoc_in_named_cgroup(b"x\xff"),
+        "cgroup-name-cr" => adhoc_in_named_cgroup(b"cr\r"),
+        "cgroup-name-control" => adhoc_in_named_cgroup(b"rvesc\x1b[31mX\r"),
         "nested-binding-unit-fail-closed" => nested_binding(),
         // Capabilities.
         "no-cap-bpf-unit" => caps_unit("-bpf,-sys_admin", &[]),
@@ -1210,6 +1253,7 @@ fn faults_privileges_and_cgroups() {
             "no-cgroup2",
             "ro-cgroupfs",
             "cgroupns-",
+            "cgroup-name-",
         ]
         .iter()
         .any(|p| r.id.starts_with(p))

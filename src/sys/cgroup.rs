@@ -510,7 +510,7 @@ pub fn mount_private_cgroup2(at: &Path, flags: &[String]) -> io::Result<()> {
 /// calling process in. Refuses the root. The last directory may be a leftover of an exited
 /// earlier run: it is held with a shared `flock` while we enter, so a concurrent clean-up
 /// cannot remove it under us (one already removing it makes us create it again).
-pub fn enter_mirror(mount: &Path, unit_path: &str) -> io::Result<PathBuf> {
+pub fn enter_mirror(mount: &Path, unit_path: impl AsRef<std::ffi::OsStr>) -> io::Result<PathBuf> {
     let dir = cgroup_path::join_non_root(mount, unit_path)?;
     let mut tries = 0;
     loop {

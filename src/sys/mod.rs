@@ -14,6 +14,8 @@ use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 
+use crate::log::escape_control;
+
 /// Which part of the binding failed; the CLI maps it to systemd's exit statuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
@@ -95,18 +97,25 @@ impl Error {
     }
 }
 
+/// Every part but the verifier log's line breaks is written with control characters escaped:
+/// objects are paths and names from cgroups, units and the command line (a cgroup may be named
+/// `x\x1b[31m\r`), and hints and error texts quote them; raw, they would repaint the terminal
+/// or forge a log line.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Failed to {}", self.op)?;
+        write!(f, "Failed to {}", escape_control(&self.op))?;
         if !self.object.is_empty() {
-            write!(f, " {}", self.object)?;
+            write!(f, " {}", escape_control(&self.object))?;
         }
-        write!(f, ": {}", strerror(&self.source))?;
+        write!(f, ": {}", escape_control(&strerror(&self.source)))?;
         if let Some(hint) = &self.hint {
-            write!(f, " ({hint})")?;
+            write!(f, " ({})", escape_control(hint))?;
         }
         if let Some(log) = &self.verifier_log {
-            write!(f, "\nVerifier log:\n{}", log.trim_end())?;
+            f.write_str("\nVerifier log:")?;
+            for line in log.trim_end().split('\n') {
+                write!(f, "\n{}", escape_control(line))?;
+            }
         }
         Ok(())
     }
@@ -231,6 +240,33 @@ pub(crate) fn fstatfs_magic(fd: BorrowedFd) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_escapes_control_characters() {
+        let e = Error::new(
+            Category::Cgroup,
+            "create and enter cgroup",
+            "/sys/fs/cgroup/rvesc\x1b[31mX\r/bindif-launch-1",
+            io::Error::new(io::ErrorKind::NotFound, "no \x07bell"),
+        )
+        .with_hint("running in /a\nb");
+        assert_eq!(
+            e.to_string(),
+            "Failed to create and enter cgroup /sys/fs/cgroup/rvesc\\x1b[31mX\\x0d/bindif-launch-1: no \\x07bell (running in /a\\x0ab)"
+        );
+        let mut e = Error::new(
+            Category::Bpf,
+            "load BPF program",
+            "",
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        e.verifier_log = Some("0: r0 = 1\r\n1: exit\n".into());
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "Failed to load BPF program: Invalid argument\nVerifier log:\n0: r0 = 1\\x0d\n1: exit"
+        );
+    }
 
     #[test]
     fn display_is_systemd_style() {

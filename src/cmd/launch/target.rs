@@ -18,13 +18,16 @@
 //!   used as it is, so the command stays in its own cgroup (a mirror of the `name=systemd`
 //!   path would move it out).
 
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::cgroup_path::{self, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
+use crate::log::escape_bytes;
+use crate::log_at;
 use crate::sys::{self, cgroup, Category};
-use crate::{host, log_at};
 
 /// A cgroup directory to attach to, opened read-only.
 pub struct Target {
@@ -49,8 +52,8 @@ impl Target {
     }
 
     fn open(path: PathBuf) -> Result<Target, sys::Error> {
-        let fd = cgroup::open_cgroup_dir(&path)
-            .map_err(|e| cg_err("open cgroup", &path.display().to_string(), e))?;
+        let fd =
+            cgroup::open_cgroup_dir(&path).map_err(|e| cg_err("open cgroup", &shown(&path), e))?;
         Ok(Target {
             path,
             fd,
@@ -74,6 +77,12 @@ fn cg_err(op: &str, object: &str, e: io::Error) -> sys::Error {
     sys::Error::new(Category::Cgroup, op, object, e)
 }
 
+/// A cgroup path for a message: its bytes as they are (a `Display` of a `Path` would replace
+/// bytes that are not UTF-8), control characters and such bytes written as `\xNN`.
+fn shown(path: impl AsRef<OsStr>) -> String {
+    escape_bytes(path.as_ref().as_bytes())
+}
+
 fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
     let root = Path::new("/");
     let layout = cgroup::detect(root);
@@ -82,7 +91,7 @@ fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
     Ok((layout, pc))
 }
 
-fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
+fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<OsString, sys::Error> {
     cgroup_path::own_cgroup_path(pc, layout)
         .map_err(|e| cg_err("determine own cgroup from", "/proc/self/cgroup", e.into()))
 }
@@ -92,7 +101,7 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<String, sys::Error> {
 /// same namespace. A mount made outside our cgroup namespace (root `/..`: `unshare -C` without
 /// a new cgroup2 mount) cannot be mapped: joining would name a cgroup outside our own, so
 /// refuse rather than guess.
-fn below_mount(mount: &Path, own: &str) -> Result<String, sys::Error> {
+fn below_mount(mount: &Path, own: &OsStr) -> Result<OsString, sys::Error> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
     // mount's root is taken to be the hierarchy's.
@@ -100,7 +109,7 @@ fn below_mount(mount: &Path, own: &str) -> Result<String, sys::Error> {
     cgroup_path::path_below_mount_root(own, &root).map_err(|e| {
         cg_err(
             "locate own cgroup below",
-            &mount.display().to_string(),
+            &shown(mount),
             e.into(),
         )
         .with_hint("/proc/self/cgroup is relative to this process's cgroup namespace; mount cgroup2 inside that namespace, or run outside it")
@@ -111,9 +120,12 @@ fn below_mount(mount: &Path, own: &str) -> Result<String, sys::Error> {
 /// is what `%n` expands to; when no ancestor carries that name the launcher was started
 /// outside the unit (from a login shell, say), and binding the cgroup it is in would bind
 /// someone else's processes: refuse.
-fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
-    host::unit_cgroup(own, unit)
-        .map(str::to_string)
+fn unit_path(own: &OsStr, unit: &str) -> Result<OsString, sys::Error> {
+    // As `host::unit_cgroup`, on bytes: names below the unit's cgroup need not be UTF-8.
+    Path::new(own)
+        .ancestors()
+        .find(|p| p.file_name() == Some(OsStr::new(unit)))
+        .map(|p| p.as_os_str().to_owned())
         .ok_or_else(|| {
             cg_err(
                 "find the cgroup of",
@@ -121,7 +133,8 @@ fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
                 io::Error::from_raw_os_error(libc::ESRCH),
             )
             .with_hint(format!(
-                "running in {own}, not inside the unit; use --interface IFACE -- COMMAND outside units"
+                "running in {}, not inside the unit; use --interface IFACE -- COMMAND outside units",
+                shown(own)
             ))
         })
 }
@@ -129,14 +142,14 @@ fn unit_path(own: &str, unit: &str) -> Result<String, sys::Error> {
 /// Where this process's cgroup is, before anything is mounted or created.
 enum Place {
     /// In the cgroup2 hierarchy mounted at `mount`, at `own` below it.
-    Cgroup2 { mount: PathBuf, own: String },
+    Cgroup2 { mount: PathBuf, own: OsString },
     /// No cgroup2 mount is visible, but `/proc/self/cgroup` places us below the root of the
     /// cgroup2 hierarchy (`own`): the host uses cgroup2 and only this mount namespace hides
     /// it (`ip netns exec` remounts /sys, a container without /sys/fs/cgroup). Mounted
     /// anew, that is the host's own hierarchy, to be used as it is.
-    Hidden { own: String },
+    Hidden { own: OsString },
     /// A legacy host: `own` is the `name=systemd` path, mirrored in a private cgroup2.
-    Legacy { own: String },
+    Legacy { own: OsString },
 }
 
 fn place() -> Result<Place, sys::Error> {
@@ -160,7 +173,7 @@ fn place() -> Result<Place, sys::Error> {
 /// mount attached nowhere, so nothing is left in the file system (`ip netns exec` shares
 /// /run with the host: a mount point made there would stay behind); where that is not
 /// available, as the private mount legacy hosts use.
-fn mount_hidden(own: &str) -> Result<(PathBuf, String), sys::Error> {
+fn mount_hidden(own: &OsStr) -> Result<(PathBuf, OsString), sys::Error> {
     let mount = match cgroup::open_detached_cgroup2(&hierarchy_flags()) {
         // Kept open for the rest of this process's life: the cgroup paths below it must stay
         // valid until the command is executed (close-on-exec closes it then) and to undo a
@@ -222,16 +235,15 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
         Place::Hidden { own } => mount_hidden(&own)?,
         Place::Legacy { own } => {
             let child = cgroup_path::adhoc_child_name(std::process::id(), 0);
-            let path = format!("{}/{child}", own.trim_end_matches('/'));
-            let target = enter_legacy_mirror(&path)?;
+            let target = enter_legacy_mirror(Path::new(&own).join(child).as_os_str())?;
             return Ok(Target {
                 created: true,
                 ..target
             });
         }
     };
-    let parent =
-        cgroup_path::join(&mount, &own).map_err(|e| cg_err("use cgroup", &own, e.into()))?;
+    let parent = cgroup_path::join(&mount, &own)
+        .map_err(|e| cg_err("use cgroup", &shown(&own), e.into()))?;
     enter_adhoc_child(&parent)
 }
 
@@ -239,12 +251,12 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
 /// leftovers of exited earlier runs beside it.
 fn enter_adhoc_child(parent: &Path) -> Result<Target, sys::Error> {
     let child = cgroup::create_adhoc_child_and_enter(parent)
-        .map_err(|(dir, e)| cg_err("create and enter cgroup", &dir.display().to_string(), e))?;
+        .map_err(|(dir, e)| cg_err("create and enter cgroup", &shown(&dir), e))?;
     if let Some(e) = &child.unmarked {
         log_at!(
             Debug,
             "bind-interface: Failed to mark cgroup {} as created by bindif-launch, ignoring (later runs will not remove it): {}",
-            child.dir.display(),
+            shown(&child.dir),
             sys::strerror(e)
         );
     }
@@ -264,17 +276,17 @@ pub fn remove_created(dir: &Path) {
         log_at!(
             Debug,
             "bind-interface: Failed to remove cgroup {}, ignoring: {}",
-            dir.display(),
+            shown(dir),
             sys::strerror(&e)
         );
     }
 }
 
-fn open_non_root(mount: &Path, path: &str) -> Result<Target, sys::Error> {
+fn open_non_root(mount: &Path, path: &OsStr) -> Result<Target, sys::Error> {
     let dir = cgroup_path::join_non_root(mount, path).map_err(|e| {
         cg_err(
             "attach BPF program to",
-            path,
+            &shown(path),
             io::Error::from_raw_os_error(libc::EPERM),
         )
         .with_hint(e.to_string())
@@ -309,13 +321,13 @@ fn mount_private() -> Result<&'static Path, sys::Error> {
 
 /// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
 /// the mirrors that exited earlier runs left behind (only those: see `sys::cgroup`).
-fn enter_legacy_mirror(path: &str) -> Result<Target, sys::Error> {
+fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
     let mount = mount_private()?;
     let path = &below_mount(mount, path)?;
     let dir = cgroup::enter_mirror(mount, path).map_err(|e| {
         cg_err(
             "enter mirror cgroup",
-            &format!("{PRIVATE_CGROUP2_MOUNT}{path}"),
+            &format!("{PRIVATE_CGROUP2_MOUNT}{}", shown(path)),
             e,
         )
     })?;
