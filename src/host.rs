@@ -77,7 +77,7 @@ pub fn cg_escape(name: &str) -> Cow<'_, str> {
 /// Whether `component`, one component of a cgroup path, is the cgroup systemd made for the unit
 /// or slice `name`: its escaped form, or the name itself where some systemd 239–259 leaves it
 /// as it is (which systemd runs is not known here).
-fn is_cgroup_of(component: &str, name: &str) -> bool {
+pub fn is_cgroup_of(component: &str, name: &str) -> bool {
     component == cg_escape(name) || (component == name && !escaped_by_every_version(name))
 }
 
