@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{require_privileges, unique, NetNs, TestCgroup, VETH_A};
+use common::{report, require_privileges, run_in, unique, NetNs, TestCgroup, VETH_A};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
 
@@ -49,30 +48,6 @@ impl Drop for UnitRoot {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Runs `argv` inside cgroup `cg` and network namespace `ns`.
-fn run_in(ns: &NetNs, cg: &Path, argv: &[&str]) -> Output {
-    let script = format!(
-        "echo $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
-        cg.display(),
-        ns.name
-    );
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg("sh")
-        .args(argv)
-        .output()
-        .expect("run sh")
-}
-
-fn report(out: &Output) -> BTreeMap<String, String> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 fn programs_on(cg: &Path) -> usize {
@@ -114,6 +89,7 @@ fn unit_mode_binds_a_unit_in_its_escaped_cgroup() {
     let out = run_in(
         &ns,
         &cg,
+        "",
         &[BIN, &root.arg(), "cpu.service", "--", "python3", &probe()],
     );
     assert_bound(&out);
@@ -127,10 +103,15 @@ fn attach_mode_binds_a_unit_in_its_escaped_cgroup() {
     let parent = TestCgroup::new();
     let cg = escaped_unit_cgroup(&parent, "memory.service");
     let root = UnitRoot::new("memory.service", VETH_A);
-    let out = run_in(&ns, &cg, &[BIN, &root.arg(), "--attach", "memory.service"]);
+    let out = run_in(
+        &ns,
+        &cg,
+        "",
+        &[BIN, &root.arg(), "--attach", "memory.service"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(programs_on(&cg), 1, "attached to _memory.service: {stderr}");
     // A later process of the unit, not started by the launcher, is bound.
-    assert_bound(&run_in(&ns, &cg, &["python3", &probe()]));
+    assert_bound(&run_in(&ns, &cg, "", &["python3", &probe()]));
 }

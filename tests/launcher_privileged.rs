@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{require_privileges, unique, NetNs, TestCgroup, ALTNAME, VETH_A};
+use common::{report, require_privileges, run_in, unique, NetNs, TestCgroup, ALTNAME, VETH_A};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
 
@@ -48,31 +48,6 @@ fn unit_cgroup(stem: &str) -> UnitCgroup {
         path,
         name,
     }
-}
-
-/// Runs `argv` inside cgroup `cg` and network namespace `ns`, after the shell snippet `pre`
-/// (used to set dispositions or open descriptors that must survive the launcher).
-fn run_in(ns: &NetNs, cg: &Path, pre: &str, argv: &[String]) -> Output {
-    let script = format!(
-        "{pre}\necho $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
-        cg.display(),
-        ns.name
-    );
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg("sh")
-        .args(argv)
-        .output()
-        .expect("run sh")
-}
-
-fn report(out: &Output) -> BTreeMap<String, String> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 fn stderr(out: &Output) -> String {

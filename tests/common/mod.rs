@@ -399,3 +399,35 @@ pub fn fixture_cases(kind: &str) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Runs `argv` inside cgroup `cg` and network namespace `ns` (`nsenter`, which keeps the
+/// cgroup2 mount visible), after the shell snippet `pre` (dispositions or descriptors that
+/// must survive the launcher).
+pub fn run_in<S: AsRef<std::ffi::OsStr>>(
+    ns: &NetNs,
+    cg: &Path,
+    pre: &str,
+    argv: &[S],
+) -> std::process::Output {
+    let script = format!(
+        "{pre}\necho $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
+        cg.display(),
+        ns.name
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(argv)
+        .output()
+        .expect("run sh")
+}
+
+/// The `KEY=VALUE` lines a probe printed on stdout.
+pub fn report(out: &std::process::Output) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
