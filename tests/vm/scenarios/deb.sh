@@ -39,6 +39,7 @@ check "before the install: no generated drop-in" [ ! -e "$generated" ]
 out=$(dpkg -i "$deb" 2>&1); rc=$?
 evidence "dpkg -i (exit $rc): $(echo "$out" | grep -v '^(Reading' | tr '\n' ' ' | cut -c1-300)"
 check "dpkg -i succeeds" [ "$rc" = 0 ]
+evidence "postinst warnings: $(grep -i 'warning' <<<"$out" | tr '\n' ' ' | cut -c1-400)"
 check "postinst does not warn that the generator is inactive" bash -c '! grep -q "does not search" <<<"$1"' _ "$out"
 check "dpkg -s: install ok installed" grep -q '^Status: install ok installed' <<<"$(dpkg -s bindif-launch 2>&1)"
 files=$(dpkg -L bindif-launch 2>/dev/null | while read -r f; do [ -d "$f" ] && [ ! -L "$f" ] || echo "$f"; done)
