@@ -86,7 +86,8 @@ wait_for sh -c 'ss -Htln | grep -q ":9980 "'
 evidence "after the upgrade, restarted: listener $(ss_port 9980 | awk '{print $4}'), programs on the cgroup: $(prog_count deb-plain.service)"
 record upgraded "$(tcp_dev 9980)"
 check "after the upgrade, a restart binds with the new launcher" [ "$(tcp_dev 9980)" = vrf-deb ]
-if [ "${LAYOUT:-}" != legacy ]; then
+# program counts need bpftool, which bullseye's image lacks (the archive has none for 5.10)
+if [ "${LAYOUT:-}" != legacy ] && command -v bpftool >/dev/null; then
     check "after the upgrade, exactly one program on the unit's cgroup" [ "$(prog_count deb-plain.service)" = 1 ]
 fi
 
@@ -146,7 +147,9 @@ ours=$(find /sys/fs/cgroup /run -maxdepth 6 -name 'bindif-launch*' 2>/dev/null |
 evidence "after removal and restart: paths named bindif-launch*: ${ours:-none}"
 if [ "${LAYOUT:-}" != legacy ]; then
     check "after removal: no cgroup or run-time directory of ours" [ -z "$ours" ]
-    check "after removal and restart: no program on deb-plain's cgroup" [ "$(prog_count deb-plain.service)" = 0 ]
+    if command -v bpftool >/dev/null; then
+        check "after removal and restart: no program on deb-plain's cgroup" [ "$(prog_count deb-plain.service)" = 0 ]
+    fi
 else
     # Not yet: on legacy hosts the private cgroup2 mount (/run/bindif-launch/cgroup2) and its empty
     # mirrors stay until reboot once the package is gone (nothing of ours is left to remove them).
