@@ -4,7 +4,7 @@
 //! output directories left out (while we run) or put back (to verify what we wrote).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cmd::launch::config::SYSTEMD_EXEC_PATH;
 use crate::sys::process::check_executable;
@@ -43,26 +43,30 @@ pub fn search_path_without_generators(sp: &SearchPath) -> SearchPath {
     SearchPath::from_dirs(sp.root(), dirs)
 }
 
+/// Every visible entry (UTF-8, not dot-prefixed) of the catalog's search directories, with the
+/// directory it is in (as the search path names it, outside the root): what both
+/// [`enumerate`] and [`mentioning`] walk.
+fn entries(catalog: &Catalog) -> impl Iterator<Item = (PathBuf, String)> + '_ {
+    let root = catalog.root();
+    catalog.search_path().dirs().iter().flat_map(move |dir| {
+        std::fs::read_dir(under_root(root, dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .map(move |n| (dir.clone(), n))
+    })
+}
+
 /// Every service and socket name the catalog's directories hold: unit files and symlinks, and
 /// names that only exist as `NAME.d/` directories. Sorted.
 pub fn enumerate(catalog: &Catalog) -> Vec<String> {
-    let root = catalog.root();
     let mut names = BTreeSet::new();
-    for dir in catalog.search_path().dirs() {
-        let Ok(rd) = std::fs::read_dir(under_root(root, dir)) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(n) = e.file_name().into_string() else {
-                continue;
-            };
-            if n.starts_with('.') {
-                continue;
-            }
-            let n = n.strip_suffix(".d").map(str::to_string).unwrap_or(n);
-            if handled_type(&n) && name::is_valid(&n) {
-                names.insert(n);
-            }
+    for (_, n) in entries(catalog) {
+        let n = n.strip_suffix(".d").map(str::to_string).unwrap_or(n);
+        if handled_type(&n) && name::is_valid(&n) {
+            names.insert(n);
         }
     }
     // A dash-prefix instance directory `foo-@x.service.d/` applies to instance x of every
@@ -147,37 +151,26 @@ pub fn mentioning(catalog: &Catalog, names: &[String], key: &str) -> Vec<String>
     };
     // Entry names (drop-in directories without their `.d`) with a file that mentions the key.
     let mut stems = BTreeSet::new();
-    for dir in catalog.search_path().dirs() {
-        let Ok(rd) = std::fs::read_dir(under_root(root, dir)) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(n) = e.file_name().into_string() else {
-                continue;
-            };
-            if n.starts_with('.') {
-                continue;
-            }
-            let host = dir.join(&n);
-            match n.strip_suffix(".d") {
-                Some(stem) => {
-                    let Ok(confs) = std::fs::read_dir(under_root(root, &host)) else {
-                        continue;
-                    };
-                    let hit = confs.flatten().any(|c| {
-                        let c = c.file_name();
-                        Path::new(&c).extension().is_some_and(|x| x == "conf")
-                            && mentions(&host.join(&c))
-                    });
-                    if hit {
-                        stems.insert(stem.to_string());
-                    }
+    for (dir, n) in entries(catalog) {
+        let host = dir.join(&n);
+        match n.strip_suffix(".d") {
+            Some(stem) => {
+                let Ok(confs) = std::fs::read_dir(under_root(root, &host)) else {
+                    continue;
+                };
+                let hit = confs.flatten().any(|c| {
+                    let c = c.file_name();
+                    Path::new(&c).extension().is_some_and(|x| x == "conf")
+                        && mentions(&host.join(&c))
+                });
+                if hit {
+                    stems.insert(stem.to_string());
                 }
-                None if mentions(&host) => {
-                    stems.insert(n);
-                }
-                None => {}
             }
+            None if mentions(&host) => {
+                stems.insert(n);
+            }
+            None => {}
         }
     }
     names
