@@ -2,6 +2,8 @@
 //! Pure deductions about the host and our place in it, from text the caller read.
 
 use std::borrow::Cow;
+use std::ffi::OsStr;
+use std::path::Path;
 
 /// The version of the systemd running as PID 1, from `/proc/1/maps`: PID 1 maps its private
 /// library `libsystemd-shared-NNN.so` (Fedora adds the release: `-256.4-1.fc41.so`).
@@ -77,7 +79,7 @@ pub fn cg_escape(name: &str) -> Cow<'_, str> {
 /// Whether `component`, one component of a cgroup path, is the cgroup systemd made for the unit
 /// or slice `name`: its escaped form, or the name itself where some systemd 239–259 leaves it
 /// as it is (which systemd runs is not known here).
-pub fn is_cgroup_of(component: &str, name: &str) -> bool {
+fn is_cgroup_of(component: &str, name: &str) -> bool {
     component == cg_escape(name) || (component == name && !escaped_by_every_version(name))
 }
 
@@ -86,19 +88,21 @@ pub fn is_cgroup_of(component: &str, name: &str) -> bool {
 /// it (`cpu.service` runs in `_cpu.service`). A `Delegate=` unit may run its main process in a
 /// sub-cgroup; the binding belongs on the unit's cgroup so every process of the unit is covered.
 /// The slices above it are not compared, so their escaping does not matter here.
+/// Paths are bytes here: names below the unit's cgroup need not be UTF-8.
+pub fn unit_cgroup_os<'a>(own: &'a OsStr, unit: &str) -> Option<&'a OsStr> {
+    Path::new(own)
+        .ancestors()
+        .find(|p| {
+            p.file_name()
+                .and_then(OsStr::to_str)
+                .is_some_and(|c| is_cgroup_of(c, unit))
+        })
+        .map(Path::as_os_str)
+}
+
+/// [`unit_cgroup_os`] for a UTF-8 path.
 pub fn unit_cgroup<'a>(own: &'a str, unit: &str) -> Option<&'a str> {
-    let mut end = own.len();
-    loop {
-        let path = &own[..end];
-        let slash = path.rfind('/')?;
-        if is_cgroup_of(&path[slash + 1..], unit) {
-            return Some(path);
-        }
-        if slash == 0 {
-            return None;
-        }
-        end = slash;
-    }
+    unit_cgroup_os(OsStr::new(own), unit).and_then(OsStr::to_str)
 }
 
 #[cfg(test)]

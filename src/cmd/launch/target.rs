@@ -121,16 +121,8 @@ fn below_mount(mount: &Path, own: &OsStr) -> Result<OsString, sys::Error> {
 /// outside the unit (from a login shell, say), and binding the cgroup it is in would bind
 /// someone else's processes: refuse.
 fn unit_path(own: &OsStr, unit: &str) -> Result<OsString, sys::Error> {
-    // As `host::unit_cgroup`, on bytes: names below the unit's cgroup need not be UTF-8, and
-    // the unit's own may be the name systemd escaped (`_cpu.service` for `cpu.service`).
-    Path::new(own)
-        .ancestors()
-        .find(|p| {
-            p.file_name()
-                .and_then(OsStr::to_str)
-                .is_some_and(|c| crate::host::is_cgroup_of(c, unit))
-        })
-        .map(|p| p.as_os_str().to_owned())
+    crate::host::unit_cgroup_os(own, unit)
+        .map(OsStr::to_owned)
         .ok_or_else(|| {
             cg_err(
                 "find the cgroup of",
