@@ -245,6 +245,11 @@ fn systemd_version(p: &mut lexopt::Parser) -> Result<u32, UsageError> {
     v.parse().map_err(|_| UsageError::InvalidSystemdVersion(v))
 }
 
+/// A long flag, which must not carry a value: `true` once it was given as it should be.
+fn flag(p: &mut lexopt::Parser, name: &str) -> Result<bool, UsageError> {
+    no_value(p, name).map(|()| true)
+}
+
 /// A long flag must not carry a value: `--verify=yes` is an error, not `--verify`.
 fn no_value(p: &mut lexopt::Parser, name: &str) -> Result<(), UsageError> {
     match p.optional_value() {
@@ -328,55 +333,22 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         };
         match arg {
             Short('h') => w.help = true,
-            Long("help") => {
-                no_value(&mut p, "--help")?;
-                w.help = true
-            }
-            Long("version") => {
-                no_value(&mut p, "--version")?;
-                w.version = true
-            }
-            Long("attach") => {
-                no_value(&mut p, "--attach")?;
-                w.attach = true
-            }
+            Long("help") => w.help = flag(&mut p, "--help")?,
+            Long("version") => w.version = flag(&mut p, "--version")?,
+            Long("attach") => w.attach = flag(&mut p, "--attach")?,
             Short('i') | Long("interface") => {
                 w.interface = Some(check_interface(string_value(&mut p, "--interface")?)?)
             }
-            Long("fail-closed") => {
-                no_value(&mut p, "--fail-closed")?;
-                a.policy.fail_closed = Some(true)
-            }
-            Long("fail-open") => {
-                no_value(&mut p, "--fail-open")?;
-                a.policy.fail_closed = Some(false)
-            }
+            Long("fail-closed") => a.policy.fail_closed = Some(flag(&mut p, "--fail-closed")?),
+            Long("fail-open") => a.policy.fail_closed = Some(!flag(&mut p, "--fail-open")?),
             Long("wait") => a.policy.wait = Some(parse_wait(&string_value(&mut p, "--wait")?)?),
-            Long("verify") => {
-                no_value(&mut p, "--verify")?;
-                a.policy.verify = true
-            }
-            Long("notify-status") => {
-                no_value(&mut p, "--notify-status")?;
-                a.notify_status = true
-            }
+            Long("verify") => a.policy.verify = flag(&mut p, "--verify")?,
+            Long("notify-status") => a.notify_status = flag(&mut p, "--notify-status")?,
             Long("root") => a.root = check_root(string_value(&mut p, "--root")?)?,
-            Long("json") => {
-                no_value(&mut p, "--json")?;
-                a.json = true
-            }
-            Long("debug") => {
-                no_value(&mut p, "--debug")?;
-                a.debug = true
-            }
-            Long("timing") => {
-                no_value(&mut p, "--timing")?;
-                a.timing = true
-            }
-            Long("sockets") => {
-                no_value(&mut p, "--sockets")?;
-                w.sockets = true
-            }
+            Long("json") => a.json = flag(&mut p, "--json")?,
+            Long("debug") => a.debug = flag(&mut p, "--debug")?,
+            Long("timing") => a.timing = flag(&mut p, "--timing")?,
+            Long("sockets") => w.sockets = flag(&mut p, "--sockets")?,
             Value(v) => {
                 let word = v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?;
                 // The first word names a subcommand, unless a mode option came before it.
@@ -573,10 +545,7 @@ pub fn parse_generator(argv: Vec<OsString>) -> Result<GeneratorArgs, UsageError>
             Long("root") => g.root = check_root(string_value(&mut p, "--root")?)?,
             Long("systemd-version") => g.systemd_version = Some(systemd_version(&mut p)?),
             Long("layout") => g.layout = Some(parse_layout(&string_value(&mut p, "--layout")?)?),
-            Long("debug") => {
-                no_value(&mut p, "--debug")?;
-                g.debug = true
-            }
+            Long("debug") => g.debug = flag(&mut p, "--debug")?,
             Value(v) => dirs.push(v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?),
             other => return Err(lexopt_error(other.unexpected())),
         }
@@ -615,14 +584,8 @@ fn parse_adopt(argv: &[OsString]) -> Result<Args, UsageError> {
         match arg {
             Long("root") => o.root = check_root(string_value(&mut p, "--root")?)?,
             Long("systemd-version") => o.systemd_version = Some(systemd_version(&mut p)?),
-            Long("json") => {
-                no_value(&mut p, "--json")?;
-                o.json = true
-            }
-            Long("write") => {
-                no_value(&mut p, "--write")?;
-                o.write = true
-            }
+            Long("json") => o.json = flag(&mut p, "--json")?,
+            Long("write") => o.write = flag(&mut p, "--write")?,
             Value(v) => o.units.push(unit_word(v)?),
             other => return Err(lexopt_error(other.unexpected())),
         }
