@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use bindif::cgroup_path::Layout;
 use bindif::cmd::generator;
+use bindif::program::Origin;
 use bindif::unit::catalog::Catalog;
 use bindif::unit::eval::{self, EvalContext};
 use bindif::unit::load;
@@ -95,7 +96,7 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
         // The launcher's own load and attach steps.
         use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
         let cg = Cgroup::open(d).expect("open cgroup");
-        let prog = Linux.load(ifindex).expect("load");
+        let prog = Linux.load(ifindex, Origin::Key).expect("load");
         Linux.attach(&cg, &prog).expect("bind");
     }
     let opts = bindif::cmd::status::Options::new(&[], false, false);

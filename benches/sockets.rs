@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+use bindif::program::Origin;
 use common::*;
 
 #[derive(Clone, Copy)]
@@ -105,7 +106,7 @@ fn main() {
         let _ = fs::create_dir(d);
     }
     let bound_fd = Cgroup::open(&dirs[1]).expect("open bound cgroup");
-    let prog = Linux.load(ifindex).expect("load");
+    let prog = Linux.load(ifindex, Origin::Key).expect("load");
     Linux.attach(&bound_fd, &prog).expect("attach");
     let dev = ifname.as_bytes().to_vec();
 

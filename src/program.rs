@@ -14,10 +14,45 @@
 //! is only accepted from Linux 6.4; the register form loads on every kernel since 4.10. No
 //! `.rodata`, no maps, no helpers: nothing that needs a newer kernel or a GPL licence.
 
-/// Name we give our program (`prog_name`, at most 15 bytes plus NUL). Status and the removal of
-/// earlier copies recognise our programs by this name *and* by their shape, so a foreign program
-/// that happens to look like ours is never touched.
+/// Name we give the program of the explicit ad hoc form (`bindif-launch --interface X -- CMD`;
+/// `prog_name`, at most 15 bytes plus NUL). Status and the removal of earlier copies recognise
+/// our programs by name *and* by their shape, so a foreign program that happens to look like
+/// ours is never touched.
 pub const PROG_NAME: &str = "bindif_sock";
+
+/// Name we give the program that `BindNetworkInterface=` asked for (unit and attach modes, the
+/// slice helper, daemon-reload re-resolution). The two names let a daemon-reload tell a binding
+/// the unit's configuration made, which it must follow or remove, from one an explicit
+/// `ExecStart=bindif-launch --interface …` made, which no configuration of the unit describes
+/// and which a reload must leave alone.
+pub const UNIT_PROG_NAME: &str = "bindif_unit";
+
+/// Why one of our programs is attached: which of the two names above it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// `BindNetworkInterface=` in the unit's (or slice's) configuration.
+    Key,
+    /// The explicit ad hoc form.
+    Explicit,
+}
+
+impl Origin {
+    pub fn prog_name(self) -> &'static str {
+        match self {
+            Origin::Key => UNIT_PROG_NAME,
+            Origin::Explicit => PROG_NAME,
+        }
+    }
+
+    /// The origin a program name stands for, `None` for a name that is not ours.
+    pub fn of_name(name: &str) -> Option<Origin> {
+        match name {
+            UNIT_PROG_NAME => Some(Origin::Key),
+            PROG_NAME => Some(Origin::Explicit),
+            _ => None,
+        }
+    }
+}
 
 /// Name of the program systemd v260 attaches natively for `BindNetworkInterface=`.
 ///
@@ -258,10 +293,16 @@ mod tests {
 
     #[test]
     fn names_fit_the_kernel() {
-        assert!(PROG_NAME.len() <= 15);
         assert_eq!(V260_PROG_NAME.len(), 15);
-        assert!(PROG_NAME
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'));
+        for name in [PROG_NAME, UNIT_PROG_NAME] {
+            assert!(name.len() <= 15);
+            assert!(name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'));
+        }
+        for origin in [Origin::Key, Origin::Explicit] {
+            assert_eq!(Origin::of_name(origin.prog_name()), Some(origin));
+        }
+        assert_eq!(Origin::of_name(V260_PROG_NAME), None);
     }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use bindif::cgroup_path::{self, Layout};
 use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
-use bindif::program::{self, Insn};
+use bindif::program::{self, Insn, Origin};
 use bindif::sys;
 use bindif::sys::bpf::{self, BindOutcome};
 use bindif::sys::netlink;
@@ -66,7 +66,7 @@ fn socket_report(prefix: &str, r: &mut Report) {
 /// (which checks the cgroup and removes our older copies).
 fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
     let cg = Cgroup::open(path)?;
-    let prog = Linux.load(ifindex)?;
+    let prog = Linux.load(ifindex, Origin::Key)?;
     Linux.attach(&cg, &prog)
 }
 

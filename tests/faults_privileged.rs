@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
+use bindif::program::Origin;
 use bindif::sys::bpf;
 use common::{remove_cgroup_tree, require_privileges, unique, NetNs, TestCgroup, VETH_A};
 
@@ -951,7 +952,9 @@ fn nested_binding() -> Outcome {
     let w = World::new("fault.service");
     let bt1 = w.ns.ifindex_by_ip(common::VETH_B);
     let parent = Cgroup::open(&w.parent.path).unwrap();
-    Linux.attach(&parent, &Linux.load(bt1).unwrap()).unwrap();
+    Linux
+        .attach(&parent, &Linux.load(bt1, Origin::Key).unwrap())
+        .unwrap();
     w.probe_unit(
         "fault.service",
         VETH_A,
@@ -992,7 +995,7 @@ fn helper_vanish() {
         .unwrap()
         .unwrap();
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
-    let prog = Linux.load(ifindex).unwrap();
+    let prog = Linux.load(ifindex, Origin::Key).unwrap();
     let dir = Cgroup::open(Path::new(&cg)).unwrap();
     Linux.attach(&dir, &prog).unwrap();
     let mut r = common::Report::new();

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use bindif::cmd::status::{self, Options, State};
-use bindif::program::Insn;
+use bindif::program::{Insn, Origin};
 use bindif::sys;
 use bindif::sys::bpf;
 
@@ -27,7 +27,7 @@ use bindif::sys::bpf;
 fn bind_at(path: &Path, ifindex: u32) -> Result<bpf::BindOutcome, sys::Error> {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let cg = Cgroup::open(path)?;
-    let prog = Linux.load(ifindex)?;
+    let prog = Linux.load(ifindex, Origin::Key)?;
     Linux.attach(&cg, &prog)
 }
 use common::*;

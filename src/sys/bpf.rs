@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{BindError, Category, Error, LoadError};
 use crate::cgroup_path::CGROUP2_SUPER_MAGIC;
-use crate::program::{self, Insn};
+use crate::program::{self, Insn, Origin};
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
@@ -297,9 +297,14 @@ pub fn load_program(insns: &[Insn], name: &str) -> Result<OwnedFd, LoadError> {
     }
 }
 
-/// Loads our program binding sockets to `ifindex`.
+/// Loads our program binding sockets to `ifindex`, named for the explicit ad hoc form.
 pub fn load_bind_program(ifindex: u32) -> Result<OwnedFd, LoadError> {
-    load_program(&program::bind_iface_program(ifindex), program::PROG_NAME)
+    load_bind_program_as(ifindex, Origin::Explicit)
+}
+
+/// Loads our program binding sockets to `ifindex`, named for `origin`.
+pub fn load_bind_program_as(ifindex: u32, origin: Origin) -> Result<OwnedFd, LoadError> {
+    load_program(&program::bind_iface_program(ifindex), origin.prog_name())
 }
 
 /// Attaches `prog` to the cgroup directory `cgroup` for `BPF_CGROUP_INET_SOCK_CREATE` with
@@ -398,8 +403,10 @@ pub struct ProgInfo {
     pub name: String,
     /// The kernel's translated instructions (empty if the kernel withheld them).
     pub xlated: Vec<u8>,
-    /// The ifindex, when the program is ours (our name and our shape).
+    /// The ifindex, when the program is ours (one of our names and our shape).
     pub ours_ifindex: Option<u32>,
+    /// Which of our names it carries, when it is ours.
+    pub origin: Option<Origin>,
     /// True when the name is that of systemd v260's native `BindNetworkInterface=` program.
     pub is_v260_native: bool,
 }
@@ -447,14 +454,12 @@ pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
     let name = CStr::from_bytes_until_nul(&first.name)
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_else(|_| String::from_utf8_lossy(&first.name).into_owned());
-    let ours_ifindex = if first.prog_type == BPF_PROG_TYPE_CGROUP_SOCK && name == program::PROG_NAME
-    {
-        program::ifindex_of_program(&xlated)
-    } else {
-        None
-    };
+    let named_ours =
+        Origin::of_name(&name).filter(|_| first.prog_type == BPF_PROG_TYPE_CGROUP_SOCK);
+    let ours_ifindex = named_ours.and_then(|_| program::ifindex_of_program(&xlated));
     Ok(ProgInfo {
         id: first.id,
+        origin: ours_ifindex.and(named_ours),
         prog_type: first.prog_type,
         is_v260_native: name == program::V260_PROG_NAME,
         name,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::target;
+use crate::program::Origin;
 use crate::sys::{self, bpf, process, Category};
 
 /// Which cgroup the program goes to (see the `target` module).
@@ -50,8 +51,8 @@ pub trait Kernel {
     fn now(&mut self) -> Instant;
     /// Waits before the next look for the interface.
     fn pause(&mut self, d: Duration);
-    /// Loads our program binding sockets to `ifindex`.
-    fn load(&mut self, ifindex: u32) -> Result<Self::Prog, sys::Error>;
+    /// Loads our program binding sockets to `ifindex`, named for `origin`.
+    fn load(&mut self, ifindex: u32, origin: Origin) -> Result<Self::Prog, sys::Error>;
     /// Chooses (and, for ad hoc runs from a shell, creates and enters) the cgroup.
     fn target(&mut self, which: Which<'_>) -> Result<Self::Cgroup, sys::Error>;
     /// Attaches `prog` to `cgroup` and then removes our older copies there (attach before
@@ -171,8 +172,8 @@ impl Kernel for Linux {
         std::thread::sleep(d);
     }
 
-    fn load(&mut self, ifindex: u32) -> Result<OwnedFd, sys::Error> {
-        bpf::load_bind_program(ifindex)
+    fn load(&mut self, ifindex: u32, origin: Origin) -> Result<OwnedFd, sys::Error> {
+        bpf::load_bind_program_as(ifindex, origin)
     }
 
     fn target(&mut self, which: Which<'_>) -> Result<Cgroup, sys::Error> {

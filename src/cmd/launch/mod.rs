@@ -17,6 +17,7 @@ mod tests;
 
 use crate::cli::{Args, PolicyArgs};
 use crate::log::{self, Level};
+use crate::program::Origin;
 use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
 use crate::{exit, log_at, timing};
@@ -470,7 +471,11 @@ fn bind<K: Kernel>(
         return Ok(Setup::unbound());
     };
     timing::mark("interface resolve");
-    let prog = match k.load(ifindex) {
+    let origin = match which {
+        Which::Unit { .. } => Origin::Key,
+        Which::AdHoc => Origin::Explicit,
+    };
+    let prog = match k.load(ifindex, origin) {
         Ok(p) => p,
         Err(e) => {
             fail(policy, e.exit_status(), &bind_msg(policy, &e))?;

@@ -126,8 +126,11 @@ impl Kernel for Fake {
         self.clock += d;
     }
 
-    fn load(&mut self, _ifindex: u32) -> Result<u32, sys::Error> {
-        self.calls.push("load");
+    fn load(&mut self, _ifindex: u32, origin: Origin) -> Result<u32, sys::Error> {
+        self.calls.push(match origin {
+            Origin::Key => "load",
+            Origin::Explicit => "load-explicit",
+        });
         self.load.map_err(|e| {
             sys::Error::new(Category::Bpf, "load BPF program", "bindif_sock", os_err(e))
         })?;
@@ -606,7 +609,7 @@ fn adhoc_binds_then_executes() {
         order,
         [
             "resolve",
-            "load",
+            "load-explicit",
             "target",
             "ancestors",
             "attach",

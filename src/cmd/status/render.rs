@@ -42,8 +42,7 @@ fn table(rows: &[Vec<String>]) -> String {
 
 fn program_label(p: &Program) -> String {
     match p.kind {
-        ProgKind::Ours(_) => format!("bindif_sock#{}", p.id),
-        ProgKind::Native => format!("{}#{}", p.name, p.id),
+        ProgKind::Ours(_) | ProgKind::Native => format!("{}#{}", p.name, p.id),
         ProgKind::Foreign if p.name.is_empty() => format!("foreign#{}", p.id),
         ProgKind::Foreign => format!("foreign {}#{}", p.name, p.id),
     }
