@@ -62,6 +62,7 @@ fn generator_run(root: &Path) -> f64 {
         layout: Some(unified()),
         kmsg: false,
         debug: false,
+        reconcile: false,
     })
     .expect("generator run");
     let elapsed = ns(t.elapsed());

@@ -99,6 +99,7 @@ fn run_case(case: &Path) -> (PathBuf, Outcome) {
         layout: Some(o.layout),
         kmsg: false,
         debug: false,
+        reconcile: false,
     })
     .unwrap();
     (tmp, out)
@@ -177,6 +178,7 @@ fn rerun_is_stable() {
         }),
         kmsg: false,
         debug: false,
+        reconcile: false,
     })
     .unwrap();
     assert_eq!(first.plan, again.plan);
@@ -519,6 +521,7 @@ fn run_hybrid(root: &Path, normal: &Path) -> Outcome {
         }),
         kmsg: false,
         debug: false,
+        reconcile: false,
     })
     .unwrap()
 }
@@ -654,6 +657,7 @@ fn legacy_wrapper_uses_systemds_search_path() {
         layout: Some(Layout::Legacy),
         kmsg: false,
         debug: false,
+        reconcile: false,
     })
     .unwrap();
     // /usr/local/bin/tool comes first in the path but is not executable: /usr/bin/tool.
@@ -815,6 +819,7 @@ fn timing(every: usize, label: &str) {
         }),
         kmsg: false,
         debug: false,
+        reconcile: false,
     })
     .unwrap();
     let wall = t.elapsed();

@@ -511,6 +511,30 @@ pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize
     Ok(removed)
 }
 
+/// Detaches the programs `ids` from `cgroup` if they are still attached there and still ours
+/// (an id is never reused while the program lives, but one may have been detached and freed
+/// since the caller looked). Returns how many were detached.
+pub fn detach_ids(cgroup: BorrowedFd, ids: &[u32]) -> io::Result<usize> {
+    let attached = query(cgroup)?;
+    let mut removed = 0;
+    for &id in ids.iter().filter(|id| attached.contains(id)) {
+        let fd = match prog_fd_by_id(id) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        if !prog_info_fd(fd.as_fd())?.is_ours() {
+            continue;
+        }
+        match detach(cgroup, fd.as_fd()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Result of [`attach_replacing`]: the binding is in place.
 #[derive(Debug)]
 pub struct BindOutcome {

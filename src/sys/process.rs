@@ -76,6 +76,16 @@ pub fn stderr_dev_ino() -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
+/// The network namespace of process `pid` (`None`: this thread's) as device and inode of its
+/// `/proc/…/ns/net`, to compare two processes'.
+pub fn net_ns(pid: Option<u32>) -> io::Result<(u64, u64)> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/ns/net"),
+        None => "/proc/thread-self/ns/net".to_string(),
+    };
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
+}
+
 /// Sends `STATUS=…` to `$NOTIFY_SOCKET` (path or `@abstract`). Best effort: a unit that is not
 /// `Type=notify` ignores it, and a failure must never stop the service from starting.
 pub fn notify_status(socket: &OsStr, status: &str) -> io::Result<()> {

@@ -35,7 +35,7 @@
 //! instance that resets the key gets a comment-only file of that name, which cancels the
 //! template's drop-in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,11 +43,15 @@ use std::time::Instant;
 use crate::cgroup_path::Layout;
 use crate::log::{Level, Logger, Sink};
 use crate::unit::catalog::Catalog;
+use crate::unit::eval::{self, cgroup_section, EvalContext};
+use crate::unit::load::load_with;
 use crate::unit::paths::SearchPath;
+use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
 
 mod parallel;
 mod plan;
 mod quote;
+pub mod reconcile;
 mod units;
 mod verify;
 mod write;
@@ -95,6 +99,9 @@ pub struct Options {
     /// Log to `/dev/kmsg` (the real generator) instead of stderr.
     pub kmsg: bool,
     pub debug: bool,
+    /// Re-resolve the bindings of running units (daemon-reload): only the installed generator
+    /// on the host itself, never a run on a tree below another root.
+    pub reconcile: bool,
 }
 
 /// The result of [`run`].
@@ -120,11 +127,100 @@ fn log_lines(log: &Logger, level: Level, text: &str) {
 /// generator directories, every name in it loaded, the plan. Also returns how many names were
 /// examined.
 pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Plan, usize) {
+    let r = resolve_units(full, layout, version);
+    (r.plan, r.inputs.len())
+}
+
+/// What [`resolve`] computes, with the catalog and the loaded units kept for the re-resolution
+/// of running units.
+pub struct Resolved {
+    pub catalog: Catalog,
+    pub inputs: Vec<Input>,
+    pub plan: Plan,
+}
+
+fn resolve_units(full: &SearchPath, layout: &Layout, version: Option<u32>) -> Resolved {
     let catalog = Catalog::new(search_path_without_generators(full));
     let names = enumerate(&catalog);
     let inputs = load_all(&catalog, &names);
     let find = |name: &str| find_in_systemd_path(full.root(), name);
-    (plan(&inputs, layout, version, &find), names.len())
+    let plan = plan(&inputs, layout, version, &find);
+    Resolved {
+        catalog,
+        inputs,
+        plan,
+    }
+}
+
+/// What a running unit's configuration asks for now, from the units the generator loaded (a
+/// running template instance is loaded on demand). Evaluated as the attach step evaluates it at
+/// start: specifiers, validation, the last valid value.
+fn wanted_now<'a>(
+    r: &'a Resolved,
+    facts: &'a LazyHostFacts,
+    version: u32,
+) -> impl FnMut(&str) -> reconcile::Wanted + 'a {
+    let by_name: HashMap<&str, &Input> = r.inputs.iter().map(|i| (i.name.as_str(), i)).collect();
+    move |unit: &str| {
+        let Some(section) = cgroup_section(unit) else {
+            return reconcile::Wanted::Unset;
+        };
+        let loaded_here;
+        let loaded = match by_name.get(unit) {
+            Some(Input { unit: Ok(u), .. }) => u,
+            Some(Input { unit: Err(_), .. }) => return reconcile::Wanted::Unset,
+            None => match load_with(&r.catalog, unit) {
+                Ok(u) => {
+                    loaded_here = u;
+                    &loaded_here
+                }
+                Err(_) => return reconcile::Wanted::Unset,
+            },
+        };
+        if !plan::carries_key(loaded, section) {
+            return reconcile::Wanted::Unset;
+        }
+        let fragment = loaded
+            .fragment
+            .as_ref()
+            .map(|f| f.to_string_lossy().into_owned());
+        let mut spec = SpecifierContext::lazy(&loaded.name, facts);
+        spec.fragment_path = fragment.as_deref();
+        let ctx = EvalContext::new(spec, version);
+        match eval::evaluate_bind(loaded, &ctx).interface.value {
+            Some(i) => reconcile::Wanted::Interface(i),
+            None => reconcile::Wanted::Unset,
+        }
+    }
+}
+
+/// daemon-reload re-resolution (see [`reconcile`]): every running unit's binding follows its
+/// configuration and its interface now. Logs; never fails.
+fn reconcile_running(r: &Resolved, root: &Path, version: Option<u32>, log: &Logger) {
+    let started = Instant::now();
+    let say = |level: Level, text: String| log_lines(log, level, &text);
+    let facts = LazyHostFacts::new(root);
+    let mut wanted = wanted_now(r, &facts, version.unwrap_or(NATIVE_SINCE - 1));
+    let mut resolver = reconcile::Resolver::default();
+    for h in reconcile::hierarchies() {
+        let found = reconcile::running(&h, &say);
+        let t = reconcile::apply(&found, &mut wanted, &mut resolver, &say);
+        log_lines(
+            log,
+            Level::Debug,
+            &format!(
+                "Re-resolved running units below {}: {} examined, {} bound, {} unbound, {} missing an interface, {} in another network namespace, {} failed ({:?}).",
+                h.display(),
+                t.examined,
+                t.bound,
+                t.unbound,
+                t.missing,
+                t.skipped_netns,
+                t.failed,
+                started.elapsed()
+            ),
+        );
+    }
 }
 
 /// Runs the generator: plan, write, verify, log. `Err` only when the output directory cannot be
@@ -166,7 +262,12 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         None => crate::sys::cgroup::detect(&opts.root),
     };
     let full = SearchPath::system(&opts.root);
-    let (plan, units_seen) = resolve(&full, &layout, version);
+    let resolved = resolve_units(&full, &layout, version);
+    if opts.reconcile {
+        reconcile_running(&resolved, &opts.root, version, &log);
+    }
+    let Resolved { plan, inputs, .. } = resolved;
+    let units_seen = inputs.len();
     for m in &plan.messages {
         log_lines(&log, m.level, &m.text);
     }
@@ -250,6 +351,7 @@ pub fn wanted(argv: &[OsString]) -> bool {
 fn options(args: crate::cli::GeneratorArgs) -> Options {
     let env_debug = std::env::var("SYSTEMD_LOG_LEVEL").is_ok_and(|l| l == "debug" || l == "7");
     let console = std::env::var("SYSTEMD_LOG_TARGET").is_ok_and(|t| t == "console");
+    let on_host = args.root == Path::new("/");
     Options {
         root: args.root,
         normal: args.normal_dir,
@@ -257,6 +359,7 @@ fn options(args: crate::cli::GeneratorArgs) -> Options {
         layout: args.layout,
         kmsg: args.as_generator && !console,
         debug: args.debug || env_debug,
+        reconcile: args.as_generator && on_host,
     }
 }
 

@@ -88,7 +88,7 @@ impl Plan {
 
 /// Whether the unit's effective configuration carries a non-reset `BindNetworkInterface=`: the
 /// raw values are enough (the attach step validates and expands them at start, per instance).
-fn carries_key(u: &LoadedUnit, section: &str) -> bool {
+pub(crate) fn carries_key(u: &LoadedUnit, section: &str) -> bool {
     !effective_list(u.values(section, KEY_BIND)).is_empty()
 }
 

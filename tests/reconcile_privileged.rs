@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! daemon-reload re-resolution against the real kernel: a tree of slices and unit cgroups below a
+//! test cgroup stands in for PID 1's hierarchy, two veth interfaces in this (the host's) network
+//! namespace for the VRFs. The walk, the rule and the BPF work are the generator's own
+//! (`cmd::generator::reconcile`); only the units' configuration is given by the test. Runs as
+//! root and fails, never skips.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use bindif::cmd::generator::reconcile::{self, Resolver, Tally, Wanted};
+use bindif::log::Level;
+use bindif::program::Origin;
+use bindif::sys::{self, bpf};
+use common::{require_privileges, run, TestCgroup};
+
+/// A veth pair in the host's namespace, deleted on drop.
+struct Veth {
+    a: String,
+    b: String,
+}
+
+impl Veth {
+    fn new() -> Veth {
+        let tag = std::process::id() % 100_000;
+        let v = Veth {
+            a: format!("rca{tag}"),
+            b: format!("rcb{tag}"),
+        };
+        run(
+            "ip",
+            &["link", "add", &v.a, "type", "veth", "peer", "name", &v.b],
+        );
+        v
+    }
+
+    fn recreate(&self) {
+        run("ip", &["link", "del", &self.a]);
+        run(
+            "ip",
+            &[
+                "link", "add", &self.a, "type", "veth", "peer", "name", &self.b,
+            ],
+        );
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.a])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn ifindex(name: &str) -> u32 {
+    sys::netlink::resolve_ifindex(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{name} has no ifindex"))
+}
+
+fn mkdir(root: &Path, rel: &str) -> PathBuf {
+    let p = root.join(rel);
+    fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// Attaches one of our programs (`origin`) for `ifindex` to `cg`.
+fn attach(cg: &Path, ifindex: u32, origin: Origin) {
+    let dir = sys::cgroup::open_cgroup_dir(cg).unwrap();
+    let prog = bpf::load_bind_program_as(ifindex, origin).unwrap();
+    bpf::attach(dir.as_fd(), prog.as_fd()).unwrap();
+}
+
+/// Our programs on `cg`: (origin, ifindex), in attach order.
+fn programs(cg: &Path) -> Vec<(Origin, u32)> {
+    let dir = sys::cgroup::open_cgroup_dir(cg).unwrap();
+    bpf::query(dir.as_fd())
+        .unwrap()
+        .into_iter()
+        .filter_map(|id| {
+            let info = bpf::prog_info(id).ok()?;
+            Some((info.origin?, info.ours_ifindex?))
+        })
+        .collect()
+}
+
+/// One reload: walk `root`, apply with `config`; the log lines and the tally.
+fn reload(root: &Path, config: &HashMap<&str, Wanted>) -> (Tally, Vec<String>) {
+    let lines = std::cell::RefCell::new(Vec::new());
+    let log = |level: Level, text: String| {
+        if level != Level::Debug {
+            lines.borrow_mut().push(text)
+        }
+    };
+    let found = reconcile::running(root, &log);
+    let mut wanted = |u: &str| config.get(u).cloned().unwrap_or(Wanted::Unset);
+    let tally = reconcile::apply(&found, &mut wanted, &mut Resolver::default(), &log);
+    (tally, lines.into_inner())
+}
+
+/// A process in a network namespace of its own, moved into `cg`.
+fn other_netns_process(cg: &Path) -> Child {
+    let mut child = Command::new("unshare")
+        .args(["--net", "sleep", "60"])
+        .spawn()
+        .expect("unshare");
+    fs::write(cg.join("cgroup.procs"), child.id().to_string()).unwrap();
+    // unshare execs sleep in place only after unsharing: wait until the namespace differs.
+    for _ in 0..200 {
+        if sys::process::net_ns(Some(child.id())).ok() != sys::process::net_ns(None).ok() {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("unshare --net did not give the process a namespace of its own");
+}
+
+#[test]
+fn reload_follows_configuration_and_interfaces() {
+    require_privileges();
+    let veth = Veth::new();
+    let (a, b) = (veth.a.as_str(), veth.b.as_str());
+    let (ia, ib) = (ifindex(a), ifindex(b));
+    let t = TestCgroup::new();
+    let root = t.path.as_path();
+
+    let late = mkdir(root, "t.slice/late.service");
+    let changed = mkdir(root, "t.slice/changed.service");
+    let reset = mkdir(root, "t.slice/reset.service");
+    let explicit = mkdir(root, "t.slice/explicit.service");
+    let missing = mkdir(root, "t.slice/missing.service");
+    let stacked = mkdir(root, "t.slice/stacked.service");
+    let nested = mkdir(root, "t.slice/t-in.slice/nested.service");
+    let delegated = mkdir(root, "t.slice/late.service/payload");
+    let escaped = mkdir(root, "t.slice/_cpu.service");
+    let outside = mkdir(root, "other/outside.service");
+    let netns = mkdir(root, "t.slice/netns.service");
+    let slice = root.join("t.slice/t-in.slice");
+
+    attach(&changed, ib, Origin::Key);
+    attach(&reset, ia, Origin::Key);
+    attach(&explicit, ia, Origin::Explicit);
+    attach(&missing, ia, Origin::Key);
+    attach(&stacked, ia, Origin::Key);
+    attach(&stacked, ia, Origin::Key);
+    attach(&delegated, ib, Origin::Key);
+    attach(&outside, ib, Origin::Key);
+    let mut stranger = other_netns_process(&netns);
+
+    let w = |s: &str| Wanted::Interface(s.to_string());
+    let config: HashMap<&str, Wanted> = [
+        ("late.service", w(a)),
+        ("changed.service", w(a)),
+        ("missing.service", w("bindif-nx0")),
+        ("stacked.service", w(a)),
+        ("nested.service", w(a)),
+        ("t-in.slice", w(b)),
+        ("cpu.service", w(a)),
+        ("netns.service", w(a)),
+    ]
+    .into_iter()
+    .collect();
+
+    let (tally, lines) = reload(root, &config);
+
+    // A late interface, a changed value, stacked copies, a nested slice's unit, the slice itself
+    // and an escaped cgroup name: one program each, of the key, for the configured ifindex.
+    for (cg, want) in [
+        (&late, ia),
+        (&changed, ia),
+        (&stacked, ia),
+        (&nested, ia),
+        (&slice, ib),
+        (&escaped, ia),
+    ] {
+        assert_eq!(programs(cg), [(Origin::Key, want)], "{}", cg.display());
+    }
+    // Reset: the key's program is gone. The explicit form's stays.
+    assert_eq!(programs(&reset), []);
+    assert_eq!(programs(&explicit), [(Origin::Explicit, ia)]);
+    // Missing interface: removed, and said in systemd 262's words.
+    assert_eq!(programs(&missing), []);
+    assert!(
+        lines.iter().any(|l| l
+            == "missing.service: bind-interface: Couldn't find index of network interface 'bindif-nx0', ignoring: No such device"),
+        "{lines:#?}"
+    );
+    // Never into a unit's own cgroup, never outside the slices.
+    assert_eq!(programs(&delegated), [(Origin::Key, ib)]);
+    assert_eq!(programs(&outside), [(Origin::Key, ib)]);
+    // Another network namespace: left alone.
+    assert_eq!(programs(&netns), []);
+    assert_eq!(tally.skipped_netns, 1, "{tally:?}");
+    assert_eq!(
+        (tally.bound, tally.unbound, tally.missing, tally.failed),
+        (6, 1, 1, 0),
+        "{tally:?} {lines:#?}"
+    );
+
+    // A second reload changes nothing.
+    let (again, lines) = reload(root, &config);
+    assert_eq!(
+        (again.bound, again.unbound, again.failed),
+        (0, 0, 0),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        again.missing, 1,
+        "a missing interface is reported at every reload"
+    );
+
+    // The interface is deleted and re-created (new ifindex): the next reload follows it.
+    veth.recreate();
+    let ia2 = ifindex(a);
+    assert_ne!(ia, ia2);
+    let (_, lines) = reload(root, &config);
+    for cg in [&late, &changed, &stacked, &nested, &escaped] {
+        assert_eq!(
+            programs(cg),
+            [(Origin::Key, ia2)],
+            "{} {lines:#?}",
+            cg.display()
+        );
+    }
+    // The explicit form keeps its stale ifindex: no configuration describes it.
+    assert_eq!(programs(&explicit), [(Origin::Explicit, ia)]);
+    assert_eq!(programs(&netns), []);
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+}
