@@ -1,0 +1,97 @@
+#!/bin/bash
+# reload: the binding over a running unit's life, at daemon-reload. systemd 262 re-realizes every
+# running unit with the key at each reload (measured in sid guests); on older systemd the package's
+# generator does the same from its reload run. A unit whose daemon creates new sockets all the time
+# (probed.py), one plain BindNetworkInterface= drop-in, then, without restarting it:
+#   a late interface, bound at the next reload; a re-created interface (new ifindex: ENODEV until
+#   the reload), followed at the reload; a changed value; a reset; a reload while the interface is
+#   missing (unbound, warning) and the reload that finds it again.
+# Each step records the device of the daemon's newest sockets and the unit's MainPID continuity, so
+# the SAME lines compare the package on old systemd with 262 observation by observation.
+# layouts: unified hybrid legacy
+. "$VMTEST_LIB"
+[ -x "$BINDIF" ] || fail "no bindif-launch binary in the guest ($BINDIF)"
+gen_dir=/lib/systemd/system-generators
+[ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
+ln -sf "$BINDIF" "$gen_dir/bindif-launch-generator"
+cleanup "rm -f $gen_dir/bindif-launch-generator; systemctl daemon-reload"
+out=/run/reload-probe
+cleanup "rm -f $out"
+unit_write rl.service <<EOF2
+[Service]
+ExecStart=/usr/bin/python3 $HELPERS/probed.py $out
+EOF2
+bind_dropin rl.service vrf-rl native
+reload
+start rl.service
+pid0=$(main_pid rl.service)
+
+# what the daemon's newest sockets get: waits for two fresh rounds of probed.py
+sockets_now() {
+    local s0 s i
+    s0=$(awk '{print $3}' $out 2>/dev/null); s0=${s0:-0}
+    for i in $(seq 100); do
+        s=$(awk '{print $3}' $out 2>/dev/null)
+        [ -n "$s" ] && [ "$s" -ge $((s0 + 2)) ] && break
+        sleep 0.1
+    done
+    awk '{print $1, $2}' $out 2>/dev/null
+}
+programs() {   # sock_create programs on rl.service's cgroup ("n/a" where bpftool cannot tell)
+    if [ "${LAYOUT:-}" = legacy ] || ! command -v bpftool >/dev/null; then echo n/a; else prog_count rl.service; fi
+}
+warnings() { journalctl -b --no-pager -o cat | grep -cF "rl.service: bind-interface: Couldn't find index of network interface 'vrf-rl', ignoring: No such device"; }
+step() {   # step NAME EXPECTED-tcp4-DEV EXPECTED-PROGRAMS
+    local s p
+    s=$(sockets_now); p=$(programs)
+    evidence "$1: $s, programs $p, MainPID $(main_pid rl.service)"
+    record "$1" "$s programs=$p"
+    check "$1: new sockets on ${2}" [ "${s%% *}" = "tcp4=$2" ]
+    [ "$p" = n/a ] || check "$1: $3 program(s)" [ "$p" = "$3" ]
+}
+
+w0=$(warnings)
+step "started, interface missing" - 0
+check "started while missing: one warning" [ "$(warnings)" -ge 1 ]
+
+vrf_add vrf-rl 71 127.0.0.1/8
+step "interface created, no reload" - 0
+reload
+step "interface created, reload" vrf-rl 1
+
+old=$(cat /sys/class/net/vrf-rl/ifindex)
+ip link del vrf-rl; ip link add vrf-rl type vrf table 71; ip link set vrf-rl up
+new=$(cat /sys/class/net/vrf-rl/ifindex)
+evidence "vrf-rl re-created: ifindex $old -> $new"
+step "interface re-created, no reload" "error(No such device)" 1
+reload
+step "interface re-created, reload" vrf-rl 1
+
+vrf_add vrf-rl2 72
+bind_dropin rl.service vrf-rl2 native
+reload
+step "value changed, reload" vrf-rl2 1
+
+printf '[Service]\nBindNetworkInterface=\n' | dropin_write rl.service zz-reset.conf
+reload
+step "value reset, reload" - 0
+rm -f /etc/systemd/system/rl.service.d/zz-reset.conf
+
+bind_dropin rl.service vrf-rl native
+ip link del vrf-rl
+w1=$(warnings)
+reload
+step "interface missing, reload" - 0
+w2=$(warnings)
+evidence "warnings in the journal: $w0 at start, $w1 before the reload while missing, $w2 after"
+check "reload while missing: the warning, with the unit's name" [ "$w2" -gt "$w1" ]
+record "reload while missing: warning logged" "$([ "$w2" -gt "$w1" ] && echo yes || echo no)"
+ip link add vrf-rl type vrf table 71; ip link set vrf-rl up
+reload
+step "interface back, reload" vrf-rl 1
+
+pid1=$(main_pid rl.service)
+record "unit never restarted" "$([ "$pid0" = "$pid1" ] && echo yes || echo "no ($pid0 -> $pid1)")"
+check "the unit ran throughout (MainPID $pid0)" [ "$pid0" = "$pid1" ]
+record state "$(systemctl is-active rl.service)"
+verdict "late, re-created, changed, reset, missing: followed at each reload"
