@@ -663,6 +663,8 @@ fn scenario(id: &str) -> Option<Outcome> {
         "iface-invalid-unit-fail-closed" => {
             unit_iface("a/b", &[], "X-BindNetworkInterface-FailClosed=yes\n", 0)
         }
+        "iface-unknown-specifier-unit" => unit_iface("mg%zmt", &[], "", 0),
+        "iface-empty-expansion-unit" => unit_iface("%i", &[], "", 0),
         // Missing interfaces.
         "iface-missing-unit" => unit_iface("nosuch0", &[], "", 0),
         "iface-missing-unit-fail-closed" => {
