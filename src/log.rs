@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Messages in systemd's style. Lines about the binding carry v260's `bind-interface:` prefix so
-//! the journal reads the same with and without the launcher. When stderr is the journal
+//! Messages in systemd's style. Lines about the binding carry v260's `bind-interface:` prefix,
+//! and in unit and attach mode the unit's name before it, as PID 1's `log_unit_*()` writes it
+//! (`web.service: bind-interface: …`), so the journal reads the same with and without the
+//! launcher; see [`log_bind`]. When stderr is the journal
 //! (`$JOURNAL_STREAM` names the device and inode of fd 2), each line starts with a `<N>` priority
 //! so the journal records warnings as warnings.
 //!
@@ -12,6 +14,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -24,6 +27,8 @@ pub enum Level {
 
 static JOURNAL: AtomicBool = AtomicBool::new(false);
 static DEBUG: AtomicBool = AtomicBool::new(false);
+/// The unit this run binds (unit and attach mode); unset in ad hoc mode, which has none.
+static UNIT: OnceLock<String> = OnceLock::new();
 
 /// Decides once, at start-up, whether stderr is connected to the journal.
 pub fn init(journal_stream: Option<&str>, stderr_dev_ino: Option<(u64, u64)>, debug: bool) {
@@ -78,6 +83,30 @@ pub fn log(level: Level, msg: &str) {
         debug: DEBUG.load(Ordering::Relaxed),
     };
     logger.log(level, msg);
+}
+
+/// Names the unit this run binds, once: every later [`log_bind`] line starts with it. A second
+/// call is ignored (one launcher run binds one unit).
+pub fn set_unit(unit: &str) {
+    // A unit name that loaded is valid and has no control characters; one that did not load
+    // never reaches a binding line. Escaped all the same: it comes from argv.
+    let _ = UNIT.set(escape_control(unit));
+}
+
+/// A line about the binding: `UNIT: bind-interface: MSG` for a unit, as v260's
+/// src/core/bpf-bind-iface.c logs through `log_unit_*()` (which puts the unit's name and ": "
+/// first), or `bind-interface: MSG` without one (ad hoc mode).
+pub fn bind_line(unit: Option<&str>, msg: &str) -> String {
+    match unit {
+        Some(u) => format!("{u}: bind-interface: {msg}"),
+        None => format!("bind-interface: {msg}"),
+    }
+}
+
+/// Logs a line about the binding through the global logger, named after the unit given to
+/// [`set_unit`], if any.
+pub fn log_bind(level: Level, msg: &str) {
+    log(level, &bind_line(UNIT.get().map(String::as_str), msg));
 }
 
 /// Where a [`Logger`]'s records go.
@@ -189,6 +218,14 @@ macro_rules! log_at {
     };
 }
 
+/// [`log_bind`] with `format!` arguments.
+#[macro_export]
+macro_rules! log_bind {
+    ($lvl:ident, $($arg:tt)*) => {
+        $crate::log::log_bind($crate::log::Level::$lvl, &format!($($arg)*))
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +264,31 @@ mod tests {
             text,
             "<3>bindif-launch-generator: Failed to write /run/x: File name too long\n\
              <6>bindif-launch-generator: Generated 1 drop-in(s)\n"
+        );
+    }
+
+    #[test]
+    fn binding_lines_name_the_unit_first() {
+        assert_eq!(
+            bind_line(
+                Some("probe@x.service"),
+                "Couldn't find index of network interface 'X', ignoring: No such device"
+            ),
+            "probe@x.service: bind-interface: Couldn't find index of network interface 'X', ignoring: No such device"
+        );
+        // Ad hoc mode binds a command, not a unit.
+        assert_eq!(
+            bind_line(None, "Failed to create probe socket: Permission denied"),
+            "bind-interface: Failed to create probe socket: Permission denied"
+        );
+        // The program prefix (terminal) or priority (journal) still comes first.
+        assert_eq!(
+            format_line(Level::Warning, false, &bind_line(Some("a.service"), "x")),
+            "bindif-launch: a.service: bind-interface: x\n"
+        );
+        assert_eq!(
+            format_line(Level::Warning, true, &bind_line(Some("a.service"), "x")),
+            "<4>a.service: bind-interface: x\n"
         );
     }
 

@@ -64,14 +64,15 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// The one log line: `Timing: unit load 254µs, …; 412µs in all since main()`.
+/// The one log line, logged as a binding line (`[UNIT: ]bind-interface: ` first):
+/// `Timing: unit load 254µs, …; 412µs in all since main()`.
 pub fn format_line(phases: &[(&'static str, Duration)], total: Duration) -> String {
     let parts: Vec<String> = phases
         .iter()
         .map(|(p, d)| format!("{p} {}", format_duration(*d)))
         .collect();
     format!(
-        "bind-interface: Timing: {}; {} in all since main()",
+        "Timing: {}; {} in all since main()",
         parts.join(", "),
         format_duration(total)
     )
@@ -112,7 +113,7 @@ mod tests {
         );
         assert_eq!(
             line,
-            "bind-interface: Timing: unit load 254µs, program load 12.0ms; 12.4ms in all since main()"
+            "Timing: unit load 254µs, program load 12.0ms; 12.4ms in all since main()"
         );
     }
 }

@@ -163,14 +163,19 @@ fn wildcard(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// Logged in unit mode when PID 1's network namespace is readable and differs from ours (in
-/// this CI sandbox it is unreadable, so the line never appears); not part of any fault.
-const NETNS_NOTICE: &str = "bindif-launch: bind-interface: Resolving the interface in this unit's own network namespace (systemd v260 would resolve it in PID 1's)";
+/// Logged in unit mode, after `bindif-launch: UNIT: `, when PID 1's network namespace is
+/// readable and differs from ours (in this CI sandbox it is unreadable, so the line never
+/// appears); not part of any fault.
+const NETNS_NOTICE: &str = ": bind-interface: Resolving the interface in this unit's own network namespace (systemd v260 would resolve it in PID 1's)";
+
+fn is_netns_notice(line: &str) -> bool {
+    line.starts_with("bindif-launch: ") && line.ends_with(NETNS_NOTICE)
+}
 
 fn without_netns_notice(stderr: &str) -> String {
     stderr
         .lines()
-        .filter(|l| *l != NETNS_NOTICE)
+        .filter(|l| !is_netns_notice(l))
         .map(|l| format!("{l}\n"))
         .collect()
 }
@@ -664,6 +669,8 @@ fn scenario(id: &str) -> Option<Outcome> {
         "iface-invalid-unit-fail-closed" => {
             unit_iface("a/b", &[], "X-BindNetworkInterface-FailClosed=yes\n", 0)
         }
+        "iface-unknown-specifier-unit" => unit_iface("mg%zmt", &[], "", 0),
+        "iface-empty-expansion-unit" => unit_iface("%i", &[], "", 0),
         // Missing interfaces.
         "iface-missing-unit" => unit_iface("nosuch0", &[], "", 0),
         "iface-missing-unit-fail-closed" => {
@@ -1275,6 +1282,16 @@ fn faults_exec_verifier_memlock() {
 #[test]
 fn faults_status() {
     check_rows(|r| r.id.starts_with("generator-"));
+}
+
+#[test]
+fn netns_notice_is_recognised_with_the_unit_prefix() {
+    let notice = format!("bindif-launch: fault.service{NETNS_NOTICE}");
+    assert!(is_netns_notice(&notice));
+    assert_eq!(without_netns_notice(&format!("{notice}\nx\n")), "x\n");
+    assert!(!is_netns_notice(
+        "bindif-launch: fault.service: bind-interface: Couldn't find"
+    ));
 }
 
 #[test]

@@ -244,11 +244,13 @@ fn missing_interface_fails_open_by_default_and_closed_on_request() {
     root.probe_unit(&ucg.name, "nosuchif0");
     let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
     assert!(out.status.success(), "{}", stderr(&out));
+    // v262's warning, the unit's name first as PID 1's log_unit_warning_errno() puts it.
     assert!(
-        stderr(&out).contains(
-            "bind-interface: Couldn't find index of network interface 'nosuchif0', ignoring: No such device"
-        ),
-        "v260's warning: {}",
+        stderr(&out).contains(&format!(
+            "bindif-launch: {}: bind-interface: Couldn't find index of network interface 'nosuchif0', ignoring: No such device\n",
+            ucg.name
+        )),
+        "v262's warning: {}",
         stderr(&out)
     );
     assert_eq!(report(&out)["udp4"], "-", "runs unbound");
@@ -546,7 +548,10 @@ fn journal_stream_gets_priority_prefixes() {
     assert!(out.status.success());
     let text = fs::read_to_string(&log).unwrap();
     assert!(
-        text.contains("<4>bind-interface: Couldn't find index of network interface 'nosuchif1', ignoring: No such device"),
+        text.contains(&format!(
+            "<4>{}: bind-interface: Couldn't find index of network interface 'nosuchif1', ignoring: No such device\n",
+            ucg.name
+        )),
         "{text}"
     );
     // Redirected elsewhere (inode differs): plain lines with the program name.
@@ -557,7 +562,10 @@ fn journal_stream_gets_priority_prefixes() {
         &strs(&[BIN, &root.arg(), &ucg.name, "--", "/bin/true"]),
     );
     assert!(
-        stderr(&out).starts_with("bindif-launch: bind-interface: Couldn't find"),
+        stderr(&out).starts_with(&format!(
+            "bindif-launch: {}: bind-interface: Couldn't find",
+            ucg.name
+        )),
         "{}",
         stderr(&out)
     );
@@ -619,7 +627,10 @@ fn unit_without_the_key_runs_unbound_and_help_and_version_work() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(report(&out)["udp4"], "-");
     assert!(
-        stderr(&out).contains("has no BindNetworkInterface="),
+        stderr(&out).contains(&format!(
+            "bindif-launch: {}: bind-interface: No BindNetworkInterface=, not binding the unit's sockets\n",
+            ucg.name
+        )),
         "{}",
         stderr(&out)
     );

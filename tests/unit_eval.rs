@@ -208,7 +208,7 @@ fn bind_unknown_specifier_ignores_assignment() {
     assert_eq!(
         msgs(&r.diagnostics),
         [format!(
-            "{DROPIN}:2: Failed to resolve unit specifiers in 'eth%k', ignoring: Invalid slot"
+            "{DROPIN}:2: Failed to resolve unit specifiers in eth%k, ignoring: Invalid slot"
         )]
     );
 }

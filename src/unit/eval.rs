@@ -218,6 +218,24 @@ pub fn parse_timespan(v: &str) -> Option<TimeSpan> {
     )))
 }
 
+/// v262's warning for a value whose specifiers do not expand: the raw value as written, unquoted
+/// (`log_syntax(…, "Failed to resolve unit specifiers in %s, ignoring: %m", rvalue)`).
+fn unresolvable_message(value: &str, e: &specifier::SpecifierError) -> String {
+    format!("Failed to resolve unit specifiers in {value}, ignoring: {e}")
+}
+
+/// v262's warning for an expanded value that is no valid interface name: the value as it is,
+/// so one that expanded to nothing leaves the line ending in "ignoring: ", trailing space
+/// included. Only control characters are written as `\xNN`: PID 1 logs over the journal's
+/// native protocol, where a newline stays inside the record, but our line goes through the
+/// stdout stream, where it would start a second, forged record.
+fn invalid_name_message(expanded: &str) -> String {
+    format!(
+        "Invalid interface name, ignoring: {}",
+        crate::log::escape_control(expanded)
+    )
+}
+
 /// Evaluates `BindNetworkInterface=` and the policy keys in the unit's own cgroup section.
 pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
     let mut r = BindEval {
@@ -244,10 +262,8 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                 let k = match specifier::expand(v, &ctx.spec) {
                     Ok(k) => k,
                     Err(e) => {
-                        r.diagnostics.push(diag(
-                            &a.source,
-                            format!("Failed to resolve unit specifiers in '{v}', ignoring: {e}"),
-                        ));
+                        r.diagnostics
+                            .push(diag(&a.source, unresolvable_message(v, &e)));
                         r.rejected = Some(a.source.clone());
                         continue;
                     }
@@ -255,13 +271,8 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                 // A value that expands to "" (e.g. %i in a non-template unit) is not a reset:
                 // it fails validation like any other bad name, and the previous value stays.
                 if !ifname::valid_alternative(&k) {
-                    r.diagnostics.push(diag(
-                        &a.source,
-                        format!(
-                            "Invalid interface name, ignoring: {}",
-                            crate::log::escape_control(&k)
-                        ),
-                    ));
+                    r.diagnostics
+                        .push(diag(&a.source, invalid_name_message(&k)));
                     r.rejected = Some(a.source.clone());
                     continue;
                 }
@@ -635,6 +646,74 @@ mod tests {
         for bad in ["", "-1", "abc", "5 parsecs", "1..2s", "s"] {
             assert_eq!(parse_timespan(bad), None, "{bad}");
         }
+    }
+
+    /// The warnings evaluating one `BindNetworkInterface=VALUE` line of `x.service` logs, in
+    /// the launcher's `FILE:LINE: message` form.
+    fn bind_warnings(value: &str) -> Vec<String> {
+        let unit = LoadedUnit {
+            name: "x.service".into(),
+            assignments: vec![super::super::Assignment {
+                section: "Service".into(),
+                key: KEY_BIND.into(),
+                value: value.into(),
+                source: Source {
+                    file: "/etc/systemd/system/x.service".into(),
+                    line: 2,
+                },
+            }],
+            ..LoadedUnit::default()
+        };
+        let host = specifier::HostFacts::default();
+        let ctx = EvalContext::new(SpecifierContext::new("x.service", &host), 262);
+        let r = evaluate_bind(&unit, &ctx);
+        r.diagnostics.iter().map(format_diagnostic).collect()
+    }
+
+    #[test]
+    fn unknown_specifier_warning_names_the_value_unquoted() {
+        assert_eq!(
+            bind_warnings("mg%zmt"),
+            ["/etc/systemd/system/x.service:2: Failed to resolve unit specifiers in mg%zmt, ignoring: Invalid slot"]
+        );
+    }
+
+    #[test]
+    fn invalid_name_warning_prints_the_value_as_it_is() {
+        // Quotes, spaces and a would-be comment are part of the value (v262 keeps them).
+        assert_eq!(
+            bind_warnings("\"mg mt\" # x"),
+            ["/etc/systemd/system/x.service:2: Invalid interface name, ignoring: \"mg mt\" # x"]
+        );
+        // The expanded value, not the raw one.
+        assert_eq!(
+            bind_warnings("a%%b"),
+            ["/etc/systemd/system/x.service:2: Invalid interface name, ignoring: a%b"]
+        );
+    }
+
+    #[test]
+    fn invalid_name_warning_keeps_its_trailing_space_when_the_value_expanded_to_nothing() {
+        // %i of a non-template unit is "".
+        let w = bind_warnings("%i");
+        assert_eq!(
+            w,
+            ["/etc/systemd/system/x.service:2: Invalid interface name, ignoring: "]
+        );
+        assert!(w[0].ends_with("ignoring: "));
+    }
+
+    #[test]
+    fn invalid_name_warning_escapes_only_control_characters() {
+        // `%I` of `tmpl@a\x0ab.service` expands to a newline: written as `\x0a`, never raw.
+        assert_eq!(
+            invalid_name_message("a\nb"),
+            "Invalid interface name, ignoring: a\\x0ab"
+        );
+        assert_eq!(
+            invalid_name_message("vrf/mgmt-ä"),
+            "Invalid interface name, ignoring: vrf/mgmt-ä"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::log::{self, Level};
 use crate::program::Origin;
 use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
-use crate::{exit, log_at, timing};
+use crate::{exit, log_at, log_bind, timing};
 use config::UnitConfig;
 use kernel::{CgroupHandle, Kernel, Linux, Which};
 
@@ -131,7 +131,7 @@ fn resolve_discovered(unit: &str, cfg: &UnitConfig) -> Result<Command, Fatal> {
 /// Logs `--timing`'s line, if asked for; called last before executing or exiting.
 fn log_timing() {
     if let Some((phases, total)) = timing::phases() {
-        log_at!(Info, "{}", timing::format_line(&phases, total));
+        log_bind!(Info, "{}", timing::format_line(&phases, total));
     }
 }
 
@@ -167,9 +167,9 @@ fn undo<K: Kernel>(k: &mut K, setup: Setup<K>) {
 /// Takes `prog`, attached by this run, off `cgroup` again because the start fails after all.
 fn detach_again<K: Kernel>(k: &mut K, cgroup: &K::Cgroup, prog: &K::Prog) {
     if let Err(e) = k.detach(cgroup, prog) {
-        log_at!(
+        log_bind!(
             Debug,
-            "bind-interface: Failed to detach BPF program from {}, ignoring: {}",
+            "Failed to detach BPF program from {}, ignoring: {}",
             cgroup.path().display(),
             sys::strerror(&e)
         );
@@ -177,6 +177,7 @@ fn detach_again<K: Kernel>(k: &mut K, cgroup: &K::Cgroup, prog: &K::Prog) {
 }
 
 pub fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i32, Fatal> {
+    log::set_unit(unit);
     unit_mode_with(&mut Linux, args, unit, command)
 }
 
@@ -201,6 +202,7 @@ fn unit_mode_with<K: Kernel>(
 }
 
 pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
+    log::set_unit(unit);
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
     let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, true);
@@ -286,7 +288,7 @@ fn send_status<P>(what: &str, bound: Option<&Bound<P>>) {
 /// Logs a failure of the binding and either stops (fail closed) or goes on unbound (`Ok`), as
 /// v260 does, which logs the error and starts the unit anyway.
 fn fail(policy: &Policy, code: i32, msg: &str) -> Result<(), Fatal> {
-    log_at!(Err, "{msg}");
+    log_bind!(Err, "{msg}");
     if policy.fail_closed {
         Err(Fatal(code))
     } else {
@@ -304,18 +306,15 @@ fn resolve<K: Kernel>(k: &mut K, interface: &str, policy: &Policy) -> Result<Opt
         match k.resolve(interface) {
             Ok(Some(ifindex)) => {
                 if waited {
-                    log_at!(
-                        Info,
-                        "bind-interface: Network interface '{interface}' appeared"
-                    );
+                    log_bind!(Info, "Network interface '{interface}' appeared");
                 }
                 return Ok(Some(ifindex));
             }
             Ok(None) if deadline.map_or(true, |d| k.now() < d) => {
                 if !waited {
-                    log_at!(
+                    log_bind!(
                         Info,
-                        "bind-interface: Waiting up to {:.1}s for network interface '{interface}'",
+                        "Waiting up to {:.1}s for network interface '{interface}'",
                         policy.wait.as_secs_f64()
                     );
                     waited = true;
@@ -325,7 +324,7 @@ fn resolve<K: Kernel>(k: &mut K, interface: &str, policy: &Policy) -> Result<Opt
             Ok(None) => return missing(interface, policy).map(|()| None),
             Err(e) => {
                 let msg = format!(
-                    "bind-interface: Failed to resolve network interface '{interface}'{}: {}",
+                    "Failed to resolve network interface '{interface}'{}: {}",
                     if policy.fail_closed { "" } else { ", ignoring" },
                     sys::strerror(&e)
                 );
@@ -339,16 +338,17 @@ fn resolve<K: Kernel>(k: &mut K, interface: &str, policy: &Policy) -> Result<Opt
 /// closed).
 fn missing(interface: &str, policy: &Policy) -> Result<(), Fatal> {
     if policy.fail_closed {
-        log_at!(
+        log_bind!(
             Err,
-            "bind-interface: Couldn't find index of network interface '{interface}': No such device"
+            "Couldn't find index of network interface '{interface}': No such device"
         );
         Err(Fatal(exit::NETWORK))
     } else {
-        // v260's exact text (src/core/bpf-bind-iface.c).
-        log_at!(
+        // v260's exact text (src/core/bpf-bind-iface.c), the unit's name first in unit and
+        // attach mode as its log_unit_warning_errno() puts it.
+        log_bind!(
             Warning,
-            "bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
+            "Couldn't find index of network interface '{interface}', ignoring: No such device"
         );
         Ok(())
     }
@@ -402,9 +402,9 @@ fn first_native_notice(unit: &str) -> bool {
 /// when they differ (unknown, e.g. in a container where /proc/1/ns is not readable: silent).
 fn netns_notice() {
     if let Ok(Some(false)) = sys::netlink::in_pid1_netns() {
-        log_at!(
+        log_bind!(
             Notice,
-            "bind-interface: Resolving the interface in this unit's own network namespace (systemd v260 would resolve it in PID 1's)"
+            "Resolving the interface in this unit's own network namespace (systemd v260 would resolve it in PID 1's)"
         );
     }
 }
@@ -421,17 +421,17 @@ fn bind_unit<K: Kernel>(
         if let (Some(src), true) = (&eval.rejected, policy.fail_closed) {
             // The unit asked for a binding, but every value was invalid (warned about above):
             // fail-closed means not starting unbound.
-            log_at!(
+            log_bind!(
                 Err,
-                "bind-interface: {unit} has no valid BindNetworkInterface= (the last one, {}:{}, was ignored), refusing to start unbound",
+                "No valid BindNetworkInterface= (the last one, {}:{}, was ignored), refusing to start unbound",
                 src.file.display(),
                 src.line
             );
             return Err(Fatal(exit::NETWORK));
         }
-        log_at!(
+        log_bind!(
             Notice,
-            "bind-interface: {unit} has no BindNetworkInterface=, not binding its sockets"
+            "No BindNetworkInterface=, not binding the unit's sockets"
         );
         return Ok(Setup::unbound());
     };
@@ -441,9 +441,9 @@ fn bind_unit<K: Kernel>(
         } else {
             Level::Debug
         };
-        log::log(
+        log::log_bind(
             level,
-            &format!("bind-interface: systemd {version} binds {unit} natively (BindNetworkInterface=); bindif-launch can be removed from this unit"),
+            &format!("systemd {version} binds this unit natively (BindNetworkInterface=); bindif-launch can be removed from it"),
         );
         return Ok(Setup::unbound());
     }
@@ -453,9 +453,9 @@ fn bind_unit<K: Kernel>(
 
 fn bind_msg(policy: &Policy, e: &dyn std::fmt::Display) -> String {
     if policy.fail_closed {
-        format!("bind-interface: {e}")
+        e.to_string()
     } else {
-        format!("bind-interface: {e}, ignoring")
+        format!("{e}, ignoring")
     }
 }
 
@@ -524,7 +524,7 @@ fn attach<K: Kernel>(
     match k.attach(cgroup, prog) {
         Ok(outcome) => {
             if let Some(e) = outcome.cleanup_error {
-                log_at!(Warning, "bind-interface: {e}, ignoring");
+                log_bind!(Warning, "{e}, ignoring");
             }
         }
         Err(e) => {
@@ -545,9 +545,9 @@ fn attach<K: Kernel>(
         }
     }
     timing::mark("interface re-check");
-    log_at!(
+    log_bind!(
         Debug,
-        "bind-interface: Attached program binding to '{interface}' (ifindex {ifindex}) on {}",
+        "Attached program binding to '{interface}' (ifindex {ifindex}) on {}",
         cgroup.path().display()
     );
     if policy.verify {
@@ -578,9 +578,9 @@ fn check_nesting<K: Kernel>(
     let nested = match k.ancestor_bindings(cgroup) {
         Ok(n) => n,
         Err(e) => {
-            log_at!(
+            log_bind!(
                 Debug,
-                "bind-interface: Failed to query the programs of the ancestors of {}, ignoring: {}",
+                "Failed to query the programs of the ancestors of {}, ignoring: {}",
                 cgroup.path().display(),
                 sys::strerror(&e)
             );
@@ -600,14 +600,14 @@ fn check_nesting<K: Kernel>(
         ""
     };
     let msg = format!(
-        "bind-interface: Binding to '{interface}' (ifindex {ifindex}) would have no effect: {whose}ancestor cgroup {} binds sockets to {other}, and its program runs last",
+        "Binding to '{interface}' (ifindex {ifindex}) would have no effect: {whose}ancestor cgroup {} binds sockets to {other}, and its program runs last",
         winner.cgroup.display()
     );
     if policy.fail_closed {
-        log_at!(Err, "{msg}");
+        log_bind!(Err, "{msg}");
         Err(Fatal(exit::BPF))
     } else {
-        log_at!(Warning, "{msg}, ignoring");
+        log_bind!(Warning, "{msg}, ignoring");
         Ok(())
     }
 }
@@ -619,19 +619,15 @@ fn verify<K: Kernel>(k: &mut K, interface: &str, ifindex: u32) -> Result<(), Fat
     match k.probe() {
         Ok(Some(i)) if i == ifindex => Ok(()),
         Ok(got) => {
-            log_at!(
+            log_bind!(
                 Err,
-                "bind-interface: Verification failed: a new socket is bound to {}, expected '{interface}' (ifindex {ifindex})",
+                "Verification failed: a new socket is bound to {}, expected '{interface}' (ifindex {ifindex})",
                 got.map_or("no interface".to_string(), |i| format!("ifindex {i}"))
             );
             Err(Fatal(exit::BPF))
         }
         Err(e) => {
-            log_at!(
-                Err,
-                "bind-interface: Failed to create probe socket: {}",
-                sys::strerror(&e)
-            );
+            log_bind!(Err, "Failed to create probe socket: {}", sys::strerror(&e));
             Err(Fatal(exit::BPF))
         }
     }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroup_path::{self, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
 use crate::log::escape_bytes;
-use crate::log_at;
+use crate::log_bind;
 use crate::sys::{self, cgroup, Category};
 
 /// A cgroup directory to attach to, opened read-only.
@@ -177,9 +177,9 @@ fn mount_hidden(own: &OsStr) -> Result<(PathBuf, OsString), sys::Error> {
         // failed start.
         Ok(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.into_raw_fd())),
         Err(e) => {
-            log_at!(
+            log_bind!(
                 Debug,
-                "bind-interface: Failed to open a detached cgroup2 mount, mounting one at {PRIVATE_CGROUP2_MOUNT} instead: {}",
+                "Failed to open a detached cgroup2 mount, mounting one at {PRIVATE_CGROUP2_MOUNT} instead: {}",
                 sys::strerror(&e)
             );
             mount_private()?.to_path_buf()
@@ -250,9 +250,9 @@ fn enter_adhoc_child(parent: &Path) -> Result<Target, sys::Error> {
     let child = cgroup::create_adhoc_child_and_enter(parent)
         .map_err(|(dir, e)| cg_err("create and enter cgroup", &shown(&dir), e))?;
     if let Some(e) = &child.unmarked {
-        log_at!(
+        log_bind!(
             Debug,
-            "bind-interface: Failed to mark cgroup {} as created by bindif-launch, ignoring (later runs will not remove it): {}",
+            "Failed to mark cgroup {} as created by bindif-launch, ignoring (later runs will not remove it): {}",
             shown(&child.dir),
             sys::strerror(e)
         );
@@ -270,9 +270,9 @@ pub fn remove_created(dir: &Path) {
         return;
     };
     if let Err(e) = cgroup::enter(parent).and_then(|()| std::fs::remove_dir(dir)) {
-        log_at!(
+        log_bind!(
             Debug,
-            "bind-interface: Failed to remove cgroup {}, ignoring: {}",
+            "Failed to remove cgroup {}, ignoring: {}",
             shown(dir),
             sys::strerror(&e)
         );
@@ -329,9 +329,9 @@ fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
         )
     })?;
     if let Err(e) = cgroup::remove_empty_leftovers(mount, Some(&dir)) {
-        log_at!(
+        log_bind!(
             Debug,
-            "bind-interface: Failed to remove empty cgroups below {PRIVATE_CGROUP2_MOUNT}, ignoring: {}",
+            "Failed to remove empty cgroups below {PRIVATE_CGROUP2_MOUNT}, ignoring: {}",
             sys::strerror(&e)
         );
     }

@@ -1,10 +1,10 @@
 #!/bin/bash
 # missing-iface: BindNetworkInterface= naming an interface that does not exist.
-# v260 (and bindif-launch by default): warning
-#   bind-interface: Couldn't find index of network interface 'NAME', ignoring: No such device
-# in the unit's journal and the unit starts unbound. Launcher only (systemd < 260 or forced):
-# --fail-closed fails the unit with 225/NETWORK; --wait=SECONDS starts it bound once the interface
-# appears.
+# v262 (and bindif-launch by default): warning
+#   UNIT: bind-interface: Couldn't find index of network interface 'NAME', ignoring: No such device
+# in the unit's journal (the unit's name first, as PID 1 writes it), and the unit starts unbound.
+# Launcher only (systemd < 260 or forced): --fail-closed fails the unit with 225/NETWORK;
+# --wait=SECONDS starts it bound once the interface appears.
 . "$VMTEST_LIB"
 need_launcher
 unit_write miss.service <<EOF2
@@ -19,11 +19,11 @@ sleep 1
 w=$(journalctl -b --no-pager -o cat | grep -F "Couldn't find index of network interface 'nosuch0'" | head -1)
 evidence "journal: ${w:-no warning}"
 evidence "listener: $(ss_port 9992 | awk '{print $4}')"
-record warning "${w#*bind-interface: }"
+record warning "$w"
 record listener "$(ss_port 9992 | awk '{print $4}')"
 record state "$(systemctl is-active miss.service)"
-check "v260 warning text in the journal" \
-    grep -qF "bind-interface: Couldn't find index of network interface 'nosuch0', ignoring: No such device" <<<"$w"
+check "v262 warning text in the journal, unit name first" \
+    grep -qxF "miss.service: bind-interface: Couldn't find index of network interface 'nosuch0', ignoring: No such device" <<<"$w"
 check "unit is active" systemctl -q is-active miss.service
 check "listener is unbound (127.0.0.1:9992)" [ "$(ss_port 9992 | awk '{print $4}')" = 127.0.0.1:9992 ]
 
