@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::quote::{wrap_line, WrapError};
+use super::quote::{journal_identity, wrap_line, WrapError};
 use super::units::load_name;
 use super::{DROPIN_NAME, LAUNCHER, NATIVE_SINCE, PROGRAM};
 use crate::cgroup_path::Layout;
@@ -239,6 +239,15 @@ fn unit_plan(
             checks.push((key.to_string(), attach_line()));
         }
         Strategy::Wrap => {
+            // Every command the unit runs, wrapped here or not, and its own SyslogIdentifier=.
+            let own = u.values(section, "SyslogIdentifier").last();
+            let own = own.map(|a| a.value.as_str());
+            let commands: Vec<&str> = exec_keys(section)
+                .iter()
+                .flat_map(|k| effective_list(u.values(section, k)))
+                .map(|a| a.value.as_str())
+                .collect();
+            body.push_str(&journal_identity(own, &commands).dropin_lines());
             for key in exec_keys(section) {
                 let before = effective_list(
                     u.values(section, key)

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::LAUNCHER;
 use crate::cmd::launch::config::SYSTEMD_EXEC_PATH;
+use crate::log::PROGRAM;
 use crate::unit::eval::is_bindif_launch;
 use crate::unit::words::{extract_first_word, ExtractFlags};
 
@@ -49,6 +50,9 @@ impl fmt::Display for WrapError {
 impl std::error::Error for WrapError {}
 
 const WS: &[u8] = b" \t\n\r";
+
+/// One word of a command line: decoded, and its raw text.
+type Word = (Vec<u8>, String);
 
 /// Splits a raw command line into words, each as (decoded word, raw text).
 ///
@@ -163,30 +167,14 @@ pub fn wrap_line(
     value: &str,
     find_executable: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, WrapError> {
-    let words = raw_words(value)?;
-    let mut commands: Vec<Vec<(Vec<u8>, String)>> = vec![Vec::new()];
-    for w in words {
-        if w.0 == b";" {
-            commands.push(Vec::new());
-        } else {
-            commands.last_mut().unwrap().push(w);
-        }
-    }
     let mut out = Vec::new();
-    for c in commands.into_iter().filter(|c| !c.is_empty()) {
+    for c in commands(value)? {
         let first = String::from_utf8(c[0].0.clone()).map_err(|_| WrapError::ExecutableNotUtf8)?;
-        let mut prefix = String::new();
-        let mut rest = first.as_str();
-        loop {
-            match rest.as_bytes().first() {
-                Some(b'-' | b':' | b'+' | b'!') => {
-                    prefix.push_str(&rest[..1]);
-                    rest = &rest[1..];
-                }
-                Some(b'@') => return Err(WrapError::CustomArgv0),
-                Some(b'|') => return Err(WrapError::ViaShell),
-                _ => break,
-            }
+        let (prefix, rest) = split_prefixes(&first);
+        match prefix.bytes().find(|b| matches!(b, b'@' | b'|')) {
+            Some(b'@') => return Err(WrapError::CustomArgv0),
+            Some(_) => return Err(WrapError::ViaShell),
+            None => {}
         }
         if rest.is_empty() {
             return Err(WrapError::NoExecutable);
@@ -215,6 +203,118 @@ pub fn wrap_line(
         return Err(WrapError::NoCommand);
     }
     Ok(out.join(" ; "))
+}
+
+/// The commands of one raw `Exec*=` value (a lone `;` separates them), each as its words.
+fn commands(value: &str) -> Result<Vec<Vec<Word>>, WrapError> {
+    let mut commands: Vec<Vec<Word>> = vec![Vec::new()];
+    for w in raw_words(value)? {
+        if w.0 == b";" {
+            commands.push(Vec::new());
+        } else {
+            commands.last_mut().unwrap().push(w);
+        }
+    }
+    commands.retain(|c| !c.is_empty());
+    Ok(commands)
+}
+
+/// Splits the prefixes systemd reads in front of the executable (`-`, `:`, `+`, `!`, `!!`, `@`,
+/// `|`) off a command's first word.
+fn split_prefixes(first: &str) -> (&str, &str) {
+    let n = first
+        .bytes()
+        .take_while(|b| matches!(b, b'-' | b':' | b'+' | b'!' | b'@' | b'|'))
+        .count();
+    first.split_at(n)
+}
+
+/// The journal identifier systemd gives one command's standard output and error when the unit
+/// sets no `SyslogIdentifier=`: the file name of the executable's path (`command->path` in
+/// src/core/execute.c, exec-invoke.c since v255; the same in 247, 252 and 257), not argv[0], so
+/// the `@` prefix does not change it. A plain name's file name is the name itself, wherever
+/// systemd finds it. `None` when it cannot be derived here or written back verbatim into
+/// `SyslogIdentifier=`: a specifier in the file name (`%I` may expand to a path), a control
+/// character, surrounding whitespace or a trailing backslash (a line continuation).
+fn command_identifier(words: &[Word]) -> Option<String> {
+    let first = std::str::from_utf8(&words.first()?.0).ok()?;
+    let (prefix, path) = split_prefixes(first);
+    if prefix.contains('|') {
+        // Run through the shell (systemd 258 and 259): the executable is not the word.
+        return None;
+    }
+    let name = path.rsplit('/').next()?;
+    if matches!(name, "" | "." | "..") || name.trim() != name || name.ends_with('\\') {
+        return None;
+    }
+    if name.chars().any(|c| c.is_control()) || name.replace("%%", "").contains('%') {
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// Which journal identifier the commands of a wrapped unit keep, as the generated drop-in can
+/// say it. systemd names each command's output stream after that command's executable, and the
+/// wrapper makes the launcher that executable; `SyslogIdentifier=` is the one way to name the
+/// stream otherwise, and it is unit-wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The unit sets `SyslogIdentifier=`: it names every command's output, wrapped or not.
+    Own,
+    /// Every command would get this identifier: a unit-wide `SyslogIdentifier=` restores it
+    /// exactly.
+    Shared(String),
+    /// The commands' identifiers differ (in order of first use): a unit-wide setting would give
+    /// some commands another's, so none is written.
+    Differs(Vec<String>),
+    /// Some command's identifier cannot be derived (see [`command_identifier`]).
+    Unknown,
+}
+
+/// The identity of a unit's commands: `own` is the effective `SyslogIdentifier=` (empty or
+/// `None`: unset), `values` the raw values of every `Exec*=` command systemd runs for the unit.
+pub fn journal_identity(own: Option<&str>, values: &[&str]) -> Identity {
+    if own.is_some_and(|v| !v.is_empty()) {
+        return Identity::Own;
+    }
+    let mut names: Vec<String> = Vec::new();
+    for v in values {
+        let Ok(cmds) = commands(v) else {
+            return Identity::Unknown;
+        };
+        for c in cmds {
+            let Some(n) = command_identifier(&c) else {
+                return Identity::Unknown;
+            };
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    match names.len() {
+        0 => Identity::Unknown,
+        1 => Identity::Shared(names.remove(0)),
+        _ => Identity::Differs(names),
+    }
+}
+
+impl Identity {
+    /// The lines for the generated drop-in's section.
+    pub fn dropin_lines(&self) -> String {
+        match self {
+            Identity::Own => String::new(),
+            Identity::Shared(name) => format!(
+                "# The identifier systemd gives the commands' output in the journal, which the\n# launcher in front of them would otherwise replace.\nSyslogIdentifier={name}\n"
+            ),
+            Identity::Differs(names) => format!(
+                "# The commands' journal identifiers differ and SyslogIdentifier= is unit-wide, so\n# the wrapped ones are logged as {PROGRAM}; set SyslogIdentifier= in the unit to\n# choose one. Their own: {}\n",
+                names.join(", ")
+            ),
+            Identity::Unknown => format!(
+                "# A command's journal identifier cannot be derived here, so the wrapped commands\n# are logged as {PROGRAM}; set SyslogIdentifier= in the unit to choose one.\n"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -352,5 +452,108 @@ mod tests {
             WrapError::CustomArgv0.to_string(),
             "the \"@\" prefix sets a custom argv[0], which cannot be passed through \"--\""
         );
+    }
+
+    fn identity(values: &[&str]) -> Identity {
+        journal_identity(None, values)
+    }
+
+    /// systemd names a command's stream after its executable's file name, per command: a
+    /// unit whose commands share it gets it back, in whatever form the command is written.
+    #[test]
+    fn identity_is_the_executables_file_name() {
+        assert_eq!(
+            identity(&[
+                "/usr/sbin/web -t -q",
+                "-/usr/sbin/web",
+                "+/usr/sbin/web -s reload ; !!/opt/web/web -s quit",
+            ]),
+            Identity::Shared("web".into())
+        );
+        // `@` sets argv[0], which systemd does not use for the identifier.
+        assert_eq!(
+            identity(&["@/usr/bin/busybox httpd -f"]),
+            Identity::Shared("busybox".into())
+        );
+        // A plain name's file name is the name, wherever systemd finds it.
+        assert_eq!(identity(&["logger x"]), Identity::Shared("logger".into()));
+        assert_eq!(
+            identity(&["\"/usr/bin/ld ctl\" stop"]),
+            Identity::Shared("ld ctl".into())
+        );
+        // `%%` is a literal percent sign both in the path and in SyslogIdentifier=.
+        assert_eq!(
+            identity(&["/usr/bin/a%%b"]),
+            Identity::Shared("a%%b".into())
+        );
+    }
+
+    #[test]
+    fn differing_identifiers_are_listed_in_order_of_first_use() {
+        assert_eq!(
+            identity(&[
+                "-/usr/bin/mkdir -p /run/d",
+                "/usr/sbin/d",
+                "/bin/kill -HUP $MAINPID ; /usr/sbin/d",
+            ]),
+            Identity::Differs(vec!["mkdir".into(), "d".into(), "kill".into()])
+        );
+        // The launcher already in the unit keeps its own name, which differs.
+        assert_eq!(
+            identity(&["+/usr/lib/bindif-launch --attach %n", "/usr/sbin/d"]),
+            Identity::Differs(vec!["bindif-launch".into(), "d".into()])
+        );
+    }
+
+    #[test]
+    fn a_units_own_syslog_identifier_wins() {
+        assert_eq!(
+            journal_identity(Some("mine"), &["/usr/sbin/d"]),
+            Identity::Own
+        );
+        // An empty value resets it: systemd derives the identifier again.
+        assert_eq!(
+            journal_identity(Some(""), &["/usr/sbin/d"]),
+            Identity::Shared("d".into())
+        );
+    }
+
+    /// Whatever cannot be derived exactly, or written back verbatim, is not guessed.
+    #[test]
+    fn underivable_identifiers_are_not_guessed() {
+        for v in [
+            "/usr/bin/%I",             // a specifier may expand to a path
+            "/usr/bin/x\\x01",         // a control character
+            "\"/usr/bin/x \"",         // trailing whitespace would be trimmed
+            "/usr/bin/x\\\\",          // a trailing backslash continues the line
+            "/usr/bin/",               // no file name
+            "/usr/bin/..",             // no file name either
+            "|echo hi",                // run through the shell
+            "/usr/bin/x \"unbalanced", // systemd rejects it
+        ] {
+            assert_eq!(identity(&["/usr/sbin/d", v]), Identity::Unknown, "{v:?}");
+        }
+        assert_eq!(identity(&[]), Identity::Unknown);
+    }
+
+    /// Only a shared identifier becomes a setting; everything else is a comment.
+    #[test]
+    fn dropin_lines_set_only_a_shared_identifier() {
+        let assignments = |i: &Identity| -> Vec<String> {
+            i.dropin_lines()
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            assignments(&Identity::Shared("web".into())),
+            ["SyslogIdentifier=web"]
+        );
+        assert_eq!(Identity::Own.dropin_lines(), "");
+        let differs = Identity::Differs(vec!["mkdir".into(), "d".into()]);
+        assert!(assignments(&differs).is_empty());
+        assert!(differs.dropin_lines().contains("Their own: mkdir, d\n"));
+        assert!(assignments(&Identity::Unknown).is_empty());
     }
 }
