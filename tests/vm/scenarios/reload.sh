@@ -29,13 +29,13 @@ pid0=$(main_pid rl.service)
 # what the daemon's newest sockets get: waits for two fresh rounds of probed.py
 sockets_now() {
     local s0 s i
-    s0=$(awk '{print $3}' $out 2>/dev/null); s0=${s0:-0}
+    s0=$(awk '{print $1}' $out 2>/dev/null); s0=${s0:-0}
     for i in $(seq 100); do
-        s=$(awk '{print $3}' $out 2>/dev/null)
+        s=$(awk '{print $1}' $out 2>/dev/null)
         [ -n "$s" ] && [ "$s" -ge $((s0 + 2)) ] && break
         sleep 0.1
     done
-    awk '{print $1, $2}' $out 2>/dev/null
+    awk '{print $2, $3}' $out 2>/dev/null
 }
 programs() {   # sock_create programs on rl.service's cgroup ("n/a" where bpftool cannot tell)
     if [ "${LAYOUT:-}" = legacy ] || ! command -v bpftool >/dev/null; then echo n/a; else prog_count rl.service; fi
@@ -63,7 +63,7 @@ old=$(cat /sys/class/net/vrf-rl/ifindex)
 ip link del vrf-rl; ip link add vrf-rl type vrf table 71; ip link set vrf-rl up
 new=$(cat /sys/class/net/vrf-rl/ifindex)
 evidence "vrf-rl re-created: ifindex $old -> $new"
-step "interface re-created, no reload" "error(No such device)" 1
+step "interface re-created, no reload" "error(ENODEV)" 1
 reload
 step "interface re-created, reload" vrf-rl 1
 
@@ -74,6 +74,7 @@ step "value changed, reload" vrf-rl2 1
 
 printf '[Service]\nBindNetworkInterface=\n' | dropin_write rl.service zz-reset.conf
 reload
+evidence "after the reset: BindNetworkInterface=$(systemctl show -p BindNetworkInterface --value rl.service 2>/dev/null), drop-ins $(systemctl show -p DropInPaths --value rl.service)"
 step "value reset, reload" - 0
 rm -f /etc/systemd/system/rl.service.d/zz-reset.conf
 
