@@ -471,9 +471,16 @@ fn systemd_runs_the_attach_step_first() {
     ] {
         let before = systemd_commands(&orig, "l.service", key);
         let after = systemd_commands(&wrapped, "l.service", key);
-        let want: Vec<String> = before
-            .iter()
-            .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}"))
+        // The attach step first, then each original command behind the launcher.
+        let attach = (key == "ExecStartPre")
+            .then(|| "/usr/lib/bindif-launch --attach l.service".to_string());
+        let want: Vec<String> = attach
+            .into_iter()
+            .chain(
+                before
+                    .iter()
+                    .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}")),
+            )
             .collect();
         compared += before.len();
         if after != want {
@@ -864,7 +871,21 @@ fn pure_plan_depends_on_version() {
         assert!(p.files.is_empty() && p.checks.is_empty());
     }
     let legacy = plan(&inputs, &Layout::Legacy, Some(252));
-    assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
+    // Legacy: the attach step (a `+` command) prepares the mirror, the wrapped commands enter it.
+    // (An instance's empty file that cancels its template's drop-in has no commands.)
+    let with_commands: Vec<_> = legacy
+        .files
+        .iter()
+        .filter(|f| f.content.contains("\nExec"))
+        .collect();
+    assert!(!with_commands.is_empty());
+    for f in with_commands {
+        assert!(
+            f.content.contains("=+/usr/lib/bindif-launch --attach %n\n")
+                && f.content.contains("/usr/lib/bindif-launch %n -- "),
+            "{f:#?}"
+        );
+    }
 }
 
 /// The parallel map keeps the input's order and loses nothing, whatever the size and chunking.
