@@ -992,10 +992,15 @@ impl Legacy {
     /// `$DENY` (runs its arguments under a filter that kills on mount and bpf calls) set. The
     /// private mount lives as long as the script's mount namespace.
     fn run(&self, script: &str) -> Output {
+        self.run_in(&self.v1, script)
+    }
+
+    /// [`Legacy::run`] as a process of the `name=systemd` cgroup `v1`.
+    fn run_in(&self, v1: &Path, script: &str) -> Output {
         let setup = format!(
             "mount --make-rprivate / && echo $$ > {}/cgroup.procs && echo $$ > '{}/cgroup.procs' && umount {} || exit 97\nexec nsenter --net=/run/netns/{} sh -c \"$0\"",
             common::cgroup2().display(),
-            self.v1.display(),
+            v1.display(),
             common::cgroup2().display(),
             self.ns.name,
         );
@@ -1111,4 +1116,56 @@ fn legacy_wrapper_without_a_prepared_mirror_follows_the_policy() {
     assert_eq!(out.status.code(), Some(219), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     assert!(!l.mirror.exists());
+}
+
+/// Issue 20 #5: the legacy clean-up (here an ad hoc run's, on the same private hierarchy) leaves
+/// what is not ours, an iproute2 `/vrf/mgmt`-like cgroup with its program and an unrelated
+/// empty one, and keeps the mirror the attach step prepared while the unit runs (its path
+/// exists in the `name=systemd` hierarchy), though the mirror's maker has exited; once the
+/// unit is gone the mirror is a leftover and goes.
+#[test]
+fn legacy_cleanup_keeps_foreign_cgroups_and_running_units_mirrors() {
+    require_privileges();
+    let l = Legacy::new("legacy-clean");
+    let other = Path::new(V1_SYSTEMD).join(&l.top).join("other");
+    fs::create_dir_all(&other).unwrap();
+    struct RmDir(PathBuf);
+    impl Drop for RmDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir(&self.0);
+        }
+    }
+    let _other = RmDir(other.clone());
+    let out = l.run("exec $BIN $ROOT --attach $UNIT");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(l.programs(), 1);
+
+    let top = common::cgroup2().join(&l.top);
+    let vrf = top.join("vrf/mgmt");
+    fs::create_dir_all(&vrf).unwrap();
+    let unrelated = top.join("unrelated");
+    fs::create_dir(&unrelated).unwrap();
+    let vrf_fd = fs::File::open(&vrf).unwrap();
+    let prog = bindif::sys::bpf::load_bind_program(1).unwrap();
+    bindif::sys::bpf::attach(vrf_fd.as_fd(), prog.as_fd()).unwrap();
+    let vrf_programs = || bindif::sys::bpf::query(vrf_fd.as_fd()).unwrap().len();
+
+    let adhoc = "exec $BIN --interface bt0 -- /bin/true";
+    let out = l.run_in(&other, adhoc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(l.mirror.exists(), "the running unit's mirror stays");
+    assert_eq!(l.programs(), 1);
+    assert!(vrf.exists() && unrelated.exists(), "not ours: left alone");
+    assert_eq!(vrf_programs(), 1);
+
+    // The unit stops: systemd removes its name=systemd cgroup.
+    fs::remove_dir(&l.v1).unwrap();
+    let out = l.run_in(&other, adhoc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !l.mirror.exists(),
+        "the stopped unit's mirror is a leftover"
+    );
+    assert!(vrf.exists() && unrelated.exists(), "not ours: left alone");
+    assert_eq!(vrf_programs(), 1);
 }
