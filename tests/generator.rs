@@ -901,3 +901,30 @@ fn map_ordered_is_an_ordered_map() {
         );
     }
 }
+
+/// Issue 20 #3: on a legacy host the generator names each unit it cannot bind and why, once
+/// per unit, as a warning (the kernel log, where the journal picks it up); units it can bind
+/// (root, ProtectSystem=full with ProtectControlGroups=yes, a User= reset to root) get no
+/// such warning.
+#[test]
+fn legacy_names_each_unit_it_cannot_bind_once() {
+    let (root, out) = run_case(&fixtures().join("legacy"));
+    let _ = std::fs::remove_dir_all(&root);
+    let warnings: Vec<&str> = out
+        .plan
+        .messages
+        .iter()
+        .filter(|m| m.level == bindif::log::Level::Warning)
+        .map(|m| m.text.as_str())
+        .filter(|t| t.contains("cannot be bound on this legacy cgroup host"))
+        .collect();
+    let units: Vec<&str> = warnings
+        .iter()
+        .map(|t| t.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        units,
+        ["dyn.service", "exporter.service", "strict.service"],
+        "{warnings:#?}"
+    );
+}

@@ -1169,3 +1169,38 @@ fn legacy_cleanup_keeps_foreign_cgroups_and_running_units_mirrors() {
     assert!(vrf.exists() && unrelated.exists(), "not ours: left alone");
     assert_eq!(vrf_programs(), 1);
 }
+
+/// Issue 20, measured: how a root unit's sandbox meets the mirror on a legacy host.
+/// `ProtectControlGroups=yes` makes `/sys/fs/cgroup` read-only, which the wrapped command does
+/// not write to: bound. `ProtectSystem=strict` makes every mount read-only but the API file
+/// systems, the private cgroup2 at /run/bindif-launch/cgroup2 included (emulated with a
+/// read-only bind remount in a nested mount namespace): moving into the mirror fails with
+/// EROFS, and the unit runs unbound (fail-open) as it says. Nothing is added to the unit to
+/// make it work (a ReadWritePaths= would be a decision for the unit's administrator).
+#[test]
+fn legacy_wrapper_under_read_only_sandboxes() {
+    require_privileges();
+    let l = Legacy::new("legacy-ro");
+    let out = l.run(
+        "$BIN $ROOT --attach $UNIT || exit 91
+        exec unshare -m sh -c 'mount -o remount,bind,ro /sys/fs/cgroup/systemd || exit 92
+            exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE protect-control-groups'",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+
+    let out = l.run(
+        "$BIN $ROOT --attach $UNIT || exit 91
+        exec unshare -m sh -c 'mount -o remount,bind,ro /run/bindif-launch/cgroup2 || exit 92
+            exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE protect-system-strict'",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report(&out).get("udp4").map(String::as_str), Some("-"));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Failed to enter mirror cgroup")
+            && err.contains("Read-only file system")
+            && err.contains(", ignoring"),
+        "{err}"
+    );
+}

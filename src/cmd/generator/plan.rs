@@ -321,11 +321,19 @@ fn unbindable_on_legacy(u: &LoadedUnit, section: &str) -> Option<String> {
         );
     }
     match last("User") {
-        Some(user) if !user.is_empty() && user != "root" && user != "0" => Some(format!(
+        Some(user) if !user.is_empty() && user != "root" && user != "0" => {
+            return Some(format!(
             "it runs as User={user}, and its unprivileged commands cannot enter the root-owned cgroup prepared for them, so its sockets stay unbound"
-        )),
-        _ => None,
+        ));
+        }
+        _ => {}
     }
+    // Measured (tests/launcher_privileged.rs): strict remounts every file system read-only but
+    // /dev, /proc and /sys, the private cgroup2 below /run included, so moving into the mirror
+    // fails with EROFS.
+    (last("ProtectSystem").as_deref() == Some("strict")).then(|| {
+        "it sets ProtectSystem=strict, which makes the cgroup prepared for it (below /run/bindif-launch/cgroup2) read-only to its commands, so its sockets stay unbound".into()
+    })
 }
 
 fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
