@@ -558,8 +558,28 @@ fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
 /// A legacy host as the launcher sees it: at the root of the cgroup2 hierarchy (`0::/`), in the
 /// unit's `name=systemd` cgroup, no cgroup2 mount visible; `drop` capabilities dropped.
 fn legacy_root(opts: &[&str], attach: bool, drop: &str) -> Outcome {
+    // The attach step wants the unit's commands wrapped; unit mode runs the plain ExecStart=
+    // (a wrapped one would name the launcher itself).
+    legacy_root_unit(opts, attach, drop, attach)
+}
+
+/// [`legacy_root`] with the unit's `ExecStart=` run through the launcher (`wrapped`, as the
+/// generator writes it on legacy hosts) or not.
+fn legacy_root_unit(opts: &[&str], attach: bool, drop: &str, wrapped: bool) -> Outcome {
     let w = World::new("fault.service").with_v1();
-    w.probe_unit("fault.service", VETH_A, "");
+    let launcher = if wrapped {
+        "/usr/lib/bindif-launch %n -- "
+    } else {
+        ""
+    };
+    w.unit_file(
+        "fault.service",
+        &format!(
+            "[Service]\nBindNetworkInterface={VETH_A}\nExecStart={launcher}{} {}\n",
+            python(),
+            probe()
+        ),
+    );
     let mut o = s(opts);
     if attach {
         o.push("--attach".into());
@@ -744,6 +764,11 @@ fn scenario(id: &str) -> Option<Outcome> {
         "legacy-unit-not-prepared-fail-closed" => legacy_root(&["--fail-closed"], false, "-bpf"),
         "legacy-attach-no-mount" => {
             let mut o = legacy_root(&["--fail-closed"], true, "-sys_admin");
+            o.command = "n/a".into();
+            o
+        }
+        "legacy-attach-unwrapped" => {
+            let mut o = legacy_root_unit(&["--fail-closed"], true, "-bpf", false);
             o.command = "n/a".into();
             o
         }

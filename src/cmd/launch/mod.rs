@@ -202,6 +202,22 @@ fn unit_mode_with<K: Kernel>(
 pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
+    if cfg.bind.interface.value.is_some()
+        && target::on_legacy_host()
+        && !runs_through_launcher(&cfg.loaded)
+    {
+        // The mirror would be bound, and no process of the unit would ever enter it.
+        let e = sys::Error::new(
+            sys::Category::Cgroup,
+            "attach to the cgroup of",
+            unit,
+            std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+        )
+        .with_hint("this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes unless they run through the launcher: ExecStart=/usr/lib/bindif-launch %n -- COMMAND, as bindif-launch-generator writes it");
+        fail(&policy, e.exit_status(), &bind_msg(&policy, &e))?;
+        log_timing();
+        return Ok(());
+    }
     let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, true);
     if !matches!(&bound, Ok(Setup { bound: Some(_), .. })) {
         // Legacy hosts: what the unit's wrapped commands would enter is not bound by this
@@ -210,6 +226,34 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     }
     log_timing();
     bound.map(drop)
+}
+
+/// Whether some command of the unit, other than an attach step, runs through the launcher
+/// (`ExecStart=/usr/lib/bindif-launch %n -- …`, as the generator wraps them on legacy hosts):
+/// only such commands enter the mirror the attach step prepares there.
+fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
+    let Some(section) = eval::cgroup_section(&u.name) else {
+        return false;
+    };
+    const KEYS: [&str; 8] = [
+        "ExecCondition",
+        "ExecStartPre",
+        "ExecStart",
+        "ExecStartPost",
+        "ExecReload",
+        "ExecStop",
+        "ExecStopPre",
+        "ExecStopPost",
+    ];
+    KEYS.iter()
+        .flat_map(|key| crate::unit::effective_list(u.values(section, key)))
+        .any(|a| {
+            let raw = a.value.trim_start_matches(['-', '@', ':', '+', '!', '|']);
+            crate::unit::words::split_command_line(raw).is_ok_and(|w| {
+                w.first().is_some_and(|p| eval::is_bindif_launch(p))
+                    && !w.iter().any(|x| x == "--attach")
+            })
+        })
 }
 
 pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {

@@ -238,6 +238,12 @@ fn mirror_not_prepared(unit: &str, path: &OsStr) -> sys::Error {
     ))
 }
 
+/// Whether this is a legacy host as this process sees it (its cgroup is in no cgroup2 that
+/// systemd uses). Unknown counts as not.
+pub fn on_legacy_host() -> bool {
+    matches!(place(), Ok(Place::Legacy { .. }))
+}
+
 /// The cgroup a wrapped command of `unit` enters on a legacy host: the mirror the unit's
 /// attach step prepared, entered without mounting, creating or loading anything, so the command
 /// runs inside the unit's own syscall filter and capabilities (`~@mount`, no CAP_BPF) unharmed.
