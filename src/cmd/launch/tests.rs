@@ -729,3 +729,42 @@ fn attach_step_and_other_hosts_bind_as_before() {
     assert!(bound(&s));
     assert!(k.ran("enter_prepared") && k.ran("attach"));
 }
+
+// --- legacy hosts: is there a command that enters the prepared mirror? -------------------------
+
+/// The attach step on a legacy host prepares a mirror only for a unit some command of which runs
+/// through the launcher; an attach step of its own (`--attach`) does not count, a reset line
+/// drops what came before it.
+#[test]
+fn runs_through_launcher_looks_for_a_wrapped_command() {
+    let root = std::env::temp_dir().join(format!("bindif-wrapped-{}", std::process::id()));
+    let dir = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("ExecStart=/usr/bin/sleep 1\n", false),
+        (
+            "ExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart=/usr/bin/sleep 1\n",
+            false,
+        ),
+        (
+            "ExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart=/usr/lib/bindif-launch %n -- /usr/bin/sleep 1\n",
+            true,
+        ),
+        ("ExecReload=-/usr/lib/bindif-launch %n -- /bin/kill -HUP $MAINPID\nExecStart=/bin/true\n", true),
+        (
+            "ExecStart=/usr/lib/bindif-launch %n -- /usr/bin/sleep 1\nExecStart=\nExecStart=/usr/bin/sleep 1\n",
+            false,
+        ),
+    ];
+    for (i, (lines, want)) in cases.iter().enumerate() {
+        let name = format!("w{i}.service");
+        std::fs::write(
+            dir.join(&name),
+            format!("[Service]\nBindNetworkInterface=v0\n{lines}"),
+        )
+        .unwrap();
+        let cfg = config::read(&root, &name, 252).unwrap();
+        assert_eq!(runs_through_launcher(&cfg.loaded), *want, "{lines}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
