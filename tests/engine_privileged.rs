@@ -573,7 +573,7 @@ fn legacy_mirror_mount_enter_and_cleanup() {
         .spawn()
         .unwrap();
     fs::write(busy.path.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
-    let removed = sys::cgroup::remove_empty_leftovers(&mount.0.join(&top), None).unwrap();
+    let removed = sys::cgroup::remove_empty_leftovers(&mount.0.join(&top), None, None).unwrap();
     assert_eq!(removed, 2, "system.slice and demo.service");
     assert!(busy.path.exists());
     sleeper.kill().unwrap();

@@ -561,6 +561,46 @@ fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
     w.outcome(&out, 0)
 }
 
+/// A legacy host as the launcher sees it: at the root of the cgroup2 hierarchy (`0::/`), in the
+/// unit's `name=systemd` cgroup, no cgroup2 mount visible; `drop` capabilities dropped.
+fn legacy_root(opts: &[&str], attach: bool, drop: &str) -> Outcome {
+    // The attach step wants the unit's commands wrapped; unit mode runs the plain ExecStart=
+    // (a wrapped one would name the launcher itself).
+    legacy_root_unit(opts, attach, drop, attach)
+}
+
+/// [`legacy_root`] with the unit's `ExecStart=` run through the launcher (`wrapped`, as the
+/// generator writes it on legacy hosts) or not.
+fn legacy_root_unit(opts: &[&str], attach: bool, drop: &str, wrapped: bool) -> Outcome {
+    let w = World::new("fault.service").with_v1();
+    let launcher = if wrapped {
+        "/usr/lib/bindif-launch %n -- "
+    } else {
+        ""
+    };
+    w.unit_file(
+        "fault.service",
+        &format!(
+            "[Service]\nBindNetworkInterface={VETH_A}\nExecStart={launcher}{} {}\n",
+            python(),
+            probe()
+        ),
+    );
+    let mut o = s(opts);
+    if attach {
+        o.push("--attach".into());
+    }
+    let o: Vec<&str> = o.iter().map(String::as_str).collect();
+    let mut argv = without_caps(drop);
+    argv.extend(unit_argv(&w, &o));
+    let out = w.run_in(
+        common::cgroup2(),
+        "",
+        &in_private_mounts(&no_cgroup2(), argv),
+    );
+    w.outcome(&out, 0)
+}
+
 fn exec_unit(exec_start: &str) -> Outcome {
     let w = World::new("fault.service");
     w.unit_file(
@@ -724,6 +764,19 @@ fn scenario(id: &str) -> Option<Outcome> {
         "no-cgroup2-unit-fail-closed" => legacy_no_mount(&["--fail-closed"], false, false),
         "no-cgroup2-attach" => {
             let mut o = legacy_no_mount(&["--fail-closed"], false, true);
+            o.command = "n/a".into();
+            o
+        }
+        // Legacy hosts (issue 20): a wrapped command only enters what the attach step prepared.
+        "legacy-unit-not-prepared" => legacy_root(&[], false, "-bpf"),
+        "legacy-unit-not-prepared-fail-closed" => legacy_root(&["--fail-closed"], false, "-bpf"),
+        "legacy-attach-no-mount" => {
+            let mut o = legacy_root(&["--fail-closed"], true, "-sys_admin");
+            o.command = "n/a".into();
+            o
+        }
+        "legacy-attach-unwrapped" => {
+            let mut o = legacy_root_unit(&["--fail-closed"], true, "-bpf", false);
             o.command = "n/a".into();
             o
         }
@@ -1261,6 +1314,7 @@ fn faults_privileges_and_cgroups() {
             "no-cap",
             "unprivileged",
             "no-cgroup2",
+            "legacy-",
             "ro-cgroupfs",
             "cgroupns-",
             "cgroup-name-",

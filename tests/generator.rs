@@ -473,9 +473,16 @@ fn systemd_runs_the_attach_step_first() {
     ] {
         let before = systemd_commands(&orig, "l.service", key);
         let after = systemd_commands(&wrapped, "l.service", key);
-        let want: Vec<String> = before
-            .iter()
-            .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}"))
+        // The attach step first, then each original command behind the launcher.
+        let attach = (key == "ExecStartPre")
+            .then(|| "/usr/lib/bindif-launch --attach l.service".to_string());
+        let want: Vec<String> = attach
+            .into_iter()
+            .chain(
+                before
+                    .iter()
+                    .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}")),
+            )
             .collect();
         compared += before.len();
         if after != want {
@@ -869,7 +876,21 @@ fn pure_plan_depends_on_version() {
         assert!(p.files.is_empty() && p.checks.is_empty());
     }
     let legacy = plan(&inputs, &Layout::Legacy, Some(252));
-    assert!(legacy.files.iter().all(|f| !f.content.contains("--attach")));
+    // Legacy: the attach step (a `+` command) prepares the mirror, the wrapped commands enter it.
+    // (An instance's empty file that cancels its template's drop-in has no commands.)
+    let with_commands: Vec<_> = legacy
+        .files
+        .iter()
+        .filter(|f| f.content.contains("\nExec"))
+        .collect();
+    assert!(!with_commands.is_empty());
+    for f in with_commands {
+        assert!(
+            f.content.contains("=+/usr/lib/bindif-launch --attach %n\n")
+                && f.content.contains("/usr/lib/bindif-launch %n -- "),
+            "{f:#?}"
+        );
+    }
 }
 
 /// The parallel map keeps the input's order and loses nothing, whatever the size and chunking.
@@ -884,4 +905,31 @@ fn map_ordered_is_an_ordered_map() {
             "n = {n}"
         );
     }
+}
+
+/// Issue 20 #3: on a legacy host the generator names each unit it cannot bind and why, once
+/// per unit, as a warning (the kernel log, where the journal picks it up); units it can bind
+/// (root, ProtectSystem=full with ProtectControlGroups=yes, a User= reset to root) get no
+/// such warning.
+#[test]
+fn legacy_names_each_unit_it_cannot_bind_once() {
+    let (root, out) = run_case(&fixtures().join("legacy"));
+    let _ = std::fs::remove_dir_all(&root);
+    let warnings: Vec<&str> = out
+        .plan
+        .messages
+        .iter()
+        .filter(|m| m.level == bindif::log::Level::Warning)
+        .map(|m| m.text.as_str())
+        .filter(|t| t.contains("cannot be bound on this legacy cgroup host"))
+        .collect();
+    let units: Vec<&str> = warnings
+        .iter()
+        .map(|t| t.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        units,
+        ["dyn.service", "exporter.service", "strict.service"],
+        "{warnings:#?}"
+    );
 }

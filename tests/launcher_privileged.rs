@@ -946,3 +946,272 @@ fn nested_binding_to_another_interface_is_refused_or_warned_about() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stderr(&out), "");
 }
+
+/// A legacy host as far as one process can tell, on this hybrid host: in a private mount
+/// namespace without the cgroup2 mount systemd uses, at the root of the cgroup2 hierarchy (the
+/// `0::/` line of a legacy host) and in the unit's `name=systemd` cgroup. The launcher's private
+/// cgroup2 mount shows the host's hierarchy, so the unit's mirror appears below the real root
+/// too, at `/sys/fs/cgroup/unified/TOP/NAME.service`.
+struct Legacy {
+    top: String,
+    name: String,
+    /// The unit's `name=systemd` cgroup.
+    v1: PathBuf,
+    /// The unit's mirror, as seen through the host's cgroup2 mount.
+    mirror: PathBuf,
+    root: UnitRoot,
+    /// The same unit bound to an interface that does not exist.
+    gone: UnitRoot,
+    ns: NetNs,
+    /// One emulated legacy host at a time: removing the mount point (at the end) detaches the
+    /// private mount from every other mount namespace too.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+static LEGACY_HOST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const V1_SYSTEMD: &str = "/sys/fs/cgroup/systemd";
+const PRIVATE_MOUNT: &str = "/run/bindif-launch/cgroup2";
+
+impl Legacy {
+    fn new(stem: &str) -> Legacy {
+        let one = LEGACY_HOST.lock().unwrap_or_else(|e| e.into_inner());
+        let top = unique(&format!("bindif-{stem}"));
+        let name = format!("{}.service", unique(stem));
+        let v1 = Path::new(V1_SYSTEMD).join(&top).join(&name);
+        fs::create_dir_all(&v1).unwrap();
+        let mirror = common::cgroup2().join(&top).join(&name);
+        let root = UnitRoot::new();
+        root.probe_unit(&name, VETH_A);
+        let gone = UnitRoot::new();
+        gone.probe_unit(&name, "bindif-none0");
+        Legacy {
+            top,
+            name,
+            v1,
+            mirror,
+            root,
+            gone,
+            ns: NetNs::new(),
+            _one_at_a_time: one,
+        }
+    }
+
+    /// Runs the shell `script` as a process of the unit on the emulated legacy host, with
+    /// `$BIN`, `$ROOT` (the `--root` option; `$ROOT_GONE` for the unit bound to a missing
+    /// interface), `$UNIT`, `$MIRROR` (the mirror below the private mount), `$PY`, `$PROBE` and
+    /// `$DENY` (runs its arguments under a filter that kills on mount and bpf calls) set. The
+    /// private mount lives as long as the script's mount namespace.
+    fn run(&self, script: &str) -> Output {
+        self.run_in(&self.v1, script)
+    }
+
+    /// [`Legacy::run`] as a process of the `name=systemd` cgroup `v1`.
+    fn run_in(&self, v1: &Path, script: &str) -> Output {
+        let setup = format!(
+            "mount --make-rprivate / && echo $$ > {}/cgroup.procs && echo $$ > '{}/cgroup.procs' && umount {} || exit 97\nexec nsenter --net=/run/netns/{} sh -c \"$0\"",
+            common::cgroup2().display(),
+            v1.display(),
+            common::cgroup2().display(),
+            self.ns.name,
+        );
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &setup, script])
+            .env("BIN", BIN)
+            .env("ROOT", self.root.arg())
+            .env("ROOT_GONE", self.gone.arg())
+            .env("UNIT", &self.name)
+            .env(
+                "MIRROR",
+                format!("{PRIVATE_MOUNT}/{}/{}", self.top, self.name),
+            )
+            .env("PY", python())
+            .env("PROBE", probe())
+            .env(
+                "DENY",
+                format!(
+                    "{}/tests/probe/deny_mount_bpf.py",
+                    env!("CARGO_MANIFEST_DIR")
+                ),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run unshare")
+    }
+
+    fn programs(&self) -> usize {
+        let fd = fs::File::open(&self.mirror).unwrap();
+        bindif::sys::bpf::query(fd.as_fd()).unwrap().len()
+    }
+}
+
+impl Drop for Legacy {
+    fn drop(&mut self) {
+        common::remove_cgroup_tree(&common::cgroup2().join(&self.top));
+        let _ = fs::remove_dir(&self.v1);
+        let _ = fs::remove_dir(Path::new(V1_SYSTEMD).join(&self.top));
+        // The mount itself was private to the test's mount namespaces; its mount point is not.
+        let _ = fs::remove_dir(PRIVATE_MOUNT);
+        let _ = fs::remove_dir(Path::new(PRIVATE_MOUNT).parent().unwrap());
+    }
+}
+
+/// Issue 20 #1 and #2: on a legacy host the attach step (a `+` command, outside the unit's
+/// sandbox) mounts, creates the mirror and attaches, replacing older copies; each wrapped command
+/// only enters the mirror, which works inside a syscall filter that kills on mount(2) and bpf(2)
+/// (chrony's `SystemCallFilter=~@mount`; the old wrapper mounted and loaded there, and died of
+/// SIGSYS). Restarts leave exactly one program.
+#[test]
+fn legacy_wrapper_enters_the_prepared_mirror_inside_a_syscall_filter() {
+    require_privileges();
+    let l = Legacy::new("legacy");
+    // The filter is real: it kills a mount(2).
+    let out = l.run("exec $DENY /bin/mount -t tmpfs none /mnt");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{}", stderr(&out));
+
+    for start in 1..=3 {
+        let out = l.run(
+            "$BIN $ROOT --attach $UNIT || exit 91
+            exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE wrapped",
+        );
+        assert!(out.status.success(), "start {start}: {}", stderr(&out));
+        let r = report(&out);
+        assert_bound(&r, VETH_A, &out);
+        assert_eq!(r["argv"], "wrapped");
+        assert_eq!(
+            l.programs(),
+            1,
+            "start {start}: exactly one program on the mirror"
+        );
+    }
+    // A later command of the running unit (ExecReload=, say) enters without an attach step;
+    // (the private mount lives as long as the script's mount namespace, so the start is
+    // repeated first).
+    let out = l.run(
+        "$BIN $ROOT --attach $UNIT || exit 91
+        $DENY $BIN $ROOT $UNIT -- /bin/true || exit 92
+        exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE reload",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&out);
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(r["argv"], "reload");
+    assert_eq!(l.programs(), 1);
+}
+
+/// Issue 20: the attach step that cannot bind (the interface is gone) withdraws the mirror, and
+/// a wrapped command that finds nothing prepared creates nothing and follows the unit's policy:
+/// unbound with a message (fail-open), refused (fail-closed).
+#[test]
+fn legacy_wrapper_without_a_prepared_mirror_follows_the_policy() {
+    require_privileges();
+    let l = Legacy::new("legacy-gone");
+    let out = l.run(
+        "$BIN $ROOT --attach $UNIT || exit 91
+        [ -d $MIRROR ] || exit 92
+        $BIN $ROOT_GONE --attach $UNIT 2>/dev/null || exit 93
+        [ -d $MIRROR ] && exit 94
+        exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE unbound",
+    );
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    assert_eq!(report(&out).get("udp4").map(String::as_str), Some("-"));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Failed to enter mirror cgroup") && err.contains(", ignoring"),
+        "{err}"
+    );
+    assert!(!l.mirror.exists(), "the wrapper created nothing");
+    // Fail-closed: refused, the command never runs.
+    let out = l.run("exec $DENY $BIN $ROOT --fail-closed $UNIT -- $PY $PROBE closed");
+    assert_eq!(out.status.code(), Some(219), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(!l.mirror.exists());
+}
+
+/// Issue 20 #5: the legacy clean-up (here an ad hoc run's, on the same private hierarchy) leaves
+/// what is not ours, an iproute2 `/vrf/mgmt`-like cgroup with its program and an unrelated
+/// empty one, and keeps the mirror the attach step prepared while the unit runs (its path
+/// exists in the `name=systemd` hierarchy), though the mirror's maker has exited; once the
+/// unit is gone the mirror is a leftover and goes.
+#[test]
+fn legacy_cleanup_keeps_foreign_cgroups_and_running_units_mirrors() {
+    require_privileges();
+    let l = Legacy::new("legacy-clean");
+    let other = Path::new(V1_SYSTEMD).join(&l.top).join("other");
+    fs::create_dir_all(&other).unwrap();
+    struct RmDir(PathBuf);
+    impl Drop for RmDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir(&self.0);
+        }
+    }
+    let _other = RmDir(other.clone());
+    let out = l.run("exec $BIN $ROOT --attach $UNIT");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(l.programs(), 1);
+
+    let top = common::cgroup2().join(&l.top);
+    let vrf = top.join("vrf/mgmt");
+    fs::create_dir_all(&vrf).unwrap();
+    let unrelated = top.join("unrelated");
+    fs::create_dir(&unrelated).unwrap();
+    let vrf_fd = fs::File::open(&vrf).unwrap();
+    let prog = bindif::sys::bpf::load_bind_program(1).unwrap();
+    bindif::sys::bpf::attach(vrf_fd.as_fd(), prog.as_fd()).unwrap();
+    let vrf_programs = || bindif::sys::bpf::query(vrf_fd.as_fd()).unwrap().len();
+
+    let adhoc = "exec $BIN --interface bt0 -- /bin/true";
+    let out = l.run_in(&other, adhoc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(l.mirror.exists(), "the running unit's mirror stays");
+    assert_eq!(l.programs(), 1);
+    assert!(vrf.exists() && unrelated.exists(), "not ours: left alone");
+    assert_eq!(vrf_programs(), 1);
+
+    // The unit stops: systemd removes its name=systemd cgroup.
+    fs::remove_dir(&l.v1).unwrap();
+    let out = l.run_in(&other, adhoc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !l.mirror.exists(),
+        "the stopped unit's mirror is a leftover"
+    );
+    assert!(vrf.exists() && unrelated.exists(), "not ours: left alone");
+    assert_eq!(vrf_programs(), 1);
+}
+
+/// Issue 20, measured: how a root unit's sandbox meets the mirror on a legacy host.
+/// `ProtectControlGroups=yes` makes `/sys/fs/cgroup` read-only, which the wrapped command does
+/// not write to: bound. `ProtectSystem=strict` makes every mount read-only but the API file
+/// systems, the private cgroup2 at /run/bindif-launch/cgroup2 included (emulated with a
+/// read-only bind remount in a nested mount namespace): moving into the mirror fails with
+/// EROFS, and the unit runs unbound (fail-open) as it says. Nothing is added to the unit to
+/// make it work (a ReadWritePaths= would be a decision for the unit's administrator).
+#[test]
+fn legacy_wrapper_under_read_only_sandboxes() {
+    require_privileges();
+    let l = Legacy::new("legacy-ro");
+    let out = l.run(
+        "$BIN $ROOT --attach $UNIT || exit 91
+        exec unshare -m sh -c 'mount -o remount,bind,ro /sys/fs/cgroup/systemd || exit 92
+            exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE protect-control-groups'",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+
+    let out = l.run(
+        "$BIN $ROOT --attach $UNIT || exit 91
+        exec unshare -m sh -c 'mount -o remount,bind,ro /run/bindif-launch/cgroup2 || exit 92
+            exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE protect-system-strict'",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report(&out).get("udp4").map(String::as_str), Some("-"));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Failed to enter mirror cgroup")
+            && err.contains("Read-only file system")
+            && err.contains(", ignoring"),
+        "{err}"
+    );
+}

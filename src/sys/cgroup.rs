@@ -521,6 +521,23 @@ pub fn enter_mirror(mount: &Path, unit_path: impl AsRef<std::ffi::OsStr>) -> io:
     }
 }
 
+/// On legacy hosts, for the unit's privileged attach step: creates the unit's path (as
+/// [`enter_mirror`]) without moving the caller in. The unit's wrapped commands enter it later
+/// with [`enter_prepared`].
+pub fn prepare_mirror(mount: &Path, unit_path: impl AsRef<std::ffi::OsStr>) -> io::Result<PathBuf> {
+    let dir = cgroup_path::join_non_root(mount, unit_path)?;
+    create_marked_all(mount, &dir)?;
+    Ok(dir)
+}
+
+/// On legacy hosts, for a wrapped command: moves the caller into the mirror `dir` that the
+/// unit's attach step prepared, creating nothing. It runs inside the unit's sandbox, so it makes
+/// only the calls any syscall filter allows (`openat`, `write`, `close`): no `mkdir` of a
+/// missing mirror (ENOENT instead), no mount, no `bpf()`.
+pub fn enter_prepared(dir: &Path) -> io::Result<()> {
+    enter(dir)
+}
+
 /// `mkdir -p` below `mount`, marking each directory created.
 fn create_marked_all(mount: &Path, dir: &Path) -> io::Result<()> {
     let rel = dir.strip_prefix(mount).map_err(|_| {
@@ -550,32 +567,78 @@ fn enter_held(dir: &Path) -> io::Result<()> {
 /// Removes leftover mirror directories below `mount`, deepest first, except `keep` and its
 /// ancestors: only those of ours whose maker has exited and that are empty (see
 /// [`remove_if_exited_leftover`]); anything else, above all another program's cgroups, stays.
-/// Returns how many were removed.
-pub fn remove_empty_leftovers(mount: &Path, keep: Option<&Path>) -> io::Result<usize> {
-    fn walk(dir: &Path, keep: Option<&Path>, removed: &mut usize) -> io::Result<()> {
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            if !entry.file_type()?.is_dir() {
-                continue;
-            }
-            let path = entry.path();
-            match walk(&path, keep, removed) {
-                // Removed concurrently by another run's clean-up.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                r => r?,
-            }
-            if keep.is_some_and(|k| k.starts_with(&path)) {
-                continue;
-            }
-            if remove_if_exited_leftover(&path) {
-                *removed += 1;
-            }
-        }
-        Ok(())
+/// With `systemd_v1` (the `name=systemd` hierarchy, `/sys/fs/cgroup/systemd` below the root),
+/// a mirror whose path exists there also stays: its unit is running, and its attach step (the
+/// maker, long exited) prepared it for commands the unit has yet to run. Returns how many were
+/// removed.
+pub fn remove_empty_leftovers(
+    mount: &Path,
+    keep: Option<&Path>,
+    systemd_v1: Option<&Path>,
+) -> io::Result<usize> {
+    struct Walk<'a> {
+        mount: &'a Path,
+        keep: Option<&'a Path>,
+        systemd_v1: Option<&'a Path>,
+        removed: usize,
     }
-    let mut removed = 0;
-    walk(mount, keep, &mut removed)?;
-    Ok(removed)
+    impl Walk<'_> {
+        fn unit_running(&self, path: &Path) -> bool {
+            let (Some(v1), Ok(rel)) = (self.systemd_v1, path.strip_prefix(self.mount)) else {
+                return false;
+            };
+            // Not following a symlink: the v1 hierarchy holds none, and a path that is not a
+            // directory there names no unit.
+            fs::symlink_metadata(v1.join(rel)).is_ok_and(|m| m.is_dir())
+        }
+
+        fn walk(&mut self, dir: &Path) -> io::Result<()> {
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                if !entry.file_type()?.is_dir() {
+                    continue;
+                }
+                let path = entry.path();
+                match self.walk(&path) {
+                    // Removed concurrently by another run's clean-up.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    r => r?,
+                }
+                if self.keep.is_some_and(|k| k.starts_with(&path)) || self.unit_running(&path) {
+                    continue;
+                }
+                if remove_if_exited_leftover(&path) {
+                    self.removed += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut w = Walk {
+        mount,
+        keep,
+        systemd_v1,
+        removed: 0,
+    };
+    w.walk(mount)?;
+    Ok(w.removed)
+}
+
+/// Removes the mirror `dir` if it carries our marker and is empty, whoever made it: the unit's
+/// attach step withdraws the mirror it could not bind, so the unit's wrapped commands find
+/// nothing prepared and run unbound as the policy says, not in a cgroup with a stale program
+/// or none. Returns whether it was removed.
+pub fn withdraw_mirror(dir: &Path) -> bool {
+    let Ok(fd) = open_cgroup_dir(dir) else {
+        return false;
+    };
+    if read_owner(fd_of(&fd)).is_none() {
+        return false;
+    }
+    if flock(fd_of(&fd), libc::LOCK_EX | libc::LOCK_NB).is_err() {
+        return false;
+    }
+    still_at(dir, &fd).unwrap_or(false) && fs::remove_dir(dir).is_ok()
 }
 
 #[cfg(test)]

@@ -207,15 +207,18 @@ fn unit_plan(
     let mut notes = Vec::new();
     let mut body = format!("[{section}]\n");
     let mut checks = Vec::new();
+    // The attach step runs first, before any other command of the unit: in `ExecCondition=`
+    // when the unit uses it (it runs before `ExecStartPre=`).
+    let cond_in_use =
+        section == "Service" && !effective_list(u.values(section, "ExecCondition")).is_empty();
+    let attach_key = if cond_in_use {
+        "ExecCondition"
+    } else {
+        "ExecStartPre"
+    };
     match strategy {
         Strategy::Attach => {
-            let cond_in_use = section == "Service"
-                && !effective_list(u.values(section, "ExecCondition")).is_empty();
-            let key = if cond_in_use {
-                "ExecCondition"
-            } else {
-                "ExecStartPre"
-            };
+            let key = attach_key;
             let before = effective_list(
                 u.values(section, key)
                     .filter(|a| position(u, a) == Pos::Before),
@@ -248,7 +251,12 @@ fn unit_plan(
                 .map(|a| a.value.as_str())
                 .collect();
             body.push_str(&journal_identity(own, &commands).dropin_lines());
+            // The privileged part (mount, mirror cgroup, program) is a `+` step outside the
+            // unit's sandbox, syscall filter and capability set; the wrapped commands only
+            // enter the mirror it prepared.
+            let mut wrapped = 0;
             for key in exec_keys(section) {
+                let attach_first = *key == attach_key;
                 let before = effective_list(
                     u.values(section, key)
                         .filter(|a| position(u, a) == Pos::Before),
@@ -263,10 +271,13 @@ fn unit_plan(
                         a.source.line
                     ));
                 }
-                if before.is_empty() {
+                if before.is_empty() && !attach_first {
                     continue;
                 }
                 let mut lines = Vec::new();
+                if attach_first {
+                    lines.push(attach_line());
+                }
                 for a in before {
                     let w =
                         wrap_line(&a.value, find_executable).map_err(|why| Skip::NotWrappable {
@@ -277,6 +288,7 @@ fn unit_plan(
                             why,
                         })?;
                     lines.push(w);
+                    wrapped += 1;
                 }
                 body.push_str(&format!("{key}=\n"));
                 for l in &lines {
@@ -284,8 +296,11 @@ fn unit_plan(
                 }
                 checks.push((key.to_string(), lines[0].clone()));
             }
-            if checks.is_empty() {
+            if wrapped == 0 {
                 return Err(Skip::NothingToWrap);
+            }
+            if let Some(why) = unbindable_on_legacy(u, section) {
+                notes.push(format!("cannot be bound on this legacy cgroup host: {why}"));
             }
         }
     }
@@ -294,6 +309,40 @@ fn unit_plan(
         notes,
         checks,
     }))
+}
+
+/// Why the wrapped commands of a unit cannot enter the mirror cgroup its attach step prepares
+/// on a legacy host, if they cannot: moving a process between cgroups needs write access to
+/// `cgroup.procs` of the common ancestor, the root-owned root of the hierarchy, which a process
+/// running as another user does not have (and must not: it could leave its binding).
+fn unbindable_on_legacy(u: &LoadedUnit, section: &str) -> Option<String> {
+    if section != "Service" {
+        return None;
+    }
+    let last = |key: &str| {
+        effective_list(u.values(section, key))
+            .last()
+            .map(|a| a.value.trim().to_string())
+    };
+    if last("DynamicUser").and_then(|v| crate::unit::eval::parse_boolean(&v)) == Some(true) {
+        return Some(
+            "it sets DynamicUser=yes, and its unprivileged commands cannot enter the root-owned cgroup prepared for them, so its sockets stay unbound".into(),
+        );
+    }
+    match last("User") {
+        Some(user) if !user.is_empty() && user != "root" && user != "0" => {
+            return Some(format!(
+            "it runs as User={user}, and its unprivileged commands cannot enter the root-owned cgroup prepared for them, so its sockets stay unbound"
+        ));
+        }
+        _ => {}
+    }
+    // Measured (tests/launcher_privileged.rs): strict remounts every file system read-only but
+    // /dev, /proc and /sys, the private cgroup2 below /run included, so moving into the mirror
+    // fails with EROFS.
+    (last("ProtectSystem").as_deref() == Some("strict")).then(|| {
+        "it sets ProtectSystem=strict, which makes the cgroup prepared for it (below /run/bindif-launch/cgroup2) read-only to its commands, so its sockets stay unbound".into()
+    })
 }
 
 fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
@@ -305,7 +354,7 @@ fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
             "# The attach step binds the unit's cgroup before any other process of the unit runs.\n",
         ),
         Strategy::Wrap => h.push_str(
-            "# Legacy cgroup host: every command of the unit runs through the launcher.\n",
+            "# Legacy cgroup host: the attach step prepares and binds a cgroup2 mirror of the\n# unit's cgroup; every command of the unit runs through the launcher, which enters it.\n",
         ),
     }
     for n in notes {

@@ -53,6 +53,10 @@ pub trait Kernel {
     fn pause(&mut self, d: Duration);
     /// Loads our program binding sockets to `ifindex`, named for `origin`.
     fn load(&mut self, ifindex: u32, origin: Origin) -> Result<Self::Prog, sys::Error>;
+    /// On a legacy host, a wrapped command of `unit` enters the mirror cgroup the unit's attach
+    /// step prepared and bound, and does nothing else (see `target::enter_prepared`); `None`
+    /// elsewhere, where the ordinary binding applies.
+    fn enter_prepared(&mut self, unit: &str) -> Option<Result<Self::Cgroup, sys::Error>>;
     /// Chooses (and, for ad hoc runs from a shell, creates and enters) the cgroup.
     fn target(&mut self, which: Which<'_>) -> Result<Self::Cgroup, sys::Error>;
     /// Attaches `prog` to `cgroup` and then removes our older copies there (attach before
@@ -174,6 +178,12 @@ impl Kernel for Linux {
 
     fn load(&mut self, ifindex: u32, origin: Origin) -> Result<OwnedFd, sys::Error> {
         bpf::load_bind_program_as(ifindex, origin)
+    }
+
+    fn enter_prepared(&mut self, unit: &str) -> Option<Result<Cgroup, sys::Error>> {
+        target::enter_prepared(unit)
+            .transpose()
+            .map(|r| r.and_then(Cgroup::from_target))
     }
 
     fn target(&mut self, which: Which<'_>) -> Result<Cgroup, sys::Error> {

@@ -156,8 +156,8 @@ fn undo<K: Kernel>(k: &mut K, setup: Setup<K>) {
     let Some(cgroup) = setup.cgroup else {
         return;
     };
-    if let Some(b) = &setup.bound {
-        detach_again(k, &cgroup, &b.prog);
+    if let Some(prog) = setup.bound.as_ref().and_then(|b| b.prog.as_ref()) {
+        detach_again(k, &cgroup, prog);
     }
     if cgroup.created() {
         k.remove_created(cgroup);
@@ -205,9 +205,58 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     log::set_unit(unit);
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
+    if cfg.bind.interface.value.is_some()
+        && target::on_legacy_host()
+        && !runs_through_launcher(&cfg.loaded)
+    {
+        // The mirror would be bound, and no process of the unit would ever enter it.
+        let e = sys::Error::new(
+            sys::Category::Cgroup,
+            "attach to the cgroup of",
+            unit,
+            std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+        )
+        .with_hint("this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes unless they run through the launcher: ExecStart=/usr/lib/bindif-launch %n -- COMMAND, as bindif-launch-generator writes it");
+        fail(&policy, e.exit_status(), &bind_msg(&policy, &e))?;
+        log_timing();
+        return Ok(());
+    }
     let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, true);
+    if !matches!(&bound, Ok(Setup { bound: Some(_), .. })) {
+        // Legacy hosts: what the unit's wrapped commands would enter is not bound by this
+        // start; they must find nothing prepared (and run unbound as the policy says).
+        target::withdraw_legacy_mirror(unit);
+    }
     log_timing();
     bound.map(drop)
+}
+
+/// Whether some command of the unit, other than an attach step, runs through the launcher
+/// (`ExecStart=/usr/lib/bindif-launch %n -- …`, as the generator wraps them on legacy hosts):
+/// only such commands enter the mirror the attach step prepares there.
+fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
+    let Some(section) = eval::cgroup_section(&u.name) else {
+        return false;
+    };
+    const KEYS: [&str; 8] = [
+        "ExecCondition",
+        "ExecStartPre",
+        "ExecStart",
+        "ExecStartPost",
+        "ExecReload",
+        "ExecStop",
+        "ExecStopPre",
+        "ExecStopPost",
+    ];
+    KEYS.iter()
+        .flat_map(|key| crate::unit::effective_list(u.values(section, key)))
+        .any(|a| {
+            let raw = a.value.trim_start_matches(['-', '@', ':', '+', '!', '|']);
+            crate::unit::words::split_command_line(raw).is_ok_and(|w| {
+                w.first().is_some_and(|p| eval::is_bindif_launch(p))
+                    && !w.iter().any(|x| x == "--attach")
+            })
+        })
 }
 
 pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
@@ -243,10 +292,12 @@ fn adhoc_mode_with<K: Kernel>(
 /// A binding that is in place: the program attached and what it binds to.
 pub struct Bound<P> {
     pub interface: String,
-    pub ifindex: u32,
-    /// The attached program, held so a later failure can detach exactly it (its descriptor is
-    /// close-on-exec, like the cgroup's).
-    prog: P,
+    /// `None` when this run only entered a cgroup bound by the unit's attach step (legacy hosts)
+    /// and did not look the interface up.
+    pub ifindex: Option<u32>,
+    /// The program this run attached, held so a later failure can detach exactly it (its
+    /// descriptor is close-on-exec, like the cgroup's); `None` when it attached none.
+    prog: Option<P>,
 }
 
 /// What setting up the binding left behind, for the command's start and for undoing it.
@@ -271,10 +322,12 @@ fn send_status<P>(what: &str, bound: Option<&Bound<P>>) {
         return;
     };
     let status = match bound {
-        Some(b) => format!(
-            "Sockets of {what} bound to {} (ifindex {})",
-            b.interface, b.ifindex
-        ),
+        Some(Bound {
+            interface,
+            ifindex: Some(ifindex),
+            ..
+        }) => format!("Sockets of {what} bound to {interface} (ifindex {ifindex})"),
+        Some(b) => format!("Sockets of {what} bound to {}", b.interface),
         None => format!("Sockets of {what} not bound to an interface"),
     };
     if let Err(e) = process::notify_status(&socket, &status) {
@@ -447,8 +500,70 @@ fn bind_unit<K: Kernel>(
         );
         return Ok(Setup::unbound());
     }
+    bind_in_unit(k, unit, interface, policy, attach_only)
+}
+
+/// [`bind_unit`] once there is an interface to bind to: a wrapped command on a legacy host
+/// enters what the attach step prepared; anything else binds the unit's cgroup itself.
+fn bind_in_unit<K: Kernel>(
+    k: &mut K,
+    unit: &str,
+    interface: &str,
+    policy: &Policy,
+    attach_only: bool,
+) -> Result<Setup<K>, Fatal> {
+    if !attach_only {
+        if let Some(entered) = k.enter_prepared(unit) {
+            return enter_prepared(k, interface, policy, entered);
+        }
+    }
     netns_notice();
     bind(k, interface, policy, Which::Unit { unit, attach_only })
+}
+
+/// A wrapped command on a legacy host: the unit's attach step (a `+` command) mounted, created
+/// and bound the mirror cgroup; this run has entered it, or could not (`entered`). Nothing more
+/// is done inside the unit's sandbox but the `--verify` the unit asked for, so no syscall filter
+/// or dropped capability of the unit can make the start fail where it would not without us.
+fn enter_prepared<K: Kernel>(
+    k: &mut K,
+    interface: &str,
+    policy: &Policy,
+    entered: Result<K::Cgroup, sys::Error>,
+) -> Result<Setup<K>, Fatal> {
+    let cgroup = match entered {
+        Ok(c) => c,
+        Err(e) => {
+            fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+            return Ok(Setup::unbound());
+        }
+    };
+    timing::mark("cgroup");
+    log_bind!(
+        Debug,
+        "Entered {}, bound to '{interface}' by the unit's attach step",
+        cgroup.path().display()
+    );
+    let mut ifindex = None;
+    if policy.verify {
+        let Some(i) = resolve(k, interface, policy)? else {
+            return Ok(Setup {
+                cgroup: Some(cgroup),
+                bound: None,
+            });
+        };
+        verify(k, interface, i)?;
+        timing::mark("verify");
+        ifindex = Some(i);
+    }
+    Ok(Setup {
+        cgroup: Some(cgroup),
+        bound: Some(Bound {
+            interface: interface.to_string(),
+            ifindex,
+            prog: None,
+        }),
+    })
 }
 
 fn bind_msg(policy: &Policy, e: &dyn std::fmt::Display) -> String {
@@ -495,8 +610,8 @@ fn bind<K: Kernel>(
         Ok(attached) => Ok(Setup {
             bound: attached.then(|| Bound {
                 interface: interface.to_string(),
-                ifindex,
-                prog,
+                ifindex: Some(ifindex),
+                prog: Some(prog),
             }),
             cgroup: Some(cgroup),
         }),

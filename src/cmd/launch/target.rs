@@ -12,7 +12,10 @@
 //!   processes" rule cannot bite: a non-root cgroup we are in has no controllers enabled for
 //!   its children, so a new child of it can hold us);
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
-//!   unit's path that the launcher moves itself into;
+//!   unit's path. The unit's attach step (a `+` command, outside the unit's sandbox) mounts it,
+//!   creates the mirror and attaches; each wrapped command only moves itself in, inside the
+//!   unit's syscall filter and capabilities, so it makes no call they may forbid (mount, bpf);
+//!   the ad hoc mode does all of it itself;
 //! - a cgroup2 hierarchy hidden from this mount namespace (`ip netns exec` remounts /sys)
 //!   while `/proc/self/cgroup` places us in it: opened through a mount attached nowhere and
 //!   used as it is, so the command stays in its own cgroup (a mirror of the `name=systemd`
@@ -204,9 +207,11 @@ pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
         Place::Legacy { own } => {
             let path = unit_path(&own, unit)?;
             if attach_only {
-                return Err(attach_needs_cgroup2(unit));
+                return prepare_legacy_mirror(&path);
             }
-            enter_legacy_mirror(&path)
+            // A wrapped command only enters what the attach step prepared (see
+            // `enter_prepared`); reaching here means the caller skipped that.
+            Err(mirror_not_prepared(unit, &path))
         }
     }
 }
@@ -220,6 +225,70 @@ fn attach_needs_cgroup2(unit: &str) -> sys::Error {
     .with_hint(
         "this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes; use ExecStart=/usr/lib/bindif-launch %n instead",
     )
+}
+
+fn mirror_not_prepared(unit: &str, path: &OsStr) -> sys::Error {
+    cg_err(
+        "enter mirror cgroup",
+        &format!("{PRIVATE_CGROUP2_MOUNT}{}", shown(path)),
+        io::Error::from_raw_os_error(libc::ENOENT),
+    )
+    .with_hint(format!(
+        "the attach step (ExecStartPre=+/usr/lib/bindif-launch --attach {unit}) prepares it on legacy cgroup hosts; did it run, and bind?"
+    ))
+}
+
+/// Whether this is a legacy host as this process sees it (its cgroup is in no cgroup2 that
+/// systemd uses). Unknown counts as not.
+pub fn on_legacy_host() -> bool {
+    matches!(place(), Ok(Place::Legacy { .. }))
+}
+
+/// The cgroup a wrapped command of `unit` enters on a legacy host: the mirror the unit's
+/// attach step prepared, entered without mounting, creating or loading anything, so the command
+/// runs inside the unit's own syscall filter and capabilities (`~@mount`, no CAP_BPF) unharmed.
+/// `Ok(None)`: not a legacy host, the ordinary binding applies.
+pub fn enter_prepared(unit: &str) -> Result<Option<Target>, sys::Error> {
+    let Place::Legacy { own } = place()? else {
+        return Ok(None);
+    };
+    let path = unit_path(&own, unit)?;
+    let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
+    if cgroup::statfs_magic(mount).ok() != Some(cgroup_path::CGROUP2_SUPER_MAGIC) {
+        return Err(mirror_not_prepared(unit, &path));
+    }
+    let rel = below_mount(mount, &path)?;
+    let dir = cgroup_path::join_non_root(mount, &rel)
+        .map_err(|e| cg_err("enter mirror cgroup", &shown(&rel), e.into()))?;
+    match cgroup::enter_prepared(&dir) {
+        Ok(()) => Target::open(dir).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(mirror_not_prepared(unit, &path)),
+        Err(e) => Err(cg_err("enter mirror cgroup", &shown(&dir), e)),
+    }
+}
+
+/// The attach step on a legacy host could not bind: takes the unit's mirror away again, so its
+/// wrapped commands run unbound as the policy says instead of in a cgroup whose program is
+/// stale or missing. Best effort; nothing happens on other hosts.
+pub fn withdraw_legacy_mirror(unit: &str) {
+    let Ok(Place::Legacy { own }) = place() else {
+        return;
+    };
+    let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
+    let Some(dir) = unit_path(&own, unit)
+        .ok()
+        .and_then(|p| below_mount(mount, &p).ok())
+        .and_then(|p| cgroup_path::join_non_root(mount, &p).ok())
+    else {
+        return;
+    };
+    if dir.exists() && !cgroup::withdraw_mirror(&dir) {
+        log_bind!(
+            Warning,
+            "Failed to remove mirror cgroup {} of {unit} (it is busy or not ours), ignoring: the unit's commands may run with its earlier binding",
+            shown(&dir)
+        );
+    }
 }
 
 /// Ad hoc mode: see the module comment.
@@ -316,8 +385,11 @@ fn mount_private() -> Result<&'static Path, sys::Error> {
     Ok(mount)
 }
 
-/// Legacy hosts: mount our own cgroup2, create the unit's path there, move in, and remove
-/// the mirrors that exited earlier runs left behind (only those: see `sys::cgroup`).
+/// The `name=systemd` hierarchy, where a legacy host shows which units run.
+const SYSTEMD_V1: &str = "/sys/fs/cgroup/systemd";
+
+/// Legacy hosts, ad hoc mode: mount our own cgroup2, create the path there, move in, and
+/// remove the mirrors that exited earlier runs left behind (see [`remove_leftovers`]).
 fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
     let mount = mount_private()?;
     let path = &below_mount(mount, path)?;
@@ -328,12 +400,37 @@ fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
             e,
         )
     })?;
-    if let Err(e) = cgroup::remove_empty_leftovers(mount, Some(&dir)) {
+    remove_leftovers(mount, &dir);
+    Target::open(dir)
+}
+
+/// Legacy hosts, the unit's attach step (a `+` command: outside the unit's sandbox, syscall
+/// filter and capability set): mount our own cgroup2, create the unit's mirror there, marked,
+/// and open it for the attach; the unit's wrapped commands enter it later. Nothing moves in.
+fn prepare_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
+    let mount = mount_private()?;
+    let path = &below_mount(mount, path)?;
+    let dir = cgroup::prepare_mirror(mount, path).map_err(|e| {
+        cg_err(
+            "create mirror cgroup",
+            &format!("{PRIVATE_CGROUP2_MOUNT}{}", shown(path)),
+            e,
+        )
+    })?;
+    remove_leftovers(mount, &dir);
+    Target::open(dir)
+}
+
+/// Removes the mirrors that exited earlier runs left behind: only marked ones, and none whose
+/// unit still runs (its path exists in the `name=systemd` hierarchy): see `sys::cgroup`.
+fn remove_leftovers(mount: &Path, keep: &Path) {
+    let v1 = Path::new(SYSTEMD_V1);
+    let v1 = cgroup::statfs_magic(v1).is_ok().then_some(v1);
+    if let Err(e) = cgroup::remove_empty_leftovers(mount, Some(keep), v1) {
         log_bind!(
             Debug,
             "Failed to remove empty cgroups below {PRIVATE_CGROUP2_MOUNT}, ignoring: {}",
             sys::strerror(&e)
         );
     }
-    Target::open(dir)
 }

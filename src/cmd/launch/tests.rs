@@ -42,6 +42,9 @@ struct Fake {
     /// Binding programs on the target's ancestors, innermost first.
     ancestors: Result<Vec<Nested>, Errno>,
     probe: Result<Option<u32>, Errno>,
+    /// A legacy host's prepared mirror: `None` on other hosts, `Some(None)` entered,
+    /// `Some(Some(errno))` entering failed.
+    prepared: Option<Option<Errno>>,
     /// What `execve` fails with (the real one does not return on success).
     exec: Errno,
 
@@ -70,6 +73,7 @@ impl Fake {
             attach: Ok(()),
             ancestors: Ok(Vec::new()),
             probe: Ok(Some(IFINDEX)),
+            prepared: None,
             exec: libc::ENOEXEC,
             clock: Duration::ZERO,
             next_prog: 100,
@@ -136,6 +140,23 @@ impl Kernel for Fake {
         })?;
         self.next_prog += 1;
         Ok(self.next_prog)
+    }
+
+    fn enter_prepared(&mut self, _unit: &str) -> Option<Result<FakeCgroup, sys::Error>> {
+        self.calls.push("enter_prepared");
+        let errno = self.prepared?;
+        Some(match errno {
+            None => Ok(FakeCgroup {
+                path: PathBuf::from(UNIT_CG),
+                created: false,
+            }),
+            Some(e) => Err(sys::Error::new(
+                Category::Cgroup,
+                "enter mirror cgroup",
+                UNIT_CG,
+                os_err(e),
+            )),
+        })
     }
 
     fn target(&mut self, which: Which<'_>) -> Result<FakeCgroup, sys::Error> {
@@ -241,7 +262,7 @@ fn binds_and_keeps_the_program() {
         let s = run_bind(&mut k, &policy(closed), unit()).unwrap();
         assert!(bound(&s));
         assert_eq!(k.attached, [101]);
-        assert_eq!(s.bound.as_ref().map(|b| b.ifindex), Some(IFINDEX));
+        assert_eq!(s.bound.as_ref().map(|b| b.ifindex), Some(Some(IFINDEX)));
     }
 }
 
@@ -644,4 +665,109 @@ fn policy_defaults_per_mode_and_the_command_line_wins() {
             verify: true,
         }
     );
+}
+
+// --- legacy hosts: a wrapped command enters what the attach step prepared ----------------------
+
+fn run_in_unit(k: &mut Fake, p: &Policy, attach_only: bool) -> Result<Setup<Fake>, i32> {
+    bind_in_unit(k, "x.service", "v0", p, attach_only).map_err(|Fatal(code)| code)
+}
+
+/// Issue 20 #1/#2: inside the unit's sandbox the wrapped command neither loads nor attaches
+/// (no `bpf()`, which a syscall filter or missing CAP_BPF forbids), nor looks up the interface.
+#[test]
+fn legacy_wrapper_only_enters_the_prepared_mirror() {
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        k.prepared = Some(None);
+        let s = run_in_unit(&mut k, &policy(closed), false).unwrap();
+        assert!(bound(&s));
+        assert_eq!(k.calls, ["enter_prepared"]);
+        assert!(k.attached.is_empty());
+        assert_eq!(s.bound.as_ref().map(|b| b.ifindex), Some(None));
+    }
+}
+
+#[test]
+fn legacy_wrapper_without_a_prepared_mirror_follows_the_policy() {
+    let mut k = Fake::new();
+    k.prepared = Some(Some(libc::ENOENT));
+    let s = run_in_unit(&mut k, &policy(false), false).unwrap();
+    assert!(!bound(&s));
+    assert_eq!(k.calls, ["enter_prepared"], "no load, no mount, no attach");
+    let mut k = Fake::new();
+    k.prepared = Some(Some(libc::ENOENT));
+    assert_eq!(run_in_unit(&mut k, &policy(true), false).err(), Some(219));
+    assert_eq!(k.calls, ["enter_prepared"]);
+}
+
+#[test]
+fn legacy_wrapper_verifies_when_asked() {
+    let mut k = Fake::new();
+    k.prepared = Some(None);
+    let s = run_in_unit(&mut k, &verifying(true), false).unwrap();
+    assert_eq!(s.bound.as_ref().map(|b| b.ifindex), Some(Some(IFINDEX)));
+    assert_eq!(k.calls, ["enter_prepared", "resolve", "probe"]);
+    let mut k = Fake::new();
+    k.prepared = Some(None);
+    k.probe = Ok(None);
+    assert_eq!(
+        run_in_unit(&mut k, &verifying(true), false).err(),
+        Some(245)
+    );
+}
+
+/// The attach step binds the unit's cgroup (on a legacy host, the mirror it prepares) whether or
+/// not a prepared one exists; on other hosts the wrapped command binds as before.
+#[test]
+fn attach_step_and_other_hosts_bind_as_before() {
+    let mut k = Fake::new();
+    k.prepared = Some(None);
+    let s = run_in_unit(&mut k, &policy(false), true).unwrap();
+    assert!(bound(&s));
+    assert!(!k.ran("enter_prepared"));
+    assert_eq!(k.attached, [101]);
+    let mut k = Fake::new();
+    let s = run_in_unit(&mut k, &policy(false), false).unwrap();
+    assert!(bound(&s));
+    assert!(k.ran("enter_prepared") && k.ran("attach"));
+}
+
+// --- legacy hosts: is there a command that enters the prepared mirror? -------------------------
+
+/// The attach step on a legacy host prepares a mirror only for a unit some command of which runs
+/// through the launcher; an attach step of its own (`--attach`) does not count, a reset line
+/// drops what came before it.
+#[test]
+fn runs_through_launcher_looks_for_a_wrapped_command() {
+    let root = std::env::temp_dir().join(format!("bindif-wrapped-{}", std::process::id()));
+    let dir = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("ExecStart=/usr/bin/sleep 1\n", false),
+        (
+            "ExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart=/usr/bin/sleep 1\n",
+            false,
+        ),
+        (
+            "ExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart=/usr/lib/bindif-launch %n -- /usr/bin/sleep 1\n",
+            true,
+        ),
+        ("ExecReload=-/usr/lib/bindif-launch %n -- /bin/kill -HUP $MAINPID\nExecStart=/bin/true\n", true),
+        (
+            "ExecStart=/usr/lib/bindif-launch %n -- /usr/bin/sleep 1\nExecStart=\nExecStart=/usr/bin/sleep 1\n",
+            false,
+        ),
+    ];
+    for (i, (lines, want)) in cases.iter().enumerate() {
+        let name = format!("w{i}.service");
+        std::fs::write(
+            dir.join(&name),
+            format!("[Service]\nBindNetworkInterface=v0\n{lines}"),
+        )
+        .unwrap();
+        let cfg = config::read(&root, &name, 252).unwrap();
+        assert_eq!(runs_through_launcher(&cfg.loaded), *want, "{lines}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
 }
