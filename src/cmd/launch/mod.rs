@@ -486,7 +486,7 @@ fn bind<K: Kernel>(
         }
     };
     timing::mark("cgroup");
-    match attach(k, interface, ifindex, policy, &prog, &cgroup) {
+    match attach(k, interface, ifindex, policy, &prog, &cgroup, which) {
         Ok(attached) => Ok(Setup {
             bound: attached.then(|| Bound {
                 interface: interface.to_string(),
@@ -514,8 +514,9 @@ fn attach<K: Kernel>(
     policy: &Policy,
     prog: &K::Prog,
     cgroup: &K::Cgroup,
+    which: Which<'_>,
 ) -> Result<bool, Fatal> {
-    check_nesting(k, cgroup, interface, ifindex, policy)?;
+    let effective = check_nesting(k, cgroup, interface, ifindex, policy, which)?;
     match k.attach(cgroup, prog) {
         Ok(outcome) => {
             if let Some(e) = outcome.cleanup_error {
@@ -546,7 +547,12 @@ fn attach<K: Kernel>(
         cgroup.path().display()
     );
     if policy.verify {
-        if let Err(fatal) = verify(k, interface, ifindex) {
+        let expected = if effective == ifindex {
+            format!("'{interface}' (ifindex {ifindex})")
+        } else {
+            format!("the winning ancestor's ifindex {effective}")
+        };
+        if let Err(fatal) = verify(k, &expected, effective) {
             // The start fails: a program left behind would bind the unit's next start before
             // it attaches its own, and `status` would show a binding that is not running.
             detach_again(k, cgroup, prog);
@@ -557,19 +563,29 @@ fn attach<K: Kernel>(
     Ok(true)
 }
 
-/// A binding program on an ancestor cgroup runs after ours and has the last word: binding to
-/// another interface here would be silently ineffective (`bindif-launch --interface v0 --
-/// bindif-launch --interface v2 -- cmd` keeps v0, as does an ad hoc run inside a bound unit).
-/// Refuse (fail closed) or warn (fail open; v260 would attach all the same), before attaching:
-/// what `--verify` would find, for a few queries. When the ancestors cannot be read (no
-/// CAP_SYS_ADMIN to open their programs), nothing is known and nothing is said.
+/// A binding program on an ancestor cgroup runs after ours and has the last word. Returns the
+/// ifindex new sockets of the cgroup will carry (what `--verify` expects), ours unless an
+/// ancestor's wins.
+///
+/// - Units and slices: the ancestors are slices, and a slice's binding winning over the
+///   units below it is systemd v262's rule (the outermost bound slice wins; each keeps its own
+///   program, and PID 1 logs nothing). So this is a notice, never a failure, and our program
+///   is attached all the same: it binds again once the slice loses its key.
+/// - Ad hoc runs: binding to another interface here would be silently ineffective
+///   (`bindif-launch --interface v0 -- bindif-launch --interface v2 -- cmd` keeps v0, as does
+///   an ad hoc run inside a bound unit). Refuse (fail closed) or warn (fail open), before
+///   attaching: what `--verify` would find, for a few queries.
+///
+/// When the ancestors cannot be read (no CAP_SYS_ADMIN to open their programs), nothing is
+/// known and nothing is said.
 fn check_nesting<K: Kernel>(
     k: &mut K,
     cgroup: &K::Cgroup,
     interface: &str,
     ifindex: u32,
     policy: &Policy,
-) -> Result<(), Fatal> {
+    which: Which<'_>,
+) -> Result<u32, Fatal> {
     let nested = match k.ancestor_bindings(cgroup) {
         Ok(n) => n,
         Err(e) => {
@@ -579,12 +595,12 @@ fn check_nesting<K: Kernel>(
                 cgroup.path().display(),
                 sys::strerror(&e)
             );
-            return Ok(());
+            return Ok(ifindex);
         }
     };
     // The outermost ancestor's last program runs last and wins.
     let Some(winner) = nested.last().filter(|n| n.ifindex != Some(ifindex)) else {
-        return Ok(());
+        return Ok(ifindex);
     };
     let other = winner
         .ifindex
@@ -594,6 +610,14 @@ fn check_nesting<K: Kernel>(
     } else {
         ""
     };
+    if !matches!(which, Which::AdHoc) {
+        log_at!(
+            Notice,
+            "bind-interface: {whose}ancestor cgroup {} binds sockets to {other} and its program runs last, so sockets created below it use that interface rather than '{interface}' (ifindex {ifindex}), as with systemd v262, where the outermost bound slice wins",
+            winner.cgroup.display()
+        );
+        return Ok(winner.ifindex.unwrap_or(ifindex));
+    }
     let msg = format!(
         "bind-interface: Binding to '{interface}' (ifindex {ifindex}) would have no effect: {whose}ancestor cgroup {} binds sockets to {other}, and its program runs last",
         winner.cgroup.display()
@@ -603,20 +627,20 @@ fn check_nesting<K: Kernel>(
         Err(Fatal(exit::BPF))
     } else {
         log_at!(Warning, "{msg}, ignoring");
-        Ok(())
+        Ok(ifindex)
     }
 }
 
 /// The probe: a socket created now, in our cgroup, must carry the interface. Catches
 /// net_cls/net_prio interference and foreign programs that undo the binding. Always fatal:
 /// asking for verification means not running unverified.
-fn verify<K: Kernel>(k: &mut K, interface: &str, ifindex: u32) -> Result<(), Fatal> {
+fn verify<K: Kernel>(k: &mut K, expected: &str, ifindex: u32) -> Result<(), Fatal> {
     match k.probe() {
         Ok(Some(i)) if i == ifindex => Ok(()),
         Ok(got) => {
             log_at!(
                 Err,
-                "bind-interface: Verification failed: a new socket is bound to {}, expected '{interface}' (ifindex {ifindex})",
+                "bind-interface: Verification failed: a new socket is bound to {}, expected {expected}",
                 got.map_or("no interface".to_string(), |i| format!("ifindex {i}"))
             );
             Err(Fatal(exit::BPF))

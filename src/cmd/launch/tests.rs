@@ -507,12 +507,43 @@ fn only_the_outermost_ancestor_binding_counts() {
     ]);
     assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
     // The other way round it does not.
-    let mut k = Fake::new();
+    let mut k = Fake::creating();
     k.ancestors = Ok(vec![
         nested("/sys/fs/cgroup/a.slice/b.slice", Some(IFINDEX), false),
         nested("/sys/fs/cgroup/a.slice", Some(1), false),
     ]);
-    assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(245));
+    assert_eq!(
+        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+        Some(245)
+    );
+    k.assert_clean();
+}
+
+/// Issue 14 #2: a unit (or slice) below a bound slice keeps its own key; v262 attaches the
+/// unit's program too, the outermost slice wins, and nothing fails. Fail-closed included.
+#[test]
+fn a_bound_slice_above_a_unit_wins_without_failing_it() {
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+        let s = run_bind(&mut k, &policy(closed), unit()).unwrap();
+        assert!(bound(&s));
+        assert_eq!(k.attached, [101]);
+    }
+}
+
+/// `--verify` below a bound slice expects what the kernel will do: the slice's interface.
+#[test]
+fn verify_below_a_bound_slice_expects_the_slices_interface() {
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    k.probe = Ok(Some(1));
+    assert!(bound(&run_bind(&mut k, &verifying(true), unit()).unwrap()));
+    // A socket that carries neither is still a failure.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    k.probe = Ok(Some(IFINDEX));
+    assert_eq!(run_bind(&mut k, &verifying(true), unit()).err(), Some(245));
     k.assert_clean();
 }
 
