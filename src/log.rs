@@ -65,8 +65,26 @@ fn format_record(program: &str, level: Level, journal: bool, msg: &str) -> Strin
 /// The launcher's program name in log lines.
 pub const PROGRAM: &str = "bindif-launch";
 
+static SUBJECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the unit the `bind-interface:` lines are about, as PID 1 prefixes its own
+/// (`mgmt.slice: bind-interface: …`): for the slice mode, whose lines the journal files under
+/// the helper unit that runs it rather than under the slice. Set once; later calls are ignored.
+pub fn set_subject(unit: &str) {
+    let _ = SUBJECT.set(unit.to_string());
+}
+
+/// `msg` with the subject's prefix when it is a `bind-interface:` line and a subject is set.
+fn with_subject<'a>(subject: Option<&str>, msg: &'a str) -> std::borrow::Cow<'a, str> {
+    match subject {
+        Some(s) if msg.starts_with("bind-interface:") => format!("{s}: {msg}").into(),
+        _ => msg.into(),
+    }
+}
+
 /// Logs through the launcher's global logger (stderr or the journal stream, see [`init`]).
 pub fn log(level: Level, msg: &str) {
+    let msg = &*with_subject(SUBJECT.get().map(String::as_str), msg);
     let sink = if JOURNAL.load(Ordering::Relaxed) {
         Sink::Journal
     } else {
@@ -192,6 +210,20 @@ macro_rules! log_at {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subject_prefixes_only_binding_lines() {
+        let m = "bind-interface: Couldn't find index of network interface 'x', ignoring: No such device";
+        assert_eq!(
+            with_subject(Some("mgmt.slice"), m),
+            format!("mgmt.slice: {m}")
+        );
+        assert_eq!(with_subject(None, m), m);
+        assert_eq!(
+            with_subject(Some("mgmt.slice"), "Failed to load unit mgmt.slice"),
+            "Failed to load unit mgmt.slice"
+        );
+    }
 
     #[test]
     fn journal_detection_needs_matching_device_and_inode() {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod config;
 pub mod kernel;
+pub mod slice;
 pub mod target;
 #[cfg(test)]
 mod tests;
@@ -192,7 +193,11 @@ fn unit_mode_with<K: Kernel>(
     };
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let setup = bind_unit(k, unit, &cfg.bind, &policy, false)?;
+    let which = Which::Unit {
+        unit,
+        attach_only: false,
+    };
+    let setup = bind_unit(k, unit, &cfg.bind, &policy, which)?;
     if args.notify_status {
         send_status(unit, setup.bound.as_ref());
     }
@@ -202,7 +207,11 @@ fn unit_mode_with<K: Kernel>(
 pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, true);
+    let which = Which::Unit {
+        unit,
+        attach_only: true,
+    };
+    let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, which);
     log_timing();
     bound.map(drop)
 }
@@ -408,13 +417,14 @@ fn netns_notice() {
     }
 }
 
-/// Binds the cgroup of `unit` (the one this process runs in) to `interface`.
+/// Binds the cgroup `which` names, that of `unit` (the one this process runs in, or a slice),
+/// to the unit's `BindNetworkInterface=`.
 fn bind_unit<K: Kernel>(
     k: &mut K,
     unit: &str,
     eval: &BindEval,
     policy: &Policy,
-    attach_only: bool,
+    which: Which<'_>,
 ) -> Result<Setup<K>, Fatal> {
     let Some(interface) = eval.interface.value.as_deref() else {
         if let (Some(src), true) = (&eval.rejected, policy.fail_closed) {
@@ -447,7 +457,7 @@ fn bind_unit<K: Kernel>(
         return Ok(Setup::unbound());
     }
     netns_notice();
-    bind(k, interface, policy, Which::Unit { unit, attach_only })
+    bind(k, interface, policy, which)
 }
 
 fn bind_msg(policy: &Policy, e: &dyn std::fmt::Display) -> String {

@@ -54,6 +54,8 @@ struct Fake {
     created: Vec<PathBuf>,
     /// Operations in order, for "this step never ran".
     calls: Vec<&'static str>,
+    /// The cgroup paths `--attach-slice` asked for.
+    slice_paths: Vec<String>,
 }
 
 const IFINDEX: u32 = 7;
@@ -76,6 +78,7 @@ impl Fake {
             attached: Vec::new(),
             created: Vec::new(),
             calls: Vec::new(),
+            slice_paths: Vec::new(),
         }
     }
 
@@ -146,6 +149,9 @@ impl Kernel for Fake {
             )
         })?;
         assert!(!created || which == Which::AdHoc, "only ad hoc runs create");
+        if let Which::Slice { path, .. } = which {
+            self.slice_paths.push(path.to_string());
+        }
         let path = PathBuf::from(if created { CHILD_CG } else { UNIT_CG });
         if created {
             self.created.push(path.clone());
@@ -672,4 +678,69 @@ fn policy_defaults_per_mode_and_the_command_line_wins() {
             verify: true,
         }
     );
+}
+
+// --- the slice mode ----------------------------------------------------------------------------
+
+/// A root holding `/etc/systemd/system/NAME` with `content`, for the slice mode to read.
+fn slice_root(name: &str, content: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("bindif-slice-{}-{name}", std::process::id()));
+    let dir = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), content).unwrap();
+    root
+}
+
+fn slice(k: &mut Fake, name: &str, content: &str) -> i32 {
+    let root = slice_root(name, content);
+    let argv = ["--root", root.to_str().unwrap(), "--attach-slice", name].map(OsString::from);
+    let args = crate::cli::parse(argv.to_vec()).unwrap();
+    let code = slice::slice_mode_with(k, &args, name, None).map_or_else(|Fatal(c)| c, |()| 0);
+    let _ = std::fs::remove_dir_all(&root);
+    code
+}
+
+#[test]
+fn a_slice_is_bound_on_its_nested_cgroup_path() {
+    let mut k = Fake::new();
+    assert_eq!(
+        slice(
+            &mut k,
+            "mgmt-inner.slice",
+            "[Slice]\nBindNetworkInterface=v0\n"
+        ),
+        0
+    );
+    if native_support().is_some() {
+        // PID 1 binds the slice itself: nothing of ours.
+        assert!(k.calls.is_empty(), "{:?}", k.calls);
+        return;
+    }
+    assert_eq!(k.slice_paths, ["/mgmt.slice/mgmt-inner.slice"]);
+    assert_eq!(k.attached, [101]);
+}
+
+#[test]
+fn a_slice_whose_interface_is_missing_starts_unbound() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(None)];
+    assert_eq!(
+        slice(&mut k, "gone.slice", "[Slice]\nBindNetworkInterface=v0\n"),
+        0
+    );
+    assert!(!k.ran("load") && !k.ran("target"), "{:?}", k.calls);
+    k.assert_clean();
+}
+
+#[test]
+fn a_slice_without_the_key_is_left_alone_and_the_root_slice_refused() {
+    let mut k = Fake::new();
+    assert_eq!(slice(&mut k, "plain.slice", "[Slice]\nCPUWeight=10\n"), 0);
+    assert!(k.calls.is_empty(), "{:?}", k.calls);
+    let mut k = Fake::new();
+    assert_eq!(
+        slice(&mut k, "-.slice", "[Slice]\nBindNetworkInterface=v0\n"),
+        2
+    );
+    assert!(k.calls.is_empty(), "{:?}", k.calls);
 }
