@@ -532,7 +532,14 @@ fn systemd_wires_each_bound_slice_to_its_helper() {
     }
     let (root, _) = run_case(&fixtures().join("slice"));
     let mut failures = Vec::new();
-    for slice in ["mgmt.slice", "mgmt-inner.slice", "system.slice"] {
+    // An escaped name reaches the launcher as it is: `%i` is the raw instance, and systemd
+    // expands specifiers after it unescaped the words (the dump quotes the backslash).
+    for (slice, arg) in [
+        ("mgmt.slice", "mgmt.slice"),
+        ("mgmt-inner.slice", "mgmt-inner.slice"),
+        ("system.slice", "system.slice"),
+        ("vrf\\x2dmgmt.slice", "\"vrf\\\\x2dmgmt.slice\""),
+    ] {
         let helper = format!("bindif-launch-slice@{slice}.service");
         let got = systemd_dump(&root, &helper);
         for want in [
@@ -540,7 +547,7 @@ fn systemd_wires_each_bound_slice_to_its_helper() {
             format!("PartOf: {slice}"),
             format!("WantedBy: {slice}"),
             "Slice: -.slice".to_string(),
-            format!("Command Line: /usr/lib/bindif-launch --attach-slice {slice}"),
+            format!("Command Line: /usr/lib/bindif-launch --attach-slice {arg}"),
         ] {
             if !got.contains(&want) {
                 failures.push(format!("{helper}: no {want:?} in {got:#?}"));

@@ -718,6 +718,14 @@ fn a_slice_is_bound_on_its_nested_cgroup_path() {
     }
     assert_eq!(k.slice_paths, ["/mgmt.slice/mgmt-inner.slice"]);
     assert_eq!(k.attached, [101]);
+    // An escaped dash (the helper passes `%i` raw) is no level of its own.
+    let mut k = Fake::new();
+    let escaped = "vrf\\x2dmgmt.slice";
+    assert_eq!(
+        slice(&mut k, escaped, "[Slice]\nBindNetworkInterface=v0\n"),
+        0
+    );
+    assert_eq!(k.slice_paths, ["/vrf\\x2dmgmt.slice"]);
 }
 
 #[test]
