@@ -18,6 +18,7 @@ pub const USAGE: &str = "\
 bindif-launch [OPTIONS] UNIT [-- COMMAND [ARGUMENT...]]
 bindif-launch [OPTIONS] -- UNIT [-- COMMAND [ARGUMENT...]]
 bindif-launch [OPTIONS] --attach [--] UNIT
+bindif-launch [OPTIONS] --attach-slice SLICE
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
 bindif-launch status [--sockets] [--json] [--] [UNIT...]
@@ -32,6 +33,9 @@ Modes:
                            its ExecStart= (or COMMAND) in place. For ExecStart=.
   --attach UNIT            Attach the binding to the unit's cgroup and exit.
                            For ExecStartPre=+ or ExecCondition=+.
+  --attach-slice SLICE     Attach the slice's BindNetworkInterface= to the slice's cgroup,
+                           creating it if need be, and exit. For the generated
+                           bindif-launch-slice@SLICE.service.
   --interface IFACE -- COMMAND
                            Run COMMAND bound to IFACE (the `ip vrf exec` replacement).
   show UNIT...             Print the files, the effective BindNetworkInterface= and the
@@ -52,6 +56,8 @@ Options:
   --verify                 After attaching, check that a new socket carries the interface
   --notify-status          Send STATUS= naming the binding to $NOTIFY_SOCKET
   --root=DIR               Read unit files below DIR instead of /
+  --cgroup-root=DIR        With --attach-slice: the cgroup2 directory that stands for the
+                           root of the hierarchy (tests; default: the host's cgroup2 mount)
   --sockets                List inet sockets of bound units that are not bound (status)
   --json                   Machine-readable output (show, status, migrate)
   --debug                  Log each step
@@ -74,6 +80,11 @@ pub enum Mode {
     },
     Attach {
         unit: String,
+    },
+    /// `--attach-slice SLICE`; `cgroup_root`: `--cgroup-root=DIR`.
+    AttachSlice {
+        slice: String,
+        cgroup_root: Option<PathBuf>,
     },
     AdHoc {
         interface: String,
@@ -139,6 +150,10 @@ pub enum UsageError {
     MissingUnit,
     TooManyArguments,
     AttachWithCommand,
+    /// `--attach-slice` with another mode, a unit name or a command.
+    AttachSliceArguments,
+    /// `--cgroup-root=` without `--attach-slice`.
+    CgroupRootWithoutSlice,
     EmptyCommand,
     /// The generator's `--systemd-version=` was not a version number.
     InvalidSystemdVersion(String),
@@ -182,6 +197,11 @@ impl std::fmt::Display for UsageError {
             AttachWithCommand => {
                 write!(f, "--attach runs no command; drop the part after --")
             }
+            AttachSliceArguments => write!(
+                f,
+                "--attach-slice takes one slice name and no unit, --attach, --interface or command"
+            ),
+            CgroupRootWithoutSlice => write!(f, "--cgroup-root= only applies to --attach-slice"),
             EmptyCommand => write!(f, "Empty command after --"),
             InvalidSystemdVersion(v) => write!(
                 f,
@@ -274,6 +294,8 @@ fn rest(p: &mut lexopt::Parser) -> Vec<OsString> {
 #[derive(Default)]
 struct Words {
     attach: bool,
+    attach_slice: Option<String>,
+    cgroup_root: Option<PathBuf>,
     interface: Option<String>,
     subcommand: Option<&'static str>,
     positional: Vec<String>,
@@ -290,7 +312,10 @@ struct Words {
 /// an option or a subcommand, and `UNIT -- COMMAND` keeps its meaning.
 fn after_double_dash(rest: Vec<OsString>, w: &mut Words) -> Result<(), UsageError> {
     let lists_units = matches!(w.subcommand, Some("show" | "status"));
-    let unit_follows = w.subcommand.is_none() && w.interface.is_none() && w.positional.is_empty();
+    let unit_follows = w.subcommand.is_none()
+        && w.interface.is_none()
+        && w.attach_slice.is_none()
+        && w.positional.is_empty();
     if !lists_units && !unit_follows {
         w.command = Some(rest);
         return Ok(());
@@ -336,6 +361,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("help") => w.help = flag(&mut p, "--help")?,
             Long("version") => w.version = flag(&mut p, "--version")?,
             Long("attach") => w.attach = flag(&mut p, "--attach")?,
+            Long("attach-slice") => w.attach_slice = Some(string_value(&mut p, "--attach-slice")?),
+            Long("cgroup-root") => {
+                w.cgroup_root = Some(check_root(string_value(&mut p, "--cgroup-root")?)?)
+            }
             Short('i') | Long("interface") => {
                 w.interface = Some(check_interface(string_value(&mut p, "--interface")?)?)
             }
@@ -360,6 +389,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                         if w.positional.is_empty()
                             && w.subcommand.is_none()
                             && !w.attach
+                            && w.attach_slice.is_none()
                             && w.interface.is_none() =>
                     {
                         w.subcommand = Some(s)
@@ -402,6 +432,8 @@ fn check_interface(name: String) -> Result<String, UsageError> {
 fn mode(w: Words) -> Result<Mode, UsageError> {
     let Words {
         attach,
+        attach_slice,
+        cgroup_root,
         interface,
         subcommand,
         positional,
@@ -413,10 +445,24 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
     if !help && !version {
         positional.iter().try_for_each(|u| check_unit(u))?;
     }
+    if cgroup_root.is_some() && attach_slice.is_none() && !help && !version {
+        return Err(UsageError::CgroupRootWithoutSlice);
+    }
     Ok(if help {
         Mode::Help
     } else if version {
         Mode::Version
+    } else if let Some(slice) = attach_slice {
+        if attach
+            || interface.is_some()
+            || subcommand.is_some()
+            || !positional.is_empty()
+            || command.is_some()
+        {
+            return Err(UsageError::AttachSliceArguments);
+        }
+        check_unit(&slice)?;
+        Mode::AttachSlice { slice, cgroup_root }
     } else if subcommand == Some("show") {
         // After `--` show and status read unit names (`after_double_dash`), never a command.
         if positional.is_empty() {
@@ -614,6 +660,46 @@ mod tests {
 
     fn p(v: &[&str]) -> Result<Args, UsageError> {
         parse(v.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn attach_slice_takes_one_slice_and_nothing_else() {
+        let a = p(&["--attach-slice", "mgmt-inner.slice"]).unwrap();
+        assert_eq!(
+            a.mode,
+            Mode::AttachSlice {
+                slice: "mgmt-inner.slice".into(),
+                cgroup_root: None
+            }
+        );
+        let a = p(&["--cgroup-root=/t", "--attach-slice=-.slice"]).unwrap();
+        assert_eq!(
+            a.mode,
+            Mode::AttachSlice {
+                slice: "-.slice".into(),
+                cgroup_root: Some("/t".into())
+            }
+        );
+        for bad in [
+            &["--attach-slice", "a.slice", "x.service"][..],
+            &["--attach-slice", "a.slice", "--attach", "x.service"],
+            &["--attach-slice", "a.slice", "--", "true"],
+            &["-i", "lo", "--attach-slice", "a.slice", "--", "true"],
+        ] {
+            assert_eq!(p(bad), Err(UsageError::AttachSliceArguments), "{bad:?}");
+        }
+        assert_eq!(
+            p(&["--cgroup-root=/t", "x.service"]),
+            Err(UsageError::CgroupRootWithoutSlice)
+        );
+        assert_eq!(
+            p(&["--attach-slice"]),
+            Err(UsageError::MissingValue("--attach-slice".into()))
+        );
+        assert!(matches!(
+            p(&["--attach-slice", "a\n.slice"]),
+            Err(UsageError::InvalidUnitName(_))
+        ));
     }
 
     #[test]

@@ -737,6 +737,9 @@ fn scenario(id: &str) -> Option<Outcome> {
         "cgroup-name-cr" => adhoc_in_named_cgroup(b"cr\r"),
         "cgroup-name-control" => adhoc_in_named_cgroup(b"rvesc\x1b[31mX\r"),
         "nested-binding-unit-fail-closed" => nested_binding(),
+        // Slices (`--attach-slice`, the generated helper's step).
+        "slice-missing-iface" => slice_fault("fault.slice", "nosuch0"),
+        "slice-root" => slice_fault("-.slice", VETH_A),
         // Capabilities.
         "no-cap-bpf-unit" => caps_unit("-bpf,-sys_admin", &[]),
         "no-cap-bpf-unit-fail-closed" => caps_unit("-bpf,-sys_admin", &["--fail-closed"]),
@@ -1006,7 +1009,8 @@ fn memlock(adhoc: bool) -> Outcome {
 }
 
 /// Our program bound to bt1 on the unit's parent cgroup (attached with the launcher's own
-/// steps), then a fail-closed unit start binding bt0 below it: refused before attaching.
+/// steps), then a fail-closed unit start binding bt0 below it: as under a bound slice on
+/// systemd v262, a notice, the unit's own program attached, and the ancestor's bt1 wins.
 fn nested_binding() -> Outcome {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let w = World::new("fault.service");
@@ -1021,7 +1025,33 @@ fn nested_binding() -> Outcome {
         "X-BindNetworkInterface-FailClosed=yes\n",
     );
     let out = w.run("", &unit_argv(&w, &[]));
-    w.outcome(&out, 0)
+    w.outcome(&out, 1)
+}
+
+/// `--attach-slice SLICE` for a slice bound to `iface`, with the world's parent cgroup as the
+/// hierarchy's root (`--cgroup-root=`): nothing may be created or attached there.
+fn slice_fault(slice: &str, iface: &str) -> Outcome {
+    let w = World::new("fault.service");
+    w.unit_file(slice, &format!("[Slice]\nBindNetworkInterface={iface}\n"));
+    let argv = vec![
+        BIN.to_string(),
+        w.root_arg(),
+        format!("--cgroup-root={}", w.parent.path.display()),
+        "--attach-slice".to_string(),
+        slice.to_string(),
+    ];
+    let out = w.run("", &argv);
+    let mut o = w.outcome(&out, 0);
+    o.command = "n/a".into();
+    // The world's own unit cgroup is the only directory below the root.
+    let dirs = child_dirs(&w.parent.path);
+    if dirs != ["fault.service"] {
+        o.debris.push(format!("cgroups {dirs:?} below the root"));
+    }
+    if count_ours(&w.parent.path) != 0 {
+        o.debris.push("a program of ours on the root".into());
+    }
+    o
 }
 
 /// The race "deleted between resolution and attach", made deterministic at library level: a
@@ -1318,6 +1348,8 @@ fn faults_privileges_and_cgroups() {
             "ro-cgroupfs",
             "cgroupns-",
             "cgroup-name-",
+            "nested-binding-",
+            "slice-",
         ]
         .iter()
         .any(|p| r.id.starts_with(p))

@@ -499,6 +499,90 @@ fn systemd_runs_the_attach_step_first() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The dependency lines (`Before: mgmt.slice (origin-file)` → `Before: mgmt.slice`) and
+/// command lines of `unit` in systemd's dump, loaded as [`systemd_commands`] loads it.
+fn systemd_dump(root: &Path, unit: &str) -> Vec<String> {
+    let sp = SearchPath::system_with_env(root, None);
+    let dirs: Vec<String> = sp.dirs().iter().map(|d| d.display().to_string()).collect();
+    let out = Command::new("systemd-analyze")
+        .env("SYSTEMD_LOG_LEVEL", "debug")
+        .env("SYSTEMD_UNIT_PATH", dirs.join(":"))
+        .args(["verify", "--man=no"])
+        .arg(format!("--root={}", root.display()))
+        .args(["--", unit])
+        .output()
+        .expect("systemd-analyze");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut in_unit = false;
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(u) = line.strip_prefix("-> Unit ") {
+            if in_unit {
+                break;
+            }
+            in_unit = u.trim_end_matches(':') == unit;
+        } else if in_unit {
+            let line = line.split(" (").next().unwrap_or(line);
+            lines.push(line.to_string());
+        }
+    }
+    assert!(in_unit, "no dump of {unit}: {text}");
+    lines
+}
+
+/// Issue 14 #2: systemd itself reads the generated slice drop-ins and helper as intended: the
+/// slice wants its helper, which runs before it, stops with it and lives in the root slice.
+#[test]
+fn systemd_wires_each_bound_slice_to_its_helper() {
+    if !have_systemd_analyze() {
+        eprintln!("systemd-analyze not installed: skipping the cross-check");
+        return;
+    }
+    let (root, _) = run_case(&fixtures().join("slice"));
+    let mut failures = Vec::new();
+    // An escaped name reaches the launcher as it is: `%i` is the raw instance, and systemd
+    // expands specifiers after it unescaped the words (the dump quotes the backslash).
+    for (slice, arg) in [
+        ("mgmt.slice", "mgmt.slice"),
+        ("mgmt-inner.slice", "mgmt-inner.slice"),
+        ("system.slice", "system.slice"),
+        ("vrf\\x2dmgmt.slice", "\"vrf\\\\x2dmgmt.slice\""),
+    ] {
+        let helper = format!("bindif-launch-slice@{slice}.service");
+        let got = systemd_dump(&root, &helper);
+        for want in [
+            format!("Before: {slice}"),
+            format!("PartOf: {slice}"),
+            format!("WantedBy: {slice}"),
+            "Slice: -.slice".to_string(),
+            format!("Command Line: /usr/lib/bindif-launch --attach-slice {arg}"),
+        ] {
+            if !got.contains(&want) {
+                failures.push(format!("{helper}: no {want:?} in {got:#?}"));
+            }
+        }
+        if !systemd_dump(&root, slice).contains(&format!("Wants: {helper}")) {
+            failures.push(format!("{slice} does not want {helper}"));
+        }
+        // The root slice, never the one it binds: no cycle, even for system.slice.
+        if got.contains(&format!("After: {slice}")) {
+            failures.push(format!("{helper} is ordered after {slice}"));
+        }
+    }
+    for unbound in ["reset.slice", "plain.slice"] {
+        let got = systemd_dump(&root, unbound);
+        if got
+            .iter()
+            .any(|l| l.starts_with("Wants: bindif-launch-slice@"))
+        {
+            failures.push(format!("{unbound} wants a helper: {got:#?}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 // ---- writing the output ----------------------------------------------------------------
 
 /// A root whose units each carry `BindNetworkInterface=`, and an empty output directory in it.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! `bindif-launch-generator`: on systemd < 260, turns every `BindNetworkInterface=` of a service or
 //! socket unit into a generated drop-in that runs the attach step before any other process of the
-//! unit (or, on legacy cgroup hosts, wraps every `Exec*=` line with the launcher).
+//! unit (or, on legacy cgroup hosts, wraps every `Exec*=` line with the launcher); a slice's into
+//! a drop-in that wants a generated helper unit binding the slice's cgroup (`slice.rs`).
 //!
 //! Shape (one module per step; this one runs them and parses the command line):
 //! - [`enumerate`] (`units.rs`) lists every service/socket name the search path knows: unit files, templates,
@@ -52,6 +53,7 @@ mod parallel;
 mod plan;
 mod quote;
 pub mod reconcile;
+mod slice;
 mod units;
 mod verify;
 mod write;

@@ -422,6 +422,9 @@ pub fn plan(
             );
             continue;
         }
+        if super::slice::plan(&mut p, n, u, strategy) {
+            continue;
+        }
         let planned = match unit_plan(u, strategy, find_executable) {
             Ok(x) => x,
             Err(why) => {
@@ -481,6 +484,7 @@ pub fn plan(
             });
         }
     }
+    super::slice::finish(&mut p);
     p.files.sort_by(|a, b| a.path.cmp(&b.path));
     p
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! Finding and loading the units the generator looks at: every service and socket name the
+//! Finding and loading the units the generator looks at: every service, socket and slice name the
 //! search path knows, loaded with one cached [`Catalog`], and the search paths with the generator
 //! output directories left out (while we run) or put back (to verify what we wrote).
 
@@ -29,7 +29,7 @@ pub fn load_name(found: &str) -> String {
 }
 
 fn handled_type(n: &str) -> bool {
-    matches!(name::unit_type(n), Some("service" | "socket"))
+    matches!(name::unit_type(n), Some("service" | "socket" | "slice"))
 }
 
 /// The search path with the generator output directories left out.
@@ -59,7 +59,7 @@ fn entries(catalog: &Catalog) -> impl Iterator<Item = (PathBuf, String)> + '_ {
     })
 }
 
-/// Every service and socket name the catalog's directories hold: unit files and symlinks, and
+/// Every service, socket and slice name the catalog's directories hold: unit files and symlinks, and
 /// names that only exist as `NAME.d/` directories. Sorted.
 pub fn enumerate(catalog: &Catalog) -> Vec<String> {
     let mut names = BTreeSet::new();

@@ -26,6 +26,13 @@ pub enum Which<'a> {
     Unit { unit: &'a str, attach_only: bool },
     /// Ad hoc mode: the unit's cgroup when we are alone in it, else a child cgroup of ours.
     AdHoc,
+    /// `--attach-slice`: the cgroup of `slice` at `path` below the hierarchy's root, created if
+    /// it does not exist yet; `cgroup_root` stands for that root when given (tests).
+    Slice {
+        slice: &'a str,
+        path: &'a str,
+        cgroup_root: Option<&'a Path>,
+    },
 }
 
 /// What the policy needs to know about a chosen cgroup.
@@ -190,6 +197,11 @@ impl Kernel for Linux {
         let t = match which {
             Which::Unit { unit, attach_only } => target::for_unit(unit, attach_only)?,
             Which::AdHoc => target::for_adhoc()?,
+            Which::Slice {
+                slice,
+                path,
+                cgroup_root,
+            } => target::for_slice(slice, path, cgroup_root)?,
         };
         Cgroup::from_target(t)
     }

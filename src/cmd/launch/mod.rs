@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod config;
 pub mod kernel;
+pub mod slice;
 pub mod target;
 #[cfg(test)]
 mod tests;
@@ -194,7 +195,11 @@ fn unit_mode_with<K: Kernel>(
     };
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    let setup = bind_unit(k, unit, &cfg.bind, &policy, false)?;
+    let which = Which::Unit {
+        unit,
+        attach_only: false,
+    };
+    let setup = bind_unit(k, unit, &cfg.bind, &policy, which)?;
     if args.notify_status {
         send_status(unit, setup.bound.as_ref());
     }
@@ -221,7 +226,11 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
         log_timing();
         return Ok(());
     }
-    let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, true);
+    let which = Which::Unit {
+        unit,
+        attach_only: true,
+    };
+    let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, which);
     if !matches!(&bound, Ok(Setup { bound: Some(_), .. })) {
         // Legacy hosts: what the unit's wrapped commands would enter is not bound by this
         // start; they must find nothing prepared (and run unbound as the policy says).
@@ -462,13 +471,14 @@ fn netns_notice() {
     }
 }
 
-/// Binds the cgroup of `unit` (the one this process runs in) to `interface`.
+/// Binds the cgroup `which` names, that of `unit` (the one this process runs in, or a slice),
+/// to the unit's `BindNetworkInterface=`.
 fn bind_unit<K: Kernel>(
     k: &mut K,
     unit: &str,
     eval: &BindEval,
     policy: &Policy,
-    attach_only: bool,
+    which: Which<'_>,
 ) -> Result<Setup<K>, Fatal> {
     let Some(interface) = eval.interface.value.as_deref() else {
         if let (Some(src), true) = (&eval.rejected, policy.fail_closed) {
@@ -500,7 +510,7 @@ fn bind_unit<K: Kernel>(
         );
         return Ok(Setup::unbound());
     }
-    bind_in_unit(k, unit, interface, policy, attach_only)
+    bind_in_unit(k, unit, interface, policy, which)
 }
 
 /// [`bind_unit`] once there is an interface to bind to: a wrapped command on a legacy host
@@ -510,15 +520,21 @@ fn bind_in_unit<K: Kernel>(
     unit: &str,
     interface: &str,
     policy: &Policy,
-    attach_only: bool,
+    which: Which<'_>,
 ) -> Result<Setup<K>, Fatal> {
-    if !attach_only {
+    if matches!(
+        which,
+        Which::Unit {
+            attach_only: false,
+            ..
+        }
+    ) {
         if let Some(entered) = k.enter_prepared(unit) {
             return enter_prepared(k, interface, policy, entered);
         }
     }
     netns_notice();
-    bind(k, interface, policy, Which::Unit { unit, attach_only })
+    bind(k, interface, policy, which)
 }
 
 /// A wrapped command on a legacy host: the unit's attach step (a `+` command) mounted, created
@@ -587,7 +603,7 @@ fn bind<K: Kernel>(
     };
     timing::mark("interface resolve");
     let origin = match which {
-        Which::Unit { .. } => Origin::Key,
+        Which::Unit { .. } | Which::Slice { .. } => Origin::Key,
         Which::AdHoc => Origin::Explicit,
     };
     let prog = match k.load(ifindex, origin) {
@@ -606,7 +622,7 @@ fn bind<K: Kernel>(
         }
     };
     timing::mark("cgroup");
-    match attach(k, interface, ifindex, policy, &prog, &cgroup) {
+    match attach(k, interface, ifindex, policy, &prog, &cgroup, which) {
         Ok(attached) => Ok(Setup {
             bound: attached.then(|| Bound {
                 interface: interface.to_string(),
@@ -634,8 +650,9 @@ fn attach<K: Kernel>(
     policy: &Policy,
     prog: &K::Prog,
     cgroup: &K::Cgroup,
+    which: Which<'_>,
 ) -> Result<bool, Fatal> {
-    check_nesting(k, cgroup, interface, ifindex, policy)?;
+    let effective = check_nesting(k, cgroup, interface, ifindex, policy, which)?;
     match k.attach(cgroup, prog) {
         Ok(outcome) => {
             if let Some(e) = outcome.cleanup_error {
@@ -666,7 +683,12 @@ fn attach<K: Kernel>(
         cgroup.path().display()
     );
     if policy.verify {
-        if let Err(fatal) = verify(k, interface, ifindex) {
+        let expected = if effective == ifindex {
+            format!("'{interface}' (ifindex {ifindex})")
+        } else {
+            format!("the winning ancestor's ifindex {effective}")
+        };
+        if let Err(fatal) = verify(k, &expected, effective) {
             // The start fails: a program left behind would bind the unit's next start before
             // it attaches its own, and `status` would show a binding that is not running.
             detach_again(k, cgroup, prog);
@@ -677,19 +699,29 @@ fn attach<K: Kernel>(
     Ok(true)
 }
 
-/// A binding program on an ancestor cgroup runs after ours and has the last word: binding to
-/// another interface here would be silently ineffective (`bindif-launch --interface v0 --
-/// bindif-launch --interface v2 -- cmd` keeps v0, as does an ad hoc run inside a bound unit).
-/// Refuse (fail closed) or warn (fail open; v260 would attach all the same), before attaching:
-/// what `--verify` would find, for a few queries. When the ancestors cannot be read (no
-/// CAP_SYS_ADMIN to open their programs), nothing is known and nothing is said.
+/// A binding program on an ancestor cgroup runs after ours and has the last word. Returns the
+/// ifindex new sockets of the cgroup will carry (what `--verify` expects), ours unless an
+/// ancestor's wins.
+///
+/// - Units and slices: the ancestors are slices, and a slice's binding winning over the
+///   units below it is systemd v262's rule (the outermost bound slice wins; each keeps its own
+///   program, and PID 1 logs nothing). So this is a notice, never a failure, and our program
+///   is attached all the same: it binds again once the slice loses its key.
+/// - Ad hoc runs: binding to another interface here would be silently ineffective
+///   (`bindif-launch --interface v0 -- bindif-launch --interface v2 -- cmd` keeps v0, as does
+///   an ad hoc run inside a bound unit). Refuse (fail closed) or warn (fail open), before
+///   attaching: what `--verify` would find, for a few queries.
+///
+/// When the ancestors cannot be read (no CAP_SYS_ADMIN to open their programs), nothing is
+/// known and nothing is said.
 fn check_nesting<K: Kernel>(
     k: &mut K,
     cgroup: &K::Cgroup,
     interface: &str,
     ifindex: u32,
     policy: &Policy,
-) -> Result<(), Fatal> {
+    which: Which<'_>,
+) -> Result<u32, Fatal> {
     let nested = match k.ancestor_bindings(cgroup) {
         Ok(n) => n,
         Err(e) => {
@@ -699,12 +731,12 @@ fn check_nesting<K: Kernel>(
                 cgroup.path().display(),
                 sys::strerror(&e)
             );
-            return Ok(());
+            return Ok(ifindex);
         }
     };
     // The outermost ancestor's last program runs last and wins.
     let Some(winner) = nested.last().filter(|n| n.ifindex != Some(ifindex)) else {
-        return Ok(());
+        return Ok(ifindex);
     };
     let other = winner
         .ifindex
@@ -714,6 +746,14 @@ fn check_nesting<K: Kernel>(
     } else {
         ""
     };
+    if !matches!(which, Which::AdHoc) {
+        log_bind!(
+            Notice,
+            "{whose}ancestor cgroup {} binds sockets to {other} and its program runs last, so sockets created below it use that interface rather than '{interface}' (ifindex {ifindex}), as with systemd v262, where the outermost bound slice wins",
+            winner.cgroup.display()
+        );
+        return Ok(winner.ifindex.unwrap_or(ifindex));
+    }
     let msg = format!(
         "Binding to '{interface}' (ifindex {ifindex}) would have no effect: {whose}ancestor cgroup {} binds sockets to {other}, and its program runs last",
         winner.cgroup.display()
@@ -723,20 +763,20 @@ fn check_nesting<K: Kernel>(
         Err(Fatal(exit::BPF))
     } else {
         log_bind!(Warning, "{msg}, ignoring");
-        Ok(())
+        Ok(ifindex)
     }
 }
 
 /// The probe: a socket created now, in our cgroup, must carry the interface. Catches
 /// net_cls/net_prio interference and foreign programs that undo the binding. Always fatal:
 /// asking for verification means not running unverified.
-fn verify<K: Kernel>(k: &mut K, interface: &str, ifindex: u32) -> Result<(), Fatal> {
+fn verify<K: Kernel>(k: &mut K, expected: &str, ifindex: u32) -> Result<(), Fatal> {
     match k.probe() {
         Ok(Some(i)) if i == ifindex => Ok(()),
         Ok(got) => {
             log_bind!(
                 Err,
-                "Verification failed: a new socket is bound to {}, expected '{interface}' (ifindex {ifindex})",
+                "Verification failed: a new socket is bound to {}, expected {expected}",
                 got.map_or("no interface".to_string(), |i| format!("ifindex {i}"))
             );
             Err(Fatal(exit::BPF))

@@ -291,6 +291,57 @@ pub fn withdraw_legacy_mirror(unit: &str) {
     }
 }
 
+/// `--attach-slice`: the cgroup of `slice`, at `path` below the root of the cgroup2 hierarchy
+/// systemd uses (or below `cgroup_root`), with the directories that do not exist yet created,
+/// as systemd will create them when the slice starts (see `launch::slice`). Legacy hosts have
+/// no such hierarchy: systemd puts no slice into cgroup2 there.
+pub fn for_slice(
+    slice: &str,
+    path: &str,
+    cgroup_root: Option<&Path>,
+) -> Result<Target, sys::Error> {
+    let mount = match cgroup_root {
+        Some(r) => r.to_path_buf(),
+        None => match cgroup::detect(Path::new("/")).cgroup2_mount() {
+            Some(m) => m.to_path_buf(),
+            None => {
+                return Err(cg_err(
+                    "attach to the cgroup of",
+                    slice,
+                    io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+                )
+                .with_hint("this host has no cgroup2 hierarchy that systemd uses, so slices cannot be bound; units below the slice are bound by their own BindNetworkInterface="))
+            }
+        },
+    };
+    let dir = cgroup_path::join_non_root(&mount, path).map_err(|e| {
+        cg_err(
+            "attach BPF program to",
+            path,
+            io::Error::from_raw_os_error(libc::EPERM),
+        )
+        .with_hint(e.to_string())
+    })?;
+    create_below(&mount, &dir)?;
+    Target::open(dir)
+}
+
+/// Creates the directories from below `mount` down to `dir` that do not exist yet; `mount`
+/// itself must exist (a missing one is an error, not a directory to make).
+fn create_below(mount: &Path, dir: &Path) -> Result<(), sys::Error> {
+    let rel = dir.strip_prefix(mount).unwrap_or(Path::new(""));
+    let mut at = mount.to_path_buf();
+    for c in rel.components() {
+        at.push(c);
+        match std::fs::create_dir(&at) {
+            Ok(()) => log_bind!(Debug, "Created cgroup {}", shown(&at)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(cg_err("create cgroup", &shown(&at), e)),
+        }
+    }
+    Ok(())
+}
+
 /// Ad hoc mode: see the module comment.
 pub fn for_adhoc() -> Result<Target, sys::Error> {
     // One cgroup per invocation: two commands bound to same-named interfaces in different

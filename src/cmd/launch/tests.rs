@@ -57,6 +57,8 @@ struct Fake {
     created: Vec<PathBuf>,
     /// Operations in order, for "this step never ran".
     calls: Vec<&'static str>,
+    /// The cgroup paths `--attach-slice` asked for.
+    slice_paths: Vec<String>,
 }
 
 const IFINDEX: u32 = 7;
@@ -80,6 +82,7 @@ impl Fake {
             attached: Vec::new(),
             created: Vec::new(),
             calls: Vec::new(),
+            slice_paths: Vec::new(),
         }
     }
 
@@ -170,6 +173,9 @@ impl Kernel for Fake {
             )
         })?;
         assert!(!created || which == Which::AdHoc, "only ad hoc runs create");
+        if let Which::Slice { path, .. } = which {
+            self.slice_paths.push(path.to_string());
+        }
         let path = PathBuf::from(if created { CHILD_CG } else { UNIT_CG });
         if created {
             self.created.push(path.clone());
@@ -531,12 +537,43 @@ fn only_the_outermost_ancestor_binding_counts() {
     ]);
     assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
     // The other way round it does not.
-    let mut k = Fake::new();
+    let mut k = Fake::creating();
     k.ancestors = Ok(vec![
         nested("/sys/fs/cgroup/a.slice/b.slice", Some(IFINDEX), false),
         nested("/sys/fs/cgroup/a.slice", Some(1), false),
     ]);
-    assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(245));
+    assert_eq!(
+        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
+        Some(245)
+    );
+    k.assert_clean();
+}
+
+/// Issue 14 #2: a unit (or slice) below a bound slice keeps its own key; v262 attaches the
+/// unit's program too, the outermost slice wins, and nothing fails. Fail-closed included.
+#[test]
+fn a_bound_slice_above_a_unit_wins_without_failing_it() {
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+        let s = run_bind(&mut k, &policy(closed), unit()).unwrap();
+        assert!(bound(&s));
+        assert_eq!(k.attached, [101]);
+    }
+}
+
+/// `--verify` below a bound slice expects what the kernel will do: the slice's interface.
+#[test]
+fn verify_below_a_bound_slice_expects_the_slices_interface() {
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    k.probe = Ok(Some(1));
+    assert!(bound(&run_bind(&mut k, &verifying(true), unit()).unwrap()));
+    // A socket that carries neither is still a failure.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    k.probe = Ok(Some(IFINDEX));
+    assert_eq!(run_bind(&mut k, &verifying(true), unit()).err(), Some(245));
     k.assert_clean();
 }
 
@@ -670,7 +707,11 @@ fn policy_defaults_per_mode_and_the_command_line_wins() {
 // --- legacy hosts: a wrapped command enters what the attach step prepared ----------------------
 
 fn run_in_unit(k: &mut Fake, p: &Policy, attach_only: bool) -> Result<Setup<Fake>, i32> {
-    bind_in_unit(k, "x.service", "v0", p, attach_only).map_err(|Fatal(code)| code)
+    let which = Which::Unit {
+        unit: "x.service",
+        attach_only,
+    };
+    bind_in_unit(k, "x.service", "v0", p, which).map_err(|Fatal(code)| code)
 }
 
 /// Issue 20 #1/#2: inside the unit's sandbox the wrapped command neither loads nor attaches
@@ -770,4 +811,77 @@ fn runs_through_launcher_looks_for_a_wrapped_command() {
         assert_eq!(runs_through_launcher(&cfg.loaded), *want, "{lines}");
     }
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+// --- the slice mode ----------------------------------------------------------------------------
+
+/// A root holding `/etc/systemd/system/NAME` with `content`, for the slice mode to read.
+fn slice_root(name: &str, content: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("bindif-slice-{}-{name}", std::process::id()));
+    let dir = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), content).unwrap();
+    root
+}
+
+fn slice(k: &mut Fake, name: &str, content: &str) -> i32 {
+    let root = slice_root(name, content);
+    let argv = ["--root", root.to_str().unwrap(), "--attach-slice", name].map(OsString::from);
+    let args = crate::cli::parse(argv.to_vec()).unwrap();
+    let code = slice::slice_mode_with(k, &args, name, None).map_or_else(|Fatal(c)| c, |()| 0);
+    let _ = std::fs::remove_dir_all(&root);
+    code
+}
+
+#[test]
+fn a_slice_is_bound_on_its_nested_cgroup_path() {
+    let mut k = Fake::new();
+    assert_eq!(
+        slice(
+            &mut k,
+            "mgmt-inner.slice",
+            "[Slice]\nBindNetworkInterface=v0\n"
+        ),
+        0
+    );
+    if native_support().is_some() {
+        // PID 1 binds the slice itself: nothing of ours.
+        assert!(k.calls.is_empty(), "{:?}", k.calls);
+        return;
+    }
+    assert_eq!(k.slice_paths, ["/mgmt.slice/mgmt-inner.slice"]);
+    assert_eq!(k.attached, [101]);
+    // An escaped dash (the helper passes `%i` raw) is no level of its own.
+    let mut k = Fake::new();
+    let escaped = "vrf\\x2dmgmt.slice";
+    assert_eq!(
+        slice(&mut k, escaped, "[Slice]\nBindNetworkInterface=v0\n"),
+        0
+    );
+    assert_eq!(k.slice_paths, ["/vrf\\x2dmgmt.slice"]);
+}
+
+#[test]
+fn a_slice_whose_interface_is_missing_starts_unbound() {
+    let mut k = Fake::new();
+    k.resolves = vec![Ok(None)];
+    assert_eq!(
+        slice(&mut k, "gone.slice", "[Slice]\nBindNetworkInterface=v0\n"),
+        0
+    );
+    assert!(!k.ran("load") && !k.ran("target"), "{:?}", k.calls);
+    k.assert_clean();
+}
+
+#[test]
+fn a_slice_without_the_key_is_left_alone_and_the_root_slice_refused() {
+    let mut k = Fake::new();
+    assert_eq!(slice(&mut k, "plain.slice", "[Slice]\nCPUWeight=10\n"), 0);
+    assert!(k.calls.is_empty(), "{:?}", k.calls);
+    let mut k = Fake::new();
+    assert_eq!(
+        slice(&mut k, "-.slice", "[Slice]\nBindNetworkInterface=v0\n"),
+        2
+    );
+    assert!(k.calls.is_empty(), "{:?}", k.calls);
 }
