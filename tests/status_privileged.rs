@@ -450,6 +450,139 @@ fn reports_gone_recreated_renamed_and_mismatch() {
     );
 }
 
+/// Attaches a copy of our program as the unit's configuration would (named `bindif_unit`).
+fn attach_ours_for_unit(cgroup: &Path, ifindex: u32) {
+    let dir = sys::cgroup::open_cgroup_dir(cgroup).unwrap();
+    let prog = bpf::load_bind_program_as(ifindex, Origin::Key).expect("load bindif_unit");
+    bpf::attach(dir.as_fd(), prog.as_fd()).expect("attach bindif_unit");
+}
+
+/// A process of `ns` parked in `cgroup` (the unit is running), killed on drop.
+struct Parked(Child);
+
+impl Parked {
+    fn start(ns: &NetNs, cgroup: &Path) -> Parked {
+        // nsenter execs in place: the pid we move is sleep's.
+        let child = nsenter(ns, Path::new("sleep"))
+            .arg("600")
+            .spawn()
+            .expect("spawn sleep");
+        fs::write(cgroup.join("cgroup.procs"), child.id().to_string()).unwrap();
+        Parked(child)
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 14: a running unit whose binding drifted from its configuration (another interface,
+/// the key reset) or that runs unbound though it sets the key is reported in the whole-hierarchy
+/// view with its own state and a fix, and makes status exit 1; an ad hoc binding without the
+/// key, a unit that is not running and a running unit without the key are not.
+#[test]
+fn reports_drift_from_the_configuration() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let bt0 = ns.ifindex_by_ip(VETH_A);
+    let bt1 = ns.ifindex_by_ip(VETH_B);
+    // (b) bst@bt0 is configured for bt0 but bound to bt1 (a drop-in changed it, no reload).
+    attach_ours_for_unit(&child(&parent.path, "bst@bt0.service"), bt1);
+    // (c) plain.service sets no key (reset), its unit binding is still attached; adhoc.service
+    // binds itself on the command line, without the key.
+    attach_ours_for_unit(&child(&parent.path, "plain.service"), bt0);
+    attach_ours(&child(&parent.path, "adhoc.service"), bt0);
+    // (d) Running with the key and nothing attached: the interface exists now (bt1) or not.
+    let late = child(&parent.path, "bst@bt1.service");
+    let missing = child(&parent.path, "bst@nothere.service");
+    let _p1 = Parked::start(&ns, &late);
+    let _p2 = Parked::start(&ns, &missing);
+    // Not running (no process): not reported in the whole-hierarchy view.
+    child(&parent.path, "want.service");
+    // Running without the key: nothing to say.
+    let _p3 = Parked::start(&ns, &child(&parent.path, "other.service"));
+
+    let all = status_in(&ns, &parent.path, &[], false, true);
+    assert_eq!(all.exit, 1, "{}", all.out);
+    assert_eq!(
+        json_summary(&all.out),
+        vec![
+            "adhoc.service ok ours:ok",
+            "bst@bt0.service mismatch ours:mismatch",
+            "bst@bt1.service unbound",
+            "bst@nothere.service unbound",
+            "plain.service reset-pending ours:reset-pending",
+        ]
+    );
+    let text = status_in(&ns, &parent.path, &[], false, false).out;
+    let reload = "run 'systemctl daemon-reload' (or restart the unit)";
+    for line in [
+        format!(
+            "bst@bt0.service: ifindex {bt1} is now bt1, but BindNetworkInterface=bt0 is ifindex \
+             {bt0}: the configuration changed or the interface was renamed; {reload} to bind it \
+             to bt0"
+        ),
+        format!(
+            "plain.service: BindNetworkInterface= is no longer set for the unit, but the binding \
+             it made (bt0, ifindex {bt0}) is still attached: {reload} to remove it"
+        ),
+        format!(
+            "bst@bt1.service: BindNetworkInterface=bt1 is set but no binding is attached: \
+             sockets of the unit are not bound; bt1 (ifindex {bt1}) was missing when the unit \
+             started or at the last daemon-reload, or the key was added since: {reload} to bind \
+             it"
+        ),
+        "bst@nothere.service: BindNetworkInterface=nothere is set but no binding is attached: \
+         sockets of the unit are not bound; no interface nothere exists: create it, then run \
+         'systemctl daemon-reload' (or restart the unit)"
+            .to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // Each alone: its own exit status.
+    for (unit, exit) in [
+        ("adhoc.service", 0),
+        ("plain.service", 1),
+        ("bst@bt1.service", 1),
+        ("other.service", 0),
+    ] {
+        assert_eq!(
+            status_in(&ns, &parent.path, &[unit], false, false).exit,
+            exit,
+            "{unit}"
+        );
+    }
+    // (a) The interface deleted and re-created: gone, with the new ifindex and the fix.
+    run("ip", &["-n", &ns.name, "link", "del", VETH_B]);
+    add_veth(&ns, VETH_B, "bt1p");
+    let bt1_new = ns.ifindex_by_ip(VETH_B);
+    let one = status_in(&ns, &parent.path, &["bst@bt0.service"], false, false);
+    assert_eq!(one.exit, 1);
+    assert!(
+        one.out.contains(&format!(
+            "bst@bt0.service: ifindex {bt1} no longer exists: sockets created now are bound to a \
+             missing device and cannot send; once the interface exists again, {reload}"
+        )),
+        "{}",
+        one.out
+    );
+    // bst@bt1 runs unbound; a reload would now bind the re-created bt1.
+    let late = status_in(&ns, &parent.path, &["bst@bt1.service"], false, false);
+    assert!(
+        late.out
+            .contains(&format!("bt1 (ifindex {bt1_new}) was missing")),
+        "{}",
+        late.out
+    );
+}
+
 /// `--sockets` lists a socket made before the program was attached (in a sub-cgroup of the
 /// unit's), and not the ones made after.
 #[test]

@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::log::escape_control;
+use crate::program::Origin;
 use crate::sys::bpf::ProgInfo;
 use crate::sys::netlink::LinkInfo;
 
@@ -54,6 +55,14 @@ impl Program {
     pub(super) fn ifindex(&self) -> Option<u32> {
         match self.kind {
             ProgKind::Ours(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Who put our program there, by its name (`None`: not ours).
+    pub(super) fn origin(&self) -> Option<Origin> {
+        match self.kind {
+            ProgKind::Ours(_) => Origin::of_name(&self.name),
             _ => None,
         }
     }
@@ -106,6 +115,9 @@ pub struct CgroupFacts {
     /// this generated drop-in (a path as systemd sees it) does not exist: the generator did not
     /// run for it, so the unit starts unbound.
     pub generator_dropin: Option<PathBuf>,
+    /// A unit of the system manager (every cgroup above it is a slice) with processes in its
+    /// cgroup: running, so an unbound cgroup is a binding that should be there.
+    pub unit_running: bool,
 }
 
 /// What the caller's network namespace says about the interfaces the facts mention.

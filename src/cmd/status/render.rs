@@ -327,7 +327,11 @@ mod tests {
                 &l,
             ),
             assess(
-                facts("/system.slice/dns.service", vec![ours(43, 5)], iface("dmz")),
+                facts(
+                    "/system.slice/dns.service",
+                    vec![ours_unit(43, 5)],
+                    iface("dmz"),
+                ),
                 &l,
             ),
             assess(
