@@ -7,6 +7,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::vrf::VrfFacts;
 use crate::log::escape_control;
 use crate::program::Origin;
 use crate::sys::bpf::ProgInfo;
@@ -127,6 +128,8 @@ pub struct Links {
     pub by_index: BTreeMap<u32, Option<LinkInfo>>,
     /// Interface name (primary or alternative) → its ifindex now (`None`: no such interface).
     pub by_name: BTreeMap<String, Option<u32>>,
+    /// ifindex → the VRF set-up, for the bound interfaces that are VRFs.
+    pub vrfs: BTreeMap<u32, VrfFacts>,
 }
 
 impl Links {

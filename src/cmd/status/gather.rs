@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use super::args::UnitPattern;
 use super::error::Error;
 use super::facts::{hierarchy_path, last_component, CgroupFacts, Links, ProgKind, Program, Want};
-use super::judge::{assess, binds_itself, generator_expected, unbound_sockets, CgroupReport};
+use super::judge::{
+    assess, binds_itself, bound_ifindexes, generator_expected, unbound_sockets, CgroupReport,
+};
+use super::vrf::{FamilySetup, VrfFacts};
 use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
 use crate::cmd::generator::{
     dropin_path, enumerate, load_name, mentioning, search_path_without_generators, GENERATOR_DIRS,
@@ -583,11 +586,86 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
             }
         }
     }
+    let bound: BTreeSet<u32> = facts
+        .iter()
+        .flat_map(|f| bound_ifindexes(f, &links))
+        .collect();
+    links.vrfs = read_vrfs(&bound, &links);
     let mut reports: Vec<CgroupReport> = facts.into_iter().map(|f| assess(f, &links)).collect();
     if opts.sockets {
         add_sockets(&mut reports, &seen, &selected, &mut links);
     }
     Ok((reports, hierarchies))
+}
+
+/// The VRF set-up of those interfaces among `bound` that are VRFs. What cannot be read is left
+/// unknown (and warned about on stderr): the preflight must never fail `status`.
+fn read_vrfs(bound: &BTreeSet<u32>, links: &Links) -> BTreeMap<u32, VrfFacts> {
+    let mut out = BTreeMap::new();
+    // The rules are the namespace's, read once for every VRF.
+    let mut rules: Option<[Option<Vec<netlink::RuleInfo>>; 2]> = None;
+    for &i in bound {
+        let name = links.name_of(i).unwrap_or("?").to_string();
+        let table = match netlink::vrf_table(i) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                log_at!(
+                    Warning,
+                    "Failed to read the link kind of {name}: {e}, ignoring"
+                );
+                continue;
+            }
+        };
+        let rules = rules.get_or_insert_with(|| {
+            FAMILIES.map(|(family, ip)| {
+                warn_unread(netlink::dump_rules(family), &format!("{ip} rules"))
+            })
+        });
+        let [v4, v6] = [0, 1].map(|k| {
+            let (family, ip) = FAMILIES[k];
+            FamilySetup {
+                rules: rules[k].clone(),
+                routes: warn_unread(
+                    netlink::dump_routes(family, table),
+                    &format!("{ip} routes of table {table} (VRF {name})"),
+                ),
+                addrs: warn_unread(
+                    netlink::dump_addrs(family, i),
+                    &format!("{ip} addresses of {name}"),
+                ),
+            }
+        });
+        out.insert(
+            i,
+            VrfFacts {
+                name,
+                table,
+                v4,
+                v6,
+            },
+        );
+    }
+    out
+}
+
+/// The address families the VRF preflight checks, with their names for messages.
+const FAMILIES: [(u8, &str); 2] = [
+    (libc::AF_INET as u8, "IPv4"),
+    (libc::AF_INET6 as u8, "IPv6"),
+];
+
+/// `r`'s value; a failure is logged and leaves it unknown. Without IPv6 (EAFNOSUPPORT) there
+/// is nothing to check and nothing to say.
+fn warn_unread<T>(r: std::io::Result<T>, what: &str) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => None,
+        Err(e) => {
+            log_at!(Warning, "Failed to read the {what}: {e}, ignoring");
+            None
+        }
+    }
 }
 
 fn lookup_index(links: &mut Links, i: u32) {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
+use super::vrf;
 use crate::cmd::generator::{NATIVE_SINCE, PROGRAM};
 use crate::program::Origin;
 use crate::sys::diag::InetSocket;
@@ -93,6 +94,9 @@ pub struct CgroupReport {
     pub problem: bool,
     /// Explanations for the reader, one sentence each.
     pub notes: Vec<String>,
+    /// Set-up the bound interface lacks (a VRF without what localhost inside it needs): said,
+    /// not a problem, as the binding itself is right.
+    pub warnings: Vec<String>,
     /// With `--sockets`: the unbound ones (empty: all bound).
     pub sockets: Option<Vec<SocketReport>>,
 }
@@ -251,12 +255,18 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
     if state == State::Inactive && want.is_some() {
         notes.push("the unit has no cgroup (not running)".to_string());
     }
+    let warnings = bound_ifindexes(&facts, links)
+        .iter()
+        .filter_map(|i| links.vrfs.get(i))
+        .flat_map(vrf::warnings)
+        .collect();
     CgroupReport {
         facts,
         programs,
         state,
         problem,
         notes,
+        warnings,
         sockets: None,
     }
 }
@@ -357,6 +367,24 @@ fn unbound_note(w: &str, index: Option<Option<u32>>, running: bool) -> String {
              restart the unit)"
         ),
     }
+}
+
+/// The interfaces (in our network namespace) that the cgroup's bindings bind to: our programs'
+/// ifindexes that exist, and for systemd's native program (whose ifindex is unreadable) the
+/// wanted interface. None for processes in another network namespace.
+pub fn bound_ifindexes(facts: &CgroupFacts, links: &Links) -> BTreeSet<u32> {
+    if !facts.other_netns.is_empty() {
+        return BTreeSet::new();
+    }
+    facts
+        .programs
+        .iter()
+        .filter_map(|p| match p.kind {
+            ProgKind::Ours(i) => links.link(i).map(|_| i),
+            ProgKind::Native => facts.want.iface().and_then(|w| links.index_of(w)),
+            ProgKind::Foreign => None,
+        })
+        .collect()
 }
 
 /// Whether a missing generated drop-in means anything on this host: systemd before v260 needs
@@ -713,6 +741,33 @@ mod tests {
         f.generator_dropin = Some(PathBuf::from("/run/systemd/generator/a.service.d/x.conf"));
         let r = assess(f, &l);
         assert_eq!((r.state, r.notes.len()), (State::GeneratorNotRun, 1));
+    }
+
+    /// Issue 20: a bound VRF lacking the localhost set-up is a warning on the cgroups it binds,
+    /// whoever's binding it is, and no problem.
+    #[test]
+    fn vrf_warnings_on_bound_cgroups() {
+        let l = links_with_vrf();
+        let warning = "VRF mgmt (table 10): no unreachable default route in its table: a lookup \
+                       that misses there falls through to the main table and leaves outside the \
+                       VRF; run 'ip route add vrf mgmt unreachable default metric 8192'";
+        let r = assess(facts("/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
+        assert_eq!(r.warnings, [warning]);
+        assert_eq!(exit_status(&[r]), 0);
+        // systemd's own binding: the wanted interface is the bound one.
+        let r = assess(facts("/a.service", vec![native(2)], iface("mgmt")), &l);
+        assert_eq!(r.warnings, [warning]);
+        // Not bound to the VRF, not bound at all, or bound in another namespace: nothing.
+        let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
+        assert!(r.warnings.is_empty());
+        let mut f = facts("/a.service", vec![], iface("mgmt"));
+        f.unit_running = true;
+        assert!(assess(f, &l).warnings.is_empty());
+        let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
+        f.other_netns_pids = vec![42];
+        f.other_netns = vec![4026532000];
+        assert!(assess(f, &l).warnings.is_empty());
     }
 
     #[test]

@@ -122,3 +122,22 @@ pub(super) fn sock(
         uid: 0,
     }
 }
+
+/// [`links`] where mgmt (ifindex 4) is a VRF lacking the unreachable default of IPv4 (the rest
+/// unknown).
+pub(super) fn links_with_vrf() -> Links {
+    let mut l = links();
+    l.vrfs.insert(
+        4,
+        super::vrf::VrfFacts {
+            name: "mgmt".into(),
+            table: 10,
+            v4: super::vrf::FamilySetup {
+                routes: Some(vec![]),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    l
+}
