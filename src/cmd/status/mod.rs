@@ -95,8 +95,9 @@ fn write_out(out: &mut dyn Write, text: &str) -> io::Result<()> {
 }
 
 /// `bindif-launch status [--sockets] [--json] [UNIT…]`: prints to stdout, returns the exit
-/// status (0 all ok, 1 something stale, stacked, unbound or not reached by the generator, 2 bad
-/// arguments). Unit files and the generator's output are read below `root` (`--root=`).
+/// status (0 all ok, 1 something stale, drifted from its configuration, stacked, unbound or not
+/// reached by the generator, 2 bad arguments; the VRF preflight only warns). Unit files and the
+/// generator's output are read below `root` (`--root=`).
 pub fn run(root: &Path, units: &[String], sockets: bool, json: bool) -> i32 {
     let mut opts = Options::new(units, sockets, json);
     opts.root = root.to_path_buf();
