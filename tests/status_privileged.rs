@@ -450,6 +450,381 @@ fn reports_gone_recreated_renamed_and_mismatch() {
     );
 }
 
+/// Attaches a copy of our program as the unit's configuration would (named `bindif_unit`).
+fn attach_ours_for_unit(cgroup: &Path, ifindex: u32) {
+    let dir = sys::cgroup::open_cgroup_dir(cgroup).unwrap();
+    let prog = bpf::load_bind_program_as(ifindex, Origin::Key).expect("load bindif_unit");
+    bpf::attach(dir.as_fd(), prog.as_fd()).expect("attach bindif_unit");
+}
+
+/// A process of `ns` parked in `cgroup` (the unit is running), killed on drop.
+struct Parked(Child);
+
+impl Parked {
+    fn start(ns: &NetNs, cgroup: &Path) -> Parked {
+        // nsenter execs in place: the pid we move is sleep's.
+        let child = nsenter(ns, Path::new("sleep"))
+            .arg("600")
+            .spawn()
+            .expect("spawn sleep");
+        fs::write(cgroup.join("cgroup.procs"), child.id().to_string()).unwrap();
+        Parked(child)
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 14: a running unit whose binding drifted from its configuration (another interface,
+/// the key reset) or that runs unbound though it sets the key is reported in the whole-hierarchy
+/// view with its own state and a fix, and makes status exit 1; an ad hoc binding without the
+/// key, a unit that is not running and a running unit without the key are not.
+#[test]
+fn reports_drift_from_the_configuration() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let bt0 = ns.ifindex_by_ip(VETH_A);
+    let bt1 = ns.ifindex_by_ip(VETH_B);
+    // (b) bst@bt0 is configured for bt0 but bound to bt1 (a drop-in changed it, no reload).
+    attach_ours_for_unit(&child(&parent.path, "bst@bt0.service"), bt1);
+    // (c) plain.service sets no key (reset), its unit binding is still attached; adhoc.service
+    // binds itself on the command line, without the key.
+    attach_ours_for_unit(&child(&parent.path, "plain.service"), bt0);
+    attach_ours(&child(&parent.path, "adhoc.service"), bt0);
+    // (d) Running with the key and nothing attached: the interface exists now (bt1) or not.
+    let late = child(&parent.path, "bst@bt1.service");
+    let missing = child(&parent.path, "bst@nothere.service");
+    let _p1 = Parked::start(&ns, &late);
+    let _p2 = Parked::start(&ns, &missing);
+    // Not running (no process): not reported in the whole-hierarchy view.
+    child(&parent.path, "want.service");
+    // Running without the key: nothing to say.
+    let _p3 = Parked::start(&ns, &child(&parent.path, "other.service"));
+
+    let all = status_in(&ns, &parent.path, &[], false, true);
+    assert_eq!(all.exit, 1, "{}", all.out);
+    assert_eq!(
+        json_summary(&all.out),
+        vec![
+            "adhoc.service ok ours:ok",
+            "bst@bt0.service mismatch ours:mismatch",
+            "bst@bt1.service unbound",
+            "bst@nothere.service unbound",
+            "plain.service reset-pending ours:reset-pending",
+        ]
+    );
+    let text = status_in(&ns, &parent.path, &[], false, false).out;
+    let reload = "run 'systemctl daemon-reload' (or restart the unit)";
+    for line in [
+        format!(
+            "bst@bt0.service: ifindex {bt1} is now bt1, but BindNetworkInterface=bt0 is ifindex \
+             {bt0}: the configuration changed or the interface was renamed; {reload} to bind it \
+             to bt0"
+        ),
+        format!(
+            "plain.service: BindNetworkInterface= is no longer set for the unit, but the binding \
+             it made (bt0, ifindex {bt0}) is still attached: {reload} to remove it"
+        ),
+        format!(
+            "bst@bt1.service: BindNetworkInterface=bt1 is set but no binding is attached: \
+             sockets of the unit are not bound; bt1 (ifindex {bt1}) was missing when the unit \
+             started or at the last daemon-reload, or the key was added since: {reload} to bind \
+             it"
+        ),
+        "bst@nothere.service: BindNetworkInterface=nothere is set but no binding is attached: \
+         sockets of the unit are not bound; no interface nothere exists: create it, then run \
+         'systemctl daemon-reload' (or restart the unit)"
+            .to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // Each alone: its own exit status.
+    for (unit, exit) in [
+        ("adhoc.service", 0),
+        ("plain.service", 1),
+        ("bst@bt1.service", 1),
+        ("other.service", 0),
+    ] {
+        assert_eq!(
+            status_in(&ns, &parent.path, &[unit], false, false).exit,
+            exit,
+            "{unit}"
+        );
+    }
+    // (a) The interface deleted and re-created: gone, with the new ifindex and the fix.
+    run("ip", &["-n", &ns.name, "link", "del", VETH_B]);
+    add_veth(&ns, VETH_B, "bt1p");
+    let bt1_new = ns.ifindex_by_ip(VETH_B);
+    let one = status_in(&ns, &parent.path, &["bst@bt0.service"], false, false);
+    assert_eq!(one.exit, 1);
+    assert!(
+        one.out.contains(&format!(
+            "bst@bt0.service: ifindex {bt1} no longer exists: sockets created now are bound to a \
+             missing device and cannot send; once the interface exists again, {reload}"
+        )),
+        "{}",
+        one.out
+    );
+    // bst@bt1 runs unbound; a reload would now bind the re-created bt1.
+    let late = status_in(&ns, &parent.path, &["bst@bt1.service"], false, false);
+    assert!(
+        late.out
+            .contains(&format!("bt1 (ifindex {bt1_new}) was missing")),
+        "{}",
+        late.out
+    );
+}
+
+/// Dumps, inside the caller's namespace, what the VRF preflight reads, taking the link named
+/// by BINDIF_VRF_DEV as a VRF with table 1001 (the host has no VRF module): one line per rule,
+/// route and address, then `vrf_table` of the link and the warnings; written to
+/// BINDIF_STATUS_OUT.
+#[test]
+fn helper_vrfdump() {
+    if !helper_role("vrfdump") {
+        return;
+    }
+    use bindif::sys::netlink;
+    let var = |k: &str| std::env::var(k).unwrap();
+    let dev = var("BINDIF_VRF_DEV");
+    let index = netlink::resolve_ifindex(&dev).unwrap().expect("the device");
+    let mut out = String::new();
+    let mut vrf = status::VrfFacts {
+        name: dev.clone(),
+        table: 1001,
+        ..Default::default()
+    };
+    for (family, tag, setup) in [
+        (libc::AF_INET as u8, "4", &mut vrf.v4),
+        (libc::AF_INET6 as u8, "6", &mut vrf.v6),
+    ] {
+        let rules = netlink::dump_rules(family).expect("rule dump");
+        for r in &rules {
+            out.push_str(&format!(
+                "rule{tag} {} table={} l3mdev={} all={}\n",
+                r.priority, r.table, r.l3mdev, r.matches_all
+            ));
+        }
+        let routes = netlink::dump_routes(family, 1001).expect("route dump");
+        for r in &routes {
+            out.push_str(&format!(
+                "route{tag} table={} dst_len={} type={} metric={}\n",
+                r.table, r.dst_len, r.kind, r.metric
+            ));
+        }
+        let addrs = netlink::dump_addrs(family, index).expect("address dump");
+        for a in &addrs {
+            out.push_str(&format!("addr{tag} {}/{}\n", a.address, a.prefix_len));
+        }
+        *setup = status::FamilySetup {
+            rules: Some(rules),
+            routes: Some(routes),
+            addrs: Some(addrs),
+        };
+    }
+    out.push_str(&format!(
+        "vrf_table {:?} {:?}\n",
+        netlink::vrf_table(index).unwrap(),
+        netlink::vrf_table(999_999).unwrap()
+    ));
+    for w in status::vrf_warnings(&vrf) {
+        out.push_str(&format!("warning {w}\n"));
+    }
+    fs::write(var("BINDIF_STATUS_OUT"), out).unwrap();
+    emit(&Report::new());
+}
+
+fn vrfdump(ns: &NetNs, dev: &str) -> Vec<String> {
+    let exe = std::env::current_exe().unwrap();
+    let out_file = std::env::temp_dir().join(unique("bindif-vrfdump-out"));
+    let o = nsenter(ns, &exe)
+        .args(harness_args("vrfdump"))
+        .env(ROLE_ENV, "vrfdump")
+        .env("BINDIF_VRF_DEV", dev)
+        .env("BINDIF_STATUS_OUT", &out_file)
+        .output()
+        .expect("spawn vrfdump helper");
+    assert!(
+        o.status.success(),
+        "vrfdump helper failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = fs::read_to_string(&out_file).expect("vrfdump output");
+    let _ = fs::remove_file(&out_file);
+    eprintln!("vrfdump:\n{out}");
+    out.lines().map(str::to_owned).collect()
+}
+
+/// Issue 20: the rule, route and address dumps the VRF preflight reads, parsed from the real
+/// kernel in a fresh namespace, and the warnings judged on them, before and after the set-up
+/// of docs/guide.md (the l3mdev rule works without the VRF module; bt0 stands in for the VRF
+/// device, table 1001 for its table).
+#[test]
+fn vrf_setup_dumps_from_the_kernel() {
+    require_privileges();
+    let ns = NetNs::new();
+    let n = ns.name.as_str();
+    let ip = |args: &[&str]| {
+        let mut v = vec!["-n", n];
+        v.extend_from_slice(args);
+        run("ip", &v);
+    };
+    for f in ["-4", "-6"] {
+        ip(&[
+            f, "rule", "add", "pref", "1000", "l3mdev", "protocol", "kernel",
+        ]);
+        ip(&[
+            f,
+            "route",
+            "add",
+            "unreachable",
+            "default",
+            "metric",
+            "8192",
+            "table",
+            "1001",
+        ]);
+    }
+    // Another table's route, which the table filter must leave out.
+    ip(&[
+        "route",
+        "add",
+        "unreachable",
+        "default",
+        "metric",
+        "9",
+        "table",
+        "1002",
+    ]);
+    ip(&["addr", "add", "127.0.0.1/8", "dev", VETH_A]);
+    // ::1 goes only on lo or a VRF device: another address shows the dump, and the warning.
+    ip(&[
+        "-6",
+        "addr",
+        "add",
+        "fd00:b1d::1/64",
+        "dev",
+        VETH_A,
+        "nodad",
+    ]);
+
+    let before = vrfdump(&ns, VETH_A);
+    let lines = |prefix: &str, all: &[String]| -> Vec<String> {
+        all.iter()
+            .filter(|l| l.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        lines("rule4 ", &before),
+        [
+            "rule4 0 table=255 l3mdev=false all=true",
+            "rule4 1000 table=0 l3mdev=true all=true",
+            "rule4 32766 table=254 l3mdev=false all=true",
+            "rule4 32767 table=253 l3mdev=false all=true",
+        ]
+    );
+    assert_eq!(
+        lines("rule6 ", &before),
+        [
+            "rule6 0 table=255 l3mdev=false all=true",
+            "rule6 1000 table=0 l3mdev=true all=true",
+            "rule6 32766 table=254 l3mdev=false all=true",
+        ]
+    );
+    assert_eq!(
+        lines("route", &before),
+        [
+            "route4 table=1001 dst_len=0 type=7 metric=8192",
+            "route6 table=1001 dst_len=0 type=7 metric=8192",
+        ]
+    );
+    let mut addr4 = lines("addr4 ", &before);
+    addr4.sort();
+    assert_eq!(addr4, ["addr4 10.199.0.1/24", "addr4 127.0.0.1/8"]);
+    assert!(
+        lines("addr6 ", &before).contains(&"addr6 fd00:b1d::1/64".to_string()),
+        "{before:?}"
+    );
+    assert_eq!(lines("vrf_table ", &before), ["vrf_table None None"]);
+    let local_first = |ipcmd: &str| {
+        format!(
+            "warning VRF {VETH_A} (table 1001): the local table's rule (pref 0) comes before the \
+             l3mdev rule (pref 1000): localhost connections inside the VRF go to the default VRF \
+             and time out; run '{ipcmd} rule add pref 32765 from all lookup local', then \
+             '{ipcmd} rule del pref 0 from all lookup local'"
+        )
+    };
+    let no_v6_loopback = format!(
+        "warning VRF {VETH_A} (table 1001): no ::1 on the VRF device: localhost connections of \
+         its bound sockets fail; run 'ip -6 addr add ::1/128 dev {VETH_A} nodad'"
+    );
+    assert_eq!(
+        lines("warning ", &before),
+        [
+            local_first("ip"),
+            local_first("ip -6"),
+            no_v6_loopback.clone()
+        ]
+    );
+
+    // The fixes the warnings name, in their order: nothing left to say but ::1.
+    for f in ["-4", "-6"] {
+        ip(&[
+            f, "rule", "add", "pref", "32765", "from", "all", "lookup", "local",
+        ]);
+        ip(&[
+            f, "rule", "del", "pref", "0", "from", "all", "lookup", "local",
+        ]);
+    }
+    let after = vrfdump(&ns, VETH_A);
+    assert_eq!(
+        lines("warning ", &after),
+        std::slice::from_ref(&no_v6_loopback)
+    );
+    assert!(after.contains(&"rule4 32765 table=255 l3mdev=false all=true".to_string()));
+
+    // Without the IPv6 unreachable default and 127.0.0.1: those too.
+    ip(&[
+        "-6",
+        "route",
+        "del",
+        "unreachable",
+        "default",
+        "metric",
+        "8192",
+        "table",
+        "1001",
+    ]);
+    ip(&["addr", "del", "127.0.0.1/8", "dev", VETH_A]);
+    let broken = vrfdump(&ns, VETH_A);
+    assert_eq!(
+        lines("warning ", &broken),
+        [
+            format!(
+                "warning VRF {VETH_A} (table 1001): no 127.0.0.1 on the VRF device: localhost \
+                 connections of its bound sockets fail; run 'ip addr add 127.0.0.1/8 dev \
+                 {VETH_A}'"
+            ),
+            format!(
+                "warning VRF {VETH_A} (table 1001): no unreachable default route in its table: \
+                 a lookup that misses there falls through to the main table and leaves outside \
+                 the VRF; run 'ip -6 route add vrf {VETH_A} unreachable default metric 8192'"
+            ),
+            no_v6_loopback,
+        ]
+    );
+}
+
 /// `--sockets` lists a socket made before the program was attached (in a sub-cgroup of the
 /// unit's), and not the ones made after.
 #[test]

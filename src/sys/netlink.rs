@@ -464,6 +464,392 @@ fn unexpected_ack() -> io::Error {
     )
 }
 
+// ---------------------------------------------------------------------------------------------
+// VRF set-up: the link's kind and table, the policy rules, a table's routes, a link's addresses.
+// Read for `status`, which warns when a bound VRF lacks what localhost inside it needs.
+
+const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+const RTM_NEWROUTE: u16 = libc::RTM_NEWROUTE;
+const RTM_GETROUTE: u16 = libc::RTM_GETROUTE;
+const RTM_NEWADDR: u16 = libc::RTM_NEWADDR;
+const RTM_GETADDR: u16 = libc::RTM_GETADDR;
+const RTM_NEWRULE: u16 = libc::RTM_NEWRULE;
+const RTM_GETRULE: u16 = libc::RTM_GETRULE;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_VRF_TABLE: u16 = 1;
+/// `struct rtmsg` and `struct fib_rule_hdr`: both 12 bytes, the table id at offset 4.
+const RTMSG_LEN: usize = 12;
+const FIB_RULE_HDR_LEN: usize = 12;
+const IFADDRMSG_LEN: usize = 8;
+const RTA_PRIORITY: u16 = 6;
+const RTA_TABLE: u16 = 15;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const FRA_PRIORITY: u16 = 6;
+const FRA_TABLE: u16 = 15;
+const FRA_L3MDEV: u16 = 19;
+/// The rule attributes that select packets (`from`, `to`, `iif`, `fwmark`, `tun_id`, `oif`,
+/// `uidrange`, `ipproto`, `sport`, `dport`, `dscp`): a rule without any of them is `from all`.
+const FRA_SELECTORS: [u16; 11] = [1, 2, 3, 10, 12, 17, 20, 22, 23, 24, 25];
+/// `SOL_NETLINK` / `NETLINK_GET_STRICT_CHK` (Linux 4.20): the kernel filters dumps by the
+/// request's header and attributes.
+const SOL_NETLINK: libc::c_int = 270;
+const NETLINK_GET_STRICT_CHK: libc::c_int = 12;
+/// `FR_ACT_TO_TBL`: the rule looks a table up.
+pub const FR_ACT_TO_TBL: u8 = 1;
+/// `RT_TABLE_LOCAL`.
+pub const RT_TABLE_LOCAL: u32 = 255;
+
+/// One policy routing rule (`ip rule`), as far as the VRF set-up cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub family: u8,
+    /// `pref` (0 when the kernel leaves the attribute out).
+    pub priority: u32,
+    pub table: u32,
+    /// `FR_ACT_*`.
+    pub action: u8,
+    /// `l3mdev`: the table is that of the packet's VRF.
+    pub l3mdev: bool,
+    /// `from all`: no selector at all.
+    pub matches_all: bool,
+}
+
+/// One route, as far as the VRF set-up cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub family: u8,
+    pub table: u32,
+    pub dst_len: u8,
+    /// `RTN_*`: unicast 1, blackhole 6, unreachable 7, prohibit 8.
+    pub kind: u8,
+    /// The metric (0 when absent).
+    pub metric: u32,
+}
+
+/// One address of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddrInfo {
+    pub index: u32,
+    pub prefix_len: u8,
+    pub address: std::net::IpAddr,
+}
+
+/// The VRF table of a link from the body of its RTM_NEWLINK: `None` when the link is no VRF
+/// (`IFLA_INFO_KIND` other than `vrf`, or no link info).
+pub fn parse_vrf_table(body: &[u8]) -> Result<Option<u32>, ParseError> {
+    if body.len() < IFINFOMSG_LEN {
+        return Err(ParseError("RTM_NEWLINK shorter than ifinfomsg"));
+    }
+    for attr in attrs(&body[IFINFOMSG_LEN..]) {
+        let (ty, payload) = attr?;
+        if ty != IFLA_LINKINFO {
+            continue;
+        }
+        let mut vrf = false;
+        let mut table = None;
+        for inner in attrs(payload) {
+            let (ity, ipayload) = inner?;
+            match ity {
+                IFLA_INFO_KIND => vrf = c_string(ipayload)? == "vrf",
+                IFLA_INFO_DATA => {
+                    for data in attrs(ipayload) {
+                        let (dty, dpayload) = data?;
+                        if dty == IFLA_VRF_TABLE {
+                            table = Some(u32_payload(dpayload)?);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        return match (vrf, table) {
+            (true, Some(t)) => Ok(Some(t)),
+            (true, None) => Err(ParseError("VRF link without IFLA_VRF_TABLE")),
+            (false, _) => Ok(None),
+        };
+    }
+    Ok(None)
+}
+
+fn u32_payload(p: &[u8]) -> Result<u32, ParseError> {
+    match p {
+        [a, b, c, d] => Ok(u32::from_ne_bytes([*a, *b, *c, *d])),
+        _ => Err(ParseError("attribute is not a u32")),
+    }
+}
+
+/// Parses the body of an RTM_NEWRULE message (fib_rule_hdr + attributes).
+pub fn parse_rule(body: &[u8]) -> Result<RuleInfo, ParseError> {
+    if body.len() < FIB_RULE_HDR_LEN {
+        return Err(ParseError("RTM_NEWRULE shorter than fib_rule_hdr"));
+    }
+    let mut rule = RuleInfo {
+        family: body[0],
+        priority: 0,
+        table: u32::from(body[4]),
+        action: body[7],
+        l3mdev: false,
+        // dst_len, src_len, tos.
+        matches_all: body[1] == 0 && body[2] == 0 && body[3] == 0,
+    };
+    for attr in attrs(&body[FIB_RULE_HDR_LEN..]) {
+        let (ty, payload) = attr?;
+        match ty {
+            FRA_PRIORITY => rule.priority = u32_payload(payload)?,
+            FRA_TABLE => rule.table = u32_payload(payload)?,
+            FRA_L3MDEV => rule.l3mdev = payload.first().is_some_and(|&b| b != 0),
+            t if FRA_SELECTORS.contains(&t) => rule.matches_all = false,
+            _ => {}
+        }
+    }
+    Ok(rule)
+}
+
+/// Parses the body of an RTM_NEWROUTE message (rtmsg + attributes).
+pub fn parse_route(body: &[u8]) -> Result<RouteInfo, ParseError> {
+    if body.len() < RTMSG_LEN {
+        return Err(ParseError("RTM_NEWROUTE shorter than rtmsg"));
+    }
+    let mut route = RouteInfo {
+        family: body[0],
+        table: u32::from(body[4]),
+        dst_len: body[1],
+        kind: body[7],
+        metric: 0,
+    };
+    for attr in attrs(&body[RTMSG_LEN..]) {
+        let (ty, payload) = attr?;
+        match ty {
+            RTA_TABLE => route.table = u32_payload(payload)?,
+            RTA_PRIORITY => route.metric = u32_payload(payload)?,
+            _ => {}
+        }
+    }
+    Ok(route)
+}
+
+/// Parses the body of an RTM_NEWADDR message (ifaddrmsg + attributes). The local address is
+/// `IFA_LOCAL` when present (it differs from `IFA_ADDRESS` on point-to-point links).
+pub fn parse_addr(body: &[u8]) -> Result<Option<AddrInfo>, ParseError> {
+    if body.len() < IFADDRMSG_LEN {
+        return Err(ParseError("RTM_NEWADDR shorter than ifaddrmsg"));
+    }
+    let family = i32::from(body[0]);
+    let (mut address, mut local) = (None, None);
+    for attr in attrs(&body[IFADDRMSG_LEN..]) {
+        let (ty, payload) = attr?;
+        let ip = match (family, payload.len()) {
+            (libc::AF_INET, 4) => {
+                std::net::IpAddr::from([payload[0], payload[1], payload[2], payload[3]])
+            }
+            (libc::AF_INET6, 16) => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(payload);
+                std::net::IpAddr::from(b)
+            }
+            _ => continue,
+        };
+        match ty {
+            IFA_ADDRESS => address = Some(ip),
+            IFA_LOCAL => local = Some(ip),
+            _ => {}
+        }
+    }
+    Ok(local.or(address).map(|address| AddrInfo {
+        index: u32_at(body, 4),
+        prefix_len: body[1],
+        address,
+    }))
+}
+
+/// Builds a request of type `ty`: the fixed header `fixed`, then the attributes `extra`.
+fn build_request(ty: u16, flags: u16, seq: u32, fixed: &[u8], extra: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut buf = vec![0u8; NLMSG_HDRLEN];
+    buf.extend_from_slice(fixed);
+    for (aty, data) in extra {
+        push_attr(&mut buf, *aty, data);
+    }
+    fill_header(&mut buf, ty, flags, seq);
+    buf
+}
+
+/// How a dump (or a single request) ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DumpEnd {
+    /// `NLMSG_DONE`, an acknowledgement, or the one answer to a single request.
+    Done,
+    /// `NLMSG_ERROR`: the positive errno.
+    Error(i32),
+}
+
+/// Adds the bodies of the `ty` messages answering `seq` in one received datagram to `out`;
+/// `Some` once the answer is complete (`single`: the first `ty` message completes it).
+pub fn collect_part(
+    buf: &[u8],
+    seq: u32,
+    ty: u16,
+    single: bool,
+    out: &mut Vec<Vec<u8>>,
+) -> Result<Option<DumpEnd>, ParseError> {
+    for msg in messages(buf) {
+        let (mty, mseq, body) = msg?;
+        if mseq != seq {
+            continue;
+        }
+        match mty {
+            NLMSG_DONE => return Ok(Some(DumpEnd::Done)),
+            NLMSG_ERROR => {
+                return Ok(Some(match error_code(body)? {
+                    None => DumpEnd::Done,
+                    Some(errno) => DumpEnd::Error(errno),
+                }))
+            }
+            t if t == ty => {
+                out.push(body.to_vec());
+                if single {
+                    return Ok(Some(DumpEnd::Done));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+impl RtNetlink {
+    /// A socket whose dumps the kernel filters by the request (best effort: before 4.20 the
+    /// kernel dumps everything and the callers filter).
+    fn open_strict() -> io::Result<RtNetlink> {
+        let nl = RtNetlink::open()?;
+        let _ = super::setsockopt(
+            nl.fd.as_fd(),
+            SOL_NETLINK,
+            NETLINK_GET_STRICT_CHK,
+            &(1 as libc::c_int),
+        );
+        Ok(nl)
+    }
+
+    /// Sends a request built for a fresh sequence number and collects the bodies of its `ty`
+    /// answers.
+    fn collect(
+        &self,
+        build: impl FnOnce(u32) -> Vec<u8>,
+        ty: u16,
+        single: bool,
+    ) -> io::Result<(Vec<Vec<u8>>, DumpEnd)> {
+        static SEQ: AtomicU32 = AtomicU32::new(1);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        send_to_kernel(self.fd.as_fd(), &build(seq))?;
+        let mut out = Vec::new();
+        loop {
+            let buf = self.recv_datagram()?;
+            if let Some(end) = collect_part(&buf, seq, ty, single, &mut out)? {
+                return Ok((out, end));
+            }
+        }
+    }
+
+    fn dump(&self, build: impl FnOnce(u32) -> Vec<u8>, ty: u16) -> io::Result<Vec<Vec<u8>>> {
+        match self.collect(build, ty, false)? {
+            (out, DumpEnd::Done) => Ok(out),
+            (_, DumpEnd::Error(e)) => Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// The VRF table of link `ifindex`; `Ok(None)`: no such link, or not a VRF.
+pub fn vrf_table(ifindex: u32) -> io::Result<Option<u32>> {
+    if ifindex == 0 || ifindex > i32::MAX as u32 {
+        return Ok(None);
+    }
+    let nl = RtNetlink::open()?;
+    let (bodies, end) = nl.collect(
+        |seq| build_getlink_request(seq, &Lookup::Index(ifindex)),
+        RTM_NEWLINK,
+        true,
+    )?;
+    match (bodies.first(), end) {
+        (Some(body), _) => Ok(parse_vrf_table(body)?),
+        (None, DumpEnd::Error(libc::ENODEV)) | (None, DumpEnd::Done) => Ok(None),
+        (None, DumpEnd::Error(e)) => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Builds an RTM_GETRULE dump request for `family`.
+pub fn build_rule_dump(seq: u32, family: u8) -> Vec<u8> {
+    let mut hdr = [0u8; FIB_RULE_HDR_LEN];
+    hdr[0] = family;
+    build_request(RTM_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, seq, &hdr, &[])
+}
+
+/// Builds an RTM_GETROUTE dump request for `family`, filtered to `table` by kernels that
+/// filter.
+pub fn build_route_dump(seq: u32, family: u8, table: u32) -> Vec<u8> {
+    let mut hdr = [0u8; RTMSG_LEN];
+    hdr[0] = family;
+    hdr[4] = if table < 256 { table as u8 } else { 252 }; // RT_TABLE_COMPAT
+    build_request(
+        RTM_GETROUTE,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+        &hdr,
+        &[(RTA_TABLE, &table.to_ne_bytes())],
+    )
+}
+
+/// Builds an RTM_GETADDR dump request for `family`, filtered to link `ifindex` by kernels
+/// that filter.
+pub fn build_addr_dump(seq: u32, family: u8, ifindex: u32) -> Vec<u8> {
+    let mut hdr = [0u8; IFADDRMSG_LEN];
+    hdr[0] = family;
+    hdr[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+    build_request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, &hdr, &[])
+}
+
+/// The policy routing rules of `family` (`AF_INET`, `AF_INET6`), in the kernel's order.
+pub fn dump_rules(family: u8) -> io::Result<Vec<RuleInfo>> {
+    let nl = RtNetlink::open()?;
+    let bodies = nl.dump(|seq| build_rule_dump(seq, family), RTM_NEWRULE)?;
+    let rules = bodies
+        .iter()
+        .map(|b| parse_rule(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rules.into_iter().filter(|r| r.family == family).collect())
+}
+
+/// The routes of `family` in routing table `table`.
+pub fn dump_routes(family: u8, table: u32) -> io::Result<Vec<RouteInfo>> {
+    let nl = RtNetlink::open_strict()?;
+    let bodies = nl.dump(|seq| build_route_dump(seq, family, table), RTM_NEWROUTE)?;
+    let routes = bodies
+        .iter()
+        .map(|b| parse_route(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(routes
+        .into_iter()
+        .filter(|r| r.family == family && r.table == table)
+        .collect())
+}
+
+/// The addresses of `family` on link `ifindex`.
+pub fn dump_addrs(family: u8, ifindex: u32) -> io::Result<Vec<AddrInfo>> {
+    let nl = RtNetlink::open_strict()?;
+    let bodies = nl.dump(|seq| build_addr_dump(seq, family, ifindex), RTM_NEWADDR)?;
+    let mut out = Vec::new();
+    for b in &bodies {
+        if let Some(a) = parse_addr(b)? {
+            if a.index == ifindex && b[0] == family {
+                out.push(a);
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,5 +1096,222 @@ mod tests {
         assert!(validate_name(&"x".repeat(127)).is_ok());
         assert!(validate_name("a\0b").is_err());
         assert!(validate_name("eth0").is_ok());
+    }
+
+    fn rule_body(family: u8, table: u8, action: u8, extra: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut b = vec![family, 0, 0, 0, table, 0, 0, action, 0, 0, 0, 0];
+        for (ty, data) in extra {
+            push_attr(&mut b, *ty, data);
+        }
+        b
+    }
+
+    #[test]
+    fn parses_rules() {
+        let v4 = libc::AF_INET as u8;
+        // `0: from all lookup local proto kernel`: no FRA_PRIORITY for pref 0.
+        let local = rule_body(
+            v4,
+            255,
+            1,
+            &[(FRA_TABLE, &255u32.to_ne_bytes()), (21, &[2])],
+        );
+        assert_eq!(
+            parse_rule(&local).unwrap(),
+            RuleInfo {
+                family: v4,
+                priority: 0,
+                table: 255,
+                action: FR_ACT_TO_TBL,
+                l3mdev: false,
+                matches_all: true,
+            }
+        );
+        // `1000: from all lookup [l3mdev-table]`: table 0, FRA_L3MDEV 1.
+        let l3 = rule_body(
+            v4,
+            0,
+            1,
+            &[(FRA_PRIORITY, &1000u32.to_ne_bytes()), (FRA_L3MDEV, &[1])],
+        );
+        let r = parse_rule(&l3).unwrap();
+        assert_eq!(
+            (r.priority, r.table, r.l3mdev, r.matches_all),
+            (1000, 0, true, true)
+        );
+        // A table above 255 is only in FRA_TABLE; a selector (`from 10.0.0.0/8`, `iif x`)
+        // makes it no catch-all.
+        let from = rule_body(
+            v4,
+            252,
+            1,
+            &[(FRA_TABLE, &1001u32.to_ne_bytes()), (2, &[10, 0, 0, 0])],
+        );
+        let r = parse_rule(&from).unwrap();
+        assert_eq!((r.table, r.matches_all), (1001, false));
+        let iif = rule_body(v4, 255, 1, &[(3, b"eth0\0")]);
+        assert!(!parse_rule(&iif).unwrap().matches_all);
+        let mut to = rule_body(v4, 255, 1, &[]);
+        to[1] = 8; // dst_len: `to 10.0.0.0/8`
+        assert!(!parse_rule(&to).unwrap().matches_all);
+        assert!(parse_rule(&[0u8; 11]).is_err());
+    }
+
+    #[test]
+    fn parses_routes_and_addresses() {
+        // `unreachable default metric 8192 table 1001`.
+        let mut b = vec![libc::AF_INET6 as u8, 0, 0, 0, 252, 3, 253, 7, 0, 0, 0, 0];
+        push_attr(&mut b, RTA_TABLE, &1001u32.to_ne_bytes());
+        push_attr(&mut b, RTA_PRIORITY, &8192u32.to_ne_bytes());
+        assert_eq!(
+            parse_route(&b).unwrap(),
+            RouteInfo {
+                family: libc::AF_INET6 as u8,
+                table: 1001,
+                dst_len: 0,
+                kind: 7,
+                metric: 8192,
+            }
+        );
+        assert!(parse_route(&b[..11]).is_err());
+        // 127.0.0.1/8 on link 9: IFA_LOCAL wins over IFA_ADDRESS (a peer on p2p links).
+        let mut a = vec![libc::AF_INET as u8, 8, 0, 254];
+        a.extend_from_slice(&9u32.to_ne_bytes());
+        push_attr(&mut a, IFA_ADDRESS, &[127, 0, 0, 2]);
+        push_attr(&mut a, IFA_LOCAL, &[127, 0, 0, 1]);
+        push_attr(&mut a, 3, b"mgmt\0"); // IFA_LABEL, ignored
+        let got = parse_addr(&a).unwrap().unwrap();
+        assert_eq!(
+            (got.index, got.prefix_len, got.address),
+            (9, 8, "127.0.0.1".parse().unwrap())
+        );
+        let mut a6 = vec![libc::AF_INET6 as u8, 128, 0, 254];
+        a6.extend_from_slice(&9u32.to_ne_bytes());
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        push_attr(&mut a6, IFA_ADDRESS, &one);
+        assert_eq!(
+            parse_addr(&a6).unwrap().unwrap().address,
+            "::1".parse::<std::net::IpAddr>().unwrap()
+        );
+        // An address of the wrong size is skipped, not misread.
+        let mut odd = a6[..8].to_vec();
+        push_attr(&mut odd, IFA_ADDRESS, &[1, 2, 3, 4]);
+        assert_eq!(parse_addr(&odd).unwrap(), None);
+        assert!(parse_addr(&[0u8; 7]).is_err());
+    }
+
+    fn linkinfo_body(kind: &str, table: Option<u32>) -> Vec<u8> {
+        let mut b = link_body(9, "mgmt", &[]);
+        let mut info = Vec::new();
+        push_attr(&mut info, IFLA_INFO_KIND, format!("{kind}\0").as_bytes());
+        if let Some(t) = table {
+            let mut data = Vec::new();
+            push_attr(&mut data, IFLA_VRF_TABLE, &t.to_ne_bytes());
+            push_attr(&mut info, IFLA_INFO_DATA | 0x8000, &data);
+        }
+        push_attr(&mut b, IFLA_LINKINFO | 0x8000, &info);
+        b
+    }
+
+    #[test]
+    fn parses_vrf_table() {
+        assert_eq!(
+            parse_vrf_table(&linkinfo_body("vrf", Some(10))),
+            Ok(Some(10))
+        );
+        assert_eq!(parse_vrf_table(&linkinfo_body("veth", None)), Ok(None));
+        assert_eq!(parse_vrf_table(&link_body(1, "lo", &[])), Ok(None));
+        assert!(parse_vrf_table(&linkinfo_body("vrf", None)).is_err());
+        assert!(parse_vrf_table(&[0u8; 15]).is_err());
+        // The existing parser reads such a link as before.
+        assert_eq!(
+            parse_link(&linkinfo_body("vrf", Some(10)))
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("mgmt")
+        );
+    }
+
+    #[test]
+    fn collects_multipart_dumps() {
+        let v4 = libc::AF_INET as u8;
+        let r1 = rule_body(v4, 255, 1, &[]);
+        let r2 = rule_body(v4, 254, 1, &[(FRA_PRIORITY, &32766u32.to_ne_bytes())]);
+        let multi = libc::NLM_F_MULTI as u16;
+        let mut first = test_message(RTM_NEWRULE, multi, 5, &r1);
+        first.extend(test_message(RTM_NEWRULE, multi, 4, &r2)); // another request's
+        let mut second = test_message(RTM_NEWRULE, multi, 5, &r2);
+        second.extend(test_message(NLMSG_DONE, multi, 5, &[0u8; 4]));
+        let mut out = Vec::new();
+        assert_eq!(
+            collect_part(&first, 5, RTM_NEWRULE, false, &mut out),
+            Ok(None)
+        );
+        assert_eq!(
+            collect_part(&second, 5, RTM_NEWRULE, false, &mut out),
+            Ok(Some(DumpEnd::Done))
+        );
+        assert_eq!(out, [r1.clone(), r2]);
+        // An error ends it; a single request ends with its first answer.
+        let err = test_message(NLMSG_ERROR, 0, 6, &error_body(-libc::EAFNOSUPPORT));
+        assert_eq!(
+            collect_part(&err, 6, RTM_NEWRULE, false, &mut out),
+            Ok(Some(DumpEnd::Error(libc::EAFNOSUPPORT)))
+        );
+        let mut one = Vec::new();
+        assert_eq!(
+            collect_part(&first, 5, RTM_NEWRULE, true, &mut one),
+            Ok(Some(DumpEnd::Done))
+        );
+        assert_eq!(one, [r1]);
+        let mut bad = first.clone();
+        bad[0] = 0xff;
+        assert!(collect_part(&bad, 5, RTM_NEWRULE, false, &mut out).is_err());
+    }
+
+    #[test]
+    fn dump_requests_layout() {
+        let r = build_rule_dump(3, libc::AF_INET6 as u8);
+        assert_eq!(r.len(), NLMSG_HDRLEN + FIB_RULE_HDR_LEN);
+        assert_eq!(u16_at(&r, 4), RTM_GETRULE);
+        assert_eq!(u16_at(&r, 6), NLM_F_REQUEST | NLM_F_DUMP);
+        assert_eq!(r[16], libc::AF_INET6 as u8);
+        let r = build_route_dump(4, libc::AF_INET as u8, 1001);
+        assert_eq!(u32_at(&r, 0) as usize, r.len());
+        assert_eq!((r[16], r[20]), (libc::AF_INET as u8, 252));
+        assert_eq!((u16_at(&r, 30), u32_at(&r, 32)), (RTA_TABLE, 1001));
+        assert_eq!(build_route_dump(4, 2, 10)[20], 10);
+        let r = build_addr_dump(5, libc::AF_INET as u8, 9);
+        assert_eq!((r.len(), u32_at(&r, 20)), (NLMSG_HDRLEN + IFADDRMSG_LEN, 9));
+    }
+
+    #[test]
+    fn dump_parsers_never_panic_on_truncations() {
+        let v4 = libc::AF_INET as u8;
+        let bodies = [
+            rule_body(
+                v4,
+                0,
+                1,
+                &[(FRA_PRIORITY, &1000u32.to_ne_bytes()), (FRA_L3MDEV, &[1])],
+            ),
+            linkinfo_body("vrf", Some(10)),
+        ];
+        for b in &bodies {
+            for n in 0..b.len() {
+                let _ = parse_rule(&b[..n]);
+                let _ = parse_route(&b[..n]);
+                let _ = parse_addr(&b[..n]);
+                let _ = parse_vrf_table(&b[..n]);
+                let mut c = b.clone();
+                c[n] ^= 0xff;
+                let _ = parse_rule(&c);
+                let _ = parse_route(&c);
+                let _ = parse_addr(&c);
+                let _ = parse_vrf_table(&c);
+            }
+        }
     }
 }

@@ -7,7 +7,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::vrf::VrfFacts;
 use crate::log::escape_control;
+use crate::program::Origin;
 use crate::sys::bpf::ProgInfo;
 use crate::sys::netlink::LinkInfo;
 
@@ -54,6 +56,14 @@ impl Program {
     pub(super) fn ifindex(&self) -> Option<u32> {
         match self.kind {
             ProgKind::Ours(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Who put our program there, by its name (`None`: not ours).
+    pub(super) fn origin(&self) -> Option<Origin> {
+        match self.kind {
+            ProgKind::Ours(_) => Origin::of_name(&self.name),
             _ => None,
         }
     }
@@ -106,6 +116,9 @@ pub struct CgroupFacts {
     /// this generated drop-in (a path as systemd sees it) does not exist: the generator did not
     /// run for it, so the unit starts unbound.
     pub generator_dropin: Option<PathBuf>,
+    /// A unit of the system manager (every cgroup above it is a slice) with processes in its
+    /// cgroup: running, so an unbound cgroup is a binding that should be there.
+    pub unit_running: bool,
 }
 
 /// What the caller's network namespace says about the interfaces the facts mention.
@@ -115,6 +128,8 @@ pub struct Links {
     pub by_index: BTreeMap<u32, Option<LinkInfo>>,
     /// Interface name (primary or alternative) → its ifindex now (`None`: no such interface).
     pub by_name: BTreeMap<String, Option<u32>>,
+    /// ifindex → the VRF set-up, for the bound interfaces that are VRFs.
+    pub vrfs: BTreeMap<u32, VrfFacts>,
 }
 
 impl Links {

@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use super::args::UnitPattern;
 use super::error::Error;
 use super::facts::{hierarchy_path, last_component, CgroupFacts, Links, ProgKind, Program, Want};
-use super::judge::{assess, binds_itself, generator_expected, unbound_sockets, CgroupReport};
+use super::judge::{
+    assess, binds_itself, bound_ifindexes, generator_expected, unbound_sockets, CgroupReport,
+};
+use super::vrf::{FamilySetup, VrfFacts};
 use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
 use crate::cmd::generator::{
     dropin_path, enumerate, load_name, mentioning, search_path_without_generators, GENERATOR_DIRS,
@@ -384,7 +387,25 @@ fn add_generator_miss(
         other_netns_pids: Vec::new(),
         other_netns: Vec::new(),
         generator_dropin: Some(miss.dropin),
+        unit_running: false,
     });
+}
+
+/// The unit whose cgroup `rel` is, when the system manager put it there: the last component is
+/// a unit name and every cgroup above it a slice. A unit of a user manager, of a container's
+/// systemd or below a delegated unit has a service or scope above it, and another manager.
+fn manager_unit(rel: &Path) -> Option<&str> {
+    let unit = last_component(rel)
+        .filter(|l| matches!(name::kind(l), Some(Kind::Plain) | Some(Kind::Instance)))?;
+    let slices_above = rel
+        .parent()?
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .all(|n| n.to_str().and_then(name::unit_type) == Some("slice"));
+    slices_above.then_some(unit)
 }
 
 /// Socket inodes held by `pid` (from `/proc/PID/fd/*` links `socket:[INODE]`).
@@ -420,24 +441,45 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
     for (i, h) in hierarchies.iter().enumerate() {
         walk(i, h, &mut seen)?;
     }
-    // Select: named units' cgroups, or every cgroup with a program. A name that is not UTF-8
-    // is no unit's, but its cgroup is walked and reported like any other.
-    let selected: Vec<usize> = (0..seen.len())
-        .filter(|&i| {
-            let s = &seen[i];
-            if patterns.is_empty() {
-                !s.programs.is_empty()
-            } else {
-                let last = last_component(&s.rel);
-                patterns.iter().any(|p| last.is_some_and(|l| p.matches(l)))
-            }
-        })
-        .collect();
     let running = opts
         .systemd_version
         .or_else(crate::sys::process::pid1_systemd_version);
     // Evaluation follows the newest rules when the version is unknown, as the launcher does.
     let reader = UnitReader::new(&opts.root, running.unwrap_or(NATIVE_SINCE));
+    let unit_running: Vec<bool> = (0..seen.len())
+        .map(|i| {
+            manager_unit(&seen[i].rel).is_some()
+                && seen[subtree(&seen, i)].iter().any(|s| !s.pids.is_empty())
+        })
+        .collect();
+    // Running units without a program whose files mention the key: they may want a binding
+    // they lack (only these few are loaded).
+    let unbound_candidates: BTreeSet<String> = if patterns.is_empty() {
+        let names: Vec<String> = (0..seen.len())
+            .filter(|&i| unit_running[i] && seen[i].programs.is_empty())
+            .filter_map(|i| manager_unit(&seen[i].rel).map(str::to_owned))
+            .collect();
+        mentioning(&reader.catalog, &names, eval::KEY_BIND)
+            .into_iter()
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    // Select: named units' cgroups, or every cgroup with a program and every running unit that
+    // may want one. A name that is not UTF-8 is no unit's, but its cgroup is walked and
+    // reported like any other.
+    let selected: Vec<usize> = (0..seen.len())
+        .filter(|&i| {
+            let s = &seen[i];
+            let last = last_component(&s.rel);
+            if patterns.is_empty() {
+                !s.programs.is_empty()
+                    || (unit_running[i] && last.is_some_and(|l| unbound_candidates.contains(l)))
+            } else {
+                patterns.iter().any(|p| last.is_some_and(|l| p.matches(l)))
+            }
+        })
+        .collect();
     let mut facts: Vec<CgroupFacts> = selected
         .iter()
         .map(|&i| {
@@ -459,8 +501,22 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 other_netns_pids: Vec::new(),
                 other_netns: Vec::new(),
                 generator_dropin: None,
+                unit_running: unit_running[i],
             }
         })
+        .collect();
+    // A candidate whose key turned out not to set an interface (a reset, a comment) is no
+    // report of ours.
+    let keep: Vec<bool> = facts
+        .iter()
+        .map(|f| !f.programs.is_empty() || !patterns.is_empty() || f.want.iface().is_some())
+        .collect();
+    let mut kept = keep.iter();
+    facts.retain(|_| *kept.next().unwrap_or(&true));
+    let mut kept = keep.iter();
+    let selected: Vec<usize> = selected
+        .into_iter()
+        .filter(|_| *kept.next().unwrap_or(&true))
         .collect();
     // Named units with no cgroup at all.
     for p in patterns.iter().filter(|p| !p.template) {
@@ -478,6 +534,7 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 other_netns_pids: Vec::new(),
                 other_netns: Vec::new(),
                 generator_dropin: None,
+                unit_running: false,
             });
         }
     }
@@ -529,11 +586,86 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
             }
         }
     }
+    let bound: BTreeSet<u32> = facts
+        .iter()
+        .flat_map(|f| bound_ifindexes(f, &links))
+        .collect();
+    links.vrfs = read_vrfs(&bound, &links);
     let mut reports: Vec<CgroupReport> = facts.into_iter().map(|f| assess(f, &links)).collect();
     if opts.sockets {
         add_sockets(&mut reports, &seen, &selected, &mut links);
     }
     Ok((reports, hierarchies))
+}
+
+/// The VRF set-up of those interfaces among `bound` that are VRFs. What cannot be read is left
+/// unknown (and warned about on stderr): the preflight must never fail `status`.
+fn read_vrfs(bound: &BTreeSet<u32>, links: &Links) -> BTreeMap<u32, VrfFacts> {
+    let mut out = BTreeMap::new();
+    // The rules are the namespace's, read once for every VRF.
+    let mut rules: Option<[Option<Vec<netlink::RuleInfo>>; 2]> = None;
+    for &i in bound {
+        let name = links.name_of(i).unwrap_or("?").to_string();
+        let table = match netlink::vrf_table(i) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                log_at!(
+                    Warning,
+                    "Failed to read the link kind of {name}: {e}, ignoring"
+                );
+                continue;
+            }
+        };
+        let rules = rules.get_or_insert_with(|| {
+            FAMILIES.map(|(family, ip)| {
+                warn_unread(netlink::dump_rules(family), &format!("{ip} rules"))
+            })
+        });
+        let [v4, v6] = [0, 1].map(|k| {
+            let (family, ip) = FAMILIES[k];
+            FamilySetup {
+                rules: rules[k].clone(),
+                routes: warn_unread(
+                    netlink::dump_routes(family, table),
+                    &format!("{ip} routes of table {table} (VRF {name})"),
+                ),
+                addrs: warn_unread(
+                    netlink::dump_addrs(family, i),
+                    &format!("{ip} addresses of {name}"),
+                ),
+            }
+        });
+        out.insert(
+            i,
+            VrfFacts {
+                name,
+                table,
+                v4,
+                v6,
+            },
+        );
+    }
+    out
+}
+
+/// The address families the VRF preflight checks, with their names for messages.
+const FAMILIES: [(u8, &str); 2] = [
+    (libc::AF_INET as u8, "IPv4"),
+    (libc::AF_INET6 as u8, "IPv6"),
+];
+
+/// `r`'s value; a failure is logged and leaves it unknown. Without IPv6 (EAFNOSUPPORT) there
+/// is nothing to check and nothing to say.
+fn warn_unread<T>(r: std::io::Result<T>, what: &str) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => None,
+        Err(e) => {
+            log_at!(Warning, "Failed to read the {what}: {e}, ignoring");
+            None
+        }
+    }
 }
 
 fn lookup_index(links: &mut Links, i: u32) {
@@ -640,6 +772,35 @@ mod tests {
             .iter()
             .map(|m| (m.unit.as_str(), m.interface.as_str(), m.dropin.as_path()))
             .collect()
+    }
+
+    /// Only a unit the system manager placed (slices above it, nothing else) is taken as
+    /// running for the unbound check: not a user manager's, a container's or a delegated
+    /// sub-cgroup's namesake.
+    #[test]
+    fn units_of_the_system_manager() {
+        fn m(p: &str) -> Option<&str> {
+            manager_unit(Path::new(p))
+        }
+        assert_eq!(m("/system.slice/web.service"), Some("web.service"));
+        assert_eq!(m("/web.service"), Some("web.service"));
+        assert_eq!(
+            m("/a.slice/a-b.slice/vpn@wg0.service"),
+            Some("vpn@wg0.service")
+        );
+        assert_eq!(m("/system.slice"), Some("system.slice"));
+        assert_eq!(
+            m("/user.slice/user-1000.slice/user@1000.service/app.slice/web.service"),
+            None
+        );
+        assert_eq!(
+            m("/machine.slice/machine-c.scope/payload/system.slice/web.service"),
+            None
+        );
+        assert_eq!(m("/system.slice/web.service/worker.service"), None);
+        assert_eq!(m("/system.slice/vpn@.service"), None);
+        assert_eq!(m("/system.slice/notaunit"), None);
+        assert_eq!(m("/"), None);
     }
 
     /// Issue 16: on systemd < 260, a unit with the key and no generated drop-in is found by the

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
+use super::vrf;
 use crate::cmd::generator::{NATIVE_SINCE, PROGRAM};
+use crate::program::Origin;
 use crate::sys::diag::InetSocket;
 use crate::unit::eval::{cgroup_section, is_bindif_launch, EvalContext};
 use crate::unit::exec::{parse_exec, ExecParseOptions};
@@ -33,6 +35,9 @@ pub enum State {
     /// systemd < 260, the unit sets `BindNetworkInterface=` and binds itself no other way, but
     /// the generator wrote no drop-in for it: it starts unbound, silently.
     GeneratorNotRun,
+    /// Ours, made by the unit's `BindNetworkInterface=`, which the unit no longer sets: the
+    /// binding stays until the daemon-reload or restart that removes it.
+    ResetPending,
     /// More than one binding program on one cgroup.
     Stacked,
     /// The ifindex now has another name and the unit's interface no longer exists.
@@ -53,6 +58,7 @@ impl State {
             State::Inactive => "inactive",
             State::Unbound => "unbound",
             State::GeneratorNotRun => "generator-not-run",
+            State::ResetPending => "reset-pending",
             State::Stacked => "stacked",
             State::Renamed => "renamed",
             State::Mismatch => "mismatch",
@@ -88,6 +94,9 @@ pub struct CgroupReport {
     pub problem: bool,
     /// Explanations for the reader, one sentence each.
     pub notes: Vec<String>,
+    /// Set-up the bound interface lacks (a VRF without what localhost inside it needs): said,
+    /// not a problem, as the binding itself is right.
+    pub warnings: Vec<String>,
     /// With `--sockets`: the unbound ones (empty: all bound).
     pub sockets: Option<Vec<SocketReport>>,
 }
@@ -159,51 +168,8 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
             // The ifindex names an interface of the processes' namespace, not ours.
             ProgKind::Ours(_) if !facts.other_netns.is_empty() => (None, State::OtherNetns),
             ProgKind::Ours(ifindex) => {
-                let now = links.link(ifindex);
-                let name = now.and_then(|l| l.name.clone());
-                let state = match (now, want.as_deref()) {
-                    (None, w) => {
-                        let again = w.and_then(|w| links.index_of(w).map(|i| (w, i)));
-                        notes.push(match again {
-                            Some((w, i)) => format!(
-                                "ifindex {ifindex} no longer exists; {w} is now ifindex {i}: \
-                                 the interface was re-created, restart the unit to bind it again"
-                            ),
-                            None => format!(
-                                "ifindex {ifindex} no longer exists: sockets created now are \
-                                 bound to a missing device and cannot send"
-                            ),
-                        });
-                        State::Gone
-                    }
-                    (Some(_), None) => State::Ok,
-                    (Some(l), Some(w)) => {
-                        if l.name.as_deref() == Some(w) || l.altnames.iter().any(|a| a == w) {
-                            State::Ok
-                        } else {
-                            let has = l.name.as_deref().unwrap_or("?");
-                            match links.index_of(w) {
-                                Some(i) => {
-                                    notes.push(format!(
-                                        "ifindex {ifindex} is now {has}, but \
-                                         BindNetworkInterface={w} is ifindex {i}: restart the \
-                                         unit to bind it to {w}"
-                                    ));
-                                    State::Mismatch
-                                }
-                                None => {
-                                    notes.push(format!(
-                                        "ifindex {ifindex} is now named {has}; \
-                                         BindNetworkInterface={w} names no interface: the \
-                                         interface was renamed"
-                                    ));
-                                    State::Renamed
-                                }
-                            }
-                        }
-                    }
-                };
-                (name, state)
+                let name = links.link(ifindex).and_then(|l| l.name.clone());
+                (name, judge_ours(p, ifindex, &facts.want, links, &mut notes))
             }
             ProgKind::Native => (None, State::Native),
             ProgKind::Foreign => (None, State::Foreign),
@@ -276,28 +242,149 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
         | State::Mismatch
         | State::Renamed
         | State::Stacked
+        | State::ResetPending
         | State::GeneratorNotRun => true,
-        State::Unbound => facts.named && want.is_some(),
+        State::Unbound => (facts.named || facts.unit_running) && want.is_some(),
         _ => false,
     };
-    if state == State::Unbound && problem {
-        notes.push(format!(
-            "BindNetworkInterface={} is set but no binding is attached: sockets of the unit \
-             are not bound",
-            want.as_deref().unwrap_or_default()
-        ));
+    if let (State::Unbound, true, Some(w)) = (state, problem, want.as_deref()) {
+        // Our names say nothing about another namespace's interfaces.
+        let index = facts.other_netns.is_empty().then(|| links.index_of(w));
+        notes.push(unbound_note(w, index, facts.hierarchy.is_some()));
     }
     if state == State::Inactive && want.is_some() {
         notes.push("the unit has no cgroup (not running)".to_string());
     }
+    let warnings = bound_ifindexes(&facts, links)
+        .iter()
+        .filter_map(|i| links.vrfs.get(i))
+        .flat_map(vrf::warnings)
+        .collect();
     CgroupReport {
         facts,
         programs,
         state,
         problem,
         notes,
+        warnings,
         sockets: None,
     }
+}
+
+/// What fixes a binding that no longer matches its configuration or its interface. A binding
+/// the unit's configuration made is re-resolved at every daemon-reload (by the generator on
+/// systemd < 260, natively on v262); an ad hoc one (`--interface` on the command line) only by
+/// starting the command again.
+fn fix(origin: Option<Origin>) -> &'static str {
+    match origin {
+        Some(Origin::Key) => "run 'systemctl daemon-reload' (or restart the unit)",
+        _ => "restart the unit",
+    }
+}
+
+/// Judges one of our programs, binding to `ifindex`, against the unit's configuration `want`
+/// and the interfaces now; explains every state but ok in `notes`.
+fn judge_ours(
+    p: &Program,
+    ifindex: u32,
+    want: &Want,
+    links: &Links,
+    notes: &mut Vec<String>,
+) -> State {
+    let fix = fix(p.origin());
+    let Some(now) = links.link(ifindex) else {
+        let again = want.iface().and_then(|w| links.index_of(w).map(|i| (w, i)));
+        notes.push(match again {
+            Some((w, i)) => format!(
+                "ifindex {ifindex} no longer exists; {w} is now ifindex {i}: the interface was \
+                 re-created and new sockets fail with ENODEV; {fix} to bind it to ifindex {i}"
+            ),
+            None => format!(
+                "ifindex {ifindex} no longer exists: sockets created now are bound to a missing \
+                 device and cannot send; once the interface exists again, {fix}"
+            ),
+        });
+        return State::Gone;
+    };
+    let has = now.name.as_deref().unwrap_or("?");
+    let w = match want {
+        Want::Iface(w) => w.as_str(),
+        // The key is gone from the configuration, the binding it made is not: until the
+        // reload that removes it. An ad hoc binding never had the key.
+        Want::Unset if p.origin() == Some(Origin::Key) => {
+            notes.push(format!(
+                "BindNetworkInterface= is no longer set for the unit, but the binding it made \
+                 ({has}, ifindex {ifindex}) is still attached: {fix} to remove it"
+            ));
+            return State::ResetPending;
+        }
+        Want::Unset | Want::Unknown(_) => return State::Ok,
+    };
+    if now.name.as_deref() == Some(w) || now.altnames.iter().any(|a| a == w) {
+        return State::Ok;
+    }
+    match links.index_of(w) {
+        Some(i) => {
+            notes.push(format!(
+                "ifindex {ifindex} is now {has}, but BindNetworkInterface={w} is ifindex {i}: \
+                 the configuration changed or the interface was renamed; {fix} to bind it to {w}"
+            ));
+            State::Mismatch
+        }
+        None => {
+            notes.push(format!(
+                "ifindex {ifindex} is now named {has}; BindNetworkInterface={w} names no \
+                 interface: the interface was renamed, or the configuration now names one that \
+                 does not exist (a daemon-reload or restart then leaves the unit unbound until \
+                 {w} exists)"
+            ));
+            State::Renamed
+        }
+    }
+}
+
+/// Why a unit that sets `BindNetworkInterface=w` has no binding, and what binds it: `index`,
+/// the interface's ifindex now (`None`: unknown, the unit lives in another network namespace);
+/// `running`, whether the unit has a cgroup.
+fn unbound_note(w: &str, index: Option<Option<u32>>, running: bool) -> String {
+    let head = format!(
+        "BindNetworkInterface={w} is set but no binding is attached: sockets of the unit are \
+         not bound"
+    );
+    match (running, index) {
+        (false, _) => head,
+        (true, None) => format!(
+            "{head}; once {w} exists in the unit's network namespace, run 'systemctl \
+             daemon-reload' (or restart the unit)"
+        ),
+        (true, Some(Some(i))) => format!(
+            "{head}; {w} (ifindex {i}) was missing when the unit started or at the last \
+             daemon-reload, or the key was added since: run 'systemctl daemon-reload' (or \
+             restart the unit) to bind it"
+        ),
+        (true, Some(None)) => format!(
+            "{head}; no interface {w} exists: create it, then run 'systemctl daemon-reload' (or \
+             restart the unit)"
+        ),
+    }
+}
+
+/// The interfaces (in our network namespace) that the cgroup's bindings bind to: our programs'
+/// ifindexes that exist, and for systemd's native program (whose ifindex is unreadable) the
+/// wanted interface. None for processes in another network namespace.
+pub fn bound_ifindexes(facts: &CgroupFacts, links: &Links) -> BTreeSet<u32> {
+    if !facts.other_netns.is_empty() {
+        return BTreeSet::new();
+    }
+    facts
+        .programs
+        .iter()
+        .filter_map(|p| match p.kind {
+            ProgKind::Ours(i) => links.link(i).map(|_| i),
+            ProgKind::Native => facts.want.iface().and_then(|w| links.index_of(w)),
+            ProgKind::Foreign => None,
+        })
+        .collect()
 }
 
 /// Whether a missing generated drop-in means anything on this host: systemd before v260 needs
@@ -546,6 +633,141 @@ mod tests {
         let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
         assert_eq!(states(&r), (State::Mismatch, vec![State::Mismatch], true));
         assert!(r.notes[0].contains("BindNetworkInterface=mgmt is ifindex 4"));
+    }
+
+    /// Issue 14: each way a running unit's binding drifts from its configuration or its
+    /// interface has a state, makes status exit 1 and says what fixes it.
+    #[test]
+    fn drift_after_start() {
+        let l = links();
+        let reload = "run 'systemctl daemon-reload' (or restart the unit)";
+        // (a) Deleted and re-created: a binding the unit made is followed at the next reload;
+        // an ad hoc one only by a restart.
+        let r = assess(
+            facts("/a.service", vec![ours_unit(1, 5)], iface("mgmt")),
+            &l,
+        );
+        assert_eq!(states(&r), (State::Gone, vec![State::Gone], true));
+        assert!(
+            r.notes[0].ends_with(&format!("; {reload} to bind it to ifindex 4")),
+            "{:?}",
+            r.notes
+        );
+        let r = assess(facts("/a.service", vec![ours(1, 5)], iface("mgmt")), &l);
+        assert!(r.notes[0].ends_with("; restart the unit to bind it to ifindex 4"));
+        // (b) A drop-in names another interface than the one bound, reload pending.
+        let r = assess(
+            facts("/a.service", vec![ours_unit(1, 7)], iface("mgmt")),
+            &l,
+        );
+        assert_eq!(states(&r), (State::Mismatch, vec![State::Mismatch], true));
+        assert_eq!(
+            r.notes,
+            [format!(
+                "ifindex 7 is now dmz, but BindNetworkInterface=mgmt is ifindex 4: the \
+                 configuration changed or the interface was renamed; {reload} to bind it to mgmt"
+            )]
+        );
+        // (c) The key reset, the unit's binding still there: reset pending.
+        let r = assess(facts("/a.service", vec![ours_unit(1, 4)], Want::Unset), &l);
+        assert_eq!(
+            states(&r),
+            (State::ResetPending, vec![State::ResetPending], true)
+        );
+        assert_eq!(r.programs[0].interface.as_deref(), Some("mgmt"));
+        assert_eq!(
+            r.notes,
+            [format!(
+                "BindNetworkInterface= is no longer set for the unit, but the binding it made \
+                 (mgmt, ifindex 4) is still attached: {reload} to remove it"
+            )]
+        );
+        assert_eq!(exit_status(&[r]), 1);
+        assert_eq!(State::ResetPending.as_str(), "reset-pending");
+        // ... but an ad hoc binding never had the key: fine. An unreadable unit says nothing.
+        let r = assess(facts("/a.service", vec![ours(1, 4)], Want::Unset), &l);
+        assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
+        let r = assess(
+            facts("/a.service", vec![ours_unit(1, 4)], Want::Unknown(None)),
+            &l,
+        );
+        assert_eq!(r.state, State::Ok);
+        // Stale and reset at once: the worse state wins.
+        let r = assess(facts("/a.service", vec![ours_unit(1, 5)], Want::Unset), &l);
+        assert_eq!(r.state, State::Gone);
+        // (d) The key set, the unit running, nothing attached: unbound, a problem even when
+        // not named; the note says whether the interface exists now.
+        let mut f = facts("/system.slice/a.service", vec![], iface("mgmt"));
+        f.unit_running = true;
+        let r = assess(f.clone(), &l);
+        assert_eq!(states(&r), (State::Unbound, vec![], true));
+        assert_eq!(
+            r.notes,
+            [format!(
+                "BindNetworkInterface=mgmt is set but no binding is attached: sockets of the \
+                 unit are not bound; mgmt (ifindex 4) was missing when the unit started or at \
+                 the last daemon-reload, or the key was added since: {reload} to bind it"
+            )]
+        );
+        f.want = iface("old");
+        let r = assess(f.clone(), &l);
+        assert!(
+            r.notes[0].ends_with(
+                "; no interface old exists: create it, then run 'systemctl daemon-reload' (or \
+                 restart the unit)"
+            ),
+            "{:?}",
+            r.notes
+        );
+        // A running unit that wants nothing is not reported as a problem.
+        f.want = Want::Unset;
+        assert!(!assess(f.clone(), &l).problem);
+        // In another network namespace: whether the interface exists there is not known.
+        let mut theirs = f.clone();
+        theirs.want = iface("mgmt");
+        theirs.other_netns_pids = vec![42];
+        theirs.other_netns = vec![4026532000];
+        let r = assess(theirs, &l);
+        assert!(
+            r.notes[1].ends_with(
+                "; once mgmt exists in the unit's network namespace, run 'systemctl \
+                 daemon-reload' (or restart the unit)"
+            ),
+            "{:?}",
+            r.notes
+        );
+        // Distinct from the generator not having run for it.
+        f.want = iface("mgmt");
+        f.generator_dropin = Some(PathBuf::from("/run/systemd/generator/a.service.d/x.conf"));
+        let r = assess(f, &l);
+        assert_eq!((r.state, r.notes.len()), (State::GeneratorNotRun, 1));
+    }
+
+    /// Issue 20: a bound VRF lacking the localhost set-up is a warning on the cgroups it binds,
+    /// whoever's binding it is, and no problem.
+    #[test]
+    fn vrf_warnings_on_bound_cgroups() {
+        let l = links_with_vrf();
+        let warning = "VRF mgmt (table 10): no unreachable default route in its table: a lookup \
+                       that misses there falls through to the main table and leaves outside the \
+                       VRF; run 'ip route add vrf mgmt unreachable default metric 8192'";
+        let r = assess(facts("/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
+        assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
+        assert_eq!(r.warnings, [warning]);
+        assert_eq!(exit_status(&[r]), 0);
+        // systemd's own binding: the wanted interface is the bound one.
+        let r = assess(facts("/a.service", vec![native(2)], iface("mgmt")), &l);
+        assert_eq!(r.warnings, [warning]);
+        // Not bound to the VRF, not bound at all, or bound in another namespace: nothing.
+        let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
+        assert!(r.warnings.is_empty());
+        let mut f = facts("/a.service", vec![], iface("mgmt"));
+        f.unit_running = true;
+        assert!(assess(f, &l).warnings.is_empty());
+        let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
+        f.other_netns_pids = vec![42];
+        f.other_netns = vec![4026532000];
+        assert!(assess(f, &l).warnings.is_empty());
     }
 
     #[test]

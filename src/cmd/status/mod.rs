@@ -9,7 +9,8 @@
 //! and tested on hand-written facts.
 //!
 //! One file per job: `facts` (the data), `gather` (the only part that talks to the kernel),
-//! `judge` (verdicts and exit status), `render` (table and JSON), `args` (`UNIT` patterns),
+//! `judge` (verdicts and exit status), `vrf` (the VRF preflight's warnings), `render` (table
+//! and JSON), `args` (`UNIT` patterns),
 //! `error` (why status could not report); this file runs them in order.
 
 mod args;
@@ -20,6 +21,7 @@ mod judge;
 mod render;
 #[cfg(test)]
 mod testdata;
+mod vrf;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -37,6 +39,7 @@ pub use judge::{
     State,
 };
 pub use render::{error_json, render_text, to_json};
+pub use vrf::{warnings as vrf_warnings, FamilySetup, VrfFacts};
 
 /// Runs `status` with `opts`, writing to `out`; returns the exit status.
 ///
@@ -92,8 +95,9 @@ fn write_out(out: &mut dyn Write, text: &str) -> io::Result<()> {
 }
 
 /// `bindif-launch status [--sockets] [--json] [UNIT…]`: prints to stdout, returns the exit
-/// status (0 all ok, 1 something stale, stacked, unbound or not reached by the generator, 2 bad
-/// arguments). Unit files and the generator's output are read below `root` (`--root=`).
+/// status (0 all ok, 1 something stale, drifted from its configuration, stacked, unbound or not
+/// reached by the generator, 2 bad arguments; the VRF preflight only warns). Unit files and the
+/// generator's output are read below `root` (`--root=`).
 pub fn run(root: &Path, units: &[String], sockets: bool, json: bool) -> i32 {
     let mut opts = Options::new(units, sockets, json);
     opts.root = root.to_path_buf();

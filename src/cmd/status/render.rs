@@ -111,12 +111,22 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
     }
     let mut out = table(&rows);
     let noted: Vec<&CgroupReport> = reports.iter().filter(|r| !r.notes.is_empty()).collect();
-    if !noted.is_empty() {
+    // A VRF's warnings once, however many units it binds (the JSON has them per cgroup).
+    let mut warnings: Vec<&str> = Vec::new();
+    for w in reports.iter().flat_map(|r| &r.warnings) {
+        if !warnings.contains(&w.as_str()) {
+            warnings.push(w);
+        }
+    }
+    if !noted.is_empty() || !warnings.is_empty() {
         out.push('\n');
         for r in noted {
             for n in &r.notes {
                 out.push_str(&format!("{}: {n}\n", r.label()));
             }
+        }
+        for w in warnings {
+            out.push_str(&format!("warning: {w}\n"));
         }
     }
     let with_sockets: Vec<&CgroupReport> = reports.iter().filter(|r| r.sockets.is_some()).collect();
@@ -219,6 +229,12 @@ pub fn to_json(reports: &[CgroupReport], hierarchies: &[PathBuf]) -> Value {
                             .map(|i| Value::Num(*i as i64))
                             .collect(),
                     ),
+                ));
+            }
+            if !r.warnings.is_empty() {
+                fields.push((
+                    "warnings",
+                    Value::Arr(r.warnings.iter().map(|w| Value::str(w.as_str())).collect()),
                 ));
             }
             if let Some(d) = &f.generator_dropin {
@@ -327,7 +343,11 @@ mod tests {
                 &l,
             ),
             assess(
-                facts("/system.slice/dns.service", vec![ours(43, 5)], iface("dmz")),
+                facts(
+                    "/system.slice/dns.service",
+                    vec![ours_unit(43, 5)],
+                    iface("dmz"),
+                ),
                 &l,
             ),
             assess(
@@ -391,6 +411,40 @@ mod tests {
         }
         let want = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(got, want, "{} differs", path.display());
+    }
+
+    /// A VRF's warnings: once in the text however many units it binds, per cgroup in the JSON.
+    #[test]
+    fn renders_vrf_warnings_once() {
+        let l = links_with_vrf();
+        let reports: Vec<CgroupReport> = ["/a.service", "/b.service"]
+            .iter()
+            .map(|p| assess(facts(p, vec![ours(1, 4)], iface("mgmt")), &l))
+            .collect();
+        let text = render_text(&reports, Some(Path::new(MAIN)));
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .collect();
+        assert_eq!(
+            warnings,
+            ["warning: VRF mgmt (table 10): no unreachable default route in its table: a lookup \
+              that misses there falls through to the main table and leaves outside the VRF; run \
+              'ip route add vrf mgmt unreachable default metric 8192'"]
+        );
+        let json = to_json(&reports, &[PathBuf::from(MAIN)]).render();
+        assert_eq!(
+            json.matches("\"warnings\":[\"VRF mgmt (table 10): ")
+                .count(),
+            2
+        );
+        assert!(json.contains("\"ok\":true"), "{json}");
+        // Without warnings the document is as before: no member.
+        let plain = assess(
+            facts("/a.service", vec![ours(1, 4)], iface("mgmt")),
+            &links(),
+        );
+        assert!(!to_json(&[plain], &[]).render().contains("warnings"));
     }
 
     #[test]

@@ -20,6 +20,15 @@ pub(super) fn ours(id: u32, ifindex: u32) -> Program {
     }
 }
 
+/// Ours, put there by the unit's `BindNetworkInterface=` (the attach step).
+pub(super) fn ours_unit(id: u32, ifindex: u32) -> Program {
+    Program {
+        id,
+        name: crate::program::UNIT_PROG_NAME.into(),
+        kind: ProgKind::Ours(ifindex),
+    }
+}
+
 pub(super) fn native(id: u32) -> Program {
     Program {
         id,
@@ -49,6 +58,7 @@ pub(super) fn facts(path: &str, programs: Vec<Program>, want: Want) -> CgroupFac
         other_netns_pids: Vec::new(),
         other_netns: Vec::new(),
         generator_dropin: None,
+        unit_running: false,
     }
 }
 
@@ -111,4 +121,23 @@ pub(super) fn sock(
         inode,
         uid: 0,
     }
+}
+
+/// [`links`] where mgmt (ifindex 4) is a VRF lacking the unreachable default of IPv4 (the rest
+/// unknown).
+pub(super) fn links_with_vrf() -> Links {
+    let mut l = links();
+    l.vrfs.insert(
+        4,
+        super::vrf::VrfFacts {
+            name: "mgmt".into(),
+            table: 10,
+            v4: super::vrf::FamilySetup {
+                routes: Some(vec![]),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    l
 }
