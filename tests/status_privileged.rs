@@ -528,7 +528,8 @@ fn reports_drift_from_the_configuration() {
         ),
         format!(
             "plain.service: BindNetworkInterface= is no longer set for the unit, but the binding \
-             it made (bt0, ifindex {bt0}) is still attached: {reload} to remove it"
+             it made (bt0, ifindex {bt0}) is still attached (a daemon-reload keeps it, as on \
+             systemd 262): restart the unit to remove it"
         ),
         format!(
             "bst@bt1.service: BindNetworkInterface=bt1 is set but no binding is attached: \

@@ -211,11 +211,10 @@ fn reconcile_running(r: &Resolved, root: &Path, version: Option<u32>, log: &Logg
             log,
             Level::Debug,
             &format!(
-                "Re-resolved running units below {}: {} examined, {} bound, {} unbound, {} missing an interface, {} in another network namespace, {} failed ({:?}).",
+                "Re-resolved running units below {}: {} examined, {} bound, {} missing an interface, {} in another network namespace, {} failed ({:?}).",
                 h.display(),
                 t.examined,
                 t.bound,
-                t.unbound,
                 t.missing,
                 t.skipped_netns,
                 t.failed,

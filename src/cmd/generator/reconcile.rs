@@ -13,7 +13,13 @@
 //! | key set | exists, ifindex N | exactly one, for N | none |
 //! | key set | exists, ifindex N | none, stale, several | attach for N, remove the older copies |
 //! | key set | missing | any | remove them; log `Couldn't find index …, ignoring` |
-//! | key unset or reset | — | some | remove them |
+//! | key unset or reset | — | any | none: the binding stays until the unit restarts |
+//!
+//! The last row is what systemd 262 does, measured (tests/vm/scenarios/reload.sh on sid): after a
+//! drop-in resets the key and a reload, `systemctl show` says the property is empty and the
+//! program stays, binding every new socket, until the unit stops. A user moving to 262 must see
+//! no difference, so the reload leaves it too; `bindif-launch status` reports such a unit as
+//! `reset-pending`.
 //!
 //! Only programs named for the key ([`Origin::Key`]) are followed or removed: a binding the
 //! explicit ad hoc form made is not the configuration's to change. Nothing here can fail the
@@ -56,10 +62,6 @@ pub enum Action {
     Bind {
         ifindex: u32,
     },
-    /// Remove the key's programs `ids`: the key is gone or reset.
-    Unbind {
-        ids: Vec<u32>,
-    },
     /// The interface does not exist: remove the key's programs `ids` (maybe none) and say so.
     Missing {
         ids: Vec<u32>,
@@ -75,8 +77,8 @@ pub fn decide(wanted: &Wanted, resolved: Option<u32>, attached: &[Attached]) -> 
         .map(|a| a.id)
         .collect();
     match (wanted, resolved) {
-        (Wanted::Unset, _) if key_ids.is_empty() => Action::Keep,
-        (Wanted::Unset, _) => Action::Unbind { ids: key_ids },
+        // The key is gone or reset: 262 keeps the binding until the unit restarts.
+        (Wanted::Unset, _) => Action::Keep,
         (Wanted::Interface(_), None) => Action::Missing { ids: key_ids },
         (Wanted::Interface(_), Some(ifindex)) => {
             // Exactly one program of ours, for this ifindex: a start or the last reload made it.
@@ -257,7 +259,6 @@ impl Resolver {
 pub struct Tally {
     pub examined: usize,
     pub bound: usize,
-    pub unbound: usize,
     pub missing: usize,
     pub skipped_netns: usize,
     pub failed: usize,
@@ -328,16 +329,6 @@ pub fn apply(
                         ),
                     );
                 }
-                Action::Unbind { .. } => {
-                    tally.unbound += 1;
-                    log(
-                        Level::Info,
-                        format!(
-                            "{}: bind-interface: BindNetworkInterface= is no longer set, removed the binding at daemon-reload.",
-                            r.unit
-                        ),
-                    );
-                }
                 Action::Missing { .. } => {
                     tally.missing += 1;
                     // systemd 262's words, at every re-realization that misses the interface.
@@ -382,7 +373,7 @@ fn act(path: &Path, action: &Action) -> Result<(), sys::Error> {
                 None => Ok(()),
             }
         }
-        Action::Unbind { ids } | Action::Missing { ids } => bpf::detach_ids(dir.as_fd(), ids)
+        Action::Missing { ids } => bpf::detach_ids(dir.as_fd(), ids)
             .map(drop)
             .map_err(|e| sys::Error::new(sys::Category::Bpf, "detach BPF programs from", shown, e)),
     }
@@ -457,10 +448,11 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_unbinds_only_the_keys_programs() {
+    fn a_reset_keeps_the_binding_until_the_unit_restarts_as_262_does() {
+        assert_eq!(decide(&Wanted::Unset, None, &[key(9, 4)]), Action::Keep);
         assert_eq!(
             decide(&Wanted::Unset, None, &[explicit(3, 2), key(9, 4)]),
-            Action::Unbind { ids: vec![9] }
+            Action::Keep
         );
     }
 

@@ -36,7 +36,7 @@ pub enum State {
     /// the generator wrote no drop-in for it: it starts unbound, silently.
     GeneratorNotRun,
     /// Ours, made by the unit's `BindNetworkInterface=`, which the unit no longer sets: the
-    /// binding stays until the daemon-reload or restart that removes it.
+    /// binding stays until the unit restarts (a daemon-reload keeps it, as v262's does).
     ResetPending,
     /// More than one binding program on one cgroup.
     Stacked,
@@ -309,12 +309,14 @@ fn judge_ours(
     let has = now.name.as_deref().unwrap_or("?");
     let w = match want {
         Want::Iface(w) => w.as_str(),
-        // The key is gone from the configuration, the binding it made is not: until the
-        // reload that removes it. An ad hoc binding never had the key.
+        // The key is gone from the configuration, the binding it made is not: a daemon-reload
+        // keeps it (systemd 262 does too, measured), a restart removes it. An ad hoc binding
+        // never had the key.
         Want::Unset if p.origin() == Some(Origin::Key) => {
             notes.push(format!(
                 "BindNetworkInterface= is no longer set for the unit, but the binding it made \
-                 ({has}, ifindex {ifindex}) is still attached: {fix} to remove it"
+                 ({has}, ifindex {ifindex}) is still attached (a daemon-reload keeps it, as on \
+                 systemd 262): restart the unit to remove it"
             ));
             return State::ResetPending;
         }
@@ -677,10 +679,12 @@ mod tests {
         assert_eq!(r.programs[0].interface.as_deref(), Some("mgmt"));
         assert_eq!(
             r.notes,
-            [format!(
+            [
                 "BindNetworkInterface= is no longer set for the unit, but the binding it made \
-                 (mgmt, ifindex 4) is still attached: {reload} to remove it"
-            )]
+              (mgmt, ifindex 4) is still attached (a daemon-reload keeps it, as on systemd 262): \
+              restart the unit to remove it"
+                    .to_string()
+            ]
         );
         assert_eq!(exit_status(&[r]), 1);
         assert_eq!(State::ResetPending.as_str(), "reset-pending");

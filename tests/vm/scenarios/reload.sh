@@ -4,8 +4,9 @@
 # generator does the same from its reload run. A unit whose daemon creates new sockets all the time
 # (probed.py), one plain BindNetworkInterface= drop-in, then, without restarting it:
 #   a late interface, bound at the next reload; a re-created interface (new ifindex: ENODEV until
-#   the reload), followed at the reload; a changed value; a reset; a reload while the interface is
-#   missing (unbound, warning) and the reload that finds it again.
+#   the reload), followed at the reload; a changed value; a reset (262 keeps the binding until the
+#   unit restarts); a reload while the interface is missing (unbound, warning) and the reload that
+#   finds it again.
 # Each step records the device of the daemon's newest sockets and the unit's MainPID continuity, so
 # the SAME lines compare the package on old systemd with 262 observation by observation.
 # layouts: unified hybrid legacy
@@ -75,7 +76,8 @@ step "value changed, reload" vrf-rl2 1
 printf '[Service]\nBindNetworkInterface=\n' | dropin_write rl.service zz-reset.conf
 reload
 evidence "after the reset: BindNetworkInterface=$(systemctl show -p BindNetworkInterface --value rl.service 2>/dev/null), drop-ins $(systemctl show -p DropInPaths --value rl.service)"
-step "value reset, reload" - 0
+# 262 keeps the binding after a reset until the unit restarts (measured): so does the package
+step "value reset, reload" vrf-rl2 1
 rm -f /etc/systemd/system/rl.service.d/zz-reset.conf
 
 bind_dropin rl.service vrf-rl native
