@@ -5,7 +5,9 @@
 //!
 //! Rules (each checked against systemd 252, see `tests/unit_load.rs`):
 //! - The catalog (see [`super::catalog`]) maps the name to a fragment.
-//! - No fragment under an instance name: the template's fragment is used.
+//! - No fragment under an instance name: the template's fragment is used. An alias symlink
+//!   to another template's instance (`bar-alias@3.service → yup@3.service`, only `yup@.service`
+//!   installed) leads to that template, not to the alias's own (`bar-alias@.service`).
 //! - The unit's id is the fragment's file name (the instance filled in for a template), so
 //!   loading an alias gives the target's id; the other names become aliases.
 //! - A fragment that resolves to `/dev/null` or is an empty regular file is masked.
