@@ -629,6 +629,12 @@ impl Catalog {
         Err(())
     }
 
+    /// The fragment the name leads to in the unit id map, aliases followed (a host path); `None`
+    /// when nothing does or the aliases loop. Unlike loading, an instance name without an entry
+    /// of its own is not looked up as its template.
+    pub fn fragment_of(&self, name: &str) -> Option<PathBuf> {
+        self.resolve(name).ok().flatten()
+    }
 
     /// `null_or_empty_path()` inside the root: `/dev/null` or an empty regular file.
     fn null_or_empty(&self, host: &Path) -> bool {
