@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use bindif::cgroup_path::Layout;
 use bindif::cmd::generator::{self, Options, Outcome};
+use bindif::unit::catalog::Catalog;
 use bindif::unit::paths::SearchPath;
 
 fn fixtures() -> PathBuf {
@@ -181,6 +182,50 @@ fn rerun_is_stable() {
     .unwrap();
     assert_eq!(first.plan, again.plan);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// An alias of another template's instance names a unit no file is named after: the
+/// enumeration lists it (`yup@3.service` for `bar-alias@3.service -> yup@3.service`), and
+/// the instance a template alias no longer reaches (`bar@3.service`: `bar-alias@3` leads
+/// elsewhere); `status` finds the units whose key sits in an alias's drop-ins.
+#[test]
+fn enumeration_reaches_alias_instances() {
+    let root = fixtures().join("template-alias/root");
+    let catalog = Catalog::new(generator::search_path_without_generators(
+        &SearchPath::system_with_env(&root, None),
+    ));
+    let names = generator::enumerate(&catalog);
+    assert_eq!(
+        names,
+        [
+            "bar-alias@.service",
+            "bar-alias@2.service",
+            "bar-alias@3.service",
+            "bar@.service",
+            "bar@2.service",
+            "bar@3.service",
+            "lst-alias@1.socket",
+            "lst@.service",
+            "lst@.socket",
+            "lst@1.socket",
+            "yup@.service",
+            "yup@2.service",
+            "yup@3.service",
+        ]
+    );
+    assert_eq!(
+        generator::mentioning(&catalog, &names, "BindNetworkInterface"),
+        [
+            "bar-alias@.service",
+            "bar-alias@2.service",
+            "bar-alias@3.service",
+            "bar@.service",
+            "lst-alias@1.socket",
+            "lst@1.socket",
+            "yup@2.service",
+            "yup@3.service",
+        ]
+    );
 }
 
 #[test]
@@ -426,6 +471,50 @@ fn systemd_runs_the_attach_step_first() {
                 "/usr/bin/true every-service".into(),
                 "/usr/bin/true hand-made".into(),
             ],
+        ),
+        // An alias of another template's instance (TEST-15-DROPIN.sh's bar-alias@3 ->
+        // yup@3): the unit is yup@3.service, %n in the attach step expands to that name, and
+        // the key set only in bar-alias@3.service.d/ or bar-alias@.service.d/ binds it.
+        (
+            "template-alias",
+            "yup@3.service",
+            "ExecStartPre",
+            vec![
+                attach("yup@3.service"),
+                "/usr/bin/true yup@3.service".into(),
+                "/usr/bin/true three".into(),
+            ],
+        ),
+        (
+            "template-alias",
+            "yup@2.service",
+            "ExecStartPre",
+            vec![
+                attach("yup@2.service"),
+                "/usr/bin/true yup@2.service".into(),
+            ],
+        ),
+        (
+            "template-alias",
+            "yup@7.service",
+            "ExecStartPre",
+            vec!["/usr/bin/true yup@7.service".into()],
+        ),
+        // bar-alias@.service -> bar@.service: its drop-ins reach every bar@X but the ones
+        // whose bar-alias@X leads elsewhere.
+        (
+            "template-alias",
+            "bar@7.service",
+            "ExecStartPre",
+            vec![attach("bar@7.service")],
+        ),
+        ("template-alias", "bar@2.service", "ExecStartPre", vec![]),
+        ("template-alias", "bar@3.service", "ExecStartPre", vec![]),
+        (
+            "template-alias",
+            "lst@1.socket",
+            "ExecStartPre",
+            vec![attach("lst@1.socket")],
         ),
         (
             "masked",
