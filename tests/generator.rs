@@ -228,6 +228,29 @@ fn enumeration_reaches_alias_instances() {
     );
 }
 
+/// The attach step runs `--attach %n`, and `%n` is the unit's real name, `yup@3.service` for
+/// the alias `bar-alias@3.service -> yup@3.service`: reading the unit by that name finds the
+/// alias's drop-ins and expands `%p`/`%i` from it; `show bar-alias@3.service` reads the same.
+#[test]
+fn launcher_reads_an_alias_instance_by_its_real_name() {
+    use bindif::cmd::launch::config;
+    let root = fixtures().join("template-alias/root");
+    for name in ["yup@3.service", "bar-alias@3.service"] {
+        let cfg = config::read(&root, name, 252).unwrap();
+        assert_eq!(cfg.loaded.name, "yup@3.service", "{name}");
+        // bar-alias@3.service.d/bind.conf: BindNetworkInterface=%p-%i
+        assert_eq!(cfg.interface(), Some("yup-3"), "{name}");
+    }
+    // bar-alias@2.service -> yup@.service: bar-alias@.service.d/ is yup@2's.
+    let cfg = config::read(&root, "yup@2.service", 252).unwrap();
+    assert_eq!(cfg.interface(), Some("mgmt"));
+    // bar-alias@.service -> bar@.service reaches bar@7, not bar@3 (bar-alias@3 is yup@3).
+    let cfg = config::read(&root, "bar@7.service", 252).unwrap();
+    assert_eq!(cfg.interface(), Some("mgmt"));
+    let cfg = config::read(&root, "bar@3.service", 252).unwrap();
+    assert_eq!(cfg.interface(), None);
+}
+
 #[test]
 fn wrap_lines() {
     use generator::wrap_line;
