@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use bindif::cgroup_path::Layout;
 use bindif::cmd::generator::{self, Options, Outcome};
+use bindif::unit::catalog::Catalog;
 use bindif::unit::paths::SearchPath;
 
 fn fixtures() -> PathBuf {
@@ -183,6 +184,77 @@ fn rerun_is_stable() {
     .unwrap();
     assert_eq!(first.plan, again.plan);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// An alias of another template's instance names a unit no file is named after: the
+/// enumeration lists it (`yup@3.service` for `bar-alias@3.service -> yup@3.service`), and
+/// the instance a template alias no longer reaches (`bar@3.service`: `bar-alias@3` leads
+/// elsewhere); `status` finds the units whose key sits in an alias's drop-ins.
+#[test]
+fn enumeration_reaches_alias_instances() {
+    let root = fixtures().join("template-alias/root");
+    let catalog = Catalog::new(generator::search_path_without_generators(
+        &SearchPath::system_with_env(&root, None),
+    ));
+    let names = generator::enumerate(&catalog);
+    assert_eq!(
+        names,
+        [
+            "bar-alias@.service",
+            "bar-alias@2.service",
+            "bar-alias@3.service",
+            "bar-alias@5.service",
+            "bar@.service",
+            "bar@2.service",
+            "bar@3.service",
+            "bar@5.service",
+            "lst-alias@1.socket",
+            "lst@.service",
+            "lst@.socket",
+            "lst@1.socket",
+            "yup@.service",
+            "yup@2.service",
+            "yup@3.service",
+        ]
+    );
+    assert_eq!(
+        generator::mentioning(&catalog, &names, "BindNetworkInterface"),
+        [
+            "bar-alias@.service",
+            "bar-alias@2.service",
+            "bar-alias@3.service",
+            "bar-alias@5.service",
+            "bar@.service",
+            "bar@5.service",
+            "lst-alias@1.socket",
+            "lst@1.socket",
+            "yup@2.service",
+            "yup@3.service",
+        ]
+    );
+}
+
+/// The attach step runs `--attach %n`, and `%n` is the unit's real name, `yup@3.service` for
+/// the alias `bar-alias@3.service -> yup@3.service`: reading the unit by that name finds the
+/// alias's drop-ins and expands `%p`/`%i` from it; `show bar-alias@3.service` reads the same.
+#[test]
+fn launcher_reads_an_alias_instance_by_its_real_name() {
+    use bindif::cmd::launch::config;
+    let root = fixtures().join("template-alias/root");
+    for name in ["yup@3.service", "bar-alias@3.service"] {
+        let cfg = config::read(&root, name, 252).unwrap();
+        assert_eq!(cfg.loaded.name, "yup@3.service", "{name}");
+        // bar-alias@3.service.d/bind.conf: BindNetworkInterface=%p-%i
+        assert_eq!(cfg.interface(), Some("yup-3"), "{name}");
+    }
+    // bar-alias@2.service -> yup@.service: bar-alias@.service.d/ is yup@2's.
+    let cfg = config::read(&root, "yup@2.service", 252).unwrap();
+    assert_eq!(cfg.interface(), Some("mgmt"));
+    // bar-alias@.service -> bar@.service reaches bar@7, not bar@3 (bar-alias@3 is yup@3).
+    let cfg = config::read(&root, "bar@7.service", 252).unwrap();
+    assert_eq!(cfg.interface(), Some("mgmt"));
+    let cfg = config::read(&root, "bar@3.service", 252).unwrap();
+    assert_eq!(cfg.interface(), None);
 }
 
 #[test]
@@ -428,6 +500,58 @@ fn systemd_runs_the_attach_step_first() {
                 "/usr/bin/true every-service".into(),
                 "/usr/bin/true hand-made".into(),
             ],
+        ),
+        // An alias of another template's instance (TEST-15-DROPIN.sh's bar-alias@3 ->
+        // yup@3): the unit is yup@3.service, %n in the attach step expands to that name, and
+        // the key set only in bar-alias@3.service.d/ or bar-alias@.service.d/ binds it.
+        (
+            "template-alias",
+            "yup@3.service",
+            "ExecStartPre",
+            vec![
+                attach("yup@3.service"),
+                "/usr/bin/true yup@3.service".into(),
+                "/usr/bin/true three".into(),
+            ],
+        ),
+        (
+            "template-alias",
+            "yup@2.service",
+            "ExecStartPre",
+            vec![
+                attach("yup@2.service"),
+                "/usr/bin/true yup@2.service".into(),
+            ],
+        ),
+        (
+            "template-alias",
+            "yup@7.service",
+            "ExecStartPre",
+            vec!["/usr/bin/true yup@7.service".into()],
+        ),
+        // bar-alias@.service -> bar@.service: its drop-ins reach every bar@X but the ones
+        // whose bar-alias@X leads elsewhere.
+        (
+            "template-alias",
+            "bar@7.service",
+            "ExecStartPre",
+            vec![attach("bar@7.service")],
+        ),
+        // bar-alias@5.service.d/ alone: bar@5 (what bar-alias@5 loads as) has its own
+        // ExecStartPre=, which the template's generated drop-in would reset.
+        (
+            "template-alias",
+            "bar@5.service",
+            "ExecStartPre",
+            vec![attach("bar@5.service"), "/usr/bin/true five".into()],
+        ),
+        ("template-alias", "bar@2.service", "ExecStartPre", vec![]),
+        ("template-alias", "bar@3.service", "ExecStartPre", vec![]),
+        (
+            "template-alias",
+            "lst@1.socket",
+            "ExecStartPre",
+            vec![attach("lst@1.socket")],
         ),
         (
             "masked",

@@ -24,6 +24,28 @@
 //!   (src/core/load-fragment.c `null_or_empty`).
 //! - alias: loading an alias gives the target's id, and the drop-ins of every alias name apply; a
 //!   self-alias is ignored; a type-changing alias is rejected; alias loops give ELOOP.
+//! - template-alias (systemd's test/units/TEST-15-DROPIN.sh, `testcase_template_dropins`, with
+//!   `.d/` drop-ins in place of its `.requires/` links): `bar-alias@.service → bar@.service`,
+//!   `bar-alias@1 → bar@1`, `bar-alias@2 → yup@.service`, `bar-alias@3 → yup@3.service` (no
+//!   `yup@3.service` file). `bar-alias@0`/`@1` are `bar@0`/`@1` with every `bar*` drop-in;
+//!   `bar-alias@2`/`@3` are `yup@2`/`@3` with the `yup*` and `bar-alias*` drop-ins (the
+//!   template alias included) and none of `bar*`; `bar@2`/`@3` are left with their own, without
+//!   `bar-alias@.service.d/` (the instance symlink wins over the template alias:
+//!   src/shared/unit-file.c `add_names`). Loading `yup@3` gives the same unit as `bar-alias@3`.
+//! - instance-alias (TEST-15 `testcase_template_alias`): `test15-b@inst.service →
+//!   test15-a@inst.service` makes `test15-b@inst` a name of `test15-a@inst` and back; the other
+//!   instances stay apart (`test15-b@other` has no fragment).
+//! - alias-installed (the same rule as installed by hand or `systemctl enable`): a link in
+//!   `/etc/systemd/system` to `/usr/lib/…/yup@3.service` (which does not exist) or to
+//!   `/usr/lib/…/yup@.service`; the alias's dash prefixes (`bar-.service.d/`,
+//!   `bar-@3.service.d/`) apply too; an alias whose instance differs from its target's
+//!   (`bar-alias@5 → yup@6`) is rejected, a `/dev/null` one masks, one leaving the search path
+//!   is a linked unit file named after the link.
+//! - alias-dropins (TEST-15 `testcase_alias_dropins`, test 2): the drop-ins of `test15-a` and
+//!   of its alias `test15-a1` apply to the unit whichever name loads it.
+//! - linked-alias (TEST-15 `testcase_linked_units`, with relative links so that `--root` can
+//!   answer): an alias of a linked unit file is a name of it; a link to `/test15-c@.scope` is
+//!   the unit `test15-c.service`, and the target's own name is ignored entirely.
 //! - syntax: invalid UTF-8 or a bad section header makes a fragment unloadable, but in a drop-in
 //!   only stops that drop-in (src/core/load-dropin.c ignores the error).
 //! - debian-merged-usr: with `systemd.pc` naming `/lib/systemd/system` (Debian 12's split-usr

@@ -9,7 +9,9 @@
 //!   Hidden files and names that are not valid unit names are skipped.
 //! - A symlink whose target (resolved inside the root, `.`/`..` and intermediate symlinks
 //!   removed, the last component not followed) lies in a search-path directory is an alias: the
-//!   name maps to the target's *name*, looked up again in the map (at most 32 hops, then ELOOP). A
+//!   name maps to the target's *name*, looked up again in the map (at most 32 hops, then ELOOP);
+//!   an instance name reached that way with no entry of its own is looked up as its template
+//!   (`bar-alias@3.service → yup@3.service` leads to `yup@.service`). A
 //!   symlink pointing outside the search path (a linked unit file, or `/dev/null`) maps to the
 //!   symlink itself. A symlink to the same name is a "self-alias" and ignored, so a lower-priority
 //!   directory provides the name. Alias symlinks must keep the type and template/instance form
@@ -604,16 +606,34 @@ impl Catalog {
     }
 
     /// `unit_ids_map_get()`: the fragment path a name leads to.
+    ///
+    /// An alias may name an instance that has no file of its own: `bar-alias@3.service →
+    /// yup@3.service` with only `yup@.service` installed. Once at least one alias hop was taken,
+    /// a name that is not in the map is looked up again as its template, so that alias leads
+    /// to `yup@.service` (and the unit is `yup@3.service`). The name asked for is not: a
+    /// missing instance falls back to its *own* template in [`super::load`] instead, which
+    /// for `bar-alias@3.service` would be the wrong unit. Errors: too many hops (ELOOP).
     pub(super) fn resolve(&self, name: &str) -> Result<Option<PathBuf>, ()> {
         let mut cur = std::borrow::Cow::Borrowed(name);
-        for _ in 0..FOLLOW_MAX {
-            match self.id(&cur) {
+        for hop in 0..FOLLOW_MAX {
+            let found = match self.id(&cur) {
+                None if hop > 0 => name::template_of(&cur).and_then(|t| self.id(&t)),
+                x => x,
+            };
+            match found {
                 None => return Ok(None),
                 Some(Target::Path(p)) => return Ok(Some(p)),
                 Some(Target::Name(n)) => cur = n.into(),
             }
         }
         Err(())
+    }
+
+    /// The fragment the name leads to in the unit id map, aliases followed (a host path); `None`
+    /// when nothing does or the aliases loop. Unlike loading, an instance name without an entry
+    /// of its own is not looked up as its template.
+    pub fn fragment_of(&self, name: &str) -> Option<PathBuf> {
+        self.resolve(name).ok().flatten()
     }
 
     /// `null_or_empty_path()` inside the root: `/dev/null` or an empty regular file.

@@ -5,7 +5,9 @@
 //!
 //! Rules (each checked against systemd 252, see `tests/unit_load.rs`):
 //! - The catalog (see [`super::catalog`]) maps the name to a fragment.
-//! - No fragment under an instance name: the template's fragment is used.
+//! - No fragment under an instance name: the template's fragment is used. An alias symlink
+//!   to another template's instance (`bar-alias@3.service → yup@3.service`, only `yup@.service`
+//!   installed) leads to that template, not to the alias's own (`bar-alias@.service`).
 //! - The unit's id is the fragment's file name (the instance filled in for a template), so
 //!   loading an alias gives the target's id; the other names become aliases.
 //! - A fragment that resolves to `/dev/null` or is an empty regular file is masked.
@@ -113,8 +115,22 @@ pub fn load(root: &Path, name: &str) -> Result<LoadedUnit, UnitLoadError> {
     load_with(&Catalog::system(root), name)
 }
 
-/// [`load`] with a prebuilt [`Catalog`] (reuse it across units).
-pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadError> {
+/// What a unit name leads to before any unit file is read: `unit_file_find_fragment()` and
+/// the id `unit_load_fragment()` gives the unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The unit's id: the fragment's name, the instance filled in for a template (for an alias,
+    /// the name its symlinks lead to); the name itself when there is no fragment.
+    pub id: String,
+    /// The fragment (a host path), `None` when no file leads to the name.
+    pub fragment: Option<PathBuf>,
+    /// The unit's other names, sorted: the aliases whose drop-ins apply too.
+    pub aliases: Vec<String>,
+}
+
+/// Which unit `name` is: its id, fragment and aliases, from the catalog alone (no unit file
+/// is read). Errors: not a loadable name ([`UnitLoadError::BadName`]), alias loop.
+pub fn identify(catalog: &Catalog, name: &str) -> Result<Identity, UnitLoadError> {
     let bad = || UnitLoadError::BadName {
         name: name.to_string(),
     };
@@ -168,6 +184,20 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadEr
         }
     }
     aliases.sort();
+    Ok(Identity {
+        id,
+        fragment,
+        aliases,
+    })
+}
+
+/// [`load`] with a prebuilt [`Catalog`] (reuse it across units).
+pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadError> {
+    let Identity {
+        id,
+        fragment,
+        aliases,
+    } = identify(catalog, name)?;
 
     let unit_type = name::unit_type(&id).unwrap_or("service").to_string();
     let sections = syntax::sections_for(&unit_type);

@@ -6,8 +6,9 @@
 //!
 //! Shape (one module per step; this one runs them and parses the command line):
 //! - [`enumerate`] (`units.rs`) lists every service/socket name the search path knows: unit files, templates,
-//!   instance files, names that only exist as `NAME.d/` drop-in directories, and the instances
-//!   a dash-prefix instance directory (`foo-@x.service.d/`) reaches (`foo-bar@x.service`). The generator
+//!   instance files, names that only exist as `NAME.d/` drop-in directories, the instances
+//!   a dash-prefix instance directory (`foo-@x.service.d/`) reaches (`foo-bar@x.service`), and
+//!   the instances an alias reaches (`bar-alias@3.service → yup@3.service`). The generator
 //!   output directories are left out, both for listing and for loading, because other
 //!   generators write into them while we run.
 //! - [`load_all`] (`units.rs`, spread over threads by `parallel.rs`) loads each name with one cached [`Catalog`]. A template `foo@.service` cannot be

@@ -14,7 +14,7 @@ use super::plan::Input;
 use super::{GENERATOR_DIRS, TEMPLATE_PLACEHOLDER};
 use crate::unit::catalog::Catalog;
 use crate::unit::chase::read_in_root;
-use crate::unit::load::load_with;
+use crate::unit::load::{identify, load_with};
 use crate::unit::name::{self, Kind};
 use crate::unit::paths::{under_root, SearchPath};
 
@@ -59,8 +59,9 @@ fn entries(catalog: &Catalog) -> impl Iterator<Item = (PathBuf, String)> + '_ {
     })
 }
 
-/// Every service, socket and slice name the catalog's directories hold: unit files and symlinks, and
-/// names that only exist as `NAME.d/` directories. Sorted.
+/// Every service, socket and slice name the catalog's directories hold: unit files and
+/// symlinks, and names that only exist as `NAME.d/` directories; and the instances those reach
+/// without a name of their own (see [`alias_reached_instances`]). Sorted.
 pub fn enumerate(catalog: &Catalog) -> Vec<String> {
     let mut names = BTreeSet::new();
     for (_, n) in entries(catalog) {
@@ -100,7 +101,57 @@ pub fn enumerate(catalog: &Catalog) -> Vec<String> {
             }
         }
     }
+    let reached = alias_reached_instances(catalog, &names);
+    names.extend(reached);
     names.into_iter().collect()
+}
+
+/// Instances that no entry names but whose drop-ins differ from their template's because of
+/// an alias, found from the instance names among `names` (symlinks and `NAME.d/` directories):
+/// - `bar-alias@3.service → yup@3.service` with only `yup@.service` installed: the unit is
+///   `yup@3.service`, and the drop-ins of `bar-alias@3.service.d/` and `bar-alias@.service.d/`
+///   are its own (TEST-15-DROPIN.sh, `testcase_template_dropins`). The generated drop-in and
+///   the attach step's `%n` must use that name.
+/// - `bar-alias@.service → bar@.service` makes `bar-alias@.service.d/` apply to every `bar@X`,
+///   except an X whose `bar-alias@X.service` leads elsewhere: that `bar@X` differs from its
+///   template and needs its own evaluation too. (`bar-alias@X.service.d/` alone makes `bar@X`
+///   by the same rule: it is the unit `bar-alias@X` loads as.)
+///
+/// Two id-map lookups per instance name, no file read: this runs at every daemon-reload.
+fn alias_reached_instances(catalog: &Catalog, names: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |fragment: Option<PathBuf>, instance: &str, name: &str| {
+        let Some(base) = fragment.as_deref().and_then(Path::file_name) else {
+            return;
+        };
+        let Some(base) = base.to_str() else { return };
+        if base == name {
+            return;
+        }
+        let unit = match name::kind(base) {
+            Some(Kind::Template) => name::instantiate(base, instance).ok(),
+            Some(Kind::Instance) => Some(base.to_string()),
+            _ => None,
+        };
+        if let Some(u) = unit.filter(|u| !names.contains(u)) {
+            out.push(u);
+        }
+    };
+    for n in names {
+        if name::kind(n) != Some(Kind::Instance) {
+            continue;
+        }
+        let (Some(t), Some(i)) = (name::template_of(n), name::instance(n)) else {
+            continue;
+        };
+        // The unit `n` is when a symlink leads it elsewhere (the id loading gives it).
+        add(catalog.fragment_of(n), i, n);
+        // Instance `i` of the template that `n`'s template is an alias of.
+        add(catalog.fragment_of(&t), i, &t);
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Loads every name with one catalog (in parallel, see [`map_ordered`]).
@@ -140,9 +191,9 @@ pub fn find_in_systemd_path(root: &Path, name: &str) -> Option<String> {
 
 /// The names among `names` (from [`enumerate`]) whose files may set `key`: a fragment, an
 /// alias or a drop-in directory that applies to the name (its own, its template's, a
-/// dash-prefix or the type-wide one) holds a file mentioning it. Reads each file once as
-/// bytes, without parsing, so that a caller (`status`) loads only those few units; a
-/// dash-prefix match is generous, the loader then decides.
+/// dash-prefix or the type-wide one), or one of an alias's, holds a file mentioning it. Reads
+/// each file once as bytes, without parsing, so that a caller (`status`) loads only those few
+/// units; a dash-prefix match is generous, the loader then decides.
 pub fn mentioning(catalog: &Catalog, names: &[String], key: &str) -> Vec<String> {
     let root = catalog.root();
     let needle = key.as_bytes();
@@ -173,9 +224,18 @@ pub fn mentioning(catalog: &Catalog, names: &[String], key: &str) -> Vec<String>
             None => {}
         }
     }
+    if stems.is_empty() {
+        return Vec::new();
+    }
+    let reaches = |n: &str| stems.iter().any(|s| applies_to(s, n));
+    // The drop-ins of a unit's aliases are its own too (`bar-alias@3.service.d/` for
+    // `yup@3.service`): asked of the catalog only for names no stem reaches directly.
+    let reaches_alias = |n: &str| {
+        identify(catalog, &load_name(n)).is_ok_and(|id| id.aliases.iter().any(|a| reaches(a)))
+    };
     names
         .iter()
-        .filter(|n| stems.iter().any(|s| applies_to(s, n)))
+        .filter(|n| reaches(n) || reaches_alias(n))
         .cloned()
         .collect()
 }
