@@ -124,9 +124,13 @@ fn other_netns_process(cg: &Path) -> Child {
     panic!("unshare --net did not give the process a namespace of its own");
 }
 
+/// The descriptor-limit test lowers this process's limit: the tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn reload_follows_configuration_and_interfaces() {
     require_privileges();
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let veth = Veth::new();
     let (a, b) = (veth.a.as_str(), veth.b.as_str());
     let (ia, ib) = (ifindex(a), ifindex(b));
@@ -144,6 +148,10 @@ fn reload_follows_configuration_and_interfaces() {
     let escaped = mkdir(root, "t.slice/_cpu.service");
     let outside = mkdir(root, "other/outside.service");
     let netns = mkdir(root, "t.slice/netns.service");
+    // A delegated unit whose processes all live in a sub-cgroup: its namespace counts too.
+    let netns_deep = mkdir(root, "t.slice/netns-deep.service");
+    let netns_payload = mkdir(root, "t.slice/netns-deep.service/payload");
+    let fail_closed = mkdir(root, "t.slice/closed.service");
     let slice = root.join("t.slice/t-in.slice");
 
     attach(&changed, ib, Origin::Key);
@@ -154,9 +162,11 @@ fn reload_follows_configuration_and_interfaces() {
     attach(&stacked, ia, Origin::Key);
     attach(&delegated, ib, Origin::Key);
     attach(&outside, ib, Origin::Key);
+    attach(&fail_closed, ia, Origin::Key);
     let mut stranger = other_netns_process(&netns);
+    let mut deep_stranger = other_netns_process(&netns_payload);
 
-    let w = |s: &str| Wanted::Interface(s.to_string());
+    let w = Wanted::interface;
     let config: HashMap<&str, Wanted> = [
         ("late.service", w(a)),
         ("changed.service", w(a)),
@@ -166,6 +176,14 @@ fn reload_follows_configuration_and_interfaces() {
         ("t-in.slice", w(b)),
         ("cpu.service", w(a)),
         ("netns.service", w(a)),
+        ("netns-deep.service", w(a)),
+        (
+            "closed.service",
+            Wanted::Interface {
+                name: "bindif-nx1".into(),
+                fail_closed: true,
+            },
+        ),
     ]
     .into_iter()
     .collect();
@@ -198,12 +216,26 @@ fn reload_follows_configuration_and_interfaces() {
     // Never into a unit's own cgroup, never outside the slices.
     assert_eq!(programs(&delegated), [(Origin::Key, ib)]);
     assert_eq!(programs(&outside), [(Origin::Key, ib)]);
-    // Another network namespace: left alone.
+    // Another network namespace, directly or in a sub-cgroup: left alone.
     assert_eq!(programs(&netns), []);
-    assert_eq!(tally.skipped_netns, 1, "{tally:?}");
+    assert_eq!(programs(&netns_deep), []);
+    assert_eq!(tally.skipped_netns, 2, "{tally:?}");
+    // Fail-closed and missing: the stale binding stays (new sockets fail, never unbound).
+    assert_eq!(programs(&fail_closed), [(Origin::Key, ia)]);
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "closed.service: bind-interface: Couldn't find index of network interface 'bindif-nx1', keeping the stale binding"
+        )),
+        "{lines:#?}"
+    );
     assert_eq!(
-        (tally.bound, tally.missing, tally.failed),
-        (6, 1, 0),
+        (
+            tally.bound,
+            tally.missing,
+            tally.kept_fail_closed,
+            tally.failed
+        ),
+        (6, 1, 1, 0),
         "{tally:?} {lines:#?}"
     );
 
@@ -231,6 +263,48 @@ fn reload_follows_configuration_and_interfaces() {
     // The explicit form keeps its stale ifindex: no configuration describes it.
     assert_eq!(programs(&explicit), [(Origin::Explicit, ia)]);
     assert_eq!(programs(&netns), []);
-    let _ = stranger.kill();
-    let _ = stranger.wait();
+    for p in [&mut stranger, &mut deep_stranger] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}
+
+#[test]
+fn the_walk_holds_one_directory_open_at_a_time() {
+    require_privileges();
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // More sibling slices than a generator's default soft limit of descriptors (1024).
+    let t = TestCgroup::new();
+    for i in 0..1100 {
+        mkdir(&t.path, &format!("s{i}.slice/u{i}.service"));
+    }
+    let lines = std::cell::RefCell::new(Vec::new());
+    let log = |_: Level, text: String| lines.borrow_mut().push(text);
+    let limit = rlimit_nofile();
+    set_rlimit_nofile(256);
+    let found = reconcile::running(&t.path, &log);
+    set_rlimit_nofile(limit);
+    assert_eq!(found.len(), 2200, "{:#?}", lines.borrow());
+    assert!(lines.borrow().is_empty(), "{:#?}", lines.borrow());
+}
+
+fn rlimit_nofile() -> u64 {
+    let text = fs::read_to_string("/proc/self/limits").unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+/// Lowers (or restores) this process's soft descriptor limit, through prlimit(1).
+fn set_rlimit_nofile(n: u64) {
+    run(
+        "prlimit",
+        &[
+            "--pid",
+            &std::process::id().to_string(),
+            &format!("--nofile={n}:"),
+        ],
+    );
 }

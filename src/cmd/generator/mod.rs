@@ -103,7 +103,8 @@ pub struct Options {
     pub kmsg: bool,
     pub debug: bool,
     /// Re-resolve the bindings of running units (daemon-reload): only the installed generator
-    /// on the host itself, never a run on a tree below another root.
+    /// run by PID 1 on the host itself (output in `/run/systemd/generator`), never a run on a
+    /// tree below another root or one by `systemd-analyze`.
     pub reconcile: bool,
 }
 
@@ -155,9 +156,11 @@ fn resolve_units(full: &SearchPath, layout: &Layout, version: Option<u32>) -> Re
     }
 }
 
-/// What a running unit's configuration asks for now, from the units the generator loaded (a
-/// running template instance is loaded on demand). Evaluated as the attach step evaluates it at
-/// start: specifiers, validation, the last valid value.
+/// What a running unit's configuration asks for now, from the units the generator loaded.
+/// Evaluated as the attach step evaluates it at start: specifiers, validation, the last valid
+/// value, the fail policy. A running template instance with no name of its own in the search
+/// path (no instance drop-in directory, no alias: `enumerate` lists those) is configured by its
+/// template alone, so it is loaded only when the template carries the key.
 fn wanted_now<'a>(
     r: &'a Resolved,
     facts: &'a LazyHostFacts,
@@ -172,6 +175,9 @@ fn wanted_now<'a>(
         let loaded = match by_name.get(unit) {
             Some(Input { unit: Ok(u), .. }) => u,
             Some(Input { unit: Err(_), .. }) => return reconcile::Wanted::Unset,
+            None if !template_carries_key(&by_name, unit, section) => {
+                return reconcile::Wanted::Unset
+            }
             None => match load_with(&r.catalog, unit) {
                 Ok(u) => {
                     loaded_here = u;
@@ -190,11 +196,23 @@ fn wanted_now<'a>(
         let mut spec = SpecifierContext::lazy(&loaded.name, facts);
         spec.fragment_path = fragment.as_deref();
         let ctx = EvalContext::new(spec, version);
-        match eval::evaluate_bind(loaded, &ctx).interface.value {
-            Some(i) => reconcile::Wanted::Interface(i),
+        let bind = eval::evaluate_bind(loaded, &ctx);
+        match bind.interface.value {
+            Some(name) => reconcile::Wanted::Interface {
+                name,
+                fail_closed: bind.fail_closed.value,
+            },
             None => reconcile::Wanted::Unset,
         }
     }
+}
+
+/// Whether `unit`, a name the search path does not list, can carry the key: only an instance
+/// whose template (loaded through the placeholder instance) carries it.
+fn template_carries_key(by_name: &HashMap<&str, &Input>, unit: &str, section: &str) -> bool {
+    crate::unit::name::template_of(unit)
+        .and_then(|t| by_name.get(t.as_str()).copied())
+        .is_some_and(|i| matches!(&i.unit, Ok(u) if plan::carries_key(u, section)))
 }
 
 /// daemon-reload re-resolution (see [`reconcile`]): every running unit's binding follows its
@@ -205,18 +223,20 @@ fn reconcile_running(r: &Resolved, root: &Path, version: Option<u32>, log: &Logg
     let facts = LazyHostFacts::new(root);
     let mut wanted = wanted_now(r, &facts, version.unwrap_or(NATIVE_SINCE - 1));
     let mut resolver = reconcile::Resolver::default();
-    for h in reconcile::hierarchies() {
+    for h in reconcile::walk_roots() {
         let found = reconcile::running(&h, &say);
         let t = reconcile::apply(&found, &mut wanted, &mut resolver, &say);
         log_lines(
             log,
             Level::Debug,
             &format!(
-                "Re-resolved running units below {}: {} examined, {} bound, {} missing an interface, {} in another network namespace, {} failed ({:?}).",
+                "Re-resolved running units below {}: {} running, {} with the key, {} bound, {} missing an interface, {} kept fail-closed, {} in another network namespace, {} failed ({:?}).",
                 h.display(),
+                found.len(),
                 t.examined,
                 t.bound,
                 t.missing,
+                t.kept_fail_closed,
                 t.skipped_netns,
                 t.failed,
                 started.elapsed()
@@ -265,11 +285,8 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     };
     let full = SearchPath::system(&opts.root);
     let resolved = resolve_units(&full, &layout, version);
-    if opts.reconcile {
-        reconcile_running(&resolved, &opts.root, version, &log);
-    }
-    let Resolved { plan, inputs, .. } = resolved;
-    let units_seen = inputs.len();
+    let plan = &resolved.plan;
+    let units_seen = resolved.inputs.len();
     for m in &plan.messages {
         log_lines(&log, m.level, &m.text);
     }
@@ -328,8 +345,12 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
             elapsed
         ),
     );
+    // Last: whatever happens while re-resolving running units, every drop-in is written.
+    if opts.reconcile {
+        reconcile_running(&resolved, &opts.root, version, &log);
+    }
     Ok(Outcome {
-        plan,
+        plan: resolved.plan,
         verify_failures,
         write_failures,
         units_seen,
@@ -353,7 +374,9 @@ pub fn wanted(argv: &[OsString]) -> bool {
 fn options(args: crate::cli::GeneratorArgs) -> Options {
     let env_debug = std::env::var("SYSTEMD_LOG_LEVEL").is_ok_and(|l| l == "debug" || l == "7");
     let console = std::env::var("SYSTEMD_LOG_TARGET").is_ok_and(|t| t == "console");
-    let on_host = args.root == Path::new("/");
+    // PID 1 passes exactly this directory; `systemd-analyze verify --generators=yes` runs the
+    // installed generators with temporary ones, and must not change live bindings.
+    let by_pid1 = args.root == Path::new("/") && args.normal_dir == Path::new(GENERATOR_DIRS[0]);
     Options {
         root: args.root,
         normal: args.normal_dir,
@@ -361,7 +384,7 @@ fn options(args: crate::cli::GeneratorArgs) -> Options {
         layout: args.layout,
         kmsg: args.as_generator && !console,
         debug: args.debug || env_debug,
-        reconcile: args.as_generator && on_host,
+        reconcile: args.as_generator && by_pid1,
     }
 }
 

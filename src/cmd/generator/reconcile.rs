@@ -13,6 +13,7 @@
 //! | key set | exists, ifindex N | exactly one, for N | none |
 //! | key set | exists, ifindex N | none, stale, several | attach for N, remove the older copies |
 //! | key set | missing | any | remove them; log `Couldn't find index …, ignoring` |
+//! | key set, fail-closed | missing | some | keep them (new sockets fail with ENODEV); log it |
 //! | key unset or reset | — | any | none: the binding stays until the unit restarts |
 //!
 //! The last row is what systemd 262 does, measured (tests/vm/scenarios/reload.sh on sid): after a
@@ -21,8 +22,10 @@
 //! no difference, so the reload leaves it too; `bindif-launch status` reports such a unit as
 //! `reset-pending`.
 //!
-//! Only programs named for the key ([`Origin::Key`]) are followed or removed: a binding the
-//! explicit ad hoc form made is not the configuration's to change. Nothing here can fail the
+//! Only programs named for the key ([`Origin::Key`]) are removed; a new binding replaces every
+//! copy of ours on the cgroup, as a start does (an explicit ad hoc program there included). A
+//! unit without the key is never touched, so the explicit form's binding of a unit that does not
+//! set it is left alone. Nothing here can fail the
 //! reload: every error is logged, named, and ignored (the next reload or restart tries again).
 //! A unit whose processes live in another network namespace than PID 1 was resolved there at
 //! start (see `bindif-launch(8)`); it is left as it is.
@@ -31,7 +34,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::log::Level;
@@ -51,7 +54,21 @@ pub struct Attached {
 pub enum Wanted {
     /// No `BindNetworkInterface=`, reset, or no valid value.
     Unset,
-    Interface(String),
+    Interface {
+        name: String,
+        /// `X-BindNetworkInterface-FailClosed=yes`: never trade a binding for none.
+        fail_closed: bool,
+    },
+}
+
+impl Wanted {
+    /// The default policy's wish (fail-open, as v262).
+    pub fn interface(name: &str) -> Wanted {
+        Wanted::Interface {
+            name: name.to_string(),
+            fail_closed: false,
+        }
+    }
 }
 
 /// What a reload does to one cgroup.
@@ -66,6 +83,9 @@ pub enum Action {
     Missing {
         ids: Vec<u32>,
     },
+    /// The interface does not exist and the unit is fail-closed: keep the stale binding (its
+    /// new sockets fail with ENODEV rather than go out unbound) and say so.
+    MissingKept,
 }
 
 /// The rule of the table above: configuration, the ifindex its interface has now (`None`:
@@ -79,8 +99,11 @@ pub fn decide(wanted: &Wanted, resolved: Option<u32>, attached: &[Attached]) -> 
     match (wanted, resolved) {
         // The key is gone or reset: 262 keeps the binding until the unit restarts.
         (Wanted::Unset, _) => Action::Keep,
-        (Wanted::Interface(_), None) => Action::Missing { ids: key_ids },
-        (Wanted::Interface(_), Some(ifindex)) => {
+        (Wanted::Interface { fail_closed, .. }, None) if *fail_closed && !key_ids.is_empty() => {
+            Action::MissingKept
+        }
+        (Wanted::Interface { .. }, None) => Action::Missing { ids: key_ids },
+        (Wanted::Interface { .. }, Some(ifindex)) => {
             // Exactly one program of ours, for this ifindex: a start or the last reload made it.
             // An explicit program next to it, several copies or a stale ifindex: one new copy
             // replaces them all, as a start would.
@@ -93,24 +116,22 @@ pub fn decide(wanted: &Wanted, resolved: Option<u32>, attached: &[Attached]) -> 
 }
 
 /// A running unit's cgroup, found by [`running`].
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
     /// The unit, as its cgroup names it (systemd's escaping undone).
     pub unit: String,
     /// The cgroup's directory (under the walked mount).
     pub path: PathBuf,
-    /// Our programs on it.
-    pub attached: Vec<Attached>,
-    /// Its first process, if any: its network namespace is the unit's.
-    pub first_pid: Option<u32>,
 }
 
-/// Unit types whose cgroups we look at: those whose `BindNetworkInterface=` comes from unit
-/// files. Scopes are transient: their settings come over D-Bus, which the generator cannot see.
+/// Unit types whose cgroups we look at: those whose `BindNetworkInterface=` the generator also
+/// binds at start (services, sockets, slices). Mount and swap units are not bound at start
+/// (their commands are systemd's own), so a reload must not start binding them either. Scopes
+/// are transient: their settings come over D-Bus, which the generator cannot see.
 fn followed_type(unit: &str) -> bool {
     matches!(
         crate::unit::name::unit_type(unit),
-        Some("service" | "socket" | "slice" | "mount" | "swap")
+        Some("service" | "socket" | "slice")
     )
 }
 
@@ -119,37 +140,35 @@ pub fn unit_of_cgroup_name(name: &str) -> &str {
     name.strip_prefix('_').unwrap_or(name)
 }
 
-/// Walks `mount` (a cgroup2 hierarchy) the way PID 1 lays units out: into slices only, never
-/// into a unit's own cgroup (a delegated service manages its subtree itself). Cgroups that vanish
+/// The cgroup PID 1's units live below, from PID 1's own cgroup path (`/init.scope` on a host,
+/// `/docker/ID/init.scope` for a systemd in a container that shares the host's cgroup
+/// namespace): the path without its `init.scope`. `None` when PID 1 is not in `init.scope`.
+pub fn manager_root(pid1_cgroup: &[u8]) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::OsStr::from_bytes(pid1_cgroup);
+    let path = Path::new(path);
+    (path.file_name()? == "init.scope").then(|| path.parent().map(Path::to_path_buf))?
+}
+
+/// Walks `top` (PID 1's part of a cgroup2 hierarchy) the way PID 1 lays units out: into slices
+/// only, never into a unit's own cgroup (a delegated service manages its subtree itself). Only
+/// names and paths: nothing is opened below a unit. Holds one directory open at a time, so a
+/// host with thousands of slices cannot exhaust the generator's descriptors. Cgroups that vanish
 /// while we look are skipped; an error below one slice does not stop the others (it is logged).
-pub fn running(mount: &Path, log: &dyn Fn(Level, String)) -> Vec<Running> {
+pub fn running(top: &Path, log: &dyn Fn(Level, String)) -> Vec<Running> {
     let mut out = Vec::new();
-    let root = match sys::cgroup::open_cgroup_dir(mount) {
-        Ok(fd) => fd,
-        Err(e) => {
-            if e.raw_os_error() != Some(libc::ENOENT) {
-                log(
-                    Level::Warning,
-                    format!(
-                        "bind-interface: Failed to open cgroup {}, not re-resolving running units: {}",
-                        mount.display(),
-                        sys::strerror(&e)
-                    ),
-                );
-            }
-            return out;
-        }
-    };
-    let mut stack: Vec<(OwnedFd, PathBuf)> = vec![(root, mount.to_path_buf())];
-    while let Some((dir, path)) = stack.pop() {
-        let children = match sys::cgroup::subdirectories(dir.as_fd()) {
+    let mut slices: Vec<PathBuf> = vec![top.to_path_buf()];
+    while let Some(path) = slices.pop() {
+        let children = sys::cgroup::open_cgroup_dir(&path)
+            .and_then(|dir| sys::cgroup::subdirectories(dir.as_fd()));
+        let children = match children {
             Ok(c) => c,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => {
                 log(
                     Level::Warning,
                     format!(
-                        "bind-interface: Failed to list the cgroups below {}, ignoring: {}",
+                        "bind-interface: Failed to list the cgroups below {}, not re-resolving the units there: {}",
                         path.display(),
                         sys::strerror(&e)
                     ),
@@ -165,46 +184,14 @@ pub fn running(mount: &Path, log: &dyn Fn(Level, String)) -> Vec<Running> {
             else {
                 continue;
             };
-            let unit = unit.to_string();
             let child_path = path.join(&child);
-            let fd = match sys::cgroup::open_cgroup_dir_at(dir.as_fd(), &child) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-                Err(e) => {
-                    log(
-                        Level::Warning,
-                        format!(
-                            "{unit}: bind-interface: Failed to open cgroup {}, ignoring: {}",
-                            child_path.display(),
-                            sys::strerror(&e)
-                        ),
-                    );
-                    continue;
-                }
-            };
-            match ours(fd.as_fd()) {
-                Ok(attached) => out.push(Running {
-                    first_pid: first_pid(fd.as_fd()),
-                    unit: unit.clone(),
-                    path: child_path.clone(),
-                    attached,
-                }),
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-                Err(e) => {
-                    log(
-                        Level::Warning,
-                        format!(
-                            "{unit}: bind-interface: Failed to query BPF programs of {}, ignoring: {}",
-                            child_path.display(),
-                            sys::strerror(&e)
-                        ),
-                    );
-                    continue;
-                }
-            }
             if unit.ends_with(".slice") {
-                stack.push((fd, child_path));
+                slices.push(child_path.clone());
             }
+            out.push(Running {
+                unit: unit.to_string(),
+                path: child_path,
+            });
         }
     }
     out
@@ -212,7 +199,7 @@ pub fn running(mount: &Path, log: &dyn Fn(Level, String)) -> Vec<Running> {
 
 /// Our programs on the cgroup open at `dir`, in attach order. Programs that vanish while we look
 /// are skipped.
-fn ours(dir: std::os::fd::BorrowedFd<'_>) -> io::Result<Vec<Attached>> {
+fn ours(dir: BorrowedFd<'_>) -> io::Result<Vec<Attached>> {
     let mut out = Vec::new();
     for id in bpf::query(dir)? {
         let info = match bpf::prog_info(id) {
@@ -231,13 +218,31 @@ fn ours(dir: std::os::fd::BorrowedFd<'_>) -> io::Result<Vec<Attached>> {
     Ok(out)
 }
 
-fn first_pid(dir: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
-    use std::io::Read;
-    let mut text = String::new();
-    sys::cgroup::open_file_at(dir, std::ffi::OsStr::new("cgroup.procs"))
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .ok()?;
-    text.lines().find_map(|l| l.trim().parse().ok())
+/// Whether a process of the cgroup at `path`, or of any cgroup below it (a delegated unit's
+/// processes may all live in sub-cgroups), runs in another network namespace than `own`.
+/// Unreadable entries are skipped: they can only make a namespace check pass that a start would
+/// have made in PID 1's namespace anyway.
+fn other_netns_below(path: &Path, own: (u64, u64)) -> bool {
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        if let Ok(text) = std::fs::read_to_string(d.join("cgroup.procs")) {
+            let pids = text.lines().filter_map(|l| l.trim().parse::<u32>().ok());
+            for pid in pids {
+                if sys::process::net_ns(Some(pid)).is_ok_and(|ns| ns != own) {
+                    return true;
+                }
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            dirs.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    false
 }
 
 /// The interfaces' ifindexes, each resolved once per run.
@@ -257,14 +262,18 @@ impl Resolver {
 /// What [`apply`] did, for the summary line and the tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
+    /// Running units whose configuration sets the key (the only ones looked at closely).
     pub examined: usize,
     pub bound: usize,
     pub missing: usize,
+    pub kept_fail_closed: usize,
     pub skipped_netns: usize,
     pub failed: usize,
 }
 
 /// Re-resolves every running unit of `found`: `wanted` gives each unit's configuration now.
+/// Units without the key need nothing (a reset keeps its binding, as on 262), so only units that
+/// set it cost a cgroup open and a `BPF_PROG_QUERY`.
 pub fn apply(
     found: &[Running],
     wanted: &mut dyn FnMut(&str) -> Wanted,
@@ -274,34 +283,55 @@ pub fn apply(
     let mut tally = Tally::default();
     let own_netns = sys::process::net_ns(None).ok();
     for r in found {
-        tally.examined += 1;
         let want = wanted(&r.unit);
-        let resolved = match &want {
-            Wanted::Unset => None,
-            Wanted::Interface(i) => match resolver.resolve(i) {
-                Ok(x) => *x,
-                Err(e) => {
-                    log(
-                        Level::Warning,
-                        format!(
-                            "{}: bind-interface: Failed to resolve interface '{i}', ignoring: {}",
-                            r.unit,
-                            sys::strerror(e)
-                        ),
-                    );
-                    tally.failed += 1;
-                    continue;
-                }
-            },
+        let Wanted::Interface {
+            name: interface, ..
+        } = &want
+        else {
+            continue;
         };
-        let action = decide(&want, resolved, &r.attached);
+        tally.examined += 1;
+        let resolved = match resolver.resolve(interface) {
+            Ok(x) => *x,
+            Err(e) => {
+                log(
+                    Level::Warning,
+                    format!(
+                        "{}: bind-interface: Failed to resolve interface '{interface}', ignoring: {}",
+                        r.unit,
+                        sys::strerror(e)
+                    ),
+                );
+                tally.failed += 1;
+                continue;
+            }
+        };
+        let shown = r.path.display().to_string();
+        let attached = sys::cgroup::open_cgroup_dir(&r.path).and_then(|dir| ours(dir.as_fd()));
+        let attached = match attached {
+            Ok(a) => a,
+            // The unit stopped while we looked.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => {
+                tally.failed += 1;
+                log(
+                    Level::Warning,
+                    format!(
+                        "{}: bind-interface: Failed to query BPF programs of {shown}, ignoring: {}",
+                        r.unit,
+                        sys::strerror(&e)
+                    ),
+                );
+                continue;
+            }
+        };
+        let action = decide(&want, resolved, &attached);
         if action == Action::Keep {
             continue;
         }
         // Resolved at start in the unit's own network namespace: its ifindex means nothing
         // here, and re-resolving in ours would bind it to another namespace's interface.
-        let theirs = r.first_pid.and_then(|p| sys::process::net_ns(Some(p)).ok());
-        if theirs.is_some() && own_netns.is_some() && theirs != own_netns {
+        if own_netns.is_some_and(|own| other_netns_below(&r.path, own)) {
             log(
                 Level::Debug,
                 format!(
@@ -312,35 +342,8 @@ pub fn apply(
             tally.skipped_netns += 1;
             continue;
         }
-        let interface = match &want {
-            Wanted::Interface(i) => i.as_str(),
-            Wanted::Unset => "",
-        };
         match act(&r.path, &action) {
-            Ok(()) => match action {
-                Action::Keep => {}
-                Action::Bind { ifindex } => {
-                    tally.bound += 1;
-                    log(
-                        Level::Info,
-                        format!(
-                            "{}: bind-interface: Bound to interface '{interface}' (ifindex {ifindex}) at daemon-reload.",
-                            r.unit
-                        ),
-                    );
-                }
-                Action::Missing { .. } => {
-                    tally.missing += 1;
-                    // systemd 262's words, at every re-realization that misses the interface.
-                    log(
-                        Level::Warning,
-                        format!(
-                            "{}: bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device",
-                            r.unit
-                        ),
-                    );
-                }
-            },
+            Ok(()) => report(&r.unit, interface, &action, &mut tally, log),
             Err(e) => {
                 tally.failed += 1;
                 log(
@@ -356,13 +359,52 @@ pub fn apply(
     tally
 }
 
+/// Logs what an action did, counts it.
+fn report(
+    unit: &str,
+    interface: &str,
+    action: &Action,
+    tally: &mut Tally,
+    log: &dyn Fn(Level, String),
+) {
+    // systemd 262's words, at every re-realization that misses the interface.
+    let missing = format!(
+        "{unit}: bind-interface: Couldn't find index of network interface '{interface}', ignoring: No such device"
+    );
+    match action {
+        Action::Keep => {}
+        Action::Bind { ifindex } => {
+            tally.bound += 1;
+            log(
+                Level::Info,
+                format!(
+                    "{unit}: bind-interface: Bound to interface '{interface}' (ifindex {ifindex}) at daemon-reload."
+                ),
+            );
+        }
+        Action::Missing { .. } => {
+            tally.missing += 1;
+            log(Level::Warning, missing);
+        }
+        Action::MissingKept => {
+            tally.kept_fail_closed += 1;
+            log(
+                Level::Warning,
+                format!(
+                    "{unit}: bind-interface: Couldn't find index of network interface '{interface}', keeping the stale binding: X-BindNetworkInterface-FailClosed=yes, its new sockets fail with ENODEV until a reload or restart finds the interface"
+                ),
+            );
+        }
+    }
+}
+
 /// Carries out one action on the cgroup at `path`.
 fn act(path: &Path, action: &Action) -> Result<(), sys::Error> {
     let shown = path.display().to_string();
     let dir = sys::cgroup::open_cgroup_dir(path)
         .map_err(|e| sys::Error::new(sys::Category::Cgroup, "open cgroup", shown.clone(), e))?;
     match action {
-        Action::Keep => Ok(()),
+        Action::Keep | Action::MissingKept => Ok(()),
         Action::Bind { ifindex } => {
             let prog = bpf::load_bind_program_as(*ifindex, Origin::Key)?;
             bpf::check_attachable(dir.as_fd()).map_err(|e| e.with_object(shown.clone()))?;
@@ -379,10 +421,26 @@ fn act(path: &Path, action: &Action) -> Result<(), sys::Error> {
     }
 }
 
-/// The cgroup2 hierarchies whose units a reload re-resolves: the one PID 1 uses, or on legacy
-/// hosts our private mirror (when it is mounted).
-pub fn hierarchies() -> Vec<PathBuf> {
+/// The cgroup2 hierarchies whose units a reload re-resolves, each with the cgroup to start the
+/// walk at: PID 1's part of the hierarchy PID 1 uses ([`manager_root`]), or on legacy hosts our
+/// private mirror (when it is mounted), whose paths are the units' own.
+pub fn walk_roots() -> Vec<PathBuf> {
+    let pid1 = crate::sys::process::read_proc(Path::new("/proc/1/cgroup"))
+        .and_then(|t| crate::cgroup_path::parse_proc_cgroup(t.as_bytes()).ok())
+        .and_then(|pc| pc.unified)
+        .and_then(|p| manager_root(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())));
     crate::cmd::status::default_hierarchies()
+        .into_iter()
+        .map(|h| {
+            if h == Path::new(crate::cgroup_path::PRIVATE_CGROUP2_MOUNT) {
+                return h;
+            }
+            match pid1.as_deref().and_then(|p| p.strip_prefix("/").ok()) {
+                Some(rel) if !rel.as_os_str().is_empty() => h.join(rel),
+                _ => h,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -406,7 +464,7 @@ mod tests {
     }
 
     fn iface(s: &str) -> Wanted {
-        Wanted::Interface(s.into())
+        Wanted::interface(s)
     }
 
     #[test]
@@ -479,6 +537,28 @@ mod tests {
     }
 
     #[test]
+    fn a_fail_closed_unit_keeps_its_stale_binding_when_the_interface_is_missing() {
+        let closed = Wanted::Interface {
+            name: "mgmt".into(),
+            fail_closed: true,
+        };
+        assert_eq!(decide(&closed, None, &[key(9, 4)]), Action::MissingKept);
+        // Nothing to keep: reported as missing, as for any unit.
+        assert_eq!(decide(&closed, None, &[]), Action::Missing { ids: vec![] });
+    }
+
+    #[test]
+    fn the_manager_root_is_pid1s_cgroup_without_init_scope() {
+        assert_eq!(manager_root(b"/init.scope"), Some(PathBuf::from("/")));
+        assert_eq!(
+            manager_root(b"/docker/0123/init.scope"),
+            Some(PathBuf::from("/docker/0123"))
+        );
+        assert_eq!(manager_root(b"/"), None);
+        assert_eq!(manager_root(b"/system.slice/x.service"), None);
+    }
+
+    #[test]
     fn an_explicit_program_next_to_the_key_is_replaced_by_one_copy() {
         assert_eq!(
             decide(&iface("mgmt"), Some(4), &[explicit(3, 4), key(9, 4)]),
@@ -492,5 +572,6 @@ mod tests {
         assert_eq!(unit_of_cgroup_name("sshd.service"), "sshd.service");
         assert!(followed_type("a.slice") && followed_type("b.socket"));
         assert!(!followed_type("session-1.scope") && !followed_type("x.target"));
+        assert!(!followed_type("mnt-x.mount") && !followed_type("dev-sda2.swap"));
     }
 }
