@@ -1237,7 +1237,8 @@ const NOBODY: &str =
 
 /// Issue 15: on a legacy host the wrapped command of a `User=`/`DynamicUser=` unit (nobody, no
 /// capability) cannot move itself into the prepared mirror (EACCES), asks the enter service
-/// through the FIFO, and runs bound. Bound, it cannot leave: writing its pid to the root's
+/// through the FIFO, and runs bound, also when another writer left a partial line in the FIFO
+/// (the request starts with a newline, so it is not glued to it). Bound, it cannot leave: writing its pid to the root's
 /// `cgroup.procs` fails, and asking the service again changes nothing (a process already below
 /// the root is never moved).
 #[test]
@@ -1247,6 +1248,7 @@ fn legacy_unprivileged_wrapper_is_moved_by_the_enter_service() {
     let script = format!(
         r#"{ENTER_SETUP}
 $BIN $ROOT --attach $UNIT || exit 91
+{NOBODY} sh -c 'printf 99 > /run/bindif-launch/enter' || exit 90
 {NOBODY} $BIN $ROOT $UNIT -- sh -c '
     echo $$ 2>/dev/null > /run/bindif-launch/cgroup2/cgroup.procs && exit 81
     echo $$ > /run/bindif-launch/enter || exit 82

@@ -539,8 +539,9 @@ pub fn enter_prepared(dir: &Path) -> io::Result<()> {
 }
 
 /// On legacy hosts, for a wrapped command that may not move itself (another user, or a
-/// read-only `/run`): asks the enter service to move the process `pid` by writing `"PID\n"` to
-/// the FIFO at `fifo`. Opened non-blocking, so a FIFO nobody reads (the socket unit is not
+/// read-only `/run`): asks the enter service to move the process `pid` by writing `"\nPID\n"` to
+/// the FIFO at `fifo`. The leading newline ends whatever partial line another writer left in the
+/// FIFO, so no writer can glue its bytes to ours and have our request misread. Opened non-blocking, so a FIFO nobody reads (the socket unit is not
 /// running) fails at once with ENXIO instead of blocking the start; written with one `write(2)`
 /// of fewer than PIPE_BUF bytes, so the line is never interleaved with another writer's. A FIFO
 /// is a special file: opening it for writing works on a read-only mount (`ProtectSystem=strict`).
@@ -559,7 +560,7 @@ pub fn request_move(fifo: &Path, pid: u32) -> io::Result<()> {
     }
     // SAFETY: `fd` is a fresh descriptor that nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let line = format!("{pid}\n");
+    let line = format!("\n{pid}\n");
     // SAFETY: `line` lives across the call and its length is passed; `fd` is open.
     let n = unsafe { libc::write(fd.as_raw_fd(), line.as_ptr().cast(), line.len()) };
     match usize::try_from(n) {

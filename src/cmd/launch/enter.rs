@@ -52,14 +52,17 @@ const MAX_LINE: usize = 16;
 const NOTICES: u32 = 10;
 
 /// Splits the complete lines off the front of `pending` (bytes read so far) and parses each as a
-/// pid: `Ok(pid)`, or `Err(line)` for a malformed one. A partial last line stays in `pending`
+/// pid: `Ok(pid)`, or `Err(line)` for a malformed one. Empty lines are skipped: a request starts
+/// with a newline, which ends any partial line another writer left before it. A partial last line stays in `pending`
 /// for the next read, unless it is already too long to be a pid: then it is dropped (reported
 /// as malformed once its end arrives: the remainder of a too-long line is no pid either).
 pub fn take_requests(pending: &mut Vec<u8>) -> Vec<Result<u32, Vec<u8>>> {
     let mut out = Vec::new();
     while let Some(end) = pending.iter().position(|&b| b == b'\n') {
         let line: Vec<u8> = pending.drain(..=end).take(end).collect();
-        out.push(parse_pid(&line).ok_or(line));
+        if !line.is_empty() {
+            out.push(parse_pid(&line).ok_or(line));
+        }
     }
     if pending.len() > MAX_LINE {
         out.push(Err(std::mem::take(pending)));
@@ -329,7 +332,7 @@ mod tests {
 
     #[test]
     fn requests_are_split_at_newlines_and_partial_lines_wait() {
-        let mut p = b"12\n34\nab\n5".to_vec();
+        let mut p = b"12\n\n34\nab\n5".to_vec();
         assert_eq!(take_requests(&mut p), [Ok(12), Ok(34), Err(b"ab".to_vec())]);
         assert_eq!(p, b"5");
         p.extend_from_slice(b"6\n");
@@ -342,6 +345,11 @@ mod tests {
         assert!(p.is_empty());
         p.extend_from_slice(b"77\n8\n");
         assert_eq!(take_requests(&mut p), [Ok(77), Ok(8)]);
+        // A writer that leaves a partial line cannot capture the next request: requests start
+        // with a newline.
+        let mut p = b"x".to_vec();
+        p.extend_from_slice(b"\n1234\n");
+        assert_eq!(take_requests(&mut p), [Err(b"x".to_vec()), Ok(1234)]);
     }
 
     #[test]
