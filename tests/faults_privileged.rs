@@ -605,8 +605,9 @@ fn legacy_root_unit(opts: &[&str], attach: bool, drop: &str, wrapped: bool) -> O
 /// and the wrapped command runs as nobody without capabilities (a `User=`/`DynamicUser=` unit),
 /// so it may not move itself and asks the enter service through its FIFO. The FIFO (in a tmpfs
 /// over /run, private to the scenario's mount namespace) has a reader that never answers: the
-/// request is written, nobody moves the command, and it gives up after 5 s.
-fn legacy_enter_timeout(opts: &[&str]) -> Outcome {
+/// request is written, nobody moves the command, and it gives up after 5 s. Without a reader
+/// (`reader` false: the socket unit is not running) the request itself fails at once.
+fn legacy_enter_timeout(opts: &[&str], reader: bool) -> Outcome {
     let w = World::new("fault.service").with_v1();
     w.unit_file(
         "fault.service",
@@ -618,8 +619,13 @@ fn legacy_enter_timeout(opts: &[&str]) -> Outcome {
     );
     fs::set_permissions(&w.root, fs::Permissions::from_mode(0o755)).unwrap();
     let setup = format!(
-        "{} && mount -t tmpfs -o mode=0755 bindif-run /run && mkdir /run/bindif-launch && mkfifo -m 0622 /run/bindif-launch/enter && exec 3<>/run/bindif-launch/enter && {BIN} {} --attach fault.service",
+        "{} && mount -t tmpfs -o mode=0755 bindif-run /run && mkdir /run/bindif-launch && mkfifo -m 0622 /run/bindif-launch/enter{} && {BIN} {} --attach fault.service",
         no_cgroup2(),
+        if reader {
+            " && exec 3<>/run/bindif-launch/enter"
+        } else {
+            ""
+        },
         w.root_arg()
     );
     let mut argv = s(&[
@@ -813,8 +819,9 @@ fn scenario(id: &str) -> Option<Outcome> {
         // Legacy hosts (issue 20): a wrapped command only enters what the attach step prepared.
         "legacy-unit-not-prepared" => legacy_root(&[], false, "-bpf"),
         "legacy-unit-not-prepared-fail-closed" => legacy_root(&["--fail-closed"], false, "-bpf"),
-        "legacy-enter-timeout" => legacy_enter_timeout(&[]),
-        "legacy-enter-timeout-fail-closed" => legacy_enter_timeout(&["--fail-closed"]),
+        "legacy-enter-timeout" => legacy_enter_timeout(&[], true),
+        "legacy-enter-timeout-fail-closed" => legacy_enter_timeout(&["--fail-closed"], true),
+        "legacy-enter-no-service" => legacy_enter_timeout(&[], false),
         "legacy-attach-no-mount" => {
             let mut o = legacy_root(&["--fail-closed"], true, "-sys_admin");
             o.command = "n/a".into();
