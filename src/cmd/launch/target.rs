@@ -268,8 +268,9 @@ pub fn enter_prepared(unit: &str, wait: Duration) -> Result<Option<Target>, sys:
     match cgroup::enter_prepared(&dir) {
         Ok(()) => Target::open(dir).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(mirror_not_prepared(unit, &path)),
-        // Another user (EACCES: the common ancestor, the hierarchy's root, is root's) or a
-        // read-only /run (EROFS: ProtectSystem=strict): root outside the unit moves us instead.
+        // Another user (EACCES: the common ancestor, the hierarchy's root, is root's), a
+        // read-only /run (EROFS: ProtectSystem=strict) or a refusal of the same kind (EPERM):
+        // root outside the unit moves us instead.
         Err(e)
             if matches!(
                 e.raw_os_error(),
@@ -299,9 +300,11 @@ fn request_wait(wait: Duration) -> Duration {
 const ENTER_WAIT: Duration = Duration::from_secs(5);
 
 /// Asks the enter service (`bindif-launch-enter.socket`) to move this process into the mirror
-/// `dir` of the unit cgroup `path`, and waits until `/proc/self/cgroup` shows it there. Only
-/// `openat`, `write`, `read` and `nanosleep`: the unit's syscall filter and capabilities stay as
-/// they are, and the service, not we, decides where the process goes (see `launch::enter`).
+/// `dir` of the unit cgroup `path`, and waits until `/proc/self/cgroup` shows it there. It opens,
+/// writes, reads and sleeps (the file calls it already makes to find its cgroup, plus `write`
+/// and `nanosleep`; no socket, mount or bpf call): the unit's syscall filter and capabilities
+/// stay as they are, and the service, not we, decides where the process goes (see
+/// `launch::enter`).
 fn moved_by_enter_service(
     path: &OsStr,
     dir: &Path,
