@@ -1223,7 +1223,9 @@ fn legacy_wrapper_under_read_only_sandboxes() {
 /// the test's mount namespace (a tmpfs), with the enter service running from it as root: shell
 /// lines to put before a [`Legacy::run`] script. `$SVC` is the service's pid; `wait_cg PID CG`
 /// waits up to 3 s for the process to show `0::CG` and fails otherwise; `$CG` is the unit's
-/// cgroup path (the mirror's, relative to the private mount).
+/// cgroup path (the mirror's, relative to the private mount). Scripts end by killing the
+/// service and waiting for it: a process left in the unit's `name=systemd` cgroup would keep
+/// [`Legacy`]'s clean-up from removing it.
 const ENTER_SETUP: &str = r#"mkdir -p /run/bindif-launch && mount -t tmpfs -o mode=0755 bindif-run /run/bindif-launch || exit 88
 mkfifo -m 0622 /run/bindif-launch/enter || exit 89
 CG=${MIRROR#/run/bindif-launch/cgroup2}
@@ -1255,7 +1257,7 @@ $BIN $ROOT --attach $UNIT || exit 91
     sleep 0.3
     grep -qx "0::$0" /proc/self/cgroup || exit 83
     exec "$@"' "$CG" $PY $PROBE user
-rc=$?; kill $SVC; exit $rc"#
+rc=$?; kill $SVC; wait $SVC; exit $rc"#
     );
     let out = l.run(&script);
     assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
@@ -1284,7 +1286,7 @@ unshare -m sh -c 'mount -o remount,bind,ro /run/bindif-launch || exit 92
     mount -o remount,bind,ro /run/bindif-launch/cgroup2 || exit 93
     touch /run/bindif-launch/file 2>/dev/null && exit 94
     exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE strict'
-rc=$?; kill $SVC; exit $rc"#
+rc=$?; kill $SVC; wait $SVC; exit $rc"#
     );
     let out = l.run(&script);
     assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
@@ -1323,7 +1325,7 @@ sleep 0.2
 wait_cg $B /{top}/{other}; rc=$?
 sleep 0.3
 grep -qx '0::/' /proc/$C/cgroup || rc=95
-kill $B $C $SVC; exit $rc"#,
+kill $B $C $SVC; wait; exit $rc"#,
         b = v1_b.display(),
         c = v1_c.display(),
         top = l.top,
