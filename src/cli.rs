@@ -20,6 +20,7 @@ bindif-launch [OPTIONS] -- UNIT [-- COMMAND [ARGUMENT...]]
 bindif-launch [OPTIONS] --attach [--] UNIT
 bindif-launch [OPTIONS] --attach-slice SLICE
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
+bindif-launch [OPTIONS] --enter-service
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
 bindif-launch status [--sockets] [--json] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
@@ -38,6 +39,9 @@ Modes:
                            bindif-launch-slice@SLICE.service.
   --interface IFACE -- COMMAND
                            Run COMMAND bound to IFACE (the `ip vrf exec` replacement).
+  --enter-service          Legacy cgroup hosts: move the processes of bound units that ask on
+                           /run/bindif-launch/enter into their unit's prepared cgroup.
+                           For bindif-launch-enter.service.
   show UNIT...             Print the files, the effective BindNetworkInterface= and the
                            command the launcher would execute.
   status [UNIT...]         List the cgroups that carry a binding, the interface it binds
@@ -90,6 +94,8 @@ pub enum Mode {
         interface: String,
         command: Vec<OsString>,
     },
+    /// `--enter-service`: serve the legacy hosts' enter FIFO (see `launch::enter`).
+    EnterService,
     Show {
         units: Vec<String>,
     },
@@ -154,6 +160,8 @@ pub enum UsageError {
     AttachSliceArguments,
     /// `--cgroup-root=` without `--attach-slice`.
     CgroupRootWithoutSlice,
+    /// `--enter-service` with another mode, a unit name or a command.
+    EnterServiceArguments,
     EmptyCommand,
     /// The generator's `--systemd-version=` was not a version number.
     InvalidSystemdVersion(String),
@@ -202,6 +210,10 @@ impl std::fmt::Display for UsageError {
                 "--attach-slice takes one slice name and no unit, --attach, --interface or command"
             ),
             CgroupRootWithoutSlice => write!(f, "--cgroup-root= only applies to --attach-slice"),
+            EnterServiceArguments => write!(
+                f,
+                "--enter-service takes no unit, --attach, --attach-slice, --interface or command"
+            ),
             EmptyCommand => write!(f, "Empty command after --"),
             InvalidSystemdVersion(v) => write!(
                 f,
@@ -295,6 +307,7 @@ fn rest(p: &mut lexopt::Parser) -> Vec<OsString> {
 struct Words {
     attach: bool,
     attach_slice: Option<String>,
+    enter_service: bool,
     cgroup_root: Option<PathBuf>,
     interface: Option<String>,
     subcommand: Option<&'static str>,
@@ -362,6 +375,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("version") => w.version = flag(&mut p, "--version")?,
             Long("attach") => w.attach = flag(&mut p, "--attach")?,
             Long("attach-slice") => w.attach_slice = Some(string_value(&mut p, "--attach-slice")?),
+            Long("enter-service") => w.enter_service = flag(&mut p, "--enter-service")?,
             Long("cgroup-root") => {
                 w.cgroup_root = Some(check_root(string_value(&mut p, "--cgroup-root")?)?)
             }
@@ -433,6 +447,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
     let Words {
         attach,
         attach_slice,
+        enter_service,
         cgroup_root,
         interface,
         subcommand,
@@ -452,6 +467,17 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         Mode::Help
     } else if version {
         Mode::Version
+    } else if enter_service {
+        if attach
+            || attach_slice.is_some()
+            || interface.is_some()
+            || subcommand.is_some()
+            || !positional.is_empty()
+            || command.is_some()
+        {
+            return Err(UsageError::EnterServiceArguments);
+        }
+        Mode::EnterService
     } else if let Some(slice) = attach_slice {
         if attach
             || interface.is_some()
@@ -660,6 +686,26 @@ mod tests {
 
     fn p(v: &[&str]) -> Result<Args, UsageError> {
         parse(v.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn enter_service_takes_nothing_else() {
+        assert_eq!(p(&["--enter-service"]).unwrap().mode, Mode::EnterService);
+        assert!(p(&["--debug", "--enter-service"]).unwrap().debug);
+        for bad in [
+            &["--enter-service", "x.service"][..],
+            &["--enter-service", "--attach", "x.service"],
+            &["--enter-service", "--attach-slice", "a.slice"],
+            &["--enter-service", "--", "true"],
+            &["-i", "lo", "--enter-service", "--", "true"],
+            &["--enter-service", "status"],
+        ] {
+            assert_eq!(p(bad), Err(UsageError::EnterServiceArguments), "{bad:?}");
+        }
+        assert_eq!(
+            p(&["--enter-service=yes"]),
+            Err(UsageError::UnexpectedValue("--enter-service".into()))
+        );
     }
 
     #[test]

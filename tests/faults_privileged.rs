@@ -601,6 +601,52 @@ fn legacy_root_unit(opts: &[&str], attach: bool, drop: &str, wrapped: bool) -> O
     w.outcome(&out, 0)
 }
 
+/// Issue 15: a legacy host where the unit's attach step (root) prepared and bound the mirror,
+/// and the wrapped command runs as nobody without capabilities (a `User=`/`DynamicUser=` unit),
+/// so it may not move itself and asks the enter service through its FIFO. The FIFO (in a tmpfs
+/// over /run, private to the scenario's mount namespace) has a reader that never answers: the
+/// request is written, nobody moves the command, and it gives up after 5 s. Without a reader
+/// (`reader` false: the socket unit is not running) the request itself fails at once.
+fn legacy_enter_timeout(opts: &[&str], reader: bool) -> Outcome {
+    let w = World::new("fault.service").with_v1();
+    w.unit_file(
+        "fault.service",
+        &format!(
+            "[Service]\nBindNetworkInterface={VETH_A}\nExecStart=/usr/lib/bindif-launch %n -- {} {}\n",
+            python(),
+            probe()
+        ),
+    );
+    fs::set_permissions(&w.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let setup = format!(
+        "{} && mount -t tmpfs -o mode=0755 bindif-run /run && mkdir /run/bindif-launch && mkfifo -m 0622 /run/bindif-launch/enter{} && {BIN} {} --attach fault.service",
+        no_cgroup2(),
+        if reader {
+            " && exec 3<>/run/bindif-launch/enter"
+        } else {
+            ""
+        },
+        w.root_arg()
+    );
+    let mut argv = s(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+    ]);
+    let mut o = s(opts);
+    o.extend(s(&["fault.service", "--", python(), &probe()]));
+    argv.push(BIN.to_string());
+    argv.push(w.root_arg());
+    argv.extend(o);
+    let out = w.run_in(common::cgroup2(), "", &in_private_mounts(&setup, argv));
+    // The attach step's program stays on the mirror (the unit's cgroup as the host's cgroup2
+    // shows it), as it does for the unit's later commands.
+    w.outcome(&out, 1)
+}
+
 fn exec_unit(exec_start: &str) -> Outcome {
     let w = World::new("fault.service");
     w.unit_file(
@@ -773,6 +819,9 @@ fn scenario(id: &str) -> Option<Outcome> {
         // Legacy hosts (issue 20): a wrapped command only enters what the attach step prepared.
         "legacy-unit-not-prepared" => legacy_root(&[], false, "-bpf"),
         "legacy-unit-not-prepared-fail-closed" => legacy_root(&["--fail-closed"], false, "-bpf"),
+        "legacy-enter-timeout" => legacy_enter_timeout(&[], true),
+        "legacy-enter-timeout-fail-closed" => legacy_enter_timeout(&["--fail-closed"], true),
+        "legacy-enter-no-service" => legacy_enter_timeout(&[], false),
         "legacy-attach-no-mount" => {
             let mut o = legacy_root(&["--fail-closed"], true, "-sys_admin");
             o.command = "n/a".into();

@@ -976,7 +976,9 @@ const PRIVATE_MOUNT: &str = "/run/bindif-launch/cgroup2";
 impl Legacy {
     fn new(stem: &str) -> Legacy {
         let one = LEGACY_HOST.lock().unwrap_or_else(|e| e.into_inner());
-        let top = unique(&format!("bindif-{stem}"));
+        // A slice, as every parent of a unit's cgroup is: the enter service takes the first
+        // component of a name=systemd path that is not a slice for the unit's cgroup.
+        let top = format!("{}.slice", unique(&format!("bindif-{stem}")));
         let name = format!("{}.service", unique(stem));
         let v1 = Path::new(V1_SYSTEMD).join(&top).join(&name);
         fs::create_dir_all(&v1).unwrap();
@@ -1186,8 +1188,9 @@ fn legacy_cleanup_keeps_foreign_cgroups_and_running_units_mirrors() {
 /// not write to: bound. `ProtectSystem=strict` makes every mount read-only but the API file
 /// systems, the private cgroup2 at /run/bindif-launch/cgroup2 included (emulated with a
 /// read-only bind remount in a nested mount namespace): moving into the mirror fails with
-/// EROFS, and the unit runs unbound (fail-open) as it says. Nothing is added to the unit to
-/// make it work (a ReadWritePaths= would be a decision for the unit's administrator).
+/// EROFS; with no enter service to ask (issue 15: no FIFO here) the unit runs unbound
+/// (fail-open) as it says, told both why. Nothing is added to the unit to make it work (a
+/// ReadWritePaths= would be a decision for the unit's administrator).
 #[test]
 fn legacy_wrapper_under_read_only_sandboxes() {
     require_privileges();
@@ -1209,9 +1212,159 @@ fn legacy_wrapper_under_read_only_sandboxes() {
     assert_eq!(report(&out).get("udp4").map(String::as_str), Some("-"));
     let err = stderr(&out);
     assert!(
-        err.contains("Failed to enter mirror cgroup")
+        err.contains("Failed to ask the enter service through /run/bindif-launch/enter")
             && err.contains("Read-only file system")
             && err.contains(", ignoring"),
+        "{err}"
+    );
+}
+
+/// The legacy host's /run/bindif-launch as `bindif-launch-enter.socket` leaves it, private to
+/// the test's mount namespace (a tmpfs), with the enter service running from it as root: shell
+/// lines to put before a [`Legacy::run`] script. `$SVC` is the service's pid; `wait_cg PID CG`
+/// waits up to 3 s for the process to show `0::CG` and fails otherwise; `$CG` is the unit's
+/// cgroup path (the mirror's, relative to the private mount). Scripts end by killing the
+/// service and waiting for it: a process left in the unit's `name=systemd` cgroup would keep
+/// [`Legacy`]'s clean-up from removing it.
+const ENTER_SETUP: &str = r#"mkdir -p /run/bindif-launch && mount -t tmpfs -o mode=0755 bindif-run /run/bindif-launch || exit 88
+mkfifo -m 0622 /run/bindif-launch/enter || exit 89
+CG=${MIRROR#/run/bindif-launch/cgroup2}
+wait_cg() { i=0; while ! grep -qx "0::$2" /proc/$1/cgroup; do i=$((i+1)); [ $i -gt 300 ] && return 1; sleep 0.01; done; }
+$BIN --enter-service --debug & SVC=$!
+"#;
+
+/// setpriv as nobody, no capabilities at all: a `DynamicUser=`/`User=` unit's process.
+const NOBODY: &str =
+    "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all";
+
+/// Issue 15: on a legacy host the wrapped command of a `User=`/`DynamicUser=` unit (nobody, no
+/// capability) cannot move itself into the prepared mirror (EACCES), asks the enter service
+/// through the FIFO, and runs bound, also when another writer left a partial line in the FIFO
+/// (the request starts with a newline, so it is not glued to it). Bound, it cannot leave: writing its pid to the root's
+/// `cgroup.procs` fails, and asking the service again changes nothing (a process already below
+/// the root is never moved).
+#[test]
+fn legacy_unprivileged_wrapper_is_moved_by_the_enter_service() {
+    require_privileges();
+    let l = Legacy::new("legacy-user");
+    let script = format!(
+        r#"{ENTER_SETUP}
+$BIN $ROOT --attach $UNIT || exit 91
+{NOBODY} sh -c 'printf 99 > /run/bindif-launch/enter' || exit 90
+{NOBODY} $BIN $ROOT $UNIT -- sh -c '
+    echo $$ 2>/dev/null > /run/bindif-launch/cgroup2/cgroup.procs && exit 81
+    echo $$ > /run/bindif-launch/enter || exit 82
+    sleep 0.3
+    grep -qx "0::$0" /proc/self/cgroup || exit 83
+    exec "$@"' "$CG" $PY $PROBE user
+rc=$?; kill $SVC; wait $SVC; exit $rc"#
+    );
+    let out = l.run(&script);
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    let r = report(&out);
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(r["argv"], "user");
+    let err = stderr(&out);
+    assert!(
+        err.contains("Not moving process") && err.contains("is not moved again"),
+        "the second request was refused: {err}"
+    );
+}
+
+/// Issue 15: `ProtectSystem=strict` (emulated: /run/bindif-launch and the private cgroup2
+/// remounted read-only in a nested mount namespace). The FIFO is a special file: opening it for
+/// writing works on the read-only mount, where creating a file does not; the root unit's
+/// wrapped command, refused with EROFS, is moved by the enter service and runs bound.
+#[test]
+fn legacy_wrapper_under_protect_system_strict_is_moved_by_the_enter_service() {
+    require_privileges();
+    let l = Legacy::new("legacy-strict");
+    let script = format!(
+        r#"{ENTER_SETUP}
+$BIN $ROOT --attach $UNIT || exit 91
+unshare -m sh -c 'mount -o remount,bind,ro /run/bindif-launch || exit 92
+    mount -o remount,bind,ro /run/bindif-launch/cgroup2 || exit 93
+    touch /run/bindif-launch/file 2>/dev/null && exit 94
+    exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE strict'
+rc=$?; kill $SVC; wait $SVC; exit $rc"#
+    );
+    let out = l.run(&script);
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    assert_bound(&report(&out), VETH_A, &out);
+}
+
+/// Issue 15: what the enter service does for a request naming another process. A pid of
+/// another bound unit is moved into that unit's own mirror (never the writer's); a pid of a
+/// unit without a prepared mirror is not moved at all, and neither is a malformed line.
+#[test]
+fn legacy_enter_service_moves_a_pid_only_into_its_own_units_mirror() {
+    require_privileges();
+    let l = Legacy::new("legacy-other");
+    let top = Path::new(V1_SYSTEMD).join(&l.top);
+    let other = format!("{}.service", unique("legacy-b"));
+    let plain = format!("{}.service", unique("legacy-c"));
+    l.root.probe_unit(&other, VETH_A);
+    struct RmDir(PathBuf);
+    impl Drop for RmDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir(&self.0);
+        }
+    }
+    let (v1_b, v1_c) = (top.join(&other), top.join(&plain));
+    fs::create_dir(&v1_b).unwrap();
+    fs::create_dir(&v1_c).unwrap();
+    let _rm = (RmDir(v1_b.clone()), RmDir(v1_c.clone()));
+    let script = format!(
+        r#"{ENTER_SETUP}
+$BIN $ROOT --attach $UNIT || exit 91
+sh -c 'echo $$ > {b}/cgroup.procs && exec $BIN $ROOT --attach {other}' || exit 92
+sh -c 'echo $$ > {b}/cgroup.procs && exec sleep 30' & B=$!
+sh -c 'echo $$ > {c}/cgroup.procs && exec sleep 30' & C=$!
+sleep 0.2
+{NOBODY} sh -c "echo $B > /run/bindif-launch/enter && echo $C > /run/bindif-launch/enter && printf 'x1\n-5\n' > /run/bindif-launch/enter" || exit 93
+wait_cg $B /{top}/{other}; rc=$?
+sleep 0.3
+grep -qx '0::/' /proc/$C/cgroup || rc=95
+kill $B $C $SVC; wait; exit $rc"#,
+        b = v1_b.display(),
+        c = v1_c.display(),
+        top = l.top,
+    );
+    let out = l.run(&script);
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("was not prepared by an attach step"), "{err}");
+    assert!(err.contains("Ignoring malformed request 'x1'"), "{err}");
+    assert!(err.contains("Ignoring malformed request '-5'"), "{err}");
+    // The writer's own unit got nothing: its mirror holds no process.
+    let procs = fs::read_to_string(l.mirror.join("cgroup.procs")).unwrap_or_default();
+    assert!(procs.trim().is_empty(), "{procs}");
+}
+
+/// Issue 15: the enter service is not running (its socket unit is not started, so nobody reads
+/// the FIFO): the unprivileged wrapped command learns it at once (ENXIO) and follows the
+/// policy: unbound with a message naming the FIFO (fail-open), refused (fail-closed).
+#[test]
+fn legacy_unprivileged_wrapper_without_the_enter_service_follows_the_policy() {
+    require_privileges();
+    let l = Legacy::new("legacy-nosvc");
+    let script = format!(
+        r#"mkdir -p /run/bindif-launch && mount -t tmpfs -o mode=0755 bindif-run /run/bindif-launch || exit 88
+mkfifo -m 0622 /run/bindif-launch/enter || exit 89
+$BIN $ROOT --attach $UNIT || exit 91
+{NOBODY} $BIN $ROOT $UNIT -- $PY $PROBE open || exit 92
+exec {NOBODY} $BIN $ROOT --fail-closed $UNIT -- $PY $PROBE closed"#
+    );
+    let out = l.run(&script);
+    assert_eq!(out.status.code(), Some(219), "{}", stderr(&out));
+    let r = report(&out);
+    assert_eq!(r.get("udp4").map(String::as_str), Some("-"));
+    assert_eq!(r["argv"], "open");
+    let err = stderr(&out);
+    assert!(
+        err.contains("Failed to ask the enter service through /run/bindif-launch/enter")
+            && err.contains(", ignoring")
+            && err.contains("bindif-launch-enter.socket"),
         "{err}"
     );
 }

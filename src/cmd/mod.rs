@@ -75,6 +75,7 @@ pub fn run(args: &Args) -> i32 {
             launch::slice::slice_mode(args, slice, cgroup_root.as_deref()).map(|()| exit::SUCCESS)
         }
         Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),
+        Mode::EnterService => Ok(launch::enter::run()),
     };
     result.unwrap_or_else(|launch::Fatal(code)| code)
 }

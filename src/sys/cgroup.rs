@@ -538,6 +538,146 @@ pub fn enter_prepared(dir: &Path) -> io::Result<()> {
     enter(dir)
 }
 
+/// On legacy hosts, for a wrapped command that may not move itself (another user, or a
+/// read-only `/run`): asks the enter service to move the process `pid` by writing `"\nPID\n"` to
+/// the FIFO at `fifo`. The leading newline ends whatever partial line another writer left in the
+/// FIFO, so no writer can glue its bytes to ours and have our request misread. Opened non-blocking, so a FIFO nobody reads (the socket unit is not
+/// running) fails at once with ENXIO instead of blocking the start; written with one `write(2)`
+/// of fewer than PIPE_BUF bytes, so the line is never interleaved with another writer's. A FIFO
+/// is a special file: opening it for writing works on a read-only mount (`ProtectSystem=strict`).
+/// Only `openat`, `write` and `close`: nothing a `SystemCallFilter=@system-service` forbids.
+pub fn request_move(fifo: &Path, pid: u32) -> io::Result<()> {
+    let c = cstring(fifo)?;
+    // SAFETY: `c` is NUL-terminated; the returned fd is checked and then owned.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let line = format!("\n{pid}\n");
+    // SAFETY: `line` lives across the call and its length is passed; `fd` is open.
+    let n = unsafe { libc::write(fd.as_raw_fd(), line.as_ptr().cast(), line.len()) };
+    match usize::try_from(n) {
+        Ok(n) if n == line.len() => Ok(()),
+        // A pipe write below PIPE_BUF is all or nothing; anything else is not ours to finish.
+        Ok(_) => Err(io::Error::from_raw_os_error(libc::EIO)),
+        Err(_) => Err(io::Error::last_os_error()),
+    }
+}
+
+/// For the enter service: moves the process `pid` into the cgroup open as `dir` (writes the pid
+/// to its `cgroup.procs`, reached through the directory fd, so the cgroup judged is the one
+/// written to).
+pub fn move_pid(dir: BorrowedFd<'_>, pid: u32) -> io::Result<()> {
+    let c = cstring(Path::new("cgroup.procs"))?;
+    // SAFETY: `dir` is open for the call, `c` NUL-terminated; the fd is checked and then owned.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut f = fs::File::from(
+        // SAFETY: `fd` is a fresh descriptor that nobody else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) },
+    );
+    f.write_all(format!("{pid}\n").as_bytes())
+}
+
+/// Waits up to `timeout_ms` for `fd` to become readable: `Ok(false)` when the time ran out.
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one pollfd that lives across the call.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r >= 0 {
+            return Ok(r > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// One `read(2)` from `fd` into `buf`; a non-blocking fd with nothing to read gives `Ok(0)`.
+pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is ours to write, its length is passed; `fd` is open.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok(n);
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(0),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Opens `path` (the enter FIFO, when the service is started by hand rather than by its socket
+/// unit) for reading without blocking: O_RDWR, so the FIFO always has a writer (us) and never
+/// reports end-of-file between requests, as systemd holds it.
+pub fn open_fifo_reader(path: &Path) -> io::Result<OwnedFd> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated; the returned fd is checked and then owned.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The one descriptor systemd passed this process (`$LISTEN_FDS`=1 for our `$LISTEN_PID`:
+/// fd 3, see sd_listen_fds(3)): the enter FIFO when `bindif-launch-enter.socket` started us.
+pub fn listen_fd() -> Option<OwnedFd> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let one = std::env::var("LISTEN_FDS").ok().as_deref() == Some("1");
+    if !(ours && one) {
+        return None;
+    }
+    // SAFETY: systemd passed fd 3 to this process for it to own; nothing else claims it.
+    Some(unsafe { OwnedFd::from_raw_fd(3) })
+}
+
+/// Opens `/proc/PID` of a process: files read through it later belong to this process, or
+/// fail with ESRCH once it has exited, never to a process that reused the pid.
+pub fn open_proc_dir(pid: u32) -> io::Result<OwnedFd> {
+    open_cgroup_dir(Path::new(&format!("/proc/{pid}")))
+}
+
+/// Reads the file `name` of the directory `dir` whole.
+pub fn read_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut open_file_at(dir, OsStr::new(name))?, &mut out)?;
+    Ok(out)
+}
+
 /// `mkdir -p` below `mount`, marking each directory created.
 fn create_marked_all(mount: &Path, dir: &Path) -> io::Result<()> {
     let rel = dir.strip_prefix(mount).map_err(|_| {

@@ -242,6 +242,7 @@ fn unit_plan(
             checks.push((key.to_string(), attach_line()));
         }
         Strategy::Wrap => {
+            body.insert_str(0, ENTER_SOCKET_DEPS);
             // Every command the unit runs, wrapped here or not, and its own SyslogIdentifier=.
             let own = u.values(section, "SyslogIdentifier").last();
             let own = own.map(|a| a.value.as_str());
@@ -311,39 +312,59 @@ fn unit_plan(
     }))
 }
 
-/// Why the wrapped commands of a unit cannot enter the mirror cgroup its attach step prepares
-/// on a legacy host, if they cannot: moving a process between cgroups needs write access to
-/// `cgroup.procs` of the common ancestor, the root-owned root of the hierarchy, which a process
-/// running as another user does not have (and must not: it could leave its binding).
+/// Why the wrapped commands of a unit cannot be moved into the mirror cgroup its attach step
+/// prepares on a legacy host, if they cannot. A command that may not move itself (another user,
+/// `ProtectSystem=strict`) asks the enter service through `/run/bindif-launch/enter`; a unit
+/// that hides that FIFO from its commands cannot ask. Only the cheap, certain cases are named:
+/// `InaccessiblePaths=` or `TemporaryFileSystem=` on the FIFO or a directory above it.
 fn unbindable_on_legacy(u: &LoadedUnit, section: &str) -> Option<String> {
-    if section != "Service" {
+    if section != "Service" && section != "Socket" {
         return None;
     }
-    let last = |key: &str| {
-        effective_list(u.values(section, key))
-            .last()
-            .map(|a| a.value.trim().to_string())
-    };
-    if last("DynamicUser").and_then(|v| crate::unit::eval::parse_boolean(&v)) == Some(true) {
-        return Some(
-            "it sets DynamicUser=yes, and its unprivileged commands cannot enter the root-owned cgroup prepared for them, so its sockets stay unbound".into(),
-        );
-    }
-    match last("User") {
-        Some(user) if !user.is_empty() && user != "root" && user != "0" => {
+    for key in ["InaccessiblePaths", "TemporaryFileSystem"] {
+        let hidden = effective_list(u.values(section, key))
+            .iter()
+            .flat_map(|a| {
+                a.value
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .find(|entry| hides_enter_fifo(key, entry));
+        if let Some(entry) = hidden {
             return Some(format!(
-            "it runs as User={user}, and its unprivileged commands cannot enter the root-owned cgroup prepared for them, so its sockets stay unbound"
-        ));
+                "it sets {key}={entry}, which hides {ENTER_FIFO} from its commands, so those that may not move themselves cannot ask to be bound"
+            ));
         }
-        _ => {}
     }
-    // Measured (tests/launcher_privileged.rs): strict remounts every file system read-only but
-    // /dev, /proc and /sys, the private cgroup2 below /run included, so moving into the mirror
-    // fails with EROFS.
-    (last("ProtectSystem").as_deref() == Some("strict")).then(|| {
-        "it sets ProtectSystem=strict, which makes the cgroup prepared for it (below /run/bindif-launch/cgroup2) read-only to its commands, so its sockets stay unbound".into()
-    })
+    None
 }
+
+/// The FIFO through which wrapped commands ask the enter service (see `launch::enter`).
+const ENTER_FIFO: &str = crate::cmd::launch::enter::ENTER_FIFO;
+
+/// Whether one entry of `InaccessiblePaths=` (`-`/`+` prefixes) or `TemporaryFileSystem=`
+/// (`PATH[:OPTIONS]`) covers [`ENTER_FIFO`]: names it or a directory above it.
+fn hides_enter_fifo(key: &str, entry: &str) -> bool {
+    let path = entry.trim_start_matches(['-', '+']);
+    let path = if key == "TemporaryFileSystem" {
+        path.split(':').next().unwrap_or(path)
+    } else {
+        path
+    };
+    // `/` trims to "", which covers everything.
+    let path = path.trim_end_matches('/');
+    ENTER_FIFO == path
+        || ENTER_FIFO
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Lines that make a wrapped unit on a legacy host pull in the enter service's socket and start
+/// after it, so a command that may not move itself finds someone to ask. The socket has no
+/// default dependencies: an early-boot unit ordered before `sysinit.target` gets no cycle.
+const ENTER_SOCKET_DEPS: &str =
+    "[Unit]\nWants=bindif-launch-enter.socket\nAfter=bindif-launch-enter.socket\n\n";
 
 fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
     let mut h = format!(
@@ -354,7 +375,7 @@ fn header(unit: &str, strategy: Strategy, notes: &[String]) -> String {
             "# The attach step binds the unit's cgroup before any other process of the unit runs.\n",
         ),
         Strategy::Wrap => h.push_str(
-            "# Legacy cgroup host: the attach step prepares and binds a cgroup2 mirror of the\n# unit's cgroup; every command of the unit runs through the launcher, which enters it.\n",
+            "# Legacy cgroup host: the attach step prepares and binds a cgroup2 mirror of the\n# unit's cgroup; every command of the unit runs through the launcher, which enters it\n# (or, when it may not, asks bindif-launch-enter.socket to move it there).\n",
         ),
     }
     for n in notes {
@@ -487,4 +508,31 @@ pub fn plan(
     super::slice::finish(&mut p);
     p.files.sort_by(|a, b| a.path.cmp(&b.path));
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_over_the_enter_fifo_hide_it() {
+        let inaccessible = |e: &str| hides_enter_fifo("InaccessiblePaths", e);
+        let tmpfs = |e: &str| hides_enter_fifo("TemporaryFileSystem", e);
+        for e in [
+            "/",
+            "/run",
+            "-/run/",
+            "+/run/bindif-launch",
+            "/run/bindif-launch/enter",
+        ] {
+            assert!(inaccessible(e), "{e}");
+        }
+        for e in ["/run/bindif-launch-other", "/home", "/run/bindif", "run"] {
+            assert!(!inaccessible(e), "{e}");
+        }
+        assert!(tmpfs("/run:ro"));
+        assert!(tmpfs("/run/bindif-launch:mode=0755"));
+        assert!(!tmpfs("/var:ro"));
+        assert!(!tmpfs("/run/bindif-launch-x:ro"));
+    }
 }

@@ -63,7 +63,11 @@ pub trait Kernel {
     /// On a legacy host, a wrapped command of `unit` enters the mirror cgroup the unit's attach
     /// step prepared and bound, and does nothing else (see `target::enter_prepared`); `None`
     /// elsewhere, where the ordinary binding applies.
-    fn enter_prepared(&mut self, unit: &str) -> Option<Result<Self::Cgroup, sys::Error>>;
+    fn enter_prepared(
+        &mut self,
+        unit: &str,
+        wait: Duration,
+    ) -> Option<Result<Self::Cgroup, sys::Error>>;
     /// Chooses (and, for ad hoc runs from a shell, creates and enters) the cgroup.
     fn target(&mut self, which: Which<'_>) -> Result<Self::Cgroup, sys::Error>;
     /// Attaches `prog` to `cgroup` and then removes our older copies there (attach before
@@ -187,8 +191,8 @@ impl Kernel for Linux {
         bpf::load_bind_program_as(ifindex, origin)
     }
 
-    fn enter_prepared(&mut self, unit: &str) -> Option<Result<Cgroup, sys::Error>> {
-        target::enter_prepared(unit)
+    fn enter_prepared(&mut self, unit: &str, wait: Duration) -> Option<Result<Cgroup, sys::Error>> {
+        target::enter_prepared(unit, wait)
             .transpose()
             .map(|r| r.and_then(Cgroup::from_target))
     }

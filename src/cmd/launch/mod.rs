@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod config;
+pub mod enter;
 pub mod kernel;
 pub mod slice;
 pub mod target;
@@ -529,7 +530,7 @@ fn bind_in_unit<K: Kernel>(
             ..
         }
     ) {
-        if let Some(entered) = k.enter_prepared(unit) {
+        if let Some(entered) = k.enter_prepared(unit, policy.wait) {
             return enter_prepared(k, interface, policy, entered);
         }
     }

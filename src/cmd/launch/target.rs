@@ -14,7 +14,10 @@
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
 //!   unit's path. The unit's attach step (a `+` command, outside the unit's sandbox) mounts it,
 //!   creates the mirror and attaches; each wrapped command only moves itself in, inside the
-//!   unit's syscall filter and capabilities, so it makes no call they may forbid (mount, bpf);
+//!   unit's syscall filter and capabilities, so it makes no call they may forbid (mount, bpf).
+//!   A command that may not move itself (`User=`, `DynamicUser=`: the move needs write access to
+//!   the root-owned hierarchy root; `ProtectSystem=strict`: the mirror is read-only to it) asks
+//!   the enter service, root outside the unit, through a FIFO and waits (see `launch::enter`);
 //!   the ad hoc mode does all of it itself;
 //! - a cgroup2 hierarchy hidden from this mount namespace (`ip netns exec` remounts /sys)
 //!   while `/proc/self/cgroup` places us in it: opened through a mount attached nowhere and
@@ -26,7 +29,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use super::enter::ENTER_FIFO;
 use crate::cgroup_path::{self, Layout, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
 use crate::log::escape_bytes;
 use crate::log_bind;
@@ -248,7 +253,7 @@ pub fn on_legacy_host() -> bool {
 /// attach step prepared, entered without mounting, creating or loading anything, so the command
 /// runs inside the unit's own syscall filter and capabilities (`~@mount`, no CAP_BPF) unharmed.
 /// `Ok(None)`: not a legacy host, the ordinary binding applies.
-pub fn enter_prepared(unit: &str) -> Result<Option<Target>, sys::Error> {
+pub fn enter_prepared(unit: &str, wait: Duration) -> Result<Option<Target>, sys::Error> {
     let Place::Legacy { own } = place()? else {
         return Ok(None);
     };
@@ -263,7 +268,89 @@ pub fn enter_prepared(unit: &str) -> Result<Option<Target>, sys::Error> {
     match cgroup::enter_prepared(&dir) {
         Ok(()) => Target::open(dir).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(mirror_not_prepared(unit, &path)),
+        // Another user (EACCES: the common ancestor, the hierarchy's root, is root's), a
+        // read-only /run (EROFS: ProtectSystem=strict) or a refusal of the same kind (EPERM):
+        // root outside the unit moves us instead.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EROFS | libc::EPERM)
+            ) =>
+        {
+            log_bind!(
+                Debug,
+                "Failed to enter {} directly ({}), asking the enter service through {ENTER_FIFO}",
+                shown(&dir),
+                sys::strerror(&e)
+            );
+            moved_by_enter_service(&path, &dir, &e, request_wait(wait))?;
+            Target::open(dir).map(Some)
+        }
         Err(e) => Err(cg_err("enter mirror cgroup", &shown(&dir), e)),
+    }
+}
+
+/// How long a wrapped command waits for the enter service: a few seconds (systemd starts the
+/// service on the first request), or the unit's `X-BindNetworkInterface-WaitSec=` if longer.
+fn request_wait(wait: Duration) -> Duration {
+    wait.max(ENTER_WAIT)
+}
+
+/// The least a wrapped command waits for the enter service to move it.
+const ENTER_WAIT: Duration = Duration::from_secs(5);
+
+/// Asks the enter service (`bindif-launch-enter.socket`) to move this process into the mirror
+/// `dir` of the unit cgroup `path`, and waits until `/proc/self/cgroup` shows it there. It opens,
+/// writes, reads and sleeps (the file calls it already makes to find its cgroup, plus `write`
+/// and `nanosleep`; no socket, mount or bpf call): the unit's syscall filter and capabilities
+/// stay as they are, and the service, not we, decides where the process goes (see
+/// `launch::enter`).
+fn moved_by_enter_service(
+    path: &OsStr,
+    dir: &Path,
+    direct: &io::Error,
+    wait: Duration,
+) -> Result<(), sys::Error> {
+    let hint = format!(
+        "entering {} directly failed ({}); bindif-launch-enter.socket (ListenFIFO=/run/bindif-launch/enter) and bindif-launch-enter.service move the processes of units that may not move themselves on legacy cgroup hosts; is the socket running, and does the unit see /run/bindif-launch?",
+        shown(dir),
+        sys::strerror(direct)
+    );
+    let request_failed = |e: io::Error| {
+        cg_err("ask the enter service through", ENTER_FIFO, e).with_hint(hint.clone())
+    };
+    let deadline = Instant::now().checked_add(wait);
+    let expired = || deadline.is_some_and(|d| Instant::now() >= d);
+    // A full pipe (EAGAIN: the service is behind) is retried until the deadline.
+    loop {
+        match cgroup::request_move(Path::new(ENTER_FIFO), std::process::id()) {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !expired() => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => return Err(request_failed(e)),
+        }
+    }
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let pc = cgroup_path::read_proc_self_cgroup(Path::new("/"))
+            .map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
+        if pc.unified.as_deref() == Some(path) {
+            return Ok(());
+        }
+        if expired() {
+            return Err(cg_err(
+                "enter mirror cgroup",
+                &shown(dir),
+                io::Error::from_raw_os_error(libc::ETIMEDOUT),
+            )
+            .with_hint(format!(
+                "asked the enter service through {ENTER_FIFO}, and it did not move this process within {}s; {hint}",
+                wait.as_secs()
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

@@ -145,7 +145,11 @@ impl Kernel for Fake {
         Ok(self.next_prog)
     }
 
-    fn enter_prepared(&mut self, _unit: &str) -> Option<Result<FakeCgroup, sys::Error>> {
+    fn enter_prepared(
+        &mut self,
+        _unit: &str,
+        _wait: std::time::Duration,
+    ) -> Option<Result<FakeCgroup, sys::Error>> {
         self.calls.push("enter_prepared");
         let errno = self.prepared?;
         Some(match errno {
