@@ -85,6 +85,19 @@ check_attach_refusal() {   # check_attach_refusal UNIT
     check "legacy: bindif-launch says --attach cannot reach $1's processes" [ -n "$m" ]
 }
 reload() { systemctl daemon-reload; }
+# install_generator: bindif-launch-generator where this systemd looks for generators (Debian's
+# /lib/systemd/system-generators: the same directory as /usr/lib/... on merged-/usr systems;
+# bullseye is not merged), removed again at the end; the package form without the package.
+install_generator() {
+    local d=/lib/systemd/system-generators
+    [ -d "$d" ] || d=/usr/lib/systemd/system-generators
+    ln -sf "$BINDIF" "$d/bindif-launch-generator"
+    cleanup "rm -f $d/bindif-launch-generator; systemctl daemon-reload"
+}
+# legacy_form: on legacy cgroup hosts through the launcher, the form that binds there is the
+# generator's (the attach step prepares, wrapped commands enter; unprivileged ones through
+# bindif-launch-enter.socket), not a hand-written attach step, which is refused there.
+legacy_form() { [ "${LAYOUT:-}" = legacy ] && [ "$MODE" != native ]; }
 start() {   # start UNIT...: records the failure as evidence, returns systemctl's status
     if ! timeout 60 systemctl start "$@"; then
         evidence "systemctl start $* failed: $(systemctl show -p Result -p ExecMainStatus "$@" | tr '\n' ' ')"

@@ -7,10 +7,7 @@
 # layouts: unified hybrid legacy
 . "$VMTEST_LIB"
 [ -x "$BINDIF" ] || fail "no bindif-launch binary in the guest ($BINDIF)"
-gen_dir=/lib/systemd/system-generators
-[ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
-ln -sf "$BINDIF" "$gen_dir/bindif-launch-generator"
-cleanup "rm -f $gen_dir/bindif-launch-generator; systemctl daemon-reload"
+install_generator
 vrf_add vrf-al 81 127.0.0.1/8
 vrf_add vrf-al3 82 127.0.0.1/8
 d=/etc/systemd/system

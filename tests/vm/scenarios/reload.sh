@@ -12,10 +12,7 @@
 # layouts: unified hybrid legacy
 . "$VMTEST_LIB"
 [ -x "$BINDIF" ] || fail "no bindif-launch binary in the guest ($BINDIF)"
-gen_dir=/lib/systemd/system-generators
-[ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
-ln -sf "$BINDIF" "$gen_dir/bindif-launch-generator"
-cleanup "rm -f $gen_dir/bindif-launch-generator; systemctl daemon-reload"
+install_generator
 out=/run/reload-probe
 cleanup "rm -f $out"
 unit_write rl.service <<EOF2
