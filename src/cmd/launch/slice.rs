@@ -12,7 +12,7 @@
 //! They are not marked as ours: systemd adopts them, and removes them when the slice stops.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::kernel::{Kernel, Linux, Which};
 use super::{bind_unit, log_timing, read_unit, Fatal, Policy};
@@ -113,9 +113,43 @@ pub(super) fn slice_mode_with<K: Kernel>(
     bound.map(drop)
 }
 
+/// Where PID 1's units live in the cgroup2 hierarchy, from the helper's own cgroup `own`: the
+/// helper unit (`bindif-launch-slice@….service`, `Slice=-.slice`) sits directly in PID 1's root
+/// slice, so that is its parent (`/` on a host, `/docker/ID` for a systemd in a container that
+/// shares the host's cgroup namespace). Run by hand, from anywhere else: `/`.
+pub fn manager_base(own: Option<&Path>) -> PathBuf {
+    let helper = own.filter(|o| {
+        o.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("bindif-launch-slice@") && n.ends_with(".service"))
+    });
+    helper
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manager_base_is_the_helpers_parent() {
+        let base = |p: &str| manager_base(Some(Path::new(p)));
+        assert_eq!(
+            base("/bindif-launch-slice@mgmt.slice.service"),
+            Path::new("/")
+        );
+        assert_eq!(
+            base("/docker/0123/bindif-launch-slice@mgmt.slice.service"),
+            Path::new("/docker/0123")
+        );
+        // Run by hand from a shell: the hierarchy's root.
+        assert_eq!(
+            base("/user.slice/user-0.slice/session-1.scope"),
+            Path::new("/")
+        );
+        assert_eq!(manager_base(None), Path::new("/"));
+    }
 
     #[test]
     fn nested_slices_live_below_their_parents() {

@@ -390,7 +390,19 @@ pub fn for_slice(
     let mount = match cgroup_root {
         Some(r) => r.to_path_buf(),
         None => match cgroup::detect(Path::new("/")).cgroup2_mount() {
-            Some(m) => m.to_path_buf(),
+            // PID 1's units live below PID 1's part of the hierarchy: the root on a host, the
+            // container's cgroup for a systemd in a container that shares the host's cgroup
+            // namespace. The helper unit runs in PID 1's root slice, so its own parent is it.
+            Some(m) => {
+                let own = cgroup_path::read_proc_self_cgroup(Path::new("/"))
+                    .ok()
+                    .and_then(|pc| pc.unified);
+                let base = super::slice::manager_base(own.as_deref().map(Path::new));
+                match base.strip_prefix("/") {
+                    Ok(rel) if !rel.as_os_str().is_empty() => m.join(rel),
+                    _ => m.to_path_buf(),
+                }
+            }
             None => {
                 return Err(cg_err(
                     "attach to the cgroup of",
