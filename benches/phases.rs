@@ -228,7 +228,9 @@ fn main() {
             name: "unit cgroup lookup + open",
             call: "`target::for_unit(p@IF.service)`",
             run: Box::new(timed(|| {
-                std::hint::black_box(bindif::cmd::launch::target::for_unit(&unit, false).unwrap());
+                std::hint::black_box(
+                    bindif::cmd::launch::target::for_unit(&unit, false, false).unwrap(),
+                );
             })),
         },
         Phase {

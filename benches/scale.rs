@@ -112,6 +112,40 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
     stats
 }
 
+/// The daemon-reload re-resolution (`generator::reconcile`) over `n` running units that set the
+/// key, below a slice of our own: the walk, then `apply` when every unit needs its program
+/// (the first reload after the interface appeared: `n` loads and attaches), then `apply` when
+/// every binding is current (any other reload). Returns (walk, first apply, steady apply).
+fn reload_reresolution(n: usize, rounds: usize) -> (Stats, f64, Stats) {
+    use bindif::cmd::generator::reconcile::{self, Resolver, Wanted};
+    let top = own_dir().join("reload-bench.slice");
+    let _ = std::fs::create_dir(&top);
+    let dirs: Vec<_> = (0..n).map(|i| top.join(format!("r{i}.service"))).collect();
+    for d in &dirs {
+        let _ = std::fs::create_dir(d);
+    }
+    let quiet = |_: bindif::log::Level, _: String| {};
+    let want = Wanted::interface(&interface());
+    let mut wanted = |_: &str| want.clone();
+    let walk = Stats::of(&samples(rounds, || {
+        std::hint::black_box(reconcile::running(&top, &quiet));
+    }));
+    let found = reconcile::running(&top, &quiet);
+    assert_eq!(found.len(), n);
+    let (first, tally) =
+        time_once(|| reconcile::apply(&found, &mut wanted, &mut Resolver::default(), &quiet));
+    assert_eq!(tally.bound, n, "{tally:?}");
+    let steady = Stats::of(&samples(rounds, || {
+        let t = reconcile::apply(&found, &mut wanted, &mut Resolver::default(), &quiet);
+        assert_eq!((t.bound, t.failed), (0, 0));
+    }));
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d);
+    }
+    let _ = std::fs::remove_dir(&top);
+    (walk, first, steady)
+}
+
 fn main() {
     let work = env_path("BINDIF_BENCH_WORK");
     let n = 5000;
@@ -176,6 +210,7 @@ fn main() {
     let dropins = load::load(&small, "x@b0.service").unwrap().dropins.len();
 
     let status = status_on_bound_cgroups(500, size(11, 3));
+    let (reload_walk, reload_first, reload_steady) = reload_reresolution(n, size(11, 3));
 
     let total_s = Stats::of(&total);
     let build_s = Stats::of(&build);
@@ -250,6 +285,22 @@ fn main() {
             .into(),
         status.cell(),
         String::new(),
+    ]);
+    row(&[
+        "daemon-reload: walk the slices, 5,000 running units (`reconcile::running`)".into(),
+        reload_walk.cell(),
+        fmt_ns(reload_walk.median / n as f64),
+    ]);
+    row(&[
+        "daemon-reload: 5,000 running units with the key, every binding current (`reconcile::apply`)".into(),
+        reload_steady.cell(),
+        fmt_ns(reload_steady.median / n as f64),
+    ]);
+    row(&[
+        "daemon-reload: the same, each unit needing its program (5,000 loads and attaches, once)"
+            .into(),
+        fmt_ns(reload_first),
+        fmt_ns(reload_first / n as f64),
     ]);
     println!();
     target(

@@ -578,10 +578,13 @@ fn legacy_root_unit(opts: &[&str], attach: bool, drop: &str, wrapped: bool) -> O
     } else {
         ""
     };
+    // The generator's legacy form runs the attach step first: the unit's wrapped commands then
+    // only enter what it prepared (without it, the launcher form written by hand, they would
+    // bind themselves).
     w.unit_file(
         "fault.service",
         &format!(
-            "[Service]\nBindNetworkInterface={VETH_A}\nExecStart={launcher}{} {}\n",
+            "[Service]\nBindNetworkInterface={VETH_A}\nExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart={launcher}{} {}\n",
             python(),
             probe()
         ),
@@ -612,7 +615,7 @@ fn legacy_enter_timeout(opts: &[&str], reader: bool) -> Outcome {
     w.unit_file(
         "fault.service",
         &format!(
-            "[Service]\nBindNetworkInterface={VETH_A}\nExecStart=/usr/lib/bindif-launch %n -- {} {}\n",
+            "[Service]\nBindNetworkInterface={VETH_A}\nExecStartPre=+/usr/lib/bindif-launch --attach %n\nExecStart=/usr/lib/bindif-launch %n -- {} {}\n",
             python(),
             probe()
         ),

@@ -110,6 +110,14 @@ impl UnitRoot {
         );
     }
 
+    /// Adds the attach step, as the generator's drop-in runs it first on legacy hosts.
+    fn attach_step(&self, name: &str) {
+        self.write(
+            &format!("etc/systemd/system/{name}.d/zz-attach.conf"),
+            "[Service]\nExecStartPre=+/usr/lib/bindif-launch --attach %n\n",
+        );
+    }
+
     fn arg(&self) -> String {
         format!("--root={}", self.dir.display())
     }
@@ -983,10 +991,13 @@ impl Legacy {
         let v1 = Path::new(V1_SYSTEMD).join(&top).join(&name);
         fs::create_dir_all(&v1).unwrap();
         let mirror = common::cgroup2().join(&top).join(&name);
+        // The generator's legacy form: the attach step first, the command wrapped.
         let root = UnitRoot::new();
         root.probe_unit(&name, VETH_A);
+        root.attach_step(&name);
         let gone = UnitRoot::new();
         gone.probe_unit(&name, "bindif-none0");
+        gone.attach_step(&name);
         Legacy {
             top,
             name,
@@ -1102,9 +1113,11 @@ fn legacy_wrapper_enters_the_prepared_mirror_inside_a_syscall_filter() {
     assert_eq!(l.programs(), 1);
 }
 
-/// Issue 20: the attach step that cannot bind (the interface is gone) withdraws the mirror, and
-/// a wrapped command that finds nothing prepared creates nothing and follows the unit's policy:
-/// unbound with a message (fail-open), refused (fail-closed).
+/// The attach step that cannot bind (the interface is gone, fail-open) keeps the mirror with no
+/// program of ours, and the wrapped command enters it unbound, as the unit's own cgroup is kept
+/// on other hosts: the daemon-reload that finds the interface binds it there. A wrapped command
+/// that finds nothing prepared creates nothing and follows the unit's policy: unbound with a
+/// message (fail-open), refused (fail-closed).
 #[test]
 fn legacy_wrapper_without_a_prepared_mirror_follows_the_policy() {
     require_privileges();
@@ -1113,9 +1126,15 @@ fn legacy_wrapper_without_a_prepared_mirror_follows_the_policy() {
         "$BIN $ROOT --attach $UNIT || exit 91
         [ -d $MIRROR ] || exit 92
         $BIN $ROOT_GONE --attach $UNIT 2>/dev/null || exit 93
-        [ -d $MIRROR ] && exit 94
+        [ -d $MIRROR ] || exit 94
         exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE unbound",
     );
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    assert_eq!(report(&out).get("udp4").map(String::as_str), Some("-"));
+    assert_eq!(l.programs(), 0, "the stale program is gone");
+    // The command has exited: nothing is in the mirror. Without it, nothing is prepared.
+    fs::remove_dir(&l.mirror).unwrap();
+    let out = l.run("exec $DENY $BIN $ROOT $UNIT -- $PY $PROBE unbound");
     assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
     assert_eq!(report(&out).get("udp4").map(String::as_str), Some("-"));
     let err = stderr(&out);
@@ -1367,4 +1386,25 @@ exec {NOBODY} $BIN $ROOT --fail-closed $UNIT -- $PY $PROBE closed"#
             && err.contains("bindif-launch-enter.socket"),
         "{err}"
     );
+}
+
+/// The launcher form written by hand on a legacy host (`ExecStart=/usr/lib/bindif-launch %n`, no
+/// attach step): nothing prepares a mirror, so the command mounts, creates, binds and enters one
+/// itself, as it always has; a second start leaves one program.
+#[test]
+fn legacy_launcher_form_without_attach_step_binds_itself() {
+    require_privileges();
+    let l = Legacy::new("legacy-plain");
+    let plain = UnitRoot::new();
+    plain.probe_unit(&l.name, VETH_A);
+    for round in 0..2 {
+        let out = l.run(&format!(
+            "exec $BIN {} $UNIT -- $PY $PROBE plain",
+            plain.arg()
+        ));
+        assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+        assert_bound(&report(&out), VETH_A, &out);
+        assert!(l.mirror.exists(), "round {round}");
+        assert_eq!(l.programs(), 1, "round {round}");
+    }
 }

@@ -764,23 +764,6 @@ pub fn remove_empty_leftovers(
     Ok(w.removed)
 }
 
-/// Removes the mirror `dir` if it carries our marker and is empty, whoever made it: the unit's
-/// attach step withdraws the mirror it could not bind, so the unit's wrapped commands find
-/// nothing prepared and run unbound as the policy says, not in a cgroup with a stale program
-/// or none. Returns whether it was removed.
-pub fn withdraw_mirror(dir: &Path) -> bool {
-    let Ok(fd) = open_cgroup_dir(dir) else {
-        return false;
-    };
-    if read_owner(fd_of(&fd)).is_none() {
-        return false;
-    }
-    if flock(fd_of(&fd), libc::LOCK_EX | libc::LOCK_NB).is_err() {
-        return false;
-    }
-    still_at(dir, &fd).unwrap_or(false) && fs::remove_dir(dir).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,8 +34,7 @@ use std::time::Duration;
 
 use crate::cgroup_path::{self, ProcCgroup, PRIVATE_CGROUP2_MOUNT};
 use crate::log::{self, escape_bytes, Level};
-use crate::program::Origin;
-use crate::sys::{self, bpf, cgroup};
+use crate::sys::{self, cgroup};
 use crate::{exit, log_at};
 
 /// The FIFO the wrapped commands of units on legacy hosts write their pid to.
@@ -284,20 +283,14 @@ fn handle(pid: u32) -> Outcome {
     }
 }
 
-/// Whether the mirror open as `fd` is one an attach step prepared: our marker, and a
-/// `bindif_unit` program attached (a mirror whose attach step failed was withdrawn; one whose
-/// program was detached by hand binds nothing, and moving a process there would be a lie).
+/// Whether the mirror open as `fd` is one an attach step prepared: it carries our marker. It
+/// may hold no program: an attach step that could not bind (the interface missing) keeps the
+/// mirror unbound, as the unit's own cgroup is on other hosts, so that the daemon-reload which
+/// finds the interface binds the processes in it (`generator::reconcile`).
 fn prepared(fd: BorrowedFd<'_>) -> Result<(), String> {
-    if cgroup::read_owner(fd).is_none() {
-        return Err("carries no bindif-launch marker".into());
-    }
-    match bpf::attached_programs(fd) {
-        Ok(progs) if progs.iter().any(|p| p.origin == Some(Origin::Key)) => Ok(()),
-        Ok(_) => Err("has no bindif_unit program attached".into()),
-        Err(e) => Err(format!(
-            "could not be queried for programs: {}",
-            sys::strerror(&e)
-        )),
+    match cgroup::read_owner(fd) {
+        Some(_) => Ok(()),
+        None => Err("carries no bindif-launch marker".into()),
     }
 }
 

@@ -22,8 +22,14 @@ use crate::sys::{self, bpf, process, Category};
 /// Which cgroup the program goes to (see the `target` module).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which<'a> {
-    /// The cgroup of `unit`, which this process runs in; `attach_only`: `--attach` mode.
-    Unit { unit: &'a str, attach_only: bool },
+    /// The cgroup of `unit`, which this process runs in; `attach_only`: `--attach` mode;
+    /// `prepared`: the unit has the attach step, which on legacy hosts prepares (mounts, creates,
+    /// binds) the mirror its wrapped commands then only enter.
+    Unit {
+        unit: &'a str,
+        attach_only: bool,
+        prepared: bool,
+    },
     /// Ad hoc mode: the unit's cgroup when we are alone in it, else a child cgroup of ours.
     AdHoc,
     /// `--attach-slice`: the cgroup of `slice` at `path` below the hierarchy's root, created if
@@ -199,7 +205,11 @@ impl Kernel for Linux {
 
     fn target(&mut self, which: Which<'_>) -> Result<Cgroup, sys::Error> {
         let t = match which {
-            Which::Unit { unit, attach_only } => target::for_unit(unit, attach_only)?,
+            Which::Unit {
+                unit,
+                attach_only,
+                prepared,
+            } => target::for_unit(unit, attach_only, prepared)?,
             Which::AdHoc => target::for_adhoc()?,
             Which::Slice {
                 slice,

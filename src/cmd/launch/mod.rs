@@ -199,6 +199,7 @@ fn unit_mode_with<K: Kernel>(
     let which = Which::Unit {
         unit,
         attach_only: false,
+        prepared: has_attach_step(&cfg.loaded),
     };
     let setup = bind_unit(k, unit, &cfg.bind, &policy, which)?;
     if args.notify_status {
@@ -230,12 +231,13 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
     let which = Which::Unit {
         unit,
         attach_only: true,
+        prepared: true,
     };
     let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, which);
     if !matches!(&bound, Ok(Setup { bound: Some(_), .. })) {
-        // Legacy hosts: what the unit's wrapped commands would enter is not bound by this
-        // start; they must find nothing prepared (and run unbound as the policy says).
-        target::withdraw_legacy_mirror(unit);
+        // Legacy hosts: what the unit's wrapped commands enter is not bound by this start
+        // (fail-open): keep it, unbound, for the daemon-reload that finds the interface.
+        target::unbind_legacy_mirror(unit);
     }
     log_timing();
     bound.map(drop)
@@ -265,6 +267,27 @@ fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
             crate::unit::words::split_command_line(raw).is_ok_and(|w| {
                 w.first().is_some_and(|p| eval::is_bindif_launch(p))
                     && !w.iter().any(|x| x == "--attach")
+            })
+        })
+}
+
+/// Whether the unit runs the attach step (`+/usr/lib/bindif-launch --attach …` in its
+/// `ExecCondition=` or `ExecStartPre=`, as the generator puts it first): on legacy hosts that
+/// step prepares the mirror, and the unit's wrapped commands must only enter it, never mount or
+/// load anything inside the unit's syscall filter. Without it (the launcher form written by
+/// hand) the wrapped command binds itself, as it always has.
+fn has_attach_step(u: &crate::unit::LoadedUnit) -> bool {
+    let Some(section) = eval::cgroup_section(&u.name) else {
+        return false;
+    };
+    ["ExecCondition", "ExecStartPre"]
+        .iter()
+        .flat_map(|key| crate::unit::effective_list(u.values(section, key)))
+        .any(|a| {
+            let raw = a.value.trim_start_matches(['-', '@', ':', '+', '!', '|']);
+            crate::unit::words::split_command_line(raw).is_ok_and(|w| {
+                w.first().is_some_and(|p| eval::is_bindif_launch(p))
+                    && w.iter().any(|x| x == "--attach")
             })
         })
 }
@@ -527,6 +550,7 @@ fn bind_in_unit<K: Kernel>(
         which,
         Which::Unit {
             attach_only: false,
+            prepared: true,
             ..
         }
     ) {

@@ -198,7 +198,7 @@ fn mount_hidden(own: &OsStr) -> Result<(PathBuf, OsString), sys::Error> {
 }
 
 /// The cgroup of `unit`, which this process runs in.
-pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
+pub fn for_unit(unit: &str, attach_only: bool, prepared: bool) -> Result<Target, sys::Error> {
     match place()? {
         Place::Cgroup2 { mount, own } => open_non_root(&mount, &unit_path(&own, unit)?),
         Place::Hidden { own } => {
@@ -213,6 +213,12 @@ pub fn for_unit(unit: &str, attach_only: bool) -> Result<Target, sys::Error> {
             let path = unit_path(&own, unit)?;
             if attach_only {
                 return prepare_legacy_mirror(&path);
+            }
+            if !prepared {
+                // The launcher form written by hand (`ExecStart=/usr/lib/bindif-launch %n`), no
+                // attach step: it mounts, creates and enters the mirror itself, as it always
+                // has (the unit runs it with its own privileges and syscall filter).
+                return enter_legacy_mirror(&path);
             }
             // A wrapped command only enters what the attach step prepared (see
             // `enter_prepared`); reaching here means the caller skipped that.
@@ -354,26 +360,31 @@ fn moved_by_enter_service(
     }
 }
 
-/// The attach step on a legacy host could not bind: takes the unit's mirror away again, so its
-/// wrapped commands run unbound as the policy says instead of in a cgroup whose program is
-/// stale or missing. Best effort; nothing happens on other hosts.
-pub fn withdraw_legacy_mirror(unit: &str) {
+/// The attach step on a legacy host could not bind (the interface is missing, fail-open): keeps
+/// the unit's mirror, prepared as usual, with no program of ours on it. The unit's wrapped
+/// commands enter it and run unbound, as on v262, and the daemon-reload that finds the
+/// interface binds them there (`generator::reconcile`), exactly as the unit's own cgroup is
+/// kept and re-resolved on other hosts. Best effort; nothing happens on other hosts.
+pub fn unbind_legacy_mirror(unit: &str) {
     let Ok(Place::Legacy { own }) = place() else {
         return;
     };
-    let mount = Path::new(PRIVATE_CGROUP2_MOUNT);
-    let Some(dir) = unit_path(&own, unit)
-        .ok()
-        .and_then(|p| below_mount(mount, &p).ok())
-        .and_then(|p| cgroup_path::join_non_root(mount, &p).ok())
-    else {
+    let Ok(path) = unit_path(&own, unit) else {
         return;
     };
-    if dir.exists() && !cgroup::withdraw_mirror(&dir) {
+    let target = match prepare_legacy_mirror(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            log_bind!(Debug, "{e}, ignoring");
+            return;
+        }
+    };
+    if let Err(e) = crate::sys::bpf::detach_ours(target.fd(), None) {
         log_bind!(
             Warning,
-            "Failed to remove mirror cgroup {} of {unit} (it is busy or not ours), ignoring: the unit's commands may run with its earlier binding",
-            shown(&dir)
+            "Failed to detach BPF programs from {}, ignoring: {} (the unit's commands may run with its earlier binding)",
+            shown(target.path()),
+            sys::strerror(&e)
         );
     }
 }

@@ -251,6 +251,7 @@ fn unit() -> Which<'static> {
     Which::Unit {
         unit: "x.service",
         attach_only: false,
+        prepared: true,
     }
 }
 
@@ -714,6 +715,7 @@ fn run_in_unit(k: &mut Fake, p: &Policy, attach_only: bool) -> Result<Setup<Fake
     let which = Which::Unit {
         unit: "x.service",
         attach_only,
+        prepared: true,
     };
     bind_in_unit(k, "x.service", "v0", p, which).map_err(|Fatal(code)| code)
 }
@@ -731,6 +733,29 @@ fn legacy_wrapper_only_enters_the_prepared_mirror() {
         assert!(k.attached.is_empty());
         assert_eq!(s.bound.as_ref().map(|b| b.ifindex), Some(None));
     }
+}
+
+/// The launcher form written by hand, without the attach step: nothing prepares a mirror, so
+/// the command binds itself (loads, chooses the cgroup, attaches), as it always has.
+#[test]
+fn the_launcher_form_without_an_attach_step_binds_itself() {
+    let mut k = Fake::new();
+    k.prepared = Some(Some(libc::ENOENT));
+    let which = Which::Unit {
+        unit: "x.service",
+        attach_only: false,
+        prepared: false,
+    };
+    let s = bind_in_unit(&mut k, "x.service", "v0", &policy(false), which)
+        .map_err(|Fatal(code)| code)
+        .unwrap();
+    assert!(bound(&s));
+    assert!(!k.ran("enter_prepared"), "{:?}", k.calls);
+    assert!(
+        k.ran("load") && k.ran("target") && k.ran("attach"),
+        "{:?}",
+        k.calls
+    );
 }
 
 #[test]
@@ -813,6 +838,13 @@ fn runs_through_launcher_looks_for_a_wrapped_command() {
         .unwrap();
         let cfg = config::read(&root, &name, 252).unwrap();
         assert_eq!(runs_through_launcher(&cfg.loaded), *want, "{lines}");
+        // Cases 1 and 2 run the attach step; the rest (cases 3 and 4 wrap without it: the
+        // launcher form written by hand) do not.
+        assert_eq!(
+            has_attach_step(&cfg.loaded),
+            (1..=2).contains(&i),
+            "{lines}"
+        );
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
