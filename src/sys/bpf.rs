@@ -492,23 +492,7 @@ pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize
             None => return Ok(0),
         }
     }
-    let mut removed = 0;
-    for id in ids {
-        let fd = match prog_fd_by_id(id) {
-            Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(e),
-        };
-        if !prog_info_fd(fd.as_fd())?.is_ours() {
-            continue;
-        }
-        match detach(cgroup, fd.as_fd()) {
-            Ok(()) => removed += 1,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(removed)
+    detach_ours_among(cgroup, ids)
 }
 
 /// Detaches the programs `ids` from `cgroup` if they are still attached there and still ours
@@ -516,8 +500,17 @@ pub fn detach_ours(cgroup: BorrowedFd, keep_id: Option<u32>) -> io::Result<usize
 /// since the caller looked). Returns how many were detached.
 pub fn detach_ids(cgroup: BorrowedFd, ids: &[u32]) -> io::Result<usize> {
     let attached = query(cgroup)?;
+    detach_ours_among(
+        cgroup,
+        ids.iter().copied().filter(|id| attached.contains(id)),
+    )
+}
+
+/// Detaches each of `ids` that is ours from `cgroup`; programs that vanish meanwhile (a
+/// concurrent detach) are skipped. Returns how many were detached.
+fn detach_ours_among(cgroup: BorrowedFd, ids: impl IntoIterator<Item = u32>) -> io::Result<usize> {
     let mut removed = 0;
-    for &id in ids.iter().filter(|id| attached.contains(id)) {
+    for id in ids {
         let fd = match prog_fd_by_id(id) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,

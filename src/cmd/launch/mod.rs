@@ -247,9 +247,6 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
 /// (`ExecStart=/usr/lib/bindif-launch %n -- …`, as the generator wraps them on legacy hosts):
 /// only such commands enter the mirror the attach step prepares there.
 fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
-    let Some(section) = eval::cgroup_section(&u.name) else {
-        return false;
-    };
     const KEYS: [&str; 8] = [
         "ExecCondition",
         "ExecStartPre",
@@ -260,15 +257,7 @@ fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
         "ExecStopPre",
         "ExecStopPost",
     ];
-    KEYS.iter()
-        .flat_map(|key| crate::unit::effective_list(u.values(section, key)))
-        .any(|a| {
-            let raw = a.value.trim_start_matches(['-', '@', ':', '+', '!', '|']);
-            crate::unit::words::split_command_line(raw).is_ok_and(|w| {
-                w.first().is_some_and(|p| eval::is_bindif_launch(p))
-                    && !w.iter().any(|x| x == "--attach")
-            })
-        })
+    launcher_commands(u, &KEYS).any(|w| !w.iter().any(|x| x == "--attach"))
 }
 
 /// Whether the unit runs the attach step (`+/usr/lib/bindif-launch --attach …` in its
@@ -277,19 +266,27 @@ fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
 /// load anything inside the unit's syscall filter. Without it (the launcher form written by
 /// hand) the wrapped command binds itself, as it always has.
 fn has_attach_step(u: &crate::unit::LoadedUnit) -> bool {
-    let Some(section) = eval::cgroup_section(&u.name) else {
-        return false;
-    };
-    ["ExecCondition", "ExecStartPre"]
-        .iter()
-        .flat_map(|key| crate::unit::effective_list(u.values(section, key)))
-        .any(|a| {
-            let raw = a.value.trim_start_matches(['-', '@', ':', '+', '!', '|']);
-            crate::unit::words::split_command_line(raw).is_ok_and(|w| {
-                w.first().is_some_and(|p| eval::is_bindif_launch(p))
-                    && w.iter().any(|x| x == "--attach")
-            })
+    launcher_commands(u, &["ExecCondition", "ExecStartPre"])
+        .any(|w| w.iter().any(|x| x == "--attach"))
+}
+
+/// The words of each of the unit's effective `keys` commands that runs bindif-launch (prefixes
+/// stripped).
+fn launcher_commands<'a>(
+    u: &'a crate::unit::LoadedUnit,
+    keys: &'a [&'a str],
+) -> impl Iterator<Item = Vec<String>> + 'a {
+    eval::cgroup_section(&u.name)
+        .into_iter()
+        .flat_map(move |section| {
+            keys.iter()
+                .flat_map(move |key| crate::unit::effective_list(u.values(section, key)))
         })
+        .filter_map(|a| {
+            let raw = a.value.trim_start_matches(['-', '@', ':', '+', '!', '|']);
+            crate::unit::words::split_command_line(raw).ok()
+        })
+        .filter(|w| w.first().is_some_and(|p| eval::is_bindif_launch(p)))
 }
 
 pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
