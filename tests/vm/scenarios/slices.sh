@@ -81,6 +81,8 @@ dev() { sed -n 's/^tcp4=//p' "$o/$1" 2>/dev/null; }
 # progs: the sock_create programs on each unit's own cgroup ("-": the unit has no cgroup now)
 progs() {
     local u out=
+    # bullseye's image has no bpftool (the archive has none for 5.10): say so, never guess
+    command -v bpftool >/dev/null || { echo n/a; return; }
     for u in slc.slice slc-in.slice slc-svc.service slc-only.service slc-run.service; do
         if [ -n "$(systemctl show -p ControlGroup --value $u)" ]; then
             out="$out$u=$(prog_count $u) "
@@ -108,7 +110,7 @@ else
     p=$(progs)
     evidence "programs: $p"
     record programs "$p"
-    check "one program per bound cgroup, none elsewhere" \
+    [ "$p" = n/a ] || check "one program per bound cgroup, none elsewhere" \
         [ "$p" = "slc.slice=1 slc-in.slice=1 slc-svc.service=1 slc-only.service=0 slc-run.service=0" ]
     if ! native; then
         check "the helper of slc.slice is active" systemctl -q is-active bindif-launch-slice@slc.slice.service
@@ -129,7 +131,7 @@ if ! legacy; then
     p2=$(progs)
     evidence "programs after the slice restarted: $p2"
     record "programs after the slice restarted" "$p2"
-    check "after the slice restarted: one program per bound cgroup" \
+    [ "$p2" = n/a ] || check "after the slice restarted: one program per bound cgroup" \
         [ "$p2" = "slc.slice=1 slc-in.slice=1 slc-svc.service=1 slc-only.service=- slc-run.service=-" ]
 fi
 
