@@ -26,9 +26,11 @@ removal_guard() {
     else
         # migrate could not run: fall back to the unit directories themselves
         echo "bindif-launch: warning: '$bin migrate --json' did not run; searching the unit files" >&2
+        # (the package's own bindif-launch-enter.service goes with it)
         lines=$(grep -rsnE '^[[:space:]]*Exec[A-Za-z]*=.*bindif-launch' \
             /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system \
-            /usr/lib/systemd/system /lib/systemd/system 2>/dev/null || true)
+            /usr/lib/systemd/system /lib/systemd/system 2>/dev/null |
+            grep -v -e '--enter-service' || true)
         plain=
     fi
     if [ -n "$lines" ]; then

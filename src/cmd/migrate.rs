@@ -50,6 +50,10 @@ fn advise(a: &Assignment, reset_before: Option<&Assignment>) -> Option<String> {
     if !is_bindif_launch(words.first()?) {
         return None;
     }
+    // The package's own bindif-launch-enter.service: it goes with the package (and on v260).
+    if words.iter().any(|w| w == "--enter-service") {
+        return None;
+    }
     let after_dashes = raw.split_once(" -- ").map(|(_, cmd)| cmd.trim());
     let interface = words
         .iter()
@@ -269,6 +273,21 @@ mod tests {
                 ..Default::default()
             },
         )
+    }
+
+    #[test]
+    fn the_packages_own_enter_service_needs_nothing() {
+        let units = vec![unit(
+            "bindif-launch-enter.service",
+            vec![a(
+                "/lib/systemd/system/bindif-launch-enter.service",
+                18,
+                "ExecStart",
+                "/usr/lib/bindif-launch --enter-service",
+            )],
+        )];
+        let r = report(&units, Some(252));
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
     }
 
     #[test]
