@@ -22,6 +22,13 @@ export DEBIAN_FRONTEND=noninteractive
 # every file checked below comes from the package; put it back at exit for the later scenarios.
 cleanup "[ -e $BINDIF ] || install -m 0755 $VMTEST_PAYLOAD/bindif-launch $BINDIF"
 rm -f "$BINDIF"
+# Likewise its copies of the package's units (bindif-launch-enter.socket/.service), which it put
+# in /run/systemd/system: moved aside while the package is tried, back at exit.
+runner_units=/run/vmtest-runner-units
+mkdir -p $runner_units
+mv /run/systemd/system/bindif-launch-enter.* $runner_units/ 2>/dev/null
+cleanup "mv $runner_units/* /run/systemd/system/ 2>/dev/null; rmdir $runner_units; systemctl daemon-reload"
+systemctl daemon-reload
 cleanup "BINDIF_LAUNCH_FORCE_REMOVE=1 dpkg --purge bindif-launch"
 vrf_add vrf-deb 98 127.0.0.1/8
 generated=/run/systemd/generator/deb-plain.service.d/zzzz-bindif-launch.conf
