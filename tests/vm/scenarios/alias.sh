@@ -28,10 +28,16 @@ ids="$(systemctl show -p Id --value bar-alias@3.service) $(systemctl show -p Id 
 l3=$(ss_port 993 | awk '{print $4}') l4=$(ss_port 994 | awk '{print $4}')
 evidence "ids: $ids; yup@3 listener $l3, yup@4 listener $l4"
 evidence "drop-ins of yup@3: $(systemctl show -p DropInPaths --value yup@3.service)"
-record "unit ids" "$ids"
+[ "$SYSTEMD_VERSION" -lt 252 ] || record "unit ids" "$ids"
 record "yup@3 (instance drop-in of the alias)" "$l3"
 record "yup@4 (template drop-in of the alias)" "$l4"
-check "bar-alias@3.service is yup@3.service" [ "${ids%% *}" = yup@3.service ]
+# which name `systemctl show` reports for an alias not loaded under it is systemd's own business:
+# 247 reports the alias itself (the binding below is what this scenario is about)
+if [ "$SYSTEMD_VERSION" -ge 252 ]; then
+    check "bar-alias@3.service is yup@3.service" [ "${ids%% *}" = yup@3.service ]
+else
+    evidence "systemd $SYSTEMD_VERSION: systemctl show -p Id bar-alias@3.service says ${ids%% *}"
+fi
 check "yup@3 bound by bar-alias@3.service.d/ (instance level wins)" [ "$l3" = "127.0.0.1%vrf-al3:993" ]
 check "yup@4 bound by bar-alias@.service.d/" [ "$l4" = "127.0.0.1%vrf-al:994" ]
 verdict "yup@3 $l3, yup@4 $l4"
