@@ -24,7 +24,7 @@ cleanup "[ -e $BINDIF ] || install -m 0755 $VMTEST_PAYLOAD/bindif-launch $BINDIF
 rm -f "$BINDIF"
 # Likewise its copies of the package's units (bindif-launch-enter.socket/.service), which it put
 # in /run/systemd/system: moved aside while the package is tried, back at exit.
-runner_units=/run/vmtest-runner-units
+runner_units=/var/tmp/vmtest-runner-units   # outside the /run this scenario searches for debris
 mkdir -p $runner_units
 mv /run/systemd/system/bindif-launch-enter.* $runner_units/ 2>/dev/null
 cleanup "mv $runner_units/* /run/systemd/system/ 2>/dev/null; rmdir $runner_units; systemctl daemon-reload"
