@@ -15,6 +15,28 @@ use super::words::{
     EXEC_FLAGS,
 };
 
+/// The `Exec*=` settings of a unit type's section, in the order they run (`[Service]`'s, or the
+/// other types' with commands: `[Socket]`, `[Mount]`, `[Swap]`).
+pub fn keys(section: &str) -> &'static [&'static str] {
+    match section {
+        "Service" => &[
+            "ExecCondition",
+            "ExecStartPre",
+            "ExecStart",
+            "ExecStartPost",
+            "ExecReload",
+            "ExecStop",
+            "ExecStopPost",
+        ],
+        _ => &[
+            "ExecStartPre",
+            "ExecStartPost",
+            "ExecStopPre",
+            "ExecStopPost",
+        ],
+    }
+}
+
 /// The prefixes of an `Exec*=` command (`ExecCommandFlags` plus `@`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExecFlags {

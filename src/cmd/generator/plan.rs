@@ -14,6 +14,7 @@ use super::{DROPIN_NAME, LAUNCHER, NATIVE_SINCE, PROGRAM};
 use crate::cgroup_path::Layout;
 use crate::log::Level;
 use crate::unit::eval::{cgroup_section, KEY_BIND};
+use crate::unit::exec::keys as exec_keys;
 use crate::unit::load::UnitLoadError;
 use crate::unit::name::{self, Kind};
 use crate::unit::{effective_list, Assignment, LoadedUnit};
@@ -115,27 +116,6 @@ fn position(u: &LoadedUnit, a: &Assignment) -> Pos {
         std::cmp::Ordering::Less => Pos::Before,
         std::cmp::Ordering::Equal => Pos::Same,
         std::cmp::Ordering::Greater => Pos::After,
-    }
-}
-
-/// The `Exec*=` settings of each type, in the order they run.
-fn exec_keys(section: &str) -> &'static [&'static str] {
-    match section {
-        "Service" => &[
-            "ExecCondition",
-            "ExecStartPre",
-            "ExecStart",
-            "ExecStartPost",
-            "ExecReload",
-            "ExecStop",
-            "ExecStopPost",
-        ],
-        _ => &[
-            "ExecStartPre",
-            "ExecStartPost",
-            "ExecStopPre",
-            "ExecStopPost",
-        ],
     }
 }
 

@@ -247,17 +247,8 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
 /// (`ExecStart=/usr/lib/bindif-launch %n -- …`, as the generator wraps them on legacy hosts):
 /// only such commands enter the mirror the attach step prepares there.
 fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
-    const KEYS: [&str; 8] = [
-        "ExecCondition",
-        "ExecStartPre",
-        "ExecStart",
-        "ExecStartPost",
-        "ExecReload",
-        "ExecStop",
-        "ExecStopPre",
-        "ExecStopPost",
-    ];
-    launcher_commands(u, &KEYS).any(|w| !w.iter().any(|x| x == "--attach"))
+    let keys = eval::cgroup_section(&u.name).map_or(&[][..], crate::unit::exec::keys);
+    launcher_commands(u, keys).any(|w| !w.iter().any(|x| x == "--attach"))
 }
 
 /// Whether the unit runs the attach step (`+/usr/lib/bindif-launch --attach …` in its
