@@ -329,6 +329,47 @@ fn policy_defaults() {
 }
 
 #[test]
+fn follow_key_is_tri_state_so_the_package_default_can_apply() {
+    let r = bind("x.service", &[]);
+    assert_eq!(r.follow.value, None);
+    let r = bind(
+        "x.service",
+        &[
+            (FRAG, 4, "Service", "X-BindNetworkInterface-Follow", "yes"),
+            (
+                DROPIN,
+                2,
+                "Service",
+                "X-BindNetworkInterface-Follow",
+                "perhaps",
+            ),
+        ],
+    );
+    assert_eq!(r.follow.value, Some(true));
+    assert_eq!(r.follow.source, src(FRAG, 4));
+    assert_eq!(
+        msgs(&r.diagnostics),
+        [format!(
+            "{DROPIN}:2: Failed to parse boolean value, ignoring: perhaps"
+        )]
+    );
+    // An explicit `no` overrides a package-wide `yes`; an empty value goes back to the default.
+    let r = bind(
+        "x.service",
+        &[(FRAG, 4, "Service", "X-BindNetworkInterface-Follow", "no")],
+    );
+    assert_eq!(r.follow.value, Some(false));
+    let r = bind(
+        "x.service",
+        &[
+            (FRAG, 4, "Service", "X-BindNetworkInterface-Follow", "no"),
+            (DROPIN, 2, "Service", "X-BindNetworkInterface-Follow", ""),
+        ],
+    );
+    assert_eq!(r.follow.value, None);
+}
+
+#[test]
 fn policy_keys_last_wins_empty_resets_invalid_ignored() {
     let r = bind(
         "x.service",

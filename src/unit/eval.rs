@@ -4,7 +4,7 @@
 //!
 //! - `BindNetworkInterface=` as v260's `config_parse_bind_network_interface()` does it
 //!   (src/core/load-fragment.c), plus our opt-in policy keys `X-BindNetworkInterface-FailClosed=`,
-//!   `-WaitSec=` and `-Verify=` (systemd ignores every `X-` key);
+//!   `-WaitSec=`, `-Verify=` and `-Follow=` (systemd ignores every `X-` key);
 //! - `ExecStart=` as `config_parse_exec()` does it, and the launcher's **discovery** of the
 //!   command it must run in its place.
 
@@ -73,7 +73,8 @@ pub struct Setting<T> {
 }
 
 impl<T> Setting<T> {
-    fn default_with(value: T) -> Self {
+    /// A setting no assignment made: its default.
+    pub fn default_with(value: T) -> Self {
         Setting {
             value,
             source: None,
@@ -99,6 +100,9 @@ pub struct BindEval {
     pub wait: Setting<TimeSpan>,
     /// `X-BindNetworkInterface-Verify=` (default `false`).
     pub verify: Setting<bool>,
+    /// `X-BindNetworkInterface-Follow=` (`None`: not set, the package-wide default of
+    /// `/etc/bindif-launch.conf` applies; see [`crate::config`]).
+    pub follow: Setting<Option<bool>>,
     /// Warnings in systemd's words, in the order systemd would log them.
     pub diagnostics: Vec<Diagnostic>,
     /// The last `BindNetworkInterface=` that was ignored (invalid name, bad specifier) since
@@ -107,10 +111,26 @@ pub struct BindEval {
     pub rejected: Option<Source>,
 }
 
+impl BindEval {
+    /// No key set: every setting at its default.
+    pub fn unset() -> BindEval {
+        BindEval {
+            interface: Setting::default_with(None),
+            fail_closed: Setting::default_with(false),
+            wait: Setting::default_with(TimeSpan::Finite(Duration::ZERO)),
+            verify: Setting::default_with(false),
+            follow: Setting::default_with(None),
+            diagnostics: Vec::new(),
+            rejected: None,
+        }
+    }
+}
+
 pub const KEY_BIND: &str = "BindNetworkInterface";
 pub const KEY_FAIL_CLOSED: &str = "X-BindNetworkInterface-FailClosed";
 pub const KEY_WAIT: &str = "X-BindNetworkInterface-WaitSec";
 pub const KEY_VERIFY: &str = "X-BindNetworkInterface-Verify";
+pub const KEY_FOLLOW: &str = "X-BindNetworkInterface-Follow";
 
 /// `parse_boolean()` (src/basic/parse-util.c): case-insensitive `1 yes y true t on` /
 /// `0 no n false f off`.
@@ -238,14 +258,7 @@ fn invalid_name_message(expanded: &str) -> String {
 
 /// Evaluates `BindNetworkInterface=` and the policy keys in the unit's own cgroup section.
 pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
-    let mut r = BindEval {
-        interface: Setting::default_with(None),
-        fail_closed: Setting::default_with(false),
-        wait: Setting::default_with(TimeSpan::Finite(Duration::ZERO)),
-        verify: Setting::default_with(false),
-        diagnostics: Vec::new(),
-        rejected: None,
-    };
+    let mut r = BindEval::unset();
     let Some(section) = cgroup_section(&unit.name) else {
         return r;
     };
@@ -292,6 +305,21 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                 } else if let Some(b) = parse_boolean(v) {
                     *target = Setting {
                         value: b,
+                        source: Some(a.source.clone()),
+                    };
+                } else {
+                    r.diagnostics.push(diag(
+                        &a.source,
+                        format!("Failed to parse boolean value, ignoring: {v}"),
+                    ));
+                }
+            }
+            KEY_FOLLOW => {
+                if v.is_empty() {
+                    r.follow = Setting::default_with(None);
+                } else if let Some(b) = parse_boolean(v) {
+                    r.follow = Setting {
+                        value: Some(b),
                         source: Some(a.source.clone()),
                     };
                 } else {
