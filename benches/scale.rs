@@ -117,7 +117,7 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
 /// (the first reload after the interface appeared: `n` loads and attaches), then `apply` when
 /// every binding is current (any other reload). Returns (walk, first apply, steady apply).
 fn reload_reresolution(n: usize, rounds: usize) -> (Stats, f64, Stats) {
-    use bindif::cmd::generator::reconcile::{self, Resolver, Wanted};
+    use bindif::cmd::generator::reconcile::{self, Occasion, Resolver, Wanted};
     let top = own_dir().join("reload-bench.slice");
     let _ = std::fs::create_dir(&top);
     let dirs: Vec<_> = (0..n).map(|i| top.join(format!("r{i}.service"))).collect();
@@ -132,11 +132,24 @@ fn reload_reresolution(n: usize, rounds: usize) -> (Stats, f64, Stats) {
     }));
     let found = reconcile::running(&top, &quiet);
     assert_eq!(found.len(), n);
-    let (first, tally) =
-        time_once(|| reconcile::apply(&found, &mut wanted, &mut Resolver::default(), &quiet));
+    let (first, tally) = time_once(|| {
+        reconcile::apply(
+            &found,
+            &mut wanted,
+            &mut Resolver::default(),
+            Occasion::Reload,
+            &quiet,
+        )
+    });
     assert_eq!(tally.bound, n, "{tally:?}");
     let steady = Stats::of(&samples(rounds, || {
-        let t = reconcile::apply(&found, &mut wanted, &mut Resolver::default(), &quiet);
+        let t = reconcile::apply(
+            &found,
+            &mut wanted,
+            &mut Resolver::default(),
+            Occasion::Reload,
+            &quiet,
+        );
         assert_eq!((t.bound, t.failed), (0, 0));
     }));
     for d in &dirs {

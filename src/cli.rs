@@ -21,6 +21,7 @@ bindif-launch [OPTIONS] --attach [--] UNIT
 bindif-launch [OPTIONS] --attach-slice SLICE
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch [OPTIONS] --enter-service
+bindif-launch [OPTIONS] --follow IFACE | --follow-gone IFACE
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
 bindif-launch status [--sockets] [--json] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
@@ -42,6 +43,10 @@ Modes:
   --enter-service          Legacy cgroup hosts: move the processes of bound units that ask on
                            /run/bindif-launch/enter into their unit's prepared cgroup.
                            For bindif-launch-enter.service.
+  --follow IFACE           Bind the running units that follow IFACE
+                           (X-BindNetworkInterface-Follow=) to its ifindex now.
+                           For the generated bindif-launch-follow@IFACE.service.
+  --follow-gone IFACE      Log, once per bound unit that follows IFACE, that it is gone.
   show UNIT...             Print the files, the effective BindNetworkInterface= and the
                            command the launcher would execute.
   status [UNIT...]         List the cgroups that carry a binding, the interface it binds
@@ -96,6 +101,11 @@ pub enum Mode {
     },
     /// `--enter-service`: serve the legacy hosts' enter FIFO (see `launch::enter`).
     EnterService,
+    /// `--follow IFACE` (`gone`: `--follow-gone IFACE`), see `cmd::follow`.
+    Follow {
+        interface: String,
+        gone: bool,
+    },
     Show {
         units: Vec<String>,
     },
@@ -162,6 +172,8 @@ pub enum UsageError {
     CgroupRootWithoutSlice,
     /// `--enter-service` with another mode, a unit name or a command.
     EnterServiceArguments,
+    /// `--follow`/`--follow-gone` with another mode, a unit name or a command.
+    FollowArguments,
     EmptyCommand,
     /// The generator's `--systemd-version=` was not a version number.
     InvalidSystemdVersion(String),
@@ -213,6 +225,10 @@ impl std::fmt::Display for UsageError {
             EnterServiceArguments => write!(
                 f,
                 "--enter-service takes no unit, --attach, --attach-slice, --interface or command"
+            ),
+            FollowArguments => write!(
+                f,
+                "--follow and --follow-gone take one interface name and no unit, other mode or command"
             ),
             EmptyCommand => write!(f, "Empty command after --"),
             InvalidSystemdVersion(v) => write!(
@@ -308,6 +324,9 @@ struct Words {
     attach: bool,
     attach_slice: Option<String>,
     enter_service: bool,
+    /// `--follow IFACE` / `--follow-gone IFACE`: the interface and whether it is gone; a
+    /// second one is an error, so each is counted.
+    follow: Vec<(String, bool)>,
     cgroup_root: Option<PathBuf>,
     interface: Option<String>,
     subcommand: Option<&'static str>,
@@ -376,6 +395,12 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("attach") => w.attach = flag(&mut p, "--attach")?,
             Long("attach-slice") => w.attach_slice = Some(string_value(&mut p, "--attach-slice")?),
             Long("enter-service") => w.enter_service = flag(&mut p, "--enter-service")?,
+            Long(o @ ("follow" | "follow-gone")) => {
+                let gone = o == "follow-gone";
+                let opt = if gone { "--follow-gone" } else { "--follow" };
+                let name = check_interface(string_value(&mut p, opt)?)?;
+                w.follow.push((name, gone));
+            }
             Long("cgroup-root") => {
                 w.cgroup_root = Some(check_root(string_value(&mut p, "--cgroup-root")?)?)
             }
@@ -448,6 +473,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         attach,
         attach_slice,
         enter_service,
+        follow,
         cgroup_root,
         interface,
         subcommand,
@@ -467,6 +493,18 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         Mode::Help
     } else if version {
         Mode::Version
+    } else if !follow.is_empty() {
+        let others = enter_service
+            || attach
+            || attach_slice.is_some()
+            || interface.is_some()
+            || subcommand.is_some()
+            || !positional.is_empty()
+            || command.is_some();
+        match <[_; 1]>::try_from(follow) {
+            Ok([(interface, gone)]) if !others => Mode::Follow { interface, gone },
+            _ => return Err(UsageError::FollowArguments),
+        }
     } else if enter_service {
         if attach
             || attach_slice.is_some()
@@ -686,6 +724,41 @@ mod tests {
 
     fn p(v: &[&str]) -> Result<Args, UsageError> {
         parse(v.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn follow_takes_one_interface_and_nothing_else() {
+        let follow = |i: &str, gone| Mode::Follow {
+            interface: i.into(),
+            gone,
+        };
+        assert_eq!(
+            p(&["--follow", "mgmt"]).unwrap().mode,
+            follow("mgmt", false)
+        );
+        assert_eq!(
+            p(&["--follow-gone=mgmt"]).unwrap().mode,
+            follow("mgmt", true)
+        );
+        for bad in [
+            &["--follow", "mgmt", "--follow-gone", "mgmt"][..],
+            &["--follow", "mgmt", "x.service"],
+            &["--follow", "mgmt", "--attach", "x.service"],
+            &["--follow", "mgmt", "--enter-service"],
+            &["--follow", "mgmt", "-i", "lo", "--", "true"],
+            &["--follow", "mgmt", "--", "true"],
+            &["--follow", "mgmt", "status"],
+        ] {
+            assert_eq!(p(bad), Err(UsageError::FollowArguments), "{bad:?}");
+        }
+        assert_eq!(
+            p(&["--follow", "a/b"]),
+            Err(UsageError::InvalidInterfaceName("a/b".into()))
+        );
+        assert_eq!(
+            p(&["--follow"]),
+            Err(UsageError::MissingValue("--follow".into()))
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use bindif::cmd::generator::reconcile::{self, Resolver, Tally, Wanted};
+use bindif::cmd::generator::reconcile::{self, Occasion, Resolver, Tally, Wanted};
 use bindif::log::Level;
 use bindif::program::Origin;
 use bindif::sys::{self, bpf};
@@ -101,7 +101,13 @@ fn reload(root: &Path, config: &HashMap<&str, Wanted>) -> (Tally, Vec<String>) {
     };
     let found = reconcile::running(root, &log);
     let mut wanted = |u: &str| config.get(u).cloned().unwrap_or(Wanted::Unset);
-    let tally = reconcile::apply(&found, &mut wanted, &mut Resolver::default(), &log);
+    let tally = reconcile::apply(
+        &found,
+        &mut wanted,
+        &mut Resolver::default(),
+        Occasion::Reload,
+        &log,
+    );
     (tally, lines.into_inner())
 }
 

@@ -11,6 +11,7 @@ use crate::cli::{self, Args, Mode};
 use crate::{exit, log, timing};
 
 pub mod adopt;
+pub mod follow;
 pub mod generator;
 pub mod launch;
 pub mod migrate;
@@ -76,6 +77,7 @@ pub fn run(args: &Args) -> i32 {
         }
         Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),
         Mode::EnterService => Ok(launch::enter::run()),
+        Mode::Follow { interface, gone } => Ok(follow::run(&args.root, interface, *gone)),
     };
     result.unwrap_or_else(|launch::Fatal(code)| code)
 }

@@ -50,6 +50,7 @@ use crate::unit::load::load_with;
 use crate::unit::paths::SearchPath;
 use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
 
+mod follow;
 mod parallel;
 mod plan;
 mod quote;
@@ -156,6 +157,93 @@ fn resolve_units(full: &SearchPath, layout: &Layout, version: Option<u32>) -> Re
     }
 }
 
+/// The interface a loaded unit follows (`X-BindNetworkInterface-Follow=`, else the package
+/// default), evaluated as the attach step evaluates it at start: `None` when it sets no valid
+/// value or does not follow it.
+fn followed_interface(
+    u: &crate::unit::LoadedUnit,
+    facts: &LazyHostFacts,
+    version: u32,
+    defaults: &crate::config::Defaults,
+) -> Option<String> {
+    let section = cgroup_section(&u.name)?;
+    if !plan::carries_key(u, section) {
+        return None;
+    }
+    let fragment = u
+        .fragment
+        .as_ref()
+        .map(|f| f.to_string_lossy().into_owned());
+    let mut spec = SpecifierContext::lazy(&u.name, facts);
+    spec.fragment_path = fragment.as_deref();
+    let bind = eval::evaluate_bind(u, &EvalContext::new(spec, version));
+    let follows = bind.follow.value.unwrap_or(defaults.follow);
+    bind.interface.value.filter(|_| follows)
+}
+
+/// What the generator follows: the units it loaded, and, at a daemon-reload, the running
+/// instances of templates whose interface depends on the instance (`%i`), which no file names.
+struct FollowPlan {
+    followed: Vec<follow::Followed>,
+    /// Templates whose followed interface names the instance.
+    per_instance: BTreeSet<String>,
+}
+
+fn follow_plan(
+    r: &Resolved,
+    facts: &LazyHostFacts,
+    version: u32,
+    defaults: &crate::config::Defaults,
+) -> FollowPlan {
+    let mut fp = FollowPlan {
+        followed: Vec::new(),
+        per_instance: BTreeSet::new(),
+    };
+    for i in &r.inputs {
+        let Ok(u) = &i.unit else { continue };
+        let Some(interface) = followed_interface(u, facts, version, defaults) else {
+            continue;
+        };
+        // A template is loaded through the placeholder instance: a value that contains it
+        // depends on the instance.
+        if interface.contains(TEMPLATE_PLACEHOLDER) {
+            fp.per_instance.insert(i.name.clone());
+            continue;
+        }
+        fp.followed.push(follow::Followed {
+            interface,
+            unit: i.name.clone(),
+        });
+    }
+    fp
+}
+
+/// Adds the running instances of `fp.per_instance` templates to what is followed.
+fn follow_running_instances(
+    fp: &mut FollowPlan,
+    r: &Resolved,
+    found: &[reconcile::Running],
+    facts: &LazyHostFacts,
+    version: u32,
+    defaults: &crate::config::Defaults,
+) {
+    for f in found {
+        let template = crate::unit::name::template_of(&f.unit);
+        if !template.is_some_and(|t| fp.per_instance.contains(&t)) {
+            continue;
+        }
+        let Ok(u) = load_with(&r.catalog, &f.unit) else {
+            continue;
+        };
+        if let Some(interface) = followed_interface(&u, facts, version, defaults) {
+            fp.followed.push(follow::Followed {
+                interface,
+                unit: f.unit.clone(),
+            });
+        }
+    }
+}
+
 /// What a running unit's configuration asks for now, from the units the generator loaded.
 /// Evaluated as the attach step evaluates it at start: specifiers, validation, the last valid
 /// value, the fail policy. A running template instance with no name of its own in the search
@@ -217,15 +305,25 @@ fn template_carries_key(by_name: &HashMap<&str, &Input>, unit: &str, section: &s
 
 /// daemon-reload re-resolution (see [`reconcile`]): every running unit's binding follows its
 /// configuration and its interface now. Logs; never fails.
-fn reconcile_running(r: &Resolved, root: &Path, version: Option<u32>, log: &Logger) {
+fn reconcile_running(
+    r: &Resolved,
+    walked: &[(PathBuf, Vec<reconcile::Running>)],
+    facts: &LazyHostFacts,
+    version: Option<u32>,
+    log: &Logger,
+) {
     let started = Instant::now();
     let say = |level: Level, text: String| log_lines(log, level, &text);
-    let facts = LazyHostFacts::new(root);
-    let mut wanted = wanted_now(r, &facts, version.unwrap_or(NATIVE_SINCE - 1));
+    let mut wanted = wanted_now(r, facts, version.unwrap_or(NATIVE_SINCE - 1));
     let mut resolver = reconcile::Resolver::default();
-    for h in reconcile::walk_roots() {
-        let found = reconcile::running(&h, &say);
-        let t = reconcile::apply(&found, &mut wanted, &mut resolver, &say);
+    for (h, found) in walked {
+        let t = reconcile::apply(
+            found,
+            &mut wanted,
+            &mut resolver,
+            reconcile::Occasion::Reload,
+            &say,
+        );
         log_lines(
             log,
             Level::Debug,
@@ -243,6 +341,30 @@ fn reconcile_running(r: &Resolved, root: &Path, version: Option<u32>, log: &Logg
             ),
         );
     }
+}
+
+/// Adds the files of followed interfaces (`follow.rs`) to the plan, with the package-wide
+/// defaults of `/etc/bindif-launch.conf`.
+fn plan_follow(
+    r: &mut Resolved,
+    walked: &[(PathBuf, Vec<reconcile::Running>)],
+    facts: &LazyHostFacts,
+    version: Option<u32>,
+    root: &Path,
+    log: &Logger,
+) {
+    let config = crate::config::load(root);
+    for w in &config.warnings {
+        log_lines(log, Level::Warning, w);
+    }
+    let version = version.unwrap_or(NATIVE_SINCE - 1);
+    let mut fp = follow_plan(r, facts, version, &config.defaults);
+    for (_, found) in walked {
+        follow_running_instances(&mut fp, r, found, facts, version, &config.defaults);
+    }
+    let (files, messages) = follow::plan(&fp.followed);
+    r.plan.files.extend(files);
+    r.plan.messages.extend(messages);
 }
 
 /// Runs the generator: plan, write, verify, log. `Err` only when the output directory cannot be
@@ -284,7 +406,23 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         None => crate::sys::cgroup::detect(&opts.root),
     };
     let full = SearchPath::system(&opts.root);
-    let resolved = resolve_units(&full, &layout, version);
+    let mut resolved = resolve_units(&full, &layout, version);
+    let facts = LazyHostFacts::new(&opts.root);
+    // The running units, walked once: their templates' followed interfaces are planned now,
+    // and they are re-resolved after the drop-ins are written.
+    let walked: Vec<(PathBuf, Vec<reconcile::Running>)> = if opts.reconcile {
+        let say = |level: Level, text: String| log_lines(&log, level, &text);
+        reconcile::walk_roots()
+            .into_iter()
+            .map(|h| {
+                let found = reconcile::running(&h, &say);
+                (h, found)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    plan_follow(&mut resolved, &walked, &facts, version, &opts.root, &log);
     let plan = &resolved.plan;
     let units_seen = resolved.inputs.len();
     for m in &plan.messages {
@@ -347,7 +485,7 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     );
     // Last: whatever happens while re-resolving running units, every drop-in is written.
     if opts.reconcile {
-        reconcile_running(&resolved, &opts.root, version, &log);
+        reconcile_running(&resolved, &walked, &facts, version, &log);
     }
     Ok(Outcome {
         plan: resolved.plan,

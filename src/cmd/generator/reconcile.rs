@@ -115,6 +115,24 @@ pub fn decide(wanted: &Wanted, resolved: Option<u32>, attached: &[Attached]) -> 
     }
 }
 
+/// Why [`apply`] runs: the words of its log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occasion {
+    /// `systemctl daemon-reload` (the generator).
+    Reload,
+    /// The interface appeared (`--follow`, see `cmd::follow`).
+    Follow,
+}
+
+impl Occasion {
+    fn words(self) -> &'static str {
+        match self {
+            Occasion::Reload => "at daemon-reload",
+            Occasion::Follow => "as it appeared",
+        }
+    }
+}
+
 /// A running unit's cgroup, found by [`running`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
@@ -199,7 +217,7 @@ pub fn running(top: &Path, log: &dyn Fn(Level, String)) -> Vec<Running> {
 
 /// Our programs on the cgroup open at `dir`, in attach order. Programs that vanish while we look
 /// are skipped.
-fn ours(dir: BorrowedFd<'_>) -> io::Result<Vec<Attached>> {
+pub fn ours(dir: BorrowedFd<'_>) -> io::Result<Vec<Attached>> {
     let mut out = Vec::new();
     for id in bpf::query(dir)? {
         let info = match bpf::prog_info(id) {
@@ -252,6 +270,11 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// The interface's ifindex now (`None`: it does not exist), looked up once per run.
+    pub fn lookup(&mut self, interface: &str) -> &io::Result<Option<u32>> {
+        self.resolve(interface)
+    }
+
     fn resolve(&mut self, interface: &str) -> &io::Result<Option<u32>> {
         self.cache
             .entry(interface.to_string())
@@ -271,6 +294,18 @@ pub struct Tally {
     pub failed: usize,
 }
 
+impl Tally {
+    /// Adds another walk's counts.
+    pub fn add(&mut self, o: &Tally) {
+        self.examined += o.examined;
+        self.bound += o.bound;
+        self.missing += o.missing;
+        self.kept_fail_closed += o.kept_fail_closed;
+        self.skipped_netns += o.skipped_netns;
+        self.failed += o.failed;
+    }
+}
+
 /// Re-resolves every running unit of `found`: `wanted` gives each unit's configuration now.
 /// Units without the key need nothing (a reset keeps its binding, as on 262), so only units that
 /// set it cost a cgroup open and a `BPF_PROG_QUERY`.
@@ -278,6 +313,7 @@ pub fn apply(
     found: &[Running],
     wanted: &mut dyn FnMut(&str) -> Wanted,
     resolver: &mut Resolver,
+    occasion: Occasion,
     log: &dyn Fn(Level, String),
 ) -> Tally {
     let mut tally = Tally::default();
@@ -335,22 +371,24 @@ pub fn apply(
             log(
                 Level::Debug,
                 format!(
-                    "{}: bind-interface: Runs in another network namespace, not re-resolving its binding at daemon-reload.",
-                    r.unit
+                    "{}: bind-interface: Runs in another network namespace, not re-resolving its binding {}.",
+                    r.unit,
+                    occasion.words()
                 ),
             );
             tally.skipped_netns += 1;
             continue;
         }
         match act(&r.path, &action) {
-            Ok(()) => report(&r.unit, interface, &action, &mut tally, log),
+            Ok(()) => report(&r.unit, interface, &action, occasion, &mut tally, log),
             Err(e) => {
                 tally.failed += 1;
                 log(
                     Level::Err,
                     format!(
-                        "{}: bind-interface: Failed to re-resolve the binding at daemon-reload, ignoring: {e}",
-                        r.unit
+                        "{}: bind-interface: Failed to re-resolve the binding {}, ignoring: {e}",
+                        r.unit,
+                        occasion.words()
                     ),
                 );
             }
@@ -364,6 +402,7 @@ fn report(
     unit: &str,
     interface: &str,
     action: &Action,
+    occasion: Occasion,
     tally: &mut Tally,
     log: &dyn Fn(Level, String),
 ) {
@@ -378,7 +417,8 @@ fn report(
             log(
                 Level::Info,
                 format!(
-                    "{unit}: bind-interface: Bound to interface '{interface}' (ifindex {ifindex}) at daemon-reload."
+                    "{unit}: bind-interface: Bound to interface '{interface}' (ifindex {ifindex}) {}.",
+                    occasion.words()
                 ),
             );
         }

@@ -59,7 +59,7 @@ pub struct Fatal(pub i32);
 
 /// The running systemd's version, for rules that depend on it (the `|` prefix, native
 /// support). Unknown (no /proc/1, not systemd): assume the newest rules we know.
-pub(crate) fn running_systemd_version() -> Option<u32> {
+pub fn running_systemd_version() -> Option<u32> {
     // Read once: unit mode needs it twice (parsing rules, native support), and /proc/1/maps is
     // long on a busy PID 1.
     static VERSION: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();

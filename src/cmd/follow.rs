@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! `--follow IFACE` and `--follow-gone IFACE`: bindings that follow their interface (beyond
+//! v262, opt-in with `X-BindNetworkInterface-Follow=yes` or `Follow=yes` in
+//! `/etc/bindif-launch.conf`).
+//!
+//! A binding is an ifindex. systemd 262 resolves the name at start and at daemon-reload only, so
+//! an interface that is deleted and created again (ifupdown2, NetworkManager, a routing daemon
+//! re-creating a VRF) leaves every bound unit with a stale ifindex until one of those: its new
+//! sockets fail with ENODEV. A unit that follows its interface is bound again the moment the
+//! interface reappears.
+//!
+//! No daemon of ours watches the links: the generator gives each followed interface's device
+//! unit (`sys-subsystem-net-devices-IFACE.device`, which udev's systemd rules create for every
+//! network interface but `lo`) a `Wants=` on `bindif-launch-follow@IFACE.service`, which
+//! `BindsTo=` the device. systemd starts it when the device appears (at boot, re-created,
+//! renamed to the name) and stops it when the device goes: its `ExecStart=` is `--follow`,
+//! its `ExecStop=` `--follow-gone`. So the trigger is systemd's and udev's own, it costs nothing
+//! while the links stay as they are, and it cannot miss an appearance the way a poller can.
+//!
+//! `--follow` walks the running units as the daemon-reload re-resolution does (the same walk, the
+//! same rule, [`reconcile::decide`]), but looks only at units that follow this interface: each
+//! is bound to its new ifindex, or bound for the first time when it started before the interface
+//! existed. `--follow-gone` binds nothing: it says, once per bound unit, that its new sockets
+//! fail until the interface comes back (the stale binding stays, as on v262).
+//!
+//! The configuration is read from the unit files on disk now, as the attach step does at start.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use crate::cmd::generator::reconcile::{self, Occasion, Resolver, Running, Wanted};
+use crate::cmd::launch::config;
+use crate::config::Defaults;
+use crate::exit;
+use crate::log::{self, Level};
+use crate::program::Origin;
+use crate::sys;
+use crate::unit::eval::BindEval;
+
+/// What a unit whose configuration evaluated to `bind` wants when `interface` (re)appears:
+/// its binding, if it is bound to `interface` and follows it (its own key, else the default).
+pub fn wanted(bind: &BindEval, interface: &str, defaults: &Defaults) -> Wanted {
+    let follows = bind.follow.value.unwrap_or(defaults.follow);
+    match bind.interface.value.as_deref() {
+        Some(name) if follows && name == interface => Wanted::Interface {
+            name: name.to_string(),
+            fail_closed: bind.fail_closed.value,
+        },
+        _ => Wanted::Unset,
+    }
+}
+
+/// The message for a followed unit whose interface is gone.
+pub fn gone_message(unit: &str, interface: &str) -> String {
+    format!(
+        "{unit}: bind-interface: Network interface '{interface}' is gone, new sockets fail with ENODEV until it is back (X-BindNetworkInterface-Follow=yes binds the unit again then)."
+    )
+}
+
+/// Entry point of both modes: logs, never fails a start or stop of the follow unit for a
+/// unit's sake (each unit's error is logged and ignored; the next appearance tries again).
+pub fn run(root: &Path, interface: &str, gone: bool) -> i32 {
+    let loaded = crate::config::load(root);
+    for w in &loaded.warnings {
+        log::log(Level::Warning, w);
+    }
+    let version = crate::cmd::launch::running_systemd_version().unwrap_or(259);
+    let mut cache: HashMap<String, Wanted> = HashMap::new();
+    let mut want = |unit: &str| {
+        cache
+            .entry(unit.to_string())
+            .or_insert_with(|| match config::read(root, unit, version) {
+                Ok(cfg) => wanted(&cfg.bind, interface, &loaded.defaults),
+                Err(_) => Wanted::Unset,
+            })
+            .clone()
+    };
+    let say = |level: Level, text: String| log::log(level, &text);
+    let roots = reconcile::walk_roots();
+    if gone {
+        follow_gone(&roots, interface, &mut want, &say);
+    } else {
+        follow(&roots, interface, &mut want, &say);
+    }
+    exit::SUCCESS
+}
+
+/// `--follow`: every running unit below `roots` that follows `interface` is bound to its
+/// ifindex now. Returns what was done, summed over the roots.
+pub fn follow(
+    roots: &[PathBuf],
+    interface: &str,
+    want: &mut dyn FnMut(&str) -> Wanted,
+    say: &dyn Fn(Level, String),
+) -> reconcile::Tally {
+    let mut resolver = Resolver::default();
+    let mut total = reconcile::Tally::default();
+    match resolver.lookup(interface) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            // Gone again before we looked: the stop of the follow unit says so.
+            say(
+                Level::Debug,
+                format!(
+                    "Network interface '{interface}' does not exist (any more), nothing to follow."
+                ),
+            );
+            return total;
+        }
+        Err(e) => {
+            say(
+                Level::Err,
+                format!(
+                    "Failed to resolve network interface '{interface}', not following it: {}",
+                    sys::strerror(e)
+                ),
+            );
+            return total;
+        }
+    }
+    for root in roots {
+        let found = reconcile::running(root, say);
+        let t = reconcile::apply(&found, want, &mut resolver, Occasion::Follow, say);
+        total.add(&t);
+    }
+    say(
+        Level::Debug,
+        format!(
+            "Followed network interface '{interface}': {} unit(s) follow it, {} bound, {} failed.",
+            total.examined, total.bound, total.failed
+        ),
+    );
+    total
+}
+
+/// `--follow-gone`: one warning per running unit that follows `interface` and carries a binding
+/// of the key (stale now). Nothing is detached: a stale binding makes new sockets fail rather
+/// than go out unbound, and the next appearance replaces it. Returns the units warned about.
+pub fn follow_gone(
+    roots: &[PathBuf],
+    interface: &str,
+    want: &mut dyn FnMut(&str) -> Wanted,
+    say: &dyn Fn(Level, String),
+) -> Vec<String> {
+    // The stop of the follow unit also runs at shutdown or when someone stops it by hand: only
+    // an interface that is really gone is worth a warning.
+    match sys::netlink::resolve_ifindex(interface) {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            say(
+                Level::Debug,
+                format!("Network interface '{interface}' still exists, nothing to report."),
+            );
+            return Vec::new();
+        }
+        Err(e) => {
+            say(
+                Level::Warning,
+                format!(
+                    "Failed to resolve network interface '{interface}', ignoring: {}",
+                    sys::strerror(&e)
+                ),
+            );
+            return Vec::new();
+        }
+    }
+    let mut warned = Vec::new();
+    for root in roots {
+        for r in reconcile::running(root, say) {
+            if !matches!(want(&r.unit), Wanted::Interface { .. }) || !carries_key_binding(&r) {
+                continue;
+            }
+            say(Level::Warning, gone_message(&r.unit, interface));
+            warned.push(r.unit);
+        }
+    }
+    warned
+}
+
+/// Whether a program of the key is attached to the unit's cgroup (an unbound unit has nothing
+/// to lose).
+fn carries_key_binding(r: &Running) -> bool {
+    sys::cgroup::open_cgroup_dir(&r.path)
+        .and_then(|dir| reconcile::ours(dir.as_fd()))
+        .is_ok_and(|a| a.iter().any(|a| a.origin == Origin::Key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::eval::Setting;
+
+    fn bind(interface: Option<&str>, follow: Option<bool>) -> BindEval {
+        let mut b = crate::unit::eval::BindEval::unset();
+        b.interface = Setting::default_with(interface.map(str::to_string));
+        b.follow = Setting::default_with(follow);
+        b
+    }
+
+    #[test]
+    fn only_units_that_follow_this_interface_are_wanted() {
+        let off = Defaults { follow: false };
+        let on = Defaults { follow: true };
+        let mgmt = Wanted::interface("mgmt");
+        assert_eq!(wanted(&bind(Some("mgmt"), Some(true)), "mgmt", &off), mgmt);
+        assert_eq!(wanted(&bind(Some("mgmt"), None), "mgmt", &on), mgmt);
+        // The unit's own `no` beats the package default; no key, no follow.
+        assert_eq!(
+            wanted(&bind(Some("mgmt"), Some(false)), "mgmt", &on),
+            Wanted::Unset
+        );
+        assert_eq!(
+            wanted(&bind(Some("mgmt"), None), "mgmt", &off),
+            Wanted::Unset
+        );
+        assert_eq!(
+            wanted(&bind(Some("dmz"), Some(true)), "mgmt", &on),
+            Wanted::Unset
+        );
+        assert_eq!(wanted(&bind(None, Some(true)), "mgmt", &on), Wanted::Unset);
+    }
+
+    #[test]
+    fn fail_closed_is_carried() {
+        let mut b = bind(Some("mgmt"), Some(true));
+        b.fail_closed = Setting::default_with(true);
+        assert_eq!(
+            wanted(&b, "mgmt", &Defaults::default()),
+            Wanted::Interface {
+                name: "mgmt".into(),
+                fail_closed: true
+            }
+        );
+    }
+}
