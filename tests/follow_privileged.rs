@@ -182,8 +182,13 @@ fn a_recreated_interface_rebinds_the_units_that_follow_it() {
     assert_eq!((tally.examined, tally.bound), (3, 0));
     assert_eq!(bound(&follows), [new]);
 
-    // Still there: a stop of the follow unit (shutdown, by hand) reports nothing.
-    assert!(follow::follow_gone(&roots, iface, &mut want, &say).is_empty());
+    // Renamed away (udev's move event names the old name): reported, the binding stays on the
+    // renamed interface.
+    run("ip", &["link", "set", iface, "name", &format!("{iface}x")]);
+    let warned = follow::follow_gone(&roots, iface, &mut want, &say);
+    assert_eq!(warned.len(), 3, "{warned:?}");
+    assert_eq!(bound(&follows), [new]);
+    run("ip", &["link", "set", &format!("{iface}x"), "name", iface]);
 }
 
 #[test]

@@ -707,41 +707,6 @@ fn systemd_wires_each_bound_slice_to_its_helper() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Issue 18 #1: systemd reads the generated follow unit as intended: bound to the interface's
-/// device (named as udev's rules name it), `--follow` at start and `--follow-gone` at stop with
-/// the interface's own name (`%I` unescapes the instance).
-#[test]
-fn systemd_binds_each_follow_unit_to_its_device() {
-    if !have_systemd_analyze() {
-        eprintln!("systemd-analyze not installed: skipping the cross-check");
-        return;
-    }
-    let (root, _) = run_case(&fixtures().join("follow"));
-    let mut failures = Vec::new();
-    for (escaped, iface) in [
-        ("mgmt", "mgmt"),
-        ("vrf\\x2dblue", "vrf-blue"),
-        ("dmz", "dmz"),
-    ] {
-        let unit = format!("bindif-launch-follow@{escaped}.service");
-        let got = systemd_dump(&root, &unit);
-        let device = format!("sys-subsystem-net-devices-{escaped}.device");
-        for want in [
-            format!("BindsTo: {device}"),
-            format!("After: {device}"),
-            "Conflicts: shutdown.target".to_string(),
-            format!("Command Line: /usr/lib/bindif-launch --follow {iface}"),
-            format!("Command Line: /usr/lib/bindif-launch --follow-gone {iface}"),
-        ] {
-            if !got.contains(&want) {
-                failures.push(format!("{unit}: no {want:?} in {got:#?}"));
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(&root);
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
 // ---- writing the output ----------------------------------------------------------------
 
 /// A root whose units each carry `BindNetworkInterface=`, and an empty output directory in it.

@@ -9,19 +9,24 @@
 //! sockets fail with ENODEV. A unit that follows its interface is bound again the moment the
 //! interface reappears.
 //!
-//! No daemon of ours watches the links: the generator gives each followed interface's device
-//! unit (`sys-subsystem-net-devices-IFACE.device`, which udev's systemd rules create for every
-//! network interface but `lo`) a `Wants=` on `bindif-launch-follow@IFACE.service`, which
-//! `BindsTo=` the device. systemd starts it when the device appears (at boot, re-created,
-//! renamed to the name) and stops it when the device goes: its `ExecStart=` is `--follow`,
-//! its `ExecStop=` `--follow-gone`. So the trigger is systemd's and udev's own, it costs nothing
-//! while the links stay as they are, and it cannot miss an appearance the way a poller can.
+//! No daemon of ours watches the links: the package's udev rule runs `--follow IFACE` for every
+//! `add` or `move` (renamed to the name) of a network interface that the generator marked as
+//! followed (`/run/systemd/generator/bindif-launch-follow/IFACE`), and `--follow-gone IFACE` for
+//! every `remove`. udev handles one device's events in order, one at a time, so a VRF deleted
+//! and created again at once is seen as exactly that; the trigger costs nothing while the links
+//! stay as they are, and cannot miss an appearance the way a poller can. (A systemd unit wanted
+//! by the interface's device unit was tried first: its start races the stop of the previous one
+//! as jobs, and re-creations went unfollowed in the VMs.)
 //!
 //! `--follow` walks the running units as the daemon-reload re-resolution does (the same walk, the
 //! same rule, [`reconcile::decide`]), but looks only at units that follow this interface: each
 //! is bound to its new ifindex, or bound for the first time when it started before the interface
-//! existed. `--follow-gone` binds nothing: it says, once per bound unit, that its new sockets
-//! fail until the interface comes back (the stale binding stays, as on v262).
+//! existed. `--follow-gone` binds nothing: it says, once per bound unit and disappearance, that
+//! its new sockets fail until the interface comes back (the stale binding stays, as on v262).
+//!
+//! Under udev, stderr reaches udevd, which logs it at debug level only: the lines go to the
+//! journal directly, each about a unit naming it (`OBJECT_SYSTEMD_UNIT=`), so `journalctl -u
+//! UNIT` shows them beside the unit's own.
 //!
 //! The configuration is read from the unit files on disk now, as the attach step does at start.
 
@@ -54,16 +59,56 @@ pub fn wanted(bind: &BindEval, interface: &str, defaults: &Defaults) -> Wanted {
 /// The message for a followed unit whose interface is gone.
 pub fn gone_message(unit: &str, interface: &str) -> String {
     format!(
-        "{unit}: bind-interface: Network interface '{interface}' is gone, new sockets fail with ENODEV until it is back (X-BindNetworkInterface-Follow=yes binds the unit again then)."
+        "{unit}: bind-interface: Network interface '{interface}' is gone (removed or renamed away): until it is back, new sockets fail with ENODEV or stay on the renamed interface (X-BindNetworkInterface-Follow=yes binds the unit again as it appears)."
     )
 }
 
-/// Entry point of both modes: logs, never fails a start or stop of the follow unit for a
-/// unit's sake (each unit's error is logged and ignored; the next appearance tries again).
-pub fn run(root: &Path, interface: &str, gone: bool) -> i32 {
+/// Where the lines go: stderr when it is a terminal or the journal stream (run by hand or from a
+/// unit), else the journal itself (from udev), else stderr.
+fn sink(debug: bool) -> impl Fn(Level, String) {
+    use std::io::IsTerminal;
+    let direct = !std::io::stderr().is_terminal()
+        && !log::stderr_is_journal(
+            std::env::var("JOURNAL_STREAM").ok().as_deref(),
+            sys::process::stderr_dev_ino(),
+        )
+        && sys::journal::available();
+    move |level: Level, text: String| {
+        if !direct {
+            return log::log(level, &text);
+        }
+        if level == Level::Debug && !debug {
+            return;
+        }
+        let priority = (level as u8).to_string();
+        let mut fields = vec![
+            ("PRIORITY", priority.as_str()),
+            ("SYSLOG_IDENTIFIER", "bindif-launch"),
+            ("MESSAGE", text.as_str()),
+        ];
+        if let Some(unit) = unit_of_line(&text) {
+            fields.push(("OBJECT_SYSTEMD_UNIT", unit));
+        }
+        if sys::journal::send(&fields).is_err() {
+            log::log(level, &text);
+        }
+    }
+}
+
+/// The unit a line is about: `UNIT: bind-interface: …`.
+fn unit_of_line(text: &str) -> Option<&str> {
+    text.split_once(": bind-interface: ")
+        .map(|(u, _)| u)
+        .filter(|u| crate::unit::name::is_valid(u))
+}
+
+/// Entry point of both modes: logs, never fails for a unit's sake (each unit's error is logged
+/// and ignored; the next appearance tries again).
+pub fn run(root: &Path, interface: &str, gone: bool, debug: bool) -> i32 {
+    let say = sink(debug);
     let loaded = crate::config::load(root);
     for w in &loaded.warnings {
-        log::log(Level::Warning, w);
+        say(Level::Warning, w.clone());
     }
     let version = crate::cmd::launch::running_systemd_version().unwrap_or(259);
     let mut cache: HashMap<String, Wanted> = HashMap::new();
@@ -76,7 +121,6 @@ pub fn run(root: &Path, interface: &str, gone: bool) -> i32 {
             })
             .clone()
     };
-    let say = |level: Level, text: String| log::log(level, &text);
     let roots = reconcile::walk_roots();
     if gone {
         follow_gone(&roots, interface, &mut want, &say);
@@ -99,7 +143,7 @@ pub fn follow(
     match resolver.lookup(interface) {
         Ok(Some(_)) => {}
         Ok(None) => {
-            // Gone again before we looked: the stop of the follow unit says so.
+            // Gone again before we looked: its remove event says so.
             say(
                 Level::Debug,
                 format!(
@@ -135,36 +179,17 @@ pub fn follow(
 }
 
 /// `--follow-gone`: one warning per running unit that follows `interface` and carries a binding
-/// of the key (stale now). Nothing is detached: a stale binding makes new sockets fail rather
-/// than go out unbound, and the next appearance replaces it. Returns the units warned about.
+/// of the key (stale now). udev runs it for each remove (or rename away) in order, so each
+/// disappearance is reported once even when the interface is back by the time this runs (its
+/// add comes next and binds again). Nothing is detached: a stale binding makes new sockets fail
+/// rather than go out unbound, and the next appearance replaces it. Returns the units warned
+/// about.
 pub fn follow_gone(
     roots: &[PathBuf],
     interface: &str,
     want: &mut dyn FnMut(&str) -> Wanted,
     say: &dyn Fn(Level, String),
 ) -> Vec<String> {
-    // The stop of the follow unit also runs at shutdown or when someone stops it by hand: only
-    // an interface that is really gone is worth a warning.
-    match sys::netlink::resolve_ifindex(interface) {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            say(
-                Level::Debug,
-                format!("Network interface '{interface}' still exists, nothing to report."),
-            );
-            return Vec::new();
-        }
-        Err(e) => {
-            say(
-                Level::Warning,
-                format!(
-                    "Failed to resolve network interface '{interface}', ignoring: {}",
-                    sys::strerror(&e)
-                ),
-            );
-            return Vec::new();
-        }
-    }
     let mut warned = Vec::new();
     for root in roots {
         for r in reconcile::running(root, say) {
@@ -219,6 +244,16 @@ mod tests {
             Wanted::Unset
         );
         assert_eq!(wanted(&bind(None, Some(true)), "mgmt", &on), Wanted::Unset);
+    }
+
+    #[test]
+    fn lines_name_their_unit() {
+        assert_eq!(
+            unit_of_line("a@b.service: bind-interface: Bound to interface"),
+            Some("a@b.service")
+        );
+        assert_eq!(unit_of_line("Followed network interface 'x': 1 unit"), None);
+        assert_eq!(unit_of_line("not a unit: bind-interface: x"), None);
     }
 
     #[test]

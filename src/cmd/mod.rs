@@ -77,7 +77,9 @@ pub fn run(args: &Args) -> i32 {
         }
         Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),
         Mode::EnterService => Ok(launch::enter::run()),
-        Mode::Follow { interface, gone } => Ok(follow::run(&args.root, interface, *gone)),
+        Mode::Follow { interface, gone } => {
+            Ok(follow::run(&args.root, interface, *gone, args.debug))
+        }
     };
     result.unwrap_or_else(|launch::Fatal(code)| code)
 }

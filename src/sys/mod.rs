@@ -4,6 +4,7 @@
 pub mod bpf;
 pub mod cgroup;
 pub mod diag;
+pub mod journal;
 pub mod netlink;
 pub mod process;
 

@@ -3,138 +3,72 @@
 //! described in `cmd::follow`).
 //!
 //! For each interface name some unit follows (`X-BindNetworkInterface-Follow=yes`, or the
-//! package-wide `Follow=yes`), three files:
-//! - `sys-subsystem-net-devices-IFACE.device.d/zzzz-bindif-launch.conf`: `Wants=` the follow
-//!   unit, so systemd starts it whenever the device appears (udev's systemd rules make a device
-//!   unit of every network interface but `lo`, named after its kernel name);
-//! - `bindif-launch-follow@IFACE.service.d/zzzz-bindif-launch.conf`: `BindsTo=`/`After=` that
-//!   device, so the follow unit stops (and its `ExecStop=` reports) when it goes. The device's
-//!   name is written out, not derived from `%i`, because a device unit escapes the name as part
-//!   of a path and an instance escapes it as a string (they differ for a leading `.`);
-//! - the template `bindif-launch-follow@.service` once.
+//! package-wide `Follow=yes`), one marker file in the output directory,
+//! `bindif-launch-follow/IFACE` (systemd reads only unit files and their directories there, so a
+//! directory without a unit suffix is ours alone). The package's udev rule
+//! (`99-bindif-launch.rules`) runs `bindif-launch --follow IFACE` for every `add` or `move` of a
+//! network interface whose marker exists, and `--follow-gone IFACE` for every `remove`: udev
+//! handles the events of one device in order, one at a time, so a VRF deleted and created again
+//! at once is seen as exactly that, which a systemd unit wanted by the device unit is not (its
+//! start and the stop of the previous one race as jobs, measured in the VMs).
 //!
 //! A template whose interface depends on the instance (`BindNetworkInterface=%i`) cannot be
-//! planned from the template: its instances are followed once a daemon-reload sees them
-//! running (see [`running_names`] in the generator).
+//! planned from the template: its instances are followed once a daemon-reload sees them running
+//! (the generator's walk of running units).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::plan::{GenFile, Message};
-use super::{DROPIN_NAME, LAUNCHER, PROGRAM};
+use super::PROGRAM;
 use crate::log::Level;
-use crate::unit::name::{self, UNIT_NAME_MAX};
 
-/// The follow template's name.
-pub const TEMPLATE: &str = "bindif-launch-follow@.service";
+/// The directory of the markers, relative to the output directory; the udev rule tests
+/// `/run/systemd/generator/bindif-launch-follow/$name`.
+pub const MARKER_DIR: &str = "bindif-launch-follow";
 
-/// The kernel's longest interface name (`IFNAMSIZ` − 1); longer names are alternative names,
-/// which have no device unit.
+/// The kernel's longest interface name (`IFNAMSIZ` − 1); a longer one is an alternative name,
+/// which udev's events never carry.
 const IFNAME_MAX: usize = 15;
 
 /// A followed interface as the generator found it: its name and the unit that follows it (for
-/// the messages).
+/// the marker's comment and the messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Followed {
     pub interface: String,
     pub unit: String,
 }
 
-/// The device unit udev's systemd rules give the interface `interface`.
-pub fn device_unit(interface: &str) -> Option<String> {
-    name::escape_path(&format!("/sys/subsystem/net/devices/{interface}"))
-        .ok()
-        .map(|p| format!("{p}.device"))
-}
-
-/// The follow unit of `interface`.
-pub fn follow_unit(interface: &str) -> String {
-    format!("bindif-launch-follow@{}.service", name::escape(interface))
-}
-
-/// The files for every followed interface, and the messages about the ones that cannot be
+/// The marker of every followed interface, and the messages about the ones that cannot be
 /// followed.
 pub fn plan(followed: &[Followed]) -> (Vec<GenFile>, Vec<Message>) {
-    let mut files = Vec::new();
+    let mut by_interface: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut messages = Vec::new();
-    let mut done = BTreeSet::new();
     for f in followed {
-        if !done.insert(f.interface.as_str()) {
+        if f.interface.len() > IFNAME_MAX {
+            messages.push(Message {
+                level: Level::Warning,
+                text: format!(
+                    "{}: X-BindNetworkInterface-Follow=yes cannot follow interface '{}': it is longer than a kernel interface name, so it can only be an alternative name, and udev reports interfaces by their kernel names. It stays bound as systemd v262 binds it.",
+                    f.unit, f.interface
+                ),
+            });
             continue;
         }
-        let why_not = if f.interface.len() > IFNAME_MAX {
-            Some("it is longer than a kernel interface name, so it can only be an alternative name, and systemd makes device units for kernel names only")
-        } else {
-            None
-        };
-        let names = device_unit(&f.interface)
-            .map(|d| (d, follow_unit(&f.interface)))
-            .filter(|(d, s)| d.len() <= UNIT_NAME_MAX && s.len() <= UNIT_NAME_MAX);
-        let (device, service) = match (why_not, names) {
-            (None, Some(n)) => n,
-            (why, _) => {
-                messages.push(Message {
-                    level: Level::Warning,
-                    text: format!(
-                        "{}: X-BindNetworkInterface-Follow=yes cannot follow interface '{}': {}. It stays bound as systemd v262 binds it.",
-                        f.unit,
-                        f.interface,
-                        why.unwrap_or("its device unit's name would be too long")
-                    ),
-                });
-                continue;
-            }
-        };
-        files.push(GenFile {
-            path: PathBuf::from(format!("{device}.d/{DROPIN_NAME}")),
-            content: format!(
-                "# Generated by {PROGRAM}: whenever interface {} appears, bind the units that\n\
-                 # follow it (X-BindNetworkInterface-Follow=yes) to it.\n\
-                 [Unit]\n\
-                 Wants={service}\n",
-                f.interface
-            ),
-        });
-        files.push(GenFile {
-            path: PathBuf::from(format!("{service}.d/{DROPIN_NAME}")),
-            content: format!(
-                "# Generated by {PROGRAM}: stops, and says so, when interface {} goes.\n\
-                 [Unit]\n\
-                 BindsTo={device}\n\
-                 After={device}\n",
-                f.interface
-            ),
-        });
+        by_interface.entry(&f.interface).or_default().push(&f.unit);
     }
-    if !files.is_empty() {
-        files.push(template());
-    }
+    let files = by_interface
+        .into_iter()
+        .map(|(interface, units)| GenFile {
+            path: PathBuf::from(MARKER_DIR).join(interface),
+            content: format!(
+                "# Generated by {PROGRAM}: udev runs bindif-launch --follow {interface} when\n\
+                 # the interface appears. Followed by: {}\n",
+                units.join(" ")
+            ),
+        })
+        .collect();
     (files, messages)
-}
-
-/// The follow template, written once into the output directory when some interface is followed.
-pub fn template() -> GenFile {
-    GenFile {
-        path: PathBuf::from(TEMPLATE),
-        content: format!(
-            "# Generated by {PROGRAM}: binds the running units that follow interface %I\n\
-             # (X-BindNetworkInterface-Follow=yes) to its ifindex whenever its device appears, and\n\
-             # says so when it goes. Wanted by the interface's device unit.\n\
-             [Unit]\n\
-             Description=Follow network interface %I for BindNetworkInterface=\n\
-             Documentation=man:bindif-launch(8)\n\
-             DefaultDependencies=no\n\
-             Conflicts=shutdown.target\n\
-             Before=shutdown.target\n\
-             IgnoreOnIsolate=yes\n\
-             \n\
-             [Service]\n\
-             Type=oneshot\n\
-             RemainAfterExit=yes\n\
-             ExecStart={LAUNCHER} --follow %I\n\
-             ExecStop={LAUNCHER} --follow-gone %I\n"
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -149,57 +83,44 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        assert_eq!(
-            device_unit("mgmt").as_deref(),
-            Some("sys-subsystem-net-devices-mgmt.device")
-        );
-        // As `systemd-escape --path /sys/subsystem/net/devices/vrf-blue` and `systemd-escape
-        // vrf-blue`; a leading dot is escaped in an instance, not inside a path.
-        assert_eq!(
-            device_unit("vrf-blue").as_deref(),
-            Some("sys-subsystem-net-devices-vrf\\x2dblue.device")
-        );
-        assert_eq!(
-            follow_unit("vrf-blue"),
-            "bindif-launch-follow@vrf\\x2dblue.service"
-        );
-        assert_eq!(
-            device_unit(".x").as_deref(),
-            Some("sys-subsystem-net-devices-.x.device")
-        );
-        assert_eq!(follow_unit(".x"), "bindif-launch-follow@\\x2ex.service");
-    }
-
-    #[test]
-    fn one_set_of_files_per_interface_and_one_template() {
+    fn one_marker_per_interface() {
         let (files, messages) = plan(&[
             f("mgmt", "a.service"),
             f("mgmt", "b.service"),
-            f("dmz", "c.service"),
+            f("vrf-blue", "c.service"),
         ]);
         assert!(messages.is_empty());
         let paths: Vec<String> = files.iter().map(|g| g.path.display().to_string()).collect();
         assert_eq!(
             paths,
-            [
-                "sys-subsystem-net-devices-mgmt.device.d/zzzz-bindif-launch.conf",
-                "bindif-launch-follow@mgmt.service.d/zzzz-bindif-launch.conf",
-                "sys-subsystem-net-devices-dmz.device.d/zzzz-bindif-launch.conf",
-                "bindif-launch-follow@dmz.service.d/zzzz-bindif-launch.conf",
-                "bindif-launch-follow@.service",
-            ]
+            ["bindif-launch-follow/mgmt", "bindif-launch-follow/vrf-blue"]
         );
         assert!(files[0]
             .content
-            .ends_with("[Unit]\nWants=bindif-launch-follow@mgmt.service\n"));
-        assert!(files[1].content.ends_with(
-            "[Unit]\nBindsTo=sys-subsystem-net-devices-mgmt.device\nAfter=sys-subsystem-net-devices-mgmt.device\n"
-        ));
-        let t = &files[4].content;
-        assert!(t.contains("ExecStart=/usr/lib/bindif-launch --follow %I\n"));
-        assert!(t.contains("ExecStop=/usr/lib/bindif-launch --follow-gone %I\n"));
-        assert!(t.contains("RemainAfterExit=yes\n"));
+            .ends_with("Followed by: a.service b.service\n"));
+    }
+
+    /// The package's udev rule tests exactly the markers this writes, in the directory systemd
+    /// runs the generator with (`GENERATOR_DIRS[0]`).
+    #[test]
+    fn the_udev_rule_tests_these_markers() {
+        let rule = include_str!("../../../packaging/udev/99-bindif-launch.rules");
+        let marker = format!("{}/{MARKER_DIR}/", super::super::GENERATOR_DIRS[0]);
+        for (event, run) in [
+            ("ACTION==\"add|move\"", "--follow $name"),
+            ("ACTION==\"remove\"", "--follow-gone $name"),
+            ("ACTION==\"move\"", "--follow-gone $env{INTERFACE_OLD}"),
+        ] {
+            let line = rule
+                .lines()
+                .find(|l| l.starts_with(event) && l.contains(run))
+                .unwrap_or_else(|| panic!("no rule for {event} running {run}"));
+            assert!(line.contains(&format!("TEST==\"{marker}$")), "{line}");
+            assert!(
+                line.contains("RUN+=\"/usr/lib/bindif-launch --follow"),
+                "{line}"
+            );
+        }
     }
 
     #[test]
@@ -210,8 +131,8 @@ mod tests {
     #[test]
     fn an_alternative_name_cannot_be_followed() {
         let long = "a-very-long-alternative-name";
-        let (files, messages) = plan(&[f(long, "a.service")]);
-        assert!(files.is_empty());
+        let (files, messages) = plan(&[f(long, "a.service"), f("mgmt", "b.service")]);
+        assert_eq!(files.len(), 1);
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].level, Level::Warning);
         assert!(messages[0]
