@@ -14,8 +14,9 @@
 //! An ifindex is named in the caller's network namespace, where the interface the binding was
 //! made for lives when the unit shares it. A process in another namespace is bound to an
 //! interface of *that* namespace: `identify` says so on stderr instead of printing a name that
-//! may belong to an unrelated interface here, and `pids` leaves such processes out (iproute2
-//! separates namespaces too, by its `NETNS-ns/vrf/NAME` cgroup names).
+//! may belong to an unrelated interface here (only `ip vrf exec`'s `vrf/NAME`, named after the
+//! VRF of the process's namespace, is printed, as iproute2 does), and `pids` leaves such
+//! processes out (iproute2 separates namespaces too, by its `NETNS-ns/vrf/NAME` cgroup names).
 //!
 //! Reading another process's programs needs CAP_SYS_ADMIN. Without it both fall back to
 //! iproute2's rule, the `vrf/NAME` in the cgroup path, and say on stderr that other bindings
@@ -463,5 +464,84 @@ pub fn pids(env: &Env, words: &[String], verbose: bool, out: &mut dyn Write) -> 
         0
     } else {
         EXIT_FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throwaway procfs stand-in, removed on drop.
+    struct Proc(PathBuf);
+
+    impl Proc {
+        fn new(tag: &str) -> Proc {
+            let p = std::env::temp_dir().join(format!("bindif-ident-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            Proc(p)
+        }
+
+        fn cgroup(&self, pid: u32, text: &str) {
+            let d = self.0.join(pid.to_string());
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("cgroup"), text).unwrap();
+        }
+
+        fn env(&self) -> Env {
+            Env {
+                proc: self.0.clone(),
+                hierarchies: Some(Vec::new()),
+            }
+        }
+    }
+
+    impl Drop for Proc {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn identify_words(env: &Env, words: &[&str]) -> (i32, String) {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let mut out = Vec::new();
+        let exit = identify(env, &words, false, &mut out);
+        (exit, String::from_utf8(out).unwrap())
+    }
+
+    /// iproute2's statuses for what goes wrong before any kernel query, and nothing printed for
+    /// a process no cgroup2 program can reach (no 0:: line, or no cgroup2 mounted).
+    #[test]
+    fn identify_before_the_kernel() {
+        let p = Proc::new("pre");
+        let env = p.env();
+        assert_eq!(
+            identify_words(&env, &["x1"]),
+            (EXIT_BAD_ARGUMENT, String::new())
+        );
+        assert_eq!(
+            identify_words(&env, &["1", "2"]),
+            (EXIT_BAD_ARGUMENT, String::new())
+        );
+        // No such process.
+        assert_eq!(identify_words(&env, &["42"]), (EXIT_FAILURE, String::new()));
+        p.cgroup(42, "garbage without colons\n");
+        assert_eq!(identify_words(&env, &["42"]), (EXIT_FAILURE, String::new()));
+        // Legacy host before the mirror exists: only v1 lines.
+        p.cgroup(42, "1:name=systemd:/system.slice/x.service\n");
+        assert_eq!(identify_words(&env, &["42"]), (0, String::new()));
+        // A cgroup2 path, but no cgroup2 mount to read it in.
+        p.cgroup(42, "0::/system.slice/x.service\n");
+        assert_eq!(identify_words(&env, &["42"]), (0, String::new()));
+    }
+
+    #[test]
+    fn paths_below_a_mount() {
+        let h = Path::new("/sys/fs/cgroup");
+        assert_eq!(full_path(h, Path::new("/")), h);
+        assert_eq!(
+            full_path(h, Path::new("/a/b")),
+            Path::new("/sys/fs/cgroup/a/b")
+        );
     }
 }

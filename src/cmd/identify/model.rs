@@ -199,8 +199,17 @@ pub fn identify_text(verdict: &Verdict, shown: Option<&Shown>, verbose: bool) ->
     let Verdict::Bound(ifindex, w) = verdict else {
         return String::new();
     };
-    let Some(Shown::Name(name)) = shown else {
-        return String::new();
+    let name = match shown {
+        Some(Shown::Name(n)) => n.clone(),
+        // iproute2 names the cgroup after the VRF of the process's own namespace: its answer
+        // stands where our names do not.
+        Some(Shown::OtherNetns) if w.prog.source == Source::Iproute2 => {
+            match w.cgroup.file_name() {
+                Some(n) => escape_path(Path::new(n)),
+                None => return String::new(),
+            }
+        }
+        _ => return String::new(),
     };
     if !verbose {
         return format!("{name}\n");
@@ -469,6 +478,17 @@ mod tests {
                 "{note}"
             );
         }
+        // ip vrf exec's cgroup in another namespace: iproute2's name for it.
+        let vrf = Winner {
+            cgroup: PathBuf::from("/x/NS-ns/vrf/blue"),
+            prog: prog(8, Source::Iproute2, Binding::Sets(3)),
+        };
+        let other = Some(&Shown::OtherNetns);
+        assert_eq!(
+            identify_text(&Verdict::Bound(3, vrf.clone()), other, false),
+            "blue\n"
+        );
+        assert!(identify_note(9, &Verdict::Bound(3, vrf), other).is_some());
         let undecided = Verdict::Undecided(w);
         assert_eq!(identify_text(&undecided, None, false), "");
         assert!(identify_note(9, &undecided, None)
