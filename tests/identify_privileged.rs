@@ -205,6 +205,26 @@ impl Drop for Sleeper {
     }
 }
 
+/// The ifindex the kernel binds a new socket of `cgroup` to (0: unbound): a python3 in `ns`,
+/// moved into the cgroup before it creates the socket, reads `SO_BINDTOIFINDEX`. The truth
+/// `identify` must agree with.
+fn kernel_binds(ns: &NetNs, cgroup: &Path) -> u32 {
+    use std::io::Write;
+    let script = "import socket; s = socket.socket(); print(s.getsockopt(socket.SOL_SOCKET, 62))";
+    let mut c = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", ns.name))
+        .args(["--", "sh", "-c", "read go; exec python3 -c \"$0\"", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    fs::write(cgroup.join("cgroup.procs"), c.id().to_string()).expect("move probe");
+    c.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success(), "probe in {}", cgroup.display());
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
 /// Output and exit status of a command run in `ns`.
 #[derive(Debug, PartialEq, Eq)]
 struct Out {
@@ -269,6 +289,16 @@ fn identify_and_pids_see_every_binding() {
     // ip vrf exec's cgroup: vrf/NAME, its program attached without BPF_F_ALLOW_MULTI.
     let vrf = child(&parent.path, "vrf/bt1");
     attach_insns(&vrf, &iproute2_program(bt1), "", 0);
+    // An ancestor attached with BPF_F_ALLOW_OVERRIDE: the unit's own program overrides it.
+    let over = child(&parent.path, "override.slice");
+    let under = child(&over, "u.service");
+    attach_insns(
+        &over,
+        &bind_iface_program(bt1),
+        "pinned_bind",
+        bpf::BPF_F_ALLOW_OVERRIDE,
+    );
+    bind_at(&under, bt0);
     // Unbound, and bound to an ifindex no interface has.
     let plain = child(&parent.path, "plain.service");
     let stale = child(&parent.path, "stale.service");
@@ -279,6 +309,7 @@ fn identify_and_pids_see_every_binding() {
     let s_inner = Sleeper::start(&ns, &inner);
     let s_pinned = Sleeper::start(&ns, &pinned);
     let s_vrf = Sleeper::start(&ns, &vrf);
+    let s_under = Sleeper::start(&ns, &under);
     let s_plain = Sleeper::start(&ns, &plain);
     let s_stale = Sleeper::start(&ns, &stale);
 
@@ -297,6 +328,20 @@ fn identify_and_pids_see_every_binding() {
     assert_eq!(identify(&s_inner), ok("bt1\n"));
     assert_eq!(identify(&s_pinned), ok("bt1\n"));
     assert_eq!(identify(&s_vrf), ok("bt1\n"));
+    assert_eq!(identify(&s_under), ok("bt0\n"));
+    // And the kernel agrees: a new socket in each cgroup carries that very interface.
+    for (cg, want) in [
+        (&unit, bt0),
+        (&native, bt0),
+        (&inner, bt1),
+        (&pinned, bt1),
+        (&vrf, bt1),
+        (&under, bt0),
+        (&plain, 0),
+        (&stale, 4000),
+    ] {
+        assert_eq!(kernel_binds(&ns, cg), want, "{}", cg.display());
+    }
     let v = verbose(&s_unit).stdout;
     assert!(
         v.starts_with(&format!("bt0 ifindex={bt0} source=unit program="))
@@ -338,7 +383,7 @@ fn identify_and_pids_see_every_binding() {
     // pids: every process bound to the interface, in cgroup name order, iproute2's lines.
     assert_eq!(
         ours(&ns, &["pids", VETH_A]),
-        ok(&(s_unit.line() + &s_native.line()))
+        ok(&(s_unit.line() + &s_native.line() + &s_under.line()))
     );
     assert_eq!(
         ours(&ns, &["pids", VETH_B]),
