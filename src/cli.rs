@@ -26,6 +26,8 @@ bindif-launch show [--root=DIR] [--json] [--] UNIT...
 bindif-launch status [--sockets] [--json] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
 bindif-launch adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]
+bindif-launch identify [--verbose] [PID]
+bindif-launch pids [--verbose] IFACE
 
 Bind every AF_INET/AF_INET6 socket of a unit (or of one command) to a network interface,
 as systemd v260's BindNetworkInterface= does, then run the unit's command in place.
@@ -55,6 +57,10 @@ Modes:
                            (edits nothing).
   adopt [UNIT...]          Show how units bound with ip vrf exec, BPFProgram= pins or
                            generated wrappers become BindNetworkInterface= (--write does it).
+  identify [PID]           Print the interface new sockets of PID (default: this process)
+                           are bound to, nothing when unbound (as ip vrf identify).
+  pids IFACE               List the processes whose new sockets are bound to IFACE
+                           (as ip vrf pids).
 
 Options:
   --fail-closed            Refuse to start when the binding cannot be set up
@@ -69,6 +75,7 @@ Options:
                            root of the hierarchy (tests; default: the host's cgroup2 mount)
   --sockets                List inet sockets of bound units that are not bound (status)
   --json                   Machine-readable output (show, status, migrate)
+  -v --verbose             With identify and pids: name the program and cgroup too
   --debug                  Log each step
   --timing                 Log how long each phase took, just before executing the command
   -h --help                Show this help
@@ -115,6 +122,17 @@ pub enum Mode {
     },
     Migrate,
     Adopt(AdoptArgs),
+    /// `identify [PID]`: the words after it, checked by the command itself, which answers a
+    /// bad PID with iproute2's exit status rather than ours.
+    Identify {
+        words: Vec<String>,
+        verbose: bool,
+    },
+    /// `pids IFACE`, likewise.
+    Pids {
+        words: Vec<String>,
+        verbose: bool,
+    },
     Help,
     Version,
 }
@@ -368,6 +386,13 @@ fn after_double_dash(rest: Vec<OsString>, w: &mut Words) -> Result<(), UsageErro
 pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
     if argv.first().is_some_and(|a| a == "adopt") {
         return parse_adopt(&argv[1..]);
+    }
+    if let Some(pids) = argv.first().and_then(|a| match a.to_str() {
+        Some("identify") => Some(false),
+        Some("pids") => Some(true),
+        _ => None,
+    }) {
+        return parse_identify(&argv[1..], pids);
     }
     let mut p = lexopt::Parser::from_args(argv);
     let mut a = Args {
@@ -702,6 +727,45 @@ fn parse_adopt(argv: &[OsString]) -> Result<Args, UsageError> {
     }
     Ok(Args {
         mode: Mode::Adopt(o),
+        policy: PolicyArgs::default(),
+        notify_status: false,
+        root: PathBuf::from("/"),
+        json: false,
+        debug: false,
+        timing: false,
+    })
+}
+
+/// `identify [-v|--verbose] [PID]` and `pids [-v|--verbose] IFACE`: the options after the
+/// word; the other words are left to the command, which checks them as iproute2 does.
+fn parse_identify(argv: &[OsString], pids: bool) -> Result<Args, UsageError> {
+    let mut words = Vec::new();
+    let mut verbose = false;
+    let mut p = lexopt::Parser::from_args(argv.iter().cloned());
+    let word = |w: OsString| w.into_string().map_err(|_| UsageError::ArgumentNotUtf8);
+    loop {
+        if take_double_dash(&mut p) {
+            for w in rest(&mut p) {
+                words.push(word(w)?);
+            }
+            break;
+        }
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            break;
+        };
+        match arg {
+            Short('v') => verbose = true,
+            Long("verbose") => verbose = flag(&mut p, "--verbose")?,
+            Value(v) => words.push(word(v)?),
+            other => return Err(lexopt_error(other.unexpected())),
+        }
+    }
+    Ok(Args {
+        mode: if pids {
+            Mode::Pids { words, verbose }
+        } else {
+            Mode::Identify { words, verbose }
+        },
         policy: PolicyArgs::default(),
         notify_status: false,
         root: PathBuf::from("/"),
@@ -1331,5 +1395,60 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn identify_and_pids() {
+        let mode = |v: &[&str]| p(v).unwrap().mode;
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mode(&["identify"]),
+            Mode::Identify {
+                words: vec![],
+                verbose: false
+            }
+        );
+        assert_eq!(
+            mode(&["identify", "-v", "123"]),
+            Mode::Identify {
+                words: words(&["123"]),
+                verbose: true
+            }
+        );
+        // The words are the command's to judge (iproute2's exit status for a bad PID).
+        assert_eq!(
+            mode(&["identify", "x", "y"]),
+            Mode::Identify {
+                words: words(&["x", "y"]),
+                verbose: false
+            }
+        );
+        assert_eq!(
+            mode(&["pids", "--verbose", "--", "mgmt"]),
+            Mode::Pids {
+                words: words(&["mgmt"]),
+                verbose: true
+            }
+        );
+        assert_eq!(
+            mode(&["pids", "mgmt"]),
+            Mode::Pids {
+                words: words(&["mgmt"]),
+                verbose: false
+            }
+        );
+        assert_eq!(
+            p(&["pids", "--json", "mgmt"]),
+            Err(UsageError::UnknownOption("--json".into()))
+        );
+        assert_eq!(
+            p(&["identify", "--verbose=yes"]),
+            Err(UsageError::UnexpectedValue("--verbose".into()))
+        );
+        // Only as the first word: a unit may be called identify.
+        assert!(matches!(
+            mode(&["--attach", "identify"]),
+            Mode::Attach { .. }
+        ));
     }
 }

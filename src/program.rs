@@ -212,6 +212,131 @@ pub fn ifindex_of_program(xlated_or_orig: &[u8]) -> Option<u32> {
     ok.then_some(mov.imm as u32)
 }
 
+/// What a foreign `sock_create` program does to a socket's `bound_dev_if`, as far as a plain
+/// reading of its instructions shows (see [`effect_of_program`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Stores this constant (0 unbinds the socket) and allows the socket.
+    Sets(u32),
+    /// Stores the `u32` at `offset` in the value of array map `map_id` (the `.rodata` of a
+    /// libbpf object, how systemd's native program carries its ifindex).
+    FromMap { map_id: u32, offset: u32 },
+    /// Allows the socket and never touches `bound_dev_if`.
+    Leaves,
+    /// Anything else: branches, calls, stores we cannot place, a refusal.
+    Unknown,
+}
+
+/// `BPF_LD | BPF_IMM | BPF_DW`, the two-slot 64-bit immediate load.
+const LD_IMM64: u8 = 0x18;
+/// `BPF_PSEUDO_MAP_VALUE`: in the kernel's dump of an `LD_IMM64`, `imm` is a map id and the
+/// next slot's `imm` an offset into its value.
+const PSEUDO_MAP_VALUE: u8 = 2;
+/// Offsets a store of `bpf_sock.bound_dev_if` shows: 0 in the loaded form, and in the
+/// kernel's translation the offset of `sk_bound_dev_if`, which sits in `struct sock_common`
+/// at 20 on every architecture (after the address pair, hash, port pair, family, state and
+/// flag bytes). `mark` and `priority` translate to offsets far past `sock_common`, so a
+/// store elsewhere is one of those, or a layout we do not know: never read as a binding.
+const BOUND_DEV_IF_OFFSETS: [i16; 2] = [0, 20];
+
+/// A register's content while reading a straight-line program.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reg {
+    Unknown,
+    Ctx,
+    Const(i64),
+    /// A pointer into a map value: map id, offset.
+    MapPtr(u32, i64),
+    /// A `u32` loaded from a map value.
+    MapU32(u32, i64),
+}
+
+/// Reads a foreign `sock_create` program (original or translated form) the way the kernel
+/// would run it, as long as it runs straight through: register moves, constant and map-value
+/// loads, stores into the context, and `exit`. The last store into `bound_dev_if` is its
+/// effect. Ours, iproute2's (`ip vrf exec`) and systemd's native program all read this way;
+/// a program with a branch, a call or a store we cannot place is [`Effect::Unknown`].
+pub fn effect_of_program(insns: &[u8]) -> Effect {
+    if insns.is_empty() || insns.len() % 8 != 0 {
+        return Effect::Unknown;
+    }
+    let slot = |n: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&insns[n * 8..n * 8 + 8]);
+        Insn::decode(&b)
+    };
+    let count = insns.len() / 8;
+    let mut regs = [Reg::Unknown; 11];
+    regs[1] = Reg::Ctx;
+    let mut effect = Effect::Leaves;
+    let mut n = 0;
+    while n < count {
+        let i = slot(n);
+        n += 1;
+        let (dst, src) = (i.dst as usize, i.src as usize);
+        if dst > 10 || src > 10 {
+            return Effect::Unknown;
+        }
+        match i.code {
+            c if c == BPF_ALU64 | BPF_MOV | BPF_K => regs[dst] = Reg::Const(i64::from(i.imm)),
+            c if c == BPF_ALU | BPF_MOV | BPF_K => regs[dst] = Reg::Const(i64::from(i.imm as u32)),
+            // BPF_ALU64 | BPF_MOV | BPF_X
+            0xbf if i.off == 0 => regs[dst] = regs[src],
+            LD_IMM64 => {
+                if n >= count {
+                    return Effect::Unknown;
+                }
+                let next = slot(n);
+                n += 1;
+                regs[dst] = if i.src == PSEUDO_MAP_VALUE {
+                    Reg::MapPtr(i.imm as u32, i64::from(next.imm as u32))
+                } else {
+                    Reg::Const((i64::from(next.imm) << 32) | i64::from(i.imm as u32))
+                };
+            }
+            // BPF_LDX | BPF_MEM | BPF_W
+            0x61 => {
+                regs[dst] = match regs[src] {
+                    Reg::MapPtr(map, off) => Reg::MapU32(map, off + i64::from(i.off)),
+                    _ => Reg::Unknown,
+                }
+            }
+            c if c == BPF_STX | BPF_MEM | BPF_W || c == 0x62 => {
+                // 0x62: BPF_ST | BPF_MEM | BPF_W, the store-immediate form.
+                let value = if c == 0x62 {
+                    Reg::Const(i64::from(i.imm))
+                } else {
+                    regs[src]
+                };
+                match regs[dst] {
+                    Reg::Ctx if BOUND_DEV_IF_OFFSETS.contains(&i.off) => {
+                        effect = match value {
+                            Reg::Const(v) => Effect::Sets(v as u32),
+                            Reg::MapU32(map_id, off) => match u32::try_from(off) {
+                                Ok(offset) => Effect::FromMap { map_id, offset },
+                                Err(_) => return Effect::Unknown,
+                            },
+                            _ => return Effect::Unknown,
+                        }
+                    }
+                    Reg::Ctx => return Effect::Unknown,
+                    // The stack (r10) and nothing else the verifier lets a store reach here.
+                    _ if dst == 10 => {}
+                    _ => return Effect::Unknown,
+                }
+            }
+            c if c == BPF_JMP | BPF_EXIT => {
+                return match regs[0] {
+                    Reg::Const(1) => effect,
+                    _ => Effect::Unknown,
+                };
+            }
+            _ => return Effect::Unknown,
+        }
+    }
+    Effect::Unknown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +429,121 @@ mod tests {
             assert_eq!(Origin::of_name(origin.prog_name()), Some(origin));
         }
         assert_eq!(Origin::of_name(V260_PROG_NAME), None);
+    }
+
+    /// iproute2's `ip vrf exec` program (ip/ipvrf.c `prog_load`), as loaded and translated.
+    fn iproute2_program(ifindex: i32, store_off: i16) -> Vec<Insn> {
+        vec![
+            Insn {
+                code: 0xbf,
+                dst: 6,
+                src: 1,
+                off: 0,
+                imm: 0,
+            }, // r6 = r1
+            Insn::mov64_imm(3, ifindex),
+            Insn::mov64_imm(2, 0),
+            Insn::stx_mem_w(1, 3, store_off),
+            Insn::mov64_imm(0, 1),
+            Insn::exit(),
+        ]
+    }
+
+    #[test]
+    fn effect_of_known_shapes() {
+        let e = |insns: &[Insn]| effect_of_program(&encode_program(insns));
+        assert_eq!(e(&bind_iface_program(7)), Effect::Sets(7));
+        let mut xlated = bind_iface_program(7);
+        xlated[1].off = 20;
+        assert_eq!(e(&xlated), Effect::Sets(7));
+        assert_eq!(e(&iproute2_program(4, 0)), Effect::Sets(4));
+        assert_eq!(e(&iproute2_program(4, 20)), Effect::Sets(4));
+        // Through the copy of the context in r6.
+        let mut via_r6 = iproute2_program(4, 0);
+        via_r6[3].dst = 6;
+        assert_eq!(e(&via_r6), Effect::Sets(4));
+        // systemd's native program as the kernel dumps it: r1 = map[id 33][0]; r1 = *(u32 *)
+        // (r1 + 0); *(u32 *)(ctx + 20) = r1; r0 = 1; exit.
+        let native = [
+            Insn {
+                code: 0x18,
+                dst: 2,
+                src: 2,
+                off: 0,
+                imm: 33,
+            },
+            Insn {
+                code: 0,
+                dst: 0,
+                src: 0,
+                off: 0,
+                imm: 0,
+            },
+            Insn {
+                code: 0x61,
+                dst: 2,
+                src: 2,
+                off: 0,
+                imm: 0,
+            },
+            Insn::stx_mem_w(1, 2, 20),
+            Insn::mov64_imm(0, 1),
+            Insn::exit(),
+        ];
+        assert_eq!(
+            e(&native),
+            Effect::FromMap {
+                map_id: 33,
+                offset: 0
+            }
+        );
+        // Store-immediate (Linux 6.4+) and a 0 that unbinds.
+        let st = Insn {
+            code: 0x62,
+            dst: 1,
+            src: 0,
+            off: 0,
+            imm: 9,
+        };
+        assert_eq!(
+            e(&[st, Insn::mov64_imm(0, 1), Insn::exit()]),
+            Effect::Sets(9)
+        );
+        assert_eq!(e(&bind_iface_program(0)), Effect::Sets(0));
+        // Allows without touching the socket.
+        assert_eq!(e(&[Insn::mov64_imm(0, 1), Insn::exit()]), Effect::Leaves);
+    }
+
+    #[test]
+    fn effect_unknown_when_not_straight() {
+        let e = |insns: &[Insn]| effect_of_program(&encode_program(insns));
+        assert_eq!(effect_of_program(&[]), Effect::Unknown);
+        assert_eq!(effect_of_program(&[0u8; 12]), Effect::Unknown);
+        // Refuses the socket.
+        let mut deny = bind_iface_program(5);
+        deny[2].imm = 0;
+        assert_eq!(e(&deny), Effect::Unknown);
+        // A store at another context offset (mark, priority) is not read as a binding.
+        let mut mark = bind_iface_program(5);
+        mark[1].off = 16;
+        assert_eq!(e(&mark), Effect::Unknown);
+        // A branch.
+        let ja = Insn {
+            code: 0x05,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: 0,
+        };
+        assert_eq!(
+            e(&[ja, Insn::mov64_imm(0, 1), Insn::exit()]),
+            Effect::Unknown
+        );
+        // Runs off the end.
+        assert_eq!(e(&[Insn::mov64_imm(0, 1)]), Effect::Unknown);
+        // The stored value comes from somewhere we cannot read.
+        let mut unknown = bind_iface_program(5);
+        unknown[1].src = 4;
+        assert_eq!(e(&unknown), Effect::Unknown);
     }
 }

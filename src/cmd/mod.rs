@@ -13,6 +13,7 @@ use crate::{exit, log, timing};
 pub mod adopt;
 pub mod follow;
 pub mod generator;
+pub mod identify;
 pub mod launch;
 pub mod migrate;
 pub mod show;
@@ -69,6 +70,18 @@ pub fn run(args: &Args) -> i32 {
             launch::running_systemd_version(),
         )),
         Mode::Adopt(o) => Ok(adopt::run(o)),
+        Mode::Identify { words, verbose } => Ok(identify::identify(
+            &identify::Env::default(),
+            words,
+            *verbose,
+            &mut std::io::stdout().lock(),
+        )),
+        Mode::Pids { words, verbose } => Ok(identify::pids(
+            &identify::Env::default(),
+            words,
+            *verbose,
+            &mut std::io::stdout().lock(),
+        )),
         Mode::Status { units, sockets } => Ok(status::run(&args.root, units, *sockets, args.json)),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
         Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),

@@ -20,6 +20,10 @@ const BPF_PROG_DETACH: libc::c_long = 9;
 const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_PROG_QUERY: libc::c_long = 16;
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
+/// `BPF_MAP_TYPE_ARRAY`, the type of a libbpf object's `.rodata`.
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
 
 /// `BPF_PROG_TYPE_CGROUP_SOCK`.
 pub const BPF_PROG_TYPE_CGROUP_SOCK: u32 = 9;
@@ -393,6 +397,72 @@ pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     let fd = unsafe { sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) }?;
     // SAFETY: BPF_PROG_GET_FD_BY_ID returns a new program descriptor that we now own.
     Ok(unsafe { owned_fd(fd) })
+}
+
+/// `struct bpf_map_info` up to `map_flags`: all we read of a map.
+#[repr(C)]
+#[derive(Default)]
+struct RawMapInfo {
+    map_type: u32,
+    id: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+}
+
+/// `bpf_attr` for `BPF_MAP_LOOKUP_ELEM`.
+#[repr(C)]
+#[derive(Default)]
+struct MapElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+/// The `u32` at `offset` in element 0 of the array map `map_id` (needs CAP_SYS_ADMIN): where
+/// a libbpf program keeps a `const volatile` set before loading, as systemd's native
+/// `BindNetworkInterface=` program keeps its ifindex in `.rodata`. Maps are frozen, not
+/// hidden, so reading one changes nothing.
+pub fn map_value_u32(map_id: u32, offset: u32) -> io::Result<u32> {
+    let mut attr = GetFdByIdAttr {
+        id: map_id,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is the BPF_MAP_GET_FD_BY_ID prefix of `bpf_attr` and holds no pointers.
+    let fd = unsafe { sys_bpf(BPF_MAP_GET_FD_BY_ID, &mut attr) }?;
+    // SAFETY: BPF_MAP_GET_FD_BY_ID returns a new map descriptor that we now own.
+    let map = unsafe { owned_fd(fd) };
+    let mut info = RawMapInfo::default();
+    let mut attr = InfoAttr {
+        bpf_fd: map.as_raw_fd() as u32,
+        info_len: mem::size_of::<RawMapInfo>() as u32,
+        info: &mut info as *mut RawMapInfo as u64,
+    };
+    // SAFETY: `attr` is the BPF_OBJ_GET_INFO_BY_FD prefix of `bpf_attr`; `info` points to the
+    // exclusively borrowed `RawMapInfo` of `info_len` bytes, which holds no pointers.
+    unsafe { sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
+    let end = offset as usize + 4;
+    if info.map_type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 || end > info.value_size as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let key = 0u32;
+    let mut value = vec![0u8; info.value_size as usize];
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: &key as *const u32 as u64,
+        value: value.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is the BPF_MAP_LOOKUP_ELEM prefix of `bpf_attr`; `key` points to the
+    // 4-byte key the map's `key_size` asks for, `value` to `value_size` writable bytes; both
+    // outlive the call.
+    unsafe { sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) }?;
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&value[offset as usize..end]);
+    Ok(u32::from_ne_bytes(b))
 }
 
 /// What we know about a loaded program.
@@ -884,6 +954,9 @@ mod tests {
         assert_eq!(off!(RawProgInfo, xlated_prog_insns), 32);
         assert_eq!(off!(RawProgInfo, name), 64);
         assert_eq!(mem::size_of::<RawProgInfo>(), 88);
+        assert_eq!(off!(RawMapInfo, value_size), 12);
+        assert_eq!(off!(MapElemAttr, key), 8);
+        assert_eq!(off!(MapElemAttr, value), 16);
     }
 
     #[test]
