@@ -22,7 +22,7 @@ bindif-launch [OPTIONS] --attach-slice SLICE
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch [OPTIONS] --enter-service
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
-bindif-launch status [--sockets] [--json] [--] [UNIT...]
+bindif-launch status [--sockets] [--json|--prometheus] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
 bindif-launch adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]
 
@@ -64,6 +64,7 @@ Options:
                            root of the hierarchy (tests; default: the host's cgroup2 mount)
   --sockets                List inet sockets of bound units that are not bound (status)
   --json                   Machine-readable output (show, status, migrate)
+  --prometheus             node_exporter textfile collector output (status)
   --debug                  Log each step
   --timing                 Log how long each phase took, just before executing the command
   -h --help                Show this help
@@ -102,6 +103,8 @@ pub enum Mode {
     Status {
         units: Vec<String>,
         sockets: bool,
+        /// `--prometheus`: metrics instead of the table (wins over `--json`).
+        prometheus: bool,
     },
     Migrate,
     Adopt(AdoptArgs),
@@ -314,6 +317,7 @@ struct Words {
     positional: Vec<String>,
     command: Option<Vec<OsString>>,
     sockets: bool,
+    prometheus: bool,
     help: bool,
     version: bool,
 }
@@ -392,6 +396,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("debug") => a.debug = flag(&mut p, "--debug")?,
             Long("timing") => a.timing = flag(&mut p, "--timing")?,
             Long("sockets") => w.sockets = flag(&mut p, "--sockets")?,
+            Long("prometheus") => w.prometheus = flag(&mut p, "--prometheus")?,
             Value(v) => {
                 let word = v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?;
                 // The first word names a subcommand, unless a mode option came before it.
@@ -454,6 +459,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         positional,
         command,
         sockets,
+        prometheus,
         help,
         version,
     } = w;
@@ -504,6 +510,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         Mode::Status {
             units: positional,
             sockets,
+            prometheus,
         }
     } else if let Some(interface) = interface {
         if attach || !positional.is_empty() {
@@ -972,8 +979,26 @@ mod tests {
             p(&["status", "--", "-a.service"]).unwrap().mode,
             Mode::Status {
                 units: vec!["-a.service".into()],
-                sockets: false
+                sockets: false,
+                prometheus: false
             }
+        );
+        assert_eq!(
+            p(&["status", "--prometheus", "--sockets", "a.service"])
+                .unwrap()
+                .mode,
+            Mode::Status {
+                units: vec!["a.service".into()],
+                sockets: true,
+                prometheus: true
+            }
+        );
+        assert_eq!(
+            p(&["status", "--prometheus=yes"]).unwrap_err().to_string(),
+            p(&["status", "--sockets=yes"])
+                .unwrap_err()
+                .to_string()
+                .replace("--sockets", "--prometheus")
         );
         // --interface has no unit: -- is the command, as before.
         assert_eq!(

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
+use super::preflight::{self, Finding};
 use super::vrf;
 use crate::cmd::generator::{NATIVE_SINCE, PROGRAM};
 use crate::program::Origin;
@@ -94,9 +95,11 @@ pub struct CgroupReport {
     pub problem: bool,
     /// Explanations for the reader, one sentence each.
     pub notes: Vec<String>,
-    /// Set-up the bound interface lacks (a VRF without what localhost inside it needs): said,
-    /// not a problem, as the binding itself is right.
-    pub warnings: Vec<String>,
+    /// The preflight's findings on the binding: set-up the bound interface lacks (down, a VRF
+    /// without what localhost inside it needs), a binding the unit no longer asks for. Said,
+    /// not a problem of their own, as the binding itself is right (`key-removed` is a problem
+    /// through its state, `reset-pending`).
+    pub findings: Vec<Finding>,
     /// With `--sockets`: the unbound ones (empty: all bound).
     pub sockets: Option<Vec<SocketReport>>,
 }
@@ -108,6 +111,11 @@ impl CgroupReport {
             Some(u) => u.clone(),
             None => escape_path(&self.facts.path),
         }
+    }
+
+    /// The findings as lines of text (message and fix).
+    pub fn warnings(&self) -> Vec<String> {
+        self.findings.iter().map(Finding::line).collect()
     }
 
     /// Which device indexes a correctly bound socket of this cgroup may carry.
@@ -255,20 +263,35 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
     if state == State::Inactive && want.is_some() {
         notes.push("the unit has no cgroup (not running)".to_string());
     }
-    let warnings = bound_ifindexes(&facts, links)
-        .iter()
-        .filter_map(|i| links.vrfs.get(i))
-        .flat_map(vrf::warnings)
-        .collect();
+    let findings = findings(&facts, &programs, links);
     CgroupReport {
         facts,
         programs,
         state,
         problem,
         notes,
-        warnings,
+        findings,
         sockets: None,
     }
+}
+
+/// The preflight's findings on a judged cgroup: a binding the unit no longer asks for, then per
+/// bound interface whether it is up and, for a VRF, set up for localhost.
+fn findings(facts: &CgroupFacts, programs: &[ProgramReport], links: &Links) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in programs.iter().filter(|p| p.state == State::ResetPending) {
+        let unit = facts.unit.as_deref().unwrap_or("the unit");
+        out.push(preflight::key_removed(unit, p.interface.as_deref()));
+    }
+    for i in bound_ifindexes(facts, links) {
+        if let Some(link) = links.link(i) {
+            out.extend(preflight::link_findings(link));
+        }
+        if let Some(v) = links.vrfs.get(&i) {
+            out.extend(vrf::findings(v));
+        }
+    }
+    out
 }
 
 /// What fixes a binding that no longer matches its configuration or its interface. A binding
@@ -757,21 +780,21 @@ mod tests {
                        VRF; run 'ip route add vrf mgmt unreachable default metric 8192'";
         let r = assess(facts("/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
         assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
-        assert_eq!(r.warnings, [warning]);
+        assert_eq!(r.warnings(), [warning]);
         assert_eq!(exit_status(&[r]), 0);
         // systemd's own binding: the wanted interface is the bound one.
         let r = assess(facts("/a.service", vec![native(2)], iface("mgmt")), &l);
-        assert_eq!(r.warnings, [warning]);
+        assert_eq!(r.warnings(), [warning]);
         // Not bound to the VRF, not bound at all, or bound in another namespace: nothing.
         let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
-        assert!(r.warnings.is_empty());
+        assert!(r.warnings().is_empty());
         let mut f = facts("/a.service", vec![], iface("mgmt"));
         f.unit_running = true;
-        assert!(assess(f, &l).warnings.is_empty());
+        assert!(assess(f, &l).warnings().is_empty());
         let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
         f.other_netns_pids = vec![42];
         f.other_netns = vec![4026532000];
-        assert!(assess(f, &l).warnings.is_empty());
+        assert!(assess(f, &l).warnings().is_empty());
     }
 
     #[test]
