@@ -858,6 +858,21 @@ fn preflight_finds_net_cls_and_net_prio_in_use() {
     );
 }
 
+/// The kernel-log reader of the net_cls/net_prio preflight finds a record written to
+/// `/dev/kmsg` now (it reads from the oldest record kept, without blocking at the end) and no
+/// record that was never written.
+#[test]
+fn preflight_reads_the_kernel_log() {
+    require_privileges();
+    let mark = unique("bindif-launch test: preflight kmsg");
+    fs::write("/dev/kmsg", format!("<6>{mark}\n")).expect("write /dev/kmsg");
+    assert!(status::kmsg_has(|r| r.trim_end().ends_with(&mark)));
+    let never = format!("{mark} never written");
+    let t = Instant::now();
+    assert!(!status::kmsg_has(|r| r.contains(&never)));
+    assert!(t.elapsed().as_secs() < 5, "the reader stops at the end");
+}
+
 /// Dumps, inside the caller's namespace, what the VRF preflight reads, taking the link named
 /// by BINDIF_VRF_DEV as a VRF with table 1001 (the host has no VRF module): one line per rule,
 /// route and address, then `vrf_table` of the link and the warnings; written to

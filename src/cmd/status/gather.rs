@@ -607,7 +607,8 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
 }
 
 /// The host-wide preflight: whether net_cls/net_prio on cgroup v1 may have turned cgroup2
-/// socket matching off (see [`preflight::netcls_findings`]). Reads `/proc/cgroups`, and only
+/// socket matching off (see [`preflight::netcls_findings`]). Reads `/proc/cgroups` and
+/// `/proc/version`; only on a kernel that may lack the fix the kernel's log (`/dev/kmsg`) and,
 /// when either controller has a v1 hierarchy, `/proc/self/mountinfo` and the `net_cls.classid`
 /// and `net_prio.ifpriomap` of at most [`preflight::V1_WALK_LIMIT`] cgroups of each; what
 /// cannot be read is left out: the preflight must never fail `status`.
@@ -626,10 +627,14 @@ pub fn host_preflight(opts: &Options) -> Vec<Finding> {
         controllers,
         ..NetClsFacts::default()
     };
-    if facts.controllers.iter().all(|c| c.hierarchy == 0)
-        || preflight::kernel_has_fix(&facts.kernel)
-    {
+    // A kernel with the fix (by its number) neither logs nor stops matching.
+    if preflight::kernel_has_fix(&facts.kernel) {
         return Vec::new();
+    }
+    // The running kernel's log, not the one a test names.
+    facts.logged = opts.kernel.is_none() && kmsg_has(preflight::kmsg_says_disabled);
+    if facts.controllers.iter().all(|c| c.hierarchy == 0) {
+        return preflight::netcls_findings(&facts);
     }
     let mounts = fs::read_to_string("/proc/self/mountinfo")
         .map(|m| preflight::v1_net_mounts(&m))
@@ -638,6 +643,37 @@ pub fn host_preflight(opts: &Options) -> Vec<Finding> {
         read_v1_net(&m, &mut facts);
     }
     preflight::netcls_findings(&facts)
+}
+
+/// Whether a record of the kernel's log (`/dev/kmsg`, from the oldest record kept) satisfies
+/// `wanted`. Unreadable (no CAP_SYSLOG under `dmesg_restrict`) is "no": the log only ever adds
+/// proof, and what it lost to rotation proves nothing either way.
+pub fn kmsg_has(wanted: impl Fn(&str) -> bool) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut f) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+    else {
+        return false;
+    };
+    // One record per read; a record is at most about 8 KiB (the kernel's own limit).
+    let mut buf = vec![0u8; 16384];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if wanted(&String::from_utf8_lossy(&buf[..n])) {
+                    return true;
+                }
+            }
+            // Overwritten while we read: go on with the next one kept.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // EAGAIN: the end of the log.
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Walks the v1 hierarchy mounted at `mount` breadth-first for the first non-zero

@@ -36,7 +36,7 @@ pub use args::UnitPattern;
 pub use error::Error;
 pub use facts::{CgroupFacts, Links, ProgKind, Program, Want};
 pub use gather::{
-    default_hierarchies, gather, generator_misses, host_preflight, GeneratorMiss, Options,
+    default_hierarchies, gather, generator_misses, host_preflight, kmsg_has, GeneratorMiss, Options,
 };
 pub use judge::{
     assess, binds_itself, exit_status, generator_expected, generator_not_run_note,

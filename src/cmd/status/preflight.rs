@@ -190,6 +190,19 @@ pub struct NetClsFacts {
     pub classid: Option<(PathBuf, u32)>,
     /// A cgroup whose `net_prio.ifpriomap` sets a priority: its path and that line.
     pub priomap: Option<(PathBuf, String)>,
+    /// The kernel's log still holds [`DISABLED_LOG`]: matching is off, whatever is in use now.
+    pub logged: bool,
+}
+
+/// What a kernel without the fix logs, once, when it turns cgroup2 socket matching off.
+pub const DISABLED_LOG: &str =
+    "cgroup: disabling cgroup2 socket matching due to net_prio or net_cls activation";
+
+/// Whether a `/dev/kmsg` record (`PRIO,SEQ,TIME,FLAGS;MESSAGE`) is [`DISABLED_LOG`].
+pub fn kmsg_says_disabled(record: &str) -> bool {
+    record
+        .split_once(';')
+        .is_some_and(|(_, message)| message.trim_end() == DISABLED_LOG)
 }
 
 /// The upstream version of the running kernel: Debian's kernels name it in `/proc/version`
@@ -246,6 +259,21 @@ fn release(kernel: &str) -> &str {
 /// then run as the root cgroup's: a binding on a unit's cgroup does nothing. What was written
 /// and since reset cannot be seen, nor the kernel's flag: "may".
 pub fn netcls_findings(f: &NetClsFacts) -> Vec<Finding> {
+    let fix = "boot with cgroup_no_v1=net_cls,net_prio or a kernel with the fix (only a reboot \
+               turns matching back on)";
+    // Only a kernel without the fix logs it: proof, whatever its version says.
+    if f.logged {
+        return vec![Finding {
+            check: "net-cls-prio",
+            interface: None,
+            message: format!(
+                "kernel {} logged \"{DISABLED_LOG}\": cgroup2 socket matching is off, and \
+                 bindings do nothing for sockets created since",
+                release(&f.kernel)
+            ),
+            fix: fix.into(),
+        }];
+    }
     if kernel_has_fix(&f.kernel) {
         return Vec::new();
     }
@@ -287,9 +315,7 @@ pub fn netcls_findings(f: &NetClsFacts) -> Vec<Finding> {
             evidence.join(", "),
             release(&f.kernel)
         ),
-        fix: "boot with cgroup_no_v1=net_cls,net_prio or a kernel with the fix (only a reboot \
-              turns matching back on)"
-            .into(),
+        fix: fix.into(),
     }]
 }
 
@@ -494,5 +520,31 @@ garbage\n";
         // The same on a kernel with the fix: nothing.
         f.kernel = "Linux version 5.10.0-33-amd64 (…) #1 SMP Debian 5.10.226-1 (2024-10-03)".into();
         assert_eq!(netcls_findings(&f), []);
+    }
+
+    /// The kernel's own log line is proof, whatever is in use now or the version says (a
+    /// backport cannot be told from a number, but a kernel that logs it lacks the fix).
+    #[test]
+    fn the_kernel_log_is_proof() {
+        let record = format!("6,1234,5678901,-;{DISABLED_LOG}\n");
+        assert!(kmsg_says_disabled(&record));
+        assert!(!kmsg_says_disabled("6,1,2,-;cgroup: something else"));
+        assert!(!kmsg_says_disabled(DISABLED_LOG));
+        let f = NetClsFacts {
+            kernel: "5.10.0-8-amd64".into(),
+            logged: true,
+            ..NetClsFacts::default()
+        };
+        let found = netcls_findings(&f);
+        assert_eq!(
+            found.iter().map(Finding::line).collect::<Vec<_>>(),
+            [format!(
+                "kernel 5.10.0-8-amd64 logged \"{DISABLED_LOG}\": cgroup2 socket matching is \
+                 off, and bindings do nothing for sockets created since; boot with \
+                 cgroup_no_v1=net_cls,net_prio or a kernel with the fix (only a reboot turns \
+                 matching back on)"
+            )]
+        );
+        assert_eq!(found[0].check, "net-cls-prio");
     }
 }
