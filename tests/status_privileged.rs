@@ -711,6 +711,44 @@ assert "preflight" not in d, "no host-wide finding on this kernel"
     }
 }
 
+/// Issue 18: a binding the unit's configuration made, on a unit whose unit file exists nowhere
+/// (removed while it runs): a `unit-removed` finding naming the stop, no failure; an ad hoc
+/// binding on such a cgroup says nothing.
+#[test]
+fn preflight_finds_removed_units() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let bt0 = ns.ifindex_by_ip(VETH_A);
+    let made = child(&parent.path, "removed.service");
+    attach_ours_for_unit(&made, bt0);
+    let adhoc = child(&parent.path, "removed-adhoc.service");
+    attach_ours(&adhoc, bt0);
+    let r = status_in(&ns, &parent.path, &[], false, false);
+    assert_eq!(r.exit, 0, "{}", r.out);
+    assert_eq!(
+        r.out
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .collect::<Vec<_>>(),
+        [
+            "warning: removed.service has no unit file any more, but the binding to bt0 its \
+          configuration made is still attached; run 'systemctl stop removed.service' if it was \
+          removed on purpose, else restore its unit file"
+        ],
+        "{}",
+        r.out
+    );
+    let prom = status_run(&ns, &parent.path, &[], false, false, true);
+    assert!(
+        prom.out.lines().any(|l| l
+            == "bindif_preflight_problem{cgroup=\"/removed.service\",unit=\"removed.service\",\
+                interface=\"bt0\",check=\"unit-removed\"} 1"),
+        "{}",
+        prom.out
+    );
+}
+
 /// A cgroup v1 hierarchy with net_cls and net_prio, mounted for a test and put back as it was:
 /// every cgroup made below it removed, then unmounted, and waited for until `/proc/cgroups`
 /// lists the controllers unbound again (a hierarchy unmounted while a removed cgroup is still

@@ -252,6 +252,7 @@ impl UnitReader {
     fn want(&self, unit: &str) -> Want {
         let loaded = match load::load_with(&self.catalog, unit) {
             Ok(l) => l,
+            Err(e @ load::UnitLoadError::NotFound { .. }) => return Want::NotFound(e.to_string()),
             Err(e) => return Want::Unknown(Some(e.to_string())),
         };
         let fragment = loaded
@@ -496,6 +497,11 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 .filter(|l| matches!(name::kind(l), Some(Kind::Plain) | Some(Kind::Instance)))
                 .map(str::to_owned);
             let want = match &unit {
+                // A user manager's or a container's unit is no file of ours to find.
+                Some(u) if manager_unit(&s.rel).is_none() => match reader.want(u) {
+                    Want::NotFound(why) => Want::Unknown(Some(why)),
+                    w => w,
+                },
                 Some(u) => reader.want(u),
                 None => Want::Unknown(None),
             };

@@ -240,7 +240,7 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
         state = state.max(State::GeneratorNotRun);
         notes.push(note);
     }
-    if let Want::Unknown(Some(why)) = &facts.want {
+    if let Want::Unknown(Some(why)) | Want::NotFound(why) = &facts.want {
         if facts.named {
             notes.push(format!("unit file not read: {why}"));
         }
@@ -279,9 +279,19 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
 /// bound interface whether it is up and, for a VRF, set up for localhost.
 fn findings(facts: &CgroupFacts, programs: &[ProgramReport], links: &Links) -> Vec<Finding> {
     let mut out = Vec::new();
+    let unit = facts.unit.as_deref().unwrap_or("the unit");
     for p in programs.iter().filter(|p| p.state == State::ResetPending) {
-        let unit = facts.unit.as_deref().unwrap_or("the unit");
         out.push(preflight::key_removed(unit, p.interface.as_deref()));
+    }
+    // The unit's file is gone: no configuration asks for the binding its configuration made.
+    // Said, not judged: a unit file can live where this catalog does not look.
+    if let Want::NotFound(_) = facts.want {
+        let made = programs
+            .iter()
+            .filter(|p| p.program.origin() == Some(Origin::Key) && p.state == State::Ok);
+        for p in made {
+            out.push(preflight::unit_removed(unit, p.interface.as_deref()));
+        }
     }
     for i in bound_ifindexes(facts, links) {
         if let Some(link) = links.link(i) {
@@ -343,7 +353,7 @@ fn judge_ours(
             ));
             return State::ResetPending;
         }
-        Want::Unset | Want::Unknown(_) => return State::Ok,
+        Want::Unset | Want::Unknown(_) | Want::NotFound(_) => return State::Ok,
     };
     if now.name.as_deref() == Some(w) || now.altnames.iter().any(|a| a == w) {
         return State::Ok;
@@ -768,6 +778,49 @@ mod tests {
         f.generator_dropin = Some(PathBuf::from("/run/systemd/generator/a.service.d/x.conf"));
         let r = assess(f, &l);
         assert_eq!((r.state, r.notes.len()), (State::GeneratorNotRun, 1));
+    }
+
+    /// Issue 18: the preflight on a judged cgroup: a binding the unit no longer asks for (key
+    /// reset: also reset-pending; unit file gone: said only), a bound link that is down.
+    #[test]
+    fn preflight_findings_on_bindings() {
+        let mut l = links();
+        let checks = |r: &CgroupReport| -> Vec<(&str, Option<String>)> {
+            r.findings
+                .iter()
+                .map(|f| (f.check, f.interface.clone()))
+                .collect()
+        };
+        let r = assess(facts("/a.service", vec![ours_unit(1, 4)], Want::Unset), &l);
+        assert_eq!(checks(&r), [("key-removed", Some("mgmt".into()))]);
+        assert_eq!((r.state, r.problem), (State::ResetPending, true));
+        // The unit file removed while the unit runs: the binding its configuration made is
+        // pointed out, not judged (an ad hoc one never had a unit file to lose).
+        let gone = Want::NotFound("Unit a.service not found.".into());
+        let r = assess(facts("/a.service", vec![ours_unit(1, 4)], gone.clone()), &l);
+        assert_eq!(checks(&r), [("unit-removed", Some("mgmt".into()))]);
+        assert_eq!((r.state, r.problem), (State::Ok, false));
+        assert_eq!(exit_status(&[r]), 0);
+        let r = assess(facts("/a.service", vec![ours(1, 4)], gone), &l);
+        assert_eq!(checks(&r), []);
+        // dmz (ifindex 7) down: every binding to it says so, whoever made it.
+        if let Some(Some(link)) = l.by_index.get_mut(&7) {
+            link.flags = 0x1002;
+        }
+        for p in [ours(1, 7), ours_unit(1, 7)] {
+            let r = assess(facts("/a.service", vec![p], iface("dmz")), &l);
+            assert_eq!(checks(&r), [("link-down", Some("dmz".into()))]);
+            assert_eq!((r.state, r.problem), (State::Ok, false));
+        }
+        let r = assess(facts("/a.service", vec![native(3)], iface("dmz")), &l);
+        assert_eq!(checks(&r), [("link-down", Some("dmz".into()))]);
+        // Not bound to it, or in another namespace (its ifindex is not ours): nothing.
+        let r = assess(facts("/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
+        assert_eq!(checks(&r), []);
+        let mut f = facts("/a.service", vec![ours(1, 7)], iface("dmz"));
+        f.other_netns_pids = vec![42];
+        f.other_netns = vec![4026532000];
+        assert_eq!(checks(&assess(f, &l)), []);
     }
 
     /// Issue 20: a bound VRF lacking the localhost set-up is a warning on the cgroups it binds,

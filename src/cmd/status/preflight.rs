@@ -83,6 +83,23 @@ pub fn key_removed(unit: &str, interface: Option<&str>) -> Finding {
     }
 }
 
+/// A binding made by the unit's configuration, on a running unit whose unit file exists
+/// nowhere any more (removed while it runs): the binding stays until the unit stops.
+pub fn unit_removed(unit: &str, interface: Option<&str>) -> Finding {
+    let on = interface.map(|i| format!(" to {i}")).unwrap_or_default();
+    Finding {
+        check: "unit-removed",
+        interface: interface.map(str::to_owned),
+        message: format!(
+            "{unit} has no unit file any more, but the binding{on} its configuration made is \
+             still attached"
+        ),
+        fix: format!(
+            "run 'systemctl stop {unit}' if it was removed on purpose, else restore its unit file"
+        ),
+    }
+}
+
 /// One line of `/proc/cgroups`: a controller, its v1 hierarchy (0: none) and its number of
 /// cgroups there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -376,6 +393,14 @@ mod tests {
         assert!(key_removed("a.service", None)
             .message
             .contains("but the binding it made"));
+        let f = unit_removed("web.service", Some("mgmt"));
+        assert_eq!(
+            f.line(),
+            "web.service has no unit file any more, but the binding to mgmt its configuration \
+             made is still attached; run 'systemctl stop web.service' if it was removed on \
+             purpose, else restore its unit file"
+        );
+        assert_eq!(f.check, "unit-removed");
     }
 
     /// `/proc/cgroups` of a hybrid host with Docker's net_cls,net_prio cgroups; disabled

@@ -72,7 +72,7 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
         let wanted = match &f.want {
             Want::Iface(w) => w.clone(),
             Want::Unset => "(none)".into(),
-            Want::Unknown(_) => "-".into(),
+            Want::Unknown(_) | Want::NotFound(_) => "-".into(),
         };
         if r.programs.is_empty() {
             // A named unit without any program: one line saying so.

@@ -336,6 +336,7 @@ mod tests {
                 "link-down",
                 "link-no-carrier",
                 "key-removed",
+                "unit-removed",
                 "net-cls-prio",
             ]
             .map(String::from),
