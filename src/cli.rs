@@ -23,7 +23,7 @@ bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch [OPTIONS] --enter-service
 bindif-launch [OPTIONS] --follow IFACE | --follow-gone IFACE
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
-bindif-launch status [--sockets] [--json] [--] [UNIT...]
+bindif-launch status [--sockets] [--json|--prometheus] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
 bindif-launch adopt [--root=DIR] [--json] [--write] [--systemd-version=N] [UNIT...]
 bindif-launch identify [--verbose] [PID]
@@ -76,6 +76,7 @@ Options:
   --sockets                List inet sockets of bound units that are not bound (status)
   --json                   Machine-readable output (show, status, migrate)
   -v --verbose             With identify and pids: name the program and cgroup too
+  --prometheus             node_exporter textfile collector output (status)
   --debug                  Log each step
   --timing                 Log how long each phase took, just before executing the command
   -h --help                Show this help
@@ -119,6 +120,8 @@ pub enum Mode {
     Status {
         units: Vec<String>,
         sockets: bool,
+        /// `--prometheus`: metrics instead of the table (wins over `--json`).
+        prometheus: bool,
     },
     Migrate,
     Adopt(AdoptArgs),
@@ -351,6 +354,7 @@ struct Words {
     positional: Vec<String>,
     command: Option<Vec<OsString>>,
     sockets: bool,
+    prometheus: bool,
     help: bool,
     version: bool,
 }
@@ -442,6 +446,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("debug") => a.debug = flag(&mut p, "--debug")?,
             Long("timing") => a.timing = flag(&mut p, "--timing")?,
             Long("sockets") => w.sockets = flag(&mut p, "--sockets")?,
+            Long("prometheus") => w.prometheus = flag(&mut p, "--prometheus")?,
             Value(v) => {
                 let word = v.into_string().map_err(|_| UsageError::ArgumentNotUtf8)?;
                 // The first word names a subcommand, unless a mode option came before it.
@@ -505,6 +510,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         positional,
         command,
         sockets,
+        prometheus,
         help,
         version,
     } = w;
@@ -567,6 +573,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         Mode::Status {
             units: positional,
             sockets,
+            prometheus,
         }
     } else if let Some(interface) = interface {
         if attach || !positional.is_empty() {
@@ -1109,8 +1116,26 @@ mod tests {
             p(&["status", "--", "-a.service"]).unwrap().mode,
             Mode::Status {
                 units: vec!["-a.service".into()],
-                sockets: false
+                sockets: false,
+                prometheus: false
             }
+        );
+        assert_eq!(
+            p(&["status", "--prometheus", "--sockets", "a.service"])
+                .unwrap()
+                .mode,
+            Mode::Status {
+                units: vec!["a.service".into()],
+                sockets: true,
+                prometheus: true
+            }
+        );
+        assert_eq!(
+            p(&["status", "--prometheus=yes"]).unwrap_err().to_string(),
+            p(&["status", "--sockets=yes"])
+                .unwrap_err()
+                .to_string()
+                .replace("--sockets", "--prometheus")
         );
         // --interface has no unit: -- is the command, as before.
         assert_eq!(

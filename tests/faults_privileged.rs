@@ -938,6 +938,9 @@ fn scenario(id: &str) -> Option<Outcome> {
         }
         // status (issue 16).
         "generator-not-run-status" => generator_not_run(),
+        // The preflight of status (issue 18).
+        "status-link-down" => link_down(false),
+        "status-link-no-carrier" => link_down(true),
         _ => return None,
     })
 }
@@ -1216,6 +1219,64 @@ fn generator_not_run() -> Outcome {
     o
 }
 
+/// Issue 18: a unit started bound to bt0, then bt0 set down (`peer`: its veth peer bt1
+/// instead, so bt0 is up without a carrier): `status UNIT` names the finding and its fix on
+/// stdout and stderr, and exits 0, the binding itself being right. The unit's name is unique
+/// (status walks the real hierarchy, where parallel scenarios have their `fault.service`).
+fn link_down(peer: bool) -> Outcome {
+    let unit = format!("{}.service", unique("linkdown"));
+    let w = World::new(&unit);
+    w.probe_unit(&unit, VETH_A, "");
+    let start = w.run("", &unit_argv(&w, &[]));
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    // As the generator would have written it (systemd < 260 would otherwise be told so).
+    w.write(
+        &format!("run/systemd/generator/{unit}.d/zzzz-bindif-launch.conf"),
+        b"[Service]\n",
+    );
+    let n = w.ns.name.clone();
+    let status = || {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{n}"))
+            .arg("--")
+            .args([BIN, &w.root_arg(), "status", &unit])
+            .output()
+            .expect("run status")
+    };
+    let quiet = status();
+    assert_eq!(
+        (quiet.status.code(), String::from_utf8_lossy(&quiet.stderr)),
+        (Some(0), "".into()),
+        "bt0 up"
+    );
+    let dev = if peer { "bt1" } else { VETH_A };
+    common::run("ip", &["-n", &n, "link", "set", dev, "down"]);
+    // The operational state follows the carrier through the kernel's linkwatch (within 1 s).
+    let t = Instant::now();
+    let out = loop {
+        let o = status();
+        if !o.stderr.is_empty() || t.elapsed().as_secs() >= 5 {
+            break o;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let check = if peer { "is up but" } else { "is down" };
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("warning: Interface bt0 (ifindex ") && l.contains(check)),
+        "{stdout}"
+    );
+    let mut o = w.outcome(&out, 1);
+    o.command = "n/a".into();
+    o
+}
+
 /// The interface is deleted and re-created (new ifindex) while the unit runs: the program
 /// binds to a dead ifindex (`bindif-launch status` reports `gone`, see
 /// status_privileged::reports_gone_recreated_renamed_and_mismatch); a restart binds the new one
@@ -1419,7 +1480,7 @@ fn faults_exec_verifier_memlock() {
 
 #[test]
 fn faults_status() {
-    check_rows(|r| r.id.starts_with("generator-"));
+    check_rows(|r| r.id.starts_with("generator-") || r.id.starts_with("status-"));
 }
 
 #[test]

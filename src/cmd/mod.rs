@@ -82,7 +82,17 @@ pub fn run(args: &Args) -> i32 {
             *verbose,
             &mut std::io::stdout().lock(),
         )),
-        Mode::Status { units, sockets } => Ok(status::run(&args.root, units, *sockets, args.json)),
+        Mode::Status {
+            units,
+            sockets,
+            prometheus,
+        } => Ok(status::run(
+            &args.root,
+            units,
+            *sockets,
+            args.json,
+            *prometheus,
+        )),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
         Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),
         Mode::AttachSlice { slice, cgroup_root } => {

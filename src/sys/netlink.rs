@@ -23,6 +23,7 @@ const IFINFOMSG_LEN: usize = 16;
 const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
 const RTM_GETLINK: u16 = libc::RTM_GETLINK;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_OPERSTATE: u16 = 16;
 const IFLA_EXT_MASK: u16 = 29;
 const IFLA_PROP_LIST: u16 = 52;
 const IFLA_ALT_IFNAME: u16 = 53;
@@ -49,6 +50,10 @@ pub struct LinkInfo {
     pub index: u32,
     pub name: Option<String>,
     pub altnames: Vec<String>,
+    /// `ifi_flags` (`IFF_UP`, `IFF_RUNNING`, …).
+    pub flags: u32,
+    /// `IFLA_OPERSTATE` (RFC 2863: `IF_OPER_UP` 6, `IF_OPER_DOWN` 2, …), when sent.
+    pub operstate: Option<u8>,
 }
 
 /// The answer to our request, found in a received datagram.
@@ -186,12 +191,14 @@ pub fn parse_link(body: &[u8]) -> Result<LinkInfo, ParseError> {
     }
     let mut link = LinkInfo {
         index: index as u32,
+        flags: u32_at(body, 8),
         ..Default::default()
     };
     for attr in attrs(&body[IFINFOMSG_LEN..]) {
         let (ty, payload) = attr?;
         match ty {
             IFLA_IFNAME => link.name = Some(c_string(payload)?),
+            IFLA_OPERSTATE => link.operstate = payload.first().copied(),
             IFLA_PROP_LIST => {
                 for inner in attrs(payload) {
                     let (ity, ipayload) = inner?;
@@ -955,6 +962,8 @@ mod tests {
                 index: 3,
                 name: Some("veth0".into()),
                 altnames: vec!["alt-a".into(), "some-very-long-alternative-name".into()],
+                flags: 0,
+                operstate: None,
             })
         );
     }
@@ -1006,7 +1015,11 @@ mod tests {
             Reply::Link(LinkInfo {
                 index: 1,
                 name: Some("lo".into()),
-                altnames: vec![]
+                altnames: vec![],
+                // IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP; IF_OPER_UNKNOWN, as lo
+                // always says.
+                flags: 0x1_0049,
+                operstate: Some(0),
             })
         );
     }
@@ -1030,6 +1043,9 @@ mod tests {
                 index: 3,
                 name: Some("bt0".into()),
                 altnames: vec!["some-very-long-alternative-name".into()],
+                // IFF_BROADCAST | IFF_MULTICAST: created, not up.
+                flags: 0x1002,
+                operstate: None,
             }))
         );
     }

@@ -78,6 +78,9 @@ impl Program {
 pub enum Want {
     /// Not a unit's cgroup, or its unit file could not be read (with the reason).
     Unknown(Option<String>),
+    /// A unit of the system manager whose unit file exists nowhere (any more): removed while
+    /// it runs (with systemd's words for it).
+    NotFound(String),
     /// The unit sets no interface.
     Unset,
     Iface(String),

@@ -19,6 +19,7 @@ use super::facts::{hierarchy_path, last_component, CgroupFacts, Links, ProgKind,
 use super::judge::{
     assess, binds_itself, bound_ifindexes, generator_expected, unbound_sockets, CgroupReport,
 };
+use super::preflight::{self, Finding, NetClsFacts};
 use super::vrf::{FamilySetup, VrfFacts};
 use crate::cgroup_path::{self, PRIVATE_CGROUP2_MOUNT};
 use crate::cmd::generator::{
@@ -51,6 +52,11 @@ pub struct Options {
     /// The running systemd's version; `None`: read PID 1's (see
     /// [`crate::sys::process::pid1_systemd_version`]). Tests set it.
     pub systemd_version: Option<u32>,
+    /// `--prometheus`: the node_exporter textfile format (wins over `json`).
+    pub prometheus: bool,
+    /// The kernel the net_cls/net_prio preflight judges (`/proc/version`'s text); `None`: the
+    /// running one. Tests set it.
+    pub kernel: Option<String>,
 }
 
 impl Options {
@@ -62,6 +68,8 @@ impl Options {
             sockets,
             json,
             systemd_version: None,
+            prometheus: false,
+            kernel: None,
         }
     }
 }
@@ -244,6 +252,7 @@ impl UnitReader {
     fn want(&self, unit: &str) -> Want {
         let loaded = match load::load_with(&self.catalog, unit) {
             Ok(l) => l,
+            Err(e @ load::UnitLoadError::NotFound { .. }) => return Want::NotFound(e.to_string()),
             Err(e) => return Want::Unknown(Some(e.to_string())),
         };
         let fragment = loaded
@@ -488,6 +497,11 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
                 .filter(|l| matches!(name::kind(l), Some(Kind::Plain) | Some(Kind::Instance)))
                 .map(str::to_owned);
             let want = match &unit {
+                // A user manager's or a container's unit is no file of ours to find.
+                Some(u) if manager_unit(&s.rel).is_none() => match reader.want(u) {
+                    Want::NotFound(why) => Want::Unknown(Some(why)),
+                    w => w,
+                },
                 Some(u) => reader.want(u),
                 None => Want::Unknown(None),
             };
@@ -596,6 +610,113 @@ pub fn gather(opts: &Options) -> Result<(Vec<CgroupReport>, Vec<PathBuf>), Error
         add_sockets(&mut reports, &seen, &selected, &mut links);
     }
     Ok((reports, hierarchies))
+}
+
+/// The host-wide preflight: whether net_cls/net_prio on cgroup v1 may have turned cgroup2
+/// socket matching off (see [`preflight::netcls_findings`]). Reads `/proc/cgroups` and
+/// `/proc/version`; only on a kernel that may lack the fix the kernel's log (`/dev/kmsg`) and,
+/// when either controller has a v1 hierarchy, `/proc/self/mountinfo` and the `net_cls.classid`
+/// and `net_prio.ifpriomap` of at most [`preflight::V1_WALK_LIMIT`] cgroups of each; what
+/// cannot be read is left out: the preflight must never fail `status`.
+pub fn host_preflight(opts: &Options) -> Vec<Finding> {
+    let Ok(text) = fs::read_to_string("/proc/cgroups") else {
+        return Vec::new();
+    };
+    let controllers = preflight::parse_proc_cgroups(&text);
+    let kernel = opts.kernel.clone().unwrap_or_else(|| {
+        fs::read_to_string("/proc/version")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    });
+    let mut facts = NetClsFacts {
+        kernel,
+        controllers,
+        ..NetClsFacts::default()
+    };
+    // A kernel with the fix (by its number) neither logs nor stops matching.
+    if preflight::kernel_has_fix(&facts.kernel) {
+        return Vec::new();
+    }
+    // The running kernel's log, not the one a test names.
+    facts.logged = opts.kernel.is_none() && kmsg_has(preflight::kmsg_says_disabled);
+    if facts.controllers.iter().all(|c| c.hierarchy == 0) {
+        return preflight::netcls_findings(&facts);
+    }
+    let mounts = fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| preflight::v1_net_mounts(&m))
+        .unwrap_or_default();
+    for m in mounts {
+        read_v1_net(&m, &mut facts);
+    }
+    preflight::netcls_findings(&facts)
+}
+
+/// Whether a record of the kernel's log (`/dev/kmsg`, from the oldest record kept) satisfies
+/// `wanted`. Unreadable (no CAP_SYSLOG under `dmesg_restrict`) is "no": the log only ever adds
+/// proof, and what it lost to rotation proves nothing either way.
+pub fn kmsg_has(wanted: impl Fn(&str) -> bool) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut f) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+    else {
+        return false;
+    };
+    // One record per read; a record is at most about 8 KiB (the kernel's own limit).
+    let mut buf = vec![0u8; 16384];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if wanted(&String::from_utf8_lossy(&buf[..n])) {
+                    return true;
+                }
+            }
+            // Overwritten while we read: go on with the next one kept.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // EAGAIN: the end of the log.
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Walks the v1 hierarchy mounted at `mount` breadth-first for the first non-zero
+/// `net_cls.classid` and the first `net_prio.ifpriomap` that sets a priority.
+fn read_v1_net(mount: &Path, facts: &mut NetClsFacts) {
+    let mut queue = std::collections::VecDeque::from([mount.to_path_buf()]);
+    let mut seen = 0;
+    while let Some(dir) = queue.pop_front() {
+        if seen == preflight::V1_WALK_LIMIT || (facts.classid.is_some() && facts.priomap.is_some())
+        {
+            return;
+        }
+        seen += 1;
+        if facts.classid.is_none() {
+            let id = fs::read_to_string(dir.join("net_cls.classid"))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .filter(|&id| id != 0);
+            facts.classid = id.map(|id| (dir.clone(), id));
+        }
+        if facts.priomap.is_none() {
+            facts.priomap = fs::read_to_string(dir.join("net_prio.ifpriomap"))
+                .ok()
+                .and_then(|t| preflight::priomap_entry(&t))
+                .map(|e| (dir.clone(), e));
+        }
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut children: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        children.sort();
+        queue.extend(children);
+    }
 }
 
 /// The VRF set-up of those interfaces among `bound` that are VRFs. What cannot be read is left

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::facts::{escape_path, CgroupFacts, Links, ProgKind, Program, Want};
+use super::preflight::{self, Finding};
 use super::vrf;
 use crate::cmd::generator::{NATIVE_SINCE, PROGRAM};
 use crate::program::Origin;
@@ -94,9 +95,11 @@ pub struct CgroupReport {
     pub problem: bool,
     /// Explanations for the reader, one sentence each.
     pub notes: Vec<String>,
-    /// Set-up the bound interface lacks (a VRF without what localhost inside it needs): said,
-    /// not a problem, as the binding itself is right.
-    pub warnings: Vec<String>,
+    /// The preflight's findings on the binding: set-up the bound interface lacks (down, a VRF
+    /// without what localhost inside it needs), a binding the unit no longer asks for. Said,
+    /// not a problem of their own, as the binding itself is right (`key-removed` is a problem
+    /// through its state, `reset-pending`).
+    pub findings: Vec<Finding>,
     /// With `--sockets`: the unbound ones (empty: all bound).
     pub sockets: Option<Vec<SocketReport>>,
 }
@@ -108,6 +111,11 @@ impl CgroupReport {
             Some(u) => u.clone(),
             None => escape_path(&self.facts.path),
         }
+    }
+
+    /// The findings as lines of text (message and fix).
+    pub fn warnings(&self) -> Vec<String> {
+        self.findings.iter().map(Finding::line).collect()
     }
 
     /// Which device indexes a correctly bound socket of this cgroup may carry.
@@ -232,7 +240,7 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
         state = state.max(State::GeneratorNotRun);
         notes.push(note);
     }
-    if let Want::Unknown(Some(why)) = &facts.want {
+    if let Want::Unknown(Some(why)) | Want::NotFound(why) = &facts.want {
         if facts.named {
             notes.push(format!("unit file not read: {why}"));
         }
@@ -255,20 +263,45 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
     if state == State::Inactive && want.is_some() {
         notes.push("the unit has no cgroup (not running)".to_string());
     }
-    let warnings = bound_ifindexes(&facts, links)
-        .iter()
-        .filter_map(|i| links.vrfs.get(i))
-        .flat_map(vrf::warnings)
-        .collect();
+    let findings = findings(&facts, &programs, links);
     CgroupReport {
         facts,
         programs,
         state,
         problem,
         notes,
-        warnings,
+        findings,
         sockets: None,
     }
+}
+
+/// The preflight's findings on a judged cgroup: a binding the unit no longer asks for, then per
+/// bound interface whether it is up and, for a VRF, set up for localhost.
+fn findings(facts: &CgroupFacts, programs: &[ProgramReport], links: &Links) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let unit = facts.unit.as_deref().unwrap_or("the unit");
+    for p in programs.iter().filter(|p| p.state == State::ResetPending) {
+        out.push(preflight::key_removed(unit, p.interface.as_deref()));
+    }
+    // The unit's file is gone: no configuration asks for the binding its configuration made.
+    // Said, not judged: a unit file can live where this catalog does not look.
+    if let Want::NotFound(_) = facts.want {
+        let made = programs
+            .iter()
+            .filter(|p| p.program.origin() == Some(Origin::Key) && p.state == State::Ok);
+        for p in made {
+            out.push(preflight::unit_removed(unit, p.interface.as_deref()));
+        }
+    }
+    for i in bound_ifindexes(facts, links) {
+        if let Some(link) = links.link(i) {
+            out.extend(preflight::link_findings(link));
+        }
+        if let Some(v) = links.vrfs.get(&i) {
+            out.extend(vrf::findings(v));
+        }
+    }
+    out
 }
 
 /// What fixes a binding that no longer matches its configuration or its interface. A binding
@@ -320,7 +353,7 @@ fn judge_ours(
             ));
             return State::ResetPending;
         }
-        Want::Unset | Want::Unknown(_) => return State::Ok,
+        Want::Unset | Want::Unknown(_) | Want::NotFound(_) => return State::Ok,
     };
     if now.name.as_deref() == Some(w) || now.altnames.iter().any(|a| a == w) {
         return State::Ok;
@@ -747,6 +780,49 @@ mod tests {
         assert_eq!((r.state, r.notes.len()), (State::GeneratorNotRun, 1));
     }
 
+    /// Issue 18: the preflight on a judged cgroup: a binding the unit no longer asks for (key
+    /// reset: also reset-pending; unit file gone: said only), a bound link that is down.
+    #[test]
+    fn preflight_findings_on_bindings() {
+        let mut l = links();
+        let checks = |r: &CgroupReport| -> Vec<(&str, Option<String>)> {
+            r.findings
+                .iter()
+                .map(|f| (f.check, f.interface.clone()))
+                .collect()
+        };
+        let r = assess(facts("/a.service", vec![ours_unit(1, 4)], Want::Unset), &l);
+        assert_eq!(checks(&r), [("key-removed", Some("mgmt".into()))]);
+        assert_eq!((r.state, r.problem), (State::ResetPending, true));
+        // The unit file removed while the unit runs: the binding its configuration made is
+        // pointed out, not judged (an ad hoc one never had a unit file to lose).
+        let gone = Want::NotFound("Unit a.service not found.".into());
+        let r = assess(facts("/a.service", vec![ours_unit(1, 4)], gone.clone()), &l);
+        assert_eq!(checks(&r), [("unit-removed", Some("mgmt".into()))]);
+        assert_eq!((r.state, r.problem), (State::Ok, false));
+        assert_eq!(exit_status(&[r]), 0);
+        let r = assess(facts("/a.service", vec![ours(1, 4)], gone), &l);
+        assert_eq!(checks(&r), []);
+        // dmz (ifindex 7) down: every binding to it says so, whoever made it.
+        if let Some(Some(link)) = l.by_index.get_mut(&7) {
+            link.flags = 0x1002;
+        }
+        for p in [ours(1, 7), ours_unit(1, 7)] {
+            let r = assess(facts("/a.service", vec![p], iface("dmz")), &l);
+            assert_eq!(checks(&r), [("link-down", Some("dmz".into()))]);
+            assert_eq!((r.state, r.problem), (State::Ok, false));
+        }
+        let r = assess(facts("/a.service", vec![native(3)], iface("dmz")), &l);
+        assert_eq!(checks(&r), [("link-down", Some("dmz".into()))]);
+        // Not bound to it, or in another namespace (its ifindex is not ours): nothing.
+        let r = assess(facts("/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
+        assert_eq!(checks(&r), []);
+        let mut f = facts("/a.service", vec![ours(1, 7)], iface("dmz"));
+        f.other_netns_pids = vec![42];
+        f.other_netns = vec![4026532000];
+        assert_eq!(checks(&assess(f, &l)), []);
+    }
+
     /// Issue 20: a bound VRF lacking the localhost set-up is a warning on the cgroups it binds,
     /// whoever's binding it is, and no problem.
     #[test]
@@ -757,21 +833,21 @@ mod tests {
                        VRF; run 'ip route add vrf mgmt unreachable default metric 8192'";
         let r = assess(facts("/a.service", vec![ours(1, 4)], iface("mgmt")), &l);
         assert_eq!(states(&r), (State::Ok, vec![State::Ok], false));
-        assert_eq!(r.warnings, [warning]);
+        assert_eq!(r.warnings(), [warning]);
         assert_eq!(exit_status(&[r]), 0);
         // systemd's own binding: the wanted interface is the bound one.
         let r = assess(facts("/a.service", vec![native(2)], iface("mgmt")), &l);
-        assert_eq!(r.warnings, [warning]);
+        assert_eq!(r.warnings(), [warning]);
         // Not bound to the VRF, not bound at all, or bound in another namespace: nothing.
         let r = assess(facts("/a.service", vec![ours(1, 7)], iface("mgmt")), &l);
-        assert!(r.warnings.is_empty());
+        assert!(r.warnings().is_empty());
         let mut f = facts("/a.service", vec![], iface("mgmt"));
         f.unit_running = true;
-        assert!(assess(f, &l).warnings.is_empty());
+        assert!(assess(f, &l).warnings().is_empty());
         let mut f = facts("/a.service", vec![ours(1, 4)], iface("mgmt"));
         f.other_netns_pids = vec![42];
         f.other_netns = vec![4026532000];
-        assert!(assess(f, &l).warnings.is_empty());
+        assert!(assess(f, &l).warnings().is_empty());
     }
 
     #[test]

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use super::error::Error;
 use super::facts::{escape_path, hierarchy_path, CgroupFacts, ProgKind, Program, Want};
 use super::judge::{exit_status, CgroupReport, SocketReport};
+use super::preflight::Finding;
 use crate::json::Value;
 
 /// Where a cgroup lives, as the reader should see it: the path inside the hierarchy, or the full
 /// path for the private cgroup2 of legacy hosts.
-fn display_path(f: &CgroupFacts, main: Option<&Path>) -> String {
+pub(super) fn display_path(f: &CgroupFacts, main: Option<&Path>) -> String {
     match &f.hierarchy {
         None => "-".to_string(),
         Some(h) if Some(h.as_path()) == main => escape_path(&f.path),
@@ -71,7 +72,7 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
         let wanted = match &f.want {
             Want::Iface(w) => w.clone(),
             Want::Unset => "(none)".into(),
-            Want::Unknown(_) => "-".into(),
+            Want::Unknown(_) | Want::NotFound(_) => "-".into(),
         };
         if r.programs.is_empty() {
             // A named unit without any program: one line saying so.
@@ -111,13 +112,9 @@ pub fn render_text(reports: &[CgroupReport], main: Option<&Path>) -> String {
     }
     let mut out = table(&rows);
     let noted: Vec<&CgroupReport> = reports.iter().filter(|r| !r.notes.is_empty()).collect();
-    // A VRF's warnings once, however many units it binds (the JSON has them per cgroup).
-    let mut warnings: Vec<&str> = Vec::new();
-    for w in reports.iter().flat_map(|r| &r.warnings) {
-        if !warnings.contains(&w.as_str()) {
-            warnings.push(w);
-        }
-    }
+    // An interface's warnings once, however many units it binds (the JSON has them per
+    // cgroup).
+    let warnings = distinct_warnings(reports);
     if !noted.is_empty() || !warnings.is_empty() {
         out.push('\n');
         for r in noted {
@@ -166,6 +163,51 @@ pub(super) fn bound_text(s: &SocketReport) -> String {
         (i, Some(n)) => format!("{n} ({i})"),
         (i, None) => format!("ifindex {i} (gone)"),
     }
+}
+
+/// The findings' lines of all reports, each once, in order.
+pub fn distinct_warnings(reports: &[CgroupReport]) -> Vec<String> {
+    let mut warnings: Vec<String> = Vec::new();
+    for w in reports.iter().flat_map(CgroupReport::warnings) {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
+    warnings
+}
+
+/// The host-wide findings as text lines, after the table (nothing when there are none).
+pub fn render_host_text(host: &[Finding]) -> String {
+    host.iter()
+        .map(|f| format!("warning: {}\n", f.line()))
+        .collect()
+}
+
+/// A finding as a JSON object: `check`, `interface` (`null`: host-wide), `message`, `fix`.
+pub fn finding_json(f: &Finding) -> Value {
+    Value::obj(vec![
+        ("check", Value::str(f.check)),
+        ("interface", Value::opt_str(f.interface.clone())),
+        ("message", Value::str(f.message.as_str())),
+        ("fix", Value::str(f.fix.as_str())),
+    ])
+}
+
+/// [`to_json`] with the host-wide findings as a top-level `preflight` member (only when there
+/// are any, so that the common document stays as it was).
+pub fn to_json_with_host(
+    reports: &[CgroupReport],
+    hierarchies: &[PathBuf],
+    host: &[Finding],
+) -> Value {
+    let mut doc = to_json(reports, hierarchies);
+    if let (Value::Obj(fields), false) = (&mut doc, host.is_empty()) {
+        fields.push((
+            "preflight".into(),
+            Value::Arr(host.iter().map(finding_json).collect()),
+        ));
+    }
+    doc
 }
 
 /// The `--json` document.
@@ -231,10 +273,14 @@ pub fn to_json(reports: &[CgroupReport], hierarchies: &[PathBuf]) -> Value {
                     ),
                 ));
             }
-            if !r.warnings.is_empty() {
+            if !r.findings.is_empty() {
                 fields.push((
                     "warnings",
-                    Value::Arr(r.warnings.iter().map(|w| Value::str(w.as_str())).collect()),
+                    Value::Arr(r.warnings().into_iter().map(Value::str).collect()),
+                ));
+                fields.push((
+                    "preflight",
+                    Value::Arr(r.findings.iter().map(finding_json).collect()),
                 ));
             }
             if let Some(d) = &f.generator_dropin {

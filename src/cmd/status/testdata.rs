@@ -76,6 +76,9 @@ pub(super) fn links() -> Links {
                 index: i,
                 name: Some(n.into()),
                 altnames: alts.iter().map(|a| a.to_string()).collect(),
+                // IFF_UP | IFF_RUNNING | IFF_LOWER_UP, IF_OPER_UP: no link finding.
+                flags: 0x1_0041,
+                operstate: Some(6),
             }),
         );
         l.by_name.insert(n.into(), Some(i));

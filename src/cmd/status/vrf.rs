@@ -14,6 +14,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::preflight::Finding;
 use crate::sys::netlink::{AddrInfo, RouteInfo, RuleInfo, FR_ACT_TO_TBL, RT_TABLE_LOCAL};
 
 /// `RTN_BLACKHOLE`, `RTN_UNREACHABLE`, `RTN_PROHIBIT`: routes that end a lookup.
@@ -39,15 +40,29 @@ pub struct VrfFacts {
 
 /// The set-up localhost inside `vrf` lacks, one warning with its fix per missing piece.
 pub fn warnings(vrf: &VrfFacts) -> Vec<String> {
+    findings(vrf).iter().map(Finding::line).collect()
+}
+
+/// [`warnings`] as preflight findings: checks `vrf-l3mdev-rule-ipv4`, `vrf-local-rule-ipv4`,
+/// `vrf-unreachable-default-ipv4` and `vrf-loopback-ipv4` (and `-ipv6`).
+pub fn findings(vrf: &VrfFacts) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (ip, loopback, f) in [
-        ("ip", IpAddr::V4(Ipv4Addr::LOCALHOST), &vrf.v4),
-        ("ip -6", IpAddr::V6(Ipv6Addr::LOCALHOST), &vrf.v6),
+    for (ip, fam, loopback, f) in [
+        ("ip", "ipv4", IpAddr::V4(Ipv4Addr::LOCALHOST), &vrf.v4),
+        ("ip -6", "ipv6", IpAddr::V6(Ipv6Addr::LOCALHOST), &vrf.v6),
     ] {
         let name = &vrf.name;
         let head = format!("VRF {name} (table {}):", vrf.table);
+        let finding = |check: &str, message: String, fix: String| Finding {
+            check: check_id(check, fam),
+            interface: Some(name.clone()),
+            message,
+            fix,
+        };
         if let Some(rules) = &f.rules {
-            out.extend(rule_warning(&head, ip, rules));
+            if let Some((check, message, fix)) = rule_warning(&head, ip, rules) {
+                out.push(finding(check, message, fix));
+            }
         }
         let terminated = f.routes.as_ref().map(|routes| {
             routes
@@ -55,10 +70,13 @@ pub fn warnings(vrf: &VrfFacts) -> Vec<String> {
                 .any(|r| r.dst_len == 0 && TERMINATING.contains(&r.kind))
         });
         if terminated == Some(false) {
-            out.push(format!(
-                "{head} no unreachable default route in its table: a lookup that misses there \
-                 falls through to the main table and leaves outside the VRF; run '{ip} route \
-                 add vrf {name} unreachable default metric 8192'"
+            out.push(finding(
+                "vrf-unreachable-default",
+                format!(
+                    "{head} no unreachable default route in its table: a lookup that misses \
+                     there falls through to the main table and leaves outside the VRF"
+                ),
+                format!("run '{ip} route add vrf {name} unreachable default metric 8192'"),
             ));
         }
         let has_loopback = f
@@ -70,26 +88,50 @@ pub fn warnings(vrf: &VrfFacts) -> Vec<String> {
                 IpAddr::V4(_) => ("127.0.0.1/8", ""),
                 IpAddr::V6(_) => ("::1/128", " nodad"),
             };
-            out.push(format!(
-                "{head} no {loopback} on the VRF device: localhost connections of its bound \
-                 sockets fail; run '{ip} addr add {addr} dev {name}{nodad}'"
+            out.push(finding(
+                "vrf-loopback",
+                format!(
+                    "{head} no {loopback} on the VRF device: localhost connections of its bound \
+                     sockets fail"
+                ),
+                format!("run '{ip} addr add {addr} dev {name}{nodad}'"),
             ));
         }
     }
     out
 }
 
-/// The warning about the order of the l3mdev rule and the local table's rule, if any.
-fn rule_warning(head: &str, ip: &str, rules: &[RuleInfo]) -> Option<String> {
+/// The stable check name of `check` for the family `fam` (`ipv4`, `ipv6`).
+fn check_id(check: &str, fam: &str) -> &'static str {
+    match (check, fam) {
+        ("vrf-l3mdev-rule", "ipv4") => "vrf-l3mdev-rule-ipv4",
+        ("vrf-l3mdev-rule", _) => "vrf-l3mdev-rule-ipv6",
+        ("vrf-local-rule", "ipv4") => "vrf-local-rule-ipv4",
+        ("vrf-local-rule", _) => "vrf-local-rule-ipv6",
+        ("vrf-unreachable-default", "ipv4") => "vrf-unreachable-default-ipv4",
+        ("vrf-unreachable-default", _) => "vrf-unreachable-default-ipv6",
+        ("vrf-loopback", "ipv4") => "vrf-loopback-ipv4",
+        _ => "vrf-loopback-ipv6",
+    }
+}
+
+/// The finding about the order of the l3mdev rule and the local table's rule, if any: its
+/// check, message and fix.
+fn rule_warning(
+    head: &str,
+    ip: &str,
+    rules: &[RuleInfo],
+) -> Option<(&'static str, String, String)> {
     let Some(l3mdev) = rules
         .iter()
         .filter(|r| r.l3mdev && r.action == FR_ACT_TO_TBL)
         .map(|r| r.priority)
         .min()
     else {
-        return Some(format!(
-            "{head} no l3mdev rule: sockets bound to the VRF do not look up its table; run '{ip} \
-             rule add pref 1000 l3mdev protocol kernel'"
+        return Some((
+            "vrf-l3mdev-rule",
+            format!("{head} no l3mdev rule: sockets bound to the VRF do not look up its table"),
+            format!("run '{ip} rule add pref 1000 l3mdev protocol kernel'"),
         ));
     };
     let local: Vec<u32> = rules
@@ -102,9 +144,13 @@ fn rule_warning(head: &str, ip: &str, rules: &[RuleInfo]) -> Option<String> {
     let add = format!("'{ip} rule add pref 32765 from all lookup local'");
     match (early, late) {
         (None, true) => None,
-        (None, false) => Some(format!(
-            "{head} no rule looks up the local table after the l3mdev rule (pref {l3mdev}): \
-             nothing is delivered locally; run {add}"
+        (None, false) => Some((
+            "vrf-local-rule",
+            format!(
+                "{head} no rule looks up the local table after the l3mdev rule (pref \
+                 {l3mdev}): nothing is delivered locally"
+            ),
+            format!("run {add}"),
         )),
         (Some(p), late) => {
             // Added before the early one goes: the local table is never missing meanwhile.
@@ -114,10 +160,14 @@ fn rule_warning(head: &str, ip: &str, rules: &[RuleInfo]) -> Option<String> {
             } else {
                 format!("{add}, then {del}")
             };
-            Some(format!(
-                "{head} the local table's rule (pref {p}) comes before the l3mdev rule (pref \
-                 {l3mdev}): localhost connections inside the VRF go to the default VRF and time \
-                 out; run {fix}"
+            Some((
+                "vrf-local-rule",
+                format!(
+                    "{head} the local table's rule (pref {p}) comes before the l3mdev rule (pref \
+                     {l3mdev}): localhost connections inside the VRF go to the default VRF and \
+                     time out"
+                ),
+                format!("run {fix}"),
             ))
         }
     }
@@ -247,6 +297,52 @@ mod tests {
         );
         v.v4.rules = Some(vec![rule(1000, 0, true), rule(32766, 254, false)]);
         assert!(warnings(&v)[0].contains("no rule looks up the local table after the l3mdev"));
+    }
+
+    /// Each finding names its check and family, and the VRF; the line is message and fix.
+    #[test]
+    fn findings_name_their_checks() {
+        let mut v = complete();
+        v.v4.rules = Some(vec![rule(32766, 254, false)]);
+        v.v6.rules = Some(default_rules());
+        v.v4.routes = Some(vec![]);
+        v.v6.addrs = Some(vec![]);
+        let f = findings(&v);
+        let checks: Vec<(&str, Option<&str>)> = f
+            .iter()
+            .map(|f| (f.check, f.interface.as_deref()))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("vrf-l3mdev-rule-ipv4", Some("mgmt")),
+                ("vrf-unreachable-default-ipv4", Some("mgmt")),
+                ("vrf-local-rule-ipv6", Some("mgmt")),
+                ("vrf-loopback-ipv6", Some("mgmt")),
+            ]
+        );
+        assert_eq!(f[3].fix, "run 'ip -6 addr add ::1/128 dev mgmt nodad'");
+        assert_eq!(
+            f.iter().map(Finding::line).collect::<Vec<_>>(),
+            warnings(&v)
+        );
+        // The man page documents every check (the -ipv6 ones as "(and -ipv6)").
+        let man =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/bindif-launch.8"))
+                .unwrap()
+                .replace("\\-", "-");
+        for c in checks.iter().map(|c| c.0.replace("-ipv6", "-ipv4")).chain(
+            [
+                "link-down",
+                "link-no-carrier",
+                "key-removed",
+                "unit-removed",
+                "net-cls-prio",
+            ]
+            .map(String::from),
+        ) {
+            assert!(man.contains(&c), "{c} undocumented");
+        }
     }
 
     #[test]
