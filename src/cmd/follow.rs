@@ -111,8 +111,12 @@ pub fn run(root: &Path, interface: &str, gone: bool, debug: bool) -> i32 {
         say(Level::Warning, w.clone());
     }
     let version = crate::cmd::launch::running_systemd_version().unwrap_or(259);
+    let listed = marked_units(root, interface);
     let mut cache: HashMap<String, Wanted> = HashMap::new();
     let mut want = |unit: &str| {
+        if listed.as_ref().is_some_and(|l| !is_listed(l, unit)) {
+            return Wanted::Unset;
+        }
         cache
             .entry(unit.to_string())
             .or_insert_with(|| match config::read(root, unit, version) {
@@ -128,6 +132,31 @@ pub fn run(root: &Path, interface: &str, gone: bool, debug: bool) -> i32 {
         follow(&roots, interface, &mut want, &say);
     }
     exit::SUCCESS
+}
+
+/// The units the generator's marker of `interface` lists (`None`: no marker, as when run by hand
+/// for an interface the last daemon-reload did not mark; then every running unit is looked at).
+/// Only these are loaded: a host's other running units cost nothing per event.
+fn marked_units(root: &Path, interface: &str) -> Option<Vec<String>> {
+    let marker = root
+        .join(crate::cmd::generator::GENERATOR_DIRS[0].trim_start_matches('/'))
+        .join(crate::cmd::generator::follow::MARKER_DIR)
+        .join(interface);
+    let text = std::fs::read_to_string(marker).ok()?;
+    Some(
+        crate::cmd::generator::follow::marker_units(&text)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Whether `unit` is one of `listed`, itself or through its template.
+fn is_listed(listed: &[String], unit: &str) -> bool {
+    let template = crate::unit::name::template_of(unit);
+    listed
+        .iter()
+        .any(|l| l == unit || template.as_deref() == Some(l.as_str()))
 }
 
 /// `--follow`: every running unit below `roots` that follows `interface` is bound to its
@@ -244,6 +273,15 @@ mod tests {
             Wanted::Unset
         );
         assert_eq!(wanted(&bind(None, Some(true)), "mgmt", &on), Wanted::Unset);
+    }
+
+    #[test]
+    fn a_listed_template_stands_for_its_instances() {
+        let listed = vec!["a.service".to_string(), "t@.service".to_string()];
+        assert!(is_listed(&listed, "a.service"));
+        assert!(is_listed(&listed, "t@x.service"));
+        assert!(!is_listed(&listed, "b.service"));
+        assert!(!is_listed(&listed, "u@x.service"));
     }
 
     #[test]

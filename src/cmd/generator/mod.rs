@@ -50,7 +50,7 @@ use crate::unit::load::load_with;
 use crate::unit::paths::SearchPath;
 use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
 
-mod follow;
+pub mod follow;
 mod parallel;
 mod plan;
 mod quote;
