@@ -137,7 +137,7 @@ fn adhoc_binds_inet_sockets_of_command_and_children_only() {
     let out = run_in(
         &ns,
         &cg.path,
-        "",
+        UNSET_PID_ENV,
         &strs(&[BIN, "--interface", VETH_A, "--", &python(), &probe()]),
     );
     assert!(out.status.success(), "launcher failed: {}", stderr(&out));
@@ -170,6 +170,10 @@ fn adhoc_binds_inet_sockets_of_command_and_children_only() {
     );
 }
 
+/// For the runs that must take the path that starts the command as a child: the variables
+/// that keep the exec path, if the tests run where they are set (under a `Type=notify` unit).
+const UNSET_PID_ENV: &str = "unset NOTIFY_SOCKET LISTEN_PID LISTEN_FDS";
+
 /// The names of the child cgroups of `dir`.
 fn child_cgroups(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
@@ -192,7 +196,7 @@ fn adhoc_command_is_born_in_its_bound_cgroup_below_a_parent_launcher() {
     let out = run_in(
         &ns,
         &cg.path,
-        "",
+        UNSET_PID_ENV,
         &strs(&[BIN, "--debug", "-i", VETH_A, "--", "sh", "-c", script]),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -223,14 +227,14 @@ fn adhoc_child_passes_exit_status_and_death_by_signal_through() {
     let out = run_in(
         &ns,
         &cg.path,
-        "",
+        UNSET_PID_ENV,
         &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "exit 3"]),
     );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = run_in(
         &ns,
         &cg.path,
-        "",
+        UNSET_PID_ENV,
         &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "kill -TERM $$"]),
     );
     assert_eq!(
@@ -245,7 +249,7 @@ fn adhoc_child_passes_exit_status_and_death_by_signal_through() {
     let out = run_in(
         &ns,
         &cg.path,
-        "ulimit -c 0",
+        &format!("{UNSET_PID_ENV}; ulimit -c 0"),
         &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "kill -SEGV $$"]),
     );
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{:?}", out.status);
@@ -276,6 +280,9 @@ fn adhoc_launcher_forwards_signals_to_its_child() {
             ))
             .arg("sh")
             .args([BIN, "-i", VETH_A, "--", "sh", "-c", &script])
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS")
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -291,6 +298,63 @@ fn adhoc_launcher_forwards_signals_to_its_child() {
     assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
 }
 
+/// On a terminal, the command is in the foreground process group (the launcher's: nothing is
+/// moved, as with `nsenter --fork`), and ^C reaches it from the terminal.
+#[test]
+fn adhoc_child_on_a_terminal_is_in_the_foreground_and_gets_its_interrupt() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let command = "trap 'echo got-int; exit 5' INT; \
+                   echo pgid=$(ps -o pgid= -p $$) tpgid=$(ps -o tpgid= -p $$); echo ready; \
+                   i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo timeout";
+    let launcher = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- sh -c \"$0\"",
+        cg.path.display(),
+        ns.name
+    );
+    // A new session on a pseudo-terminal; ^C is written to it once the command is ready.
+    let driver = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", sys.argv[1], sys.argv[2]])
+out = b""
+deadline = time.time() + 10
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if b"ready" in out and b"\x03" not in out and b"sent" not in out:
+        os.write(fd, b"\x03")
+        out += b"sent\n"
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("status=%d" % os.waitstatus_to_exitcode(status))
+"#;
+    let out = Command::new(python())
+        .args(["-c", driver, &launcher, command])
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let ids = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pgid="))
+        .unwrap_or_else(|| panic!("no ids: {text}"));
+    let (pgid, tpgid) = ids.split_once(" tpgid=").unwrap();
+    assert_eq!(pgid.trim(), tpgid.trim(), "not in the foreground: {text}");
+    assert!(text.contains("got-int"), "{text}");
+    assert!(text.contains("status=5"), "{text}");
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
 #[test]
 fn adhoc_cgroup_stays_while_the_commands_processes_run_then_goes() {
     require_privileges();
@@ -300,7 +364,7 @@ fn adhoc_cgroup_stays_while_the_commands_processes_run_then_goes() {
     let out = run_in(
         &ns,
         &cg.path,
-        "",
+        UNSET_PID_ENV,
         &strs(&[
             BIN,
             "-i",
@@ -325,7 +389,12 @@ fn adhoc_cgroup_stays_while_the_commands_processes_run_then_goes() {
     {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", VETH_A, "--", "true"]));
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "-i", VETH_A, "--", "true"]),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
 }
