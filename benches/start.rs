@@ -29,6 +29,8 @@ struct Variant {
     label: String,
     path: CString,
     argv: Vec<CString>,
+    /// The environment, when not the driver's own.
+    env: Option<Vec<CString>>,
 }
 
 impl Variant {
@@ -37,7 +39,24 @@ impl Variant {
             label: label.to_string(),
             path: CString::new(argv[0]).unwrap(),
             argv: argv.iter().map(|a| CString::new(*a).unwrap()).collect(),
+            env: None,
         }
+    }
+
+    /// The same command with `var` added to the driver's environment.
+    fn with_env(mut self, var: &str) -> Variant {
+        use std::os::unix::ffi::OsStrExt;
+        let mut env: Vec<CString> = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut b = k.as_bytes().to_vec();
+                b.push(b'=');
+                b.extend_from_slice(v.as_bytes());
+                CString::new(b).unwrap()
+            })
+            .collect();
+        env.push(CString::new(var).unwrap());
+        self.env = Some(env);
+        self
     }
 
     fn command(&self) -> String {
@@ -56,16 +75,26 @@ fn launch(v: &Variant, devnull: libc::c_int) -> i32 {
     extern "C" {
         static environ: *const *const libc::c_char;
     }
+    let mut envp: Vec<*const libc::c_char> = Vec::new();
+    if let Some(env) = &v.env {
+        envp = env.iter().map(|a| a.as_ptr()).collect();
+        envp.push(std::ptr::null());
+    }
     // SAFETY: the child only calls async-signal-safe functions (dup2, execve, _exit) on data
     // prepared before the fork.
     unsafe {
+        let env = if v.env.is_some() {
+            envp.as_ptr()
+        } else {
+            environ
+        };
         let pid = libc::fork();
         if pid == 0 {
             if devnull >= 0 {
                 libc::dup2(devnull, 1);
                 libc::dup2(devnull, 2);
             }
-            libc::execve(v.path.as_ptr(), ptrs.as_ptr(), environ);
+            libc::execve(v.path.as_ptr(), ptrs.as_ptr(), env);
             libc::_exit(127);
         }
         assert!(pid > 0, "fork failed");
@@ -268,16 +297,24 @@ fn main() {
         "≤ 0.5×",
     );
 
-    isolated(&variants, devnull);
+    // Ad hoc mode as it was before issue 17 and still is where the command must keep the
+    // launcher's PID ($NOTIFY_SOCKET set) or the kernel has no CLONE_INTO_CGROUP: moving into
+    // the cgroup, then executing in place.
+    let in_place = Variant::new(
+        "ad hoc launcher, moving itself in (`$NOTIFY_SOCKET` set, or Linux < 5.7)",
+        &[l, "--interface", &ifname, "--", "/bin/true"],
+    )
+    .with_env("NOTIFY_SOCKET=/nonexistent");
+    isolated(&variants, &in_place, devnull);
     footprint(&variants[2..4], &fixture);
 }
 
 /// Launches spaced out in time, as services start in practice: the kernel's cgroup migration
 /// (`cgroup.procs` write, ad hoc mode) waits for an RCU grace period when no other migration
 /// happened just before, which back-to-back launches hide.
-fn isolated(variants: &[Variant], devnull: libc::c_int) {
+fn isolated(variants: &[Variant], in_place: &Variant, devnull: libc::c_int) {
     let gap = std::time::Duration::from_millis(250);
-    let picks = [0usize, 2, 3];
+    let picks = [&variants[0], &variants[2], &variants[3], in_place];
     let rounds = size(24, 4);
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); picks.len()];
     for r in 0..rounds {
@@ -285,7 +322,7 @@ fn isolated(variants: &[Variant], devnull: libc::c_int) {
             let j = (r + k) % picks.len();
             std::thread::sleep(gap);
             let t = Instant::now();
-            launch(&variants[picks[j]], devnull);
+            launch(picks[j], devnull);
             samples[j].push(ns(t.elapsed()));
         }
     }
@@ -293,9 +330,12 @@ fn isolated(variants: &[Variant], devnull: libc::c_int) {
     println!(
         "{rounds} rounds, rotating order, a {} ms pause before each launch. Back-to-back launches \
          (above) let one cgroup migration profit from the previous one; a service started on its \
-         own does not: moving a process between cgroups (`cgroup.procs` write, which ad hoc mode \
-         does and `ip vrf exec` does too) then waits for an RCU grace period \
-         (`cgroup_threadgroup_rwsem`, cgroup2 mounted without `favordynmods`).\n",
+         own does not: moving a process between cgroups (`cgroup.procs` write, which `ip vrf \
+         exec` does, and ad hoc mode where it cannot start the command inside the cgroup) then \
+         waits for an RCU grace period (`cgroup_threadgroup_rwsem`, cgroup2 mounted without \
+         `favordynmods`). Ad hoc mode starts the command as a child born inside its cgroup \
+         (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7+) and waits for it, so nothing migrates; \
+         the last row is the old path, for comparison.\n",
         gap.as_millis()
     );
     table(&[
@@ -305,10 +345,10 @@ fn isolated(variants: &[Variant], devnull: libc::c_int) {
         "× bare",
     ]);
     let bare = Stats::of(&samples[0]).median;
-    for (j, &i) in picks.iter().enumerate() {
+    for (j, v) in picks.iter().enumerate() {
         let st = Stats::of(&samples[j]);
         row(&[
-            variants[i].label.clone(),
+            v.label.clone(),
             st.cell(),
             fmt_ns(st.median - bare),
             ratio(st.median, bare),
@@ -324,6 +364,18 @@ fn isolated(variants: &[Variant], devnull: libc::c_int) {
             m / bare <= 1.5,
         );
     }
+    let m = Stats::of(&samples[1]).median;
+    target(
+        "start, ad hoc, isolated launches (issue 17): ≤ 2.0× bare exec",
+        &format!(
+            "{:.2}× ({}; moving itself in: {:.2}×)",
+            m / bare,
+            fmt_ns(m),
+            Stats::of(&samples[3]).median / bare
+        ),
+        "≤ 2.0×",
+        m / bare <= 2.0,
+    );
 }
 
 /// Peak RSS and syscalls of the launcher up to its execve of the command, via ptrace.
@@ -334,13 +386,14 @@ fn footprint(variants: &[Variant], fixture: &Path) {
         "The probe traces the launcher and stops it at the entry of its own `execve()` of the \
          command, before the kernel replaces its memory: `VmHWM` there is the launcher's own peak \
          RSS (not the command's), and the system calls counted are the launcher's own, from its \
-         first instruction to that `execve()` inclusive (the dynamic loader's included). For \
+         first instruction to that `execve()` inclusive (the dynamic loader's included); ad hoc \
+         mode starts the command as a child instead, and is stopped at its `clone3()`. For \
          comparison, the peak RSS of `/bin/true` itself, read at its exit.\n"
     );
     table(&[
         "variant",
-        "launcher VmHWM at execve",
-        "launcher syscalls (incl. execve)",
+        "launcher VmHWM at execve (ad hoc: at clone3)",
+        "launcher syscalls (incl. execve or clone3)",
         "`/bin/true` VmHWM at exit",
     ]);
     for v in variants {
@@ -349,7 +402,8 @@ fn footprint(variants: &[Variant], fixture: &Path) {
                 v.label.clone(),
                 format!("{} kB", p.hwm_kb),
                 p.syscalls.to_string(),
-                format!("{} kB", p.command_hwm_kb),
+                p.command_hwm_kb
+                    .map_or("(a child: not traced)".to_string(), |k| format!("{k} kB")),
             ]),
             Err(e) => row(&[
                 v.label.clone(),
@@ -372,7 +426,8 @@ fn footprint(_: &[Variant], _: &Path) {
 struct Probe {
     hwm_kb: u64,
     syscalls: u64,
-    command_hwm_kb: u64,
+    /// `None`: the command ran as a child, untraced.
+    command_hwm_kb: Option<u64>,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -435,6 +490,7 @@ fn probe(v: &Variant) -> Result<Probe, String> {
     let mut counted = 0u64;
     let mut result: Option<(u64, u64)> = None;
     let mut command_hwm = 0;
+    let mut spawned = false;
     loop {
         let st = wait();
         if libc::WIFEXITED(st) || libc::WIFSIGNALED(st) {
@@ -458,6 +514,14 @@ fn probe(v: &Variant) -> Result<Probe, String> {
                         result = Some((status_kb(pid, "VmHWM:"), counted));
                     }
                 }
+                // Ad hoc mode starts the command as a child (clone3 into its cgroup) instead.
+                if regs.orig_rax == libc::SYS_clone3 as u64
+                    && execve_entries == 1
+                    && result.is_none()
+                {
+                    result = Some((status_kb(pid, "VmHWM:"), counted));
+                    spawned = true;
+                }
             }
             cont(0);
         } else if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_EXEC {
@@ -476,6 +540,7 @@ fn probe(v: &Variant) -> Result<Probe, String> {
     Ok(Probe {
         hwm_kb,
         syscalls,
-        command_hwm_kb: command_hwm,
+        // The traced process's exit is the launcher's own when the command ran as its child.
+        command_hwm_kb: (!spawned).then_some(command_hwm),
     })
 }

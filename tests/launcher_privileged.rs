@@ -137,33 +137,266 @@ fn adhoc_binds_inet_sockets_of_command_and_children_only() {
     let out = run_in(
         &ns,
         &cg.path,
-        "",
+        UNSET_PID_ENV,
         &strs(&[BIN, "--interface", VETH_A, "--", &python(), &probe()]),
     );
     assert!(out.status.success(), "launcher failed: {}", stderr(&out));
     assert_bound(&report(&out), VETH_A, &out);
-    // The caller's cgroup carries no program: only the child cgroup the launcher made does.
+    // The caller's cgroup carries no program: only the child cgroup the launcher made does,
+    // and the launcher, the command's parent, removed it once the command had exited.
     let fd = fs::File::open(&cg.path).unwrap();
     assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
-    let children: Vec<_> = fs::read_dir(&cg.path)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+    // Executed in place (a Type=notify unit's main process keeps its PID), the launcher leaves
+    // its cgroup behind, and a later ad hoc run removes it.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        "export NOTIFY_SOCKET=/nonexistent",
+        &strs(&[BIN, "-i", VETH_A, "--", "true"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let children = child_cgroups(&cg.path);
     assert!(
         children.len() == 1 && children[0].starts_with("bindif-launch-"),
         "{children:?}"
     );
-    // A second ad hoc run removes the first one's empty cgroup.
     let out = run_in(&ns, &cg.path, "", &strs(&[BIN, "-i", VETH_A, "--", "true"]));
     assert!(out.status.success(), "{}", stderr(&out));
-    let n = fs::read_dir(&cg.path)
+    assert_eq!(
+        child_cgroups(&cg.path),
+        Vec::<String>::new(),
+        "leftover ad hoc cgroups are cleaned up"
+    );
+}
+
+/// For the runs that must take the path that starts the command as a child: the variables
+/// that keep the exec path, if the tests run where they are set (under a `Type=notify` unit).
+const UNSET_PID_ENV: &str = "unset NOTIFY_SOCKET LISTEN_PID LISTEN_FDS";
+
+/// The names of the child cgroups of `dir`.
+fn child_cgroups(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
         .unwrap()
         .flatten()
         .filter(|e| e.path().is_dir())
-        .count();
-    assert_eq!(n, 1, "leftover ad hoc cgroups are cleaned up");
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Issue 17 #2: the command is born inside its bound cgroup (`clone3` with
+/// `CLONE_INTO_CGROUP`), the launcher stays outside as its parent and never migrates.
+#[test]
+fn adhoc_command_is_born_in_its_bound_cgroup_below_a_parent_launcher() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let script = "echo parent=$PPID; sed -n 's/^0::/self=/p' /proc/self/cgroup; \
+                  sed -n 's/^0::/launcher=/p' /proc/$PPID/cgroup";
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "--debug", "-i", VETH_A, "--", "sh", "-c", script]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&out);
+    // The launcher (the command's parent) is where it was started; the command is in the
+    // launcher's cgroup named after it, from its first instruction: nothing but the launcher
+    // could have moved it, and it never wrote a cgroup.procs.
+    assert_eq!(r["launcher"], cg.rel(), "{r:?}");
+    assert_eq!(
+        r["self"],
+        format!("{}/bindif-launch-{}", cg.rel(), r["parent"]),
+        "{r:?}"
+    );
+    assert!(
+        !stderr(&out).contains("Cannot start the command inside"),
+        "fell back: {}",
+        stderr(&out)
+    );
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
+#[test]
+fn adhoc_child_passes_exit_status_and_death_by_signal_through() {
+    use std::os::unix::process::ExitStatusExt;
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "exit 3"]),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "kill -TERM $$"]),
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGTERM),
+        "the launcher's wait status: {:?}; {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(!out.status.core_dumped());
+    // A crash is passed on too, without a core of the launcher.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        &format!("{UNSET_PID_ENV}; ulimit -c 0"),
+        &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "kill -SEGV $$"]),
+    );
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{:?}", out.status);
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
+#[test]
+fn adhoc_launcher_forwards_signals_to_its_child() {
+    use std::io::{BufRead, BufReader};
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    // Gives up after about 5 s, so a signal that never arrives fails the test rather than hang it.
+    let script = "trap 'echo got=$1; exit 7' TERM; echo ready; i=0; \
+                  while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo timeout";
+    for (sig, name) in [
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGHUP, "HUP"),
+    ] {
+        let script = script.replace("TERM", name).replace("$1", name);
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > '{}/cgroup.procs' || exit 99\nexec nsenter --net=/run/netns/{} \"$@\"",
+                cg.path.display(),
+                ns.name
+            ))
+            .arg("sh")
+            .args([BIN, "-i", VETH_A, "--", "sh", "-c", &script])
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        // The spawned shell became nsenter, then the launcher: the same PID.
+        // SAFETY: kill of our own child process.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+        assert_eq!(lines.next().unwrap().unwrap(), format!("got={name}"));
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(7), "{name}: {status:?}");
+    }
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
+/// On a terminal, the command is in the foreground process group (the launcher's: nothing is
+/// moved, as with `nsenter --fork`), and ^C reaches it from the terminal.
+#[test]
+fn adhoc_child_on_a_terminal_is_in_the_foreground_and_gets_its_interrupt() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    let command = "trap 'echo got-int; exit 5' INT; \
+                   echo pgid=$(ps -o pgid= -p $$) tpgid=$(ps -o tpgid= -p $$); echo ready; \
+                   i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo timeout";
+    let launcher = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- sh -c \"$0\"",
+        cg.path.display(),
+        ns.name
+    );
+    // A new session on a pseudo-terminal; ^C is written to it once the command is ready.
+    let driver = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", sys.argv[1], sys.argv[2]])
+out = b""
+deadline = time.time() + 10
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if b"ready" in out and b"\x03" not in out and b"sent" not in out:
+        os.write(fd, b"\x03")
+        out += b"sent\n"
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("status=%d" % os.waitstatus_to_exitcode(status))
+"#;
+    let out = Command::new(python())
+        .args(["-c", driver, &launcher, command])
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let ids = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pgid="))
+        .unwrap_or_else(|| panic!("no ids: {text}"));
+    let (pgid, tpgid) = ids.split_once(" tpgid=").unwrap();
+    assert_eq!(pgid.trim(), tpgid.trim(), "not in the foreground: {text}");
+    assert!(text.contains("got-int"), "{text}");
+    assert!(text.contains("status=5"), "{text}");
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
+#[test]
+fn adhoc_cgroup_stays_while_the_commands_processes_run_then_goes() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    // The command leaves a process behind: its cgroup (and binding) stays with it.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[
+            BIN,
+            "-i",
+            VETH_A,
+            "--",
+            "sh",
+            "-c",
+            "sleep 1 </dev/null >/dev/null 2>&1 &",
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let children = child_cgroups(&cg.path);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let left = cg.path.join(&children[0]);
+    let fd = fs::File::open(&left).unwrap();
+    assert_eq!(bindif::sys::bpf::query(fd.as_fd()).unwrap().len(), 1);
+    drop(fd);
+    // Once it is empty, the next run removes it, and its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fs::read_to_string(left.join("cgroup.procs")).unwrap_or_default() != ""
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "-i", VETH_A, "--", "true"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
 }
 
 #[test]

@@ -217,20 +217,25 @@ pub struct CreatedChild {
 /// it tried, and removes it again if it was created (a caller that may create cgroups but not
 /// move itself, say): nothing is left behind.
 pub fn create_adhoc_child_and_enter(parent: &Path) -> Result<CreatedChild, (PathBuf, io::Error)> {
+    let child = create_adhoc_child(parent)?;
+    match enter(&child.dir) {
+        Ok(()) => Ok(child),
+        Err(e) => {
+            let _ = fs::remove_dir(&child.dir);
+            Err((child.dir, e))
+        }
+    }
+}
+
+/// [`create_adhoc_child_and_enter`] without the move: the command is started inside the new
+/// cgroup instead (`clone::spawn_into`), or this process enters it later.
+pub fn create_adhoc_child(parent: &Path) -> Result<CreatedChild, (PathBuf, io::Error)> {
     let pid = std::process::id();
     let mut attempt = 0;
     loop {
         let dir = parent.join(cgroup_path::adhoc_child_name(pid, attempt));
         match create_marked(&dir) {
-            Ok(unmarked) => {
-                return match enter(&dir) {
-                    Ok(()) => Ok(CreatedChild { dir, unmarked }),
-                    Err(e) => {
-                        let _ = fs::remove_dir(&dir);
-                        Err((dir, e))
-                    }
-                };
-            }
+            Ok(unmarked) => return Ok(CreatedChild { dir, unmarked }),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
             Err(e) => return Err((dir, e)),
         }

@@ -3,6 +3,7 @@
 
 pub mod bpf;
 pub mod cgroup;
+pub mod clone;
 pub mod diag;
 pub mod journal;
 pub mod netlink;

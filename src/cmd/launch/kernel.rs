@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::target;
 use crate::program::Origin;
-use crate::sys::{self, bpf, process, Category};
+pub use crate::sys::clone::End;
+use crate::sys::{self, bpf, clone, process, Category};
 
 /// Which cgroup the program goes to (see the `target` module).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +31,10 @@ pub enum Which<'a> {
         attach_only: bool,
         prepared: bool,
     },
-    /// Ad hoc mode: the unit's cgroup when we are alone in it, else a child cgroup of ours.
-    AdHoc,
+    /// Ad hoc mode: a child cgroup of ours; `enter`: this process moves into it and executes the
+    /// command in place, rather than start the command inside it as a child (see
+    /// `launch::AdhocStart`).
+    AdHoc { enter: bool },
     /// `--attach-slice`: the cgroup of `slice` at `path` below the hierarchy's root, created if
     /// it does not exist yet; `cgroup_root` stands for that root when given (tests).
     Slice {
@@ -45,8 +48,11 @@ pub enum Which<'a> {
 pub trait CgroupHandle {
     /// For messages.
     fn path(&self) -> &Path;
-    /// This run created the cgroup (and moved into it): undone when the command will not run.
+    /// This run created the cgroup: undone when the command will not run.
     fn created(&self) -> bool;
+    /// This process is in the cgroup (it moved in, or runs in it already); `false` only for an
+    /// ad hoc cgroup created for the command to be started in as a child.
+    fn entered(&self) -> bool;
 }
 
 /// What the launcher asks of the kernel. Errors are returned as the kernel gave them (an
@@ -57,6 +63,8 @@ pub trait Kernel {
     type Prog;
     /// A cgroup directory, open.
     type Cgroup: CgroupHandle;
+    /// The command, started as a child process.
+    type Child;
 
     /// The ifindex of `interface` in this network namespace, `None` when it does not exist.
     fn resolve(&mut self, interface: &str) -> io::Result<Option<u32>>;
@@ -89,10 +97,26 @@ pub trait Kernel {
     fn detach(&mut self, cgroup: &Self::Cgroup, prog: &Self::Prog) -> io::Result<()>;
     /// The ifindex a socket created now, in our cgroup, is bound to.
     fn probe(&mut self) -> io::Result<Option<u32>>;
-    /// Moves this process out of a cgroup it created and removes it (best effort).
+    /// Moves this process out of a cgroup it created, if it entered it, and removes it (best
+    /// effort; a cgroup that still holds processes stays).
     fn remove_created(&mut self, cgroup: Self::Cgroup);
     /// Executes the command in place; returns only on failure.
     fn exec(&mut self, path: &Path, argv: &[OsString]) -> io::Error;
+    /// Starts the command as a child process born inside `cgroup` (`clone3` with
+    /// `CLONE_INTO_CGROUP`). An error: no child was made, nothing changed.
+    fn spawn(
+        &mut self,
+        cgroup: &Self::Cgroup,
+        path: &Path,
+        argv: &[OsString],
+    ) -> io::Result<Self::Child>;
+    /// Moves this process into `cgroup`, created for the command and not entered yet.
+    fn enter(&mut self, cgroup: &mut Self::Cgroup) -> Result<(), sys::Error>;
+    /// Waits for the child to end, passing signals sent to this process on to it; a child
+    /// whose `execve` failed ends as [`End::ExecFailed`].
+    fn wait(&mut self, child: Self::Child) -> io::Result<End>;
+    /// Ends this process by `signal`, as the child ended; returns if that did not end it.
+    fn die_of(&mut self, signal: i32);
 }
 
 /// A binding program on an ancestor cgroup of the target.
@@ -112,6 +136,7 @@ pub struct Cgroup {
     path: PathBuf,
     fd: OwnedFd,
     created: bool,
+    entered: bool,
 }
 
 impl Cgroup {
@@ -130,6 +155,7 @@ impl Cgroup {
             path: path.to_path_buf(),
             fd,
             created: false,
+            entered: true,
         })
     }
 
@@ -144,13 +170,14 @@ impl Cgroup {
                 path: t.path().to_path_buf(),
                 fd,
                 created: t.created(),
+                entered: t.entered(),
             }),
             Err(e) => {
                 let path = t.path().to_path_buf();
-                let created = t.created();
+                let (created, entered) = (t.created(), t.entered());
                 drop(t);
                 if created {
-                    target::remove_created(&path);
+                    target::remove_created(&path, entered);
                 }
                 Err(sys::Error::new(
                     Category::Cgroup,
@@ -171,6 +198,10 @@ impl CgroupHandle for Cgroup {
     fn created(&self) -> bool {
         self.created
     }
+
+    fn entered(&self) -> bool {
+        self.entered
+    }
 }
 
 /// The real kernel, through `sys::` and `target`.
@@ -180,6 +211,7 @@ pub struct Linux;
 impl Kernel for Linux {
     type Prog = OwnedFd;
     type Cgroup = Cgroup;
+    type Child = clone::Spawned;
 
     fn resolve(&mut self, interface: &str) -> io::Result<Option<u32>> {
         sys::netlink::resolve_ifindex(interface)
@@ -210,7 +242,7 @@ impl Kernel for Linux {
                 attach_only,
                 prepared,
             } => target::for_unit(unit, attach_only, prepared)?,
-            Which::AdHoc => target::for_adhoc()?,
+            Which::AdHoc { enter } => target::for_adhoc(enter)?,
             Which::Slice {
                 slice,
                 path,
@@ -263,13 +295,51 @@ impl Kernel for Linux {
     }
 
     fn remove_created(&mut self, cgroup: Cgroup) {
-        let Cgroup { path, fd, .. } = cgroup;
+        let Cgroup {
+            path, fd, entered, ..
+        } = cgroup;
         // Our descriptor of the directory would not keep it alive, but close it first anyway.
         drop(fd);
-        target::remove_created(&path);
+        target::remove_created(&path, entered);
     }
 
     fn exec(&mut self, path: &Path, argv: &[OsString]) -> io::Error {
         process::exec(path, argv)
+    }
+
+    fn spawn(
+        &mut self,
+        cgroup: &Cgroup,
+        path: &Path,
+        argv: &[OsString],
+    ) -> io::Result<clone::Spawned> {
+        let prog = sys::cstring(path)?;
+        let args = argv
+            .iter()
+            .map(sys::cstring)
+            .collect::<io::Result<Vec<_>>>()?;
+        clone::spawn_into(cgroup.fd(), &prog, &args)
+    }
+
+    fn enter(&mut self, cgroup: &mut Cgroup) -> Result<(), sys::Error> {
+        sys::cgroup::enter(&cgroup.path).map_err(|e| {
+            // The second half of what the entering path does in one step, named the same.
+            sys::Error::new(
+                Category::Cgroup,
+                "create and enter cgroup",
+                cgroup.path.display().to_string(),
+                e,
+            )
+        })?;
+        cgroup.entered = true;
+        Ok(())
+    }
+
+    fn wait(&mut self, child: clone::Spawned) -> io::Result<End> {
+        child.wait()
+    }
+
+    fn die_of(&mut self, signal: i32) {
+        clone::die_of(signal);
     }
 }

@@ -24,7 +24,7 @@ use crate::sys::{self, process};
 use crate::unit::eval::{self, BindEval, TimeSpan};
 use crate::{exit, log_at, log_bind, timing};
 use config::UnitConfig;
-use kernel::{CgroupHandle, Kernel, Linux, Which};
+use kernel::{CgroupHandle, End, Kernel, Linux, Which};
 
 /// What to do when the binding cannot be set up, merged from the command line, the unit's
 /// `X-BindNetworkInterface-*=` keys and the mode's default.
@@ -141,12 +141,27 @@ fn log_timing() {
 /// ran: what this run attached and created is undone, and the start fails with 203/EXEC.
 fn exec<K: Kernel>(k: &mut K, cmd: &Command, setup: Setup<K>) -> Fatal {
     log_timing();
+    exec_unlogged(k, cmd, setup)
+}
+
+/// [`exec`] once `--timing`'s line was logged.
+fn exec_unlogged<K: Kernel>(k: &mut K, cmd: &Command, setup: Setup<K>) -> Fatal {
     let err = k.exec(&cmd.path, &cmd.argv);
+    exec_failed(k, cmd, &err, setup)
+}
+
+/// The command could not be executed (`err`): logged, what this run set up undone, 203/EXEC.
+fn exec_failed<K: Kernel>(
+    k: &mut K,
+    cmd: &Command,
+    err: &std::io::Error,
+    setup: Setup<K>,
+) -> Fatal {
     log_at!(
         Err,
         "Failed to execute {}: {}",
         log::escape_control(&cmd.path.to_string_lossy()),
-        sys::strerror(&err)
+        sys::strerror(err)
     );
     undo(k, setup);
     Fatal(exit::EXEC)
@@ -281,14 +296,18 @@ fn launcher_commands<'a>(
 }
 
 pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
-    adhoc_mode_with(&mut Linux, args, interface, command)
+    adhoc_mode_with(&mut Linux, args, interface, command, &|name| {
+        std::env::var_os(name).is_some()
+    })
 }
 
+/// `is_set`: whether an environment variable is set (see [`adhoc_start`]).
 fn adhoc_mode_with<K: Kernel>(
     k: &mut K,
     args: &Args,
     interface: &str,
     command: &[OsString],
+    is_set: &dyn Fn(&str) -> bool,
 ) -> Result<i32, Fatal> {
     if !crate::unit::ifname::valid_alternative(interface) {
         log_at!(
@@ -301,13 +320,119 @@ fn adhoc_mode_with<K: Kernel>(
     let cmd = resolve_explicit(command)?;
     timing::mark("command lookup");
     let policy = Policy::merge(&args.policy, None, true);
+    let start = adhoc_start(&policy, is_set);
     // Ad hoc: always a child cgroup of our own that only this command enters, wherever we run
     // (a shell, systemd-run, an ExecStartPre= of a unit), so nothing but the command is bound.
-    let setup = bind(k, interface, &policy, Which::AdHoc)?;
+    let enter = start == AdhocStart::Exec;
+    let setup = bind(k, interface, &policy, Which::AdHoc { enter })?;
     if args.notify_status {
         send_status("command", setup.bound.as_ref());
     }
+    if setup.cgroup.as_ref().is_some_and(|c| !c.entered()) {
+        return start_child(k, &cmd, setup, &policy);
+    }
     Err(exec(k, &cmd, setup))
+}
+
+/// How an ad hoc run starts its command in the cgroup it creates for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AdhocStart {
+    /// As a child process born inside the cgroup (`clone3` with `CLONE_INTO_CGROUP`), the
+    /// launcher staying as its parent: no process migrates between cgroups, so the start does
+    /// not wait for the RCU grace period a migration waits for. Falls back to `Exec` where the
+    /// kernel cannot.
+    Child,
+    /// Move this process into the cgroup, then execute the command in place: it keeps the
+    /// launcher's PID.
+    Exec,
+}
+
+/// The environment variables that tie the command to this process's PID, as systemd sets
+/// them for a unit's main process: `$NOTIFY_SOCKET` (a `Type=notify` unit accepts READY=1
+/// only from its main PID, which a parent launcher would be, unless NotifyAccess=all),
+/// `$LISTEN_PID`/`$LISTEN_FDS` (socket activation hands the descriptors to that PID only).
+const PID_BOUND_ENV: [&str; 3] = ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS"];
+
+/// Decides [`AdhocStart`]; `is_set` tells whether an environment variable is set. The command
+/// is executed in place (the path of old) when it must keep this process's PID (see
+/// [`PID_BOUND_ENV`]) or when `--verify` is asked for: the probe socket is made by this
+/// process, so it must be in the cgroup itself.
+fn adhoc_start(policy: &Policy, is_set: impl Fn(&str) -> bool) -> AdhocStart {
+    if policy.verify || PID_BOUND_ENV.iter().any(|v| is_set(v)) {
+        AdhocStart::Exec
+    } else {
+        AdhocStart::Child
+    }
+}
+
+/// Ad hoc, [`AdhocStart::Child`]: starts the command inside the cgroup created for it, waits
+/// for it, removes the cgroup, and ends as the command ended (its exit status, or killed by
+/// the same signal). Where the kernel cannot start a process inside a cgroup (no `clone3` or
+/// `CLONE_INTO_CGROUP` before Linux 5.7, a seccomp filter, no process left to make), this
+/// process moves in and executes the command in place instead, as on every kernel before.
+fn start_child<K: Kernel>(
+    k: &mut K,
+    cmd: &Command,
+    mut setup: Setup<K>,
+    policy: &Policy,
+) -> Result<i32, Fatal> {
+    let Some(cgroup) = setup.cgroup.as_mut() else {
+        return Err(exec(k, cmd, setup));
+    };
+    log_timing();
+    match k.spawn(cgroup, &cmd.path, &cmd.argv) {
+        Ok(child) => supervise(k, cmd, child, setup),
+        Err(e) => {
+            log_bind!(
+                Debug,
+                "Cannot start the command inside {} (clone3 with CLONE_INTO_CGROUP: {}), moving into it and executing it in place",
+                cgroup.path().display(),
+                sys::strerror(&e)
+            );
+            if let Err(e) = k.enter(cgroup) {
+                let (code, msg) = (e.exit_status(), bind_msg(policy, &e));
+                undo(k, setup);
+                fail(policy, code, &msg)?;
+                return Err(exec_unlogged(k, cmd, Setup::unbound()));
+            }
+            Err(exec_unlogged(k, cmd, setup))
+        }
+    }
+}
+
+/// The launcher as the command's parent: waits (passing signals on), removes the cgroup made
+/// for the command once it is empty, and returns the command's exit status, or dies of the
+/// signal that killed the command. A command that could not be executed is 203/EXEC, with what
+/// this run set up undone, as when executed in place.
+fn supervise<K: Kernel>(
+    k: &mut K,
+    cmd: &Command,
+    child: K::Child,
+    setup: Setup<K>,
+) -> Result<i32, Fatal> {
+    // The status to exit with, and the signal to die of first (128 + it, as a shell reports
+    // it, only if dying of it failed).
+    let (code, signal) = match k.wait(child) {
+        Ok(End::ExecFailed(errno)) => {
+            let err = std::io::Error::from_raw_os_error(errno);
+            return Err(exec_failed(k, cmd, &err, setup));
+        }
+        Ok(End::Exited(code)) => (code, None),
+        Ok(End::Signaled(signal)) => (128 + signal, Some(signal)),
+        Err(e) => {
+            log_at!(Err, "Failed to wait for the command: {}", sys::strerror(&e));
+            (exit::FAILURE, None)
+        }
+    };
+    // The program goes with the directory. Processes the command left running keep it (and
+    // their binding): then the removal fails, and a later run removes it once it is empty.
+    if let Some(cgroup) = setup.cgroup.filter(|c| c.created()) {
+        k.remove_created(cgroup);
+    }
+    if let Some(signal) = signal {
+        k.die_of(signal);
+    }
+    Ok(code)
 }
 
 /// A binding that is in place: the program attached and what it binds to.
@@ -617,7 +742,7 @@ fn bind<K: Kernel>(
     timing::mark("interface resolve");
     let origin = match which {
         Which::Unit { .. } | Which::Slice { .. } => Origin::Key,
-        Which::AdHoc => Origin::Explicit,
+        Which::AdHoc { .. } => Origin::Explicit,
     };
     let prog = match k.load(ifindex, origin) {
         Ok(p) => p,
@@ -759,7 +884,7 @@ fn check_nesting<K: Kernel>(
     } else {
         ""
     };
-    if !matches!(which, Which::AdHoc) {
+    if !matches!(which, Which::AdHoc { .. }) {
         log_bind!(
             Notice,
             "{whose}ancestor cgroup {} binds sockets to {other} and its program runs last, so sockets created below it use that interface rather than '{interface}' (ifindex {ifindex}), as with systemd v262, where the outermost bound slice wins",

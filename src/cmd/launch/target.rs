@@ -8,9 +8,12 @@
 //!   `ExecStartPre=`, or as the only process of a `systemd-run` unit. Binding the unit's own
 //!   cgroup when the launcher happens to be its only process would also bind whatever the
 //!   unit runs later (`ExecStart=` after `ExecStartPre=`), so the caller and its unit stay
-//!   unbound. systemd removes the child with the unit's cgroup. (cgroup2's "no internal
-//!   processes" rule cannot bite: a non-root cgroup we are in has no controllers enabled for
-//!   its children, so a new child of it can hold us);
+//!   unbound. The command is born inside it (`clone3` with `CLONE_INTO_CGROUP`) and the
+//!   launcher, its parent, removes it after the command; where the launcher moves in and
+//!   executes the command in place instead, systemd removes the child with the unit's cgroup,
+//!   or a later run does. (cgroup2's "no internal processes" rule cannot bite: a non-root
+//!   cgroup we are in has no controllers enabled for its children, so a new child of it can
+//!   hold us);
 //! - legacy hosts (no cgroup2 systemd uses): a private cgroup2 mount with a mirror of the
 //!   unit's path. The unit's attach step (a `+` command, outside the unit's sandbox) mounts it,
 //!   creates the mirror and attaches; each wrapped command only moves itself in, inside the
@@ -41,8 +44,11 @@ use crate::sys::{self, cgroup, Category};
 pub struct Target {
     path: PathBuf,
     fd: OwnedFd,
-    /// This run created the cgroup and moved into it (ad hoc mode's `bindif-launch-PID`).
+    /// This run created the cgroup (ad hoc mode's `bindif-launch-PID`).
     created: bool,
+    /// This process is in the cgroup (it moved in, or runs in the unit's own); `false` for an
+    /// ad hoc cgroup created for the command to be started in (see [`for_adhoc`]).
+    entered: bool,
 }
 
 impl Target {
@@ -59,6 +65,11 @@ impl Target {
         self.created
     }
 
+    /// Whether this process is in the cgroup (see the field).
+    pub fn entered(&self) -> bool {
+        self.entered
+    }
+
     fn open(path: PathBuf) -> Result<Target, sys::Error> {
         let fd =
             cgroup::open_cgroup_dir(&path).map_err(|e| cg_err("open cgroup", &shown(&path), e))?;
@@ -66,15 +77,21 @@ impl Target {
             path,
             fd,
             created: false,
+            entered: true,
         })
     }
 
-    /// [`Target::open`] of a cgroup this run created and entered; undone if it cannot be opened.
-    fn open_created(path: PathBuf) -> Result<Target, sys::Error> {
+    /// [`Target::open`] of a cgroup this run created (and entered, if `entered`); undone if it
+    /// cannot be opened.
+    fn open_created(path: PathBuf, entered: bool) -> Result<Target, sys::Error> {
         match Target::open(path.clone()) {
-            Ok(t) => Ok(Target { created: true, ..t }),
+            Ok(t) => Ok(Target {
+                created: true,
+                entered,
+                ..t
+            }),
             Err(e) => {
-                remove_created(&path);
+                remove_created(&path, entered);
                 Err(e)
             }
         }
@@ -452,8 +469,11 @@ fn create_below(mount: &Path, dir: &Path) -> Result<(), sys::Error> {
     Ok(())
 }
 
-/// Ad hoc mode: see the module comment.
-pub fn for_adhoc() -> Result<Target, sys::Error> {
+/// Ad hoc mode: see the module comment. `enter`: this process moves into the new cgroup (and
+/// the command is executed in place); otherwise the cgroup is only created, for the command to
+/// be started inside it as a child (`clone3` with `CLONE_INTO_CGROUP`, no migration). Legacy
+/// hosts always enter: their private mirror is set up, and its leftovers judged, differently.
+pub fn for_adhoc(enter: bool) -> Result<Target, sys::Error> {
     // One cgroup per invocation: two commands bound to same-named interfaces in different
     // network namespaces must not share a program. Leftovers of exited runs are removed by
     // later runs.
@@ -465,20 +485,27 @@ pub fn for_adhoc() -> Result<Target, sys::Error> {
             let target = enter_legacy_mirror(Path::new(&own).join(child).as_os_str())?;
             return Ok(Target {
                 created: true,
+                entered: true,
                 ..target
             });
         }
     };
     let parent = cgroup_path::join(&mount, &own)
         .map_err(|e| cg_err("use cgroup", &shown(&own), e.into()))?;
-    enter_adhoc_child(&parent)
+    adhoc_child(&parent, enter)
 }
 
-/// Creates, marks and enters a new `bindif-launch-PID` child of `parent`, then removes the
-/// leftovers of exited earlier runs beside it.
-fn enter_adhoc_child(parent: &Path) -> Result<Target, sys::Error> {
-    let child = cgroup::create_adhoc_child_and_enter(parent)
-        .map_err(|(dir, e)| cg_err("create and enter cgroup", &shown(&dir), e))?;
+/// Creates and marks a new `bindif-launch-PID` child of `parent`, enters it if `enter`, then
+/// removes the leftovers of exited earlier runs beside it.
+fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
+    let child = if enter {
+        cgroup::create_adhoc_child_and_enter(parent)
+            .map_err(|(dir, e)| cg_err("create and enter cgroup", &shown(&dir), e))?
+    } else {
+        // Named as on the path that enters: the same step fails, with the same cause.
+        cgroup::create_adhoc_child(parent)
+            .map_err(|(dir, e)| cg_err("create and enter cgroup", &shown(&dir), e))?
+    };
     if let Some(e) = &child.unmarked {
         log_bind!(
             Debug,
@@ -488,18 +515,25 @@ fn enter_adhoc_child(parent: &Path) -> Result<Target, sys::Error> {
         );
     }
     cgroup::remove_adhoc_leftovers(parent, &child.dir);
-    Target::open_created(child.dir)
+    Target::open_created(child.dir, enter)
 }
 
-/// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed):
-/// moves this process back to the parent cgroup and removes the child cgroup `dir` it created,
-/// so a failed run leaves no `bindif-launch-PID` directory behind (and no program: it goes with
-/// the directory). Best effort; a later run removes what is left.
-pub fn remove_created(dir: &Path) {
+/// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed) or
+/// has exited (started as a child): moves this process back to the parent cgroup if it
+/// `entered` the child cgroup `dir` it created, and removes `dir`, so no `bindif-launch-PID`
+/// directory is left behind (and no program: it goes with the directory). Best effort: while
+/// processes the command started still run in it (EBUSY), it stays, and a later run removes it
+/// once it is empty.
+pub fn remove_created(dir: &Path, entered: bool) {
     let Some(parent) = dir.parent() else {
         return;
     };
-    if let Err(e) = cgroup::enter(parent).and_then(|()| std::fs::remove_dir(dir)) {
+    let left = if entered {
+        cgroup::enter(parent)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = left.and_then(|()| std::fs::remove_dir(dir)) {
         log_bind!(
             Debug,
             "Failed to remove cgroup {}, ignoring: {}",

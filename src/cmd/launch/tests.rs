@@ -19,6 +19,7 @@ type Errno = i32;
 struct FakeCgroup {
     path: PathBuf,
     created: bool,
+    entered: bool,
 }
 
 impl CgroupHandle for FakeCgroup {
@@ -29,6 +30,21 @@ impl CgroupHandle for FakeCgroup {
     fn created(&self) -> bool {
         self.created
     }
+
+    fn entered(&self) -> bool {
+        self.entered
+    }
+}
+
+/// What starting the command as a child does.
+#[derive(Clone, Copy, Debug)]
+enum FakeSpawn {
+    /// The child runs and ends so.
+    Runs(End),
+    /// No child is made (ENOSYS: no clone3; EINVAL: no CLONE_INTO_CGROUP; E2BIG: 5.3–5.6).
+    NotStarted(Errno),
+    /// The child is made and its execve fails (known when it has ended).
+    ExecFails(Errno),
 }
 
 /// A kernel whose answers the test chooses, and which remembers what is attached and created.
@@ -47,6 +63,9 @@ struct Fake {
     prepared: Option<Option<Errno>>,
     /// What `execve` fails with (the real one does not return on success).
     exec: Errno,
+    spawn: FakeSpawn,
+    /// Moving into a created cgroup after all.
+    enter: Result<(), Errno>,
 
     // The kernel's state.
     clock: Duration,
@@ -59,6 +78,13 @@ struct Fake {
     calls: Vec<&'static str>,
     /// The cgroup paths `--attach-slice` asked for.
     slice_paths: Vec<String>,
+    /// Cgroups created and not entered that this process then left alone (removed without
+    /// moving out), by path.
+    removed_unentered: Vec<PathBuf>,
+    /// The signal this process ended itself with.
+    died_of: Option<i32>,
+    /// A legacy host: the ad hoc mirror is always entered (`target::for_adhoc`).
+    legacy: bool,
 }
 
 const IFINDEX: u32 = 7;
@@ -77,12 +103,17 @@ impl Fake {
             probe: Ok(Some(IFINDEX)),
             prepared: None,
             exec: libc::ENOEXEC,
+            spawn: FakeSpawn::Runs(End::Exited(0)),
+            enter: Ok(()),
             clock: Duration::ZERO,
             next_prog: 100,
             attached: Vec::new(),
             created: Vec::new(),
             calls: Vec::new(),
             slice_paths: Vec::new(),
+            removed_unentered: Vec::new(),
+            died_of: None,
+            legacy: false,
         }
     }
 
@@ -112,6 +143,7 @@ fn os_err(errno: Errno) -> io::Error {
 impl Kernel for Fake {
     type Prog = u32;
     type Cgroup = FakeCgroup;
+    type Child = End;
 
     fn resolve(&mut self, _interface: &str) -> io::Result<Option<u32>> {
         self.calls.push("resolve");
@@ -156,6 +188,7 @@ impl Kernel for Fake {
             None => Ok(FakeCgroup {
                 path: PathBuf::from(UNIT_CG),
                 created: false,
+                entered: true,
             }),
             Some(e) => Err(sys::Error::new(
                 Category::Cgroup,
@@ -176,7 +209,10 @@ impl Kernel for Fake {
                 os_err(e),
             )
         })?;
-        assert!(!created || which == Which::AdHoc, "only ad hoc runs create");
+        assert!(
+            !created || matches!(which, Which::AdHoc { .. }),
+            "only ad hoc runs create"
+        );
         if let Which::Slice { path, .. } = which {
             self.slice_paths.push(path.to_string());
         }
@@ -184,7 +220,12 @@ impl Kernel for Fake {
         if created {
             self.created.push(path.clone());
         }
-        Ok(FakeCgroup { path, created })
+        let entered = self.legacy || !matches!(which, Which::AdHoc { enter: false });
+        Ok(FakeCgroup {
+            path,
+            created,
+            entered,
+        })
     }
 
     fn attach(&mut self, cgroup: &FakeCgroup, prog: &u32) -> Result<BindOutcome, sys::Error> {
@@ -228,6 +269,9 @@ impl Kernel for Fake {
     fn remove_created(&mut self, cgroup: FakeCgroup) {
         self.calls.push("remove_created");
         assert!(cgroup.created, "removing a cgroup this run did not create");
+        if !cgroup.entered {
+            self.removed_unentered.push(cgroup.path.clone());
+        }
         self.created.retain(|p| *p != cgroup.path);
         // The program goes with the directory.
         self.attached.clear();
@@ -236,6 +280,44 @@ impl Kernel for Fake {
     fn exec(&mut self, _path: &Path, _argv: &[OsString]) -> io::Error {
         self.calls.push("exec");
         os_err(self.exec)
+    }
+
+    fn spawn(&mut self, cgroup: &FakeCgroup, _path: &Path, _argv: &[OsString]) -> io::Result<End> {
+        self.calls.push("spawn");
+        assert!(
+            !cgroup.entered,
+            "a child is started only in a cgroup not entered"
+        );
+        match self.spawn {
+            FakeSpawn::Runs(end) => Ok(end),
+            FakeSpawn::NotStarted(e) => Err(os_err(e)),
+            FakeSpawn::ExecFails(e) => Ok(End::ExecFailed(e)),
+        }
+    }
+
+    fn enter(&mut self, cgroup: &mut FakeCgroup) -> Result<(), sys::Error> {
+        self.calls.push("enter");
+        assert!(cgroup.created && !cgroup.entered);
+        self.enter.map_err(|e| {
+            sys::Error::new(
+                Category::Cgroup,
+                "enter cgroup",
+                cgroup.path.display().to_string(),
+                os_err(e),
+            )
+        })?;
+        cgroup.entered = true;
+        Ok(())
+    }
+
+    fn wait(&mut self, child: End) -> io::Result<End> {
+        self.calls.push("wait");
+        Ok(child)
+    }
+
+    fn die_of(&mut self, signal: i32) {
+        self.calls.push("die_of");
+        self.died_of = Some(signal);
     }
 }
 
@@ -246,6 +328,9 @@ fn policy(fail_closed: bool) -> Policy {
         verify: false,
     }
 }
+
+/// Ad hoc, the path that moves this process into the cgroup it creates.
+const ADHOC: Which<'static> = Which::AdHoc { enter: true };
 
 fn unit() -> Which<'static> {
     Which::Unit {
@@ -283,10 +368,7 @@ fn binds_and_keeps_the_program() {
 fn missing_interface_fail_closed_is_225_before_anything_is_loaded() {
     let mut k = Fake::creating();
     k.resolves = vec![Ok(None)];
-    assert_eq!(
-        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
-        Some(225)
-    );
+    assert_eq!(run_bind(&mut k, &policy(true), ADHOC).err(), Some(225));
     assert!(!k.ran("load") && !k.ran("target"));
     k.assert_clean();
 }
@@ -343,10 +425,7 @@ fn wait_gives_up_at_the_deadline() {
 fn load_eperm_is_245_closed_and_no_cgroup_is_touched() {
     let mut k = Fake::creating();
     k.load = Err(libc::EPERM);
-    assert_eq!(
-        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
-        Some(245)
-    );
+    assert_eq!(run_bind(&mut k, &policy(true), ADHOC).err(), Some(245));
     assert!(!k.ran("target"));
     k.assert_clean();
 }
@@ -380,10 +459,7 @@ fn target_error_is_219_closed_and_unbound_open() {
 fn attach_error_fail_closed_is_245_and_removes_the_created_cgroup() {
     let mut k = Fake::creating();
     k.attach = Err(libc::EPERM);
-    assert_eq!(
-        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
-        Some(245)
-    );
+    assert_eq!(run_bind(&mut k, &policy(true), ADHOC).err(), Some(245));
     assert!(k.ran("remove_created"));
     k.assert_clean();
 }
@@ -392,7 +468,7 @@ fn attach_error_fail_closed_is_245_and_removes_the_created_cgroup() {
 fn attach_error_fail_open_runs_unbound_in_the_created_cgroup() {
     let mut k = Fake::creating();
     k.attach = Err(libc::EPERM);
-    let s = run_bind(&mut k, &policy(false), Which::AdHoc).unwrap();
+    let s = run_bind(&mut k, &policy(false), ADHOC).unwrap();
     assert!(!bound(&s));
     // The command still runs in its own cgroup; it goes when exec fails (below) or is removed
     // by a later run once empty.
@@ -417,7 +493,7 @@ fn recheck_finds_interface_gone_detaches_then_225_closed() {
             Fake::new()
         };
         k.resolves = vec![Ok(Some(IFINDEX)), Ok(gone)];
-        let which = if creating { Which::AdHoc } else { unit() };
+        let which = if creating { ADHOC } else { unit() };
         assert_eq!(run_bind(&mut k, &policy(true), which).err(), Some(225));
         assert!(k.ran("attach"));
         k.assert_clean();
@@ -475,10 +551,7 @@ fn verify_mismatch_is_245_even_fail_open_and_removes_the_created_cgroup() {
     ] {
         let mut k = Fake::creating();
         k.probe = probe;
-        assert_eq!(
-            run_bind(&mut k, &verifying(closed), Which::AdHoc).err(),
-            Some(245)
-        );
+        assert_eq!(run_bind(&mut k, &verifying(closed), ADHOC).err(), Some(245));
         k.assert_clean();
     }
 }
@@ -515,10 +588,7 @@ fn an_ancestor_binding_elsewhere_is_refused_fail_closed_before_attaching() {
     ] {
         let mut k = Fake::creating();
         k.ancestors = Ok(vec![outer]);
-        assert_eq!(
-            run_bind(&mut k, &policy(true), Which::AdHoc).err(),
-            Some(245)
-        );
+        assert_eq!(run_bind(&mut k, &policy(true), ADHOC).err(), Some(245));
         assert!(!k.ran("attach"));
         k.assert_clean();
     }
@@ -547,10 +617,7 @@ fn only_the_outermost_ancestor_binding_counts() {
         nested("/sys/fs/cgroup/a.slice/b.slice", Some(IFINDEX), false),
         nested("/sys/fs/cgroup/a.slice", Some(1), false),
     ]);
-    assert_eq!(
-        run_bind(&mut k, &policy(true), Which::AdHoc).err(),
-        Some(245)
-    );
+    assert_eq!(run_bind(&mut k, &policy(true), ADHOC).err(), Some(245));
     k.assert_clean();
 }
 
@@ -599,7 +666,7 @@ fn exec_failure_is_203_and_undoes_the_binding() {
         } else {
             Fake::new()
         };
-        let which = if creating { Which::AdHoc } else { unit() };
+        let which = if creating { ADHOC } else { unit() };
         let s = run_bind(&mut k, &policy(true), which).unwrap();
         assert_eq!(k.attached, [101]);
         let cmd = Command {
@@ -633,12 +700,19 @@ fn adhoc_args(extra: &[&str]) -> crate::cli::Args {
     crate::cli::parse(argv).unwrap()
 }
 
+/// An ad hoc run whose environment has none of the variables that keep the exec path.
 fn adhoc(k: &mut Fake, extra: &[&str]) -> i32 {
+    adhoc_in(k, extra, &[])
+}
+
+/// An ad hoc run with the environment variables `set` set.
+fn adhoc_in(k: &mut Fake, extra: &[&str], set: &[&str]) -> i32 {
     let args = adhoc_args(extra);
     let crate::cli::Mode::AdHoc { interface, command } = &args.mode else {
         panic!("not ad hoc: {:?}", args.mode);
     };
-    adhoc_mode_with(k, &args, interface, command).unwrap_or_else(|Fatal(code)| code)
+    adhoc_mode_with(k, &args, interface, command, &|v| set.contains(&v))
+        .unwrap_or_else(|Fatal(code)| code)
 }
 
 #[test]
@@ -650,7 +724,7 @@ fn adhoc_is_fail_closed_by_default() {
     let mut k = Fake::creating();
     k.attach = Err(libc::EPERM);
     assert_eq!(adhoc(&mut k, &[]), 245);
-    assert!(!k.ran("exec"));
+    assert!(!k.ran("exec") && !k.ran("spawn"));
     k.assert_clean();
 }
 
@@ -658,9 +732,149 @@ fn adhoc_is_fail_closed_by_default() {
 fn adhoc_fail_open_executes_unbound() {
     let mut k = Fake::creating();
     k.attach = Err(libc::EPERM);
-    assert_eq!(adhoc(&mut k, &["--fail-open"]), 203);
+    assert_eq!(adhoc_in(&mut k, &["--fail-open"], &["NOTIFY_SOCKET"]), 203);
     assert!(k.ran("exec"));
     k.assert_clean();
+    // Started as a child: unbound in the cgroup made for it, which goes afterwards.
+    let mut k = Fake::creating();
+    k.attach = Err(libc::EPERM);
+    k.spawn = FakeSpawn::Runs(End::Exited(0));
+    assert_eq!(adhoc(&mut k, &["--fail-open"]), 0);
+    assert!(k.ran("spawn") && !k.ran("exec"));
+    assert_eq!(k.removed_unentered, [PathBuf::from(CHILD_CG)]);
+    k.assert_clean();
+}
+
+// --- ad hoc: the command started as a child inside its cgroup ----------------------------------
+
+#[test]
+fn adhoc_starts_the_command_as_a_child_unless_it_must_keep_our_pid() {
+    let open = policy(false);
+    assert_eq!(adhoc_start(&open, |_| false), AdhocStart::Child);
+    assert_eq!(adhoc_start(&verifying(false), |_| false), AdhocStart::Exec);
+    for var in ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS"] {
+        assert_eq!(adhoc_start(&open, |v| v == var), AdhocStart::Exec, "{var}");
+    }
+    assert_eq!(adhoc_start(&open, |v| v == "PATH"), AdhocStart::Child);
+}
+
+#[test]
+fn adhoc_child_is_born_in_the_cgroup_which_goes_after_it_exits() {
+    let mut k = Fake::creating();
+    k.spawn = FakeSpawn::Runs(End::Exited(3));
+    assert_eq!(adhoc(&mut k, &[]), 3);
+    assert_eq!(
+        k.calls,
+        [
+            "resolve",
+            "load-explicit",
+            "target",
+            "ancestors",
+            "attach",
+            "resolve",
+            "spawn",
+            "wait",
+            "remove_created"
+        ]
+    );
+    // Never entered: removed without moving this process anywhere.
+    assert_eq!(k.removed_unentered, [PathBuf::from(CHILD_CG)]);
+    assert_eq!(k.died_of, None);
+    k.assert_clean();
+}
+
+#[test]
+fn adhoc_child_killed_by_a_signal_kills_the_launcher_after_the_cleanup() {
+    let mut k = Fake::creating();
+    k.spawn = FakeSpawn::Runs(End::Signaled(libc::SIGTERM));
+    // 128 + 15 only if dying of it did not end this process (it does, in the real one).
+    assert_eq!(adhoc(&mut k, &[]), 128 + libc::SIGTERM);
+    assert_eq!(k.died_of, Some(libc::SIGTERM));
+    let at = |c| k.calls.iter().position(|x| *x == c).unwrap();
+    assert!(at("remove_created") < at("die_of"), "{:?}", k.calls);
+    k.assert_clean();
+}
+
+#[test]
+fn adhoc_without_clone_into_cgroup_moves_in_and_executes_as_before() {
+    // ENOSYS: no clone3 (< 5.3); E2BIG: clone3 without the cgroup field (5.3–5.6); EINVAL: no
+    // CLONE_INTO_CGROUP; EPERM: a seccomp filter; EAGAIN: no process left to make.
+    for errno in [
+        libc::ENOSYS,
+        libc::E2BIG,
+        libc::EINVAL,
+        libc::EPERM,
+        libc::EAGAIN,
+    ] {
+        let mut k = Fake::creating();
+        k.spawn = FakeSpawn::NotStarted(errno);
+        // The fake's execve fails (the real one does not return): 203, and everything undone.
+        assert_eq!(adhoc(&mut k, &[]), 203, "errno {errno}");
+        let tail = &k.calls[k.calls.len() - 5..];
+        assert_eq!(
+            tail,
+            ["spawn", "enter", "exec", "detach", "remove_created"],
+            "errno {errno}"
+        );
+        // Entered by then: moved out again before the removal.
+        assert!(k.removed_unentered.is_empty());
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn adhoc_fallback_that_cannot_enter_follows_the_policy() {
+    let mut k = Fake::creating();
+    k.spawn = FakeSpawn::NotStarted(libc::ENOSYS);
+    k.enter = Err(libc::EACCES);
+    assert_eq!(adhoc(&mut k, &[]), 219);
+    assert!(!k.ran("exec"));
+    k.assert_clean();
+    let mut k = Fake::creating();
+    k.spawn = FakeSpawn::NotStarted(libc::ENOSYS);
+    k.enter = Err(libc::EACCES);
+    assert_eq!(adhoc(&mut k, &["--fail-open"]), 203);
+    // Unbound where it runs: the program and the cgroup went before the exec.
+    let at = |c| k.calls.iter().position(|x| *x == c).unwrap();
+    assert!(at("remove_created") < at("exec"), "{:?}", k.calls);
+    k.assert_clean();
+}
+
+#[test]
+fn adhoc_child_whose_exec_fails_is_203_and_undone() {
+    let mut k = Fake::creating();
+    k.spawn = FakeSpawn::ExecFails(libc::EACCES);
+    assert_eq!(adhoc(&mut k, &[]), 203);
+    assert!(!k.ran("enter") && !k.ran("exec") && !k.ran("die_of"));
+    let tail = &k.calls[k.calls.len() - 4..];
+    assert_eq!(tail, ["spawn", "wait", "detach", "remove_created"]);
+    assert_eq!(k.removed_unentered, [PathBuf::from(CHILD_CG)]);
+    k.assert_clean();
+}
+
+#[test]
+fn adhoc_keeps_the_exec_path_where_the_pid_matters_or_the_cgroup_differs() {
+    // A Type=notify unit's main process, socket activation, --verify: moved in, executed.
+    for (extra, set) in [
+        (&[][..], &["NOTIFY_SOCKET"][..]),
+        (&[], &["LISTEN_PID", "LISTEN_FDS"]),
+        (&["--verify"], &[]),
+    ] {
+        let mut k = Fake::creating();
+        assert_eq!(adhoc_in(&mut k, extra, set), 203, "{extra:?} {set:?}");
+        assert!(k.ran("exec") && !k.ran("spawn"), "{:?}", k.calls);
+        k.assert_clean();
+    }
+    // A legacy host's private mirror is always entered (target::for_adhoc).
+    let mut k = Fake::creating();
+    k.legacy = true;
+    assert_eq!(adhoc(&mut k, &[]), 203);
+    assert!(k.ran("exec") && !k.ran("spawn"));
+    // Unbound after a fail-open resolve error: no cgroup was made, executed in place.
+    let mut k = Fake::creating();
+    k.resolves = vec![Err(libc::EIO)];
+    assert_eq!(adhoc(&mut k, &["--fail-open"]), 203);
+    assert!(k.ran("exec") && !k.ran("target") && !k.ran("spawn"));
 }
 
 #[test]

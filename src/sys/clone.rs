@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Starting the command as a child process directly inside a cgroup (`clone3(2)` with
+//! `CLONE_INTO_CGROUP`, Linux 5.7+), and the parent's part afterwards: pass signals through,
+//! wait, and end the way the child ended, as `nsenter --fork` and `unshare --fork` do.
+//!
+//! Why a child at all: moving a process between cgroups (a `cgroup.procs` write) takes the
+//! cgroup subsystem's threadgroup lock for writing, which waits for an RCU grace period when
+//! no other migration ran just before — several milliseconds for every isolated ad hoc start.
+//! A process born inside the cgroup never migrates.
+//!
+//! The child runs nothing but async-signal-safe calls between `clone3` and `execve`: everything
+//! it needs (paths, the argument vector, the saved signal state) is prepared before the clone.
+
+use std::ffi::CString;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// `CLONE_INTO_CGROUP` (include/uapi/linux/sched.h).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` as of Linux 5.7 (`CLONE_ARGS_SIZE_VER2`, 88 bytes). Kernels 5.3–5.6
+/// know a shorter one and refuse this size with E2BIG (the cgroup field is not zero); older
+/// kernels have no `clone3` (ENOSYS).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// The signals the parent passes on to the child. Stop signals are not among them: the
+/// terminal sends SIGTSTP/SIGTTIN/SIGTTOU to the whole foreground process group, the parent
+/// included, which then stops by their default action as the child does (see [`Spawned::wait`]).
+pub const FORWARDED: [libc::c_int; 9] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGALRM,
+    libc::SIGCONT,
+];
+
+/// How the child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Exited(i32),
+    Signaled(i32),
+    /// Its `execve` failed with this errno: the command never ran.
+    ExecFailed(i32),
+}
+
+/// A running child. The parent keeps the forwarded signals blocked until it exits.
+pub struct Spawned {
+    pid: libc::pid_t,
+    set: libc::sigset_t,
+    /// Where the child writes the errno of a failed `execve` (see [`spawn_into`]).
+    exec_errno: OwnedFd,
+}
+
+impl Spawned {
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+}
+
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset only write the set we own.
+    unsafe {
+        let mut set: libc::sigset_t = mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        set
+    }
+}
+
+/// The saved signal state: the mask and SIGCHLD's disposition before [`spawn_into`] changed
+/// them (it blocks the forwarded signals and SIGCHLD, and resets an ignored SIGCHLD, with which
+/// the kernel would reap the child itself and leave nothing to wait for).
+struct Saved {
+    mask: libc::sigset_t,
+    sigchld: libc::sigaction,
+}
+
+fn block_signals(set: &libc::sigset_t) -> io::Result<Saved> {
+    // SAFETY: plain data for the calls below to fill; pointers to locals only.
+    unsafe {
+        let mut saved = Saved {
+            mask: mem::zeroed(),
+            sigchld: mem::zeroed(),
+        };
+        if libc::sigprocmask(libc::SIG_BLOCK, set, &mut saved.mask) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut dfl: libc::sigaction = mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        if libc::sigaction(libc::SIGCHLD, &dfl, &mut saved.sigchld) < 0 {
+            let e = io::Error::last_os_error();
+            libc::sigprocmask(libc::SIG_SETMASK, &saved.mask, std::ptr::null_mut());
+            return Err(e);
+        }
+        Ok(saved)
+    }
+}
+
+fn restore_signals(saved: &Saved) {
+    // SAFETY: restores state saved by `block_signals`; async-signal-safe (used in the child).
+    unsafe {
+        libc::sigaction(libc::SIGCHLD, &saved.sigchld, std::ptr::null_mut());
+        libc::sigprocmask(libc::SIG_SETMASK, &saved.mask, std::ptr::null_mut());
+    }
+}
+
+/// Starts `path` with `argv` (and this process's environment) as a child process born inside
+/// the cgroup directory `cgroup`. An error means no child was made (no `clone3`, no
+/// `CLONE_INTO_CGROUP`, a seccomp filter, a process limit): nothing changed, and the caller may
+/// start the command another way. On success the forwarded signals and SIGCHLD stay blocked in
+/// this process for [`Spawned::wait`]; the child starts with the mask and dispositions this
+/// process had. Whether its `execve` succeeded is known when it ends ([`End::ExecFailed`]):
+/// waiting for it here would cost one more wake-up of this process at every start.
+pub fn spawn_into(cgroup: BorrowedFd<'_>, path: &CString, argv: &[CString]) -> io::Result<Spawned> {
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // The child reports a failed execve through this pipe; close-on-exec closes its end when
+    // the execve succeeds, so once the child has ended the parent's read sees end-of-file.
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`, which we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors nobody else owns.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let set = forwarded_set();
+    let saved = block_signals(&set)?;
+    let mut args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed. Without CLONE_VM the child gets
+    // a copy of this (single-threaded) process, so it may run on the same stack; it only makes
+    // async-signal-safe calls on data prepared above before execve or _exit.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == 0 {
+        restore_signals(&saved);
+        // SAFETY: pointers into CStrings and the NULL-terminated `ptrs` prepared before the
+        // clone; `environ` is libc's environment block, unchanged since (see process::exec).
+        unsafe {
+            libc::execve(path.as_ptr(), ptrs.as_ptr(), environ);
+            let errno = *libc::__errno_location();
+            libc::write(
+                wr.as_raw_fd(),
+                (&errno as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>(),
+            );
+            libc::_exit(127);
+        }
+    }
+    if pid < 0 {
+        let e = io::Error::last_os_error();
+        restore_signals(&saved);
+        return Err(e);
+    }
+    Ok(Spawned {
+        pid: pid as libc::pid_t,
+        set,
+        exec_errno: rd,
+    })
+}
+
+/// The errno the child wrote before exiting, `None` when the pipe closed without one (execve
+/// succeeded). Called once the child has ended, so it never blocks.
+fn read_exec_errno(rd: &OwnedFd) -> Option<i32> {
+    let mut errno: libc::c_int = 0;
+    loop {
+        // SAFETY: reads at most the size of `errno` into it.
+        let n = unsafe {
+            libc::read(
+                rd.as_raw_fd(),
+                (&mut errno as *mut libc::c_int).cast(),
+                mem::size_of::<libc::c_int>(),
+            )
+        };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return (n == mem::size_of::<libc::c_int>() as isize).then_some(errno);
+    }
+}
+
+impl Spawned {
+    /// Waits for the child to end, passing the forwarded signals on to it meanwhile.
+    ///
+    /// A signal the terminal sent (`si_code` SI_KERNEL: ^C, ^\, a window size change, a
+    /// hang-up) went to the whole foreground process group, which the child is in as long as
+    /// it shares ours: it got its own copy, and a forwarded one would make two. The child is
+    /// never put into a process group of its own and the terminal's foreground group is left
+    /// alone, as `nsenter --fork` and `unshare --fork` do: an interactive command is in the
+    /// foreground exactly when the launcher is.
+    ///
+    /// A child stopped on its own (SIGSTOP sent to it) stops this process too, so a shell sees
+    /// the job stopped, and is continued when this process is, as `nsenter --fork` does. One the
+    /// terminal stopped (^Z) was stopped with us, and is running again when we run again.
+    pub fn wait(self) -> io::Result<End> {
+        // SAFETY: getpgrp has no preconditions.
+        let our_group = unsafe { libc::getpgrp() };
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child, writing into a local.
+            let r =
+                unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG | libc::WUNTRACED) };
+            if r == self.pid {
+                if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                    if let Some(errno) = read_exec_errno(&self.exec_errno) {
+                        return Ok(End::ExecFailed(errno));
+                    }
+                }
+                if libc::WIFEXITED(status) {
+                    return Ok(End::Exited(libc::WEXITSTATUS(status)));
+                }
+                if libc::WIFSIGNALED(status) {
+                    return Ok(End::Signaled(libc::WTERMSIG(status)));
+                }
+                if libc::WIFSTOPPED(status) {
+                    self.follow_stop();
+                }
+                continue;
+            }
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            // SAFETY: an all-zero siginfo_t is valid for sigwaitinfo to overwrite.
+            let mut info: libc::siginfo_t = unsafe { mem::zeroed() };
+            // SAFETY: the set is ours and blocked; `info` is a local.
+            let sig = unsafe { libc::sigwaitinfo(&self.set, &mut info) };
+            if sig < 0 || sig == libc::SIGCHLD {
+                continue;
+            }
+            // SAFETY: getpgid of our own (unreaped) child.
+            let shares_group = unsafe { libc::getpgid(self.pid) } == our_group;
+            if info.si_code == libc::SI_KERNEL && shares_group {
+                continue;
+            }
+            // SAFETY: kill of our own child, which cannot be reaped (and its pid reused) before
+            // our waitpid.
+            unsafe { libc::kill(self.pid, sig) };
+        }
+    }
+
+    fn follow_stop(&self) {
+        if !process_stopped(self.pid) {
+            return;
+        }
+        // SAFETY: stops and later continues processes of ours; no memory is passed.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGSTOP);
+            libc::kill(self.pid, libc::SIGCONT);
+        }
+    }
+}
+
+/// Whether `pid` is stopped now (state `T` in /proc/PID/stat).
+fn process_stopped(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        == Some('T')
+}
+
+/// Ends this process by `signal`, the way the child ended, so that whoever waits for us sees
+/// the same wait status (as `unshare --fork` does): default disposition, unblocked, raised.
+/// Core dumps are turned off first: the child's crash is not ours to dump (the status then
+/// lacks the core-dumped flag). Returns only if the signal did not end the process.
+pub fn die_of(signal: libc::c_int) {
+    // SAFETY: plain syscalls on this process; the sigset and sigaction are locals.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let mut dfl: libc::sigaction = mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &dfl, std::ptr::null_mut());
+        let mut set: libc::sigset_t = mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::kill(libc::getpid(), signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
