@@ -70,7 +70,9 @@ pub fn run(args: &Args) -> i32 {
         Mode::Adopt(o) => Ok(adopt::run(o)),
         Mode::Status { units, sockets } => Ok(status::run(&args.root, units, *sockets, args.json)),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
-        Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),
+        Mode::Attach { unit, resolved } => {
+            launch::attach_mode(args, unit, resolved.as_deref()).map(|()| exit::SUCCESS)
+        }
         Mode::AttachSlice { slice, cgroup_root } => {
             launch::slice::slice_mode(args, slice, cgroup_root.as_deref()).map(|()| exit::SUCCESS)
         }
