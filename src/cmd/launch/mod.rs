@@ -279,7 +279,7 @@ fn attach_resolved(args: &Args, unit: &str, values: &[String]) -> Result<(), Fat
         };
         return finish_attach(unit, unbound);
     };
-    if target::on_legacy_host() {
+    if target::may_be_legacy_host() && target::on_legacy_host() {
         // Rare hosts, not worth a second form of the drop-in: whether the unit's commands run
         // through the launcher is read from the unit, as without --resolved.
         let cfg = read_unit(&args.root, unit)?;

@@ -110,7 +110,8 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<OsString, sys::Error> {
 /// a new cgroup2 mount) cannot be mapped: joining would name a cgroup outside our own, so
 /// refuse rather than guess.
 fn below_mount(mount: &Path, own: &OsStr) -> Result<OsString, sys::Error> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // One read(2) (`read_to_string` reads a /proc file in doubling chunks, from 32 bytes).
+    let mountinfo = sys::process::read_proc(Path::new("/proc/self/mountinfo")).unwrap_or_default();
     // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
     // mount's root is taken to be the hierarchy's.
     let root = cgroup_path::mount_root(&mountinfo, mount).unwrap_or_else(|| "/".into());
@@ -253,6 +254,13 @@ fn mirror_not_prepared(unit: &str, path: &OsStr) -> sys::Error {
 /// systemd uses). Unknown counts as not.
 pub fn on_legacy_host() -> bool {
     matches!(place(), Ok(Place::Legacy { .. }))
+}
+
+/// Whether this may be a legacy host, from the mounts alone (two `statfs`): `false` when a
+/// cgroup2 hierarchy is mounted where systemd mounts it, and then [`on_legacy_host`] is false
+/// too, without reading /proc. The attach step asks this first on every start.
+pub fn may_be_legacy_host() -> bool {
+    cgroup::detect(Path::new("/")).cgroup2_mount().is_none()
 }
 
 /// The cgroup a wrapped command of `unit` enters on a legacy host: the mirror the unit's
