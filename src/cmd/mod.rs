@@ -41,9 +41,13 @@ pub fn main(argv: Vec<OsString>) -> i32 {
 
 /// Runs the command `args` names and returns its exit status.
 pub fn run(args: &Args) -> i32 {
+    // Only a $JOURNAL_STREAM needs stderr's identity to compare with.
+    let journal_stream = std::env::var("JOURNAL_STREAM").ok();
     log::init(
-        std::env::var("JOURNAL_STREAM").ok().as_deref(),
-        crate::sys::process::stderr_dev_ino(),
+        journal_stream.as_deref(),
+        journal_stream
+            .as_ref()
+            .and_then(|_| crate::sys::process::stderr_dev_ino()),
         args.debug,
     );
     timing::mark("start-up");

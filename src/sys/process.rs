@@ -69,11 +69,12 @@ pub fn exec(path: &Path, argv: &[OsString]) -> io::Error {
     io::Error::last_os_error()
 }
 
-/// Device and inode of stderr, to compare with `$JOURNAL_STREAM`.
+/// Device and inode of stderr, to compare with `$JOURNAL_STREAM`: `fstat(2)` of the descriptor,
+/// which gives what a `stat` of `/proc/self/fd/2` gives without a path walk through /proc (on
+/// every start of every bound unit).
 pub fn stderr_dev_ino() -> Option<(u64, u64)> {
-    std::fs::metadata("/proc/self/fd/2")
-        .ok()
-        .map(|m| (m.dev(), m.ino()))
+    use std::os::fd::AsFd;
+    super::dev_ino(std::io::stderr().as_fd()).ok()
 }
 
 /// The network namespace of process `pid` (`None`: this thread's) as device and inode of its
