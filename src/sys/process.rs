@@ -111,9 +111,7 @@ pub fn pid1_systemd_version() -> Option<u32> {
 
 /// Reads the whole of a small /proc file, `None` when it cannot be read (hidepid, no /proc).
 pub fn read_proc(path: &Path) -> Option<String> {
-    // A large first buffer: /proc files report size 0, and `fs::read` would then start at 32
-    // bytes and issue one read(2) per doubling.
-    let mut buf = Vec::with_capacity(64 * 1024);
-    std::io::Read::read_to_end(&mut std::fs::File::open(path).ok()?, &mut buf).ok()?;
+    // A large first buffer and plain reads (see `read_proc_file`).
+    let buf = crate::cgroup_path::read_proc_file(path, 16 * 1024).ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }

@@ -91,9 +91,18 @@ fn shown(path: impl AsRef<OsStr>) -> String {
     escape_bytes(path.as_ref().as_bytes())
 }
 
+/// The host's cgroup layout, detected once per process (two `statfs`): the attach step asks
+/// it twice, and nothing this process does changes where the hierarchies are mounted.
+fn layout() -> Layout {
+    static LAYOUT: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+    LAYOUT
+        .get_or_init(|| cgroup::detect(Path::new("/")))
+        .clone()
+}
+
 fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
     let root = Path::new("/");
-    let layout = cgroup::detect(root);
+    let layout = layout();
     let pc = cgroup_path::read_proc_self_cgroup(root)
         .map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
     Ok((layout, pc))
@@ -260,7 +269,7 @@ pub fn on_legacy_host() -> bool {
 /// cgroup2 hierarchy is mounted where systemd mounts it, and then [`on_legacy_host`] is false
 /// too, without reading /proc. The attach step asks this first on every start.
 pub fn may_be_legacy_host() -> bool {
-    cgroup::detect(Path::new("/")).cgroup2_mount().is_none()
+    layout().cgroup2_mount().is_none()
 }
 
 /// The cgroup a wrapped command of `unit` enters on a legacy host: the mirror the unit's
