@@ -436,12 +436,28 @@ pub fn prog_id_fd(fd: BorrowedFd) -> io::Result<u32> {
     Ok(info.id)
 }
 
+/// Bytes of translated instructions asked for with the first `BPF_OBJ_GET_INFO_BY_FD`: 32
+/// instructions, several times what our programs and v260's translate to.
+const FIRST_XLATED_BUFFER: usize = 32 * 8;
+
 /// Name, type and translated instructions of the program behind `fd`.
 pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
-    let mut first = RawProgInfo::default();
+    // One call for the common case: a buffer that holds the translated instructions of our
+    // programs and v260's (a few instructions) comes with the first call, which reports the
+    // full length; only a longer (foreign) program needs a second call. `status` and every
+    // daemon-reload ask this for each bound cgroup.
+    let mut xlated = vec![0u8; FIRST_XLATED_BUFFER];
+    let mut first = RawProgInfo {
+        xlated_prog_len: xlated.len() as u32,
+        xlated_prog_insns: xlated.as_mut_ptr() as u64,
+        ..Default::default()
+    };
     raw_info(fd, &mut first)?;
-    let mut xlated = vec![0u8; first.xlated_prog_len as usize];
-    if !xlated.is_empty() {
+    let full = first.xlated_prog_len as usize;
+    if full <= xlated.len() {
+        xlated.truncate(full);
+    } else {
+        xlated = vec![0u8; full];
         // Second call with only the buffer we want filled; every other length stays 0.
         let mut second = RawProgInfo {
             xlated_prog_len: xlated.len() as u32,
