@@ -54,6 +54,12 @@ impl Target {
         &self.path
     }
 
+    /// The path, the directory's descriptor and whether this run created it, for the caller to
+    /// keep (rather than duplicate the descriptor: two calls on every start).
+    pub fn into_parts(self) -> (PathBuf, OwnedFd, bool) {
+        (self.path, self.fd, self.created)
+    }
+
     /// Whether this run created the cgroup (then [`remove_created`] undoes it).
     pub fn created(&self) -> bool {
         self.created
