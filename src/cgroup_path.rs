@@ -145,15 +145,33 @@ pub fn detect_with(root: &Path, statfs_magic: impl Fn(&Path) -> Option<u64>) -> 
 
 /// Reads and parses `ROOT/proc/self/cgroup`.
 pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
-    // Not `fs::read`: /proc files report size 0, so it would grow its buffer from 32 bytes,
-    // one read(2) per doubling; this file is a few hundred bytes. Bytes, not a `String`: cgroup
-    // names need not be UTF-8.
-    let mut text = Vec::with_capacity(4096);
-    std::io::Read::read_to_end(
-        &mut std::fs::File::open(root.join("proc/self/cgroup"))?,
-        &mut text,
-    )?;
+    // Bytes, not a `String`: cgroup names need not be UTF-8.
+    let text = read_proc_file(&root.join("proc/self/cgroup"), 4096)?;
     Ok(parse_proc_cgroup(&text)?)
+}
+
+/// The whole of a /proc file, read with plain `read(2)` calls into a buffer of `initial` bytes
+/// (doubled when full). Not `fs::read`: /proc files report size 0, so it grows its buffer from
+/// 32 bytes, one `read(2)` per doubling; nor `File::read_to_end`, which asks `statx` and
+/// `lseek` for a size hint first. Both run on every start of every bound unit.
+pub fn read_proc_file(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; initial.max(1)];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
 }
 
 /// The path systemd placed us at: the cgroup2 path on unified/hybrid hosts, the `name=systemd`
@@ -422,6 +440,28 @@ pub const ADHOC_PREFIX: &str = "bindif-launch-";
 
 #[cfg(test)]
 mod tests {
+
+    /// Files longer than the first buffer are read whole, /proc files (size 0) included.
+    #[test]
+    fn read_proc_file_reads_everything() {
+        let dir = std::env::temp_dir().join(format!("bindif-read-proc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        let text: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &text).unwrap();
+        for initial in [0, 1, 4096, 1 << 16] {
+            assert_eq!(read_proc_file(&p, initial).unwrap(), text, "{initial}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let own = read_proc_file(Path::new("/proc/self/status"), 8).unwrap();
+        assert!(
+            own.starts_with(b"Name:"),
+            "{}",
+            String::from_utf8_lossy(&own)
+        );
+        assert!(read_proc_file(Path::new("/nonexistent/x"), 8).is_err());
+    }
+
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {

@@ -69,6 +69,10 @@ Options:
                            (default for units, as systemd v260)
   --wait=SECONDS           Wait up to SECONDS for the interface to appear
   --verify                 After attaching, check that a new socket carries the interface
+  --resolved=IFACE         With --attach: the unit's BindNetworkInterface= as
+                           bindif-launch-generator resolved it at the last daemon-reload,
+                           so the unit files are not read (repeated: the last valid name
+                           wins; empty: a value the generator ignored)
   --notify-status          Send STATUS= naming the binding to $NOTIFY_SOCKET
   --root=DIR               Read unit files below DIR instead of /
   --cgroup-root=DIR        With --attach-slice: the cgroup2 directory that stands for the
@@ -97,6 +101,8 @@ pub enum Mode {
     },
     Attach {
         unit: String,
+        /// `--resolved=` values in order (`None`: not given, the unit's files are read).
+        resolved: Option<Vec<String>>,
     },
     /// `--attach-slice SLICE`; `cgroup_root`: `--cgroup-root=DIR`.
     AttachSlice {
@@ -195,6 +201,8 @@ pub enum UsageError {
     EnterServiceArguments,
     /// `--follow`/`--follow-gone` with another mode, a unit name or a command.
     FollowArguments,
+    /// `--resolved=` without `--attach`.
+    ResolvedWithoutAttach,
     EmptyCommand,
     /// The generator's `--systemd-version=` was not a version number.
     InvalidSystemdVersion(String),
@@ -251,6 +259,7 @@ impl std::fmt::Display for UsageError {
                 f,
                 "--follow and --follow-gone take one interface name and no unit, other mode or command"
             ),
+            ResolvedWithoutAttach => write!(f, "--resolved= only applies to --attach"),
             EmptyCommand => write!(f, "Empty command after --"),
             InvalidSystemdVersion(v) => write!(
                 f,
@@ -343,6 +352,7 @@ fn rest(p: &mut lexopt::Parser) -> Vec<OsString> {
 #[derive(Default)]
 struct Words {
     attach: bool,
+    resolved: Option<Vec<String>>,
     attach_slice: Option<String>,
     enter_service: bool,
     /// `--follow IFACE` / `--follow-gone IFACE`: the interface and whether it is gone; a
@@ -422,6 +432,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("help") => w.help = flag(&mut p, "--help")?,
             Long("version") => w.version = flag(&mut p, "--version")?,
             Long("attach") => w.attach = flag(&mut p, "--attach")?,
+            Long("resolved") => w
+                .resolved
+                .get_or_insert_with(Vec::new)
+                .push(string_value(&mut p, "--resolved")?),
             Long("attach-slice") => w.attach_slice = Some(string_value(&mut p, "--attach-slice")?),
             Long("enter-service") => w.enter_service = flag(&mut p, "--enter-service")?,
             Long(o @ ("follow" | "follow-gone")) => {
@@ -501,6 +515,7 @@ fn check_interface(name: String) -> Result<String, UsageError> {
 fn mode(w: Words) -> Result<Mode, UsageError> {
     let Words {
         attach,
+        resolved,
         attach_slice,
         enter_service,
         follow,
@@ -519,6 +534,9 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
     }
     if cgroup_root.is_some() && attach_slice.is_none() && !help && !version {
         return Err(UsageError::CgroupRootWithoutSlice);
+    }
+    if resolved.is_some() && !attach && !help && !version {
+        return Err(UsageError::ResolvedWithoutAttach);
     }
     Ok(if help {
         Mode::Help
@@ -596,7 +614,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
             if command.is_some() {
                 return Err(UsageError::AttachWithCommand);
             }
-            Mode::Attach { unit }
+            Mode::Attach { unit, resolved }
         } else {
             if matches!(&command, Some(c) if c.is_empty()) {
                 return Err(UsageError::EmptyCommand);
@@ -913,12 +931,48 @@ mod tests {
         );
     }
 
+    /// The generator's form of the attach step: what it resolved at the reload, in order; an
+    /// empty value stays (it stands for values the generator ignored).
+    #[test]
+    fn attach_with_resolved_values() {
+        let a = p(&[
+            "--attach",
+            "x@b.service",
+            "--resolved=",
+            "--resolved=vrf-b",
+            "--fail-closed",
+            "--wait=2.5",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.mode,
+            Mode::Attach {
+                unit: "x@b.service".into(),
+                resolved: Some(vec![String::new(), "vrf-b".into()]),
+            }
+        );
+        assert_eq!(a.policy.fail_closed, Some(true));
+        assert_eq!(a.policy.wait, Some(Duration::from_millis(2500)));
+        for bad in [
+            &["--resolved=eth0", "x.service"][..],
+            &["--resolved=eth0", "--attach-slice", "a.slice"],
+            &["--resolved=eth0", "-i", "lo", "--", "true"],
+        ] {
+            assert_eq!(p(bad), Err(UsageError::ResolvedWithoutAttach), "{bad:?}");
+        }
+        assert_eq!(
+            p(&["--attach", "x.service", "--resolved"]),
+            Err(UsageError::MissingValue("--resolved".into()))
+        );
+    }
+
     #[test]
     fn attach_and_adhoc() {
         assert_eq!(
             p(&["--attach", "a.service"]).unwrap().mode,
             Mode::Attach {
-                unit: "a.service".into()
+                unit: "a.service".into(),
+                resolved: None,
             }
         );
         let a = p(&["--interface=mgmt", "--wait", "2.5", "--", "ping", "x"]).unwrap();
@@ -1094,7 +1148,8 @@ mod tests {
         assert_eq!(
             p(&["--attach", "--", "-foo.service"]).unwrap().mode,
             Mode::Attach {
-                unit: "-foo.service".into()
+                unit: "-foo.service".into(),
+                resolved: None,
             }
         );
         // A unit named before -- keeps the old meaning: the command follows.

@@ -289,6 +289,27 @@ fn kernel_xlated_form_is_recognised() {
     assert!(!ninfo.is_ours());
 }
 
+/// A program's translated instructions come whole whether they fit the buffer of the first
+/// `BPF_OBJ_GET_INFO_BY_FD` (ours: one call) or not (a long foreign program: a second call).
+#[test]
+fn program_info_reads_short_and_long_programs_whole() {
+    require_privileges();
+    let ours = bpf::load_program(&program::bind_iface_program(7), "bindif_unit").unwrap();
+    let info = bpf::prog_info_fd(ours.as_fd()).unwrap();
+    assert_eq!(info.ours_ifindex, Some(7));
+    assert_eq!(info.xlated.len() % 8, 0);
+    assert!(!info.xlated.is_empty());
+    for n in [31usize, 32, 33, 100] {
+        let mut insns = vec![Insn::mov64_imm(0, 1); n - 1];
+        insns.push(Insn::exit());
+        let long = bpf::load_program(&insns, "foreign_long").unwrap();
+        let info = bpf::prog_info_fd(long.as_fd()).unwrap();
+        assert_eq!(info.xlated.len(), n * 8, "{n} instructions");
+        assert_eq!(info.name, "foreign_long");
+        assert!(!info.is_ours());
+    }
+}
+
 #[test]
 fn verifier_rejection_carries_the_log() {
     require_privileges();

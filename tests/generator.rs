@@ -347,7 +347,9 @@ fn systemd_runs_the_attach_step_first() {
         eprintln!("systemd-analyze not installed: skipping the cross-check");
         return;
     }
-    let attach = |u: &str| format!("/usr/lib/bindif-launch --attach {u}");
+    // The attach step with the value the generator resolved, as systemd expands it for the
+    // unit: `%i` left in a template's line is the instance's (`sshd@any` binds to `any`).
+    let attach = |u: &str, v: &str| format!("/usr/lib/bindif-launch --attach {u} --resolved={v}");
     // (case, unit, key, expected command lines as systemd prints them; "*" = any)
     let table: &[(&str, &str, &str, Vec<String>)] = &[
         (
@@ -355,7 +357,7 @@ fn systemd_runs_the_attach_step_first() {
             "plain.service",
             "ExecStartPre",
             vec![
-                attach("plain.service"),
+                attach("plain.service", "mgmt"),
                 "/usr/bin/echo \"first pre\" plain.service".into(),
                 "/usr/bin/true from-override".into(),
             ],
@@ -364,14 +366,14 @@ fn systemd_runs_the_attach_step_first() {
             "basic",
             "nopre.service",
             "ExecStartPre",
-            vec![attach("nopre.service")],
+            vec![attach("nopre.service", "vrf-blue")],
         ),
         (
             "basic",
             "later.service",
             "ExecStartPre",
             vec![
-                attach("later.service"),
+                attach("later.service", "mgmt"),
                 "/usr/bin/true a".into(),
                 "/usr/bin/true appended-after-ours".into(),
             ],
@@ -382,7 +384,7 @@ fn systemd_runs_the_attach_step_first() {
             "r.service",
             "ExecStartPre",
             vec![
-                attach("r.service"),
+                attach("r.service", "mgmt"),
                 "/usr/bin/true replaced".into(),
                 "/usr/bin/true \"two words\"".into(),
             ],
@@ -399,7 +401,7 @@ fn systemd_runs_the_attach_step_first() {
             "c.service",
             "ExecCondition",
             vec![
-                attach("c.service"),
+                attach("c.service", "mgmt"),
                 "/usr/bin/test -e /etc/c.conf".into(),
                 "/usr/bin/true second-condition".into(),
             ],
@@ -414,20 +416,26 @@ fn systemd_runs_the_attach_step_first() {
             "template",
             "sshd@any.service",
             "ExecStartPre",
-            vec![attach("sshd@any.service"), "/usr/sbin/sshd -t".into()],
+            vec![
+                attach("sshd@any.service", "any"),
+                "/usr/sbin/sshd -t".into(),
+            ],
         ),
         (
             "template",
             "sshd@plain.service",
             "ExecStartPre",
-            vec![attach("sshd@plain.service"), "/usr/sbin/sshd -t".into()],
+            vec![
+                attach("sshd@plain.service", "plain"),
+                "/usr/sbin/sshd -t".into(),
+            ],
         ),
         (
             "template",
             "sshd@mgmt.service",
             "ExecStartPre",
             vec![
-                attach("sshd@mgmt.service"),
+                attach("sshd@mgmt.service", "mgmt"),
                 "/usr/sbin/sshd -t".into(),
                 "/usr/bin/logger \"mgmt instance mgmt\"".into(),
             ],
@@ -442,7 +450,7 @@ fn systemd_runs_the_attach_step_first() {
             "template",
             "web@blue.service",
             "ExecStartPre",
-            vec![attach("web@blue.service")],
+            vec![attach("web@blue.service", "blue")],
         ),
         ("template", "web@red.service", "ExecStartPre", vec![]),
         (
@@ -450,7 +458,7 @@ fn systemd_runs_the_attach_step_first() {
             "web-api@green.service",
             "ExecStartPre",
             vec![
-                attach("web-api@green.service"),
+                attach("web-api@green.service", "vrf-green"),
                 "/usr/bin/true green-only".into(),
             ],
         ),
@@ -458,20 +466,23 @@ fn systemd_runs_the_attach_step_first() {
             "template",
             "web-api@blue.service",
             "ExecStartPre",
-            vec![attach("web-api@blue.service")],
+            vec![attach("web-api@blue.service", "vrf-blue")],
         ),
         (
             "socket",
             "s.socket",
             "ExecStartPre",
-            vec![attach("s.socket"), "/usr/bin/true socket-pre".into()],
+            vec![
+                attach("s.socket", "mgmt"),
+                "/usr/bin/true socket-pre".into(),
+            ],
         ),
         (
             "dropin-dirs",
             "foo-a.service",
             "ExecStartPre",
             vec![
-                attach("foo-a.service"),
+                attach("foo-a.service", "mgmt"),
                 "/usr/bin/true every-service".into(),
             ],
         ),
@@ -480,7 +491,7 @@ fn systemd_runs_the_attach_step_first() {
             "foo-b.service",
             "ExecStartPre",
             vec![
-                attach("foo-b.service"),
+                attach("foo-b.service", "mgmt"),
                 "/usr/bin/true b".into(),
                 "/usr/bin/true every-service".into(),
                 "/usr/bin/true runtime".into(),
@@ -509,7 +520,7 @@ fn systemd_runs_the_attach_step_first() {
             "yup@3.service",
             "ExecStartPre",
             vec![
-                attach("yup@3.service"),
+                attach("yup@3.service", "yup-3"),
                 "/usr/bin/true yup@3.service".into(),
                 "/usr/bin/true three".into(),
             ],
@@ -519,7 +530,7 @@ fn systemd_runs_the_attach_step_first() {
             "yup@2.service",
             "ExecStartPre",
             vec![
-                attach("yup@2.service"),
+                attach("yup@2.service", "mgmt"),
                 "/usr/bin/true yup@2.service".into(),
             ],
         ),
@@ -535,7 +546,7 @@ fn systemd_runs_the_attach_step_first() {
             "template-alias",
             "bar@7.service",
             "ExecStartPre",
-            vec![attach("bar@7.service")],
+            vec![attach("bar@7.service", "mgmt")],
         ),
         // bar-alias@5.service.d/ alone: bar@5 (what bar-alias@5 loads as) has its own
         // ExecStartPre=, which the template's generated drop-in would reset.
@@ -543,7 +554,7 @@ fn systemd_runs_the_attach_step_first() {
             "template-alias",
             "bar@5.service",
             "ExecStartPre",
-            vec![attach("bar@5.service"), "/usr/bin/true five".into()],
+            vec![attach("bar@5.service", "mgmt"), "/usr/bin/true five".into()],
         ),
         ("template-alias", "bar@2.service", "ExecStartPre", vec![]),
         ("template-alias", "bar@3.service", "ExecStartPre", vec![]),
@@ -551,7 +562,7 @@ fn systemd_runs_the_attach_step_first() {
             "template-alias",
             "lst@1.socket",
             "ExecStartPre",
-            vec![attach("lst@1.socket")],
+            vec![attach("lst@1.socket", "mgmt")],
         ),
         (
             "masked",
@@ -599,7 +610,7 @@ fn systemd_runs_the_attach_step_first() {
         let after = systemd_commands(&wrapped, "l.service", key);
         // The attach step first, then each original command behind the launcher.
         let attach = (key == "ExecStartPre")
-            .then(|| "/usr/lib/bindif-launch --attach l.service".to_string());
+            .then(|| "/usr/lib/bindif-launch --attach l.service --resolved=mgmt".to_string());
         let want: Vec<String> = attach
             .into_iter()
             .chain(
@@ -810,7 +821,7 @@ fn symlinks_in_the_output_are_not_followed() {
     assert!(ours.file_type().is_file(), "{ours:?}");
     assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
         .unwrap()
-        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach %n\n"));
+        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach %n --resolved="));
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     assert!(std::fs::symlink_metadata(normal.join("z.service.d"))
         .unwrap()
@@ -1070,8 +1081,11 @@ fn pure_plan_depends_on_version() {
     assert!(names.contains(&"sshd@mgmt.service".to_string()));
     let inputs = generator::load_all(&cat, &names);
     let find = |name: &str| generator::find_in_systemd_path(&root, name);
+    // Pure: the host facts are given (none of the fixture's values uses one).
+    let facts = bindif::unit::specifier::HostFacts::default();
+    let host = bindif::unit::specifier::HostSource::Given(&facts);
     let plan = |inputs: &[generator::Input], layout: &Layout, version: Option<u32>| {
-        generator::plan(inputs, layout, version, &find)
+        generator::plan(inputs, layout, version, &find, host)
     };
     let hybrid = Layout::Hybrid {
         mount: "/sys/fs/cgroup/unified".into(),
@@ -1094,7 +1108,8 @@ fn pure_plan_depends_on_version() {
     assert!(!with_commands.is_empty());
     for f in with_commands {
         assert!(
-            f.content.contains("=+/usr/lib/bindif-launch --attach %n\n")
+            f.content
+                .contains("=+/usr/lib/bindif-launch --attach %n --resolved=")
                 && f.content.contains("/usr/lib/bindif-launch %n -- "),
             "{f:#?}"
         );

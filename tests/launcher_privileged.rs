@@ -476,6 +476,78 @@ fn unit_mode_with_explicit_command_and_attach_mode() {
     assert_bound(&report(&out), VETH_A, &out);
 }
 
+/// Issue 17 #1: the generator's form of the attach step binds to the value the generator
+/// resolved at the last daemon-reload and reads no unit file: a unit file changed since (here it
+/// names another interface, and one the other way round names none) changes nothing until the
+/// next reload, as with v262. The last valid value wins; an invalid one (a template's `%i` that
+/// made no valid name for this instance) is warned about; none valid refuses under fail-closed.
+#[test]
+fn attach_with_resolved_values_reads_no_unit_file() {
+    require_privileges();
+    let ns = NetNs::new();
+    let root = UnitRoot::new();
+    let ucg = unit_cgroup("resolved");
+    root.probe_unit(&ucg.name, common::VETH_B);
+    let attach = |name: &str, extra: &[&str]| {
+        let mut argv = vec![BIN.to_string(), root.arg(), "--attach".into(), name.into()];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        argv
+    };
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &attach(
+            &ucg.name,
+            &[
+                "--resolved=nosuchif0",
+                &format!("--resolved={VETH_A}"),
+                "--resolved=bad/name",
+            ],
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Invalid interface name, ignoring: bad/name"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_in(&ns, &ucg.path, "", &strs(&[&python(), &probe()]));
+    assert_bound(&report(&out), VETH_A, &out);
+
+    // No unit file at all: nothing is read.
+    let gone = unit_cgroup("resolved-gone");
+    let out = run_in(
+        &ns,
+        &gone.path,
+        "",
+        &attach(&gone.name, &[&format!("--resolved={VETH_A}")]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_in(&ns, &gone.path, "", &strs(&[&python(), &probe()]));
+    assert_bound(&report(&out), VETH_A, &out);
+
+    // Every value ignored: unbound (fail-open), refused (fail-closed), nothing attached.
+    let none = unit_cgroup("resolved-none");
+    root.probe_unit(&none.name, VETH_A);
+    let out = run_in(&ns, &none.path, "", &attach(&none.name, &["--resolved="]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_in(
+        &ns,
+        &none.path,
+        "",
+        &attach(&none.name, &["--resolved=", "--fail-closed"]),
+    );
+    assert_eq!(out.status.code(), Some(225), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No valid BindNetworkInterface="),
+        "{}",
+        stderr(&out)
+    );
+    let fd = fs::File::open(&none.path).unwrap();
+    assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
+}
+
 #[test]
 fn missing_interface_fails_open_by_default_and_closed_on_request() {
     require_privileges();

@@ -43,9 +43,13 @@ pub fn main(argv: Vec<OsString>) -> i32 {
 
 /// Runs the command `args` names and returns its exit status.
 pub fn run(args: &Args) -> i32 {
+    // Only a $JOURNAL_STREAM needs stderr's identity to compare with.
+    let journal_stream = std::env::var("JOURNAL_STREAM").ok();
     log::init(
-        std::env::var("JOURNAL_STREAM").ok().as_deref(),
-        crate::sys::process::stderr_dev_ino(),
+        journal_stream.as_deref(),
+        journal_stream
+            .as_ref()
+            .and_then(|_| crate::sys::process::stderr_dev_ino()),
         args.debug,
     );
     timing::mark("start-up");
@@ -94,7 +98,9 @@ pub fn run(args: &Args) -> i32 {
             *prometheus,
         )),
         Mode::Unit { unit, command } => launch::unit_mode(args, unit, command.as_deref()),
-        Mode::Attach { unit } => launch::attach_mode(args, unit).map(|()| exit::SUCCESS),
+        Mode::Attach { unit, resolved } => {
+            launch::attach_mode(args, unit, resolved.as_deref()).map(|()| exit::SUCCESS)
+        }
         Mode::AttachSlice { slice, cgroup_root } => {
             launch::slice::slice_mode(args, slice, cgroup_root.as_deref()).map(|()| exit::SUCCESS)
         }

@@ -506,12 +506,28 @@ pub fn prog_id_fd(fd: BorrowedFd) -> io::Result<u32> {
     Ok(info.id)
 }
 
+/// Bytes of translated instructions asked for with the first `BPF_OBJ_GET_INFO_BY_FD`: 32
+/// instructions, several times what our programs and v260's translate to.
+const FIRST_XLATED_BUFFER: usize = 32 * 8;
+
 /// Name, type and translated instructions of the program behind `fd`.
 pub fn prog_info_fd(fd: BorrowedFd) -> io::Result<ProgInfo> {
-    let mut first = RawProgInfo::default();
+    // One call for the common case: a buffer that holds the translated instructions of our
+    // programs and v260's (a few instructions) comes with the first call, which reports the
+    // full length; only a longer (foreign) program needs a second call. `status` and every
+    // daemon-reload ask this for each bound cgroup.
+    let mut xlated = vec![0u8; FIRST_XLATED_BUFFER];
+    let mut first = RawProgInfo {
+        xlated_prog_len: xlated.len() as u32,
+        xlated_prog_insns: xlated.as_mut_ptr() as u64,
+        ..Default::default()
+    };
     raw_info(fd, &mut first)?;
-    let mut xlated = vec![0u8; first.xlated_prog_len as usize];
-    if !xlated.is_empty() {
+    let full = first.xlated_prog_len as usize;
+    if full <= xlated.len() {
+        xlated.truncate(full);
+    } else {
+        xlated = vec![0u8; full];
         // Second call with only the buffer we want filled; every other length stays 0.
         let mut second = RawProgInfo {
             xlated_prog_len: xlated.len() as u32,
@@ -769,8 +785,8 @@ pub struct AncestorBinding {
 pub fn ancestor_bindings(cgroup: BorrowedFd) -> io::Result<Vec<AncestorBinding>> {
     let mut out = Vec::new();
     let mut depth = 0;
-    let mut dir = parent_cgroup(cgroup);
-    while let Some(d) = dir {
+    let mut dir = parent_cgroup(cgroup, None);
+    while let Some((d, id)) = dir {
         depth += 1;
         let q = query_full(d.as_fd())?;
         if q.attach_flags & BPF_F_ALLOW_MULTI != 0 {
@@ -791,7 +807,7 @@ pub fn ancestor_bindings(cgroup: BorrowedFd) -> io::Result<Vec<AncestorBinding>>
                 }
             }
         }
-        dir = parent_cgroup(d.as_fd());
+        dir = parent_cgroup(d.as_fd(), Some(id));
     }
     Ok(out)
 }
@@ -806,7 +822,7 @@ fn non_multi_program(cgroup: BorrowedFd) -> Option<&'static str> {
     if !here.prog_ids.is_empty() && here.attach_flags != BPF_F_ALLOW_MULTI {
         return Some("this cgroup");
     }
-    let mut dir = parent_cgroup(cgroup)?;
+    let (mut dir, mut id) = parent_cgroup(cgroup, None)?;
     loop {
         let q = query_full(dir.as_fd()).ok()?;
         if q.attach_flags & BPF_F_ALLOW_MULTI != 0 {
@@ -815,15 +831,17 @@ fn non_multi_program(cgroup: BorrowedFd) -> Option<&'static str> {
         if !q.prog_ids.is_empty() {
             return (q.attach_flags & BPF_F_ALLOW_OVERRIDE == 0).then_some("an ancestor cgroup");
         }
-        dir = parent_cgroup(dir.as_fd())?;
+        (dir, id) = parent_cgroup(dir.as_fd(), Some(id))?;
     }
 }
 
 /// The parent directory of the cgroup2 directory `dir`, if it is a cgroup2 directory too (the
 /// root's parent is not) and not `dir` itself: the `..` of a mount's root that has no parent
 /// mount (a detached `fsmount`, or cgroup2 mounted on `/`) is that root again, and the
-/// ancestor walks would never end.
-fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
+/// ancestor walks would never end. Returned with its device and inode; `dir_id` is `dir`'s,
+/// when the walk knows it already (it was the previous step's parent): one `fstat` less per
+/// level, on every start.
+fn parent_cgroup(dir: BorrowedFd, dir_id: Option<(u64, u64)>) -> Option<(OwnedFd, (u64, u64))> {
     // SAFETY: openat reads the NUL-terminated literal; `dir` is a valid descriptor.
     let fd = unsafe {
         libc::openat(
@@ -837,8 +855,12 @@ fn parent_cgroup(dir: BorrowedFd) -> Option<OwnedFd> {
     }
     // SAFETY: openat just returned this descriptor; nothing else owns it.
     let parent = unsafe { owned_fd(fd as libc::c_long) };
-    let same = super::dev_ino(dir).ok()? == super::dev_ino(parent.as_fd()).ok()?;
-    (!same && is_cgroup2(parent.as_fd())).then_some(parent)
+    let parent_id = super::dev_ino(parent.as_fd()).ok()?;
+    let same = match dir_id {
+        Some(id) => id == parent_id,
+        None => super::dev_ino(dir).ok()? == parent_id,
+    };
+    (!same && is_cgroup2(parent.as_fd())).then_some((parent, parent_id))
 }
 
 fn is_cgroup2(dir: BorrowedFd) -> bool {

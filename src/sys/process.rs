@@ -69,11 +69,12 @@ pub fn exec(path: &Path, argv: &[OsString]) -> io::Error {
     io::Error::last_os_error()
 }
 
-/// Device and inode of stderr, to compare with `$JOURNAL_STREAM`.
+/// Device and inode of stderr, to compare with `$JOURNAL_STREAM`: `fstat(2)` of the descriptor,
+/// which gives what a `stat` of `/proc/self/fd/2` gives without a path walk through /proc (on
+/// every start of every bound unit).
 pub fn stderr_dev_ino() -> Option<(u64, u64)> {
-    std::fs::metadata("/proc/self/fd/2")
-        .ok()
-        .map(|m| (m.dev(), m.ino()))
+    use std::os::fd::AsFd;
+    super::dev_ino(std::io::stderr().as_fd()).ok()
 }
 
 /// The network namespace of process `pid` (`None`: this thread's) as device and inode of its
@@ -110,9 +111,7 @@ pub fn pid1_systemd_version() -> Option<u32> {
 
 /// Reads the whole of a small /proc file, `None` when it cannot be read (hidepid, no /proc).
 pub fn read_proc(path: &Path) -> Option<String> {
-    // A large first buffer: /proc files report size 0, and `fs::read` would then start at 32
-    // bytes and issue one read(2) per doubling.
-    let mut buf = Vec::with_capacity(64 * 1024);
-    std::io::Read::read_to_end(&mut std::fs::File::open(path).ok()?, &mut buf).ok()?;
+    // A large first buffer and plain reads (see `read_proc_file`).
+    let buf = crate::cgroup_path::read_proc_file(path, 16 * 1024).ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }

@@ -256,6 +256,17 @@ fn invalid_name_message(expanded: &str) -> String {
     )
 }
 
+/// One non-empty `BindNetworkInterface=` value: expanded and valid (`Ok`), or the warning v262
+/// gives when it ignores it. A value that expands to "" (e.g. %i in a non-template unit) is not
+/// a reset: it fails validation like any other bad name, and the previous value stays.
+pub fn evaluate_bind_value(v: &str, spec: &SpecifierContext<'_>) -> Result<String, String> {
+    let k = specifier::expand(v, spec).map_err(|e| unresolvable_message(v, &e))?;
+    if !ifname::valid_alternative(&k) {
+        return Err(invalid_name_message(&k));
+    }
+    Ok(k)
+}
+
 /// Evaluates `BindNetworkInterface=` and the policy keys in the unit's own cgroup section.
 pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
     let mut r = BindEval::unset();
@@ -272,23 +283,14 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
                     r.rejected = None;
                     continue;
                 }
-                let k = match specifier::expand(v, &ctx.spec) {
+                let k = match evaluate_bind_value(v, &ctx.spec) {
                     Ok(k) => k,
-                    Err(e) => {
-                        r.diagnostics
-                            .push(diag(&a.source, unresolvable_message(v, &e)));
+                    Err(message) => {
+                        r.diagnostics.push(diag(&a.source, message));
                         r.rejected = Some(a.source.clone());
                         continue;
                     }
                 };
-                // A value that expands to "" (e.g. %i in a non-template unit) is not a reset:
-                // it fails validation like any other bad name, and the previous value stays.
-                if !ifname::valid_alternative(&k) {
-                    r.diagnostics
-                        .push(diag(&a.source, invalid_name_message(&k)));
-                    r.rejected = Some(a.source.clone());
-                    continue;
-                }
                 r.interface = Setting {
                     value: Some(k),
                     source: Some(a.source.clone()),

@@ -48,8 +48,9 @@ use crate::unit::catalog::Catalog;
 use crate::unit::eval::{self, cgroup_section, EvalContext};
 use crate::unit::load::load_with;
 use crate::unit::paths::SearchPath;
-use crate::unit::specifier::{LazyHostFacts, SpecifierContext};
+use crate::unit::specifier::{HostSource, LazyHostFacts, SpecifierContext};
 
+mod attach;
 pub mod follow;
 mod parallel;
 mod plan;
@@ -149,7 +150,9 @@ fn resolve_units(full: &SearchPath, layout: &Layout, version: Option<u32>) -> Re
     let names = enumerate(&catalog);
     let inputs = load_all(&catalog, &names);
     let find = |name: &str| find_in_systemd_path(full.root(), name);
-    let plan = plan(&inputs, layout, version, &find);
+    // Host facts (%H, %m, …) are read only if some value uses one.
+    let facts = LazyHostFacts::new(full.root());
+    let plan = plan(&inputs, layout, version, &find, HostSource::Lazy(&facts));
     Resolved {
         catalog,
         inputs,

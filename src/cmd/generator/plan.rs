@@ -8,20 +8,24 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::attach::{attach_step, reading_line};
 use super::quote::{journal_identity, wrap_line, WrapError};
 use super::units::load_name;
-use super::{DROPIN_NAME, LAUNCHER, NATIVE_SINCE, PROGRAM};
+use super::{DROPIN_NAME, NATIVE_SINCE, PROGRAM};
 use crate::cgroup_path::Layout;
 use crate::log::Level;
+use crate::unit::eval::format_diagnostic;
 use crate::unit::eval::{cgroup_section, KEY_BIND};
 use crate::unit::exec::keys as exec_keys;
 use crate::unit::load::UnitLoadError;
 use crate::unit::name::{self, Kind};
+use crate::unit::specifier::{HostSource, SpecifierContext};
 use crate::unit::{effective_list, Assignment, LoadedUnit};
 
-/// The attach step, as it appears in the generated drop-ins.
+/// The attach step in the form that reads the unit at start (hand-written units, and what the
+/// generator writes when it cannot pass the values on exactly; see `attach.rs`).
 pub fn attach_line() -> String {
-    format!("+{LAUNCHER} --attach %n")
+    reading_line()
 }
 
 /// How the binding reaches the unit's processes.
@@ -124,6 +128,8 @@ fn position(u: &LoadedUnit, a: &Assignment) -> Pos {
 struct UnitPlan {
     body: String,
     notes: Vec<String>,
+    /// Warnings about the unit's values, in systemd's words (`FILE:LINE: …`).
+    warnings: Vec<String>,
     checks: Vec<(String, String)>,
 }
 
@@ -174,6 +180,7 @@ fn unit_plan(
     u: &LoadedUnit,
     strategy: Strategy,
     find_executable: FindExecutable,
+    host: HostSource<'_>,
 ) -> Result<Option<UnitPlan>, Skip> {
     let Some(section) = cgroup_section(&u.name) else {
         return Ok(None);
@@ -187,6 +194,19 @@ fn unit_plan(
     let mut notes = Vec::new();
     let mut body = format!("[{section}]\n");
     let mut checks = Vec::new();
+    let fragment = u
+        .fragment
+        .as_ref()
+        .map(|f| f.to_string_lossy().into_owned());
+    let ctx = SpecifierContext {
+        unit: &u.name,
+        fragment_path: fragment.as_deref(),
+        slice_cgroup: None,
+        host,
+    };
+    let step = attach_step(u, section, &ctx);
+    let warnings = step.diagnostics.iter().map(format_diagnostic).collect();
+    let attach = step.line;
     // The attach step runs first, before any other command of the unit: in `ExecCondition=`
     // when the unit uses it (it runs before `ExecStartPre=`).
     let cond_in_use =
@@ -215,11 +235,11 @@ fn unit_plan(
                     ));
                 }
             }
-            body.push_str(&format!("{key}=\n{key}={}\n", attach_line()));
+            body.push_str(&format!("{key}=\n{key}={attach}\n"));
             for a in before {
                 body.push_str(&format!("{key}={}\n", a.value));
             }
-            checks.push((key.to_string(), attach_line()));
+            checks.push((key.to_string(), attach.clone()));
         }
         Strategy::Wrap => {
             body.insert_str(0, ENTER_SOCKET_DEPS);
@@ -257,7 +277,7 @@ fn unit_plan(
                 }
                 let mut lines = Vec::new();
                 if attach_first {
-                    lines.push(attach_line());
+                    lines.push(attach.clone());
                 }
                 for a in before {
                     let w =
@@ -288,6 +308,7 @@ fn unit_plan(
     Ok(Some(UnitPlan {
         body,
         notes,
+        warnings,
         checks,
     }))
 }
@@ -381,6 +402,7 @@ pub fn plan(
     layout: &Layout,
     version: Option<u32>,
     find_executable: FindExecutable,
+    host: HostSource<'_>,
 ) -> Plan {
     let mut p = Plan::default();
     if let Some(v) = version.filter(|v| *v >= NATIVE_SINCE) {
@@ -426,7 +448,7 @@ pub fn plan(
         if super::slice::plan(&mut p, n, u, strategy) {
             continue;
         }
-        let planned = match unit_plan(u, strategy, find_executable) {
+        let planned = match unit_plan(u, strategy, find_executable, host) {
             Ok(x) => x,
             Err(why) => {
                 p.msg(Level::Warning, format!("Skipping {n}: {why}"));
@@ -447,6 +469,9 @@ pub fn plan(
                 if let Some(x) = &planned {
                     for note in &x.notes {
                         p.msg(Level::Warning, format!("{n}: {note}"));
+                    }
+                    for w in &x.warnings {
+                        p.msg(Level::Warning, format!("{n}: {w}"));
                     }
                 }
                 if tb == body {
@@ -469,6 +494,9 @@ pub fn plan(
         if kind != Some(Kind::Instance) {
             for note in &x.notes {
                 p.msg(Level::Warning, format!("{n}: {note}"));
+            }
+            for w in &x.warnings {
+                p.msg(Level::Warning, format!("{n}: {w}"));
             }
         }
         p.files.push(GenFile {

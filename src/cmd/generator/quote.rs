@@ -133,7 +133,7 @@ fn decode_word(raw: &[u8]) -> Result<Vec<u8>, WrapError> {
 }
 
 /// Quotes a decoded word so that systemd's `Exec*=` parser gives it back unchanged.
-fn quote_word(w: &str) -> String {
+pub(super) fn quote_word(w: &str) -> String {
     let safe = !w.is_empty()
         && w.bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"/._-+,:=@%$^~{}[]".contains(&c) || c >= 0x80);

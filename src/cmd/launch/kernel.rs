@@ -163,30 +163,16 @@ impl Cgroup {
         self.fd.as_fd()
     }
 
-    /// Takes over the directory `target` chose. A created one is undone if that fails.
+    /// Takes over the directory `target` chose, its descriptor included.
     fn from_target(t: target::Target) -> Result<Cgroup, sys::Error> {
-        match t.fd().try_clone_to_owned() {
-            Ok(fd) => Ok(Cgroup {
-                path: t.path().to_path_buf(),
-                fd,
-                created: t.created(),
-                entered: t.entered(),
-            }),
-            Err(e) => {
-                let path = t.path().to_path_buf();
-                let (created, entered) = (t.created(), t.entered());
-                drop(t);
-                if created {
-                    target::remove_created(&path, entered);
-                }
-                Err(sys::Error::new(
-                    Category::Cgroup,
-                    "open cgroup",
-                    path.display().to_string(),
-                    e,
-                ))
-            }
-        }
+        let entered = t.entered();
+        let (path, fd, created) = t.into_parts();
+        Ok(Cgroup {
+            path,
+            fd,
+            created,
+            entered,
+        })
     }
 }
 

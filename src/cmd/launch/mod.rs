@@ -223,25 +223,103 @@ fn unit_mode_with<K: Kernel>(
     Err(exec(k, &cmd, setup))
 }
 
-pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
+/// `--attach UNIT`: bind the cgroup of `unit` and exit. `resolved`: the `--resolved=` values
+/// bindif-launch-generator wrote into the unit's drop-in at the last daemon-reload; then the
+/// unit's files are not read, which also keeps what systemd v262 keeps, the binding of the last
+/// reload, when a drop-in changed since. Without them (hand-written units, drop-ins of an older
+/// generator) the unit is read and evaluated here, as before.
+pub fn attach_mode(args: &Args, unit: &str, resolved: Option<&[String]>) -> Result<(), Fatal> {
     log::set_unit(unit);
+    match resolved {
+        Some(values) => attach_resolved(args, unit, values),
+        None => attach_reading_unit(args, unit),
+    }
+}
+
+/// What the attach step binds to, from the generator's `--resolved=` values: the last one that
+/// is a valid interface name, as v262 keeps the last valid `BindNetworkInterface=`. A value the
+/// running systemd expanded in the `Exec` line (`%i`) is checked here, for this instance; an
+/// empty one stands for values the generator already ignored and warned about at the reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picked<'a> {
+    pub interface: Option<&'a str>,
+    /// Values that are not valid names (empty ones excepted), to warn about as v262 does.
+    pub invalid: Vec<&'a str>,
+}
+
+pub fn pick_resolved(values: &[String]) -> Picked<'_> {
+    let mut p = Picked {
+        interface: None,
+        invalid: Vec::new(),
+    };
+    for v in values {
+        if crate::unit::ifname::valid_alternative(v) {
+            p.interface = Some(v);
+        } else if !v.is_empty() {
+            p.invalid.push(v);
+        }
+    }
+    p
+}
+
+/// The generator's form of the attach step: resolve the name, load, attach, re-check. Nothing
+/// of the unit is read, and the running systemd's version is not asked for: the generator
+/// writes this form only for systemd before v260, and reruns (dropping it) when PID 1 is
+/// re-executed as a newer one.
+fn attach_resolved(args: &Args, unit: &str, values: &[String]) -> Result<(), Fatal> {
+    let policy = Policy::merge(&args.policy, None, false);
+    let picked = pick_resolved(values);
+    for v in &picked.invalid {
+        log_at!(
+            Warning,
+            "Invalid interface name, ignoring: {}",
+            log::escape_control(v)
+        );
+    }
+    let Some(interface) = picked.interface else {
+        // The unit asked for a binding, but every value was invalid: v262 starts it unbound,
+        // fail-closed refuses. Either way nothing of ours binds it (legacy: its mirror).
+        let unbound = if policy.fail_closed {
+            log_bind!(
+                Err,
+                "No valid BindNetworkInterface= (every value was ignored, at the last daemon-reload or for this instance), refusing to start unbound"
+            );
+            Err(Fatal(exit::NETWORK))
+        } else {
+            log_bind!(
+                Notice,
+                "No valid BindNetworkInterface=, not binding the unit's sockets"
+            );
+            Ok(Setup::unbound())
+        };
+        return finish_attach(unit, unbound);
+    };
+    if target::may_be_legacy_host() && target::on_legacy_host() {
+        // Rare hosts, not worth a second form of the drop-in: whether the unit's commands run
+        // through the launcher is read from the unit, as without --resolved.
+        let cfg = read_unit(&args.root, unit)?;
+        if !runs_through_launcher(&cfg.loaded) {
+            return refuse_unwrapped_legacy(&policy, unit);
+        }
+    }
+    let which = Which::Unit {
+        unit,
+        attach_only: true,
+        prepared: true,
+    };
+    let bound = bind_in_unit(&mut Linux, unit, interface, &policy, which);
+    finish_attach(unit, bound)
+}
+
+/// The attach step reading the unit's files (no `--resolved=`).
+fn attach_reading_unit(args: &Args, unit: &str) -> Result<(), Fatal> {
     let cfg = read_unit(&args.root, unit)?;
     let policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
     if cfg.bind.interface.value.is_some()
         && target::on_legacy_host()
         && !runs_through_launcher(&cfg.loaded)
     {
-        // The mirror would be bound, and no process of the unit would ever enter it.
-        let e = sys::Error::new(
-            sys::Category::Cgroup,
-            "attach to the cgroup of",
-            unit,
-            std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
-        )
-        .with_hint("this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes unless they run through the launcher: ExecStart=/usr/lib/bindif-launch %n -- COMMAND, as bindif-launch-generator writes it");
-        fail(&policy, e.exit_status(), &bind_msg(&policy, &e))?;
-        log_timing();
-        return Ok(());
+        return refuse_unwrapped_legacy(&policy, unit);
     }
     let which = Which::Unit {
         unit,
@@ -249,6 +327,26 @@ pub fn attach_mode(args: &Args, unit: &str) -> Result<(), Fatal> {
         prepared: true,
     };
     let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, which);
+    finish_attach(unit, bound)
+}
+
+/// A legacy host, and no command of the unit runs through the launcher: the mirror would be
+/// bound, and no process of the unit would ever enter it.
+fn refuse_unwrapped_legacy(policy: &Policy, unit: &str) -> Result<(), Fatal> {
+    let e = sys::Error::new(
+        sys::Category::Cgroup,
+        "attach to the cgroup of",
+        unit,
+        std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+    )
+    .with_hint("this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes unless they run through the launcher: ExecStart=/usr/lib/bindif-launch %n -- COMMAND, as bindif-launch-generator writes it");
+    fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+    log_timing();
+    Ok(())
+}
+
+/// The end of an attach step, either form.
+fn finish_attach(unit: &str, bound: Result<Setup<Linux>, Fatal>) -> Result<(), Fatal> {
     if !matches!(&bound, Ok(Setup { bound: Some(_), .. })) {
         // Legacy hosts: what the unit's wrapped commands enter is not bound by this start
         // (fail-open): keep it, unbound, for the daemon-reload that finds the interface.

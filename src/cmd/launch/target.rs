@@ -60,6 +60,12 @@ impl Target {
         &self.path
     }
 
+    /// The path, the directory's descriptor and whether this run created it, for the caller to
+    /// keep (rather than duplicate the descriptor: two calls on every start).
+    pub fn into_parts(self) -> (PathBuf, OwnedFd, bool) {
+        (self.path, self.fd, self.created)
+    }
+
     /// Whether this run created the cgroup (then [`remove_created`] undoes it).
     pub fn created(&self) -> bool {
         self.created
@@ -108,9 +114,18 @@ fn shown(path: impl AsRef<OsStr>) -> String {
     escape_bytes(path.as_ref().as_bytes())
 }
 
+/// The host's cgroup layout, detected once per process (two `statfs`): the attach step asks
+/// it twice, and nothing this process does changes where the hierarchies are mounted.
+fn layout() -> Layout {
+    static LAYOUT: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+    LAYOUT
+        .get_or_init(|| cgroup::detect(Path::new("/")))
+        .clone()
+}
+
 fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
     let root = Path::new("/");
-    let layout = cgroup::detect(root);
+    let layout = layout();
     let pc = cgroup_path::read_proc_self_cgroup(root)
         .map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
     Ok((layout, pc))
@@ -127,7 +142,8 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<OsString, sys::Error> {
 /// a new cgroup2 mount) cannot be mapped: joining would name a cgroup outside our own, so
 /// refuse rather than guess.
 fn below_mount(mount: &Path, own: &OsStr) -> Result<OsString, sys::Error> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // One read(2) (`read_to_string` reads a /proc file in doubling chunks, from 32 bytes).
+    let mountinfo = sys::process::read_proc(Path::new("/proc/self/mountinfo")).unwrap_or_default();
     // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
     // mount's root is taken to be the hierarchy's.
     let root = cgroup_path::mount_root(&mountinfo, mount).unwrap_or_else(|| "/".into());
@@ -270,6 +286,13 @@ fn mirror_not_prepared(unit: &str, path: &OsStr) -> sys::Error {
 /// systemd uses). Unknown counts as not.
 pub fn on_legacy_host() -> bool {
     matches!(place(), Ok(Place::Legacy { .. }))
+}
+
+/// Whether this may be a legacy host, from the mounts alone (two `statfs`): `false` when a
+/// cgroup2 hierarchy is mounted where systemd mounts it, and then [`on_legacy_host`] is false
+/// too, without reading /proc. The attach step asks this first on every start.
+pub fn may_be_legacy_host() -> bool {
+    layout().cgroup2_mount().is_none()
 }
 
 /// The cgroup a wrapped command of `unit` enters on a legacy host: the mirror the unit's
