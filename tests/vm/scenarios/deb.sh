@@ -27,7 +27,8 @@ rm -f "$BINDIF"
 runner_units=/var/tmp/vmtest-runner-units   # outside the /run this scenario searches for debris
 mkdir -p $runner_units
 mv /run/systemd/system/bindif-launch-enter.* $runner_units/ 2>/dev/null
-cleanup "mv $runner_units/* /run/systemd/system/ 2>/dev/null; rmdir $runner_units; systemctl daemon-reload"
+mv /run/udev/rules.d/99-bindif-launch.rules $runner_units/ 2>/dev/null
+cleanup "mv $runner_units/*.rules /run/udev/rules.d/ 2>/dev/null; mv $runner_units/* /run/systemd/system/ 2>/dev/null; rmdir $runner_units; systemctl daemon-reload; udevadm control --reload"
 systemctl daemon-reload
 cleanup "BINDIF_LAUNCH_FORCE_REMOVE=1 dpkg --purge bindif-launch"
 vrf_add vrf-deb 98 127.0.0.1/8
@@ -54,7 +55,8 @@ evidence "dpkg -L (files): $(tr '\n' ' ' <<<"$files")"
 listed() { grep -qx "$1" <<<"$files" && [ -e "$1" ]; }
 for f in /usr/lib/bindif-launch $gen /usr/share/man/man8/bindif-launch.8.gz \
          /usr/share/man/man8/bindif-launch-generator.8.gz \
-         /usr/share/doc/bindif-launch/examples/bind-interface.conf /usr/share/doc/bindif-launch/copyright; do
+         /usr/share/doc/bindif-launch/examples/bind-interface.conf /usr/share/doc/bindif-launch/copyright \
+         /lib/udev/rules.d/99-bindif-launch.rules; do
     check "dpkg -L lists $f and it exists" listed "$f"
 done
 check "generator link resolves to /usr/lib/bindif-launch" [ "$(readlink -f "$gen")" = /usr/lib/bindif-launch ]
