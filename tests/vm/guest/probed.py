@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-# probed.py OUT: a daemon that creates new sockets all the time. Every 0.2 s it creates a TCP/IPv4
+# probed.py OUT [PERIOD]: a daemon that creates new sockets all the time. Every PERIOD seconds
+# (default 0.2) it creates a TCP/IPv4
 # and a UDP/IPv6 socket, reads the device each is bound to (getsockopt SO_BINDTODEVICE: "-" when
 # unbound, "error(ENODEV)" when the kernel cannot name it, e.g. a stale ifindex) and writes
 # "SEQ tcp4=DEV udp6=DEV" to OUT (atomically; no field holds a space). What a running unit's *new*
@@ -7,6 +8,7 @@
 import errno, os, socket, sys, time
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 out = sys.argv[1]
+period = float(sys.argv[2]) if len(sys.argv) > 2 else 0.2
 
 def dev(fam, typ):
     try:
@@ -28,4 +30,4 @@ while True:
     with open(out + ".tmp", "w") as f:
         f.write(line)
     os.rename(out + ".tmp", out)
-    time.sleep(0.2)
+    time.sleep(period)
