@@ -68,7 +68,10 @@ Options:
   --fail-open              Warn and run unbound when the binding cannot be set up
                            (default for units, as systemd v260)
   --wait=SECONDS           Wait up to SECONDS for the interface to appear
-  --verify                 After attaching, check that a new socket carries the interface
+  --verify                 After attaching, a new socket must carry the interface, or fail
+                           (by default this is checked, and a mismatch is an error that
+                           fails only a fail-closed start)
+  --no-verify              Do not check
   --resolved=IFACE         With --attach: the unit's BindNetworkInterface= as
                            bindif-launch-generator resolved it at the last daemon-reload,
                            so the unit files are not read (repeated: the last valid name
@@ -153,7 +156,9 @@ pub struct PolicyArgs {
     pub fail_closed: Option<bool>,
     /// `--wait=`: how long to wait for the interface to appear.
     pub wait: Option<Duration>,
-    pub verify: bool,
+    /// `--verify` (`Some(true)`) or `--no-verify` (`Some(false)`); `None`: the unit's key, or
+    /// the default check.
+    pub verify: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -453,7 +458,8 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
             Long("fail-closed") => a.policy.fail_closed = Some(flag(&mut p, "--fail-closed")?),
             Long("fail-open") => a.policy.fail_closed = Some(!flag(&mut p, "--fail-open")?),
             Long("wait") => a.policy.wait = Some(parse_wait(&string_value(&mut p, "--wait")?)?),
-            Long("verify") => a.policy.verify = flag(&mut p, "--verify")?,
+            Long("verify") => a.policy.verify = Some(flag(&mut p, "--verify")?),
+            Long("no-verify") => a.policy.verify = Some(!flag(&mut p, "--no-verify")?),
             Long("notify-status") => a.notify_status = flag(&mut p, "--notify-status")?,
             Long("root") => a.root = check_root(string_value(&mut p, "--root")?)?,
             Long("json") => a.json = flag(&mut p, "--json")?,
@@ -921,7 +927,7 @@ mod tests {
             }
         );
         let a = p(&["--verify", "x.service", "--", "/usr/sbin/sshd", "-D", "--"]).unwrap();
-        assert!(a.policy.verify);
+        assert_eq!(a.policy.verify, Some(true));
         assert_eq!(
             a.mode,
             Mode::Unit {

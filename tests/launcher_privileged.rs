@@ -834,10 +834,34 @@ fn verify_catches_a_program_that_undoes_the_binding() {
     let unit_dir = fs::File::open(&ucg.path).unwrap();
     let ours = bindif::sys::bpf::attached_programs(unit_dir.as_fd()).unwrap();
     assert!(ours.iter().all(|p| !p.is_ours()), "{ours:?}");
-    // Without --verify the same start goes ahead, unbound: what --verify exists to catch.
+    // Without --verify the default check (issue 18 #3) still catches it: an error naming the
+    // cause, and the fail-open start goes ahead, unbound; fail-closed refuses.
     let out = run_in(&ns, &ucg.path, "", &strs(&[BIN, &root.arg(), &ucg.name]));
     assert!(out.status.success());
     assert_eq!(report(&out)["udp4"], "-");
+    let err = stderr(&out);
+    assert!(
+        err.contains("bind-interface: Verification failed: a new socket is bound to no interface")
+            && err.contains(", ignoring"),
+        "{err}"
+    );
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--fail-closed", &ucg.name]),
+    );
+    assert_eq!(out.status.code(), Some(245), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the command must not run");
+    // --no-verify: not checked, nothing said.
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[BIN, &root.arg(), "--no-verify", &ucg.name]),
+    );
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains("Verification"), "{}", stderr(&out));
 }
 
 #[test]

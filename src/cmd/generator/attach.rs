@@ -2,7 +2,7 @@
 //! The attach step's command line (pure): what this daemon-reload resolved for a unit, passed
 //! on so the step run at every start reads no unit file, no `/proc/1/maps`, no host facts.
 //!
-//! `+/usr/lib/bindif-launch --attach %n --resolved=VALUE… [--fail-closed] [--wait=S] [--verify]`
+//! `+/usr/lib/bindif-launch --attach %n --resolved=VALUE… [--fail-closed] [--wait=S] [--verify|--no-verify]`
 //!
 //! Exactness. systemd v262 evaluates `BindNetworkInterface=` when it loads the unit, at a
 //! daemon-reload, and keeps that value until the next one; the `Exec` line of the attach step is
@@ -211,8 +211,11 @@ pub fn attach_step(u: &LoadedUnit, section: &str, ctx: &SpecifierContext<'_>) ->
         words.push("--fail-closed".into());
     }
     words.extend(wait_word(wait));
-    if bind.verify.value {
-        words.push("--verify".into());
+    // Checked by default (issue 18 #3); the unit's own yes or no goes on the line.
+    match (bind.verify.source.is_some(), bind.verify.value) {
+        (true, true) => words.push("--verify".into()),
+        (true, false) => words.push("--no-verify".into()),
+        (false, _) => {}
     }
     AttachStep {
         line: words.join(" "),
@@ -377,7 +380,7 @@ mod tests {
         let a = received(&s.line, "x@e.service", &host);
         assert_eq!(a.policy.fail_closed, Some(true));
         assert_eq!(a.policy.wait, Some(Duration::from_millis(62_500)));
-        assert!(a.policy.verify);
+        assert_eq!(a.policy.verify, Some(true));
 
         let u = unit(
             "u.service",
@@ -394,6 +397,17 @@ mod tests {
             None
         );
         assert_eq!(a.policy.wait, Some(Duration::from_millis(250)));
+        // The check the attach step makes by default, turned off by the unit.
+        let u = unit("u.service", &[(KEY_BIND, "mgmt"), (eval::KEY_VERIFY, "no")]);
+        let s = step(&u, &host);
+        assert_eq!(
+            s.line,
+            "+/usr/lib/bindif-launch --attach %n --resolved=mgmt --no-verify"
+        );
+        assert_eq!(
+            received(&s.line, "u.service", &host).policy.verify,
+            Some(false)
+        );
         // `--wait=` cannot say "infinity": that unit's step reads the unit at start.
         let u = unit(
             "u.service",

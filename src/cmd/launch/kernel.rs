@@ -97,6 +97,10 @@ pub trait Kernel {
     fn detach(&mut self, cgroup: &Self::Cgroup, prog: &Self::Prog) -> io::Result<()>;
     /// The ifindex a socket created now, in our cgroup, is bound to.
     fn probe(&mut self) -> io::Result<Option<u32>>;
+    /// Why a socket may come out unbound although our program is attached: what the host shows
+    /// of net_cls/net_prio turning cgroup2 socket matching off (status's preflight), one line
+    /// each; empty when nothing is seen.
+    fn unbound_causes(&mut self) -> Vec<String>;
     /// Moves this process out of a cgroup it created, if it entered it, and removes it (best
     /// effort; a cgroup that still holds processes stays).
     fn remove_created(&mut self, cgroup: Self::Cgroup);
@@ -278,6 +282,10 @@ impl Kernel for Linux {
 
     fn probe(&mut self) -> io::Result<Option<u32>> {
         bpf::probe_bound_ifindex()
+    }
+
+    fn unbound_causes(&mut self) -> Vec<String> {
+        crate::cmd::status::matching_off_findings()
     }
 
     fn remove_created(&mut self, cgroup: Cgroup) {

@@ -32,7 +32,24 @@ use kernel::{CgroupHandle, End, Kernel, Linux, Which};
 pub struct Policy {
     pub fail_closed: bool,
     pub wait: Duration,
-    pub verify: bool,
+    pub verify: Verify,
+}
+
+/// Whether and how the binding is checked after attaching: a socket created then, in the
+/// cgroup, must carry the interface (issue 18 #3). Catches what makes an attached binding do
+/// nothing: net_cls/net_prio on a kernel that then stops matching cgroup2 sockets, a foreign
+/// program that overrides ours, an ancestor's binding that wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// `--no-verify`, `X-BindNetworkInterface-Verify=no`.
+    Off,
+    /// The default: checked where this process is in the cgroup it bound (unit mode, the
+    /// attach step on cgroup2 hosts; not a slice's helper, not an ad hoc command started as a
+    /// child); a mismatch is logged as an error and fails a fail-closed start only; a probe
+    /// socket that cannot be made (the unit's `RestrictAddressFamilies=`) is skipped.
+    Check,
+    /// `--verify`, `X-BindNetworkInterface-Verify=yes`: always, and any failure is fatal.
+    Required,
 }
 
 impl Policy {
@@ -48,7 +65,14 @@ impl Policy {
         Policy {
             fail_closed: cli.fail_closed.or(unit_closed).unwrap_or(default_closed),
             wait: cli.wait.or(unit_wait).unwrap_or(Duration::ZERO),
-            verify: cli.verify || unit.is_some_and(|b| b.verify.value),
+            verify: match cli
+                .verify
+                .or(unit.and_then(|b| b.verify.source.as_ref().map(|_| b.verify.value)))
+            {
+                Some(true) => Verify::Required,
+                Some(false) => Verify::Off,
+                None => Verify::Check,
+            },
         }
     }
 }
@@ -456,7 +480,7 @@ const PID_BOUND_ENV: [&str; 3] = ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS"];
 /// [`PID_BOUND_ENV`]) or when `--verify` is asked for: the probe socket is made by this
 /// process, so it must be in the cgroup itself.
 fn adhoc_start(policy: &Policy, is_set: impl Fn(&str) -> bool) -> AdhocStart {
-    if policy.verify || PID_BOUND_ENV.iter().any(|v| is_set(v)) {
+    if policy.verify == Verify::Required || PID_BOUND_ENV.iter().any(|v| is_set(v)) {
         AdhocStart::Exec
     } else {
         AdhocStart::Child
@@ -797,14 +821,14 @@ fn enter_prepared<K: Kernel>(
         cgroup.path().display()
     );
     let mut ifindex = None;
-    if policy.verify {
+    if policy.verify == Verify::Required {
         let Some(i) = resolve(k, interface, policy)? else {
             return Ok(Setup {
                 cgroup: Some(cgroup),
                 bound: None,
             });
         };
-        verify(k, interface, i)?;
+        verify(k, policy, interface, i)?;
         timing::mark("verify");
         ifindex = Some(i);
     }
@@ -918,13 +942,19 @@ fn attach<K: Kernel>(
         "Attached program binding to '{interface}' (ifindex {ifindex}) on {}",
         cgroup.path().display()
     );
-    if policy.verify {
+    let checked = match policy.verify {
+        Verify::Required => true,
+        // Only a socket of a process in the cgroup tells anything about it.
+        Verify::Check => cgroup.entered(),
+        Verify::Off => false,
+    };
+    if checked {
         let expected = if effective == ifindex {
             format!("'{interface}' (ifindex {ifindex})")
         } else {
             format!("the winning ancestor's ifindex {effective}")
         };
-        if let Err(fatal) = verify(k, &expected, effective) {
+        if let Err(fatal) = verify(k, policy, &expected, effective) {
             // The start fails: a program left behind would bind the unit's next start before
             // it attaches its own, and `status` would show a binding that is not running.
             detach_again(k, cgroup, prog);
@@ -1003,23 +1033,56 @@ fn check_nesting<K: Kernel>(
     }
 }
 
-/// The probe: a socket created now, in our cgroup, must carry the interface. Catches
-/// net_cls/net_prio interference and foreign programs that undo the binding. Always fatal:
-/// asking for verification means not running unverified.
-fn verify<K: Kernel>(k: &mut K, expected: &str, ifindex: u32) -> Result<(), Fatal> {
-    match k.probe() {
-        Ok(Some(i)) if i == ifindex => Ok(()),
-        Ok(got) => {
-            log_bind!(
-                Err,
-                "Verification failed: a new socket is bound to {}, expected {expected}",
-                got.map_or("no interface".to_string(), |i| format!("ifindex {i}"))
-            );
-            Err(Fatal(exit::BPF))
+/// The probe: a socket created now, in our cgroup, must carry the interface (see [`Verify`]).
+/// A mismatch names its likely cause. Fatal when verification was asked for (`Required`:
+/// not running unverified) or the start is fail-closed; otherwise an error, and the start goes
+/// on with the binding attached (it does no harm, and `status` shows it).
+fn verify<K: Kernel>(
+    k: &mut K,
+    policy: &Policy,
+    expected: &str,
+    ifindex: u32,
+) -> Result<(), Fatal> {
+    let fatal = policy.verify == Verify::Required || policy.fail_closed;
+    let got = match k.probe() {
+        Ok(got) => got,
+        Err(e) if policy.verify == Verify::Required => {
+            log_bind!(Err, "Failed to create probe socket: {}", sys::strerror(&e));
+            return Err(Fatal(exit::BPF));
         }
         Err(e) => {
-            log_bind!(Err, "Failed to create probe socket: {}", sys::strerror(&e));
-            Err(Fatal(exit::BPF))
+            // The unit's RestrictAddressFamilies= or syscall filter: nothing to check with.
+            log_bind!(
+                Debug,
+                "Failed to create probe socket, not verifying: {}",
+                sys::strerror(&e)
+            );
+            return Ok(());
         }
+    };
+    if got == Some(ifindex) {
+        return Ok(());
+    }
+    let cause = match got {
+        None => {
+            let why = k.unbound_causes();
+            if why.is_empty() {
+                "the kernel ran no binding program for it (cgroup2 socket matching off: see bindif-launch status)".to_string()
+            } else {
+                why.join("; ")
+            }
+        }
+        Some(_) => "another program binds new sockets after ours: a foreign program on this cgroup or an ancestor's (bindif-launch identify -v names it)".to_string(),
+    };
+    let msg = format!(
+        "Verification failed: a new socket is bound to {}, expected {expected}: {cause}",
+        got.map_or("no interface".to_string(), |i| format!("ifindex {i}"))
+    );
+    if fatal {
+        log_bind!(Err, "{msg}");
+        Err(Fatal(exit::BPF))
+    } else {
+        log_bind!(Err, "{msg}, ignoring");
+        Ok(())
     }
 }

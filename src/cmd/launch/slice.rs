@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::kernel::{Kernel, Linux, Which};
-use super::{bind_unit, log_timing, read_unit, Fatal, Policy};
+use super::{bind_unit, log_timing, read_unit, Fatal, Policy, Verify};
 use crate::cli::Args;
 use crate::host::cg_escape;
 use crate::unit::name::{self, Kind};
@@ -94,15 +94,15 @@ pub(super) fn slice_mode_with<K: Kernel>(
     })?;
     let cfg = read_unit(&args.root, slice)?;
     let mut policy = Policy::merge(&args.policy, Some(&cfg.bind), false);
-    if policy.verify {
+    if policy.verify == Verify::Required {
         // The probe socket would be created in the helper unit's cgroup, outside the slice:
         // it would test nothing about the slice.
         log_bind!(
             Notice,
             "Verification is not available for slices, not verifying"
         );
-        policy.verify = false;
     }
+    policy.verify = Verify::Off;
     let which = Which::Slice {
         slice,
         path: &path,

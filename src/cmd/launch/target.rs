@@ -87,6 +87,16 @@ impl Target {
         })
     }
 
+    /// [`Target::open`] of a cgroup this process is not in (a slice's, bound by its helper; a
+    /// legacy host's mirror, prepared by the attach step for the unit's wrapped commands): a
+    /// probe socket made here would tell nothing about it.
+    fn open_outside(path: PathBuf) -> Result<Target, sys::Error> {
+        Target::open(path).map(|t| Target {
+            entered: false,
+            ..t
+        })
+    }
+
     /// [`Target::open`] of a cgroup this run created (and entered, if `entered`); undone if it
     /// cannot be opened.
     fn open_created(path: PathBuf, entered: bool) -> Result<Target, sys::Error> {
@@ -473,7 +483,7 @@ pub fn for_slice(
         .with_hint(e.to_string())
     })?;
     create_below(&mount, &dir)?;
-    Target::open(dir)
+    Target::open_outside(dir)
 }
 
 /// Creates the directories from below `mount` down to `dir` that do not exist yet; `mount`
@@ -636,7 +646,7 @@ fn prepare_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
         )
     })?;
     remove_leftovers(mount, &dir);
-    Target::open(dir)
+    Target::open_outside(dir)
 }
 
 /// Removes the mirrors that exited earlier runs left behind: only marked ones, and none whose

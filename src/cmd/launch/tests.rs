@@ -266,6 +266,11 @@ impl Kernel for Fake {
         self.probe.map_err(os_err)
     }
 
+    fn unbound_causes(&mut self) -> Vec<String> {
+        self.calls.push("unbound_causes");
+        vec!["net_cls in use".to_string()]
+    }
+
     fn remove_created(&mut self, cgroup: FakeCgroup) {
         self.calls.push("remove_created");
         assert!(cgroup.created, "removing a cgroup this run did not create");
@@ -325,7 +330,7 @@ fn policy(fail_closed: bool) -> Policy {
     Policy {
         fail_closed,
         wait: Duration::ZERO,
-        verify: false,
+        verify: Verify::Check,
     }
 }
 
@@ -522,7 +527,14 @@ fn recheck_lookup_error_keeps_the_binding() {
 
 fn verifying(closed: bool) -> Policy {
     Policy {
-        verify: true,
+        verify: Verify::Required,
+        ..policy(closed)
+    }
+}
+
+fn not_verifying(closed: bool) -> Policy {
+    Policy {
+        verify: Verify::Off,
         ..policy(closed)
     }
 }
@@ -535,10 +547,61 @@ fn verify_match_binds() {
 }
 
 #[test]
-fn verify_is_skipped_unless_asked() {
+fn verify_is_skipped_when_turned_off() {
     let mut k = Fake::new();
     k.probe = Ok(None);
+    assert!(bound(
+        &run_bind(&mut k, &not_verifying(true), unit()).unwrap()
+    ));
+    assert!(!k.ran("probe"));
+}
+
+// --- the default check (issue 18 #3) -------------------------------------------------------------
+
+#[test]
+fn the_default_check_probes_and_passes() {
+    let mut k = Fake::new();
+    assert!(bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+    assert!(k.ran("probe"));
+    assert!(!k.ran("unbound_causes"));
+}
+
+#[test]
+fn the_default_check_fails_only_a_fail_closed_start() {
+    for probe in [Ok(None), Ok(Some(IFINDEX + 1))] {
+        // Fail-open: an error, and the start goes on with the binding attached.
+        let mut k = Fake::new();
+        k.probe = probe;
+        assert!(bound(&run_bind(&mut k, &policy(false), unit()).unwrap()));
+        assert!(!k.ran("detach"));
+        assert_eq!(k.attached, [101]);
+        // An unbound socket asks the host why (net_cls/net_prio); another ifindex does not.
+        assert_eq!(k.ran("unbound_causes"), probe == Ok(None));
+        // Fail-closed: 245, nothing left attached.
+        let mut k = Fake::new();
+        k.probe = probe;
+        assert_eq!(run_bind(&mut k, &policy(true), unit()).err(), Some(245));
+        assert!(k.ran("detach"));
+        k.assert_clean();
+    }
+}
+
+#[test]
+fn the_default_check_skips_a_probe_it_cannot_make() {
+    // RestrictAddressFamilies= of the unit: no socket to check with, even fail-closed.
+    let mut k = Fake::new();
+    k.probe = Err(libc::EAFNOSUPPORT);
     assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    assert_eq!(k.attached, [101]);
+}
+
+#[test]
+fn the_default_check_needs_this_process_in_the_cgroup() {
+    // An ad hoc command started as a child: this process is outside the cgroup it bound.
+    let mut k = Fake::creating();
+    k.probe = Ok(None);
+    let child = Which::AdHoc { enter: false };
+    assert!(bound(&run_bind(&mut k, &policy(true), child).unwrap()));
     assert!(!k.ran("probe"));
 }
 
@@ -628,6 +691,8 @@ fn a_bound_slice_above_a_unit_wins_without_failing_it() {
     for closed in [false, true] {
         let mut k = Fake::new();
         k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+        // What the kernel does: the slice's program runs last.
+        k.probe = Ok(Some(1));
         let s = run_bind(&mut k, &policy(closed), unit()).unwrap();
         assert!(bound(&s));
         assert_eq!(k.attached, [101]);
@@ -911,16 +976,21 @@ fn policy_defaults_per_mode_and_the_command_line_wins() {
     let cli = PolicyArgs {
         fail_closed: Some(false),
         wait: Some(std::time::Duration::from_millis(1500)),
-        verify: true,
+        verify: Some(true),
     };
     assert_eq!(
         Policy::merge(&cli, None, true),
         Policy {
             fail_closed: false,
             wait: Duration::from_millis(1500),
-            verify: true,
+            verify: Verify::Required,
         }
     );
+    let off = PolicyArgs {
+        verify: Some(false),
+        ..PolicyArgs::default()
+    };
+    assert_eq!(Policy::merge(&off, None, false).verify, Verify::Off);
 }
 
 // --- legacy hosts: a wrapped command enters what the attach step prepared ----------------------

@@ -14,6 +14,16 @@
 //! `prometheus` (the textfile collector's format), `args` (`UNIT` patterns),
 //! `error` (why status could not report); this file runs them in order.
 
+/// The host-wide preflight's findings about net_cls/net_prio turning cgroup2 socket matching
+/// off, one line each (for the launcher's verification, which names the cause of a socket
+/// that came out unbound).
+pub fn matching_off_findings() -> Vec<String> {
+    gather::host_preflight(&gather::Options::new(&[], false, false))
+        .iter()
+        .map(preflight::Finding::line)
+        .collect()
+}
+
 mod args;
 mod error;
 mod facts;
