@@ -186,6 +186,14 @@ fn main() {
         ));
     }
 
+    // Issue 18 #3: the check the attach step makes by default (one probe socket), measured as
+    // the generated step with and without it, interleaved.
+    let no_verify_idx = variants.len();
+    variants.push(Variant::new(
+        "attach step as generated, `--no-verify`",
+        &[l, "--attach", &unit, &resolved_arg, "--no-verify"],
+    ));
+
     // Each must succeed, and unit mode must have bound the unit's cgroup.
     for v in &variants {
         let rc = launch(v, -1);
@@ -330,6 +338,23 @@ fn main() {
         ),
         "≤ 1.10×",
         pr.median <= 1.10,
+    );
+    let per_round: Vec<f64> = samples[generated]
+        .iter()
+        .zip(&samples[no_verify_idx])
+        .map(|(a, b)| a / b)
+        .collect();
+    let vr = Stats::of(&per_round);
+    target(
+        "issue 18: the default check costs ≤ 5% of the attach step (median of interleaved pairs, with ÷ without)",
+        &format!(
+            "{:+.1}% ({} with, {} without)",
+            (vr.median - 1.0) * 100.0,
+            fmt_ns(stats[generated].median),
+            fmt_ns(stats[no_verify_idx].median)
+        ),
+        "≤ 5%",
+        vr.median <= 1.05,
     );
 
     // Ad hoc mode as it was before issue 17 and still is where the command must keep the
