@@ -57,7 +57,7 @@ st=$(systemctl show -p ExecMainStatus --value npc.service)
 [ "$st" != 0 ] || st=$(journal_of npc.service | sed -n 's/.*status=\([0-9]*\).*/\1/p' | tail -1)
 evidence "np.service: listener ${dev:-unbound}; check: ${err:-no error}"
 evidence "npc.service (fail-closed): $(systemctl is-active npc.service), status ${st:-0}; listener $(tcp_dev 9977)"
-findings=$("$BINDIF" status 2>&1 | grep -F net-cls-prio | head -2)
+findings=$("$BINDIF" status --json 2>/dev/null | grep -o '"check": *"net-cls-prio"' | head -1)
 evidence "status: ${findings:-no net-cls-prio finding}"
 if [ "$off" -gt 0 ]; then
     check "no fix: the check logs an error naming net_cls/net_prio" bash -c 'grep -q "net_cls\|net_prio" <<<"$1"' _ "$err"
