@@ -82,6 +82,19 @@ pub fn open_cgroup_dir_at(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<Ow
     open_at(parent, name, libc::O_DIRECTORY)
 }
 
+/// The pids in the `cgroup.procs` of the cgroup open at `dir` (none when it cannot be read: the
+/// cgroup vanished).
+pub fn procs_at(dir: BorrowedFd<'_>) -> Vec<u32> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read =
+        open_file_at(dir, OsStr::new("cgroup.procs")).and_then(|mut f| f.read_to_string(&mut text));
+    match read {
+        Ok(_) => text.lines().filter_map(|l| l.trim().parse().ok()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Opens the file `name` (e.g. `cgroup.procs`) of the directory `dir` for reading.
 pub fn open_file_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<fs::File> {
     open_at(dir, name, 0).map(fs::File::from)

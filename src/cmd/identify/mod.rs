@@ -26,7 +26,7 @@ mod model;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -380,17 +380,6 @@ fn walk_at(
     Ok(())
 }
 
-/// The pids in the `cgroup.procs` of the cgroup open at `dir` (none when it vanished).
-fn procs(dir: BorrowedFd<'_>) -> Vec<u32> {
-    let mut text = String::new();
-    let read = sys::cgroup::open_file_at(dir, OsStr::new("cgroup.procs"))
-        .and_then(|mut f| f.read_to_string(&mut text));
-    match read {
-        Ok(_) => text.lines().filter_map(|l| l.trim().parse().ok()).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
 /// `pids IFACE`: the processes whose new sockets are bound to IFACE, one `PID  NAME` line each,
 /// in cgroup order (the cgroup path after them with `--verbose`).
 pub fn pids(env: &Env, words: &[String], verbose: bool, out: &mut dyn Write) -> i32 {
@@ -420,7 +409,7 @@ pub fn pids(env: &Env, words: &[String], verbose: bool, out: &mut dyn Write) -> 
     let ours = env.net_ns(None);
     let mut text = String::new();
     let mut add = |rel: &Path, dir: BorrowedFd<'_>| {
-        for pid in procs(dir) {
+        for pid in sys::cgroup::procs_at(dir) {
             if matches!((env.net_ns(Some(pid)), ours), (Some(t), Some(o)) if t != o) {
                 continue;
             }

@@ -5,11 +5,11 @@
 //! [`super::judge`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::ops::Range;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -202,7 +202,7 @@ fn visit(
             Err(e) => return Err(cgroup_error(query, h, &rel, e)),
         }
     }
-    let pids = read_pids(fd.as_fd());
+    let pids = sys::cgroup::procs_at(fd.as_fd());
     let mut children = match sys::cgroup::subdirectories(fd.as_fd()) {
         Ok(c) => c,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
@@ -220,17 +220,6 @@ fn visit(
         rel,
         children: children.into_iter(),
     }))
-}
-
-/// The pids in a cgroup's `cgroup.procs` (none when it cannot be read: the cgroup vanished).
-fn read_pids(dir: BorrowedFd<'_>) -> Vec<u32> {
-    let mut text = String::new();
-    let read = sys::cgroup::open_file_at(dir, OsStr::new("cgroup.procs"))
-        .and_then(|mut f| f.read_to_string(&mut text));
-    match read {
-        Ok(_) => text.lines().filter_map(|l| l.trim().parse().ok()).collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// Reads units' `BindNetworkInterface=`, sharing one catalog across units.
