@@ -172,6 +172,21 @@ pub struct Args {
     pub timing: bool,
 }
 
+impl Args {
+    /// `mode` with every option at its default (no policy, root `/`, no output flags).
+    fn with_mode(mode: Mode) -> Args {
+        Args {
+            mode,
+            policy: PolicyArgs::default(),
+            notify_status: false,
+            root: PathBuf::from("/"),
+            json: false,
+            debug: false,
+            timing: false,
+        }
+    }
+}
+
 /// A command line that cannot be run; `Display` is the message, printed after the program name
 /// before exiting with `exit::INVALIDARGUMENT`. One variant per rule broken, so a caller (or a
 /// test) can tell the cases apart without matching on the text.
@@ -414,15 +429,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
         return parse_identify(&argv[1..], pids);
     }
     let mut p = lexopt::Parser::from_args(argv);
-    let mut a = Args {
-        mode: Mode::Help,
-        policy: PolicyArgs::default(),
-        notify_status: false,
-        root: PathBuf::from("/"),
-        json: false,
-        debug: false,
-        timing: false,
-    };
+    let mut a = Args::with_mode(Mode::Help);
     let mut w = Words::default();
     loop {
         if take_double_dash(&mut p) {
@@ -756,15 +763,7 @@ fn parse_adopt(argv: &[OsString]) -> Result<Args, UsageError> {
             other => return Err(lexopt_error(other.unexpected())),
         }
     }
-    Ok(Args {
-        mode: Mode::Adopt(o),
-        policy: PolicyArgs::default(),
-        notify_status: false,
-        root: PathBuf::from("/"),
-        json: false,
-        debug: false,
-        timing: false,
-    })
+    Ok(Args::with_mode(Mode::Adopt(o)))
 }
 
 /// `identify [-v|--verbose] [PID]` and `pids [-v|--verbose] IFACE`: the options after the
@@ -791,19 +790,11 @@ fn parse_identify(argv: &[OsString], pids: bool) -> Result<Args, UsageError> {
             other => return Err(lexopt_error(other.unexpected())),
         }
     }
-    Ok(Args {
-        mode: if pids {
-            Mode::Pids { words, verbose }
-        } else {
-            Mode::Identify { words, verbose }
-        },
-        policy: PolicyArgs::default(),
-        notify_status: false,
-        root: PathBuf::from("/"),
-        json: false,
-        debug: false,
-        timing: false,
-    })
+    Ok(Args::with_mode(if pids {
+        Mode::Pids { words, verbose }
+    } else {
+        Mode::Identify { words, verbose }
+    }))
 }
 
 /// A unit name from the command line: UTF-8 and free of control characters.
