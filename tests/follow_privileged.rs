@@ -11,69 +11,16 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 use bindif::cmd::follow;
 use bindif::cmd::generator::reconcile::Wanted;
 use bindif::log::Level;
 use bindif::program::Origin;
 use bindif::sys::{self, bpf};
-use common::{require_privileges, run, TestCgroup};
-
-/// A veth pair in the host's namespace, deleted on drop.
-struct Veth {
-    a: String,
-    b: String,
-}
-
-impl Veth {
-    fn create(tag: &str) -> Veth {
-        let n = std::process::id() % 100_000;
-        let v = Veth {
-            a: format!("fl{tag}{n}"),
-            b: format!("fp{tag}{n}"),
-        };
-        v.add();
-        v
-    }
-
-    fn add(&self) {
-        run(
-            "ip",
-            &[
-                "link", "add", &self.a, "type", "veth", "peer", "name", &self.b,
-            ],
-        );
-    }
-
-    fn delete(&self) {
-        run("ip", &["link", "del", &self.a]);
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.a])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn ifindex(name: &str) -> u32 {
-    sys::netlink::resolve_ifindex(name)
-        .unwrap()
-        .unwrap_or_else(|| panic!("{name} has no ifindex"))
-}
-
-fn mkdir(root: &Path, rel: &str) -> PathBuf {
-    let p = root.join(rel);
-    fs::create_dir_all(&p).unwrap();
-    p
-}
+use common::{ifindex, mkdir_below as mkdir, require_privileges, run, HostVeth, TestCgroup};
 
 fn attach(cg: &Path, ifindex: u32) {
     let dir = sys::cgroup::open_cgroup_dir(cg).unwrap();
@@ -94,8 +41,8 @@ fn bound(cg: &Path) -> Vec<u32> {
 #[test]
 fn a_recreated_interface_rebinds_the_units_that_follow_it() {
     require_privileges();
-    let veth = Veth::create("a");
-    let other = Veth::create("b");
+    let veth = HostVeth::create("fla", "fpa");
+    let other = HostVeth::create("flb", "fpb");
     let iface = veth.a.as_str();
     let old = ifindex(iface);
     let t = TestCgroup::new();
@@ -196,7 +143,7 @@ fn the_follow_command_runs_end_to_end() {
     require_privileges();
     // The binary's own command line and exit status. PID 1 is not systemd here: the cgroups the
     // walk finds name no unit installed on this host, so nothing is touched and it succeeds.
-    let veth = Veth::create("c");
+    let veth = HostVeth::create("flc", "fpc");
     for (flag, want) in [("--follow", 0), ("--follow-gone", 0)] {
         let out = Command::new(env!("CARGO_BIN_EXE_bindif-launch"))
             .args([flag, &veth.a])

@@ -10,66 +10,14 @@ mod common;
 use std::collections::HashMap;
 use std::fs;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 
 use bindif::cmd::generator::reconcile::{self, Occasion, Resolver, Tally, Wanted};
 use bindif::log::Level;
 use bindif::program::Origin;
 use bindif::sys::{self, bpf};
-use common::{require_privileges, run, TestCgroup};
-
-/// A veth pair in the host's namespace, deleted on drop.
-struct Veth {
-    a: String,
-    b: String,
-}
-
-impl Veth {
-    fn new() -> Veth {
-        let tag = std::process::id() % 100_000;
-        let v = Veth {
-            a: format!("rca{tag}"),
-            b: format!("rcb{tag}"),
-        };
-        run(
-            "ip",
-            &["link", "add", &v.a, "type", "veth", "peer", "name", &v.b],
-        );
-        v
-    }
-
-    fn recreate(&self) {
-        run("ip", &["link", "del", &self.a]);
-        run(
-            "ip",
-            &[
-                "link", "add", &self.a, "type", "veth", "peer", "name", &self.b,
-            ],
-        );
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.a])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn ifindex(name: &str) -> u32 {
-    sys::netlink::resolve_ifindex(name)
-        .unwrap()
-        .unwrap_or_else(|| panic!("{name} has no ifindex"))
-}
-
-fn mkdir(root: &Path, rel: &str) -> PathBuf {
-    let p = root.join(rel);
-    fs::create_dir_all(&p).unwrap();
-    p
-}
+use common::{ifindex, mkdir_below as mkdir, require_privileges, run, HostVeth, TestCgroup};
 
 /// Attaches one of our programs (`origin`) for `ifindex` to `cg`.
 fn attach(cg: &Path, ifindex: u32, origin: Origin) {
@@ -137,7 +85,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn reload_follows_configuration_and_interfaces() {
     require_privileges();
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let veth = Veth::new();
+    let veth = HostVeth::create("rca", "rcb");
     let (a, b) = (veth.a.as_str(), veth.b.as_str());
     let (ia, ib) = (ifindex(a), ifindex(b));
     let t = TestCgroup::new();

@@ -93,6 +93,67 @@ pub fn run(cmd: &str, args: &[&str]) {
     );
 }
 
+/// A veth pair in the host's own network namespace (what PID 1 resolves names in), named
+/// `{a}{pid}`/`{b}{pid}` so that concurrent test binaries do not collide; deleted on drop.
+pub struct HostVeth {
+    pub a: String,
+    pub b: String,
+}
+
+impl HostVeth {
+    pub fn create(a: &str, b: &str) -> HostVeth {
+        let n = std::process::id() % 100_000;
+        let v = HostVeth {
+            a: format!("{a}{n}"),
+            b: format!("{b}{n}"),
+        };
+        v.add();
+        v
+    }
+
+    pub fn add(&self) {
+        run(
+            "ip",
+            &[
+                "link", "add", &self.a, "type", "veth", "peer", "name", &self.b,
+            ],
+        );
+    }
+
+    pub fn delete(&self) {
+        run("ip", &["link", "del", &self.a]);
+    }
+
+    /// Deleted and created again: the same names, new ifindexes.
+    pub fn recreate(&self) {
+        self.delete();
+        self.add();
+    }
+}
+
+impl Drop for HostVeth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.a])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The ifindex of `name` in this network namespace; panics when it has none.
+pub fn ifindex(name: &str) -> u32 {
+    bindif::sys::netlink::resolve_ifindex(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{name} has no ifindex"))
+}
+
+/// Creates `root/rel` (and its parents) and returns it.
+pub fn mkdir_below(root: &Path, rel: &str) -> PathBuf {
+    let p = root.join(rel);
+    fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+    p
+}
+
 /// A network namespace holding the veth pair bt0/bt1 (bt0 with a long altname), both up.
 pub struct NetNs {
     pub name: String,
