@@ -169,7 +169,7 @@ pub fn follow(
 ) -> reconcile::Tally {
     let mut resolver = Resolver::default();
     let mut total = reconcile::Tally::default();
-    match resolver.lookup(interface) {
+    match resolver.resolve(interface) {
         Ok(Some(_)) => {}
         Ok(None) => {
             // Gone again before we looked: its remove event says so.

@@ -271,11 +271,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// The interface's ifindex now (`None`: it does not exist), looked up once per run.
-    pub fn lookup(&mut self, interface: &str) -> &io::Result<Option<u32>> {
-        self.resolve(interface)
-    }
-
-    fn resolve(&mut self, interface: &str) -> &io::Result<Option<u32>> {
+    pub fn resolve(&mut self, interface: &str) -> &io::Result<Option<u32>> {
         self.cache
             .entry(interface.to_string())
             .or_insert_with(|| sys::netlink::resolve_ifindex(interface))
