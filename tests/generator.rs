@@ -1153,3 +1153,94 @@ fn legacy_names_each_unit_it_cannot_bind_once() {
         .collect();
     assert_eq!(units, ["hidden.service", "tmpfs.service"], "{warnings:#?}");
 }
+
+/// Issue 15: on a legacy host, systemd itself reads the generated `BindToDevice=` of a socket
+/// unit (its listeners are PID 1's there) and adds the device dependency the man pages
+/// describe; a unit's own `BindToDevice=` is kept, `lo` gets no device, and a later reset wins.
+#[test]
+fn systemd_binds_legacy_listeners_to_the_device() {
+    if !have_systemd_analyze() {
+        eprintln!("systemd-analyze not installed: skipping the cross-check");
+        return;
+    }
+    let (root, _) = run_case(&fixtures().join("socket-legacy"));
+    let mut failures = Vec::new();
+    let device = |i: &str| format!("sys-subsystem-net-devices-{i}.device");
+    // (unit, lines the dump must hold, lines it must not)
+    let table: Vec<(&str, Vec<String>, Vec<String>)> = vec![
+        (
+            "plain.socket",
+            vec![
+                "BindToDevice: mgmt".into(),
+                format!("BindsTo: {}", device("mgmt")),
+                format!("After: {}", device("mgmt")),
+            ],
+            vec![],
+        ),
+        (
+            "vrf@blue.socket",
+            vec!["BindToDevice: vrf-blue".into()],
+            vec![],
+        ),
+        (
+            "hookvrf@red.socket",
+            vec!["BindToDevice: vrf-red".into()],
+            vec![],
+        ),
+        (
+            "own.socket",
+            vec!["BindToDevice: eth1".into()],
+            vec!["BindToDevice: mgmt".into()],
+        ),
+        (
+            "loop.socket",
+            vec!["BindToDevice: lo".into()],
+            vec![format!("BindsTo: {}", device("lo"))],
+        ),
+        // Reset after the drop-in; the ifindex after that is ignored, as the generator assumes.
+        (
+            "undone.socket",
+            vec![],
+            vec!["BindToDevice: mgmt".into(), "BindToDevice: 7".into()],
+        ),
+        ("reset.socket", vec![], vec!["BindToDevice: mgmt".into()]),
+    ];
+    for (unit, want, not) in table {
+        let got = systemd_dump(&root, unit);
+        for w in want.iter().filter(|w| !got.contains(w)) {
+            failures.push(format!("{unit}: no {w:?} in {got:#?}"));
+        }
+        for n in not.iter().filter(|n| got.contains(n)) {
+            failures.push(format!("{unit}: {n:?} in {got:#?}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 15: each socket unit whose listeners cannot be bound on a legacy host is named once,
+/// its instances that can be bound not at all.
+#[test]
+fn legacy_names_each_socket_it_cannot_bind_once() {
+    let (root, out) = run_case(&fixtures().join("socket-legacy"));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut units: Vec<&str> = out
+        .plan
+        .messages
+        .iter()
+        .filter(|m| m.level == bindif::log::Level::Warning)
+        .map(|m| m.text.as_str())
+        .filter(|t| t.contains("listeners cannot be bound"))
+        .map(|t| {
+            let t = t.strip_prefix("Skipping ").unwrap_or(t);
+            t.split(':').next().unwrap()
+        })
+        .collect();
+    units.sort_unstable();
+    assert_eq!(
+        units,
+        ["altname.socket", "hookvrf@.socket", "vrf@.socket"],
+        "{:#?}",
+        out.plan.messages
+    );
+}

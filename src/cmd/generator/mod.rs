@@ -57,6 +57,7 @@ mod plan;
 mod quote;
 pub mod reconcile;
 mod slice;
+mod socket;
 mod units;
 mod verify;
 mod write;
