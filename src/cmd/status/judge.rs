@@ -261,7 +261,7 @@ pub fn assess(facts: CgroupFacts, links: &Links) -> CgroupReport {
         notes.push(unbound_note(w, index, facts.hierarchy.is_some()));
     }
     if state == State::Inactive && want.is_some() {
-        notes.push("the unit has no cgroup (not running)".to_string());
+        notes.push(no_cgroup_note(facts.unit.as_deref()));
     }
     let findings = findings(&facts, &programs, links);
     CgroupReport {
@@ -375,6 +375,20 @@ fn judge_ours(
             ));
             State::Renamed
         }
+    }
+}
+
+/// Why a named unit has no cgroup. A socket unit's listeners are PID 1's, not the unit's: on a
+/// legacy host a socket unit that runs no command has no cgroup of ours while it listens, and its
+/// listeners carry the generated `BindToDevice=`, which no cgroup shows.
+fn no_cgroup_note(unit: Option<&str>) -> String {
+    match unit.filter(|u| u.ends_with(".socket")) {
+        Some(u) => format!(
+            "the unit has no cgroup: it is not running, or it runs no command of its own; its \
+             listeners are PID 1's, bound on a legacy host by the generated BindToDevice= \
+             ('systemctl show -p BindToDevice {u}'), which status does not check"
+        ),
+        None => "the unit has no cgroup (not running)".to_string(),
     }
 }
 
@@ -518,6 +532,32 @@ mod tests {
     use super::*;
     use crate::sys::diag;
     use std::path::PathBuf;
+
+    /// Issue 15: a named socket unit without a cgroup is not called "not running" outright: on
+    /// a legacy host PID 1 holds its listeners, bound by BindToDevice=, which status cannot see.
+    #[test]
+    fn socket_without_cgroup_is_not_said_to_be_stopped() {
+        let l = links();
+        for (unit, socket) in [("web.socket", true), ("web.service", false)] {
+            let mut f = facts("", vec![], iface("mgmt"));
+            f.hierarchy = None;
+            f.named = true;
+            f.unit = Some(unit.into());
+            let r = assess(f, &l);
+            assert_eq!(states(&r), (State::Inactive, vec![], false), "{unit}");
+            assert_eq!(r.notes.len(), 1, "{unit}: {:?}", r.notes);
+            assert_eq!(
+                r.notes[0].contains("systemctl show -p BindToDevice web.socket"),
+                socket,
+                "{unit}: {}",
+                r.notes[0]
+            );
+            assert_eq!(
+                r.notes[0] == "the unit has no cgroup (not running)",
+                !socket
+            );
+        }
+    }
 
     /// Issue 16: a unit the generator did not reach is a problem of its own, whatever its cgroup
     /// shows, and the note names the missing drop-in.
