@@ -17,6 +17,7 @@ mod common;
 
 use std::fs;
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::process::Command;
 
 use bindif::program::Insn;
@@ -61,6 +62,17 @@ fn helper_act() {
                 }
             }
             r.insert("made".into(), "yes".into());
+        }
+        "adhoc" => {
+            // An ad hoc run's child of BINDIF_PARENT, with our program: what a command that
+            // moved in and ran in place leaves once it exits.
+            let parent = std::env::var("BINDIF_PARENT").unwrap();
+            let child = sys::cgroup::create_adhoc_child(Path::new(&parent)).unwrap();
+            assert!(child.unmarked.is_none());
+            let fd = sys::cgroup::open_cgroup_dir(&child.dir).unwrap();
+            let ours = bpf::load_bind_program(1).unwrap();
+            bpf::attach(fd.as_fd(), ours.as_fd()).unwrap();
+            r.insert("adhoc".into(), child.dir.display().to_string());
         }
         "unforeign" => {
             let fd = sys::cgroup::open_cgroup_dir(&mount.join(&FOREIGN[1..])).unwrap();
@@ -278,5 +290,83 @@ umount "$M"
     // Seen from the host: the unmarked cgroup is still there, untouched, the mirrors are not.
     assert!(cg.path.join("vrf/mgmt").is_dir());
     assert!(!cg.path.join("system.slice").exists());
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// Unified and hybrid hosts have no mirrors: what can be left of ours in systemd's hierarchy are
+/// ad hoc children. The one whose maker exited goes, with its program; the one a process is in
+/// stays; a `bindif-launch-*` directory without our marker and a marked directory of another
+/// name (nothing the ad hoc mode makes) are not touched. Nothing is mounted or unmounted.
+#[test]
+fn on_a_unified_host_only_exited_adhoc_children_go() {
+    require_privileges();
+    let cg = TestCgroup::new();
+    let root = tempdir("leftovers-unified");
+    let script = r#"
+set -u
+H=$ROOT/sys/fs/cgroup
+act() { echo go | BINDIF_TEST_ROLE=act BINDIF_MOUNT=$H BINDIF_PARENT=${2:-} BINDIF_ACTION=$1 \
+    "$TESTBIN" --exact helper_act --nocapture --test-threads=1 -q | sed -n 's/^BINDIF-RESULT adhoc=//p'; }
+mkdir -p "$H" && mount -t cgroup2 cgroup2 "$H" || exit 90
+mkdir -p "$H/user.slice/session-1.scope" "$H/user.slice/bindif-launch-1" || exit 91
+exited=$(act adhoc "$H/user.slice/session-1.scope")
+busy=$(act adhoc "$H/user.slice/session-1.scope")
+[ -d "$exited" ] && [ -d "$busy" ] && [ "$exited" != "$busy" ] || exit 92
+echo go | BINDIF_TEST_ROLE=act BINDIF_MOUNT=$H BINDIF_ACTION=make \
+    "$TESTBIN" --exact helper_act --nocapture --test-threads=1 -q >/dev/null || exit 93
+sleep 600 & pid=$!
+trap 'kill $pid 2>/dev/null' EXIT
+echo $pid > "$busy/cgroup.procs" || exit 94
+"$BIN" --root="$ROOT" --remove-leftovers >"$ROOT/out" 2>&1
+echo "BINDIF-RESULT rc=$? exited=$([ -d "$exited" ] && echo yes || echo no) busy=$([ -d "$busy" ] && echo yes || echo no) hand=$([ -d "$H/user.slice/bindif-launch-1" ] && echo yes || echo no) mirror=$([ -d "$H/system.slice/empty.service" ] && echo yes || echo no)"
+echo "BINDIF-RESULT names=$exited,$busy"
+"#;
+    let setup = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 97\nexec unshare -m -C --propagation private sh -c \"$0\"",
+        cg.path.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &setup, script])
+        .env("ROOT", &root)
+        .env("BIN", BIN)
+        .env("TESTBIN", std::env::current_exe().unwrap())
+        .env_remove(ROLE_ENV)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = fs::read_to_string(root.join("out")).unwrap_or_default();
+    let ctx = format!(
+        "{:?}\n{stdout}\n{}\n{log}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{ctx}");
+    let r = parse_report(&stdout);
+    let at = |k: &str| r.get(k).map(String::as_str).unwrap_or("missing");
+    assert_eq!(at("rc"), "0", "{ctx}");
+    assert_eq!(at("exited"), "no", "{ctx}");
+    assert_eq!(at("busy"), "yes", "{ctx}");
+    assert_eq!(at("hand"), "yes", "{ctx}");
+    assert_eq!(at("mirror"), "yes", "{ctx}");
+    let (exited, busy) = at("names").split_once(',').unwrap();
+    for line in [
+        format!("Removed cgroup {exited} (1 program(s) of ours detached)."),
+        format!("Keeping cgroup {busy}: processes are in it, bound until they exit."),
+        format!(
+            "Leaving cgroup {}/sys/fs/cgroup/user.slice/bindif-launch-1 alone: it was not created by bindif-launch.",
+            root.display()
+        ),
+        format!(
+            "Removed 1 ad hoc cgroup(s) below {}/sys/fs/cgroup.",
+            root.display()
+        ),
+    ] {
+        assert!(log.contains(&line), "lacks {line:?}: {ctx}");
+    }
+    assert!(
+        !log.contains("system.slice"),
+        "mirror-like cgroups are not judged here: {ctx}"
+    );
+    assert_eq!(log.lines().count(), 4, "{ctx}");
     let _ = fs::remove_dir_all(&root);
 }

@@ -17,6 +17,11 @@
 //! unmounting our view of it takes nothing from them. The unmount is a plain `umount2` (no
 //! `MNT_DETACH`): the kernel refuses while anything uses the mount, and the mount then stays.
 //!
+//! On unified and hybrid hosts there are no mirrors; what can be left of ours in systemd's
+//! hierarchy are the ad hoc mode's `bindif-launch-PID` children whose command moved in and ran
+//! in place (systemd removes them with their unit, a later ad hoc run with its siblings): those
+//! whose maker exited and that hold no process go now, by the same rules.
+//!
 //! Every path is below the root (`--root=DIR`, `/` by default). Problems that leave something
 //! in place are logged with the path and ", ignoring"; the exit status is non-zero only when
 //! something that should have been removed could not be, for a reason other than its use.
@@ -67,13 +72,9 @@ impl Keep {
     fn why(self) -> &'static str {
         match self {
             Keep::ChildKept => "a cgroup below it stays",
-            Keep::Processes => {
-                "processes are in it (a unit that was bound before the removal still runs there; the cgroup stays until reboot)"
-            }
+            Keep::Processes => "processes are in it, bound until they exit",
             Keep::MakerRunning => "the bindif-launch run that created it is still running",
-            Keep::UnitRunning => {
-                "its unit still runs (its name=systemd cgroup exists); the cgroup stays until reboot"
-            }
+            Keep::UnitRunning => "its unit still runs (its name=systemd cgroup exists)",
             Keep::ForeignProgram => "a BPF program that is not ours is attached to it",
         }
     }
@@ -161,7 +162,8 @@ pub fn run(root: &Path) -> i32 {
         }
     };
     let mount = root.join(MOUNT);
-    let legacy = cgroup::detect(&root) == Layout::Legacy;
+    let layout = cgroup::detect(&root);
+    let legacy = layout == Layout::Legacy;
     let mut failed = false;
     let mut ours_left = 0;
     let state = current_state(&mount);
@@ -170,6 +172,7 @@ pub fn run(root: &Path) -> i32 {
         let mut walk = Walk {
             mount: &mount,
             systemd_v1: v1.is_dir().then_some(v1.as_path()),
+            what: "mirror cgroup",
             failed: false,
             removed: 0,
         };
@@ -181,6 +184,25 @@ pub fn run(root: &Path) -> i32 {
             walk.removed,
             shown(&mount)
         );
+    }
+    if let Some(systemd) = layout.cgroup2_mount() {
+        let mut walk = Walk {
+            mount: systemd,
+            systemd_v1: None,
+            what: "cgroup",
+            failed: false,
+            removed: 0,
+        };
+        walk.adhoc_children(systemd);
+        failed |= walk.failed;
+        if walk.removed > 0 {
+            log_at!(
+                Info,
+                "Removed {} ad hoc cgroup(s) below {}.",
+                walk.removed,
+                shown(systemd)
+            );
+        }
     }
     failed |= !settle_mount(&mount, state, legacy, ours_left);
     // A mount kept was said so above; its mount point and their parent stay with it.
@@ -238,7 +260,7 @@ fn settle_mount(mount: &Path, mut state: MountState, legacy: bool, ours_left: us
             MountPlan::KeepInUse => {
                 log_at!(
                     Notice,
-                    "Keeping {} mounted: {ours_left} cgroup(s) of ours are still in use in it (see above); it stays until reboot.",
+                    "Keeping {} mounted: {ours_left} cgroup(s) of ours are still in use in it (see above); they and the mount stay until reboot.",
                     shown(mount)
                 );
                 return true;
@@ -322,6 +344,8 @@ impl Stays {
 struct Walk<'a> {
     mount: &'a Path,
     systemd_v1: Option<&'a Path>,
+    /// What the directories are, in messages.
+    what: &'static str,
     failed: bool,
     removed: usize,
 }
@@ -346,6 +370,28 @@ impl Walk<'_> {
             }
         }
         stays
+    }
+
+    /// Unified and hybrid hosts: visits the ad hoc children (`bindif-launch-*`) anywhere below
+    /// `dir`, systemd's hierarchy. Nothing else there is judged, or named: it is systemd's.
+    fn adhoc_children(&mut self, dir: &Path) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            // Gone meanwhile, or not ours to read: nothing of ours is known to be there.
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = entry.file_name();
+            if std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str())
+                .starts_with(cgroup_path::ADHOC_PREFIX.as_bytes())
+            {
+                self.visit(&entry.path());
+            } else {
+                self.adhoc_children(&entry.path());
+            }
+        }
     }
 
     /// A directory that could not be read: what is in it is unknown, so it counts as a cgroup
@@ -435,7 +481,8 @@ impl Walk<'_> {
             Ok(()) => {
                 log_at!(
                     Info,
-                    "Removed mirror cgroup {} ({detached} program(s) of ours detached).",
+                    "Removed {} {} ({detached} program(s) of ours detached).",
+                    self.what,
                     shown(path)
                 );
                 self.removed += 1;
@@ -466,7 +513,7 @@ impl Walk<'_> {
     }
 
     fn kept(&self, path: &Path, below: Stays, why: &str) -> Stays {
-        log_at!(Notice, "Keeping mirror cgroup {}: {why}.", shown(path));
+        log_at!(Notice, "Keeping {} {}: {why}.", self.what, shown(path));
         Stays {
             any: true,
             ours: below.ours + 1,
