@@ -22,6 +22,7 @@ bindif-launch [OPTIONS] --attach-slice SLICE
 bindif-launch [OPTIONS] --interface IFACE -- COMMAND [ARGUMENT...]
 bindif-launch [OPTIONS] --enter-service
 bindif-launch [OPTIONS] --follow IFACE | --follow-gone IFACE
+bindif-launch [--root=DIR] [--debug] --remove-leftovers
 bindif-launch show [--root=DIR] [--json] [--] UNIT...
 bindif-launch status [--sockets] [--json|--prometheus] [--] [UNIT...]
 bindif-launch migrate [--root=DIR] [--json]
@@ -49,6 +50,9 @@ Modes:
                            (X-BindNetworkInterface-Follow=) to its ifindex now.
                            For the generated bindif-launch-follow@IFACE.service.
   --follow-gone IFACE      Log, once per bound unit that follows IFACE, that it is gone.
+  --remove-leftovers       Legacy cgroup hosts: remove the empty mirror cgroups of ours and
+                           unmount /run/bindif-launch/cgroup2 once nothing of ours is in it.
+                           For the package's removal scripts.
   show UNIT...             Print the files, the effective BindNetworkInterface= and the
                            command the launcher would execute.
   status [UNIT...]         List the cgroups that carry a binding, the interface it binds
@@ -118,6 +122,8 @@ pub enum Mode {
     },
     /// `--enter-service`: serve the legacy hosts' enter FIFO (see `launch::enter`).
     EnterService,
+    /// `--remove-leftovers`: what package removal leaves behind (see `launch::leftovers`).
+    RemoveLeftovers,
     /// `--follow IFACE` (`gone`: `--follow-gone IFACE`), see `cmd::follow`.
     Follow {
         interface: String,
@@ -221,6 +227,8 @@ pub enum UsageError {
     EnterServiceArguments,
     /// `--follow`/`--follow-gone` with another mode, a unit name or a command.
     FollowArguments,
+    /// `--remove-leftovers` with another mode, a unit name or a command.
+    RemoveLeftoversArguments,
     /// `--resolved=` without `--attach`.
     ResolvedWithoutAttach,
     EmptyCommand,
@@ -278,6 +286,10 @@ impl std::fmt::Display for UsageError {
             FollowArguments => write!(
                 f,
                 "--follow and --follow-gone take one interface name and no unit, other mode or command"
+            ),
+            RemoveLeftoversArguments => write!(
+                f,
+                "--remove-leftovers takes no unit, other mode or command"
             ),
             ResolvedWithoutAttach => write!(f, "--resolved= only applies to --attach"),
             EmptyCommand => write!(f, "Empty command after --"),
@@ -375,6 +387,7 @@ struct Words {
     resolved: Option<Vec<String>>,
     attach_slice: Option<String>,
     enter_service: bool,
+    remove_leftovers: bool,
     /// `--follow IFACE` / `--follow-gone IFACE`: the interface and whether it is gone; a
     /// second one is an error, so each is counted.
     follow: Vec<(String, bool)>,
@@ -450,6 +463,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, UsageError> {
                 .push(string_value(&mut p, "--resolved")?),
             Long("attach-slice") => w.attach_slice = Some(string_value(&mut p, "--attach-slice")?),
             Long("enter-service") => w.enter_service = flag(&mut p, "--enter-service")?,
+            Long("remove-leftovers") => w.remove_leftovers = flag(&mut p, "--remove-leftovers")?,
             Long(o @ ("follow" | "follow-gone")) => {
                 let gone = o == "follow-gone";
                 let opt = if gone { "--follow-gone" } else { "--follow" };
@@ -531,6 +545,7 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         resolved,
         attach_slice,
         enter_service,
+        remove_leftovers,
         follow,
         cgroup_root,
         interface,
@@ -555,6 +570,19 @@ fn mode(w: Words) -> Result<Mode, UsageError> {
         Mode::Help
     } else if version {
         Mode::Version
+    } else if remove_leftovers {
+        if enter_service
+            || !follow.is_empty()
+            || attach
+            || attach_slice.is_some()
+            || interface.is_some()
+            || subcommand.is_some()
+            || !positional.is_empty()
+            || command.is_some()
+        {
+            return Err(UsageError::RemoveLeftoversArguments);
+        }
+        Mode::RemoveLeftovers
     } else if !follow.is_empty() {
         let others = enter_service
             || attach
@@ -844,6 +872,29 @@ mod tests {
         assert_eq!(
             p(&["--follow"]),
             Err(UsageError::MissingValue("--follow".into()))
+        );
+    }
+
+    #[test]
+    fn remove_leftovers_takes_only_root_and_debug() {
+        let a = p(&["--root=/tmp/r", "--debug", "--remove-leftovers"]).unwrap();
+        assert_eq!(a.mode, Mode::RemoveLeftovers);
+        assert_eq!(a.root, PathBuf::from("/tmp/r"));
+        assert!(a.debug);
+        for bad in [
+            &["--remove-leftovers", "x.service"][..],
+            &["--remove-leftovers", "--attach", "x.service"],
+            &["--remove-leftovers", "--enter-service"],
+            &["--remove-leftovers", "--follow", "eth0"],
+            &["--remove-leftovers", "--", "true"],
+            &["-i", "lo", "--remove-leftovers", "--", "true"],
+            &["--remove-leftovers", "status"],
+        ] {
+            assert_eq!(p(bad), Err(UsageError::RemoveLeftoversArguments), "{bad:?}");
+        }
+        assert_eq!(
+            p(&["--remove-leftovers=yes"]),
+            Err(UsageError::UnexpectedValue("--remove-leftovers".into()))
         );
     }
 

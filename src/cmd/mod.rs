@@ -106,6 +106,7 @@ pub fn run(args: &Args) -> i32 {
         }
         Mode::AdHoc { interface, command } => launch::adhoc_mode(args, interface, command),
         Mode::EnterService => Ok(launch::enter::run()),
+        Mode::RemoveLeftovers => Ok(launch::leftovers::run(&args.root)),
         Mode::Follow { interface, gone } => {
             Ok(follow::run(&args.root, interface, *gone, args.debug))
         }

@@ -420,6 +420,95 @@ pub fn remove_adhoc_leftovers(parent: &Path, keep: &Path) -> usize {
         .count()
 }
 
+/// A marked cgroup directory held for the package's removal (`--remove-leftovers`): open,
+/// exclusively `flock`ed (no run of ours enters it or removes it meanwhile: a run entering
+/// holds a shared lock, a clean-up an exclusive one) and checked to be still at its path.
+pub struct HeldLeftover {
+    path: PathBuf,
+    fd: OwnedFd,
+    owner: Owner,
+}
+
+/// What [`hold_leftover`] found at a path.
+pub enum Hold {
+    /// No marker of ours: another program's directory, never touched (not even locked).
+    Unmarked,
+    /// Ours, but another run of ours holds it (entering it, or cleaning up).
+    Locked,
+    /// Gone meanwhile (removed by a concurrent clean-up, or replaced).
+    Gone,
+    Held(HeldLeftover),
+}
+
+/// Opens the directory `path` and, when it carries our marker, takes it for removal (see
+/// [`HeldLeftover`]).
+pub fn hold_leftover(path: &Path) -> io::Result<Hold> {
+    let fd = match open_cgroup_dir(path) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Hold::Gone),
+        Err(e) => return Err(e),
+    };
+    if read_owner(fd_of(&fd)).is_none() {
+        return Ok(Hold::Unmarked);
+    }
+    match flock(fd_of(&fd), libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Hold::Locked),
+        Err(e) => return Err(e),
+    }
+    if !still_at(path, &fd).unwrap_or(false) {
+        return Ok(Hold::Gone);
+    }
+    // Read again under the lock: what decides is the marker of the directory we hold.
+    Ok(match read_owner(fd_of(&fd)) {
+        Some(owner) => Hold::Held(HeldLeftover {
+            path: path.to_path_buf(),
+            fd,
+            owner,
+        }),
+        None => Hold::Unmarked,
+    })
+}
+
+impl HeldLeftover {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        fd_of(&self.fd)
+    }
+
+    /// Whether the process that created it is known to have exited (uncertain: alive).
+    pub fn maker_exited(&self) -> bool {
+        owner_exited(&self.owner)
+    }
+
+    /// The pid of the process that created it, for messages.
+    pub fn maker_pid(&self) -> u32 {
+        self.owner.pid
+    }
+
+    /// Whether a process is in it (its own `cgroup.procs`; its children are walked first).
+    pub fn has_processes(&self) -> bool {
+        !procs_at(self.fd()).is_empty()
+    }
+
+    /// `rmdir`, still under the lock. The kernel refuses (EBUSY) a cgroup with a process or a
+    /// child in it, whatever this process believed.
+    pub fn remove(self) -> io::Result<()> {
+        fs::remove_dir(&self.path)
+    }
+}
+
+/// `umount2(2)` of `path` without `MNT_DETACH`: the kernel refuses (EBUSY) while anything uses
+/// the mount (an open file, a working directory below it), rather than hiding it from view and
+/// keeping it alive for its users.
+pub fn unmount(path: &Path) -> io::Result<()> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and lives across the call; no other memory is passed.
+    if unsafe { libc::umount2(c.as_ptr(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Opens a new cgroup2 mount that is attached nowhere (`fsopen`/`fsmount`, Linux 5.2): the
 /// hierarchy is reachable only through the returned descriptor (as `/proc/self/fd/N`) and
 /// goes away with it, so nothing is mounted and no mount point is created anywhere. In a

@@ -12,6 +12,7 @@ use std::time::Duration;
 pub mod config;
 pub mod enter;
 pub mod kernel;
+pub mod leftovers;
 pub mod slice;
 pub mod target;
 #[cfg(test)]

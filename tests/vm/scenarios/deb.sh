@@ -10,7 +10,10 @@
 # do): its generator link must land where that suite's systemd looks. An upgrade in place (the same
 # package re-versioned) while the unit runs keeps its binding, and its next start runs the new
 # launcher with one program on the cgroup. Removal leaves no generated drop-in and no cgroup or
-# run-time directory of ours.
+# run-time directory of ours; on a legacy cgroup host the removal script's reload without the
+# generator and `bindif-launch --remove-leftovers` also take the mirror cgroups, their programs and
+# the private cgroup2 mount (the unit is stopped first there: a mirror a running unit's processes
+# are in stays, with the mount, until reboot, which tests/leftovers_privileged.rs proves).
 # suites: bookworm bullseye trixie
 . "$VMTEST_LIB"
 deb=$VMTEST_PAYLOAD/bindif-launch.deb
@@ -125,6 +128,15 @@ check "the launcher is still there" [ -x "$BINDIF" ]
 sed -i '/bindif-launch/d' /etc/systemd/system/deb-attach.service.d/bind.conf
 evidence "deb-attach drop-in now: $(tr '\n' ';' < /etc/systemd/system/deb-attach.service.d/bind.conf)"
 reload
+private=/run/bindif-launch/cgroup2
+if [ "${LAYOUT:-}" = legacy ]; then
+    # The mirror the attach step made for deb-plain, with its program: the unit stops, so the
+    # removal must take it, and then the mount.
+    mirror=$private$(systemctl show -p ControlGroup --value deb-plain.service)
+    evidence "legacy: before the removal, mirror $mirror $([ -d "$mirror" ] && echo exists || echo missing); mounts at $private: $(grep -c " $private " /proc/self/mountinfo)"
+    check "legacy: deb-plain's mirror exists before the removal" [ -d "$mirror" ]
+    systemctl stop deb-plain.service
+fi
 cursor=$(journalctl -b -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
 out=$(dpkg -r bindif-launch 2>&1); rc=$?
 echo "$out"
@@ -137,8 +149,39 @@ check "the generator link is gone" sh -c "[ ! -e $gen ] && [ ! -L $gen ]"
 check "postrm's daemon-reload removed the generated drop-in" [ ! -e "$generated" ]
 gen_left=$(find /run/systemd/generator* -name 'zzzz-bindif-launch.conf' 2>/dev/null | tr '\n' ' ')
 check "no generated drop-in of ours anywhere after removal" [ -z "$gen_left" ]
-evidence "running unit after removal: $(systemctl is-active deb-plain.service), listener $(ss_port 9980 | awk '{print $4}')"
-check "the running unit keeps its binding until it restarts" [ "$(tcp_dev 9980)" = vrf-deb ]
+check "the generator mask the removal set is gone" [ ! -L /run/systemd/system-generators/bindif-launch-generator ]
+if [ "${LAYOUT:-}" != legacy ]; then
+    evidence "running unit after removal: $(systemctl is-active deb-plain.service), listener $(ss_port 9980 | awk '{print $4}')"
+    check "the running unit keeps its binding until it restarts" [ "$(tcp_dev 9980)" = vrf-deb ]
+else
+    echo "$out" | grep -E 'mirror cgroup|Unmounted|Removed /run|mounted:|ignoring' | sed 's/^/    /' | tee -a "$VMTEST_EVIDENCE" >/dev/null
+    check "legacy: the removal took deb-plain's mirror" grep -qF "Removed mirror cgroup $mirror (" <<<"$out"
+    check "legacy: the removal unmounted the private cgroup2" grep -qxF "bindif-launch: Unmounted $private." <<<"$out"
+    check "legacy: nothing mounted at $private" sh -c "! grep -q ' $private ' /proc/self/mountinfo"
+    check "legacy: no /run/bindif-launch (mount point, enter FIFO)" [ ! -e /run/bindif-launch ]
+    # the whole cgroup2 hierarchy, through a mount of the scenario's own in a private namespace
+    marked=$(unshare -m sh -c 'd=$(mktemp -d) && mount -t cgroup2 none "$d" || exit 1
+        python3 -c "$1" "$d"; umount "$d"; rmdir "$d"' _ '
+import os, sys
+top = sys.argv[1]
+for d, _, _ in os.walk(top):
+    for name in ("trusted.bindif-launch.owner", "user.bindif-launch.owner"):
+        try:
+            os.getxattr(d, name)
+        except OSError:
+            continue
+        print("/" + os.path.relpath(d, top))
+        break
+' 2>&1)
+    evidence "legacy: cgroups carrying our marker in the cgroup2 hierarchy after removal: ${marked:-none}"
+    check "legacy: no cgroup of ours left in the cgroup2 hierarchy" [ -z "$marked" ]
+    if command -v bpftool >/dev/null; then
+        no_prog() { ! bpftool prog show 2>/dev/null | grep -qE 'name bindif_(unit|sock) '; }
+        wait_for no_prog
+        evidence "legacy: programs of ours loaded after removal: $(bpftool prog show 2>/dev/null | grep -cE 'name bindif_(unit|sock) ')"
+        check "legacy: no program of ours loaded after removal" no_prog
+    fi
+fi
 start deb-plain.service deb-attach.service
 systemctl restart deb-plain.service
 wait_for sh -c 'ss -Htln | grep -q ":9980 " && ss -Htln | grep -q ":9981 "'
@@ -154,15 +197,9 @@ record removed "$(tcp_dev 9980)"
 # (ad hoc children, the legacy mirror tree), no run-time directory, no program on the restarted units
 ours=$(find /sys/fs/cgroup /run -maxdepth 6 -name 'bindif-launch*' 2>/dev/null | tr '\n' ' ')
 evidence "after removal and restart: paths named bindif-launch*: ${ours:-none}"
-if [ "${LAYOUT:-}" != legacy ]; then
-    check "after removal: no cgroup or run-time directory of ours" [ -z "$ours" ]
-    if command -v bpftool >/dev/null; then
-        check "after removal and restart: no program on deb-plain's cgroup" [ "$(prog_count deb-plain.service)" = 0 ]
-    fi
-else
-    # Not yet: on legacy hosts the private cgroup2 mount (/run/bindif-launch/cgroup2) and its empty
-    # mirrors stay until reboot once the package is gone (nothing of ours is left to remove them).
-    evidence "legacy: the private cgroup2 hierarchy is left mounted after removal (known gap)"
+check "after removal: no cgroup or run-time directory of ours" [ -z "$ours" ]
+if [ "${LAYOUT:-}" != legacy ] && command -v bpftool >/dev/null; then
+    check "after removal and restart: no program on deb-plain's cgroup" [ "$(prog_count deb-plain.service)" = 0 ]
 fi
 warn() { journalctl -b --no-pager -o cat ${cursor:+--after-cursor="$cursor"} 2>/dev/null |
     grep -E "deb-plain.service:2: Unknown key (name )?'BindNetworkInterface'" | head -1; }
