@@ -234,7 +234,7 @@ fn enumeration_reaches_alias_instances() {
     );
 }
 
-/// The attach step runs `--attach %n`, and `%n` is the unit's real name, `yup@3.service` for
+/// The attach step runs `--attach --unit=%n`, and `%n` is the unit's real name, `yup@3.service` for
 /// the alias `bar-alias@3.service -> yup@3.service`: reading the unit by that name finds the
 /// alias's drop-ins and expands `%p`/`%i` from it; `show bar-alias@3.service` reads the same.
 #[test]
@@ -264,15 +264,15 @@ fn wrap_lines() {
     let wrap_line = |v: &str| wrap_line(v, &|name: &str| panic!("looked up {name}"));
     assert_eq!(
         wrap_line("-/usr/bin/mkdir -p \"/run/l dir\"").unwrap(),
-        "-/usr/lib/bindif-launch %n -- /usr/bin/mkdir -p \"/run/l dir\""
+        "-/usr/lib/bindif-launch --unit=%n -- /usr/bin/mkdir -p \"/run/l dir\""
     );
     assert_eq!(
         wrap_line("\"-/usr/bin/ld ctl\" stop").unwrap(),
-        "-/usr/lib/bindif-launch %n -- \"/usr/bin/ld ctl\" stop"
+        "-/usr/lib/bindif-launch --unit=%n -- \"/usr/bin/ld ctl\" stop"
     );
     assert_eq!(
         wrap_line("!!/a x ; :/b $Y").unwrap(),
-        "!!/usr/lib/bindif-launch %n -- /a x ; :/usr/lib/bindif-launch %n -- /b $Y"
+        "!!/usr/lib/bindif-launch --unit=%n -- /a x ; :/usr/lib/bindif-launch --unit=%n -- /b $Y"
     );
     assert_eq!(
         wrap_line("+/usr/lib/bindif-launch --attach %n").unwrap(),
@@ -349,7 +349,8 @@ fn systemd_runs_the_attach_step_first() {
     }
     // The attach step with the value the generator resolved, as systemd expands it for the
     // unit: `%i` left in a template's line is the instance's (`sshd@any` binds to `any`).
-    let attach = |u: &str, v: &str| format!("/usr/lib/bindif-launch --attach {u} --resolved={v}");
+    let attach =
+        |u: &str, v: &str| format!("/usr/lib/bindif-launch --attach --unit={u} --resolved={v}");
     // (case, unit, key, expected command lines as systemd prints them; "*" = any)
     let table: &[(&str, &str, &str, Vec<String>)] = &[
         (
@@ -564,6 +565,20 @@ fn systemd_runs_the_attach_step_first() {
             "ExecStartPre",
             vec![attach("lst@1.socket", "mgmt")],
         ),
+        // A name that starts with "-", as systemd-escape makes them; the launcher's
+        // view of these lines is checked below.
+        (
+            "legacy",
+            "-dash.service",
+            "ExecStartPre",
+            vec![attach("-dash.service", "mgmt")],
+        ),
+        (
+            "legacy",
+            "-dash.service",
+            "ExecStart",
+            vec!["/usr/lib/bindif-launch --unit=-dash.service -- /usr/bin/sleep infinity".into()],
+        ),
         (
             "masked",
             "empty.service",
@@ -590,6 +605,21 @@ fn systemd_runs_the_attach_step_first() {
             ));
         }
     }
+    // What the launcher makes of the lines systemd runs for a unit named "-dash.service": the
+    // unit's name, never an option.
+    let legacy_root = roots["legacy"].clone();
+    for (key, attach_mode) in [("ExecStartPre", true), ("ExecStart", false)] {
+        for line in systemd_commands(&legacy_root, "-dash.service", key) {
+            let words: Vec<std::ffi::OsString> =
+                line.split_whitespace().skip(1).map(Into::into).collect();
+            let unit = match bindif::cli::parse(words).map(|a| a.mode) {
+                Ok(bindif::cli::Mode::Attach { unit, .. }) if attach_mode => unit,
+                Ok(bindif::cli::Mode::Unit { unit, .. }) if !attach_mode => unit,
+                other => panic!("{key}={line}: {other:?}"),
+            };
+            assert_eq!(unit, "-dash.service", "{key}={line}");
+        }
+    }
     // Legacy: every command line systemd would run is the original one behind the launcher.
     let legacy = fixtures().join("legacy");
     let orig = tempdir("legacy-orig");
@@ -609,14 +639,15 @@ fn systemd_runs_the_attach_step_first() {
         let before = systemd_commands(&orig, "l.service", key);
         let after = systemd_commands(&wrapped, "l.service", key);
         // The attach step first, then each original command behind the launcher.
-        let attach = (key == "ExecStartPre")
-            .then(|| "/usr/lib/bindif-launch --attach l.service --resolved=mgmt".to_string());
+        let attach = (key == "ExecStartPre").then(|| {
+            "/usr/lib/bindif-launch --attach --unit=l.service --resolved=mgmt".to_string()
+        });
         let want: Vec<String> = attach
             .into_iter()
             .chain(
                 before
                     .iter()
-                    .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}")),
+                    .map(|c| format!("/usr/lib/bindif-launch --unit=l.service -- {c}")),
             )
             .collect();
         compared += before.len();
@@ -821,7 +852,7 @@ fn symlinks_in_the_output_are_not_followed() {
     assert!(ours.file_type().is_file(), "{ours:?}");
     assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
         .unwrap()
-        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach %n --resolved="));
+        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach --unit=%n --resolved="));
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     assert!(std::fs::symlink_metadata(normal.join("z.service.d"))
         .unwrap()
@@ -889,7 +920,9 @@ fn legacy_wrapper_uses_systemds_search_path() {
     // /usr/local/bin/tool comes first in the path but is not executable: /usr/bin/tool.
     let text = std::fs::read_to_string(dropin(&normal, "p.service")).unwrap();
     assert!(
-        text.ends_with("ExecStart=\nExecStart=/usr/lib/bindif-launch %n -- /usr/bin/tool --flag\n"),
+        text.ends_with(
+            "ExecStart=\nExecStart=/usr/lib/bindif-launch --unit=%n -- /usr/bin/tool --flag\n"
+        ),
         "{text}"
     );
     assert!(!dropin(&normal, "q.service").exists());
@@ -1109,8 +1142,8 @@ fn pure_plan_depends_on_version() {
     for f in with_commands {
         assert!(
             f.content
-                .contains("=+/usr/lib/bindif-launch --attach %n --resolved=")
-                && f.content.contains("/usr/lib/bindif-launch %n -- "),
+                .contains("=+/usr/lib/bindif-launch --attach --unit=%n --resolved=")
+                && f.content.contains("/usr/lib/bindif-launch --unit=%n -- "),
             "{f:#?}"
         );
     }

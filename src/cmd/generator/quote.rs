@@ -156,7 +156,7 @@ pub(super) fn quote_word(w: &str) -> String {
 }
 
 /// Rewrites one raw `Exec*=` value as the launcher running each of its commands:
-/// `PREFIXES/usr/lib/bindif-launch %n -- PATH ARGS` with the prefixes `-`, `:`, `+`, `!`, `!!`
+/// `PREFIXES/usr/lib/bindif-launch --unit=%n -- PATH ARGS` with the prefixes `-`, `:`, `+`, `!`, `!!`
 /// kept on the wrapper; the arguments are kept verbatim (quoting, specifiers, `$VAR`).
 ///
 /// A plain command name becomes the path `find_executable` gives for it (systemd's fixed
@@ -192,7 +192,8 @@ pub fn wrap_line(
         } else {
             find_executable(rest).ok_or_else(|| WrapError::NotInSearchPath(rest.to_string()))?
         };
-        let mut line = format!("{prefix}{LAUNCHER} %n -- {}", quote_word(&path));
+        // `--unit=`: a unit name may start with `-`, which `%n -- …` would read as options.
+        let mut line = format!("{prefix}{LAUNCHER} --unit=%n -- {}", quote_word(&path));
         for a in args {
             line.push(' ');
             line.push_str(a);
@@ -397,7 +398,7 @@ mod tests {
     #[test]
     fn wraps_a_40000_word_line() {
         let mut line = String::from("-/usr/bin/echo");
-        let mut want = String::from("-/usr/lib/bindif-launch %n -- /usr/bin/echo");
+        let mut want = String::from("-/usr/lib/bindif-launch --unit=%n -- /usr/bin/echo");
         for i in 0..40_000 {
             let w = format!(" w{i}");
             line.push_str(&w);
@@ -413,7 +414,7 @@ mod tests {
         let find = |n: &str| (n == "logger").then(|| "/usr/bin/logger".to_string());
         assert_eq!(
             wrap_line("-logger \"a b\" ; /bin/x $Y", &find).unwrap(),
-            "-/usr/lib/bindif-launch %n -- /usr/bin/logger \"a b\" ; /usr/lib/bindif-launch %n -- /bin/x $Y"
+            "-/usr/lib/bindif-launch --unit=%n -- /usr/bin/logger \"a b\" ; /usr/lib/bindif-launch --unit=%n -- /bin/x $Y"
         );
         assert_eq!(
             wrap_line("logger ; nosuchtool x", &find),
@@ -423,6 +424,33 @@ mod tests {
             wrap_line("+bindif-launch --attach %n", &find).unwrap(),
             "+bindif-launch --attach %n"
         );
+    }
+
+    /// systemd expands `%n` in the wrapped line and the launcher reads the unit's name
+    /// and the command from it, whatever the name starts with.
+    #[test]
+    fn wrapped_lines_carry_any_unit_name() {
+        use crate::unit::exec::{parse_exec, ExecParseOptions};
+        use crate::unit::specifier::{HostFacts, SpecifierContext};
+        let host = HostFacts::default();
+        let line = wrap_line("-/usr/sbin/d --opt ; /bin/x -y", &no_plain_names).unwrap();
+        for n in ["-foo.service", "--x.service", "-.service", "d.service"] {
+            let ctx = SpecifierContext::new(n, &host);
+            let parsed = parse_exec(&line, &ctx, ExecParseOptions::default());
+            assert_eq!(parsed.commands.len(), 2, "{line}: {:?}", parsed.messages);
+            for (c, want) in parsed
+                .commands
+                .iter()
+                .zip([&["/usr/sbin/d", "--opt"][..], &["/bin/x", "-y"][..]])
+            {
+                let args = crate::cli::parse(c.argv[1..].iter().map(Into::into).collect());
+                let want = crate::cli::Mode::Unit {
+                    unit: n.to_string(),
+                    command: Some(want.iter().map(Into::into).collect()),
+                };
+                assert_eq!(args.map(|a| a.mode), Ok(want), "{n}: {line}");
+            }
+        }
     }
 
     #[test]
