@@ -30,21 +30,29 @@ fn tempdir(tag: &str) -> PathBuf {
     common::tempdir(&format!("generator-{tag}"))
 }
 
-/// Every regular file below `dir`, relative path → content.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<PathBuf, String>) {
+/// One entry of an output tree: a file's content, or where a symlink points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    File(String),
+    Link(PathBuf),
+}
+
+/// Every file and symlink below `dir` (symlinks not followed), relative path → entry.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Entry> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<PathBuf, Entry>) {
         let Ok(rd) = std::fs::read_dir(d) else {
             return;
         };
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            let ty = e.file_type().unwrap();
+            let rel = p.strip_prefix(base).unwrap().to_path_buf();
+            if ty.is_symlink() {
+                out.insert(rel, Entry::Link(std::fs::read_link(&p).unwrap()));
+            } else if ty.is_dir() {
                 walk(base, &p, out);
             } else {
-                out.insert(
-                    p.strip_prefix(base).unwrap().to_path_buf(),
-                    std::fs::read_to_string(&p).unwrap(),
-                );
+                out.insert(rel, Entry::File(std::fs::read_to_string(&p).unwrap()));
             }
         }
     }
@@ -130,7 +138,10 @@ fn fixtures_match_expected_trees() {
             for (p, c) in &got {
                 let f = exp_dir.join(p);
                 std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-                std::fs::write(f, c).unwrap();
+                match c {
+                    Entry::File(c) => std::fs::write(f, c).unwrap(),
+                    Entry::Link(t) => std::os::unix::fs::symlink(t, f).unwrap(),
+                }
             }
         }
         let want = tree(&exp_dir);
@@ -577,7 +588,10 @@ fn systemd_runs_the_attach_step_first() {
             "legacy",
             "-dash.service",
             "ExecStart",
-            vec!["/usr/lib/bindif-launch --unit=-dash.service -- /usr/bin/sleep infinity".into()],
+            vec![
+                "/run/systemd/generator/bindif-launch-exec/sleep --unit=-dash.service -- /usr/bin/sleep infinity"
+                    .into(),
+            ],
         ),
         (
             "masked",
@@ -642,14 +656,26 @@ fn systemd_runs_the_attach_step_first() {
         let attach = (key == "ExecStartPre").then(|| {
             "/usr/lib/bindif-launch --attach --unit=l.service --resolved=mgmt".to_string()
         });
+        // Behind a link named after the command's executable where one can be: systemd names
+        // the command's output after the file name of the path it executes, which is then the
+        // original command's.
         let want: Vec<String> = attach
             .into_iter()
-            .chain(
-                before
-                    .iter()
-                    .map(|c| format!("/usr/lib/bindif-launch --unit=l.service -- {c}")),
-            )
+            .chain(before.iter().map(|c| {
+                let launcher = generator::link_name(executable(c))
+                    .map_or("/usr/lib/bindif-launch".to_string(), |n| {
+                        format!("/run/systemd/generator/bindif-launch-exec/{n}")
+                    });
+                format!("{launcher} --unit=l.service -- {c}")
+            }))
             .collect();
+        let skip = usize::from(key == "ExecStartPre");
+        for (b, a) in before.iter().zip(after.iter().skip(skip)) {
+            let name = |c: &str| executable(c).rsplit('/').next().unwrap().to_string();
+            if generator::link_name(executable(b)).is_some() {
+                assert_eq!(name(a), name(b), "{key}: {a} for {b}");
+            }
+        }
         compared += before.len();
         if after != want {
             failures.push(format!(
@@ -663,6 +689,15 @@ fn systemd_runs_the_attach_step_first() {
         let _ = std::fs::remove_dir_all(r);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The executable's path in a command line as [`systemd_commands`] gives it: the first word,
+/// or the quoted first word.
+fn executable(c: &str) -> &str {
+    match c.strip_prefix('"') {
+        Some(q) => q.split('"').next().unwrap(),
+        None => c.split(' ').next().unwrap(),
+    }
 }
 
 /// The dependency lines (`Before: mgmt.slice (origin-file)` → `Before: mgmt.slice`) and
@@ -876,6 +911,66 @@ fn symlinks_in_the_output_are_not_followed() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+fn run_legacy(root: &Path, normal: &Path) -> Outcome {
+    generator::run(&Options {
+        root: root.to_path_buf(),
+        normal: normal.to_path_buf(),
+        systemd_version: Some(252),
+        layout: Some(Layout::Legacy),
+        kmsg: false,
+        debug: false,
+        reconcile: false,
+    })
+    .unwrap()
+}
+
+/// Issue 20 #4: the links to the launcher are written as the drop-ins are, never through what
+/// is already there: a symlink where a link goes is replaced (its target untouched), and a
+/// `bindif-launch-exec` that is not a directory of its own is refused, its commands then
+/// running the launcher under its own name (logged), never a link that is not there.
+#[test]
+fn exec_links_never_write_through_what_is_there() {
+    let (tmp, normal) = bound_units_root("exec-links", &["a.service"]);
+    let links = normal.join("bindif-launch-exec");
+    std::fs::create_dir(&links).unwrap();
+    let victim = tmp.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, links.join("sleep")).unwrap();
+    let out = run_legacy(&tmp, &normal);
+    assert!(out.write_failures.is_empty(), "{:?}", out.write_failures);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(
+        std::fs::read_link(links.join("sleep")).unwrap(),
+        Path::new("/usr/lib/bindif-launch")
+    );
+    let names: Vec<_> = std::fs::read_dir(&links)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["sleep"], "no temporary link is left");
+    assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
+        .unwrap()
+        .contains("\nExecStart=/run/systemd/generator/bindif-launch-exec/sleep --unit=%n -- /usr/bin/sleep infinity\n"));
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+
+    // The directory a symlink to another one: refused, nothing written there.
+    std::fs::remove_dir_all(&normal).unwrap();
+    std::fs::create_dir_all(&normal).unwrap();
+    let victim_dir = tmp.join("victim-dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    std::os::unix::fs::symlink(&victim_dir, &links).unwrap();
+    let out = run_legacy(&tmp, &normal);
+    assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
+    let text = std::fs::read_to_string(dropin(&normal, "a.service")).unwrap();
+    assert!(
+        text.contains("\nExecStart=/usr/lib/bindif-launch --unit=%n -- /usr/bin/sleep infinity\n"),
+        "{text}"
+    );
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// Issue 13 #18: on a legacy host a plain command name is wrapped as the path systemd's fixed
 /// search path gives (below the root), not left to the launcher's `$PATH` lookup, which the
 /// unit's `Environment=PATH=` controls. A name the search path does not hold is refused.
@@ -921,7 +1016,7 @@ fn legacy_wrapper_uses_systemds_search_path() {
     let text = std::fs::read_to_string(dropin(&normal, "p.service")).unwrap();
     assert!(
         text.ends_with(
-            "ExecStart=\nExecStart=/usr/lib/bindif-launch --unit=%n -- /usr/bin/tool --flag\n"
+            "ExecStart=\nExecStart=/run/systemd/generator/bindif-launch-exec/tool --unit=%n -- /usr/bin/tool --flag\n"
         ),
         "{text}"
     );
@@ -1118,7 +1213,8 @@ fn pure_plan_depends_on_version() {
     let facts = bindif::unit::specifier::HostFacts::default();
     let host = bindif::unit::specifier::HostSource::Given(&facts);
     let plan = |inputs: &[generator::Input], layout: &Layout, version: Option<u32>| {
-        generator::plan(inputs, layout, version, &find, host)
+        let launchers = generator::Launchers::in_output(Path::new("/run/systemd/generator"));
+        generator::plan(inputs, layout, version, &find, &launchers, host)
     };
     let hybrid = Layout::Hybrid {
         mount: "/sys/fs/cgroup/unified".into(),
@@ -1139,14 +1235,18 @@ fn pure_plan_depends_on_version() {
         .filter(|f| f.content.contains("\nExec"))
         .collect();
     assert!(!with_commands.is_empty());
+    // Each wrapped command runs a link to the launcher named after its executable.
     for f in with_commands {
         assert!(
             f.content
                 .contains("=+/usr/lib/bindif-launch --attach --unit=%n --resolved=")
-                && f.content.contains("/usr/lib/bindif-launch --unit=%n -- "),
+                && f.content
+                    .contains("=/run/systemd/generator/bindif-launch-exec/")
+                && !f.content.contains("=/usr/lib/bindif-launch --unit=%n -- "),
             "{f:#?}"
         );
     }
+    assert!(legacy.links.contains("sshd"), "{:?}", legacy.links);
 }
 
 /// The parallel map keeps the input's order and loses nothing, whatever the size and chunking.
