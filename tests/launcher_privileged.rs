@@ -507,6 +507,43 @@ fn unit_names_starting_with_a_dash_are_bound_by_both_forms() {
     }
 }
 
+/// Issue 20 #4: the launcher run through a link named after the command's executable, as the
+/// generator's wrapped lines run it on legacy hosts, is the launcher: it binds and executes the
+/// command, whatever that name.
+#[test]
+fn a_link_named_after_the_command_runs_the_launcher() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("linked");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    let links = root.dir.join("run/systemd/generator/bindif-launch-exec");
+    fs::create_dir_all(&links).unwrap();
+    let py = python();
+    let name = Path::new(&py).file_name().unwrap().to_str().unwrap();
+    let link = links.join(name);
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let unit = format!("--unit={}", ucg.name);
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[
+            link.to_str().unwrap(),
+            &root.arg(),
+            &unit,
+            "--",
+            &py,
+            &probe(),
+            "linked",
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&out);
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(r["argv"], "linked");
+}
+
 /// Issue 17 #1: the generator's form of the attach step binds to the value the generator
 /// resolved at the last daemon-reload and reads no unit file: a unit file changed since (here it
 /// names another interface, and one the other way round names none) changes nothing until the
