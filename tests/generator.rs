@@ -30,21 +30,29 @@ fn tempdir(tag: &str) -> PathBuf {
     common::tempdir(&format!("generator-{tag}"))
 }
 
-/// Every regular file below `dir`, relative path → content.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<PathBuf, String>) {
+/// One entry of an output tree: a file's content, or where a symlink points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    File(String),
+    Link(PathBuf),
+}
+
+/// Every file and symlink below `dir` (symlinks not followed), relative path → entry.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Entry> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<PathBuf, Entry>) {
         let Ok(rd) = std::fs::read_dir(d) else {
             return;
         };
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            let ty = e.file_type().unwrap();
+            let rel = p.strip_prefix(base).unwrap().to_path_buf();
+            if ty.is_symlink() {
+                out.insert(rel, Entry::Link(std::fs::read_link(&p).unwrap()));
+            } else if ty.is_dir() {
                 walk(base, &p, out);
             } else {
-                out.insert(
-                    p.strip_prefix(base).unwrap().to_path_buf(),
-                    std::fs::read_to_string(&p).unwrap(),
-                );
+                out.insert(rel, Entry::File(std::fs::read_to_string(&p).unwrap()));
             }
         }
     }
@@ -130,7 +138,10 @@ fn fixtures_match_expected_trees() {
             for (p, c) in &got {
                 let f = exp_dir.join(p);
                 std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-                std::fs::write(f, c).unwrap();
+                match c {
+                    Entry::File(c) => std::fs::write(f, c).unwrap(),
+                    Entry::Link(t) => std::os::unix::fs::symlink(t, f).unwrap(),
+                }
             }
         }
         let want = tree(&exp_dir);
@@ -234,7 +245,7 @@ fn enumeration_reaches_alias_instances() {
     );
 }
 
-/// The attach step runs `--attach %n`, and `%n` is the unit's real name, `yup@3.service` for
+/// The attach step runs `--attach --unit=%n`, and `%n` is the unit's real name, `yup@3.service` for
 /// the alias `bar-alias@3.service -> yup@3.service`: reading the unit by that name finds the
 /// alias's drop-ins and expands `%p`/`%i` from it; `show bar-alias@3.service` reads the same.
 #[test]
@@ -264,15 +275,15 @@ fn wrap_lines() {
     let wrap_line = |v: &str| wrap_line(v, &|name: &str| panic!("looked up {name}"));
     assert_eq!(
         wrap_line("-/usr/bin/mkdir -p \"/run/l dir\"").unwrap(),
-        "-/usr/lib/bindif-launch %n -- /usr/bin/mkdir -p \"/run/l dir\""
+        "-/usr/lib/bindif-launch --unit=%n -- /usr/bin/mkdir -p \"/run/l dir\""
     );
     assert_eq!(
         wrap_line("\"-/usr/bin/ld ctl\" stop").unwrap(),
-        "-/usr/lib/bindif-launch %n -- \"/usr/bin/ld ctl\" stop"
+        "-/usr/lib/bindif-launch --unit=%n -- \"/usr/bin/ld ctl\" stop"
     );
     assert_eq!(
         wrap_line("!!/a x ; :/b $Y").unwrap(),
-        "!!/usr/lib/bindif-launch %n -- /a x ; :/usr/lib/bindif-launch %n -- /b $Y"
+        "!!/usr/lib/bindif-launch --unit=%n -- /a x ; :/usr/lib/bindif-launch --unit=%n -- /b $Y"
     );
     assert_eq!(
         wrap_line("+/usr/lib/bindif-launch --attach %n").unwrap(),
@@ -349,7 +360,8 @@ fn systemd_runs_the_attach_step_first() {
     }
     // The attach step with the value the generator resolved, as systemd expands it for the
     // unit: `%i` left in a template's line is the instance's (`sshd@any` binds to `any`).
-    let attach = |u: &str, v: &str| format!("/usr/lib/bindif-launch --attach {u} --resolved={v}");
+    let attach =
+        |u: &str, v: &str| format!("/usr/lib/bindif-launch --attach --unit={u} --resolved={v}");
     // (case, unit, key, expected command lines as systemd prints them; "*" = any)
     let table: &[(&str, &str, &str, Vec<String>)] = &[
         (
@@ -564,6 +576,23 @@ fn systemd_runs_the_attach_step_first() {
             "ExecStartPre",
             vec![attach("lst@1.socket", "mgmt")],
         ),
+        // A name that starts with "-", as systemd-escape makes them; the launcher's
+        // view of these lines is checked below.
+        (
+            "legacy",
+            "-dash.service",
+            "ExecStartPre",
+            vec![attach("-dash.service", "mgmt")],
+        ),
+        (
+            "legacy",
+            "-dash.service",
+            "ExecStart",
+            vec![
+                "/run/systemd/generator/bindif-launch-exec/sleep --unit=-dash.service -- /usr/bin/sleep infinity"
+                    .into(),
+            ],
+        ),
         (
             "masked",
             "empty.service",
@@ -590,6 +619,21 @@ fn systemd_runs_the_attach_step_first() {
             ));
         }
     }
+    // What the launcher makes of the lines systemd runs for a unit named "-dash.service": the
+    // unit's name, never an option.
+    let legacy_root = roots["legacy"].clone();
+    for (key, attach_mode) in [("ExecStartPre", true), ("ExecStart", false)] {
+        for line in systemd_commands(&legacy_root, "-dash.service", key) {
+            let words: Vec<std::ffi::OsString> =
+                line.split_whitespace().skip(1).map(Into::into).collect();
+            let unit = match bindif::cli::parse(words).map(|a| a.mode) {
+                Ok(bindif::cli::Mode::Attach { unit, .. }) if attach_mode => unit,
+                Ok(bindif::cli::Mode::Unit { unit, .. }) if !attach_mode => unit,
+                other => panic!("{key}={line}: {other:?}"),
+            };
+            assert_eq!(unit, "-dash.service", "{key}={line}");
+        }
+    }
     // Legacy: every command line systemd would run is the original one behind the launcher.
     let legacy = fixtures().join("legacy");
     let orig = tempdir("legacy-orig");
@@ -609,16 +653,29 @@ fn systemd_runs_the_attach_step_first() {
         let before = systemd_commands(&orig, "l.service", key);
         let after = systemd_commands(&wrapped, "l.service", key);
         // The attach step first, then each original command behind the launcher.
-        let attach = (key == "ExecStartPre")
-            .then(|| "/usr/lib/bindif-launch --attach l.service --resolved=mgmt".to_string());
+        let attach = (key == "ExecStartPre").then(|| {
+            "/usr/lib/bindif-launch --attach --unit=l.service --resolved=mgmt".to_string()
+        });
+        // Behind a link named after the command's executable where one can be: systemd names
+        // the command's output after the file name of the path it executes, which is then the
+        // original command's.
         let want: Vec<String> = attach
             .into_iter()
-            .chain(
-                before
-                    .iter()
-                    .map(|c| format!("/usr/lib/bindif-launch l.service -- {c}")),
-            )
+            .chain(before.iter().map(|c| {
+                let launcher = generator::link_name(executable(c))
+                    .map_or("/usr/lib/bindif-launch".to_string(), |n| {
+                        format!("/run/systemd/generator/bindif-launch-exec/{n}")
+                    });
+                format!("{launcher} --unit=l.service -- {c}")
+            }))
             .collect();
+        let skip = usize::from(key == "ExecStartPre");
+        for (b, a) in before.iter().zip(after.iter().skip(skip)) {
+            let name = |c: &str| executable(c).rsplit('/').next().unwrap().to_string();
+            if generator::link_name(executable(b)).is_some() {
+                assert_eq!(name(a), name(b), "{key}: {a} for {b}");
+            }
+        }
         compared += before.len();
         if after != want {
             failures.push(format!(
@@ -632,6 +689,15 @@ fn systemd_runs_the_attach_step_first() {
         let _ = std::fs::remove_dir_all(r);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The executable's path in a command line as [`systemd_commands`] gives it: the first word,
+/// or the quoted first word.
+fn executable(c: &str) -> &str {
+    match c.strip_prefix('"') {
+        Some(q) => q.split('"').next().unwrap(),
+        None => c.split(' ').next().unwrap(),
+    }
 }
 
 /// The dependency lines (`Before: mgmt.slice (origin-file)` → `Before: mgmt.slice`) and
@@ -821,7 +887,7 @@ fn symlinks_in_the_output_are_not_followed() {
     assert!(ours.file_type().is_file(), "{ours:?}");
     assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
         .unwrap()
-        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach %n --resolved="));
+        .contains("ExecStartPre=+/usr/lib/bindif-launch --attach --unit=%n --resolved="));
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     assert!(std::fs::symlink_metadata(normal.join("z.service.d"))
         .unwrap()
@@ -842,6 +908,66 @@ fn symlinks_in_the_output_are_not_followed() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(names, [generator::DROPIN_NAME]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn run_legacy(root: &Path, normal: &Path) -> Outcome {
+    generator::run(&Options {
+        root: root.to_path_buf(),
+        normal: normal.to_path_buf(),
+        systemd_version: Some(252),
+        layout: Some(Layout::Legacy),
+        kmsg: false,
+        debug: false,
+        reconcile: false,
+    })
+    .unwrap()
+}
+
+/// Issue 20 #4: the links to the launcher are written as the drop-ins are, never through what
+/// is already there: a symlink where a link goes is replaced (its target untouched), and a
+/// `bindif-launch-exec` that is not a directory of its own is refused, its commands then
+/// running the launcher under its own name (logged), never a link that is not there.
+#[test]
+fn exec_links_never_write_through_what_is_there() {
+    let (tmp, normal) = bound_units_root("exec-links", &["a.service"]);
+    let links = normal.join("bindif-launch-exec");
+    std::fs::create_dir(&links).unwrap();
+    let victim = tmp.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, links.join("sleep")).unwrap();
+    let out = run_legacy(&tmp, &normal);
+    assert!(out.write_failures.is_empty(), "{:?}", out.write_failures);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(
+        std::fs::read_link(links.join("sleep")).unwrap(),
+        Path::new("/usr/lib/bindif-launch")
+    );
+    let names: Vec<_> = std::fs::read_dir(&links)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["sleep"], "no temporary link is left");
+    assert!(std::fs::read_to_string(dropin(&normal, "a.service"))
+        .unwrap()
+        .contains("\nExecStart=/run/systemd/generator/bindif-launch-exec/sleep --unit=%n -- /usr/bin/sleep infinity\n"));
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
+
+    // The directory a symlink to another one: refused, nothing written there.
+    std::fs::remove_dir_all(&normal).unwrap();
+    std::fs::create_dir_all(&normal).unwrap();
+    let victim_dir = tmp.join("victim-dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    std::os::unix::fs::symlink(&victim_dir, &links).unwrap();
+    let out = run_legacy(&tmp, &normal);
+    assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
+    let text = std::fs::read_to_string(dropin(&normal, "a.service")).unwrap();
+    assert!(
+        text.contains("\nExecStart=/usr/lib/bindif-launch --unit=%n -- /usr/bin/sleep infinity\n"),
+        "{text}"
+    );
+    assert!(out.verify_failures.is_empty(), "{:?}", out.verify_failures);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -889,7 +1015,9 @@ fn legacy_wrapper_uses_systemds_search_path() {
     // /usr/local/bin/tool comes first in the path but is not executable: /usr/bin/tool.
     let text = std::fs::read_to_string(dropin(&normal, "p.service")).unwrap();
     assert!(
-        text.ends_with("ExecStart=\nExecStart=/usr/lib/bindif-launch %n -- /usr/bin/tool --flag\n"),
+        text.ends_with(
+            "ExecStart=\nExecStart=/run/systemd/generator/bindif-launch-exec/tool --unit=%n -- /usr/bin/tool --flag\n"
+        ),
         "{text}"
     );
     assert!(!dropin(&normal, "q.service").exists());
@@ -1085,7 +1213,8 @@ fn pure_plan_depends_on_version() {
     let facts = bindif::unit::specifier::HostFacts::default();
     let host = bindif::unit::specifier::HostSource::Given(&facts);
     let plan = |inputs: &[generator::Input], layout: &Layout, version: Option<u32>| {
-        generator::plan(inputs, layout, version, &find, host)
+        let launchers = generator::Launchers::in_output(Path::new("/run/systemd/generator"));
+        generator::plan(inputs, layout, version, &find, &launchers, host)
     };
     let hybrid = Layout::Hybrid {
         mount: "/sys/fs/cgroup/unified".into(),
@@ -1106,14 +1235,18 @@ fn pure_plan_depends_on_version() {
         .filter(|f| f.content.contains("\nExec"))
         .collect();
     assert!(!with_commands.is_empty());
+    // Each wrapped command runs a link to the launcher named after its executable.
     for f in with_commands {
         assert!(
             f.content
-                .contains("=+/usr/lib/bindif-launch --attach %n --resolved=")
-                && f.content.contains("/usr/lib/bindif-launch %n -- "),
+                .contains("=+/usr/lib/bindif-launch --attach --unit=%n --resolved=")
+                && f.content
+                    .contains("=/run/systemd/generator/bindif-launch-exec/")
+                && !f.content.contains("=/usr/lib/bindif-launch --unit=%n -- "),
             "{f:#?}"
         );
     }
+    assert!(legacy.links.contains("sshd"), "{:?}", legacy.links);
 }
 
 /// The parallel map keeps the input's order and loses nothing, whatever the size and chunking.

@@ -476,6 +476,74 @@ fn unit_mode_with_explicit_command_and_attach_mode() {
     assert_bound(&report(&out), VETH_A, &out);
 }
 
+/// A unit whose name starts with `-` (as `systemd-escape` makes them) is bound
+/// through the forms the generator writes, `--unit=%n -- COMMAND` and `--attach --unit=%n`.
+#[test]
+fn unit_names_starting_with_a_dash_are_bound_by_both_forms() {
+    require_privileges();
+    let ns = NetNs::new();
+    let parent = TestCgroup::new();
+    let root = UnitRoot::new();
+    for (stem, attach) in [("launch", false), ("attach", true)] {
+        let name = format!("-{}.service", unique(stem));
+        let path = parent.path.join(&name);
+        fs::create_dir(&path).unwrap();
+        root.probe_unit(&name, VETH_A);
+        let unit = format!("--unit={name}");
+        let argv = if attach {
+            strs(&[BIN, &root.arg(), "--attach", &unit])
+        } else {
+            strs(&[BIN, &root.arg(), &unit, "--", &python(), &probe(), "x"])
+        };
+        let out = run_in(&ns, &path, "", &argv);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let out = if attach {
+            // A later process of the unit (not started by the launcher) is bound.
+            run_in(&ns, &path, "", &strs(&[&python(), &probe()]))
+        } else {
+            out
+        };
+        assert_bound(&report(&out), VETH_A, &out);
+    }
+}
+
+/// Issue 20 #4: the launcher run through a link named after the command's executable, as the
+/// generator's wrapped lines run it on legacy hosts, is the launcher: it binds and executes the
+/// command, whatever that name.
+#[test]
+fn a_link_named_after_the_command_runs_the_launcher() {
+    require_privileges();
+    let ns = NetNs::new();
+    let ucg = unit_cgroup("linked");
+    let root = UnitRoot::new();
+    root.probe_unit(&ucg.name, VETH_A);
+    let links = root.dir.join("run/systemd/generator/bindif-launch-exec");
+    fs::create_dir_all(&links).unwrap();
+    let py = python();
+    let name = Path::new(&py).file_name().unwrap().to_str().unwrap();
+    let link = links.join(name);
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let unit = format!("--unit={}", ucg.name);
+    let out = run_in(
+        &ns,
+        &ucg.path,
+        "",
+        &strs(&[
+            link.to_str().unwrap(),
+            &root.arg(),
+            &unit,
+            "--",
+            &py,
+            &probe(),
+            "linked",
+        ]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&out);
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(r["argv"], "linked");
+}
+
 /// Issue 17 #1: the generator's form of the attach step binds to the value the generator
 /// resolved at the last daemon-reload and reads no unit file: a unit file changed since (here it
 /// names another interface, and one the other way round names none) changes nothing until the

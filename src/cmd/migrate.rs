@@ -367,6 +367,43 @@ mod tests {
         assert!(text.contains("/etc/y.service (y.service)\n  line 3: ExecStartPre=+/usr/lib/bindif-launch --attach %n\n"), "{text}");
     }
 
+    /// The forms that name the unit with `--unit=` (what the generator writes, as names may start
+    /// with `-`)
+    /// get the advice of the forms that name it as a word.
+    #[test]
+    fn unit_option_forms_get_the_same_advice() {
+        let f = "/etc/w.service";
+        let units = vec![unit(
+            "-w.service",
+            vec![
+                a(
+                    f,
+                    2,
+                    "ExecStartPre",
+                    "+/usr/lib/bindif-launch --attach --unit=%n",
+                ),
+                a(
+                    f,
+                    3,
+                    "ExecStart",
+                    "/usr/lib/bindif-launch --unit=%n -- /usr/bin/w -x",
+                ),
+            ],
+        )];
+        let advice: Vec<String> = report(&units, Some(252))
+            .findings
+            .into_iter()
+            .map(|f| f.advice)
+            .collect();
+        assert_eq!(
+            advice,
+            [
+                "remove this line: PID 1 attaches the binding itself",
+                "replace with ExecStart=/usr/bin/w -x"
+            ]
+        );
+    }
+
     #[test]
     fn plain_units_need_nothing_and_shared_lines_are_reported_once() {
         let tpl = a(

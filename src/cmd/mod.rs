@@ -22,6 +22,9 @@ pub mod status;
 pub fn main(argv: Vec<OsString>) -> i32 {
     let start = std::time::Instant::now();
     // The generator: installed as `bindif-launch-generator`, or the hidden `generate` subcommand.
+    // The launcher also runs under the names of the commands it wraps (links the generator
+    // makes, `generator::link_name`), which never include the generator's own name and always
+    // put `--unit=` first, so a daemon's name cannot select the generator.
     if generator::wanted(&argv) {
         return generator::main(argv);
     }

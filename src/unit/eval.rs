@@ -589,9 +589,19 @@ pub fn check_prefixes(c: &ExecCommand, source: Option<&Source>) -> Result<(), Di
     Ok(())
 }
 
-/// The usual `is_launcher` test: the executable's file name is `bindif-launch`.
+/// The directory, inside the generator's output directory, of the links to the launcher named
+/// after the executables of the commands it wraps (see `cmd::generator::quote`).
+pub const EXEC_LINK_DIR: &str = "bindif-launch-exec";
+
+/// The usual `is_launcher` test: the executable's file name is `bindif-launch`, or the path is
+/// one of the generator's links to it (`DIR/bindif-launch-exec/NAME`).
 pub fn is_bindif_launch(path: &str) -> bool {
-    path.rsplit('/').next() == Some("bindif-launch")
+    let mut parts = path.rsplit('/');
+    let name = parts.next();
+    name == Some("bindif-launch")
+        || (path.starts_with('/')
+            && name.is_some_and(|n| !n.is_empty())
+            && parts.next() == Some(EXEC_LINK_DIR))
 }
 
 /// The variables a service's `Environment=` lines set (`config_parse_environ()` in
@@ -751,5 +761,13 @@ mod tests {
         assert!(is_bindif_launch("/usr/lib/bindif-launch"));
         assert!(is_bindif_launch("bindif-launch"));
         assert!(!is_bindif_launch("/usr/lib/bindif-launcher"));
+        assert!(is_bindif_launch(
+            "/run/systemd/generator/bindif-launch-exec/chronyd"
+        ));
+        assert!(!is_bindif_launch("bindif-launch-exec/chronyd"));
+        assert!(!is_bindif_launch(
+            "/run/systemd/generator/bindif-launch-exec/"
+        ));
+        assert!(!is_bindif_launch("/run/bindif-launch-exec-x/chronyd"));
     }
 }

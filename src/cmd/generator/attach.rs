@@ -2,7 +2,10 @@
 //! The attach step's command line (pure): what this daemon-reload resolved for a unit, passed
 //! on so the step run at every start reads no unit file, no `/proc/1/maps`, no host facts.
 //!
-//! `+/usr/lib/bindif-launch --attach %n --resolved=VALUE… [--fail-closed] [--wait=S] [--verify|--no-verify]`
+//! `+/usr/lib/bindif-launch --attach --unit=%n --resolved=VALUE… [--fail-closed] [--wait=S] [--verify|--no-verify]`
+//!
+//! The unit goes in `--unit=`: a name that starts with `-` (`-.mount`, `-foo.service`) would
+//! read as an option where `--attach %n` (the older, hand-written form) gives it as a word.
 //!
 //! Exactness. systemd v262 evaluates `BindNetworkInterface=` when it loads the unit, at a
 //! daemon-reload, and keeps that value until the next one; the `Exec` line of the attach step is
@@ -36,7 +39,7 @@ use crate::unit::{effective_list, Diagnostic, LoadedUnit, Source};
 /// The attach step as a hand-written unit has it, and as the generator writes it when it cannot
 /// resolve exactly (see the module's text): the step reads the unit at start.
 pub fn reading_line() -> String {
-    format!("+{LAUNCHER} --attach %n")
+    format!("+{LAUNCHER} --attach --unit=%n")
 }
 
 /// The attach step of one unit and what resolving it found to warn about.
@@ -195,7 +198,11 @@ pub fn attach_step(u: &LoadedUnit, section: &str, ctx: &SpecifierContext<'_>) ->
                 .is_some_and(|s| per_instance_sources.contains(&s))
         })
         .collect();
-    let mut words = vec![format!("+{LAUNCHER}"), "--attach".into(), "%n".into()];
+    let mut words = vec![
+        format!("+{LAUNCHER}"),
+        "--attach".into(),
+        "--unit=%n".into(),
+    ];
     for v in &values {
         words.push(match v {
             Value::Valid(name) => {
@@ -371,7 +378,7 @@ mod tests {
         let s = step(&u, &host);
         assert_eq!(
             s.line,
-            "+/usr/lib/bindif-launch --attach %n --resolved=mgmt --resolved=%i --fail-closed --wait=62.5 --verify"
+            "+/usr/lib/bindif-launch --attach --unit=%n --resolved=mgmt --resolved=%i --fail-closed --wait=62.5 --verify"
         );
         assert_eq!(s.diagnostics.len(), 1, "{:?}", s.diagnostics);
         assert!(s.diagnostics[0]
@@ -389,7 +396,7 @@ mod tests {
         let s = step(&u, &host);
         assert_eq!(
             s.line,
-            "+/usr/lib/bindif-launch --attach %n --resolved= --wait=0.25"
+            "+/usr/lib/bindif-launch --attach --unit=%n --resolved= --wait=0.25"
         );
         let a = received(&s.line, "u.service", &host);
         assert_eq!(
@@ -402,7 +409,7 @@ mod tests {
         let s = step(&u, &host);
         assert_eq!(
             s.line,
-            "+/usr/lib/bindif-launch --attach %n --resolved=mgmt --no-verify"
+            "+/usr/lib/bindif-launch --attach --unit=%n --resolved=mgmt --no-verify"
         );
         assert_eq!(
             received(&s.line, "u.service", &host).policy.verify,
@@ -414,6 +421,22 @@ mod tests {
             &[(KEY_BIND, "mgmt"), (eval::KEY_WAIT, "infinity")],
         );
         assert_eq!(step(&u, &host).line, reading_line());
+    }
+
+    /// The launcher receives the unit's own name, whatever it starts with, from the
+    /// resolved line and from the line that reads the unit at start alike.
+    #[test]
+    fn names_starting_with_a_dash_reach_the_attach_step() {
+        let host = facts();
+        for n in ["-foo.service", "--x.service", "-.service", "a-.service"] {
+            let u = unit(n, &[(KEY_BIND, "mgmt")]);
+            for line in [step(&u, &host).line, reading_line()] {
+                match received(&line, n, &host).mode {
+                    crate::cli::Mode::Attach { unit, .. } => assert_eq!(unit, n, "{line}"),
+                    m => panic!("{line}: not the attach mode: {m:?}"),
+                }
+            }
+        }
     }
 
     /// A template whose value needs an instance-dependent specifier the line cannot carry
@@ -429,7 +452,7 @@ mod tests {
         let i = unit("x@e.service", &[(KEY_BIND, "%N")]);
         assert_eq!(
             step(&i, &host).line,
-            "+/usr/lib/bindif-launch --attach %n --resolved=x@e"
+            "+/usr/lib/bindif-launch --attach --unit=%n --resolved=x@e"
         );
     }
 }

@@ -66,7 +66,7 @@ pub use parallel::map_ordered;
 pub use plan::{
     attach_line, dropin_path, plan, Check, FindExecutable, GenFile, Input, Message, Plan, Strategy,
 };
-pub use quote::wrap_line;
+pub use quote::{link_name, wrap_line, wrap_line_with, Launchers, Wrapped};
 pub use units::{
     enumerate, find_in_systemd_path, load_all, load_name, mentioning, search_path_with_output,
     search_path_without_generators,
@@ -134,7 +134,8 @@ fn log_lines(log: &Logger, level: Level, text: &str) {
 /// generator directories, every name in it loaded, the plan. Also returns how many names were
 /// examined.
 pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Plan, usize) {
-    let r = resolve_units(full, layout, version);
+    let launchers = Launchers::in_output(Path::new(GENERATOR_DIRS[0]));
+    let r = resolve_units(full, layout, version, &launchers);
     (r.plan, r.inputs.len())
 }
 
@@ -146,14 +147,26 @@ pub struct Resolved {
     pub plan: Plan,
 }
 
-fn resolve_units(full: &SearchPath, layout: &Layout, version: Option<u32>) -> Resolved {
+fn resolve_units(
+    full: &SearchPath,
+    layout: &Layout,
+    version: Option<u32>,
+    launchers: &Launchers,
+) -> Resolved {
     let catalog = Catalog::new(search_path_without_generators(full));
     let names = enumerate(&catalog);
     let inputs = load_all(&catalog, &names);
     let find = |name: &str| find_in_systemd_path(full.root(), name);
     // Host facts (%H, %m, …) are read only if some value uses one.
     let facts = LazyHostFacts::new(full.root());
-    let plan = plan(&inputs, layout, version, &find, HostSource::Lazy(&facts));
+    let plan = plan(
+        &inputs,
+        layout,
+        version,
+        &find,
+        launchers,
+        HostSource::Lazy(&facts),
+    );
     Resolved {
         catalog,
         inputs,
@@ -410,7 +423,13 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         None => crate::sys::cgroup::detect(&opts.root),
     };
     let full = SearchPath::system(&opts.root);
-    let mut resolved = resolve_units(&full, &layout, version);
+    // The output directory as PID 1 sees it, which the wrapped commands' links are named by.
+    let output_on_host = match opts.normal.strip_prefix(&opts.root) {
+        Ok(rel) => Path::new("/").join(rel),
+        Err(_) => opts.normal.clone(),
+    };
+    let launchers = Launchers::in_output(&output_on_host);
+    let mut resolved = resolve_units(&full, &layout, version, &launchers);
     let facts = LazyHostFacts::new(&opts.root);
     // The running units, walked once: their templates' followed interfaces are planned now,
     // and they are re-resolved after the drop-ins are written.
@@ -427,15 +446,31 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         Vec::new()
     };
     plan_follow(&mut resolved, &walked, &facts, version, &opts.root, &log);
-    let plan = &resolved.plan;
     let units_seen = resolved.inputs.len();
-    for m in &plan.messages {
+    for m in &resolved.plan.messages {
         log_lines(&log, m.level, &m.text);
     }
     if let Err(e) = write::create_output_dir(&opts.normal) {
         log_lines(&log, Level::Err, &e.to_string());
         return Err(e);
     }
+    // The links first: a command must never run a link that is not there.
+    let link_failures = write::write_links(
+        &opts.normal.join(eval::EXEC_LINK_DIR),
+        &resolved.plan.links,
+        Path::new(LAUNCHER),
+    );
+    for (name, e) in link_failures {
+        log_lines(
+            &log,
+            Level::Err,
+            &format!(
+                "{e}, ignoring: the commands whose executable is named {name} run {LAUNCHER} instead, and are logged under its name."
+            ),
+        );
+        without_link(&mut resolved.plan, &launchers, &name);
+    }
+    let plan = &resolved.plan;
     // One unit's unwritable drop-in must not cost the units after it theirs: log and go on.
     let mut write_failures = Vec::new();
     let mut unwritten = BTreeSet::new();
@@ -498,6 +533,18 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         units_seen,
         elapsed,
     })
+}
+
+/// Makes the commands of `plan` that run the link `name` (which could not be written) run the
+/// launcher, in the drop-ins and in the checks made after writing them.
+fn without_link(plan: &mut Plan, launchers: &Launchers, name: &str) {
+    for f in &mut plan.files {
+        f.content = launchers.without_link(&f.content, name);
+    }
+    for c in &mut plan.checks {
+        c.first = launchers.without_link(&c.first, name);
+    }
+    plan.links.remove(name);
 }
 
 /// Whether `argv` asks for the generator: `argv[0]` is `bindif-launch-generator`, or the first

@@ -4,12 +4,12 @@
 //! to run after writing out. No file system access: the fixture tests compare it with expected
 //! trees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::attach::{attach_step, reading_line};
-use super::quote::{journal_identity, wrap_line, WrapError};
+use super::quote::{journal_identity, wrap_line_with, Launchers, WrapError};
 use super::socket::{self, legacy_listeners, Listeners};
 use super::units::load_name;
 use super::{DROPIN_NAME, NATIVE_SINCE, PROGRAM};
@@ -84,6 +84,8 @@ pub struct Plan {
     pub files: Vec<GenFile>,
     pub messages: Vec<Message>,
     pub checks: Vec<Check>,
+    /// The links to the launcher the wrapped commands run, by file name (see `quote.rs`).
+    pub links: BTreeSet<String>,
 }
 
 impl Plan {
@@ -134,6 +136,7 @@ struct UnitPlan {
     checks: Vec<(String, String)>,
     /// Legacy host, a socket unit without commands: the drop-in only binds its listeners.
     listeners_only: bool,
+    links: BTreeSet<String>,
 }
 
 /// Why a unit that needs a drop-in gets none (it is logged as skipped).
@@ -189,6 +192,7 @@ fn unit_plan(
     u: &LoadedUnit,
     strategy: Strategy,
     find_executable: FindExecutable,
+    launchers: &Launchers,
     host: HostSource<'_>,
 ) -> Result<Option<UnitPlan>, Skip> {
     let Some(section) = cgroup_section(&u.name) else {
@@ -203,6 +207,7 @@ fn unit_plan(
     let mut notes = Vec::new();
     let mut body = format!("[{section}]\n");
     let mut checks = Vec::new();
+    let mut links = BTreeSet::new();
     let fragment = u
         .fragment
         .as_ref()
@@ -260,7 +265,11 @@ fn unit_plan(
                 .flat_map(|k| effective_list(u.values(section, k)))
                 .map(|a| a.value.as_str())
                 .collect();
-            body.push_str(&journal_identity(own, &commands).dropin_lines());
+            let launchers = launchers_for(u, section, launchers);
+            // Each command linked under its own name is logged as without the launcher.
+            if !launchers.cover(&commands) {
+                body.push_str(&journal_identity(own, &commands).dropin_lines());
+            }
             // The privileged part (mount, mirror cgroup, program) is a `+` step outside the
             // unit's sandbox, syscall filter and capability set; the wrapped commands only
             // enter the mirror it prepared.
@@ -290,14 +299,17 @@ fn unit_plan(
                 }
                 for a in before {
                     let w =
-                        wrap_line(&a.value, find_executable).map_err(|why| Skip::NotWrappable {
-                            file: a.source.file.clone(),
-                            line: a.source.line,
-                            key,
-                            value: a.value.clone(),
-                            why,
+                        wrap_line_with(&a.value, find_executable, &launchers).map_err(|why| {
+                            Skip::NotWrappable {
+                                file: a.source.file.clone(),
+                                line: a.source.line,
+                                key,
+                                value: a.value.clone(),
+                                why,
+                            }
                         })?;
-                    lines.push(w);
+                    links.extend(w.links);
+                    lines.push(w.line);
                     wrapped += 1;
                 }
                 body.push_str(&format!("{key}=\n"));
@@ -320,6 +332,7 @@ fn unit_plan(
                         warnings,
                         checks: Vec::new(),
                         listeners_only: true,
+                        links: BTreeSet::new(),
                     })),
                     Listeners::Unbindable(why) => Err(Skip::ListenersUnbindable(why)),
                     Listeners::Nothing => Err(Skip::NothingToWrap),
@@ -343,6 +356,7 @@ fn unit_plan(
         warnings,
         checks,
         listeners_only: false,
+        links,
     }))
 }
 
@@ -394,22 +408,60 @@ fn unbindable_on_legacy(u: &LoadedUnit, section: &str) -> Option<String> {
     None
 }
 
+/// The links `u`'s commands may run: none when the unit's sandbox may hide them from its
+/// commands (the command would fail to execute where it ran before), as far as cheaply known:
+/// another root, or a path setting over the links' directory.
+fn launchers_for(u: &LoadedUnit, section: &str, launchers: &Launchers) -> Launchers {
+    let Some(dir) = launchers.dir() else {
+        return Launchers::plain();
+    };
+    let set = |key: &str| !effective_list(u.values(section, key)).is_empty();
+    let hidden = set("RootDirectory")
+        || set("RootImage")
+        || [
+            "InaccessiblePaths",
+            "TemporaryFileSystem",
+            "BindPaths",
+            "BindReadOnlyPaths",
+        ]
+        .iter()
+        .any(|key| {
+            effective_list(u.values(section, key))
+                .iter()
+                .flat_map(|a| a.value.split_whitespace())
+                .any(|entry| hides(key, entry, dir))
+        });
+    if hidden {
+        Launchers::plain()
+    } else {
+        launchers.clone()
+    }
+}
+
 /// The FIFO through which wrapped commands ask the enter service (see `launch::enter`).
 const ENTER_FIFO: &str = crate::cmd::launch::enter::ENTER_FIFO;
 
 /// Whether one entry of `InaccessiblePaths=` (`-`/`+` prefixes) or `TemporaryFileSystem=`
 /// (`PATH[:OPTIONS]`) covers [`ENTER_FIFO`]: names it or a directory above it.
 fn hides_enter_fifo(key: &str, entry: &str) -> bool {
+    hides(key, entry, ENTER_FIFO)
+}
+
+/// Whether one entry of `key` (as [`hides_enter_fifo`] reads them; `BindPaths=` and
+/// `BindReadOnlyPaths=` as `[-]SRC[:DEST[:OPTIONS]]`, mounted on DEST) covers `target`. A
+/// `BindPaths=` entry with an escaped `:` is taken to cover it.
+fn hides(key: &str, entry: &str, target: &str) -> bool {
     let path = entry.trim_start_matches(['-', '+']);
-    let path = if key == "TemporaryFileSystem" {
-        path.split(':').next().unwrap_or(path)
-    } else {
-        path
+    let path = match key {
+        "TemporaryFileSystem" => path.split(':').next().unwrap_or(path),
+        "BindPaths" | "BindReadOnlyPaths" if path.contains('\\') => return true,
+        "BindPaths" | "BindReadOnlyPaths" => path.split(':').nth(1).unwrap_or(path),
+        _ => path,
     };
     // `/` trims to "", which covers everything.
     let path = path.trim_end_matches('/');
-    ENTER_FIFO == path
-        || ENTER_FIFO
+    target == path
+        || target
             .strip_prefix(path)
             .is_some_and(|rest| rest.starts_with('/'))
 }
@@ -458,6 +510,7 @@ pub fn plan(
     layout: &Layout,
     version: Option<u32>,
     find_executable: FindExecutable,
+    launchers: &Launchers,
     host: HostSource<'_>,
 ) -> Plan {
     let mut p = Plan::default();
@@ -504,7 +557,7 @@ pub fn plan(
         if super::slice::plan(&mut p, n, u, strategy) {
             continue;
         }
-        let planned = match unit_plan(u, strategy, find_executable, host) {
+        let planned = match unit_plan(u, strategy, find_executable, launchers, host) {
             Ok(x) => x,
             Err(why) => {
                 p.msg(Level::Warning, format!("Skipping {n}: {why}"));
@@ -546,6 +599,9 @@ pub fn plan(
             }
             _ => {}
         }
+        if let Some(x) = &planned {
+            p.links.extend(x.links.iter().cloned());
+        }
         let Some(x) = planned else { continue };
         if kind != Some(Kind::Instance) {
             for note in &x.notes {
@@ -577,6 +633,43 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 20 #4: a unit whose sandbox may hide the links runs the launcher itself.
+    #[test]
+    fn links_are_not_used_where_the_sandbox_may_hide_them() {
+        let links = Launchers::in_output(Path::new("/run/systemd/generator"));
+        let unit = |k: &str, v: &str| {
+            let mut u = LoadedUnit {
+                name: "u.service".into(),
+                ..LoadedUnit::default()
+            };
+            u.assignments.push(crate::unit::Assignment {
+                section: "Service".into(),
+                key: k.into(),
+                value: v.into(),
+                source: crate::unit::Source {
+                    file: PathBuf::from("/etc/systemd/system/u.service"),
+                    line: 2,
+                },
+            });
+            u
+        };
+        for (k, v, hidden) in [
+            ("RootDirectory", "/srv/jail", true),
+            ("RootImage", "/srv/jail.raw", true),
+            ("InaccessiblePaths", "-/run/systemd", true),
+            ("TemporaryFileSystem", "/run:ro", true),
+            ("BindReadOnlyPaths", "/srv/run:/run", true),
+            ("BindPaths", "-/srv/a\\:b:/x", true),
+            ("BindPaths", "/run/x:/srv/x", false),
+            ("BindReadOnlyPaths", "/run/systemd/generator", true),
+            ("InaccessiblePaths", "/run/bindif-launch", false),
+            ("ProtectSystem", "strict", false),
+        ] {
+            let got = launchers_for(&unit(k, v), "Service", &links);
+            assert_eq!(got.dir().is_none(), hidden, "{k}={v}");
+        }
+    }
 
     #[test]
     fn only_paths_over_the_enter_fifo_hide_it() {

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! Rewriting one raw `Exec*=` value so that each of its commands runs through the launcher
 //! (the legacy-host strategy), keeping what systemd would run unchanged behind the `--`.
+//!
+//! The launcher runs under the name of the command's own executable: a link to it in the
+//! generator's output directory, `OUTPUT/bindif-launch-exec/NAME` ([`Launchers`]). systemd
+//! names a command's output stream in the journal after the file name of the path it executes
+//! (`basename(command->path)` passed to `setup_output()` in src/core/execute.c; exec-invoke.c
+//! since v255), so each command keeps the identifier it has without the launcher, whatever the
+//! unit's other commands are called, and a unit's own `SyslogIdentifier=` still wins.
 
 use std::fmt;
+use std::path::Path;
 
-use super::LAUNCHER;
+use super::{LAUNCHER, PROGRAM as GENERATOR};
 use crate::cmd::launch::config::SYSTEMD_EXEC_PATH;
 use crate::log::PROGRAM;
-use crate::unit::eval::is_bindif_launch;
+use crate::unit::eval::{is_bindif_launch, EXEC_LINK_DIR};
 use crate::unit::words::{extract_first_word, ExtractFlags};
 
 /// Why an `Exec*=` value cannot be rewritten to run through the launcher.
@@ -155,8 +163,113 @@ pub(super) fn quote_word(w: &str) -> String {
     q
 }
 
+/// Bytes a link's file name, and the output directory's path, may hold: what an `Exec` word
+/// carries unquoted and unexpanded (no `%`, `$`, quotes, backslash or whitespace), in ASCII.
+fn plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._+-,:@~^".contains(&b)
+}
+
+/// The longest file name the kernel accepts (NAME_MAX).
+const NAME_MAX: usize = 255;
+
+/// The link that stands for the executable `path` of a wrapped command: its file name, which
+/// is the identifier systemd gives the command's output, when a link can carry it exactly.
+/// `None` (the command runs the launcher under its own name) for a name that is not a plain
+/// file name (empty, `.`, `..`, longer than NAME_MAX), holds a byte outside [`plain_byte`] (a
+/// specifier, a `$`, a control character, non-ASCII), or is one the launcher reads as another
+/// program: `bindif-launch-generator` selects the generator by argv[0] (`generator::wanted`),
+/// and a daemon of that name must still run through the launcher.
+pub fn link_name(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next()?;
+    let plain =
+        !matches!(name, "" | "." | "..") && name.len() <= NAME_MAX && name.bytes().all(plain_byte);
+    (plain && name != GENERATOR).then_some(name)
+}
+
+/// What each wrapped command executes: the launcher itself, or a link to it named after the
+/// command's executable in the generator's output directory (see the module's text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launchers {
+    /// `OUTPUT/bindif-launch-exec`, as PID 1 sees it; `None`: every command runs the launcher.
+    dir: Option<String>,
+}
+
+/// One wrapped `Exec*=` value and the links its commands run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    pub line: String,
+    /// File names in [`Launchers::dir`] the line executes (each must exist as a link).
+    pub links: Vec<String>,
+}
+
+impl Launchers {
+    /// Every command runs the launcher under its own name.
+    pub fn plain() -> Launchers {
+        Launchers { dir: None }
+    }
+
+    /// Links in `output`, the generator's output directory as PID 1 sees it. Plain when that
+    /// path cannot be an `Exec` word as it is: not absolute and normalized, or a byte outside
+    /// [`plain_byte`].
+    pub fn in_output(output: &Path) -> Launchers {
+        let dir = output.to_str().filter(|d| {
+            d.starts_with('/')
+                && d[1..]
+                    .split('/')
+                    .all(|c| !matches!(c, "" | "." | "..") && c.bytes().all(plain_byte))
+        });
+        Launchers {
+            dir: dir.map(|d| format!("{d}/{EXEC_LINK_DIR}")),
+        }
+    }
+
+    /// Where the links go, when there are any.
+    pub fn dir(&self) -> Option<&str> {
+        self.dir.as_deref()
+    }
+
+    /// The executable word for a command whose executable is `path`, and the link it needs.
+    fn executable_for(&self, path: &str) -> (String, Option<String>) {
+        match (&self.dir, link_name(path)) {
+            (Some(dir), Some(name)) => (format!("{dir}/{name}"), Some(name.to_string())),
+            _ => (LAUNCHER.to_string(), None),
+        }
+    }
+
+    /// Whether every command of `values` (raw `Exec*=` values) runs under its own executable's
+    /// name once wrapped: it gets a link, or it runs the launcher already. Then systemd names
+    /// each command's output as it would without the launcher.
+    pub fn cover(&self, values: &[&str]) -> bool {
+        self.dir.is_some()
+            && values.iter().all(|v| {
+                commands(v).is_ok_and(|cmds| {
+                    cmds.iter().all(|c| {
+                        let Ok(first) = std::str::from_utf8(&c[0].0) else {
+                            return false;
+                        };
+                        let (prefix, rest) = split_prefixes(first);
+                        !prefix.contains(['@', '|'])
+                            && (is_bindif_launch(rest) || link_name(rest).is_some())
+                    })
+                })
+            })
+    }
+
+    /// `text` (a generated drop-in or a line of it) with the commands that run the link `name`
+    /// running the launcher instead: for a link that could not be written.
+    pub fn without_link(&self, text: &str, name: &str) -> String {
+        match &self.dir {
+            Some(dir) => text.replace(
+                &format!("{dir}/{name} --unit=%n -- "),
+                &format!("{LAUNCHER} --unit=%n -- "),
+            ),
+            None => text.to_string(),
+        }
+    }
+}
+
 /// Rewrites one raw `Exec*=` value as the launcher running each of its commands:
-/// `PREFIXES/usr/lib/bindif-launch %n -- PATH ARGS` with the prefixes `-`, `:`, `+`, `!`, `!!`
+/// `PREFIXES/usr/lib/bindif-launch --unit=%n -- PATH ARGS` with the prefixes `-`, `:`, `+`, `!`, `!!`
 /// kept on the wrapper; the arguments are kept verbatim (quoting, specifiers, `$VAR`).
 ///
 /// A plain command name becomes the path `find_executable` gives for it (systemd's fixed
@@ -167,7 +280,17 @@ pub fn wrap_line(
     value: &str,
     find_executable: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, WrapError> {
+    wrap_line_with(value, find_executable, &Launchers::plain()).map(|w| w.line)
+}
+
+/// [`wrap_line`], each command running what `launchers` gives for its executable.
+pub fn wrap_line_with(
+    value: &str,
+    find_executable: &dyn Fn(&str) -> Option<String>,
+    launchers: &Launchers,
+) -> Result<Wrapped, WrapError> {
     let mut out = Vec::new();
+    let mut links = Vec::new();
     for c in commands(value)? {
         let first = String::from_utf8(c[0].0.clone()).map_err(|_| WrapError::ExecutableNotUtf8)?;
         let (prefix, rest) = split_prefixes(&first);
@@ -192,7 +315,10 @@ pub fn wrap_line(
         } else {
             find_executable(rest).ok_or_else(|| WrapError::NotInSearchPath(rest.to_string()))?
         };
-        let mut line = format!("{prefix}{LAUNCHER} %n -- {}", quote_word(&path));
+        let (launcher, link) = launchers.executable_for(&path);
+        links.extend(link.filter(|l| !links.contains(l)));
+        // `--unit=`: a unit name may start with `-`, which `%n -- …` would read as options.
+        let mut line = format!("{prefix}{launcher} --unit=%n -- {}", quote_word(&path));
         for a in args {
             line.push(' ');
             line.push_str(a);
@@ -202,7 +328,10 @@ pub fn wrap_line(
     if out.is_empty() {
         return Err(WrapError::NoCommand);
     }
-    Ok(out.join(" ; "))
+    Ok(Wrapped {
+        line: out.join(" ; "),
+        links,
+    })
 }
 
 /// The commands of one raw `Exec*=` value (a lone `;` separates them), each as its words.
@@ -307,11 +436,11 @@ impl Identity {
                 "# The identifier systemd gives the commands' output in the journal, which the\n# launcher in front of them would otherwise replace.\nSyslogIdentifier={name}\n"
             ),
             Identity::Differs(names) => format!(
-                "# The commands' journal identifiers differ and SyslogIdentifier= is unit-wide, so\n# the wrapped ones are logged as {PROGRAM}; set SyslogIdentifier= in the unit to\n# choose one. Their own: {}\n",
+                "# The commands' journal identifiers differ and SyslogIdentifier= is unit-wide, so\n# the wrapped ones that run the launcher under its own name are logged as\n# {PROGRAM}; set SyslogIdentifier= in the unit to choose one. Their own: {}\n",
                 names.join(", ")
             ),
             Identity::Unknown => format!(
-                "# A command's journal identifier cannot be derived here, so the wrapped commands\n# are logged as {PROGRAM}; set SyslogIdentifier= in the unit to choose one.\n"
+                "# A command's journal identifier cannot be derived here, so the wrapped commands\n# that run the launcher under its own name are logged as {PROGRAM}; set\n# SyslogIdentifier= in the unit to choose one.\n"
             ),
         }
     }
@@ -397,7 +526,7 @@ mod tests {
     #[test]
     fn wraps_a_40000_word_line() {
         let mut line = String::from("-/usr/bin/echo");
-        let mut want = String::from("-/usr/lib/bindif-launch %n -- /usr/bin/echo");
+        let mut want = String::from("-/usr/lib/bindif-launch --unit=%n -- /usr/bin/echo");
         for i in 0..40_000 {
             let w = format!(" w{i}");
             line.push_str(&w);
@@ -413,7 +542,7 @@ mod tests {
         let find = |n: &str| (n == "logger").then(|| "/usr/bin/logger".to_string());
         assert_eq!(
             wrap_line("-logger \"a b\" ; /bin/x $Y", &find).unwrap(),
-            "-/usr/lib/bindif-launch %n -- /usr/bin/logger \"a b\" ; /usr/lib/bindif-launch %n -- /bin/x $Y"
+            "-/usr/lib/bindif-launch --unit=%n -- /usr/bin/logger \"a b\" ; /usr/lib/bindif-launch --unit=%n -- /bin/x $Y"
         );
         assert_eq!(
             wrap_line("logger ; nosuchtool x", &find),
@@ -423,6 +552,155 @@ mod tests {
             wrap_line("+bindif-launch --attach %n", &find).unwrap(),
             "+bindif-launch --attach %n"
         );
+    }
+
+    /// systemd expands `%n` in the wrapped line and the launcher reads the unit's name
+    /// and the command from it, whatever the name starts with.
+    #[test]
+    fn wrapped_lines_carry_any_unit_name() {
+        use crate::unit::exec::{parse_exec, ExecParseOptions};
+        use crate::unit::specifier::{HostFacts, SpecifierContext};
+        let host = HostFacts::default();
+        let line = wrap_line("-/usr/sbin/d --opt ; /bin/x -y", &no_plain_names).unwrap();
+        for n in ["-foo.service", "--x.service", "-.service", "d.service"] {
+            let ctx = SpecifierContext::new(n, &host);
+            let parsed = parse_exec(&line, &ctx, ExecParseOptions::default());
+            assert_eq!(parsed.commands.len(), 2, "{line}: {:?}", parsed.messages);
+            for (c, want) in parsed
+                .commands
+                .iter()
+                .zip([&["/usr/sbin/d", "--opt"][..], &["/bin/x", "-y"][..]])
+            {
+                let args = crate::cli::parse(c.argv[1..].iter().map(Into::into).collect());
+                let want = crate::cli::Mode::Unit {
+                    unit: n.to_string(),
+                    command: Some(want.iter().map(Into::into).collect()),
+                };
+                assert_eq!(args.map(|a| a.mode), Ok(want), "{n}: {line}");
+            }
+        }
+    }
+
+    /// Issue 20 #4: a link is named after the executable's file name when that name is the
+    /// identifier systemd derives and is plain; anything else runs the launcher itself.
+    #[test]
+    fn link_names_are_plain_file_names_only() {
+        for (path, want) in [
+            ("/usr/sbin/chronyd", Some("chronyd")),
+            ("/usr/lib/foo/check-config", Some("check-config")),
+            ("prometheus-node-exporter", Some("prometheus-node-exporter")),
+            ("/opt/x/a.b_c+d,e:f@g~h^i-", Some("a.b_c+d,e:f@g~h^i-")),
+            ("/opt/-dash", Some("-dash")),
+            ("/usr/bin/", None),
+            ("/usr/bin/.", None),
+            ("/usr/bin/..", None),
+            ("/usr/bin/%I", None),
+            ("/usr/bin/a%%b", None),
+            ("/usr/bin/a$b", None),
+            ("/usr/bin/ld ctl", None),
+            ("/usr/bin/x\ty", None),
+            ("/usr/bin/x\ny", None),
+            ("/usr/bin/dämon", None),
+            ("/usr/bin/q\"x", None),
+            ("/usr/bin/b\\s", None),
+            // The launcher would run as the generator.
+            ("/usr/lib/x/bindif-launch-generator", None),
+        ] {
+            assert_eq!(link_name(path), want, "{path:?}");
+        }
+        assert_eq!(link_name(&"x".repeat(255)).map(str::len), Some(255));
+        assert_eq!(link_name(&"x".repeat(256)), None);
+    }
+
+    /// No name a link may carry makes the launcher anything but the launcher: its argv[0]
+    /// chooses the generator only for the generator's own name.
+    #[test]
+    fn no_link_selects_the_generator() {
+        let l = Launchers::in_output(Path::new("/run/systemd/generator"));
+        for exe in ["/usr/sbin/d", "/x/bindif-launch-generator", "/x/generate"] {
+            let (word, _) = l.executable_for(exe);
+            let argv: Vec<std::ffi::OsString> =
+                vec![word.clone().into(), "--unit=a.service".into()];
+            assert!(!super::super::wanted(&argv), "{exe}: {word}");
+        }
+        assert_eq!(
+            l.executable_for("/x/bindif-launch-generator"),
+            (LAUNCHER.to_string(), None)
+        );
+    }
+
+    #[test]
+    fn links_live_in_a_plain_absolute_output_directory() {
+        let dir = |p: &str| Launchers::in_output(Path::new(p)).dir().map(str::to_string);
+        assert_eq!(
+            dir("/run/systemd/generator"),
+            Some("/run/systemd/generator/bindif-launch-exec".into())
+        );
+        assert_eq!(
+            dir("/tmp/x-1/out"),
+            Some("/tmp/x-1/out/bindif-launch-exec".into())
+        );
+        for odd in [
+            "run/out",
+            "/tmp/a b",
+            "/tmp/%t",
+            "/tmp/../x",
+            "/tmp//x",
+            "/tmp/x/",
+            "/",
+        ] {
+            assert_eq!(dir(odd), None, "{odd}");
+        }
+        assert_eq!(Launchers::plain().dir(), None);
+    }
+
+    /// Each command runs the link named after its own executable; the names are listed once.
+    #[test]
+    fn each_command_runs_its_own_link() {
+        let l = Launchers::in_output(Path::new("/run/systemd/generator"));
+        let find = |n: &str| (n == "logger").then(|| "/usr/bin/logger".to_string());
+        let w = wrap_line_with(
+            "-/usr/lib/foo/check-config -q ; logger x ; /usr/lib/foo/check-config ; /usr/bin/%I ; +/usr/lib/bindif-launch --attach %n",
+            &find,
+            &l,
+        )
+        .unwrap();
+        let d = "/run/systemd/generator/bindif-launch-exec";
+        assert_eq!(
+            w.line,
+            format!(
+                "-{d}/check-config --unit=%n -- /usr/lib/foo/check-config -q ; {d}/logger --unit=%n -- /usr/bin/logger x ; {d}/check-config --unit=%n -- /usr/lib/foo/check-config ; /usr/lib/bindif-launch --unit=%n -- /usr/bin/%I ; +/usr/lib/bindif-launch --attach %n"
+            )
+        );
+        assert_eq!(w.links, ["check-config", "logger"]);
+        // A link that could not be written: its commands run the launcher instead.
+        let back = l.without_link(&w.line, "check-config");
+        assert_eq!(
+            back,
+            format!(
+                "-/usr/lib/bindif-launch --unit=%n -- /usr/lib/foo/check-config -q ; {d}/logger --unit=%n -- /usr/bin/logger x ; /usr/lib/bindif-launch --unit=%n -- /usr/lib/foo/check-config ; /usr/lib/bindif-launch --unit=%n -- /usr/bin/%I ; +/usr/lib/bindif-launch --attach %n"
+            )
+        );
+        // Without an output directory every command runs the launcher.
+        let plain = wrap_line_with("/usr/sbin/d", &find, &Launchers::plain()).unwrap();
+        assert_eq!(
+            plain.line,
+            "/usr/lib/bindif-launch --unit=%n -- /usr/sbin/d"
+        );
+        assert!(plain.links.is_empty());
+    }
+
+    /// Links cover a unit when every command gets one (or runs the launcher already): then no
+    /// `SyslogIdentifier=` is needed, and the unit's own stays the only one.
+    #[test]
+    fn links_cover_units_whose_every_command_has_a_plain_name() {
+        let l = Launchers::in_output(Path::new("/run/systemd/generator"));
+        assert!(l.cover(&["/usr/lib/foo/check-config", "/usr/sbin/foo ; /bin/kill x"]));
+        assert!(l.cover(&["+/usr/lib/bindif-launch --attach %n", "-foo"]));
+        assert!(!l.cover(&["/usr/sbin/foo", "/usr/bin/%I"]));
+        assert!(!l.cover(&["/usr/sbin/foo", "@/usr/bin/busybox httpd"]));
+        assert!(!l.cover(&["/usr/sbin/foo", "/bin/x \"open"]));
+        assert!(!Launchers::plain().cover(&["/usr/sbin/foo"]));
     }
 
     #[test]

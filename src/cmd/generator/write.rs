@@ -11,7 +11,13 @@
 //! file or a symlink) and renamed over the final name; rename(2) replaces a symlink there
 //! instead of writing through it. Path-based rather than `*at()` calls: the directory is
 //! root's, so only root could race us between the check and the use.
+//!
+//! The links to the launcher that wrapped commands run (`bindif-launch-exec/NAME`, see
+//! `quote.rs`) are made the same way: the directory must be a directory of its own, and each
+//! link is created under a temporary name (symlink(2) never follows or replaces anything) and
+//! renamed over its final name.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -129,6 +135,59 @@ fn replace_file(dir: &Path, name: &Path, content: &[u8]) -> Result<(), WriteErro
     });
     if renamed.is_err() {
         // Ours, and useless now; a failure to remove it changes nothing the caller can do.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+/// Creates, in `dir` (made if need be, refused if it is not a directory), a symlink to
+/// `target` for each of `names`. Returns the names whose link could not be made, each with why;
+/// every other one is made.
+pub fn write_links(
+    dir: &Path,
+    names: &BTreeSet<String>,
+    target: &Path,
+) -> Vec<(String, WriteError)> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    if let Err(e) = ensure_dir(dir) {
+        return names
+            .iter()
+            .map(|n| {
+                let err = e.err.raw_os_error().map_or_else(
+                    || io::Error::from(e.err.kind()),
+                    io::Error::from_raw_os_error,
+                );
+                let e = WriteError::new(e.op, &e.path, err);
+                (n.clone(), e)
+            })
+            .collect();
+    }
+    names
+        .iter()
+        .filter_map(|n| replace_link(dir, n, target).err().map(|e| (n.clone(), e)))
+        .collect()
+}
+
+/// Makes `dir/name` a symlink to `target` through a temporary link renamed over it.
+fn replace_link(dir: &Path, name: &str, target: &Path) -> Result<(), WriteError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".#{name}.{}", std::process::id()));
+    let made = std::os::unix::fs::symlink(target, &tmp)
+        .or_else(|e| {
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                return Err(e);
+            }
+            // Left by an earlier run of ours with the same PID: unlinked, not followed.
+            std::fs::remove_file(&tmp)?;
+            std::os::unix::fs::symlink(target, &tmp)
+        })
+        .map_err(|e| WriteError::new("create symlink", &tmp, e));
+    let renamed = made.and_then(|()| {
+        std::fs::rename(&tmp, &path).map_err(|e| WriteError::new("rename into place", &path, e))
+    });
+    if renamed.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     renamed

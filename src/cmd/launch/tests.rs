@@ -1112,6 +1112,12 @@ fn runs_through_launcher_looks_for_a_wrapped_command() {
             "ExecStart=/usr/lib/bindif-launch %n -- /usr/bin/sleep 1\nExecStart=\nExecStart=/usr/bin/sleep 1\n",
             false,
         ),
+        // The generator's lines now: --unit= (names may start with `-`), and a link named after the
+        // command's executable.
+        (
+            "ExecStartPre=+/usr/lib/bindif-launch --attach --unit=%n\nExecStart=/run/systemd/generator/bindif-launch-exec/sleep --unit=%n -- /usr/bin/sleep 1\n",
+            true,
+        ),
     ];
     for (i, (lines, want)) in cases.iter().enumerate() {
         let name = format!("w{i}.service");
@@ -1122,11 +1128,11 @@ fn runs_through_launcher_looks_for_a_wrapped_command() {
         .unwrap();
         let cfg = config::read(&root, &name, 252).unwrap();
         assert_eq!(runs_through_launcher(&cfg.loaded), *want, "{lines}");
-        // Cases 1 and 2 run the attach step; the rest (cases 3 and 4 wrap without it: the
+        // Cases 1, 2 and 5 run the attach step; the rest (cases 3 and 4 wrap without it: the
         // launcher form written by hand) do not.
         assert_eq!(
             has_attach_step(&cfg.loaded),
-            (1..=2).contains(&i),
+            (1..=2).contains(&i) || i == 5,
             "{lines}"
         );
     }
