@@ -5,6 +5,7 @@
 # cgroups, where a hand-written attach step is refused, through the generator's form: the attach
 # step prepares the bound cgroup and the dynamic user's wrapped command is moved into it by
 # bindif-launch-enter.service; bound all the same, with nothing added to the unit's privileges.
+# A User=nobody unit that writes its PID into other cgroups' cgroup.procs is refused and stays bound.
 . "$VMTEST_LIB"
 need_launcher
 vrf_add vrf-hard 30 127.0.0.1/8
@@ -36,4 +37,28 @@ legacy_form && evidence "legacy: $(journal_of hard.service | grep -F bind-interf
 check "runs as a dynamic user (uid 61184..65519)" [ "${uid:-0}" -ge 61184 -a "${uid:-0}" -le 65519 ]
 check "the listener is the main PID" [ "$(pid_of_port 9994)" = "$pid" ]
 check "NoNewPrivileges is still set" grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status
-verdict "${l:-unbound} as uid ${uid:-?}"
+
+# A plain User= unit (no sandbox hiding the cgroup files) that tries to leave its bound cgroup: it
+# writes its PID into the root and parent cgroup.procs of every cgroup2 mount and name=systemd,
+# then creates a socket. Every write must be refused and the socket still bound (issue 15).
+unit_write hardleave.service <<EOF2
+[Service]
+Type=oneshot
+User=nobody
+ExecStart=/usr/bin/python3 $HELPERS/leavecg.py
+EOF2
+if [ "$MODE" = native ] || legacy_form; then bind_dropin hardleave.service vrf-hard native
+else bind_dropin hardleave.service vrf-hard attach; fi
+reload
+start hardleave.service
+out=$(journal_of hardleave.service)
+attempts=$(grep -c '^leave ' <<<"$out")
+moved=$(grep '^leave .*: ok$' <<<"$out" | tr '\n' ';')
+after=$(sed -n 's/^after-leave tcp4=//p' <<<"$out" | tail -1)
+evidence "User=nobody leaving its cgroup: $(grep -E '^(leave|cgroup 0:|cgroup [0-9]+:name=systemd)' <<<"$out" | tr '\n' ';')"
+record "nobody's attempts to leave refused" "$([ "$attempts" -gt 0 ] && [ -z "$moved" ] && echo all || echo "no: ${moved:-no attempt}")"
+record "socket after trying to leave" "$after"
+check "the service tried to leave ($attempts attempts) and every write was refused" \
+    eval '[ "$attempts" -gt 0 ] && [ -z "$moved" ]'
+check "its socket after trying is still bound to vrf-hard" [ "$after" = vrf-hard ]
+verdict "${l:-unbound} as uid ${uid:-?}; User=nobody cannot leave (${after:-?})"
