@@ -8,8 +8,7 @@
 # (`ip vrf exec mgmt` client over 127.0.0.1 and ::1) and from the peer namespace over 192.0.2.1, one
 # program on its cgroup after 3 restarts, and its own journal identifier; no unit failed, and
 # iproute2's own /vrf/mgmt cgroup (made by `ip vrf exec`) is still there after the restarts.
-# Issue 20; on legacy, node-exporter (User=) and the journal identifiers of wrapped commands are
-# known gaps the checks report.
+# Issue 20. scripts/test runs it on bookworm in every layout and on bullseye booted legacy.
 # suites: bookworm bullseye
 # layouts: unified hybrid legacy
 . "$VMTEST_LIB"
