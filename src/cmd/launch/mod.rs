@@ -364,7 +364,7 @@ fn refuse_unwrapped_legacy(policy: &Policy, unit: &str) -> Result<(), Fatal> {
         unit,
         std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
     )
-    .with_hint("this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes unless they run through the launcher: ExecStart=/usr/lib/bindif-launch %n -- COMMAND, as bindif-launch-generator writes it");
+    .with_hint("this host has no cgroup2 hierarchy that systemd uses, so --attach cannot reach the unit's later processes unless they run through the launcher: ExecStart=/usr/lib/bindif-launch --unit=%n -- COMMAND, as bindif-launch-generator writes it");
     fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
     log_timing();
     Ok(())
@@ -382,7 +382,7 @@ fn finish_attach(unit: &str, bound: Result<Setup<Linux>, Fatal>) -> Result<(), F
 }
 
 /// Whether some command of the unit, other than an attach step, runs through the launcher
-/// (`ExecStart=/usr/lib/bindif-launch %n -- …`, as the generator wraps them on legacy hosts):
+/// (`ExecStart=/usr/lib/bindif-launch --unit=%n -- …`, as the generator wraps them on legacy hosts):
 /// only such commands enter the mirror the attach step prepares there.
 fn runs_through_launcher(u: &crate::unit::LoadedUnit) -> bool {
     let keys = eval::cgroup_section(&u.name).map_or(&[][..], crate::unit::exec::keys);
