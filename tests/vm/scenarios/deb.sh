@@ -29,6 +29,9 @@ rm -f "$BINDIF"
 # in /run/systemd/system: moved aside while the package is tried, back at exit.
 runner_units=/var/tmp/vmtest-runner-units   # outside the /run this scenario searches for debris
 mkdir -p $runner_units
+# Stopped first, as the package's prerm stops its own: a socket whose unit file moves away while
+# it runs keeps its FIFO open under the package's file and loses track of it.
+systemctl stop bindif-launch-enter.socket bindif-launch-enter.service 2>/dev/null
 mv /run/systemd/system/bindif-launch-enter.* $runner_units/ 2>/dev/null
 mv /run/udev/rules.d/99-bindif-launch.rules $runner_units/ 2>/dev/null
 cleanup "mv $runner_units/*.rules /run/udev/rules.d/ 2>/dev/null; mv $runner_units/* /run/systemd/system/ 2>/dev/null; rmdir $runner_units; systemctl daemon-reload; udevadm control --reload"
@@ -158,6 +161,7 @@ else
     check "legacy: the removal took deb-plain's mirror" grep -qF "Removed mirror cgroup $mirror (" <<<"$out"
     check "legacy: the removal unmounted the private cgroup2" grep -qxF "bindif-launch: Unmounted $private." <<<"$out"
     check "legacy: nothing mounted at $private" sh -c "! grep -q ' $private ' /proc/self/mountinfo"
+    [ -e /run/bindif-launch ] && evidence "left in /run/bindif-launch: $(find /run/bindif-launch -maxdepth 2 -printf '%p(%y) ' 2>&1)"
     check "legacy: no /run/bindif-launch (mount point, enter FIFO)" [ ! -e /run/bindif-launch ]
     # the whole cgroup2 hierarchy, through a mount of the scenario's own in a private namespace
     marked=$(unshare -m sh -c 'd=$(mktemp -d) && mount -t cgroup2 none "$d" || exit 1
