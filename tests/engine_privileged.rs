@@ -689,3 +689,68 @@ fn a_non_multi_program_is_named_not_a_capability() {
     bind_at(&below, 1).unwrap();
     fs::remove_dir(&below).unwrap();
 }
+
+/// The attach step on a legacy host may run in a mount namespace of its own (a `+` command of a
+/// sandboxed unit); it joins PID 1's before mounting the private cgroup2 hierarchy, so the
+/// unit's later commands find it. Here a helper in a new slave mount namespace joins the one a
+/// process of ours stands in for PID 1 in (this host's PID 1 is not ours to inspect).
+#[test]
+fn the_attach_step_joins_pid1s_mount_namespace() {
+    require_privileges();
+    let mut stand_in = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let mut h = Helper::new("join_mnt");
+    h.wrapper = vec!["unshare", "-m", "--propagation", "slave"];
+    h.env = vec![("BINDIF_TEST_INIT", stand_in.id().to_string())];
+    let r = h.run();
+    let _ = stand_in.kill();
+    let _ = stand_in.wait();
+    assert_eq!(r["before"], "own", "{r:?}");
+    assert_eq!(r["joined"], "true", "{r:?}");
+    assert_eq!(r["after"], "init", "{r:?}");
+}
+
+#[test]
+fn helper_join_mnt() {
+    if !helper_role("join_mnt") {
+        return;
+    }
+    let init: u32 = std::env::var("BINDIF_TEST_INIT").unwrap().parse().unwrap();
+    let same_as_init = move || {
+        use std::os::unix::fs::MetadataExt;
+        let own = fs::metadata("/proc/self/ns/mnt").unwrap();
+        let theirs = fs::metadata(format!("/proc/{init}/ns/mnt")).unwrap();
+        (own.dev(), own.ino()) == (theirs.dev(), theirs.ino())
+    };
+    // The kernel lets only a single-threaded process change its mount namespace, and the test
+    // harness runs threads: the check runs in a forked child, which reports in its exit status.
+    // SAFETY: the child only makes system calls and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let before = same_as_init();
+        let joined = sys::process::join_mount_namespace_of(init);
+        let after = same_as_init();
+        let code =
+            u8::from(before) | u8::from(matches!(joined, Ok(true))) << 1 | u8::from(after) << 2;
+        // SAFETY: leaving the forked child without running the harness's exit handlers.
+        unsafe { libc::_exit(code.into()) };
+    }
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` outlives the call.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let code = libc::WEXITSTATUS(status);
+    let mut r = Report::new();
+    r.insert(
+        "before".into(),
+        if code & 1 != 0 { "init" } else { "own" }.into(),
+    );
+    r.insert("joined".into(), (code & 2 != 0).to_string());
+    r.insert(
+        "after".into(),
+        if code & 4 != 0 { "init" } else { "own" }.into(),
+    );
+    emit(&r);
+}

@@ -87,6 +87,28 @@ pub fn net_ns(pid: Option<u32>) -> io::Result<(u64, u64)> {
     std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
+/// Moves this process into the mount namespace of process `pid` (PID 1 in production) when it
+/// runs in another one, and says whether it moved. A `+` command of a unit that needs a mount
+/// namespace (`PrivateTmp=`, `ProtectSystem=`, `DynamicUser=`, …) still runs in a namespace of
+/// its own on systemd < 260, only without the protections, and a slave of the host's: a mount
+/// made there is seen by nobody else and dies with the command. The attach step mounts what the
+/// unit's later commands must find, so it mounts from PID 1's, from which systemd creates
+/// theirs. Needs CAP_SYS_ADMIN and CAP_SYS_CHROOT and a single-threaded process (the kernel
+/// refuses otherwise).
+pub fn join_mount_namespace_of(pid: u32) -> io::Result<bool> {
+    let path = format!("/proc/{pid}/ns/mnt");
+    let own = std::fs::metadata("/proc/self/ns/mnt")?;
+    let theirs = std::fs::metadata(&path)?;
+    if (own.dev(), own.ino()) == (theirs.dev(), theirs.ino()) {
+        return Ok(false);
+    }
+    let ns = std::fs::File::open(&path)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `ns` is an open namespace descriptor that lives across the call.
+    super::cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) }.into())?;
+    Ok(true)
+}
+
 /// Sends `STATUS=…` to `$NOTIFY_SOCKET` (path or `@abstract`). Best effort: a unit that is not
 /// `Type=notify` ignores it, and a failure must never stop the service from starting.
 pub fn notify_status(socket: &OsStr, status: &str) -> io::Result<()> {

@@ -636,6 +636,20 @@ fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
 /// filter and capability set): mount our own cgroup2, create the unit's mirror there, marked,
 /// and open it for the attach; the unit's wrapped commands enter it later. Nothing moves in.
 fn prepare_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
+    // The unit's later commands must find the mount: make it in PID 1's mount namespace, from
+    // which systemd creates theirs (see `join_mount_namespace_of`).
+    match sys::process::join_mount_namespace_of(1) {
+        Ok(true) => log_bind!(
+            Debug,
+            "Joined PID 1's mount namespace to prepare {PRIVATE_CGROUP2_MOUNT}"
+        ),
+        Ok(false) => {}
+        Err(e) => log_bind!(
+            Warning,
+            "Failed to join PID 1's mount namespace, ignoring: {} (the unit's commands may not find {PRIVATE_CGROUP2_MOUNT} if it is mounted here first)",
+            sys::strerror(&e)
+        ),
+    }
     let mount = mount_private()?;
     let path = &below_mount(mount, path)?;
     let dir = cgroup::prepare_mirror(mount, path).map_err(|e| {
