@@ -3,9 +3,10 @@
 # the name=systemd v1 hierarchy, it writes its own PID into the root's and into its parent
 # cgroup's cgroup.procs, and prints one line per attempt ("leave MOUNT/PATH: ok" or the errno
 # name); then it prints its cgroup lines and the device a new TCP socket is bound to
-# ("after-leave tcp4=DEV", "-" = unbound). Output goes to stdout (the journal): a hardened unit
-# may have no writable file system.
-import errno, os, socket, sys
+# ("after-leave tcp4=DEV", "-" = unbound). Where the enter FIFO exists (legacy hosts) it also
+# asks it to move PID 1 and prints PID 1's cgroup2 line a second later ("pid1 0::PATH").
+# Output goes to stdout (the journal): a hardened unit may have no writable file system.
+import errno, os, socket, sys, time
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 pid = str(os.getpid())
 
@@ -44,6 +45,22 @@ for mnt, fstype in mounts():
         targets.append(mnt.rstrip("/") + (parent if parent != "/" else "") + "/cgroup.procs")
     for t in dict.fromkeys(targets):
         print("leave %s: %s" % (t, attempt(t)))
+# Legacy hosts: the enter FIFO is world-writable. Ask it to move PID 1 (no unit, no mirror):
+# the enter service must refuse, whoever asks.
+FIFO = "/run/bindif-launch/enter"
+if os.path.exists(FIFO):
+    try:
+        fd = os.open(FIFO, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"\n1\n")
+        os.close(fd)
+        print("fifo: asked to move PID 1")
+    except OSError as e:
+        print("fifo: %s" % errno.errorcode.get(e.errno, str(e.errno)))
+    time.sleep(1)
+    with open("/proc/1/cgroup") as f:
+        for line in f:
+            if line.startswith("0::"):
+                print("pid1 " + line.rstrip("\n"))
 with open("/proc/self/cgroup") as f:
     for line in f:
         print("cgroup " + line.rstrip("\n"))

@@ -34,6 +34,10 @@ record listener "$l"
 record "dynamic user" "$([ "${uid:-0}" -ge 61184 ] && echo yes || echo no)"
 check "listener is 127.0.0.1%vrf-hard:9994" [ "$l" = "127.0.0.1%vrf-hard:9994" ]
 legacy_form && evidence "legacy: $(journal_of hard.service | grep -F bind-interface | head -3 | tr '\n' ';')"
+if legacy_form; then
+    m=/run/bindif-launch/cgroup2$(systemctl show -p ControlGroup --value hard.service)
+    evidence "legacy: mirror $m $([ -d "$m" ] && echo "exists, procs: $(tr '\n' ' ' < "$m/cgroup.procs")" || echo missing); mounts: $(grep -c ' /run/bindif-launch/cgroup2 ' /proc/self/mountinfo); in the unit's namespace: $(nsenter -t "$pid" -m sh -c "grep ' /run/bindif-launch/cgroup2 ' /proc/self/mountinfo | cut -d' ' -f1-5; ls -d $m" 2>&1 | tr '\n' ' ')"
+fi
 check "runs as a dynamic user (uid 61184..65519)" [ "${uid:-0}" -ge 61184 -a "${uid:-0}" -le 65519 ]
 check "the listener is the main PID" [ "$(pid_of_port 9994)" = "$pid" ]
 check "NoNewPrivileges is still set" grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status
@@ -61,4 +65,9 @@ record "socket after trying to leave" "$after"
 check "the service tried to leave ($attempts attempts) and every write was refused" \
     eval '[ "$attempts" -gt 0 ] && [ -z "$moved" ]'
 check "its socket after trying is still bound to vrf-hard" [ "$after" = vrf-hard ]
+if legacy_form; then
+    evidence "enter FIFO: $(grep -E '^(fifo|pid1) ' <<<"$out" | tr '\n' ';')"
+    check "asked through the enter FIFO to move PID 1, the enter service left it in the root" \
+        grep -qx 'pid1 0::/' <<<"$out"
+fi
 verdict "${l:-unbound} as uid ${uid:-?}; User=nobody cannot leave (${after:-?})"
