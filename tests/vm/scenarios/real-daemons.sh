@@ -252,6 +252,9 @@ for u in "${UNITS[@]}"; do
     evidence "$n: $lines journal lines as '$id', $wrapped as 'bindif-launch' from the unit"
     record "$n journal identifier $id" "$([ "$lines" -gt 0 ] && echo present || echo missing)"
     check "$n logs under its own identifier '$id'" [ "$lines" -gt 0 ]
+    # sshd, chronyd and unbound log through syslog(3) under their own name whatever runs them;
+    # what the launcher in front of a command changes is the name of its output stream
+    check "$n: none of the unit's lines logged as 'bindif-launch'" [ "$wrapped" -eq 0 ]
     summary+=" $n=$([ -z "$unbound" ] && [ -n "$l" ] && echo bound || echo UNBOUND)"
 done
 

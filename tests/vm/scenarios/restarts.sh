@@ -1,8 +1,10 @@
 #!/bin/bash
 # restarts: 50 restarts of a bound unit leave exactly one sock_create program on its cgroup
 # (bpftool cgroup show /sys/fs/cgroup/system.slice/rs.service); then the VRF is deleted and
-# re-created (new ifindex) and a restart binds to the new one, still with one program.
-# layouts: unified hybrid
+# re-created (new ifindex) and a restart binds to the new one, still with one program. On legacy
+# hosts through the generator's form, with the program counted on bindif-launch's private cgroup2
+# mirror of the unit's cgroup (issue 15: restarts behave there as on unified).
+# layouts: unified hybrid legacy
 . "$VMTEST_LIB"
 need_launcher
 vrf_add vrf-rs 40 127.0.0.1/8
@@ -12,14 +14,24 @@ StartLimitIntervalSec=0
 [Service]
 ExecStart=/usr/bin/python3 $HELPERS/listen.py 127.0.0.1 9993
 EOF2
-bind_dropin rs.service vrf-rs
+if legacy_form; then install_generator; bind_dropin rs.service vrf-rs native
+else bind_dropin rs.service vrf-rs; fi
 reload
+# the sock_create programs on the unit's cgroup (legacy: on the private mirror of it)
+progs() {
+    if legacy_form; then
+        bpftool cgroup show "/run/bindif-launch/cgroup2$(systemctl show -p ControlGroup --value rs.service)" 2>/dev/null |
+            grep -c sock_create
+    else
+        prog_count rs.service
+    fi
+}
 start rs.service
 n=0
 for i in $(seq 50); do timeout 60 systemctl restart rs.service && n=$((n+1)); done
 wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
 bpf_evidence rs.service
-c=$(prog_count rs.service)
+c=$(progs)
 evidence "$n of 50 restarts succeeded; programs on the cgroup: $c; listener $(ss_port 9993 | awk '{print $4}')"
 record "programs after 50 restarts" "$c"
 record "listener after 50 restarts" "$(ss_port 9993 | awk '{print $4}')"
@@ -31,7 +43,7 @@ ip link del vrf-rs; ip link add vrf-rs type vrf table 40; ip link set vrf-rs up;
 new=$(cat /sys/class/net/vrf-rs/ifindex)
 timeout 60 systemctl restart rs.service
 wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
-c2=$(prog_count rs.service)
+c2=$(progs)
 evidence "VRF re-created: ifindex $old -> $new; after restart: $(ss_port 9993 | awk '{print $4}'), programs: $c2"
 record "after re-creation" "$(ss_port 9993 | awk '{print $4}') programs=$c2"
 check "bound to the re-created VRF" [ "$(tcp_dev 9993)" = vrf-rs ]
