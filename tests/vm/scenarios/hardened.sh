@@ -66,7 +66,7 @@ check "the service tried to leave ($attempts attempts) and every write was refus
     eval '[ "$attempts" -gt 0 ] && [ -z "$moved" ]'
 check "its socket after trying is still bound to vrf-hard" [ "$after" = vrf-hard ]
 if legacy_form; then
-    evidence "enter FIFO: $(grep -E '^(fifo|pid1) ' <<<"$out" | tr '\n' ';')"
+    evidence "enter FIFO: $(grep -E '^(fifo:|pid1) ' <<<"$out" | tr '\n' ';')"
     check "asked through the enter FIFO to move PID 1, the enter service left it in the root" \
         grep -qx 'pid1 0::/' <<<"$out"
 fi

@@ -1,5 +1,5 @@
 #!/bin/bash
-# restarts: 50 restarts of a bound unit leave exactly one sock_create program on its cgroup
+# restarts: 50 restarts (20 on legacy) of a bound unit leave exactly one sock_create program on its cgroup
 # (bpftool cgroup show /sys/fs/cgroup/system.slice/rs.service); then the VRF is deleted and
 # re-created (new ifindex) and a restart binds to the new one, still with one program. On legacy
 # hosts through the generator's form, with the program counted on bindif-launch's private cgroup2
@@ -27,17 +27,20 @@ progs() {
     fi
 }
 start rs.service
+# 50 restarts; 20 on legacy, where each wrapped start costs twice as much in a TCG guest (a
+# pile-up shows after the second)
+runs=50; legacy_form && runs=20
 n=0
-for i in $(seq 50); do timeout 60 systemctl restart rs.service && n=$((n+1)); done
+for i in $(seq $runs); do timeout 60 systemctl restart rs.service && n=$((n+1)); done
 wait_for sh -c 'ss -Htln | grep -q ":9993 "' || true
 bpf_evidence rs.service
 c=$(progs)
-evidence "$n of 50 restarts succeeded; programs on the cgroup: $c; listener $(ss_port 9993 | awk '{print $4}')"
-record "programs after 50 restarts" "$c"
-record "listener after 50 restarts" "$(ss_port 9993 | awk '{print $4}')"
-check "50 restarts succeeded" [ "$n" -eq 50 ]
-check "exactly one program after 50 restarts" [ "$c" -eq 1 ]
-check "still bound after 50 restarts" [ "$(tcp_dev 9993)" = vrf-rs ]
+evidence "$n of $runs restarts succeeded; programs on the cgroup: $c; listener $(ss_port 9993 | awk '{print $4}')"
+record "programs after the restarts" "$c"
+record "listener after the restarts" "$(ss_port 9993 | awk '{print $4}')"
+check "$runs restarts succeeded" [ "$n" -eq "$runs" ]
+check "exactly one program after $runs restarts" [ "$c" -eq 1 ]
+check "still bound after $runs restarts" [ "$(tcp_dev 9993)" = vrf-rs ]
 old=$(cat /sys/class/net/vrf-rs/ifindex)
 ip link del vrf-rs; ip link add vrf-rs type vrf table 40; ip link set vrf-rs up; ip addr add 127.0.0.1/8 dev vrf-rs
 new=$(cat /sys/class/net/vrf-rs/ifindex)
