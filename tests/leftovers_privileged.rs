@@ -105,13 +105,13 @@ fn helper_act() {
     emit(&r);
 }
 
-/// The walk: removes the empty marked mirrors and detaches their programs; keeps the one a
-/// process is in, the one with a foreign program (the program stays attached), the one whose
-/// unit runs, their parent, and the unmarked cgroup, and says why for each; keeps the mount
-/// while cgroups of ours stay in it, and while something uses it (a plain umount refuses);
-/// unmounts it, removes the mount point and the run-time directory once nothing of ours is
-/// left, the unmarked cgroup included in the hierarchy; a second run finds nothing to do. A
-/// mount that is not ours (a tmpfs) is left alone. Every run exits 0.
+/// The walk: removes the empty marked mirrors (their programs go with them; none is detached
+/// first); keeps the one a process is in, the one with a foreign program (the program stays
+/// attached), the one whose unit runs, their parent, and the unmarked cgroup, and says why for
+/// each; keeps the mount while cgroups of ours stay in it, and while something uses it (a plain
+/// umount refuses); unmounts it, removes the mount point and the run-time directory once nothing
+/// of ours is left, the unmarked cgroup included in the hierarchy; a second run finds nothing to
+/// do. A mount that is not ours (a tmpfs) is left alone. Every run exits 0.
 #[test]
 fn removal_takes_only_unused_mirrors_of_ours_and_then_the_mount() {
     require_privileges();
@@ -212,7 +212,7 @@ umount "$M"
     let l1 = log(1);
     for line in [
         format!(
-            "Removed mirror cgroup {} (1 program(s) of ours detached).",
+            "Removed mirror cgroup {} (1 program(s) of ours freed with it).",
             m(EMPTY)
         ),
         format!("Keeping mirror cgroup {}: processes are in it", m(BUSY)),
@@ -350,7 +350,7 @@ echo "BINDIF-RESULT names=$exited,$busy"
     assert_eq!(at("mirror"), "yes", "{ctx}");
     let (exited, busy) = at("names").split_once(',').unwrap();
     for line in [
-        format!("Removed cgroup {exited} (1 program(s) of ours detached)."),
+        format!("Removed cgroup {exited} (1 program(s) of ours freed with it)."),
         format!("Keeping cgroup {busy}: processes are in it, bound until they exit."),
         format!(
             "Leaving cgroup {}/sys/fs/cgroup/user.slice/bindif-launch-1 alone: it was not created by bindif-launch.",

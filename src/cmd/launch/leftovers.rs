@@ -6,9 +6,10 @@
 //! `/run/bindif-launch/cgroup2` and creates marked "mirror" cgroups there; nothing else ever
 //! removes them once the package is gone. This mode removes, deepest first, the mirrors our
 //! marker proves ours that nothing uses any more (no process in them, their maker exited, their
-//! unit stopped, no program but ours on them), detaching our programs first; keeps every other
-//! one and says why; then unmounts the hierarchy when it is our mount and no cgroup of ours is
-//! left in it, and removes the empty mount point and `/run/bindif-launch`.
+//! unit stopped, no program but ours on them) with a plain rmdir, which the kernel refuses
+//! while anything is in them and which frees their programs; keeps every other one, its
+//! program attached, and says why; then unmounts the hierarchy when it is our mount and no
+//! cgroup of ours is left in it, and removes the empty mount point and `/run/bindif-launch`.
 //!
 //! The hierarchy's root is never judged: on a legacy host every process of the host that is not
 //! in a mirror is in it, so "processes in the root" says nothing about us. Cgroups without our
@@ -437,8 +438,11 @@ impl Walk<'_> {
                 return self.kept(path, below, "it could not be examined");
             }
         };
-        let foreign = match bpf::attached_programs(held.fd()) {
-            Ok(p) => p.iter().filter(|p| !p.is_ours()).count(),
+        let (ours, foreign) = match bpf::attached_programs(held.fd()) {
+            Ok(p) => {
+                let ours = p.iter().filter(|p| p.is_ours()).count();
+                (ours, p.len() - ours)
+            }
             Err(e) => {
                 log_at!(
                     Err,
@@ -463,25 +467,14 @@ impl Walk<'_> {
             }
             return self.kept(path, below, keep.why());
         }
-        // Held under the exclusive lock since the facts were read: no run of ours enters it.
-        let detached = match bpf::detach_ours(held.fd(), None) {
-            Ok(n) => n,
-            Err(e) => {
-                log_at!(
-                    Err,
-                    "Failed to detach BPF programs from {}: {}",
-                    shown(path),
-                    sys::strerror(&e)
-                );
-                self.failed = true;
-                return self.kept(path, below, "its programs could not be detached");
-            }
-        };
+        // Our programs are never detached first: that would leave a process entering it
+        // meanwhile unbound. The rmdir alone is safe: the kernel refuses it while a process
+        // or a child cgroup is inside, and frees the programs with the cgroup.
         match held.remove() {
             Ok(()) => {
                 log_at!(
                     Info,
-                    "Removed {} {} ({detached} program(s) of ours detached).",
+                    "Removed {} {} ({ours} program(s) of ours freed with it).",
                     self.what,
                     shown(path)
                 );
@@ -490,15 +483,12 @@ impl Walk<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => below,
             // Only a command that moves itself in without the lock (a wrapped command of a
-            // start the reload caught half-way, the enter service) gets here.
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                log_at!(
-                    Warning,
-                    "A process entered {} after its programs were detached; it runs unbound.",
-                    shown(path)
-                );
-                self.kept(path, below, "a process entered it meanwhile")
-            }
+            // start the reload caught half-way, the enter service) gets here; it stays bound.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.kept(
+                path,
+                below,
+                "a process entered it meanwhile, bound by its program until it exits",
+            ),
             Err(e) => {
                 log_at!(
                     Err,
