@@ -131,13 +131,18 @@ pub enum MountPlan {
     KeepNotLegacy,
     /// Cgroups of ours stay in it.
     KeepInUse,
+    /// Mounted since the walk looked (a start racing the removal): its cgroups were not judged.
+    KeepNotWalked,
 }
 
-pub fn plan_mount(state: MountState, legacy: bool, ours_left: usize) -> MountPlan {
+/// `state` is what is mounted now, right before the unmount; `walked` whether it was our
+/// mount already when the walk began, so that `ours_left` speaks of it.
+pub fn plan_mount(state: MountState, walked: bool, legacy: bool, ours_left: usize) -> MountPlan {
     match state {
         MountState::NotMounted => MountPlan::Nothing,
         MountState::Other => MountPlan::KeepNotOurs,
         MountState::Ours if !legacy => MountPlan::KeepNotLegacy,
+        MountState::Ours if !walked => MountPlan::KeepNotWalked,
         MountState::Ours if ours_left > 0 => MountPlan::KeepInUse,
         MountState::Ours => MountPlan::Unmount,
     }
@@ -167,8 +172,8 @@ pub fn run(root: &Path) -> i32 {
     let legacy = layout == Layout::Legacy;
     let mut failed = false;
     let mut ours_left = 0;
-    let state = current_state(&mount);
-    if state == MountState::Ours && legacy {
+    let walked = current_state(&mount) == MountState::Ours;
+    if walked && legacy {
         let v1 = root.join(SYSTEMD_V1);
         let mut walk = Walk {
             mount: &mount,
@@ -205,7 +210,7 @@ pub fn run(root: &Path) -> i32 {
             );
         }
     }
-    failed |= !settle_mount(&mount, state, legacy, ours_left);
+    failed |= !settle_mount(&mount, walked, legacy, ours_left);
     // A mount kept was said so above; its mount point and their parent stay with it.
     if current_state(&mount) == MountState::NotMounted {
         failed |= !remove_empty_dir(&mount);
@@ -238,9 +243,11 @@ fn current_state(mount: &Path) -> MountState {
 
 /// Unmounts `mount` when the plan says so (each stacked mount of ours in turn). Returns false
 /// on a real failure.
-fn settle_mount(mount: &Path, mut state: MountState, legacy: bool, ours_left: usize) -> bool {
+fn settle_mount(mount: &Path, walked: bool, legacy: bool, ours_left: usize) -> bool {
     for _ in 0..MAX_STACKED_MOUNTS {
-        match plan_mount(state, legacy, ours_left) {
+        // Read right before each umount2, not before the walk: what was mounted on top since
+        // (another file system, a start's fresh mount) must not be what gets unmounted.
+        match plan_mount(current_state(mount), walked, legacy, ours_left) {
             MountPlan::Nothing => return true,
             MountPlan::KeepNotOurs => {
                 log_at!(
@@ -266,11 +273,16 @@ fn settle_mount(mount: &Path, mut state: MountState, legacy: bool, ours_left: us
                 );
                 return true;
             }
+            MountPlan::KeepNotWalked => {
+                log_at!(
+                    Notice,
+                    "Leaving {} mounted: it was mounted while the removal ran and its cgroups were not examined, ignoring.",
+                    shown(mount)
+                );
+                return true;
+            }
             MountPlan::Unmount => match cgroup::unmount(mount) {
-                Ok(()) => {
-                    log_at!(Info, "Unmounted {}.", shown(mount));
-                    state = current_state(mount);
-                }
+                Ok(()) => log_at!(Info, "Unmounted {}.", shown(mount)),
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                     log_at!(
                         Notice,
@@ -590,10 +602,12 @@ mod tests {
     #[test]
     fn the_mount_goes_only_when_ours_on_a_legacy_host_and_nothing_of_ours_is_left() {
         use MountState::*;
-        assert_eq!(plan_mount(NotMounted, true, 0), MountPlan::Nothing);
-        assert_eq!(plan_mount(Other, true, 0), MountPlan::KeepNotOurs);
-        assert_eq!(plan_mount(Ours, false, 0), MountPlan::KeepNotLegacy);
-        assert_eq!(plan_mount(Ours, true, 1), MountPlan::KeepInUse);
-        assert_eq!(plan_mount(Ours, true, 0), MountPlan::Unmount);
+        assert_eq!(plan_mount(NotMounted, true, true, 0), MountPlan::Nothing);
+        assert_eq!(plan_mount(Other, true, true, 0), MountPlan::KeepNotOurs);
+        assert_eq!(plan_mount(Ours, true, false, 0), MountPlan::KeepNotLegacy);
+        assert_eq!(plan_mount(Ours, true, true, 1), MountPlan::KeepInUse);
+        assert_eq!(plan_mount(Ours, true, true, 0), MountPlan::Unmount);
+        // Ours now, but not when the walk began: nothing says its cgroups are unused.
+        assert_eq!(plan_mount(Ours, false, true, 0), MountPlan::KeepNotWalked);
     }
 }
