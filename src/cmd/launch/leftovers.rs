@@ -385,8 +385,10 @@ impl Walk<'_> {
         stays
     }
 
-    /// Unified and hybrid hosts: visits the ad hoc children (`bindif-launch-*`) anywhere below
-    /// `dir`, systemd's hierarchy. Nothing else there is judged, or named: it is systemd's.
+    /// Unified and hybrid hosts: visits the ad hoc children (`bindif-launch-PID[-N]`) anywhere
+    /// below `dir`, systemd's hierarchy; the package's own units (`bindif-launch-enter.service`)
+    /// are not ad hoc children, only walked through. Nothing else there is judged, or named: it
+    /// is systemd's.
     fn adhoc_children(&mut self, dir: &Path) {
         let Ok(entries) = fs::read_dir(dir) else {
             // Gone meanwhile, or not ours to read: nothing of ours is known to be there.
@@ -397,9 +399,9 @@ impl Walk<'_> {
                 continue;
             }
             let name = entry.file_name();
-            if std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str())
-                .starts_with(cgroup_path::ADHOC_PREFIX.as_bytes())
-            {
+            if cgroup_path::is_adhoc_child_name(std::os::unix::ffi::OsStrExt::as_bytes(
+                name.as_os_str(),
+            )) {
                 self.visit(&entry.path());
             } else {
                 self.adhoc_children(&entry.path());
