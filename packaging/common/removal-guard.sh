@@ -56,18 +56,25 @@ removal_guard() {
 
 # generator_mask: where the removal masks bindif-launch-generator for the rest of the boot (systemd
 # skips a generator whose name links to /dev/null in an earlier directory of its search path, and
-# /run/systemd/system-generators comes first); the postrm/%postun removes it again.
+# /run/systemd/system-generators comes first). generator_mask_ours records that the removal made
+# the mask, so that the postrm/%postun (and postinst abort-remove) remove only that one, never an
+# administrator's: it lies outside the generator directory (systemd would try to execute any file
+# there) and outside /run/bindif-launch (which --remove-leftovers removes).
 generator_mask=/run/systemd/system-generators/bindif-launch-generator
+generator_mask_ours=/run/bindif-launch-generator-masked
 
 # mask_generator: after removal_guard, first of the removal's steps. Reloads the units without the
 # generator, so that its drop-ins are gone (no unit starts its attach step or wrapped commands any
-# more) before the enter service they rely on is stopped. The postrm/%postun (and postinst
-# abort-remove) remove the mask: only a link to /dev/null.
+# more) before the enter service they rely on is stopped. An existing mask stays as it is.
 mask_generator() {
     [ -d /run/systemd/system ] || return 0
     if [ ! -e "$generator_mask" ] && [ ! -L "$generator_mask" ]; then
-        mkdir -p "${generator_mask%/*}" && ln -s /dev/null "$generator_mask" ||
+        # the marker first: a mask without it would stay until reboot
+        if ! { : >"$generator_mask_ours" && mkdir -p "${generator_mask%/*}" &&
+            ln -s /dev/null "$generator_mask"; }; then
+            rm -f "$generator_mask_ours"
             echo "bindif-launch: warning: cannot mask the generator at $generator_mask; its drop-ins stay until the removal's last daemon-reload" >&2
+        fi
     fi
     systemctl daemon-reload ||
         echo "bindif-launch: warning: systemctl daemon-reload failed; the generated drop-ins stay until the next one" >&2
