@@ -438,6 +438,20 @@ pub fn adhoc_child_name(pid: u32, attempt: u32) -> String {
 /// Prefix of the ad hoc child cgroups.
 pub const ADHOC_PREFIX: &str = "bindif-launch-";
 
+/// Whether `name` is one [`adhoc_child_name`] makes: `bindif-launch-PID` or
+/// `bindif-launch-PID-N`. The prefix alone also matches the package's own units' cgroups
+/// (`bindif-launch-enter.service`, `bindif-launch-follow@eth0.service`), which are systemd's.
+pub fn is_adhoc_child_name(name: &[u8]) -> bool {
+    let Some(rest) = name.strip_prefix(ADHOC_PREFIX.as_bytes()) else {
+        return false;
+    };
+    let number = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    match rest.iter().position(|&b| b == b'-') {
+        None => number(rest),
+        Some(i) => number(&rest[..i]) && number(&rest[i + 1..]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -769,5 +783,23 @@ mod tests {
         assert_eq!(adhoc_child_name(42, 0), "bindif-launch-42");
         assert_eq!(adhoc_child_name(42, 3), "bindif-launch-42-3");
         assert!(valid_child_name(&adhoc_child_name(u32::MAX, u32::MAX)));
+        for (pid, attempt) in [(1, 0), (42, 3), (u32::MAX, u32::MAX)] {
+            assert!(is_adhoc_child_name(
+                adhoc_child_name(pid, attempt).as_bytes()
+            ));
+        }
+        for other in [
+            "bindif-launch-enter.service",
+            "bindif-launch-follow@eth0.service",
+            "bindif-launch-42.scope",
+            "bindif-launch-",
+            "bindif-launch-42-",
+            "bindif-launch--3",
+            "bindif-launch-4-2-1",
+            "bindif-launch-x42",
+            "other-42",
+        ] {
+            assert!(!is_adhoc_child_name(other.as_bytes()), "{other}");
+        }
     }
 }

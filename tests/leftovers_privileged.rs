@@ -105,13 +105,13 @@ fn helper_act() {
     emit(&r);
 }
 
-/// The walk: removes the empty marked mirrors and detaches their programs; keeps the one a
-/// process is in, the one with a foreign program (the program stays attached), the one whose
-/// unit runs, their parent, and the unmarked cgroup, and says why for each; keeps the mount
-/// while cgroups of ours stay in it, and while something uses it (a plain umount refuses);
-/// unmounts it, removes the mount point and the run-time directory once nothing of ours is
-/// left, the unmarked cgroup included in the hierarchy; a second run finds nothing to do. A
-/// mount that is not ours (a tmpfs) is left alone. Every run exits 0.
+/// The walk: removes the empty marked mirrors (their programs go with them; none is detached
+/// first); keeps the one a process is in, the one with a foreign program (the program stays
+/// attached), the one whose unit runs, their parent, and the unmarked cgroup, and says why for
+/// each; keeps the mount while cgroups of ours stay in it, and while something uses it (a plain
+/// umount refuses); unmounts it, removes the mount point and the run-time directory once nothing
+/// of ours is left, the unmarked cgroup included in the hierarchy; a second run finds nothing to
+/// do. A mount that is not ours (a tmpfs) is left alone. Every run exits 0.
 #[test]
 fn removal_takes_only_unused_mirrors_of_ours_and_then_the_mount() {
     require_privileges();
@@ -212,7 +212,7 @@ umount "$M"
     let l1 = log(1);
     for line in [
         format!(
-            "Removed mirror cgroup {} (1 program(s) of ours detached).",
+            "Removed mirror cgroup {} (1 program(s) of ours freed with it).",
             m(EMPTY)
         ),
         format!("Keeping mirror cgroup {}: processes are in it", m(BUSY)),
@@ -295,8 +295,9 @@ umount "$M"
 
 /// Unified and hybrid hosts have no mirrors: what can be left of ours in systemd's hierarchy are
 /// ad hoc children. The one whose maker exited goes, with its program; the one a process is in
-/// stays; a `bindif-launch-*` directory without our marker and a marked directory of another
-/// name (nothing the ad hoc mode makes) are not touched. Nothing is mounted or unmounted.
+/// stays; a `bindif-launch-PID` directory without our marker and a marked directory of another
+/// name (nothing the ad hoc mode makes) are not touched; the package's own unit's cgroup
+/// (`bindif-launch-enter.service`) is not even named. Nothing is mounted or unmounted.
 #[test]
 fn on_a_unified_host_only_exited_adhoc_children_go() {
     require_privileges();
@@ -314,11 +315,14 @@ busy=$(act adhoc "$H/user.slice/session-1.scope")
 [ -d "$exited" ] && [ -d "$busy" ] && [ "$exited" != "$busy" ] || exit 92
 echo go | BINDIF_TEST_ROLE=act BINDIF_MOUNT=$H BINDIF_ACTION=make \
     "$TESTBIN" --exact helper_act --nocapture --test-threads=1 -q >/dev/null || exit 93
+# The package's own units' cgroups share the prefix but are no ad hoc children.
+mkdir -p "$H/system.slice/bindif-launch-enter.service" || exit 95
 sleep 600 & pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 echo $pid > "$busy/cgroup.procs" || exit 94
 "$BIN" --root="$ROOT" --remove-leftovers >"$ROOT/out" 2>&1
 echo "BINDIF-RESULT rc=$? exited=$([ -d "$exited" ] && echo yes || echo no) busy=$([ -d "$busy" ] && echo yes || echo no) hand=$([ -d "$H/user.slice/bindif-launch-1" ] && echo yes || echo no) mirror=$([ -d "$H/system.slice/empty.service" ] && echo yes || echo no)"
+echo "BINDIF-RESULT unit=$([ -d "$H/system.slice/bindif-launch-enter.service" ] && echo yes || echo no)"
 echo "BINDIF-RESULT names=$exited,$busy"
 "#;
     let setup = format!(
@@ -348,9 +352,10 @@ echo "BINDIF-RESULT names=$exited,$busy"
     assert_eq!(at("busy"), "yes", "{ctx}");
     assert_eq!(at("hand"), "yes", "{ctx}");
     assert_eq!(at("mirror"), "yes", "{ctx}");
+    assert_eq!(at("unit"), "yes", "{ctx}");
     let (exited, busy) = at("names").split_once(',').unwrap();
     for line in [
-        format!("Removed cgroup {exited} (1 program(s) of ours detached)."),
+        format!("Removed cgroup {exited} (1 program(s) of ours freed with it)."),
         format!("Keeping cgroup {busy}: processes are in it, bound until they exit."),
         format!(
             "Leaving cgroup {}/sys/fs/cgroup/user.slice/bindif-launch-1 alone: it was not created by bindif-launch.",

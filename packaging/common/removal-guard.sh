@@ -1,9 +1,10 @@
-# removal_guard (and remove_leftovers below): shared by the .deb's prerm and the RPM's %preun (each
-# build inlines this file), run only when the package is removed, not upgraded. Refuses (returns
-# 1) while unit files run /usr/lib/bindif-launch themselves (the launcher ExecStart=, the --attach
-# step, an ad hoc command line): without the binary those units fail at their next start. Units in the generator form
-# (plain BindNetworkInterface=) need nothing: they become unbound, as on any systemd < 260 without
-# bindif-launch, and v260 binds them natively. BINDIF_LAUNCH_FORCE_REMOVE=1 removes anyway.
+# removal_guard (and mask_generator, remove_leftovers below): shared by the .deb's prerm and the
+# RPM's %preun (each build inlines this file), run only when the package is removed, not upgraded.
+# Refuses (returns 1) while unit files run /usr/lib/bindif-launch themselves (the launcher
+# ExecStart=, the --attach step, an ad hoc command line): without the binary those units fail at
+# their next start. Units in the generator form (plain BindNetworkInterface=) need nothing: they
+# become unbound, as on any systemd < 260 without bindif-launch, and v260 binds them natively.
+# BINDIF_LAUNCH_FORCE_REMOVE=1 removes anyway.
 bin=/usr/lib/bindif-launch
 
 # json_strings KEY: the strings of the array KEY in the migrate --json object on stdin
@@ -55,24 +56,36 @@ removal_guard() {
 
 # generator_mask: where the removal masks bindif-launch-generator for the rest of the boot (systemd
 # skips a generator whose name links to /dev/null in an earlier directory of its search path, and
-# /run/systemd/system-generators comes first); the postrm/%postun removes it again.
+# /run/systemd/system-generators comes first). generator_mask_ours records that the removal made
+# the mask, so that the postrm/%postun (and postinst abort-remove) remove only that one, never an
+# administrator's: it lies outside the generator directory (systemd would try to execute any file
+# there) and outside /run/bindif-launch (which --remove-leftovers removes).
 generator_mask=/run/systemd/system-generators/bindif-launch-generator
+generator_mask_ours=/run/bindif-launch-generator-masked
 
-# remove_leftovers: after removal_guard, while $bin still exists. Reloads the units without the
+# mask_generator: after removal_guard, first of the removal's steps. Reloads the units without the
 # generator, so that its drop-ins are gone (no unit starts its attach step or wrapped commands any
-# more), then lets the launcher remove what a legacy cgroup host keeps of ours: the empty mirror
-# cgroups and the private cgroup2 mount (bindif-launch(8), --remove-leftovers). Mirrors that
-# processes of running units are in stay, with the mount, until reboot. Never fails the removal.
-# The postrm/%postun (and postinst abort-remove) remove the mask: only a link to /dev/null.
-remove_leftovers() {
-    if [ -d /run/systemd/system ]; then
-        if [ ! -e "$generator_mask" ] && [ ! -L "$generator_mask" ]; then
-            mkdir -p "${generator_mask%/*}" && ln -s /dev/null "$generator_mask" ||
-                echo "bindif-launch: warning: cannot mask the generator at $generator_mask; its drop-ins stay until the removal's last daemon-reload" >&2
+# more) before the enter service they rely on is stopped. An existing mask stays as it is.
+mask_generator() {
+    [ -d /run/systemd/system ] || return 0
+    if [ ! -e "$generator_mask" ] && [ ! -L "$generator_mask" ]; then
+        # the marker first: a mask without it would stay until reboot
+        if ! { : >"$generator_mask_ours" && mkdir -p "${generator_mask%/*}" &&
+            ln -s /dev/null "$generator_mask"; }; then
+            rm -f "$generator_mask_ours"
+            echo "bindif-launch: warning: cannot mask the generator at $generator_mask; its drop-ins stay until the removal's last daemon-reload" >&2
         fi
-        systemctl daemon-reload ||
-            echo "bindif-launch: warning: systemctl daemon-reload failed; the generated drop-ins stay until the next one" >&2
     fi
+    systemctl daemon-reload ||
+        echo "bindif-launch: warning: systemctl daemon-reload failed; the generated drop-ins stay until the next one" >&2
+    return 0
+}
+
+# remove_leftovers: after mask_generator and the enter service's stop, while $bin still exists: lets
+# the launcher remove what a legacy cgroup host keeps of ours: the empty mirror cgroups and the
+# private cgroup2 mount (bindif-launch(8), --remove-leftovers). Mirrors that processes of running
+# units are in stay, with the mount, until reboot. Never fails the removal.
+remove_leftovers() {
     if [ -x "$bin" ]; then
         "$bin" --remove-leftovers ||
             echo "bindif-launch: warning: '$bin --remove-leftovers' failed (see above), ignoring; what it kept stays until reboot" >&2

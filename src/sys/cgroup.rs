@@ -402,7 +402,7 @@ fn remove_if_exited_leftover(path: &Path) -> bool {
     }
 }
 
-/// Ad hoc mode's clean-up: removes the children of `parent` named `bindif-launch-*` that are
+/// Ad hoc mode's clean-up: removes the children of `parent` named `bindif-launch-PID[-N]` that are
 /// leftovers of ours (see [`remove_if_exited_leftover`]), except `keep`. Returns how many.
 pub fn remove_adhoc_leftovers(parent: &Path, keep: &Path) -> usize {
     let Ok(entries) = fs::read_dir(parent) else {
@@ -410,11 +410,7 @@ pub fn remove_adhoc_leftovers(parent: &Path, keep: &Path) -> usize {
     };
     entries
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .as_bytes()
-                .starts_with(cgroup_path::ADHOC_PREFIX.as_bytes())
-        })
+        .filter(|e| cgroup_path::is_adhoc_child_name(e.file_name().as_bytes()))
         .map(|e| e.path())
         .filter(|p| p != keep && remove_if_exited_leftover(p))
         .count()

@@ -6,9 +6,10 @@
 //! `/run/bindif-launch/cgroup2` and creates marked "mirror" cgroups there; nothing else ever
 //! removes them once the package is gone. This mode removes, deepest first, the mirrors our
 //! marker proves ours that nothing uses any more (no process in them, their maker exited, their
-//! unit stopped, no program but ours on them), detaching our programs first; keeps every other
-//! one and says why; then unmounts the hierarchy when it is our mount and no cgroup of ours is
-//! left in it, and removes the empty mount point and `/run/bindif-launch`.
+//! unit stopped, no program but ours on them) with a plain rmdir, which the kernel refuses
+//! while anything is in them and which frees their programs; keeps every other one, its
+//! program attached, and says why; then unmounts the hierarchy when it is our mount and no
+//! cgroup of ours is left in it, and removes the empty mount point and `/run/bindif-launch`.
 //!
 //! The hierarchy's root is never judged: on a legacy host every process of the host that is not
 //! in a mirror is in it, so "processes in the root" says nothing about us. Cgroups without our
@@ -130,13 +131,18 @@ pub enum MountPlan {
     KeepNotLegacy,
     /// Cgroups of ours stay in it.
     KeepInUse,
+    /// Mounted since the walk looked (a start racing the removal): its cgroups were not judged.
+    KeepNotWalked,
 }
 
-pub fn plan_mount(state: MountState, legacy: bool, ours_left: usize) -> MountPlan {
+/// `state` is what is mounted now, right before the unmount; `walked` whether it was our
+/// mount already when the walk began, so that `ours_left` speaks of it.
+pub fn plan_mount(state: MountState, walked: bool, legacy: bool, ours_left: usize) -> MountPlan {
     match state {
         MountState::NotMounted => MountPlan::Nothing,
         MountState::Other => MountPlan::KeepNotOurs,
         MountState::Ours if !legacy => MountPlan::KeepNotLegacy,
+        MountState::Ours if !walked => MountPlan::KeepNotWalked,
         MountState::Ours if ours_left > 0 => MountPlan::KeepInUse,
         MountState::Ours => MountPlan::Unmount,
     }
@@ -166,8 +172,8 @@ pub fn run(root: &Path) -> i32 {
     let legacy = layout == Layout::Legacy;
     let mut failed = false;
     let mut ours_left = 0;
-    let state = current_state(&mount);
-    if state == MountState::Ours && legacy {
+    let walked = current_state(&mount) == MountState::Ours;
+    if walked && legacy {
         let v1 = root.join(SYSTEMD_V1);
         let mut walk = Walk {
             mount: &mount,
@@ -204,7 +210,7 @@ pub fn run(root: &Path) -> i32 {
             );
         }
     }
-    failed |= !settle_mount(&mount, state, legacy, ours_left);
+    failed |= !settle_mount(&mount, walked, legacy, ours_left);
     // A mount kept was said so above; its mount point and their parent stay with it.
     if current_state(&mount) == MountState::NotMounted {
         failed |= !remove_empty_dir(&mount);
@@ -237,9 +243,11 @@ fn current_state(mount: &Path) -> MountState {
 
 /// Unmounts `mount` when the plan says so (each stacked mount of ours in turn). Returns false
 /// on a real failure.
-fn settle_mount(mount: &Path, mut state: MountState, legacy: bool, ours_left: usize) -> bool {
+fn settle_mount(mount: &Path, walked: bool, legacy: bool, ours_left: usize) -> bool {
     for _ in 0..MAX_STACKED_MOUNTS {
-        match plan_mount(state, legacy, ours_left) {
+        // Read right before each umount2, not before the walk: what was mounted on top since
+        // (another file system, a start's fresh mount) must not be what gets unmounted.
+        match plan_mount(current_state(mount), walked, legacy, ours_left) {
             MountPlan::Nothing => return true,
             MountPlan::KeepNotOurs => {
                 log_at!(
@@ -265,11 +273,16 @@ fn settle_mount(mount: &Path, mut state: MountState, legacy: bool, ours_left: us
                 );
                 return true;
             }
+            MountPlan::KeepNotWalked => {
+                log_at!(
+                    Notice,
+                    "Leaving {} mounted: it was mounted while the removal ran and its cgroups were not examined, ignoring.",
+                    shown(mount)
+                );
+                return true;
+            }
             MountPlan::Unmount => match cgroup::unmount(mount) {
-                Ok(()) => {
-                    log_at!(Info, "Unmounted {}.", shown(mount));
-                    state = current_state(mount);
-                }
+                Ok(()) => log_at!(Info, "Unmounted {}.", shown(mount)),
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                     log_at!(
                         Notice,
@@ -372,8 +385,10 @@ impl Walk<'_> {
         stays
     }
 
-    /// Unified and hybrid hosts: visits the ad hoc children (`bindif-launch-*`) anywhere below
-    /// `dir`, systemd's hierarchy. Nothing else there is judged, or named: it is systemd's.
+    /// Unified and hybrid hosts: visits the ad hoc children (`bindif-launch-PID[-N]`) anywhere
+    /// below `dir`, systemd's hierarchy; the package's own units (`bindif-launch-enter.service`)
+    /// are not ad hoc children, only walked through. Nothing else there is judged, or named: it
+    /// is systemd's.
     fn adhoc_children(&mut self, dir: &Path) {
         let Ok(entries) = fs::read_dir(dir) else {
             // Gone meanwhile, or not ours to read: nothing of ours is known to be there.
@@ -384,9 +399,9 @@ impl Walk<'_> {
                 continue;
             }
             let name = entry.file_name();
-            if std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str())
-                .starts_with(cgroup_path::ADHOC_PREFIX.as_bytes())
-            {
+            if cgroup_path::is_adhoc_child_name(std::os::unix::ffi::OsStrExt::as_bytes(
+                name.as_os_str(),
+            )) {
                 self.visit(&entry.path());
             } else {
                 self.adhoc_children(&entry.path());
@@ -437,8 +452,11 @@ impl Walk<'_> {
                 return self.kept(path, below, "it could not be examined");
             }
         };
-        let foreign = match bpf::attached_programs(held.fd()) {
-            Ok(p) => p.iter().filter(|p| !p.is_ours()).count(),
+        let (ours, foreign) = match bpf::attached_programs(held.fd()) {
+            Ok(p) => {
+                let ours = p.iter().filter(|p| p.is_ours()).count();
+                (ours, p.len() - ours)
+            }
             Err(e) => {
                 log_at!(
                     Err,
@@ -463,25 +481,14 @@ impl Walk<'_> {
             }
             return self.kept(path, below, keep.why());
         }
-        // Held under the exclusive lock since the facts were read: no run of ours enters it.
-        let detached = match bpf::detach_ours(held.fd(), None) {
-            Ok(n) => n,
-            Err(e) => {
-                log_at!(
-                    Err,
-                    "Failed to detach BPF programs from {}: {}",
-                    shown(path),
-                    sys::strerror(&e)
-                );
-                self.failed = true;
-                return self.kept(path, below, "its programs could not be detached");
-            }
-        };
+        // Our programs are never detached first: that would leave a process entering it
+        // meanwhile unbound. The rmdir alone is safe: the kernel refuses it while a process
+        // or a child cgroup is inside, and frees the programs with the cgroup.
         match held.remove() {
             Ok(()) => {
                 log_at!(
                     Info,
-                    "Removed {} {} ({detached} program(s) of ours detached).",
+                    "Removed {} {} ({ours} program(s) of ours freed with it).",
                     self.what,
                     shown(path)
                 );
@@ -490,15 +497,12 @@ impl Walk<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => below,
             // Only a command that moves itself in without the lock (a wrapped command of a
-            // start the reload caught half-way, the enter service) gets here.
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                log_at!(
-                    Warning,
-                    "A process entered {} after its programs were detached; it runs unbound.",
-                    shown(path)
-                );
-                self.kept(path, below, "a process entered it meanwhile")
-            }
+            // start the reload caught half-way, the enter service) gets here; it stays bound.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.kept(
+                path,
+                below,
+                "a process entered it meanwhile, bound by its program until it exits",
+            ),
             Err(e) => {
                 log_at!(
                     Err,
@@ -600,10 +604,12 @@ mod tests {
     #[test]
     fn the_mount_goes_only_when_ours_on_a_legacy_host_and_nothing_of_ours_is_left() {
         use MountState::*;
-        assert_eq!(plan_mount(NotMounted, true, 0), MountPlan::Nothing);
-        assert_eq!(plan_mount(Other, true, 0), MountPlan::KeepNotOurs);
-        assert_eq!(plan_mount(Ours, false, 0), MountPlan::KeepNotLegacy);
-        assert_eq!(plan_mount(Ours, true, 1), MountPlan::KeepInUse);
-        assert_eq!(plan_mount(Ours, true, 0), MountPlan::Unmount);
+        assert_eq!(plan_mount(NotMounted, true, true, 0), MountPlan::Nothing);
+        assert_eq!(plan_mount(Other, true, true, 0), MountPlan::KeepNotOurs);
+        assert_eq!(plan_mount(Ours, true, false, 0), MountPlan::KeepNotLegacy);
+        assert_eq!(plan_mount(Ours, true, true, 1), MountPlan::KeepInUse);
+        assert_eq!(plan_mount(Ours, true, true, 0), MountPlan::Unmount);
+        // Ours now, but not when the walk began: nothing says its cgroups are unused.
+        assert_eq!(plan_mount(Ours, false, true, 0), MountPlan::KeepNotWalked);
     }
 }
