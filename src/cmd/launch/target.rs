@@ -644,8 +644,11 @@ fn prepare_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
             "Joined PID 1's mount namespace to prepare {PRIVATE_CGROUP2_MOUNT}"
         ),
         Ok(false) => {}
+        // Debug only: where PID 1's namespace is out of reach (a container, no CAP_SYS_ADMIN)
+        // this one usually is PID 1's already, and where it is not, a command that finds no
+        // mirror says so itself (`Failed to enter mirror cgroup …`).
         Err(e) => log_bind!(
-            Warning,
+            Debug,
             "Failed to join PID 1's mount namespace, ignoring: {} (the unit's commands may not find {PRIVATE_CGROUP2_MOUNT} if it is mounted here first)",
             sys::strerror(&e)
         ),
