@@ -1377,7 +1377,13 @@ fn legacy_names_each_socket_it_cannot_bind_once() {
     units.sort_unstable();
     assert_eq!(
         units,
-        ["altname.socket", "hookvrf@.socket", "vrf@.socket"],
+        [
+            "altname.socket",
+            "h@.socket",
+            "hookvrf@.socket",
+            "t@.socket",
+            "vrf@.socket"
+        ],
         "{:#?}",
         out.plan.messages
     );
