@@ -290,6 +290,33 @@ mod tests {
         assert!(r.findings.is_empty(), "{:?}", r.findings);
     }
 
+    /// Only the generator's own links count as the launcher: a program in a directory of the
+    /// user's that shares their name is the user's daemon, nothing to migrate.
+    #[test]
+    fn a_users_bindif_launch_exec_directory_is_not_the_launcher() {
+        let units = vec![unit(
+            "daemon.service",
+            vec![a(
+                "/etc/systemd/system/daemon.service",
+                2,
+                "ExecStart",
+                "/opt/x/bindif-launch-exec/daemon --flag",
+            )],
+        )];
+        let r = report(&units, Some(252));
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        let generated = vec![unit(
+            "daemon.service",
+            vec![a(
+                "/run/systemd/generator/daemon.service.d/zzzz-bindif-launch.conf",
+                9,
+                "ExecStart",
+                "/run/systemd/generator/bindif-launch-exec/daemon --unit=%n -- /opt/x/bindif-launch-exec/daemon",
+            )],
+        )];
+        assert_eq!(report(&generated, Some(252)).findings.len(), 1);
+    }
+
     #[test]
     fn every_form_gets_its_advice() {
         let d = "/etc/systemd/system/x.service.d/bind.conf";

@@ -15,6 +15,7 @@ use super::env::env_name_is_valid;
 use super::exec::{self, ExecCommand, ExecOutcome, ExecParseOptions};
 use super::ifname;
 use super::name;
+use super::paths::GENERATOR_DIRS;
 use super::specifier::{self, SpecifierContext};
 use super::words::{extract_first_word, ExtractFlags};
 use super::{Diagnostic, LoadedUnit, Source};
@@ -594,14 +595,22 @@ pub fn check_prefixes(c: &ExecCommand, source: Option<&Source>) -> Result<(), Di
 pub const EXEC_LINK_DIR: &str = "bindif-launch-exec";
 
 /// The usual `is_launcher` test: the executable's file name is `bindif-launch`, or the path is
-/// one of the generator's links to it (`DIR/bindif-launch-exec/NAME`).
+/// one of the generator's links to it (`GENERATOR_DIR/bindif-launch-exec/NAME`, in one of the
+/// directories systemd runs generators with). A `bindif-launch-exec` directory anywhere else is
+/// the user's own: its programs are no launcher, and must be wrapped like any other.
 pub fn is_bindif_launch(path: &str) -> bool {
-    let mut parts = path.rsplit('/');
-    let name = parts.next();
-    name == Some("bindif-launch")
-        || (path.starts_with('/')
-            && name.is_some_and(|n| !n.is_empty())
-            && parts.next() == Some(EXEC_LINK_DIR))
+    path.rsplit('/').next() == Some("bindif-launch") || is_exec_link(path)
+}
+
+/// Whether `path` is `GENERATOR_DIR/bindif-launch-exec/NAME` for one of [`GENERATOR_DIRS`].
+fn is_exec_link(path: &str) -> bool {
+    GENERATOR_DIRS.iter().any(|dir| {
+        path.strip_prefix(dir)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_prefix(EXEC_LINK_DIR))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+    })
 }
 
 /// The variables a service's `Environment=` lines set (`config_parse_environ()` in
@@ -769,5 +778,22 @@ mod tests {
             "/run/systemd/generator/bindif-launch-exec/"
         ));
         assert!(!is_bindif_launch("/run/bindif-launch-exec-x/chronyd"));
+        for dir in GENERATOR_DIRS {
+            assert!(
+                is_bindif_launch(&format!("{dir}/bindif-launch-exec/d")),
+                "{dir}"
+            );
+        }
+        // A directory of that name anywhere else is the user's own.
+        for other in [
+            "/opt/x/bindif-launch-exec/daemon",
+            "/run/bindif-launch-exec/daemon",
+            "/run/systemd/generator.x/bindif-launch-exec/daemon",
+            "/run/systemd/generator/x/bindif-launch-exec/daemon",
+            "/run/systemd/generator/bindif-launch-exec/sub/daemon",
+            "/x/run/systemd/generator/bindif-launch-exec/daemon",
+        ] {
+            assert!(!is_bindif_launch(other), "{other}");
+        }
     }
 }

@@ -22,6 +22,16 @@ pub struct SearchPath {
     dirs: Vec<PathBuf>,
 }
 
+/// The generator directories systemd passes as `NORMAL EARLY LATE`, as the search path names them
+/// (the generator writes to the first). One list for everything that must recognise them: the
+/// generator leaves them out of its catalog, and only its links there count as the launcher
+/// (`eval::is_bindif_launch`).
+pub const GENERATOR_DIRS: [&str; 3] = [
+    "/run/systemd/generator",
+    "/run/systemd/generator.early",
+    "/run/systemd/generator.late",
+];
+
 const HEAD: &[&str] = &[
     "/etc/systemd/system.control",
     "/run/systemd/system.control",

@@ -85,13 +85,9 @@ pub const TEMPLATE_PLACEHOLDER: &str = "bindif-launch-generator-template";
 /// The program name in log lines.
 pub const PROGRAM: &str = "bindif-launch-generator";
 
-/// The generator directories systemd passes as `NORMAL EARLY LATE`, as the search path names them
-/// (the first is where the generator writes, see [`dropin_path`]).
-pub(crate) const GENERATOR_DIRS: [&str; 3] = [
-    "/run/systemd/generator",
-    "/run/systemd/generator.early",
-    "/run/systemd/generator.late",
-];
+/// The generator directories systemd passes as `NORMAL EARLY LATE` (the first is where the
+/// generator writes, see [`dropin_path`]).
+pub(crate) use crate::unit::paths::GENERATOR_DIRS;
 
 /// Options of one run.
 #[derive(Debug, Clone)]

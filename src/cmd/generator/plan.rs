@@ -448,22 +448,44 @@ fn hides_enter_fifo(key: &str, entry: &str) -> bool {
 }
 
 /// Whether one entry of `key` (as [`hides_enter_fifo`] reads them; `BindPaths=` and
-/// `BindReadOnlyPaths=` as `[-]SRC[:DEST[:OPTIONS]]`, mounted on DEST) covers `target`. A
-/// `BindPaths=` entry with an escaped `:` is taken to cover it.
+/// `BindReadOnlyPaths=` as `[-]SRC[:DEST[:OPTIONS]]`, mounted on DEST) covers `target`, an
+/// absolute normalised path below `/run`. Conservative: an entry is taken to cover it unless
+/// its path is plainly known, since a command whose link is hidden fails to execute at all. So
+/// an entry with a specifier other than `%t` (`/run`), an escaped `:`, or a path that is not absolute
+/// and normalised covers it; quotes are dropped, and `/var/run` (a symlink to `/run`) is read
+/// as `/run`.
 fn hides(key: &str, entry: &str, target: &str) -> bool {
-    let path = entry.trim_start_matches(['-', '+']);
+    let unquoted = |s: &str| s.trim_matches(['"', '\'']).to_string();
+    // `%t` is `/run` for the system manager; any other specifier is not worked out.
+    let path = unquoted(unquoted(entry).trim_start_matches(['-', '+'])).replace("%t", "/run");
+    if path.contains('%') {
+        return true;
+    }
     let path = match key {
-        "TemporaryFileSystem" => path.split(':').next().unwrap_or(path),
+        "TemporaryFileSystem" => path.split(':').next().unwrap_or(&path),
         "BindPaths" | "BindReadOnlyPaths" if path.contains('\\') => return true,
-        "BindPaths" | "BindReadOnlyPaths" => path.split(':').nth(1).unwrap_or(path),
-        _ => path,
+        "BindPaths" | "BindReadOnlyPaths" => path.split(':').nth(1).unwrap_or(&path),
+        _ => &path,
     };
     // `/` trims to "", which covers everything.
     let path = path.trim_end_matches('/');
+    let path = match path.strip_prefix("/var/run") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("/run{rest}"),
+        _ => path.to_string(),
+    };
+    if !path.is_empty() && !absolute_normalised(&path) {
+        return true;
+    }
     target == path
         || target
-            .strip_prefix(path)
+            .strip_prefix(path.as_str())
             .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Whether `path` is absolute with no empty, `.` or `..` component (no trailing `/` either).
+fn absolute_normalised(path: &str) -> bool {
+    path.strip_prefix('/')
+        .is_some_and(|rest| rest.split('/').all(|c| !matches!(c, "" | "." | "..")))
 }
 
 /// Lines that make a wrapped unit on a legacy host pull in the enter service's socket and start
@@ -665,6 +687,22 @@ mod tests {
             ("BindReadOnlyPaths", "/run/systemd/generator", true),
             ("InaccessiblePaths", "/run/bindif-launch", false),
             ("ProtectSystem", "strict", false),
+            // Specifiers, the /var/run symlink, quotes, odd paths: taken to hide them.
+            ("InaccessiblePaths", "/var/run", true),
+            ("InaccessiblePaths", "-/var/run/systemd/", true),
+            ("TemporaryFileSystem", "%t/systemd", true),
+            ("TemporaryFileSystem", "%t/systemd:ro", true),
+            ("BindPaths", "/srv/x:%t", true),
+            ("InaccessiblePaths", "\"/run/systemd\"", true),
+            ("InaccessiblePaths", "-\"/run\"", true),
+            ("InaccessiblePaths", "\"-/run\"", true),
+            ("InaccessiblePaths", "/run/./systemd", true),
+            ("InaccessiblePaths", "/run//systemd", true),
+            ("InaccessiblePaths", "/srv/../run", true),
+            ("InaccessiblePaths", "run/systemd", true),
+            ("InaccessiblePaths", "/var/runx", false),
+            ("InaccessiblePaths", "\"/srv/data\"", false),
+            ("TemporaryFileSystem", "/var/run/user:ro", false),
         ] {
             let got = launchers_for(&unit(k, v), "Service", &links);
             assert_eq!(got.dir().is_none(), hidden, "{k}={v}");
@@ -684,9 +722,30 @@ mod tests {
         ] {
             assert!(inaccessible(e), "{e}");
         }
-        for e in ["/run/bindif-launch-other", "/home", "/run/bindif", "run"] {
+        for e in [
+            "/run/bindif-launch-other",
+            "/home",
+            "/run/bindif",
+            "/var/runx",
+            "%t/systemd",
+        ] {
             assert!(!inaccessible(e), "{e}");
         }
+        // The same reading as for the links: specifiers, /var/run, quotes, odd paths.
+        for e in [
+            "/var/run",
+            "-/var/run/bindif-launch",
+            "%t",
+            "%t/bindif-launch",
+            "%T",
+            "\"/run/bindif-launch\"",
+            "/run/./bindif-launch",
+            "run",
+        ] {
+            assert!(inaccessible(e), "{e}");
+        }
+        assert!(tmpfs("%t:ro"));
+        assert!(tmpfs("/var/run:ro"));
         assert!(tmpfs("/run:ro"));
         assert!(tmpfs("/run/bindif-launch:mode=0755"));
         assert!(!tmpfs("/var:ro"));

@@ -39,26 +39,65 @@ pub enum Listeners {
 }
 
 /// The listeners of `u`, a socket unit whose specifiers `ctx` resolves. A template is loaded
-/// through the placeholder instance: a value that contains it depends on the instance.
+/// through the placeholder instance: its value is also worked out for a second instance, and
+/// only one that is the same valid name for both is independent of the instance.
 pub fn legacy_listeners(u: &LoadedUnit, ctx: &SpecifierContext<'_>) -> Listeners {
     if let Some(own) = own_device(u.values("Socket", KEY_DEVICE)) {
         return Listeners::Own(own.to_string());
     }
-    let eval_ctx = EvalContext::new(ctx.clone(), super::NATIVE_SINCE - 1);
-    let Some(name) = eval::evaluate_bind(u, &eval_ctx).interface.value else {
+    let value = bind_value(u, ctx);
+    if name::instance(&u.name) == Some(super::TEMPLATE_PLACEHOLDER) {
+        if let Some(why) = template_unfit(u, ctx, value.as_deref()) {
+            return Listeners::Unbindable(why);
+        }
+    }
+    let Some(name) = value else {
         return Listeners::Nothing;
     };
-    let template = name::instance(&u.name) == Some(super::TEMPLATE_PLACEHOLDER);
-    if template && name.contains(super::TEMPLATE_PLACEHOLDER) {
-        let raw = effective_raw(u).unwrap_or_default();
-        return Listeners::Unbindable(format!(
-            "BindNetworkInterface={raw} depends on the instance and BindToDevice= expands no specifiers; an instance with a drop-in directory of its own (NAME@INSTANCE.socket.d/) gets its own drop-in and is bound"
-        ));
-    }
     match device_unfit(&name) {
         Some(why) => Listeners::Unbindable(format!("{name} {why}")),
         None => Listeners::Device(name),
     }
+}
+
+/// A second instance to load a template through: any other valid name would do.
+const OTHER_INSTANCE: &str = "bindif0";
+
+/// The effective `BindNetworkInterface=` of `u` under `ctx`, as the attach step reads it.
+fn bind_value(u: &LoadedUnit, ctx: &SpecifierContext<'_>) -> Option<String> {
+    let eval_ctx = EvalContext::new(ctx.clone(), super::NATIVE_SINCE - 1);
+    eval::evaluate_bind(u, &eval_ctx).interface.value
+}
+
+/// Why `template` (loaded through the placeholder instance, its value `value`) cannot get a
+/// `BindToDevice=` line, if it cannot: it sets the key, and the value is not one valid name
+/// for every instance. `BindToDevice=` expands no specifiers, and `%I` or `%f` of the
+/// placeholder say nothing about a real instance, so treating such a value as nothing to bind
+/// would leave every instance's listeners unbound without a word.
+fn template_unfit(
+    template: &LoadedUnit,
+    ctx: &SpecifierContext<'_>,
+    value: Option<&str>,
+) -> Option<String> {
+    let raw = effective_raw(template).filter(|r| !r.is_empty())?;
+    let other_name = template.name.replacen(
+        &format!("@{}.", super::TEMPLATE_PLACEHOLDER),
+        &format!("@{OTHER_INSTANCE}."),
+        1,
+    );
+    let other_ctx = SpecifierContext {
+        unit: &other_name,
+        ..ctx.clone()
+    };
+    let other = bind_value(template, &other_ctx);
+    let why = match (value, other.as_deref()) {
+        (Some(a), Some(b)) if a == b => return None,
+        (None, None) => "gives no valid interface name for the instances tried",
+        _ => "depends on the instance",
+    };
+    Some(format!(
+        "BindNetworkInterface={raw} {why} and BindToDevice= expands no specifiers; an instance with a drop-in directory of its own (NAME@INSTANCE.socket.d/) gets its own drop-in and is bound"
+    ))
 }
 
 /// The last `BindNetworkInterface=` as written (for messages).
@@ -139,6 +178,61 @@ mod tests {
                 line: 2,
             },
         }
+    }
+
+    /// A template loaded through the placeholder instance, setting `BindNetworkInterface=`.
+    fn template(value: &str) -> LoadedUnit {
+        let mut b = a(value);
+        b.key = eval::KEY_BIND.into();
+        LoadedUnit {
+            name: format!("h@{}.socket", super::super::TEMPLATE_PLACEHOLDER),
+            assignments: vec![b],
+            ..LoadedUnit::default()
+        }
+    }
+
+    fn listeners_of_template(value: &str) -> Listeners {
+        let host = crate::unit::specifier::HostFacts::default();
+        let u = template(value);
+        legacy_listeners(&u, &SpecifierContext::new(&u.name, &host))
+    }
+
+    /// Only a value that is the same valid name for every instance is bound; any other value
+    /// of a template is named as unbindable, never taken as nothing to bind.
+    #[test]
+    fn a_template_is_bound_only_to_a_name_independent_of_the_instance() {
+        assert_eq!(
+            listeners_of_template("mgmt"),
+            Listeners::Device("mgmt".into())
+        );
+        assert_eq!(
+            listeners_of_template("%p-x"),
+            Listeners::Device("h-x".into())
+        );
+        for v in ["%I", "%i", "vrf-%i"] {
+            match listeners_of_template(v) {
+                Listeners::Unbindable(why) => {
+                    assert!(
+                        why.starts_with(&format!(
+                            "BindNetworkInterface={v} depends on the instance"
+                        )),
+                        "{v}: {why}"
+                    )
+                }
+                other => panic!("{v}: {other:?}"),
+            }
+        }
+        // Invalid for both instances tried (`%f` starts with `/`): still named, not nothing.
+        for v in ["%f", "bad/name"] {
+            match listeners_of_template(v) {
+                Listeners::Unbindable(why) => {
+                    assert!(why.contains("no valid interface name"), "{v}: {why}")
+                }
+                other => panic!("{v}: {other:?}"),
+            }
+        }
+        // A reset is nothing to bind.
+        assert_eq!(listeners_of_template(""), Listeners::Nothing);
     }
 
     #[test]
