@@ -442,14 +442,12 @@ impl Walk<'_> {
                 return self.kept(path, below, "another bindif-launch run holds it");
             }
             Err(e) => {
-                log_at!(
-                    Err,
-                    "Failed to open cgroup {}: {}",
-                    shown(path),
-                    sys::strerror(&e)
-                );
-                self.failed = true;
-                return self.kept(path, below, "it could not be examined");
+                return self.unexamined(
+                    path,
+                    below,
+                    ("open cgroup", "it could not be examined"),
+                    &e,
+                )
             }
         };
         let (ours, foreign) = match bpf::attached_programs(held.fd()) {
@@ -458,14 +456,11 @@ impl Walk<'_> {
                 (ours, p.len() - ours)
             }
             Err(e) => {
-                log_at!(
-                    Err,
-                    "Failed to query the BPF programs of {}: {}",
-                    shown(path),
-                    sys::strerror(&e)
+                let what = (
+                    "query the BPF programs of",
+                    "its programs could not be listed",
                 );
-                self.failed = true;
-                return self.kept(path, below, "its programs could not be listed");
+                return self.unexamined(path, below, what, &e);
             }
         };
         let facts = Facts {
@@ -514,6 +509,20 @@ impl Walk<'_> {
                 self.kept(path, below, "it could not be removed")
             }
         }
+    }
+
+    /// A cgroup that could not be examined: the failure is an error of this run, and the
+    /// cgroup stays. `what` is the failed operation and the reason it stays.
+    fn unexamined(
+        &mut self,
+        path: &Path,
+        below: Stays,
+        (op, why): (&str, &str),
+        e: &io::Error,
+    ) -> Stays {
+        log_at!(Err, "Failed to {op} {}: {}", shown(path), sys::strerror(e));
+        self.failed = true;
+        self.kept(path, below, why)
     }
 
     fn kept(&self, path: &Path, below: Stays, why: &str) -> Stays {
