@@ -58,7 +58,10 @@ unit_write() {   # unit_write NAME [DIR]  (content on stdin), registers cleanup;
     f=$d/$1
     mkdir -p "$d"
     cat > "$f"
-    cleanup "systemctl stop '$1'; rm -rf '$f' '/etc/systemd/system/$1.d'; systemctl daemon-reload"
+    # a template's instances by pattern: stopping 'foo@.service' stops nothing, and an instance
+    # left running keeps its (legacy: mirror) cgroup into the later scenarios of the boot
+    local stop=$1; case $1 in *@.*) stop=${1/@./@*.} ;; esac
+    cleanup "systemctl stop '$stop'; rm -rf '$f' '/etc/systemd/system/$1.d'; systemctl daemon-reload"
 }
 dropin_write() { # dropin_write UNIT NAME.conf (content on stdin), in /etc/systemd/system/UNIT.d
     mkdir -p "/etc/systemd/system/$1.d"
