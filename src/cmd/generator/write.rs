@@ -111,26 +111,34 @@ fn ensure_dir(dir: &Path) -> Result<(), WriteError> {
 
 /// Writes `content` to `dir/name` through a temporary file renamed over it.
 fn replace_file(dir: &Path, name: &Path, content: &[u8]) -> Result<(), WriteError> {
+    replace_through_temporary(dir, &name.to_string_lossy(), "write", |tmp| {
+        create_new(tmp)?.write_all(content)
+    })
+}
+
+/// Makes `dir/name` through `make`, which creates a new entry at a temporary path next to it,
+/// renamed over `dir/name`: nothing that is there is written through. The temporary name
+/// (`.#NAME.PID`, never `*.conf`, so systemd never reads it as a drop-in, even if we die before
+/// the rename) is ours alone; one left by an earlier run with the same PID is unlinked (a
+/// symlink removed, not followed) and `make` tried once more.
+fn replace_through_temporary(
+    dir: &Path,
+    name: &str,
+    op: &'static str,
+    make: impl Fn(&Path) -> io::Result<()>,
+) -> Result<(), WriteError> {
     let path = dir.join(name);
-    // Not `*.conf`: systemd never reads it as a drop-in, even if we die before the rename.
-    let tmp = dir.join(format!(
-        ".#{}.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = create_new(&tmp)
+    let tmp = dir.join(format!(".#{name}.{}", std::process::id()));
+    let made = make(&tmp)
         .or_else(|e| {
             if e.kind() != io::ErrorKind::AlreadyExists {
                 return Err(e);
             }
-            // Left by an earlier run of ours with the same PID (the name is ours alone):
-            // unlink it (a symlink is removed, not followed) and try once more.
             std::fs::remove_file(&tmp)?;
-            create_new(&tmp)
+            make(&tmp)
         })
-        .and_then(|mut f| f.write_all(content))
-        .map_err(|e| WriteError::new("write", &tmp, e));
-    let renamed = written.and_then(|()| {
+        .map_err(|e| WriteError::new(op, &tmp, e));
+    let renamed = made.and_then(|()| {
         std::fs::rename(&tmp, &path).map_err(|e| WriteError::new("rename into place", &path, e))
     });
     if renamed.is_err() {
@@ -172,25 +180,9 @@ pub fn write_links(
 
 /// Makes `dir/name` a symlink to `target` through a temporary link renamed over it.
 fn replace_link(dir: &Path, name: &str, target: &Path) -> Result<(), WriteError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".#{name}.{}", std::process::id()));
-    let made = std::os::unix::fs::symlink(target, &tmp)
-        .or_else(|e| {
-            if e.kind() != io::ErrorKind::AlreadyExists {
-                return Err(e);
-            }
-            // Left by an earlier run of ours with the same PID: unlinked, not followed.
-            std::fs::remove_file(&tmp)?;
-            std::os::unix::fs::symlink(target, &tmp)
-        })
-        .map_err(|e| WriteError::new("create symlink", &tmp, e));
-    let renamed = made.and_then(|()| {
-        std::fs::rename(&tmp, &path).map_err(|e| WriteError::new("rename into place", &path, e))
-    });
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    renamed
+    replace_through_temporary(dir, name, "create symlink", |tmp| {
+        std::os::unix::fs::symlink(target, tmp)
+    })
 }
 
 /// A new file at `path`: never an existing file, never through a symlink.
