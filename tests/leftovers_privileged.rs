@@ -112,6 +112,23 @@ fn helper_act() {
 /// umount refuses); unmounts it, removes the mount point and the run-time directory once nothing
 /// of ours is left, the unmarked cgroup included in the hierarchy; a second run finds nothing to
 /// do. A mount that is not ours (a tmpfs) is left alone. Every run exits 0.
+/// Runs `script` (sh) in the test cgroup `cg`, in a new mount and cgroup namespace with private
+/// propagation, with `$ROOT`, `$BIN` and `$TESTBIN` set.
+fn run_script(cg: &TestCgroup, root: &Path, script: &str) -> std::process::Output {
+    let setup = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 97\nexec unshare -m -C --propagation private sh -c \"$0\"",
+        cg.path.display()
+    );
+    Command::new("sh")
+        .args(["-c", &setup, script])
+        .env("ROOT", root)
+        .env("BIN", BIN)
+        .env("TESTBIN", std::env::current_exe().unwrap())
+        .env_remove(ROLE_ENV)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn removal_takes_only_unused_mirrors_of_ours_and_then_the_mount() {
     require_privileges();
@@ -157,18 +174,7 @@ mkdir -p "$M" && mount -t tmpfs none "$M" || exit 96
 run 6; state s6
 umount "$M"
 "#;
-    let setup = format!(
-        "echo $$ > '{}/cgroup.procs' || exit 97\nexec unshare -m -C --propagation private sh -c \"$0\"",
-        cg.path.display()
-    );
-    let out = Command::new("sh")
-        .args(["-c", &setup, script])
-        .env("ROOT", &root)
-        .env("BIN", BIN)
-        .env("TESTBIN", std::env::current_exe().unwrap())
-        .env_remove(ROLE_ENV)
-        .output()
-        .unwrap();
+    let out = run_script(&cg, &root, script);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let r = parse_report(&stdout);
     let log = |n: u32| fs::read_to_string(root.join(format!("out{n}"))).unwrap_or_default();
@@ -325,18 +331,7 @@ echo "BINDIF-RESULT rc=$? exited=$([ -d "$exited" ] && echo yes || echo no) busy
 echo "BINDIF-RESULT unit=$([ -d "$H/system.slice/bindif-launch-enter.service" ] && echo yes || echo no)"
 echo "BINDIF-RESULT names=$exited,$busy"
 "#;
-    let setup = format!(
-        "echo $$ > '{}/cgroup.procs' || exit 97\nexec unshare -m -C --propagation private sh -c \"$0\"",
-        cg.path.display()
-    );
-    let out = Command::new("sh")
-        .args(["-c", &setup, script])
-        .env("ROOT", &root)
-        .env("BIN", BIN)
-        .env("TESTBIN", std::env::current_exe().unwrap())
-        .env_remove(ROLE_ENV)
-        .output()
-        .unwrap();
+    let out = run_script(&cg, &root, script);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let log = fs::read_to_string(root.join("out")).unwrap_or_default();
     let ctx = format!(
