@@ -498,21 +498,17 @@ impl Walk<'_> {
                 below,
                 "a process entered it meanwhile, bound by its program until it exits",
             ),
-            Err(e) => {
-                log_at!(
-                    Err,
-                    "Failed to remove cgroup {}: {}",
-                    shown(path),
-                    sys::strerror(&e)
-                );
-                self.failed = true;
-                self.kept(path, below, "it could not be removed")
-            }
+            Err(e) => self.unexamined(
+                path,
+                below,
+                ("remove cgroup", "it could not be removed"),
+                &e,
+            ),
         }
     }
 
-    /// A cgroup that could not be examined: the failure is an error of this run, and the
-    /// cgroup stays. `what` is the failed operation and the reason it stays.
+    /// A cgroup that could not be examined or removed: the failure is an error of this run,
+    /// and the cgroup stays. `(op, why)`: the failed operation and the reason it stays.
     fn unexamined(
         &mut self,
         path: &Path,
