@@ -38,6 +38,28 @@ pub fn detect(root: &Path) -> Layout {
     cgroup_path::detect_with(root, |p| statfs_magic(p).ok())
 }
 
+/// `PROC_CGROUP_INIT_INO`: the inode of the initial cgroup namespace; every other namespace
+/// gets a dynamic inode at or above `PROC_DYNAMIC_FIRST` (0xF0000000), so this one is unique.
+const INIT_CGROUP_NS_INO: u64 = 0xEFFF_FFFB;
+
+/// Whether the cgroup2 mount at `mount` shows the whole hierarchy to a process whose
+/// `/proc/self/cgroup` paths are hierarchy paths: this process is in the initial cgroup
+/// namespace (or the kernel has none), and the mount's top directory is the hierarchy's root
+/// (the only cgroup2 directory without `cgroup.events`). Then a path from `/proc/self/cgroup`
+/// joins the mount as it is, and `/proc/self/mountinfo` (whose generation costs more than the
+/// rest of the cgroup lookup on every start) need not be read. `false` means "not known":
+/// read mountinfo.
+pub fn mount_shows_whole_hierarchy(mount: &Path) -> bool {
+    let in_init_ns = match fs::metadata("/proc/self/ns/cgroup") {
+        Ok(m) => m.ino() == INIT_CGROUP_NS_INO,
+        // Linux < 4.6 has no cgroup namespaces.
+        Err(e) => e.raw_os_error() == Some(libc::ENOENT),
+    };
+    in_init_ns
+        && fs::symlink_metadata(mount.join("cgroup.events"))
+            .is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT))
+}
+
 /// Opens a cgroup directory read-only: all BPF_PROG_ATTACH needs, and it works where
 /// `ProtectControlGroups=yes` made the hierarchy read-only.
 pub fn open_cgroup_dir(path: &Path) -> io::Result<OwnedFd> {

@@ -152,11 +152,12 @@ fn own_path(pc: &ProcCgroup, layout: &Layout) -> Result<OsString, sys::Error> {
 /// a new cgroup2 mount) cannot be mapped: joining would name a cgroup outside our own, so
 /// refuse rather than guess.
 fn below_mount(mount: &Path, own: &OsStr) -> Result<OsString, sys::Error> {
-    // One read(2) (`read_to_string` reads a /proc file in doubling chunks, from 32 bytes).
-    let mountinfo = sys::process::read_proc(Path::new("/proc/self/mountinfo")).unwrap_or_default();
-    // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
-    // mount's root is taken to be the hierarchy's.
-    let root = cgroup_path::mount_root(&mountinfo, mount).unwrap_or_else(|| "/".into());
+    // The usual case, known from two stats without reading mountinfo.
+    let root = if cgroup::mount_shows_whole_hierarchy(mount) {
+        "/".to_string()
+    } else {
+        mount_root_from_mountinfo(mount)
+    };
     cgroup_path::path_below_mount_root(own, &root).map_err(|e| {
         cg_err(
             "locate own cgroup below",
@@ -165,6 +166,15 @@ fn below_mount(mount: &Path, own: &OsStr) -> Result<OsString, sys::Error> {
         )
         .with_hint("/proc/self/cgroup is relative to this process's cgroup namespace; mount cgroup2 inside that namespace, or run outside it")
     })
+}
+
+/// The root of the cgroup2 mount at `mount`, as `/proc/self/mountinfo` shows it.
+fn mount_root_from_mountinfo(mount: &Path) -> String {
+    // One read(2) (`read_to_string` reads a /proc file in doubling chunks, from 32 bytes).
+    let mountinfo = sys::process::read_proc(Path::new("/proc/self/mountinfo")).unwrap_or_default();
+    // Not listed (no mountinfo, or a path that is not the mount point itself): as before, the
+    // mount's root is taken to be the hierarchy's.
+    cgroup_path::mount_root(&mountinfo, mount).unwrap_or_else(|| "/".into())
 }
 
 /// The unit's cgroup path given ours. systemd names a unit's cgroup after the unit's id, which
