@@ -754,3 +754,25 @@ fn helper_join_mnt() {
     );
     emit(&r);
 }
+
+/// The fast path of the cgroup lookup (no mountinfo read) is taken only for a mount of the
+/// whole hierarchy seen from the initial cgroup namespace; a mount of a subtree is not.
+#[test]
+fn only_a_mount_of_the_whole_hierarchy_skips_mountinfo() {
+    require_privileges();
+    assert!(sys::cgroup::mount_shows_whole_hierarchy(cgroup2()));
+    let cgroup = TestCgroup::new();
+    let at = tempdir("subtree-mount");
+    run(
+        "mount",
+        &[
+            "--bind",
+            cgroup.path.to_str().unwrap(),
+            at.to_str().unwrap(),
+        ],
+    );
+    let whole = sys::cgroup::mount_shows_whole_hierarchy(&at);
+    run("umount", &[at.to_str().unwrap()]);
+    let _ = fs::remove_dir(&at);
+    assert!(!whole, "a subtree mount taken for the whole hierarchy");
+}
