@@ -64,9 +64,12 @@ fn socket_report(prefix: &str, r: &mut Report) {
 
 /// Binds the cgroup at `path` to `ifindex` with the launcher's own steps: open, load, attach
 /// (which checks the cgroup and removes our older copies).
+/// A start as it was before the shared-program cache, and is where no bpffs is mounted: a
+/// copy of its own, which replaces the copies earlier starts left (`tests/pinned_privileged.rs`
+/// tests the cache, where every start attaches one copy).
 fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
     let cg = Cgroup::open(path)?;
-    let prog = Linux.load(ifindex, Origin::Key)?;
+    let prog = bpf::load_bind_program_as(ifindex, Origin::Key)?;
     Linux.attach(&cg, &prog)
 }
 

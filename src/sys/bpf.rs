@@ -21,6 +21,8 @@ const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_OBJ_PIN: libc::c_long = 6;
+const BPF_OBJ_GET: libc::c_long = 7;
 const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
 /// `BPF_MAP_TYPE_ARRAY`, the type of a libbpf object's `.rodata`.
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
@@ -82,6 +84,15 @@ struct GetFdByIdAttr {
     id: u32,
     next_id: u32,
     open_flags: u32,
+}
+
+/// `bpf_attr` for `BPF_OBJ_PIN`/`BPF_OBJ_GET` (without `path_fd`, 6.5).
+#[repr(C)]
+#[derive(Default)]
+struct ObjAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
 }
 
 /// `bpf_attr` for `BPF_OBJ_GET_INFO_BY_FD`.
@@ -309,6 +320,35 @@ pub fn load_bind_program(ifindex: u32) -> Result<OwnedFd, LoadError> {
 /// Loads our program binding sockets to `ifindex`, named for `origin`.
 pub fn load_bind_program_as(ifindex: u32, origin: Origin) -> Result<OwnedFd, LoadError> {
     load_program(&program::bind_iface_program(ifindex), origin.prog_name())
+}
+
+/// Pins `prog` at `path` in a bpffs (`BPF_OBJ_PIN`): the program then lives until the file is
+/// removed, whatever else holds it. Fails with EEXIST when the name is taken.
+pub fn pin(prog: BorrowedFd, path: &std::path::Path) -> io::Result<()> {
+    let c = super::cstring(path)?;
+    let mut attr = ObjAttr {
+        pathname: c.as_ptr() as u64,
+        bpf_fd: prog.as_raw_fd() as u32,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is the BPF_OBJ_PIN prefix of `bpf_attr`; `pathname` points to the
+    // NUL-terminated `c`, which outlives the call.
+    unsafe { sys_bpf(BPF_OBJ_PIN, &mut attr) }.map(drop)
+}
+
+/// Opens the object pinned at `path` (`BPF_OBJ_GET`). Whether it is a program, and which, is
+/// for the caller to check.
+pub fn pinned(path: &std::path::Path) -> io::Result<OwnedFd> {
+    let c = super::cstring(path)?;
+    let mut attr = ObjAttr {
+        pathname: c.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is the BPF_OBJ_GET prefix of `bpf_attr`; `pathname` points to the
+    // NUL-terminated `c`, which outlives the call.
+    let fd = unsafe { sys_bpf(BPF_OBJ_GET, &mut attr) }?;
+    // SAFETY: BPF_OBJ_GET returns a new descriptor that we now own.
+    Ok(unsafe { owned_fd(fd) })
 }
 
 /// Attaches `prog` to the cgroup directory `cgroup` for `BPF_CGROUP_INET_SOCK_CREATE` with
@@ -709,6 +749,12 @@ pub fn attach_replacing(
                     None => err,
                 });
             }
+            // The kernel refuses a program that is on the hook already. With one shared copy
+            // per interface (`sys::pinned`) that is the binding a start wants, still in place
+            // (the cgroup outlived a stop, or a racing start attached the same copy first).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && is_attached(cgroup_dir, prog_fd) => {
+                break
+            }
             Err(e) => return Err(attach_error(e, made_room)),
         }
     }
@@ -737,6 +783,11 @@ pub fn attach_replacing(
         detached: detached + made_room,
         cleanup_error,
     })
+}
+
+/// Whether `prog` is among the programs attached to `cgroup`'s hook.
+fn is_attached(cgroup: BorrowedFd, prog: BorrowedFd) -> bool {
+    matches!((prog_id_fd(prog), query(cgroup)), (Ok(id), Ok(ids)) if ids.contains(&id))
 }
 
 /// `BPF_CGROUP_MAX_PROGS`: how many programs one cgroup hook holds.
@@ -971,6 +1022,8 @@ mod tests {
         assert_eq!(off!(ProgLoadAttr, prog_name), 48);
         assert_eq!(off!(ProgLoadAttr, expected_attach_type), 68);
         assert_eq!(mem::size_of::<AttachAttr>(), 16);
+        assert_eq!(off!(ObjAttr, bpf_fd), 8);
+        assert_eq!(mem::size_of::<ObjAttr>(), 16);
         assert_eq!(off!(QueryAttr, prog_ids), 16);
         assert_eq!(off!(QueryAttr, prog_cnt), 24);
         assert_eq!(off!(RawProgInfo, xlated_prog_insns), 32);

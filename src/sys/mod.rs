@@ -7,6 +7,7 @@ pub mod clone;
 pub mod diag;
 pub mod journal;
 pub mod netlink;
+pub mod pinned;
 pub mod process;
 
 use std::ffi::{CString, OsStr};

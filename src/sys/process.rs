@@ -137,3 +137,64 @@ pub fn read_proc(path: &Path) -> Option<String> {
     let buf = crate::cgroup_path::read_proc_file(path, 16 * 1024).ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
+
+/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: u32 = 39;
+
+/// This process's effective capability set, as a bit mask (`capget`).
+pub fn effective_capabilities() -> io::Result<u64> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes two `Data` words (version 3) into the array we own and may update
+    // the version in the header, which we own too.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
+    super::cvt(r)?;
+    Ok(u64::from(data[0].effective) | u64::from(data[1].effective) << 32)
+}
+
+/// Whether capabilities `effective` allow loading a `cgroup/sock_create` program: CAP_BPF and
+/// CAP_NET_ADMIN (Linux 5.8 on), or CAP_SYS_ADMIN (any version).
+pub fn may_load_cgroup_programs(effective: u64) -> bool {
+    let has = |cap: u32| effective & (1u64 << cap) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_NET_ADMIN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loading_needs_sys_admin_or_bpf_with_net_admin() {
+        let bit = |c: u32| 1u64 << c;
+        assert!(may_load_cgroup_programs(bit(CAP_SYS_ADMIN)));
+        assert!(may_load_cgroup_programs(bit(CAP_BPF) | bit(CAP_NET_ADMIN)));
+        assert!(!may_load_cgroup_programs(bit(CAP_BPF)));
+        assert!(!may_load_cgroup_programs(bit(CAP_NET_ADMIN)));
+        assert!(!may_load_cgroup_programs(0));
+        assert!(may_load_cgroup_programs(u64::MAX));
+    }
+}

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::target;
+use crate::log_bind;
 use crate::program::Origin;
 pub use crate::sys::clone::End;
+use crate::sys::pinned::{self, Pin};
 use crate::sys::{self, bpf, clone, process, Category};
 
 /// Which cgroup the program goes to (see the `target` module).
@@ -216,7 +218,25 @@ impl Kernel for Linux {
     }
 
     fn load(&mut self, ifindex: u32, origin: Origin) -> Result<OwnedFd, sys::Error> {
-        bpf::load_bind_program_as(ifindex, origin)
+        let dir = Path::new(pinned::PIN_DIR);
+        let (prog, pin) = pinned::bind_program(dir, ifindex, origin)?;
+        match pin {
+            Pin::Reused => log_bind!(Debug, "Using the program pinned in {}", dir.display()),
+            Pin::Pinned | Pin::Replaced => {
+                log_bind!(
+                    Debug,
+                    "Loaded the program and pinned it in {}",
+                    dir.display()
+                )
+            }
+            Pin::NotPinned(e) => log_bind!(
+                Debug,
+                "Loaded the program; failed to pin it in {}, ignoring: {}",
+                dir.display(),
+                sys::strerror(&e)
+            ),
+        }
+        Ok(prog)
     }
 
     fn enter_prepared(&mut self, unit: &str, wait: Duration) -> Option<Result<Cgroup, sys::Error>> {

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! One loaded program per interface, shared by every binding to it: a cache of our programs
+//! pinned in bpffs.
+//!
+//! Loading a program (the verifier and the JIT) is the largest single cost of a start. Our
+//! program depends only on its name (which says why it was attached, [`Origin`]) and on the
+//! ifindex it stores into each new socket, not on the cgroup nor on the network namespace, so
+//! one loaded copy serves every cgroup bound to that ifindex: the first start loads it and pins
+//! it at `PIN_DIR/NAME-IFINDEX`, later starts open the pin (`BPF_OBJ_GET`) and attach that.
+//!
+//! The pins are a cache and nothing more. A cgroup holds its own reference to each program
+//! attached to it, so removing a pin (evicting it, `--remove-leftovers`, a reboot) unbinds
+//! nothing: the next start loads and pins again. A pinned object is used only when it is a
+//! program of ours with the name and the instructions wanted, checked on its translated
+//! instructions as `status` recognises ours; anything else found under a name of ours is
+//! replaced. The directory is made only inside a bpffs (systemd mounts one at /sys/fs/bpf at
+//! boot), mode 0700; where there is none, or a unit's sandbox makes it read-only, every start
+//! loads its own copy, as before the cache. So does a process without the capabilities to load
+//! a program: the cache never lets a start bind that could not have bound on its own.
+
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::Path;
+
+use super::LoadError;
+use super::{bpf, process};
+use crate::program::Origin;
+
+/// Where the pins live.
+pub const PIN_DIR: &str = "/sys/fs/bpf/bindif-launch";
+/// `BPF_FS_MAGIC`.
+const BPF_FS_MAGIC: u64 = 0xcafe_4a11;
+/// Pins kept at most: one per interface (and origin) bound since boot, so more than this only
+/// when interfaces are re-created again and again (each copy gets a new ifindex); the oldest
+/// go first. A program freed this way lives on in the cgroups that still use it.
+pub const MAX_PINS: usize = 64;
+
+/// What became of the cache for one program.
+#[derive(Debug)]
+pub enum Pin {
+    /// The pinned copy was ours and is used: nothing was loaded.
+    Reused,
+    /// Loaded and pinned for later starts.
+    Pinned,
+    /// Loaded; what was pinned under the name was not ours for this ifindex and was replaced.
+    Replaced,
+    /// Loaded; pinning failed (no bpffs, read-only, a racing start pinned it first).
+    NotPinned(io::Error),
+}
+
+/// The pin's file name for our program of `origin` binding to `ifindex`.
+pub fn pin_name(origin: Origin, ifindex: u32) -> String {
+    format!("{}-{ifindex}", origin.prog_name())
+}
+
+/// The origin and ifindex a file name of ours stands for, `None` for any other name.
+pub fn parse_pin_name(name: &str) -> Option<(Origin, u32)> {
+    let (prog, index) = name.rsplit_once('-')?;
+    let origin = Origin::of_name(prog)?;
+    // Digits only, no sign or leading zero: exactly what `pin_name` writes.
+    if index.is_empty() || index.starts_with('0') || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ifindex = index.parse().ok()?;
+    (pin_name(origin, ifindex) == name).then_some((origin, ifindex))
+}
+
+/// The pins to remove so that at most `max` remain: the oldest first (by their creation time,
+/// `ctime_ns`), never `keep` (the one just made). `entries` are the names found, ours only.
+pub fn evictions(entries: &[(String, i128)], keep: &str, max: usize) -> Vec<String> {
+    let excess = entries.len().saturating_sub(max);
+    let mut old: Vec<&(String, i128)> = entries.iter().filter(|(n, _)| n != keep).collect();
+    old.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    old.into_iter()
+        .take(excess)
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// Our program binding to `ifindex`, named for `origin`: the copy pinned under `dir` when
+/// there is one of ours, else a new load, pinned there for the next start when possible.
+/// Only the load can fail; what happened to the cache comes with the program.
+pub fn bind_program(dir: &Path, ifindex: u32, origin: Origin) -> Result<(OwnedFd, Pin), LoadError> {
+    // Only for a process that could load the program itself. From Linux 5.8 on, attaching a
+    // program needs no capability once one holds its descriptor, so a launcher without
+    // CAP_BPF/CAP_NET_ADMIN (a unit's CapabilityBoundingSet=) would bind where an earlier start
+    // left a pin and fail where none did; it fails the same way every time instead.
+    let may_load =
+        process::effective_capabilities().map_or(true, process::may_load_cgroup_programs);
+    if !may_load {
+        return bpf::load_bind_program_as(ifindex, origin).map(|fd| {
+            let why = io::Error::from_raw_os_error(libc::EPERM);
+            (fd, Pin::NotPinned(why))
+        });
+    }
+    let path = dir.join(pin_name(origin, ifindex));
+    let stale = match bpf::pinned(&path) {
+        Ok(fd) if is_ours_for(fd.as_fd(), ifindex, origin) => return Ok((fd, Pin::Reused)),
+        Ok(_) => true,
+        Err(_) => false,
+    };
+    let fd = bpf::load_bind_program_as(ifindex, origin)?;
+    let pin = match publish(dir, &path, fd.as_fd(), stale) {
+        Ok(()) if stale => Pin::Replaced,
+        Ok(()) => Pin::Pinned,
+        Err(e) => Pin::NotPinned(e),
+    };
+    Ok((fd, pin))
+}
+
+/// Whether the program behind `fd` is ours, named for `origin`, binding to `ifindex`.
+fn is_ours_for(fd: BorrowedFd, ifindex: u32, origin: Origin) -> bool {
+    bpf::prog_info_fd(fd)
+        .is_ok_and(|info| info.ours_ifindex == Some(ifindex) && info.origin == Some(origin))
+}
+
+/// Pins `fd` at `path` in `dir`, made if need be; `stale`: what is there now is not ours for
+/// this name, so it goes first. Then trims the directory to [`MAX_PINS`].
+fn publish(dir: &Path, path: &Path, fd: BorrowedFd, stale: bool) -> io::Result<()> {
+    make_dir(dir)?;
+    if stale {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    bpf::pin(fd, path)?;
+    let keep = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    evict(dir, keep);
+    Ok(())
+}
+
+/// Makes the pin directory, only inside a bpffs: never anywhere else.
+fn make_dir(dir: &Path) -> io::Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    if super::cgroup::statfs_magic(parent)? != BPF_FS_MAGIC {
+        return Err(io::Error::from_raw_os_error(libc::EMEDIUMTYPE));
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Our pins in `dir` with their creation times; other names are not ours and are left alone.
+fn our_pins(dir: &Path) -> io::Result<Vec<(String, i128)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if parse_pin_name(&name).is_none() {
+            continue;
+        }
+        // A pin removed meanwhile (a racing eviction) is simply not counted.
+        if let Ok(m) = entry.metadata() {
+            out.push((
+                name,
+                m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes the oldest pins beyond [`MAX_PINS`], best effort: a pin that cannot be removed
+/// costs memory, never a binding.
+fn evict(dir: &Path, keep: &str) {
+    let Ok(pins) = our_pins(dir) else {
+        return;
+    };
+    for name in evictions(&pins, keep, MAX_PINS) {
+        let _ = fs::remove_file(dir.join(name));
+    }
+}
+
+/// Removes every pin of ours in `dir`, then `dir` itself when nothing else is in it (package
+/// removal). Returns how many pins were removed; a missing `dir` is not an error.
+pub fn remove_all(dir: &Path) -> io::Result<usize> {
+    let pins = match our_pins(dir) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for (name, _) in pins {
+        match fs::remove_file(dir.join(&name)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match fs::remove_dir(dir) {
+        // Something that is not ours is in it: it stays, with the directory.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => Ok(removed),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(removed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_names_round_trip_and_nothing_else_is_ours() {
+        for origin in [Origin::Key, Origin::Explicit] {
+            for ifindex in [1, 7, 4242, u32::MAX] {
+                let name = pin_name(origin, ifindex);
+                assert_eq!(parse_pin_name(&name), Some((origin, ifindex)), "{name}");
+            }
+        }
+        let key = Origin::Key.prog_name();
+        for foreign in [
+            String::new(),
+            "bindif-launch".to_string(),
+            format!("{key}-"),
+            format!("{key}-07"),
+            format!("{key}-0"),
+            format!("{key}--7"),
+            format!("{key}-+7"),
+            format!("{key}-7x"),
+            format!("{key}-99999999999"),
+            "sd_bind_interfa-7".to_string(),
+            "other-7".to_string(),
+        ] {
+            assert_eq!(parse_pin_name(&foreign), None, "{foreign:?}");
+        }
+    }
+
+    #[test]
+    fn eviction_removes_the_oldest_beyond_the_limit_never_the_new_one() {
+        let e = |n: &str, t: i128| (n.to_string(), t);
+        let pins = [e("a-1", 30), e("a-2", 10), e("a-3", 20), e("a-4", 5)];
+        assert_eq!(evictions(&pins, "a-4", 4), Vec::<String>::new());
+        assert_eq!(evictions(&pins, "a-4", 3), ["a-2"]);
+        assert_eq!(evictions(&pins, "a-4", 2), ["a-2", "a-3"]);
+        // The new pin may carry an older time (a clock step): it still stays.
+        assert_eq!(evictions(&pins, "a-4", 1), ["a-2", "a-3", "a-1"]);
+        // Ties go by name, so concurrent evictions agree.
+        let tied = [e("b-2", 1), e("b-1", 1), e("b-3", 2)];
+        assert_eq!(evictions(&tied, "b-3", 2), ["b-1"]);
+    }
+}

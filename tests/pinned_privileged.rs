@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! Privileged tests of the shared-program cache (`sys::pinned`) on the host kernel: a bpffs of
+//! the test's own (mounted in a temporary directory, never /sys/fs/bpf), real programs, real
+//! cgroup2 directories. They run as root in CI and fail, never skip, when they cannot run.
+
+mod common;
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use bindif::program::{Insn, Origin};
+use bindif::sys::bpf;
+use bindif::sys::pinned::{self, Pin};
+use common::*;
+
+/// A bpffs mounted at a fresh temporary directory, unmounted (and removed) on drop.
+struct BpfFs {
+    mount: PathBuf,
+}
+
+impl BpfFs {
+    fn new() -> BpfFs {
+        require_privileges();
+        let mount = tempdir("bpffs");
+        run("mount", &["-t", "bpf", "bpf", mount.to_str().unwrap()]);
+        BpfFs { mount }
+    }
+
+    /// The pin directory below it, as `/sys/fs/bpf/bindif-launch` is below systemd's bpffs.
+    fn dir(&self) -> PathBuf {
+        self.mount.join("bindif-launch")
+    }
+}
+
+impl Drop for BpfFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+        let _ = fs::remove_dir(&self.mount);
+    }
+}
+
+fn id_of(fd: std::os::fd::BorrowedFd) -> u32 {
+    bpf::prog_id_fd(fd).expect("program id")
+}
+
+fn dir_fd(path: &Path) -> std::os::fd::OwnedFd {
+    bindif::sys::cgroup::open_cgroup_dir(path).expect("open cgroup")
+}
+
+#[test]
+fn the_first_start_pins_and_later_ones_share_that_program() {
+    let fs = BpfFs::new();
+    let (first, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    assert!(matches!(pin, Pin::Pinned), "{pin:?}");
+    let (second, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("reuse");
+    assert!(matches!(pin, Pin::Reused), "{pin:?}");
+    assert_eq!(id_of(first.as_fd()), id_of(second.as_fd()));
+    // Another ifindex, or the other origin, is another program.
+    let (other, pin) = pinned::bind_program(&fs.dir(), 8, Origin::Key).expect("other");
+    assert!(matches!(pin, Pin::Pinned), "{pin:?}");
+    assert_ne!(id_of(other.as_fd()), id_of(first.as_fd()));
+    let (adhoc, _) = pinned::bind_program(&fs.dir(), 7, Origin::Explicit).expect("explicit");
+    assert_ne!(id_of(adhoc.as_fd()), id_of(first.as_fd()));
+    let info = bpf::prog_info_fd(adhoc.as_fd()).unwrap();
+    assert_eq!(
+        (info.origin, info.ours_ifindex),
+        (Some(Origin::Explicit), Some(7))
+    );
+    let mode = fs::metadata(fs.dir()).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o700
+    );
+}
+
+#[test]
+fn what_is_pinned_under_our_name_is_used_only_when_it_is_ours_for_that_ifindex() {
+    let fs = BpfFs::new();
+    fs::create_dir(fs.dir()).unwrap();
+    let path = fs.dir().join(pinned::pin_name(Origin::Key, 7));
+    // Ours, but for another ifindex (a pin renamed by hand, or a layout we no longer write).
+    let wrong = bpf::load_bind_program_as(9, Origin::Key).unwrap();
+    bpf::pin(wrong.as_fd(), &path).unwrap();
+    let (got, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    assert!(matches!(pin, Pin::Replaced), "{pin:?}");
+    assert_ne!(id_of(got.as_fd()), id_of(wrong.as_fd()));
+    let now = bpf::pinned(&path).unwrap();
+    assert_eq!(id_of(now.as_fd()), id_of(got.as_fd()));
+    // A foreign program of the same type.
+    fs::remove_file(&path).unwrap();
+    let foreign =
+        bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign").expect("foreign");
+    bpf::pin(foreign.as_fd(), &path).unwrap();
+    let (got, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    assert!(matches!(pin, Pin::Replaced), "{pin:?}");
+    let info = bpf::prog_info_fd(got.as_fd()).unwrap();
+    assert_eq!(
+        (info.origin, info.ours_ifindex),
+        (Some(Origin::Key), Some(7))
+    );
+}
+
+#[test]
+fn without_a_bpffs_every_start_loads_its_own_copy() {
+    let plain = tempdir("no-bpffs");
+    let dir = plain.join("bindif-launch");
+    let (a, pin) = pinned::bind_program(&dir, 7, Origin::Key).expect("load");
+    match pin {
+        Pin::NotPinned(e) => assert_eq!(e.raw_os_error(), Some(libc::EMEDIUMTYPE), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dir.exists(), "a pin directory was made outside bpffs");
+    let (b, _) = pinned::bind_program(&dir, 7, Origin::Key).expect("load");
+    assert_ne!(id_of(a.as_fd()), id_of(b.as_fd()));
+    let _ = fs::remove_dir(&plain);
+}
+
+#[test]
+fn the_cache_keeps_at_most_its_limit_and_the_newest_pin() {
+    let fs = BpfFs::new();
+    let first = 1000;
+    for i in 0..=pinned::MAX_PINS as u32 {
+        pinned::bind_program(&fs.dir(), first + i, Origin::Key).expect("load");
+    }
+    let names: Vec<String> = fs::read_dir(fs.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), pinned::MAX_PINS, "{names:?}");
+    let newest = pinned::pin_name(Origin::Key, first + pinned::MAX_PINS as u32);
+    assert!(names.contains(&newest), "{names:?}");
+    assert!(
+        !names.contains(&pinned::pin_name(Origin::Key, first)),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
+    let fs = BpfFs::new();
+    let a = TestCgroup::new();
+    let b = TestCgroup::new();
+    let (prog, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    let (again, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("reuse");
+    assert!(matches!(pin, Pin::Reused), "{pin:?}");
+    let id = id_of(prog.as_fd());
+    for (cg, p) in [(&a, &prog), (&b, &again)] {
+        let d = dir_fd(&cg.path);
+        let out = bpf::attach_replacing(d.as_fd(), p.as_fd()).expect("attach");
+        assert_eq!(out.prog_id, id);
+        assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
+    }
+    // A second start in a cgroup that holds the program already (it outlived a stop): the
+    // kernel refuses the program twice on one hook; the binding is in place, once.
+    let d = dir_fd(&a.path);
+    let out = bpf::attach_replacing(d.as_fd(), again.as_fd()).expect("attach again");
+    assert_eq!((out.prog_id, out.detached), (id, 0));
+    assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
+    // An older per-start copy (before the cache) is replaced by the shared one.
+    let old = bpf::load_bind_program_as(7, Origin::Key).unwrap();
+    let old_id = id_of(old.as_fd());
+    let fresh = TestCgroup::new();
+    let f = dir_fd(&fresh.path);
+    bpf::attach(f.as_fd(), old.as_fd()).unwrap();
+    let out = bpf::attach_replacing(f.as_fd(), prog.as_fd()).expect("replace");
+    assert_eq!(out.detached, 1);
+    assert_eq!(bpf::query(f.as_fd()).unwrap(), vec![id]);
+    assert_ne!(old_id, id);
+    // Removing the pins (eviction, package removal) unbinds nothing.
+    assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 1);
+    assert!(!fs.dir().exists());
+    drop((prog, again));
+    for cg in [&a, &b] {
+        assert_eq!(bpf::query(dir_fd(&cg.path).as_fd()).unwrap(), vec![id]);
+    }
+    let info = bpf::prog_info(id).expect("still loaded");
+    assert_eq!(info.ours_ifindex, Some(7));
+}
+
+#[test]
+fn removal_takes_only_our_pins() {
+    let fs = BpfFs::new();
+    pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    pinned::bind_program(&fs.dir(), 7, Origin::Explicit).expect("load");
+    let foreign = bpf::load_bind_program_as(7, Origin::Key).unwrap();
+    let kept = fs.dir().join("someone-elses");
+    bpf::pin(foreign.as_fd(), &kept).unwrap();
+    assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 2);
+    assert!(kept.exists(), "a pin that is not ours was removed");
+    fs::remove_file(&kept).unwrap();
+    assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 0);
+    assert!(!fs.dir().exists());
+    assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 0);
+}
+
+/// In a helper without the capabilities to load: what the cache gives it.
+#[test]
+fn helper_cache_without_capabilities() {
+    if !helper_role("cache_without_capabilities") {
+        return;
+    }
+    let dir = PathBuf::from(std::env::var("BINDIF_PIN_DIR").unwrap());
+    let mut r = Report::new();
+    let result = match pinned::bind_program(&dir, 7, Origin::Key) {
+        Ok((_, pin)) => format!("program-{}", matches!(pin, Pin::Reused)),
+        Err(e) => format!("errno-{}", e.errno().unwrap_or(-1)),
+    };
+    r.insert("result".into(), result);
+    emit(&r);
+}
+
+#[test]
+fn a_process_that_may_not_load_gets_nothing_from_the_cache() {
+    let fs = BpfFs::new();
+    let (_pinned, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    assert!(matches!(pin, Pin::Pinned), "{pin:?}");
+    // Still root (the pin's owner) with CAP_BPF, but without CAP_SYS_ADMIN and CAP_NET_ADMIN, as
+    // in a unit with a restricted CapabilityBoundingSet=: it could open and recognise the pinned
+    // copy and, on Linux ≥ 5.8, attach it, so the cache must refuse it as the load does.
+    let mut h = Helper::new("cache_without_capabilities");
+    h.wrapper = vec![
+        "setpriv",
+        "--bounding-set=-sys_admin,-net_admin",
+        "--inh-caps=-all",
+    ];
+    h.env = vec![("BINDIF_PIN_DIR", fs.dir().display().to_string())];
+    let r = h.run();
+    assert_eq!(r["result"], format!("errno-{}", libc::EPERM), "{r:?}");
+}
