@@ -23,6 +23,9 @@
 //! in place (systemd removes them with their unit, a later ad hoc run with its siblings): those
 //! whose maker exited and that hold no process go now, by the same rules.
 //!
+//! The programs `sys::pinned` keeps in bpffs for later starts go too, with their directory:
+//! they are a cache, and each cgroup still bound holds its own reference to its program.
+//!
 //! Every path is below the root (`--root=DIR`, `/` by default). Problems that leave something
 //! in place are logged with the path and ", ignoring"; the exit status is non-zero only when
 //! something that should have been removed could not be, for a reason other than its use.
@@ -33,7 +36,7 @@ use std::path::Path;
 
 use crate::cgroup_path::{self, Layout, CGROUP2_SUPER_MAGIC};
 use crate::log::escape_bytes;
-use crate::sys::{self, bpf, cgroup};
+use crate::sys::{self, bpf, cgroup, pinned};
 use crate::{exit, log_at};
 
 /// Our run-time directory and the private cgroup2 mount below it, relative to the root.
@@ -210,6 +213,7 @@ pub fn run(root: &Path) -> i32 {
             );
         }
     }
+    failed |= !remove_pins(&root);
     failed |= !settle_mount(&mount, walked, legacy, ours_left);
     // A mount kept was said so above; its mount point and their parent stay with it.
     if current_state(&mount) == MountState::NotMounted {
@@ -220,6 +224,29 @@ pub fn run(root: &Path) -> i32 {
         exit::FAILURE
     } else {
         exit::SUCCESS
+    }
+}
+
+/// Removes the programs pinned for later starts (`sys::pinned`) and their directory: a cache
+/// only, so removing it unbinds nothing (each bound cgroup holds its program itself). Returns
+/// false on a real failure.
+fn remove_pins(root: &Path) -> bool {
+    let dir = root.join(pinned::PIN_DIR.trim_start_matches('/'));
+    match pinned::remove_all(&dir) {
+        Ok(0) => true,
+        Ok(n) => {
+            log_at!(Info, "Removed {n} pinned program(s) and {}.", shown(&dir));
+            true
+        }
+        Err(e) => {
+            log_at!(
+                Err,
+                "Failed to remove the pinned programs in {}: {}",
+                shown(&dir),
+                sys::strerror(&e)
+            );
+            false
+        }
     }
 }
 
