@@ -20,8 +20,8 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::Command;
 
-use bindif::program::Insn;
-use bindif::sys::{self, bpf};
+use bindif::program::{Insn, Origin};
+use bindif::sys::{self, bpf, pinned};
 use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
@@ -73,6 +73,15 @@ fn helper_act() {
             let ours = bpf::load_bind_program(1).unwrap();
             bpf::attach(fd.as_fd(), ours.as_fd()).unwrap();
             r.insert("adhoc".into(), child.dir.display().to_string());
+        }
+        "pin" => {
+            // What starts leave in the bpffs: one shared program per ifindex and origin.
+            let dir = std::path::PathBuf::from(std::env::var("BINDIF_PINS").unwrap());
+            for origin in [Origin::Key, Origin::Explicit] {
+                let (_, pin) = pinned::bind_program(&dir, 1, origin).unwrap();
+                assert!(matches!(pin, pinned::Pin::Pinned), "{pin:?}");
+            }
+            r.insert("pinned".into(), "2".into());
         }
         "unforeign" => {
             let fd = sys::cgroup::open_cgroup_dir(&mount.join(&FOREIGN[1..])).unwrap();
@@ -303,7 +312,8 @@ umount "$M"
 /// ad hoc children. The one whose maker exited goes, with its program; the one a process is in
 /// stays; a `bindif-launch-PID` directory without our marker and a marked directory of another
 /// name (nothing the ad hoc mode makes) are not touched; the package's own unit's cgroup
-/// (`bindif-launch-enter.service`) is not even named. Nothing is mounted or unmounted.
+/// (`bindif-launch-enter.service`) is not even named. Nothing is mounted or unmounted. The
+/// programs pinned in the bpffs go, with their directory.
 #[test]
 fn on_a_unified_host_only_exited_adhoc_children_go() {
     require_privileges();
@@ -323,12 +333,16 @@ echo go | BINDIF_TEST_ROLE=act BINDIF_MOUNT=$H BINDIF_ACTION=make \
     "$TESTBIN" --exact helper_act --nocapture --test-threads=1 -q >/dev/null || exit 93
 # The package's own units' cgroups share the prefix but are no ad hoc children.
 mkdir -p "$H/system.slice/bindif-launch-enter.service" || exit 95
+# The bpffs systemd mounts, with the programs starts pinned there.
+mkdir -p "$ROOT/sys/fs/bpf" && mount -t bpf bpf "$ROOT/sys/fs/bpf" || exit 96
+echo go | BINDIF_TEST_ROLE=act BINDIF_PINS=$ROOT/sys/fs/bpf/bindif-launch BINDIF_MOUNT=$H BINDIF_ACTION=pin \
+    "$TESTBIN" --exact helper_act --nocapture --test-threads=1 -q >/dev/null || exit 97
 sleep 600 & pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 echo $pid > "$busy/cgroup.procs" || exit 94
 "$BIN" --root="$ROOT" --remove-leftovers >"$ROOT/out" 2>&1
 echo "BINDIF-RESULT rc=$? exited=$([ -d "$exited" ] && echo yes || echo no) busy=$([ -d "$busy" ] && echo yes || echo no) hand=$([ -d "$H/user.slice/bindif-launch-1" ] && echo yes || echo no) mirror=$([ -d "$H/system.slice/empty.service" ] && echo yes || echo no)"
-echo "BINDIF-RESULT unit=$([ -d "$H/system.slice/bindif-launch-enter.service" ] && echo yes || echo no)"
+echo "BINDIF-RESULT unit=$([ -d "$H/system.slice/bindif-launch-enter.service" ] && echo yes || echo no) pins=$([ -e "$ROOT/sys/fs/bpf/bindif-launch" ] && echo left || echo gone)"
 echo "BINDIF-RESULT names=$exited,$busy"
 "#;
     let out = run_script(&cg, &root, script);
@@ -348,6 +362,7 @@ echo "BINDIF-RESULT names=$exited,$busy"
     assert_eq!(at("hand"), "yes", "{ctx}");
     assert_eq!(at("mirror"), "yes", "{ctx}");
     assert_eq!(at("unit"), "yes", "{ctx}");
+    assert_eq!(at("pins"), "gone", "{ctx}");
     let (exited, busy) = at("names").split_once(',').unwrap();
     for line in [
         format!("Removed cgroup {exited} (1 program(s) of ours freed with it)."),
@@ -360,6 +375,10 @@ echo "BINDIF-RESULT names=$exited,$busy"
             "Removed 1 ad hoc cgroup(s) below {}/sys/fs/cgroup.",
             root.display()
         ),
+        format!(
+            "Removed 2 pinned program(s) and {}/sys/fs/bpf/bindif-launch.",
+            root.display()
+        ),
     ] {
         assert!(log.contains(&line), "lacks {line:?}: {ctx}");
     }
@@ -367,6 +386,6 @@ echo "BINDIF-RESULT names=$exited,$busy"
         !log.contains("system.slice"),
         "mirror-like cgroups are not judged here: {ctx}"
     );
-    assert_eq!(log.lines().count(), 4, "{ctx}");
+    assert_eq!(log.lines().count(), 5, "{ctx}");
     let _ = fs::remove_dir_all(&root);
 }
