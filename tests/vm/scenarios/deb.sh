@@ -198,10 +198,11 @@ for u in deb-plain:9980 deb-attach:9981; do
 done
 record removed "$(tcp_dev 9980)"
 # nothing of ours on the host once the units restarted without the package: no cgroup we create
-# (ad hoc children, the legacy mirror tree), no run-time directory, no program on the restarted units
-ours=$(find /sys/fs/cgroup /run -maxdepth 6 -name 'bindif-launch*' 2>/dev/null | tr '\n' ' ')
+# (ad hoc children, the legacy mirror tree), no run-time directory, no pinned program (the
+# starts above pinned one in /sys/fs/bpf/bindif-launch), no program on the restarted units
+ours=$(find /sys/fs/cgroup /run /sys/fs/bpf -maxdepth 6 -name 'bindif-launch*' 2>/dev/null | tr '\n' ' ')
 evidence "after removal and restart: paths named bindif-launch*: ${ours:-none}"
-check "after removal: no cgroup or run-time directory of ours" [ -z "$ours" ]
+check "after removal: no cgroup, run-time directory or pinned program of ours" [ -z "$ours" ]
 if [ "${LAYOUT:-}" != legacy ] && command -v bpftool >/dev/null; then
     check "after removal and restart: no program on deb-plain's cgroup" [ "$(prog_count deb-plain.service)" = 0 ]
 fi
