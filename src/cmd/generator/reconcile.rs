@@ -220,20 +220,68 @@ pub fn running(top: &Path, log: &dyn Fn(Level, String)) -> Vec<Running> {
 pub fn ours(dir: BorrowedFd<'_>) -> io::Result<Vec<Attached>> {
     let mut out = Vec::new();
     for id in bpf::query(dir)? {
-        let info = match bpf::prog_info(id) {
-            Ok(i) => i,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+        match ours_of_info(bpf::prog_info(id)) {
+            Ok(Some(ours)) => out.push(ours.at(id)),
+            Ok(None) => {}
             Err(e) => return Err(e),
-        };
-        if let (Some(ifindex), Some(origin)) = (info.ours_ifindex, info.origin) {
-            out.push(Attached {
-                id,
-                ifindex,
-                origin,
-            });
         }
     }
     Ok(out)
+}
+
+/// What a program is to [`decide`]: its ifindex and name when it is ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ours {
+    ifindex: u32,
+    origin: Origin,
+}
+
+impl Ours {
+    fn at(self, id: u32) -> Attached {
+        Attached {
+            id,
+            ifindex: self.ifindex,
+            origin: self.origin,
+        }
+    }
+}
+
+/// A program's `prog_info` reduced to [`Ours`]: `Ok(None)` when it is not ours or vanished
+/// while we looked (`ENOENT`).
+fn ours_of_info(info: io::Result<bpf::ProgInfo>) -> io::Result<Option<Ours>> {
+    match info {
+        Ok(info) => Ok(match (info.ours_ifindex, info.origin) {
+            (Some(ifindex), Some(origin)) => Some(Ours { ifindex, origin }),
+            _ => None,
+        }),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The ids of the programs attached to each cgroup of `units` (in order), each opened below
+/// its parent's directory when the unit before it had the same parent (units of one slice
+/// come together from [`running`]): one `openat(2)` of one name instead of a walk of the full
+/// path. Where the parent cannot be opened, the full path is, so errors are those of the
+/// cgroup itself.
+fn query_all(units: &[&Running]) -> Vec<io::Result<Vec<u32>>> {
+    let mut parent: Option<(&Path, Option<std::os::fd::OwnedFd>)> = None;
+    let mut out = Vec::with_capacity(units.len());
+    for r in units {
+        let (Some(up), Some(name)) = (r.path.parent(), r.path.file_name()) else {
+            out.push(sys::cgroup::open_cgroup_dir(&r.path).and_then(|d| bpf::query(d.as_fd())));
+            continue;
+        };
+        if parent.as_ref().map(|(p, _)| *p) != Some(up) {
+            parent = Some((up, sys::cgroup::open_cgroup_dir(up).ok()));
+        }
+        let dir = match parent.as_ref().and_then(|(_, fd)| fd.as_ref()) {
+            Some(pfd) => sys::cgroup::open_cgroup_dir_at(pfd.as_fd(), name),
+            None => sys::cgroup::open_cgroup_dir(&r.path),
+        };
+        out.push(dir.and_then(|d| bpf::query(d.as_fd())));
+    }
+    out
 }
 
 /// Whether a process of the cgroup at `path`, or of any cgroup below it (a delegated unit's
@@ -263,10 +311,16 @@ fn other_netns_below(path: &Path, own: (u64, u64)) -> bool {
     false
 }
 
-/// The interfaces' ifindexes, each resolved once per run.
+/// What one run looks up once: the interfaces' ifindexes, and what each program id attached
+/// to a running unit's cgroup is.
 #[derive(Default)]
 pub struct Resolver {
     cache: HashMap<String, io::Result<Option<u32>>>,
+    /// Program id → what it is (`None`: not ours). A program's name, type and instructions
+    /// never change, and the kernel hands out ids cyclically (the next id after the last one,
+    /// wrapping only after 2^31), so within one run an id means one program. Errors are not
+    /// kept beyond one [`apply`].
+    programs: HashMap<u32, Option<Ours>>,
 }
 
 impl Resolver {
@@ -275,6 +329,50 @@ impl Resolver {
         self.cache
             .entry(interface.to_string())
             .or_insert_with(|| sys::netlink::resolve_ifindex(interface))
+    }
+
+    /// Looks up every id of `queried` not seen yet this run (spread over threads: without a
+    /// shared program, each bound unit has its own), keeping what worked; returns the errors
+    /// other than `ENOENT` (a program that vanished is skipped) by id, for this call only.
+    fn learn_programs(&mut self, queried: &[io::Result<Vec<u32>>]) -> HashMap<u32, i32> {
+        let mut new: Vec<u32> = queried
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .filter(|id| !self.programs.contains_key(id))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        let infos = super::parallel::map_ordered(&new, |&id| ours_of_info(bpf::prog_info(id)));
+        let mut errors = HashMap::new();
+        for (id, info) in new.into_iter().zip(infos) {
+            match info {
+                Ok(o) => {
+                    self.programs.insert(id, o);
+                }
+                // Raw errnos from bpf(2): rebuilt as the same error for each unit's message.
+                Err(e) => {
+                    errors.insert(id, e.raw_os_error().unwrap_or(libc::EIO));
+                }
+            }
+        }
+        errors
+    }
+
+    /// Our programs among `ids` (in attach order), from what [`Resolver::learn_programs`]
+    /// found; the first id that could not be looked up fails the unit, as [`ours`] does.
+    fn attached(&self, ids: &[u32], errors: &HashMap<u32, i32>) -> io::Result<Vec<Attached>> {
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(&errno) = errors.get(&id) {
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            if let Some(Some(o)) = self.programs.get(&id) {
+                out.push(o.at(id));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -302,9 +400,22 @@ impl Tally {
     }
 }
 
+/// A running unit whose configuration sets the key, before its cgroup is looked at.
+struct Wish<'a> {
+    running: &'a Running,
+    want: Wanted,
+    /// Its interface's ifindex now; `Err`: the lookup failed (the resolver keeps the error).
+    ifindex: Result<Option<u32>, ()>,
+}
+
 /// Re-resolves every running unit of `found`: `wanted` gives each unit's configuration now.
 /// Units without the key need nothing (a reset keeps its binding, as on 262), so only units that
 /// set it cost a cgroup open and a `BPF_PROG_QUERY`.
+///
+/// Three passes: what each unit wants and its interface's ifindex (in order: `wanted` and the
+/// netlink lookups are sequential); the cgroup queries and the programs not seen yet this run
+/// (read-only, spread over threads: thousands of units cost one syscall round each); then, in
+/// `found`'s order, the decision, the action and every log line, as one pass would log them.
 pub fn apply(
     found: &[Running],
     wanted: &mut dyn FnMut(&str) -> Wanted,
@@ -314,32 +425,65 @@ pub fn apply(
 ) -> Tally {
     let mut tally = Tally::default();
     let own_netns = sys::process::net_ns(None).ok();
-    for r in found {
-        let want = wanted(&r.unit);
+    let wishes: Vec<Wish> = found
+        .iter()
+        .filter_map(|r| {
+            let want = wanted(&r.unit);
+            let Wanted::Interface { name, .. } = &want else {
+                return None;
+            };
+            let ifindex = resolver.resolve(name).as_ref().map(|x| *x).map_err(drop);
+            Some(Wish {
+                running: r,
+                want,
+                ifindex,
+            })
+        })
+        .collect();
+    let to_query: Vec<&Running> = wishes
+        .iter()
+        .filter(|w| w.ifindex.is_ok())
+        .map(|w| w.running)
+        .collect();
+    let queried = super::parallel::map_chunks_ordered(&to_query, query_all);
+    let info_errors = resolver.learn_programs(&queried);
+    let mut queried = queried.into_iter();
+    for Wish {
+        running: r,
+        want,
+        ifindex,
+    } in &wishes
+    {
         let Wanted::Interface {
             name: interface, ..
-        } = &want
+        } = want
         else {
             continue;
         };
         tally.examined += 1;
-        let resolved = match resolver.resolve(interface) {
+        let resolved = match ifindex {
             Ok(x) => *x,
-            Err(e) => {
-                log(
-                    Level::Warning,
-                    format!(
-                        "{}: bind-interface: Failed to resolve interface '{interface}', ignoring: {}",
-                        r.unit,
-                        sys::strerror(e)
-                    ),
-                );
+            Err(()) => {
+                if let Err(e) = resolver.resolve(interface) {
+                    log(
+                        Level::Warning,
+                        format!(
+                            "{}: bind-interface: Failed to resolve interface '{interface}', ignoring: {}",
+                            r.unit,
+                            sys::strerror(e)
+                        ),
+                    );
+                }
                 tally.failed += 1;
                 continue;
             }
         };
         let shown = r.path.display().to_string();
-        let attached = sys::cgroup::open_cgroup_dir(&r.path).and_then(|dir| ours(dir.as_fd()));
+        let attached = match queried.next() {
+            Some(ids) => ids.and_then(|ids| resolver.attached(&ids, &info_errors)),
+            // One result per unit queried: cannot happen.
+            None => Err(io::Error::from_raw_os_error(libc::EIO)),
+        };
         let attached = match attached {
             Ok(a) => a,
             // The unit stopped while we looked.
@@ -357,7 +501,7 @@ pub fn apply(
                 continue;
             }
         };
-        let action = decide(&want, resolved, &attached);
+        let action = decide(want, resolved, &attached);
         if action == Action::Keep {
             continue;
         }
@@ -581,6 +725,26 @@ mod tests {
         assert_eq!(decide(&closed, None, &[key(9, 4)]), Action::MissingKept);
         // Nothing to keep: reported as missing, as for any unit.
         assert_eq!(decide(&closed, None, &[]), Action::Missing { ids: vec![] });
+    }
+
+    #[test]
+    fn programs_looked_up_once_give_each_cgroup_its_own_in_attach_order() {
+        let mut r = Resolver::default();
+        let ours = |ifindex, origin| Some(Ours { ifindex, origin });
+        r.programs.insert(7, ours(4, Origin::Key));
+        r.programs.insert(8, None); // foreign, or vanished while we looked
+        r.programs.insert(9, ours(4, Origin::Explicit));
+        let none = HashMap::new();
+        assert_eq!(
+            r.attached(&[9, 8, 7], &none).unwrap(),
+            [explicit(9, 4), key(7, 4)]
+        );
+        // The same program on many cgroups: one lookup serves them all.
+        assert_eq!(r.attached(&[7], &none).unwrap(), [key(7, 4)]);
+        // A lookup that failed fails the unit with its errno, as `ours` does.
+        let failed = HashMap::from([(8, libc::EPERM)]);
+        let e = r.attached(&[7, 8, 9], &failed).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
     }
 
     #[test]
