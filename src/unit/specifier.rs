@@ -305,14 +305,15 @@ impl<'a> HostSource<'a> {
 #[derive(Debug)]
 pub struct LazyHostFacts {
     root: std::path::PathBuf,
-    facts: std::cell::OnceCell<HostFacts>,
+    /// `OnceLock`: the generator plans units on several threads (`plan.rs`).
+    facts: std::sync::OnceLock<HostFacts>,
 }
 
 impl LazyHostFacts {
     pub fn new(root: &Path) -> Self {
         LazyHostFacts {
             root: root.to_path_buf(),
-            facts: std::cell::OnceCell::new(),
+            facts: std::sync::OnceLock::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::attach::{attach_step, reading_line};
+use super::parallel::map_ordered;
 use super::quote::{journal_identity, wrap_line_with, Launchers, WrapError};
 use super::socket::{self, legacy_listeners, Listeners};
 use super::units::load_name;
@@ -515,6 +516,12 @@ fn header(unit: &str, strategy: Strategy, listeners_only: bool, notes: &[String]
     h
 }
 
+/// Whether [`plan`] calls [`unit_plan`] for the unit loaded as `n`: not an alias (its target is
+/// planned under its own name), not a slice (`slice.rs` plans those).
+fn plans_unit(n: &str, u: &LoadedUnit) -> bool {
+    u.name == load_name(n) && name::unit_type(n) != Some("slice")
+}
+
 /// Where the drop-in of `unit` goes, relative to the output directory.
 pub fn dropin_path(unit: &str) -> PathBuf {
     PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME)
@@ -522,7 +529,7 @@ pub fn dropin_path(unit: &str) -> PathBuf {
 
 /// Where a plain command name is found when it is wrapped: the absolute path systemd would
 /// execute, or `None` (see [`super::find_in_systemd_path`]).
-pub type FindExecutable<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type FindExecutable<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// The pure core: what to write for `inputs`, given the cgroup layout, the running systemd's
 /// version (`None`: unknown, treated as older than 260) and, for legacy hosts, where plain
@@ -547,8 +554,17 @@ pub fn plan(
     // Templates first: instances compare with them.
     let mut order: Vec<&Input> = inputs.iter().collect();
     order.sort_by_key(|i| (name::kind(&i.name) != Some(Kind::Template), i.name.clone()));
+    // Each unit's drop-in on its own (pure, the bulk of the work: spread over threads), for
+    // the units the loop below plans; the loop then compares instances with their templates
+    // and logs, in order.
+    let planned_units = map_ordered(&order, |input| match &input.unit {
+        Ok(u) if plans_unit(&input.name, u) => {
+            Some(unit_plan(u, strategy, find_executable, launchers, host))
+        }
+        _ => None,
+    });
     let mut templates: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for input in order {
+    for (input, planned) in order.into_iter().zip(planned_units) {
         let n = &input.name;
         let u = match &input.unit {
             Ok(u) => u,
@@ -579,7 +595,10 @@ pub fn plan(
         if super::slice::plan(&mut p, n, u, strategy) {
             continue;
         }
-        let planned = match unit_plan(u, strategy, find_executable, launchers, host) {
+        // Computed above for every unit that gets here (`plans_unit`); on this thread otherwise.
+        let planned =
+            planned.unwrap_or_else(|| unit_plan(u, strategy, find_executable, launchers, host));
+        let planned = match planned {
             Ok(x) => x,
             Err(why) => {
                 p.msg(Level::Warning, format!("Skipping {n}: {why}"));
