@@ -586,7 +586,9 @@ fn act(path: &Path, action: &Action) -> Result<(), sys::Error> {
     match action {
         Action::Keep | Action::MissingKept => Ok(()),
         Action::Bind { ifindex } => {
-            let prog = bpf::load_bind_program_as(*ifindex, Origin::Key)?;
+            // The copy every start for this ifindex shares (a cache only: pinning may fail).
+            let pins = std::path::Path::new(sys::pinned::PIN_DIR);
+            let (prog, _) = sys::pinned::bind_program(pins, *ifindex, Origin::Key)?;
             bpf::check_attachable(dir.as_fd()).map_err(|e| e.with_object(shown.clone()))?;
             let out = bpf::attach_replacing(dir.as_fd(), prog.as_fd())
                 .map_err(|e| e.with_object(shown.clone()))?;
