@@ -779,3 +779,23 @@ fn only_a_mount_of_the_whole_hierarchy_skips_mountinfo() {
     let _ = fs::remove_dir(&at);
     assert!(!whole, "a subtree mount taken for the whole hierarchy");
 }
+
+/// The re-check after attaching confirms the first answer by index (`SIOCGIFNAME`, which
+/// loads no module) and asks rtnetlink in full whenever the name differs.
+#[test]
+fn the_recheck_confirms_by_index_and_else_asks_rtnetlink() {
+    require_privileges();
+    assert_eq!(netlink::primary_name_by_ioctl(1).as_deref(), Some("lo"));
+    assert_eq!(netlink::primary_name_by_ioctl(0), None);
+    assert_eq!(netlink::primary_name_by_ioctl(u32::MAX), None);
+    let mut k = Linux;
+    assert_eq!(k.resolve_again("lo", 1).unwrap(), Some(1));
+    // A stale index: the full lookup answers.
+    assert_eq!(k.resolve_again("lo", 999_999).unwrap(), Some(1));
+    let missing = unique("nx");
+    assert_eq!(
+        k.resolve_again(&missing[..missing.len().min(15)], 1)
+            .unwrap(),
+        None
+    );
+}

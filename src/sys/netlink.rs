@@ -427,6 +427,40 @@ pub fn resolve_ifindex(name: &str) -> io::Result<Option<u32>> {
     }
 }
 
+/// The primary name of link `ifindex` from `SIOCGIFNAME` on a throwaway AF_UNIX socket (an
+/// ioctl on any socket reaches the device table of the calling thread's network namespace),
+/// `None` when that fails for any reason. Unlike `SIOCGIFINDEX`, which runs `dev_load()` and so
+/// may make the kernel load a module named after a missing interface, this lookup by index
+/// loads nothing. A fast re-check of a lookup just made: the caller compares the name and asks
+/// rtnetlink when it differs.
+pub fn primary_name_by_ioctl(ifindex: u32) -> Option<String> {
+    let index = libc::c_int::try_from(ifindex).ok().filter(|i| *i > 0)?;
+    let mut req: libc::ifreq = unsafe {
+        // SAFETY: ifreq is plain old data (a name and a union of integers and addresses);
+        // all zeroes is a valid value.
+        mem::zeroed()
+    };
+    req.ifr_ifru.ifru_ifindex = index;
+    // SAFETY: socket() takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: socket() just returned this descriptor; nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: SIOCGIFNAME reads ifr_ifindex and writes ifr_name of the ifreq we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFNAME, &mut req) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8(bytes).ok()
+}
+
 /// The full description (name, altnames) of link `ifindex`; `Ok(None)`: no such device.
 pub fn link_by_index(ifindex: u32) -> io::Result<Option<LinkInfo>> {
     if ifindex == 0 || ifindex > i32::MAX as u32 {

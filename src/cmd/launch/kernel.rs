@@ -70,6 +70,12 @@ pub trait Kernel {
 
     /// The ifindex of `interface` in this network namespace, `None` when it does not exist.
     fn resolve(&mut self, interface: &str) -> io::Result<Option<u32>>;
+    /// [`Kernel::resolve`] again, right after it gave `ifindex`: an implementation may confirm
+    /// that answer more cheaply, and must ask in full whenever it cannot.
+    fn resolve_again(&mut self, interface: &str, ifindex: u32) -> io::Result<Option<u32>> {
+        let _ = ifindex;
+        self.resolve(interface)
+    }
     /// The clock `--wait` measures against.
     fn now(&mut self) -> Instant;
     /// Waits before the next look for the interface.
@@ -207,6 +213,16 @@ impl Kernel for Linux {
 
     fn resolve(&mut self, interface: &str) -> io::Result<Option<u32>> {
         sys::netlink::resolve_ifindex(interface)
+    }
+
+    fn resolve_again(&mut self, interface: &str, ifindex: u32) -> io::Result<Option<u32>> {
+        // The device with this index still carrying the name means the name still resolves
+        // to it (names are unique in a namespace). Anything else (an alternative name, a
+        // rename, a re-created device) asks rtnetlink as the first lookup did.
+        if sys::netlink::primary_name_by_ioctl(ifindex).as_deref() == Some(interface) {
+            return Ok(Some(ifindex));
+        }
+        self.resolve(interface)
     }
 
     fn now(&mut self) -> Instant {

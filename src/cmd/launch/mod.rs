@@ -688,7 +688,7 @@ pub fn recheck_after_attach<K: Kernel>(
     interface: &str,
     ifindex: u32,
 ) -> Result<bool, sys::Error> {
-    match k.resolve(interface) {
+    match k.resolve_again(interface, ifindex) {
         Ok(Some(i)) if i == ifindex => Ok(true),
         Err(_) => Ok(true),
         Ok(_) => k.detach(cgroup, prog).map(|()| false).map_err(|e| {
