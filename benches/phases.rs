@@ -300,9 +300,9 @@ fn main() {
                 let dir = here.join(format!("attach-fresh-{fresh_n}"));
                 fs::create_dir(&dir).unwrap();
                 let fd = Cgroup::open(&dir).unwrap();
-                let prog = bpf::load_bind_program(ifindex).unwrap();
+                let mut prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
-                let out = Linux.attach(&fd, &prog).unwrap();
+                let out = Linux.attach(&fd, &mut prog).unwrap();
                 let d = ns(t.elapsed());
                 assert_eq!(out.detached, 0);
                 drop(fd);
@@ -315,9 +315,9 @@ fn main() {
             name: "attach replacing our earlier copy",
             call: "`kernel::Linux::attach` (restart; load untimed)",
             run: Box::new(|| {
-                let prog = bpf::load_bind_program(ifindex).unwrap();
+                let mut prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
-                let out = Linux.attach(&replace_fd, &prog).unwrap();
+                let out = Linux.attach(&replace_fd, &mut prog).unwrap();
                 let d = ns(t.elapsed());
                 std::hint::black_box(out);
                 d

@@ -106,8 +106,8 @@ fn main() {
         let _ = fs::create_dir(d);
     }
     let bound_fd = Cgroup::open(&dirs[1]).expect("open bound cgroup");
-    let prog = Linux.load(ifindex, Origin::Key).expect("load");
-    Linux.attach(&bound_fd, &prog).expect("attach");
+    let mut prog = Linux.load(ifindex, Origin::Key).expect("load");
+    Linux.attach(&bound_fd, &mut prog).expect("attach");
     let dev = ifname.as_bytes().to_vec();
 
     // The three set-ups do what they claim.

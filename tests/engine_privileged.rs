@@ -69,8 +69,8 @@ fn socket_report(prefix: &str, r: &mut Report) {
 /// tests the cache, where every start attaches one copy).
 fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
     let cg = Cgroup::open(path)?;
-    let prog = bpf::load_bind_program_as(ifindex, Origin::Key)?;
-    Linux.attach(&cg, &prog)
+    let mut prog = bpf::load_bind_program_as(ifindex, Origin::Key)?;
+    Linux.attach(&cg, &mut prog)
 }
 
 fn own_cgroup2_path() -> String {
@@ -381,7 +381,10 @@ fn binds_sockets_of_cgroup_and_descendants_only() {
         prog_id,
         detached,
         cleanup_error,
+        attached_now,
+        last,
     } = bind_at(&cgroup.path, ifindex).unwrap();
+    assert!(attached_now && last);
     assert_eq!(detached, 0);
     assert!(cleanup_error.is_none());
     assert_eq!(bpf::query(dir.as_fd()).unwrap(), vec![prog_id]);

@@ -27,8 +27,8 @@ use common::*;
 fn bind_at(path: &Path, ifindex: u32) {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let cg = Cgroup::open(path).expect("open cgroup");
-    let prog = Linux.load(ifindex, Origin::Key).expect("load");
-    Linux.attach(&cg, &prog).expect("attach");
+    let mut prog = Linux.load(ifindex, Origin::Key).expect("load");
+    Linux.attach(&cg, &mut prog).expect("attach");
 }
 
 fn child(parent: &Path, rel: &str) -> PathBuf {

@@ -230,3 +230,48 @@ fn a_process_that_may_not_load_gets_nothing_from_the_cache() {
     let r = h.run();
     assert_eq!(r["result"], format!("errno-{}", libc::EPERM), "{r:?}");
 }
+
+/// The shared copy found on the hook must still have the last word: when a program was attached
+/// after it (a copy for another ifindex that a start without CAP_SYS_ADMIN could not remove, or
+/// a foreign one), the start attaches a copy of its own, last, as before the cache.
+#[test]
+fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
+    use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
+    let fs = BpfFs::new();
+    let cg = TestCgroup::new();
+    let dir = Cgroup::open(&cg.path).unwrap();
+    let (mut shared7, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    let id7 = id_of(shared7.as_fd());
+    let out = Linux.attach(&dir, &mut shared7).unwrap();
+    assert!(out.attached_now && out.last);
+    // A start for ifindex 8 that could not remove the copy before it.
+    let eight = bpf::load_bind_program_as(8, Origin::Key).unwrap();
+    bpf::attach(dir.fd(), eight.as_fd()).unwrap();
+    let id8 = id_of(eight.as_fd());
+    assert_eq!(bpf::query(dir.fd()).unwrap(), vec![id7, id8]);
+    // Back to 7: the shared copy is on the hook, but not last.
+    let (mut again, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    assert!(matches!(pin, Pin::Reused), "{pin:?}");
+    let out = Linux.attach(&dir, &mut again).unwrap();
+    let own = id_of(again.as_fd());
+    assert_ne!(
+        own, id7,
+        "the shared copy was kept although it runs before ifindex 8's"
+    );
+    assert!(out.attached_now && out.last);
+    let ids = bpf::query(dir.fd()).unwrap();
+    assert_eq!(ids.last(), Some(&own), "{ids:?}");
+    assert_eq!(bpf::prog_info(own).unwrap().ours_ifindex, Some(7));
+    // With the copies before it removed (root with every capability here).
+    assert_eq!(ids, vec![own]);
+    // The shared copy on the hook and last: nothing is attached, nothing removed.
+    let other = TestCgroup::new();
+    let d2 = Cgroup::open(&other.path).unwrap();
+    let (mut s1, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    assert!(Linux.attach(&d2, &mut s1).unwrap().attached_now);
+    let (mut s2, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    let out = Linux.attach(&d2, &mut s2).unwrap();
+    assert!(!out.attached_now && out.last);
+    assert_eq!(id_of(s2.as_fd()), id7);
+    assert_eq!(bpf::query(d2.fd()).unwrap(), vec![id7]);
+}

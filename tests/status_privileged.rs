@@ -27,8 +27,8 @@ use bindif::sys::bpf;
 fn bind_at(path: &Path, ifindex: u32) -> Result<bpf::BindOutcome, sys::Error> {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let cg = Cgroup::open(path)?;
-    let prog = Linux.load(ifindex, Origin::Key)?;
-    Linux.attach(&cg, &prog)
+    let mut prog = Linux.load(ifindex, Origin::Key)?;
+    Linux.attach(&cg, &mut prog)
 }
 use common::*;
 

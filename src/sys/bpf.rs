@@ -666,6 +666,15 @@ pub struct BindOutcome {
     /// attached and binds all the same (older copies bind to the same or a stale ifindex and run
     /// before it, so ours has the last word); the caller should log this with ", ignoring".
     pub cleanup_error: Option<Error>,
+    /// This call attached the program. `false`: the very program was on the hook already (the
+    /// shared copy of `sys::pinned`, left by an earlier start whose cgroup outlived its stop,
+    /// or by a racing start), and the binding is in place.
+    pub attached_now: bool,
+    /// The program runs last among the hook's programs, so its interface is the one new
+    /// sockets get (within this cgroup). Always true when `attached_now`; when not, a program
+    /// attached after the shared copy would override it, and the caller attaches a copy of its
+    /// own instead (nothing was removed then).
+    pub last: bool,
 }
 
 /// Checks that `cgroup` is a cgroup2 directory and not the root of the hierarchy: a program there
@@ -720,6 +729,7 @@ pub fn attach_replacing(
     prog_fd: BorrowedFd,
 ) -> Result<BindOutcome, BindError> {
     let mut made_room = 0;
+    let mut attached_now = true;
     loop {
         match attach(cgroup_dir, prog_fd) {
             Ok(()) => break,
@@ -753,7 +763,8 @@ pub fn attach_replacing(
             // per interface (`sys::pinned`) that is the binding a start wants, still in place
             // (the cgroup outlived a stop, or a racing start attached the same copy first).
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && is_attached(cgroup_dir, prog_fd) => {
-                break
+                attached_now = false;
+                break;
             }
             Err(e) => return Err(attach_error(e, made_room)),
         }
@@ -766,6 +777,20 @@ pub fn attach_replacing(
             e,
         )
     })?;
+    if !attached_now {
+        // In place but not last: whatever was attached after it runs after it and has the
+        // last word. Leave everything as it is for the caller's own copy.
+        let last = query(cgroup_dir).is_ok_and(|ids| ids.last() == Some(&prog_id));
+        if !last {
+            return Ok(BindOutcome {
+                prog_id,
+                detached: made_room,
+                cleanup_error: None,
+                attached_now,
+                last,
+            });
+        }
+    }
     let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_id)) {
         Ok(n) => (n, None),
         Err(e) => (
@@ -782,6 +807,8 @@ pub fn attach_replacing(
         prog_id,
         detached: detached + made_room,
         cleanup_error,
+        attached_now,
+        last: true,
     })
 }
 

@@ -93,11 +93,13 @@ pub trait Kernel {
     /// Chooses (and, for ad hoc runs from a shell, creates and enters) the cgroup.
     fn target(&mut self, which: Which<'_>) -> Result<Self::Cgroup, sys::Error>;
     /// Attaches `prog` to `cgroup` and then removes our older copies there (attach before
-    /// detach: the cgroup is never without a binding).
+    /// detach: the cgroup is never without a binding). Where the shared copy is on the hook
+    /// already but would not run last, a copy of this run's own is attached instead, and
+    /// `prog` becomes that copy (what a later failure takes off again).
     fn attach(
         &mut self,
         cgroup: &Self::Cgroup,
-        prog: &Self::Prog,
+        prog: &mut Self::Prog,
     ) -> Result<bpf::BindOutcome, sys::Error>;
     /// Binding programs on the ancestors of `cgroup`, which run after (and so override) ours.
     fn ancestor_bindings(&mut self, cgroup: &Self::Cgroup) -> io::Result<Vec<Nested>>;
@@ -202,6 +204,27 @@ impl CgroupHandle for Cgroup {
     }
 }
 
+/// A freshly loaded, unshared copy of our program `prog` (same name, same ifindex).
+fn private_copy(prog: BorrowedFd) -> Result<OwnedFd, sys::Error> {
+    let info = bpf::prog_info_fd(prog).map_err(|e| {
+        sys::Error::new(
+            Category::Bpf,
+            "get information of BPF program",
+            crate::program::UNIT_PROG_NAME,
+            e,
+        )
+    })?;
+    match (info.ours_ifindex, info.origin) {
+        (Some(ifindex), Some(origin)) => bpf::load_bind_program_as(ifindex, origin),
+        _ => Err(sys::Error::new(
+            Category::Bpf,
+            "load a copy of BPF program",
+            info.name,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )),
+    }
+}
+
 /// The real kernel, through `sys::` and `target`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Linux;
@@ -278,7 +301,11 @@ impl Kernel for Linux {
         Cgroup::from_target(t)
     }
 
-    fn attach(&mut self, cgroup: &Cgroup, prog: &OwnedFd) -> Result<bpf::BindOutcome, sys::Error> {
+    fn attach(
+        &mut self,
+        cgroup: &Cgroup,
+        prog: &mut OwnedFd,
+    ) -> Result<bpf::BindOutcome, sys::Error> {
         // The sys layer knows the operation, only we know the path: name it in every error.
         let object = cgroup.path.display().to_string();
         let named = |e: sys::Error| {
@@ -291,6 +318,14 @@ impl Kernel for Linux {
         let mut out = bpf::check_attachable(cgroup.fd())
             .and_then(|()| bpf::attach_replacing(cgroup.fd(), prog.as_fd()))
             .map_err(named)?;
+        if !out.last {
+            // The shared copy is on the hook, but a program attached after it would decide
+            // new sockets' interface: a copy of our own goes last, as every start did before
+            // the cache, and replaces the older ones.
+            let own = private_copy(prog.as_fd())?;
+            out = bpf::attach_replacing(cgroup.fd(), own.as_fd()).map_err(named)?;
+            *prog = own;
+        }
         out.cleanup_error = out.cleanup_error.map(named);
         Ok(out)
     }

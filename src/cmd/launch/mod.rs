@@ -867,7 +867,7 @@ fn bind<K: Kernel>(
         Which::Unit { .. } | Which::Slice { .. } => Origin::Key,
         Which::AdHoc { .. } => Origin::Explicit,
     };
-    let prog = match k.load(ifindex, origin) {
+    let mut prog = match k.load(ifindex, origin) {
         Ok(p) => p,
         Err(e) => {
             fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
@@ -883,7 +883,7 @@ fn bind<K: Kernel>(
         }
     };
     timing::mark("cgroup");
-    match attach(k, interface, ifindex, policy, &prog, &cgroup, which) {
+    match attach(k, interface, ifindex, policy, &mut prog, &cgroup, which) {
         Ok(attached) => Ok(Setup {
             bound: attached.then(|| Bound {
                 interface: interface.to_string(),
@@ -904,12 +904,16 @@ fn bind<K: Kernel>(
 
 /// The rest of [`bind`] once the cgroup is chosen: attach, re-check, verify. `Ok(false)`: going
 /// on unbound (fail open) with nothing of ours attached by this run.
+///
+/// A start that fails later takes its program off the cgroup again, also the shared copy it
+/// found in place there (`sys::pinned`): before the cache such a start had replaced the copy of
+/// the start before it, so a failed start always left no program of ours, and it still does.
 fn attach<K: Kernel>(
     k: &mut K,
     interface: &str,
     ifindex: u32,
     policy: &Policy,
-    prog: &K::Prog,
+    prog: &mut K::Prog,
     cgroup: &K::Cgroup,
     which: Which<'_>,
 ) -> Result<bool, Fatal> {
@@ -925,6 +929,7 @@ fn attach<K: Kernel>(
             return Ok(false);
         }
     }
+    let prog = &*prog;
     timing::mark("attach");
     match recheck_after_attach(k, cgroup, prog, interface, ifindex) {
         Ok(true) => {}

@@ -85,6 +85,9 @@ struct Fake {
     died_of: Option<i32>,
     /// A legacy host: the ad hoc mirror is always entered (`target::for_adhoc`).
     legacy: bool,
+    /// The shared copy is on the cgroup already (an earlier start's, whose cgroup outlived its
+    /// stop): attach finds it in place and attaches nothing.
+    in_place: bool,
 }
 
 const IFINDEX: u32 = 7;
@@ -114,6 +117,7 @@ impl Fake {
             removed_unentered: Vec::new(),
             died_of: None,
             legacy: false,
+            in_place: false,
         }
     }
 
@@ -228,7 +232,7 @@ impl Kernel for Fake {
         })
     }
 
-    fn attach(&mut self, cgroup: &FakeCgroup, prog: &u32) -> Result<BindOutcome, sys::Error> {
+    fn attach(&mut self, cgroup: &FakeCgroup, prog: &mut u32) -> Result<BindOutcome, sys::Error> {
         self.calls.push("attach");
         self.attach.map_err(|e| {
             sys::Error::new(
@@ -238,11 +242,19 @@ impl Kernel for Fake {
                 os_err(e),
             )
         })?;
-        self.attached.push(*prog);
+        if self.in_place {
+            if !self.attached.contains(prog) {
+                self.attached.push(*prog);
+            }
+        } else {
+            self.attached.push(*prog);
+        }
         Ok(BindOutcome {
             prog_id: *prog,
             detached: 0,
             cleanup_error: None,
+            attached_now: !self.in_place,
+            last: true,
         })
     }
 
@@ -755,6 +767,35 @@ fn exec_failure_detaches_only_our_program() {
     };
     assert_eq!(exec(&mut k, &cmd, s).0, 203);
     assert_eq!(k.attached, [999]);
+}
+
+#[test]
+fn a_failed_start_takes_off_the_shared_copy_it_found_in_place() {
+    // As before the cache, when the start replaced the copy of the start before it: a failed
+    // start (verify, exec) leaves no program of ours on the cgroup (issue 13 #12).
+    let cmd = Command {
+        path: "/bin/true".into(),
+        argv: vec!["true".into()],
+    };
+    let mut k = Fake::new();
+    k.in_place = true;
+    k.attached.push(101);
+    let s = run_bind(&mut k, &policy(true), unit()).unwrap();
+    assert!(bound(&s));
+    assert_eq!(k.attached, [101], "attached twice");
+    assert_eq!(exec(&mut k, &cmd, s).0, 203);
+    k.assert_clean();
+    for closed in [false, true] {
+        let mut k = Fake::new();
+        k.in_place = true;
+        k.attached.push(101);
+        k.probe = Ok(Some(IFINDEX + 1));
+        assert_eq!(
+            run_bind(&mut k, &verifying(closed), unit()).err(),
+            Some(245)
+        );
+        k.assert_clean();
+    }
 }
 
 // --- the ad hoc mode end to end ----------------------------------------------------------------
