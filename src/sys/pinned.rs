@@ -67,15 +67,26 @@ pub fn parse_pin_name(name: &str) -> Option<(Origin, u32)> {
     (pin_name(origin, ifindex) == name).then_some((origin, ifindex))
 }
 
-/// The pins to remove so that at most `max` remain: the oldest first (by their creation time,
-/// `ctime_ns`), never `keep` (the one just made). `entries` are the names found, ours only.
-pub fn evictions(entries: &[(String, i128)], keep: &str, max: usize) -> Vec<String> {
+/// One pin of ours found in the directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub name: String,
+    /// When it was pinned (`ctime`, in nanoseconds).
+    pub ctime_ns: i128,
+    /// Its ifindex names a device in this network namespace now.
+    pub live: bool,
+}
+
+/// The pins to remove so that at most `max` remain, never `keep` (the one just made): first
+/// those whose ifindex names no device now (the interface was re-created, or lives in another
+/// namespace), then the oldest, so that an interface in use keeps its pin under churn.
+pub fn evictions(entries: &[Found], keep: &str, max: usize) -> Vec<String> {
     let excess = entries.len().saturating_sub(max);
-    let mut old: Vec<&(String, i128)> = entries.iter().filter(|(n, _)| n != keep).collect();
-    old.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let mut old: Vec<&Found> = entries.iter().filter(|f| f.name != keep).collect();
+    old.sort_by(|a, b| (a.live, a.ctime_ns, &a.name).cmp(&(b.live, b.ctime_ns, &b.name)));
     old.into_iter()
         .take(excess)
-        .map(|(n, _)| n.clone())
+        .map(|f| f.name.clone())
         .collect()
 }
 
@@ -148,22 +159,23 @@ fn make_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Our pins in `dir` with their creation times; other names are not ours and are left alone.
-fn our_pins(dir: &Path) -> io::Result<Vec<(String, i128)>> {
+fn our_pins(dir: &Path) -> io::Result<Vec<Found>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if parse_pin_name(&name).is_none() {
+        let Some((_, ifindex)) = parse_pin_name(&name) else {
             continue;
-        }
+        };
         // A pin removed meanwhile (a racing eviction) is simply not counted.
         if let Ok(m) = entry.metadata() {
-            out.push((
+            out.push(Found {
                 name,
-                m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-            ));
+                ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+                live: super::netlink::primary_name_by_ioctl(ifindex).is_some(),
+            });
         }
     }
     Ok(out)
@@ -189,7 +201,7 @@ pub fn remove_all(dir: &Path) -> io::Result<usize> {
         Err(e) => return Err(e),
     };
     let mut removed = 0;
-    for (name, _) in pins {
+    for Found { name, .. } in pins {
         match fs::remove_file(dir.join(&name)) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -234,9 +246,17 @@ mod tests {
         }
     }
 
+    fn found(name: &str, ctime_ns: i128, live: bool) -> Found {
+        Found {
+            name: name.to_string(),
+            ctime_ns,
+            live,
+        }
+    }
+
     #[test]
     fn eviction_removes_the_oldest_beyond_the_limit_never_the_new_one() {
-        let e = |n: &str, t: i128| (n.to_string(), t);
+        let e = |n: &str, t: i128| found(n, t, true);
         let pins = [e("a-1", 30), e("a-2", 10), e("a-3", 20), e("a-4", 5)];
         assert_eq!(evictions(&pins, "a-4", 4), Vec::<String>::new());
         assert_eq!(evictions(&pins, "a-4", 3), ["a-2"]);
@@ -246,5 +266,18 @@ mod tests {
         // Ties go by name, so concurrent evictions agree.
         let tied = [e("b-2", 1), e("b-1", 1), e("b-3", 2)];
         assert_eq!(evictions(&tied, "b-3", 2), ["b-1"]);
+    }
+
+    #[test]
+    fn eviction_takes_pins_of_vanished_devices_before_old_ones_in_use() {
+        // The main interface pinned first; re-created test interfaces churn after it.
+        let pins = [
+            found("a-2", 1, true),
+            found("a-30", 5, false),
+            found("a-31", 6, false),
+            found("a-32", 7, true),
+        ];
+        assert_eq!(evictions(&pins, "a-32", 2), ["a-30", "a-31"]);
+        assert_eq!(evictions(&pins, "a-32", 1), ["a-30", "a-31", "a-2"]);
     }
 }
