@@ -13,7 +13,9 @@
 # running sockprobe.py instead of /bin/true). Raw samples go to $VMTEST_RESULTS/start-bench.*.tsv,
 # facts about the guest to start-bench.info; tests/vm/bench/report.py turns them into Markdown.
 # BENCH_SECONDS (default 150) bounds the timed part (a third for the exec group, the rest for the
-# systemctl group), BENCH_ROUNDS (default 1000) the rounds of each group.
+# systemctl group), BENCH_ROUNDS (default 1000) the rounds of each group. Then, before v260, the
+# daemon-reload re-resolution's share of a daemon-reload (BENCH_RELOAD_UNITS running units,
+# default 50; BENCH_RELOAD_ROUNDS rounds, default 15).
 # layouts: unified
 # shellcheck source=SCRIPTDIR/../guest/lib.sh
 . "$VMTEST_LIB"
@@ -163,5 +165,45 @@ for group in exec systemctl; do
     check "$group samples written" [ -s "$VMTEST_RESULTS/start-bench.$group.tsv" ]
     summary+="${summary:+; }$group: ${out#startbench: }"
 done
+
+# Issue 17 #3: the daemon-reload re-resolution's share of a daemon-reload, before v260 (on 262 the
+# generator does nothing). RELOAD_UNITS running units bound in the generator's form; each round
+# times a `systemctl daemon-reload`, then runs the installed generator as PID 1 runs it at a
+# reload (same directories, so it re-resolves the running units) with debug output, which gives
+# the re-resolution's own time.
+if ! native; then
+    n=${BENCH_RELOAD_UNITS:-50}
+    install_generator
+    for i in $(seq "$n"); do
+        unit_write "rl-$i.service" <<EOF
+[Service]
+ExecStart=/bin/sleep infinity
+EOF
+        bind_dropin "rl-$i.service" "$IF" native
+    done
+    reload
+    systemctl start $(seq -f 'rl-%g.service' "$n") || evidence "starting the $n reload units failed"
+    running=$(systemctl list-units --state=running --no-legend 'rl-*.service' | wc -l)
+    fact reload_units "$running"
+    check "$n bound units running for the reload rounds" [ "$running" = "$n" ]
+    evidence "rl-1.service: $(bpftool cgroup show "$(cgroup_path_of rl-1.service)" 2>&1 | tr -s ' ' | tr '\n' ';')"
+    gen=/lib/systemd/system-generators/bindif-launch-generator
+    [ -e "$gen" ] || gen=/usr/lib/systemd/system-generators/bindif-launch-generator
+    tsv=$VMTEST_RESULTS/start-bench.reload.tsv
+    printf '# round\tdaemon-reload ns\tgenerator run ns\tre-resolution (Rust Debug duration)\n' > "$tsv"
+    t0=$SECONDS
+    for r in $(seq "${BENCH_RELOAD_ROUNDS:-15}"); do
+        a=$(date +%s%N); systemctl daemon-reload; b=$(date +%s%N)
+        line=$(SYSTEMD_LOG_LEVEL=debug SYSTEMD_LOG_TARGET=console "$gen" /run/systemd/generator \
+            /run/systemd/generator.early /run/systemd/generator.late 2>&1 | grep -F "Re-resolved running units below" | tail -1)
+        c=$(date +%s%N)
+        printf '%s\t%s\t%s\t%s\n' "$r" "$((b - a))" "$((c - b))" "$(sed -n 's/.*(\([^()]*\))\.$/\1/p' <<<"$line")" >> "$tsv"
+    done
+    fact seconds_reload "$((SECONDS - t0))"
+    evidence "reload: last generator line: $line"
+    untimed=$(awk -F'\t' '!/^#/ && $4 == ""' "$tsv" | wc -l)
+    check "re-resolution timed in every round" [ "$untimed" = 0 ]
+    summary+="; reload: $(($(wc -l < "$tsv") - 1)) rounds with $running running units"
+fi
 fact load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 verdict "$summary"
