@@ -14,9 +14,12 @@
 //! program of ours with the name and the instructions wanted, checked on its translated
 //! instructions as `status` recognises ours; anything else found under a name of ours is
 //! replaced. The directory is made only inside a bpffs (systemd mounts one at /sys/fs/bpf at
-//! boot), mode 0700; where there is none, or a unit's sandbox makes it read-only, every start
-//! loads its own copy, as before the cache. So does a process without the capabilities to load
-//! a program: the cache never lets a start bind that could not have bound on its own.
+//! boot), mode 0700; where there is none, every start loads its own copy, as before the cache,
+//! and where a unit's sandbox makes it read-only, its starts use the pins that exist and load
+//! their own copy otherwise. A process without the capabilities to load a program always loads
+//! (and so fails as before): the cache never lets a start bind that could not have bound on its
+//! own. (It could not pass the check anyway: without CAP_BPF in the initial user namespace the
+//! kernel withholds the translated instructions.)
 
 use std::fs;
 use std::io;
@@ -33,8 +36,8 @@ pub const PIN_DIR: &str = "/sys/fs/bpf/bindif-launch";
 /// `BPF_FS_MAGIC`.
 const BPF_FS_MAGIC: u64 = 0xcafe_4a11;
 /// Pins kept at most: one per interface (and origin) bound since boot, so more than this only
-/// when interfaces are re-created again and again (each copy gets a new ifindex); the oldest
-/// go first. A program freed this way lives on in the cgroups that still use it.
+/// when interfaces are re-created again and again (each copy gets a new ifindex); see
+/// [`evictions`] for which go. A program freed this way lives on in the cgroups that use it.
 pub const MAX_PINS: usize = 64;
 
 /// What became of the cache for one program.
