@@ -730,6 +730,7 @@ pub fn attach_replacing(
 ) -> Result<BindOutcome, BindError> {
     let mut made_room = 0;
     let mut attached_now = true;
+    let mut last = true;
     loop {
         match attach(cgroup_dir, prog_fd) {
             Ok(()) => break,
@@ -762,10 +763,15 @@ pub fn attach_replacing(
             // The kernel refuses a program that is on the hook already. With one shared copy
             // per interface (`sys::pinned`) that is the binding a start wants, still in place
             // (the cgroup outlived a stop, or a racing start attached the same copy first).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && is_attached(cgroup_dir, prog_fd) => {
-                attached_now = false;
-                break;
-            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match place_on_hook(cgroup_dir, prog_fd)
+            {
+                Some(runs_last) => {
+                    attached_now = false;
+                    last = runs_last;
+                    break;
+                }
+                None => return Err(attach_error(e, made_room)),
+            },
             Err(e) => return Err(attach_error(e, made_room)),
         }
     }
@@ -777,19 +783,16 @@ pub fn attach_replacing(
             e,
         )
     })?;
-    if !attached_now {
+    if !last {
         // In place but not last: whatever was attached after it runs after it and has the
         // last word. Leave everything as it is for the caller's own copy.
-        let last = query(cgroup_dir).is_ok_and(|ids| ids.last() == Some(&prog_id));
-        if !last {
-            return Ok(BindOutcome {
-                prog_id,
-                detached: made_room,
-                cleanup_error: None,
-                attached_now,
-                last,
-            });
-        }
+        return Ok(BindOutcome {
+            prog_id,
+            detached: made_room,
+            cleanup_error: None,
+            attached_now,
+            last,
+        });
     }
     let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_id)) {
         Ok(n) => (n, None),
@@ -812,9 +815,13 @@ pub fn attach_replacing(
     })
 }
 
-/// Whether `prog` is among the programs attached to `cgroup`'s hook.
-fn is_attached(cgroup: BorrowedFd, prog: BorrowedFd) -> bool {
-    matches!((prog_id_fd(prog), query(cgroup)), (Ok(id), Ok(ids)) if ids.contains(&id))
+/// Where `prog` is among the programs attached to `cgroup`'s hook: `Some(true)` when it runs
+/// last, `Some(false)` when another was attached after it, `None` when it is not there (or
+/// either cannot be read).
+fn place_on_hook(cgroup: BorrowedFd, prog: BorrowedFd) -> Option<bool> {
+    let id = prog_id_fd(prog).ok()?;
+    let ids = query(cgroup).ok()?;
+    ids.contains(&id).then(|| ids.last() == Some(&id))
 }
 
 /// `BPF_CGROUP_MAX_PROGS`: how many programs one cgroup hook holds.

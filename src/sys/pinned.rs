@@ -161,8 +161,9 @@ fn make_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Our pins in `dir` with their creation times; other names are not ours and are left alone.
-fn our_pins(dir: &Path) -> io::Result<Vec<Found>> {
+/// Our pins in `dir` with their creation times and ifindexes (`live` left false); other names
+/// are not ours and are left alone.
+fn our_pins(dir: &Path) -> io::Result<Vec<(Found, u32)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -174,11 +175,13 @@ fn our_pins(dir: &Path) -> io::Result<Vec<Found>> {
         };
         // A pin removed meanwhile (a racing eviction) is simply not counted.
         if let Ok(m) = entry.metadata() {
-            out.push(Found {
+            let ctime_ns = m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128;
+            let found = Found {
                 name,
-                ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-                live: super::netlink::primary_name_by_ioctl(ifindex).is_some(),
-            });
+                ctime_ns,
+                live: false,
+            };
+            out.push((found, ifindex));
         }
     }
     Ok(out)
@@ -190,6 +193,17 @@ fn evict(dir: &Path, keep: &str) {
     let Ok(pins) = our_pins(dir) else {
         return;
     };
+    if pins.len() <= MAX_PINS {
+        return;
+    }
+    // Only now, when some must go, which still name a device.
+    let pins: Vec<Found> = pins
+        .into_iter()
+        .map(|(f, ifindex)| Found {
+            live: super::netlink::primary_name_by_ioctl(ifindex).is_some(),
+            ..f
+        })
+        .collect();
     for name in evictions(&pins, keep, MAX_PINS) {
         let _ = fs::remove_file(dir.join(name));
     }
@@ -204,7 +218,7 @@ pub fn remove_all(dir: &Path) -> io::Result<usize> {
         Err(e) => return Err(e),
     };
     let mut removed = 0;
-    for Found { name, .. } in pins {
+    for (Found { name, .. }, _) in pins {
         match fs::remove_file(dir.join(&name)) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
