@@ -728,12 +728,19 @@ pub fn attach_replacing(
     cgroup_dir: BorrowedFd,
     prog_fd: BorrowedFd,
 ) -> Result<BindOutcome, BindError> {
+    // The id first: one call, and every path below needs it.
+    let prog_id = prog_id_fd(prog_fd).map_err(|e| {
+        Error::new(
+            Category::Bpf,
+            "get information of BPF program",
+            program::PROG_NAME,
+            e,
+        )
+    })?;
     let mut made_room = 0;
-    let mut attached_now = true;
-    let mut last = true;
-    loop {
+    let in_place = loop {
         match attach(cgroup_dir, prog_fd) {
-            Ok(()) => break,
+            Ok(()) => break None,
             // The cgroup holds BPF_CGROUP_MAX_PROGS (64) programs already. Copies of ours that
             // earlier starts left (their clean-up lacked a capability, say) would keep every
             // later start failing this way for ever: make room by detaching the oldest copy of
@@ -763,38 +770,36 @@ pub fn attach_replacing(
             // The kernel refuses a program that is on the hook already. With one shared copy
             // per interface (`sys::pinned`) that is the binding a start wants, still in place
             // (the cgroup outlived a stop, or a racing start attached the same copy first).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match place_on_hook(cgroup_dir, prog_fd)
-            {
-                Some(runs_last) => {
-                    attached_now = false;
-                    last = runs_last;
-                    break;
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                match query(cgroup_dir).ok().filter(|ids| ids.contains(&prog_id)) {
+                    Some(ids) => break Some(ids),
+                    None => return Err(attach_error(e, made_room)),
                 }
-                None => return Err(attach_error(e, made_room)),
-            },
+            }
             Err(e) => return Err(attach_error(e, made_room)),
         }
-    }
-    let prog_id = prog_id_fd(prog_fd).map_err(|e| {
-        Error::new(
-            Category::Bpf,
-            "get information of BPF program",
-            program::PROG_NAME,
-            e,
-        )
-    })?;
-    if !last {
-        // In place but not last: whatever was attached after it runs after it and has the
-        // last word. Leave everything as it is for the caller's own copy.
-        return Ok(BindOutcome {
-            prog_id,
-            detached: made_room,
-            cleanup_error: None,
-            attached_now,
-            last,
-        });
-    }
-    let (detached, cleanup_error) = match detach_ours(cgroup_dir, Some(prog_id)) {
+    };
+    let attached_now = in_place.is_none();
+    // Found in place, the hook's list is read already: the older copies are those before ours.
+    let cleanup = match in_place {
+        None => detach_ours(cgroup_dir, Some(prog_id)),
+        Some(ids) if ids.last() == Some(&prog_id) => {
+            let ours = ids.iter().position(|&id| id == prog_id).unwrap_or(0);
+            detach_ours_among(cgroup_dir, ids[..ours].iter().copied())
+        }
+        Some(_) => {
+            // In place but not last: whatever was attached after it runs after it and has
+            // the last word. Leave everything as it is for the caller's own copy.
+            return Ok(BindOutcome {
+                prog_id,
+                detached: made_room,
+                cleanup_error: None,
+                attached_now,
+                last: false,
+            });
+        }
+    };
+    let (detached, cleanup_error) = match cleanup {
         Ok(n) => (n, None),
         Err(e) => (
             0,
@@ -813,15 +818,6 @@ pub fn attach_replacing(
         attached_now,
         last: true,
     })
-}
-
-/// Where `prog` is among the programs attached to `cgroup`'s hook: `Some(true)` when it runs
-/// last, `Some(false)` when another was attached after it, `None` when it is not there (or
-/// either cannot be read).
-fn place_on_hook(cgroup: BorrowedFd, prog: BorrowedFd) -> Option<bool> {
-    let id = prog_id_fd(prog).ok()?;
-    let ids = query(cgroup).ok()?;
-    ids.contains(&id).then(|| ids.last() == Some(&id))
 }
 
 /// `BPF_CGROUP_MAX_PROGS`: how many programs one cgroup hook holds.
