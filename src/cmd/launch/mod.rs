@@ -917,7 +917,21 @@ fn attach<K: Kernel>(
     cgroup: &K::Cgroup,
     which: Which<'_>,
 ) -> Result<bool, Fatal> {
-    let effective = check_nesting(k, cgroup, interface, ifindex, policy, which)?;
+    let checked = match policy.verify {
+        Verify::Required => true,
+        // Only a socket of a process in the cgroup tells anything about it.
+        Verify::Check => cgroup.entered(),
+        Verify::Off => false,
+    };
+    // Ad hoc runs refuse a binding an ancestor would override before attaching anything; for
+    // units and slices an ancestor's binding is only worth a notice, and when the probe below
+    // runs, its socket says whether any ancestor overrides ours: the ancestors (one query per
+    // level up to the root, on every start) are read only when it does.
+    let eager = matches!(which, Which::AdHoc { .. }) || !checked;
+    let mut effective = None;
+    if eager {
+        effective = Some(check_nesting(k, cgroup, interface, ifindex, policy, which)?);
+    }
     match k.attach(cgroup, prog) {
         Ok(outcome) => {
             if let Some(e) = outcome.cleanup_error {
@@ -948,21 +962,25 @@ fn attach<K: Kernel>(
         "Attached program binding to '{interface}' (ifindex {ifindex}) on {}",
         cgroup.path().display()
     );
-    let checked = match policy.verify {
-        Verify::Required => true,
-        // Only a socket of a process in the cgroup tells anything about it.
-        Verify::Check => cgroup.entered(),
-        Verify::Off => false,
-    };
     if checked {
-        let expected = if effective == ifindex {
-            format!("'{interface}' (ifindex {ifindex})")
-        } else {
-            format!("the winning ancestor's ifindex {effective}")
-        };
-        if let Err(fatal) = verify(k, policy, &expected, effective) {
-            // The start fails: a program left behind would bind the unit's next start before
-            // it attaches its own, and `status` would show a binding that is not running.
+        // The start fails on any error from here: a program left behind would bind the unit's
+        // next start before it attaches its own, and `status` would show a binding that is
+        // not running.
+        let verified = probe(k, policy).and_then(|got| {
+            let Some(got) = got else { return Ok(()) };
+            let effective = match effective {
+                Some(e) => e,
+                None if got == Some(ifindex) => ifindex,
+                None => check_nesting(k, cgroup, interface, ifindex, policy, which)?,
+            };
+            let expected = if effective == ifindex {
+                format!("'{interface}' (ifindex {ifindex})")
+            } else {
+                format!("the winning ancestor's ifindex {effective}")
+            };
+            judge(k, policy, &expected, effective, got)
+        });
+        if let Err(fatal) = verified {
             detach_again(k, cgroup, prog);
             return Err(fatal);
         }
@@ -1049,26 +1067,45 @@ fn verify<K: Kernel>(
     expected: &str,
     ifindex: u32,
 ) -> Result<(), Fatal> {
-    let fatal = policy.verify == Verify::Required || policy.fail_closed;
-    let got = match k.probe() {
-        Ok(got) => got,
+    match probe(k, policy)? {
+        Some(got) => judge(k, policy, expected, ifindex, got),
+        None => Ok(()),
+    }
+}
+
+/// The interface a socket created now, in our cgroup, is bound to; `Ok(None)` when no probe
+/// socket can be made and verification was not required (the unit's RestrictAddressFamilies=
+/// or syscall filter: nothing to check with).
+fn probe<K: Kernel>(k: &mut K, policy: &Policy) -> Result<Option<Option<u32>>, Fatal> {
+    match k.probe() {
+        Ok(got) => Ok(Some(got)),
         Err(e) if policy.verify == Verify::Required => {
             log_bind!(Err, "Failed to create probe socket: {}", sys::strerror(&e));
-            return Err(Fatal(exit::BPF));
+            Err(Fatal(exit::BPF))
         }
         Err(e) => {
-            // The unit's RestrictAddressFamilies= or syscall filter: nothing to check with.
             log_bind!(
                 Debug,
                 "Failed to create probe socket, not verifying: {}",
                 sys::strerror(&e)
             );
-            return Ok(());
+            Ok(None)
         }
-    };
+    }
+}
+
+/// [`verify`]'s verdict on the probe's answer `got`.
+fn judge<K: Kernel>(
+    k: &mut K,
+    policy: &Policy,
+    expected: &str,
+    ifindex: u32,
+    got: Option<u32>,
+) -> Result<(), Fatal> {
     if got == Some(ifindex) {
         return Ok(());
     }
+    let fatal = policy.verify == Verify::Required || policy.fail_closed;
     let cause = match got {
         None => {
             let why = k.unbound_causes();

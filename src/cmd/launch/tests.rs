@@ -721,9 +721,37 @@ fn verify_below_a_bound_slice_expects_the_slices_interface() {
     // A socket that carries neither is still a failure.
     let mut k = Fake::new();
     k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
-    k.probe = Ok(Some(IFINDEX));
+    k.probe = Ok(Some(IFINDEX + 7));
     assert_eq!(run_bind(&mut k, &verifying(true), unit()).err(), Some(245));
     k.assert_clean();
+}
+
+/// A unit's start reads its ancestors' programs (a query per level) only when the probe finds a
+/// socket bound elsewhere: one bound to the unit's interface has nothing above overriding it.
+#[test]
+fn a_unit_reads_its_ancestors_only_when_the_probe_disagrees() {
+    let mut k = Fake::new();
+    k.probe = Ok(Some(IFINDEX));
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    assert!(!k.ran("ancestors"), "{:?}", k.calls);
+    // Without a probe (--no-verify) nothing else tells: read before attaching, as ad hoc runs
+    // always do.
+    let mut k = Fake::new();
+    assert!(bound(
+        &run_bind(&mut k, &not_verifying(true), unit()).unwrap()
+    ));
+    let order = |k: &Fake, c| k.calls.iter().position(|x| *x == c);
+    assert!(
+        order(&k, "ancestors") < order(&k, "attach"),
+        "{:?}",
+        k.calls
+    );
+    // A probe bound elsewhere: the ancestors are read after it, to name the winner.
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    k.probe = Ok(Some(1));
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    assert!(order(&k, "probe") < order(&k, "ancestors"), "{:?}", k.calls);
 }
 
 #[test]
