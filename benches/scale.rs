@@ -97,7 +97,8 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
         // The launcher's own load and attach steps.
         use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
         let cg = Cgroup::open(d).expect("open cgroup");
-        let mut prog = Linux.load(ifindex, Origin::Key).expect("load");
+        let name = bindif::sys::netlink::primary_name_by_ioctl(ifindex).unwrap_or_default();
+        let mut prog = Linux.load(&name, ifindex, Origin::Key).expect("load");
         Linux.attach(&cg, &mut prog).expect("bind");
     }
     let opts = bindif::cmd::status::Options::new(&[], false, false);

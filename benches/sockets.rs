@@ -106,7 +106,7 @@ fn main() {
         let _ = fs::create_dir(d);
     }
     let bound_fd = Cgroup::open(&dirs[1]).expect("open bound cgroup");
-    let mut prog = Linux.load(ifindex, Origin::Key).expect("load");
+    let mut prog = Linux.load(&ifname, ifindex, Origin::Key).expect("load");
     Linux.attach(&bound_fd, &mut prog).expect("attach");
     let dev = ifname.as_bytes().to_vec();
 

@@ -1077,7 +1077,10 @@ fn nested_binding() -> Outcome {
     let bt1 = w.ns.ifindex_by_ip(common::VETH_B);
     let parent = Cgroup::open(&w.parent.path).unwrap();
     Linux
-        .attach(&parent, &mut Linux.load(bt1, Origin::Key).unwrap())
+        .attach(
+            &parent,
+            &mut Linux.load(common::VETH_B, bt1, Origin::Key).unwrap(),
+        )
         .unwrap();
     w.probe_unit(
         "fault.service",
@@ -1145,7 +1148,7 @@ fn helper_vanish() {
         .unwrap()
         .unwrap();
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
-    let mut prog = Linux.load(ifindex, Origin::Key).unwrap();
+    let mut prog = Linux.load(VETH_A, ifindex, Origin::Key).unwrap();
     let dir = Cgroup::open(Path::new(&cg)).unwrap();
     Linux.attach(&dir, &mut prog).unwrap();
     let mut r = common::Report::new();

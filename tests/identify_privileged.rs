@@ -27,7 +27,8 @@ use common::*;
 fn bind_at(path: &Path, ifindex: u32) {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let cg = Cgroup::open(path).expect("open cgroup");
-    let mut prog = Linux.load(ifindex, Origin::Key).expect("load");
+    let name = bindif::sys::netlink::primary_name_by_ioctl(ifindex).unwrap_or_default();
+    let mut prog = Linux.load(&name, ifindex, Origin::Key).expect("load");
     Linux.attach(&cg, &mut prog).expect("attach");
 }
 

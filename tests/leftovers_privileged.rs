@@ -75,10 +75,10 @@ fn helper_act() {
             r.insert("adhoc".into(), child.dir.display().to_string());
         }
         "pin" => {
-            // What starts leave in the bpffs: one shared program per ifindex and origin.
+            // What starts leave in the bpffs: one shared program per interface and origin.
             let dir = std::path::PathBuf::from(std::env::var("BINDIF_PINS").unwrap());
             for origin in [Origin::Key, Origin::Explicit] {
-                let (_, pin) = pinned::bind_program(&dir, 1, origin).unwrap();
+                let (_, pin) = pinned::bind_program(&dir, "lo", 1, origin).unwrap();
                 assert!(matches!(pin, pinned::Pin::Pinned), "{pin:?}");
             }
             r.insert("pinned".into(), "2".into());

@@ -53,16 +53,16 @@ fn dir_fd(path: &Path) -> std::os::fd::OwnedFd {
 #[test]
 fn the_first_start_pins_and_later_ones_share_that_program() {
     let fs = BpfFs::new();
-    let (first, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    let (first, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
     assert!(matches!(pin, Pin::Pinned), "{pin:?}");
-    let (second, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("reuse");
+    let (second, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("reuse");
     assert!(matches!(pin, Pin::Reused), "{pin:?}");
     assert_eq!(id_of(first.as_fd()), id_of(second.as_fd()));
-    // Another ifindex, or the other origin, is another program.
-    let (other, pin) = pinned::bind_program(&fs.dir(), 8, Origin::Key).expect("other");
+    // Another interface, or the other origin, is another program.
+    let (other, pin) = pinned::bind_program(&fs.dir(), "if8", 8, Origin::Key).expect("other");
     assert!(matches!(pin, Pin::Pinned), "{pin:?}");
     assert_ne!(id_of(other.as_fd()), id_of(first.as_fd()));
-    let (adhoc, _) = pinned::bind_program(&fs.dir(), 7, Origin::Explicit).expect("explicit");
+    let (adhoc, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Explicit).expect("explicit");
     assert_ne!(id_of(adhoc.as_fd()), id_of(first.as_fd()));
     let info = bpf::prog_info_fd(adhoc.as_fd()).unwrap();
     assert_eq!(
@@ -77,14 +77,15 @@ fn the_first_start_pins_and_later_ones_share_that_program() {
 }
 
 #[test]
-fn what_is_pinned_under_our_name_is_used_only_when_it_is_ours_for_that_ifindex() {
+fn what_is_pinned_under_the_name_is_used_only_when_it_is_ours_for_that_ifindex() {
     let fs = BpfFs::new();
     fs::create_dir(fs.dir()).unwrap();
-    let path = fs.dir().join(pinned::pin_name(Origin::Key, 7));
-    // Ours, but for another ifindex (a pin renamed by hand, or a layout we no longer write).
+    let path = fs.dir().join(pinned::pin_name(Origin::Key, "if7").unwrap());
+    // Ours, but for another ifindex (the interface was re-created, or this is another network
+    // namespace, where the name has another index).
     let wrong = bpf::load_bind_program_as(9, Origin::Key).unwrap();
     bpf::pin(wrong.as_fd(), &path).unwrap();
-    let (got, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    let (got, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
     assert!(matches!(pin, Pin::Replaced), "{pin:?}");
     assert_ne!(id_of(got.as_fd()), id_of(wrong.as_fd()));
     let now = bpf::pinned(&path).unwrap();
@@ -94,7 +95,7 @@ fn what_is_pinned_under_our_name_is_used_only_when_it_is_ours_for_that_ifindex()
     let foreign =
         bpf::load_program(&[Insn::mov64_imm(0, 1), Insn::exit()], "foreign").expect("foreign");
     bpf::pin(foreign.as_fd(), &path).unwrap();
-    let (got, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    let (got, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
     assert!(matches!(pin, Pin::Replaced), "{pin:?}");
     let info = bpf::prog_info_fd(got.as_fd()).unwrap();
     assert_eq!(
@@ -107,13 +108,13 @@ fn what_is_pinned_under_our_name_is_used_only_when_it_is_ours_for_that_ifindex()
 fn without_a_bpffs_every_start_loads_its_own_copy() {
     let plain = tempdir("no-bpffs");
     let dir = plain.join("bindif-launch");
-    let (a, pin) = pinned::bind_program(&dir, 7, Origin::Key).expect("load");
+    let (a, pin) = pinned::bind_program(&dir, "if7", 7, Origin::Key).expect("load");
     match pin {
         Pin::NotPinned(e) => assert_eq!(e.raw_os_error(), Some(libc::EMEDIUMTYPE), "{e}"),
         other => panic!("{other:?}"),
     }
     assert!(!dir.exists(), "a pin directory was made outside bpffs");
-    let (b, _) = pinned::bind_program(&dir, 7, Origin::Key).expect("load");
+    let (b, _) = pinned::bind_program(&dir, "if7", 7, Origin::Key).expect("load");
     assert_ne!(id_of(a.as_fd()), id_of(b.as_fd()));
     let _ = fs::remove_dir(&plain);
 }
@@ -123,17 +124,27 @@ fn the_cache_keeps_at_most_its_limit_and_the_newest_pin() {
     let fs = BpfFs::new();
     let first = 1000;
     for i in 0..=pinned::MAX_PINS as u32 {
-        pinned::bind_program(&fs.dir(), first + i, Origin::Key).expect("load");
+        pinned::bind_program(
+            &fs.dir(),
+            &format!("if{}", first + i),
+            first + i,
+            Origin::Key,
+        )
+        .expect("load");
     }
     let names: Vec<String> = fs::read_dir(fs.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names.len(), pinned::MAX_PINS, "{names:?}");
-    let newest = pinned::pin_name(Origin::Key, first + pinned::MAX_PINS as u32);
+    let newest = pinned::pin_name(
+        Origin::Key,
+        &format!("if{}", first + pinned::MAX_PINS as u32),
+    )
+    .unwrap();
     assert!(names.contains(&newest), "{names:?}");
     assert!(
-        !names.contains(&pinned::pin_name(Origin::Key, first)),
+        !names.contains(&pinned::pin_name(Origin::Key, &format!("if{first}")).unwrap()),
         "{names:?}"
     );
 }
@@ -143,8 +154,8 @@ fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
     let fs = BpfFs::new();
     let a = TestCgroup::new();
     let b = TestCgroup::new();
-    let (prog, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
-    let (again, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("reuse");
+    let (prog, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
+    let (again, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("reuse");
     assert!(matches!(pin, Pin::Reused), "{pin:?}");
     let id = id_of(prog.as_fd());
     for (cg, p) in [(&a, &prog), (&b, &again)] {
@@ -183,8 +194,8 @@ fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
 #[test]
 fn removal_takes_only_our_pins() {
     let fs = BpfFs::new();
-    pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
-    pinned::bind_program(&fs.dir(), 7, Origin::Explicit).expect("load");
+    pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
+    pinned::bind_program(&fs.dir(), "if7", 7, Origin::Explicit).expect("load");
     let foreign = bpf::load_bind_program_as(7, Origin::Key).unwrap();
     let kept = fs.dir().join("someone-elses");
     bpf::pin(foreign.as_fd(), &kept).unwrap();
@@ -204,7 +215,7 @@ fn helper_cache_without_capabilities() {
     }
     let dir = PathBuf::from(std::env::var("BINDIF_PIN_DIR").unwrap());
     let mut r = Report::new();
-    let result = match pinned::bind_program(&dir, 7, Origin::Key) {
+    let result = match pinned::bind_program(&dir, "if7", 7, Origin::Key) {
         Ok((_, pin)) => format!("program-{}", matches!(pin, Pin::Reused)),
         Err(e) => format!("errno-{}", e.errno().unwrap_or(-1)),
     };
@@ -215,7 +226,7 @@ fn helper_cache_without_capabilities() {
 #[test]
 fn a_process_that_may_not_load_gets_nothing_from_the_cache() {
     let fs = BpfFs::new();
-    let (_pinned, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).expect("load");
+    let (_pinned, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
     assert!(matches!(pin, Pin::Pinned), "{pin:?}");
     // Still root (the pin's owner) with CAP_BPF, but without CAP_SYS_ADMIN and CAP_NET_ADMIN, as
     // in a unit with a restricted CapabilityBoundingSet=: it could open and recognise the pinned
@@ -240,7 +251,7 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
     let fs = BpfFs::new();
     let cg = TestCgroup::new();
     let dir = Cgroup::open(&cg.path).unwrap();
-    let (mut shared7, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    let (mut shared7, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
     let id7 = id_of(shared7.as_fd());
     let out = Linux.attach(&dir, &mut shared7).unwrap();
     assert!(out.attached_now && out.last);
@@ -250,7 +261,7 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
     let id8 = id_of(eight.as_fd());
     assert_eq!(bpf::query(dir.fd()).unwrap(), vec![id7, id8]);
     // Back to 7: the shared copy is on the hook, but not last.
-    let (mut again, pin) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    let (mut again, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
     assert!(matches!(pin, Pin::Reused), "{pin:?}");
     let out = Linux.attach(&dir, &mut again).unwrap();
     let own = id_of(again.as_fd());
@@ -267,11 +278,42 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
     // The shared copy on the hook and last: nothing is attached, nothing removed.
     let other = TestCgroup::new();
     let d2 = Cgroup::open(&other.path).unwrap();
-    let (mut s1, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    let (mut s1, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
     assert!(Linux.attach(&d2, &mut s1).unwrap().attached_now);
-    let (mut s2, _) = pinned::bind_program(&fs.dir(), 7, Origin::Key).unwrap();
+    let (mut s2, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
     let out = Linux.attach(&d2, &mut s2).unwrap();
     assert!(!out.attached_now && out.last);
     assert_eq!(id_of(s2.as_fd()), id7);
     assert_eq!(bpf::query(d2.fd()).unwrap(), vec![id7]);
+}
+
+/// The lookup by name alone: the pinned program stands for the name's resolution only while its
+/// ifindex carries that name (here `lo`, ifindex 1 in every network namespace).
+#[test]
+fn a_pin_found_by_name_counts_only_while_its_ifindex_carries_the_name() {
+    let fs = BpfFs::new();
+    assert!(
+        pinned::shared_for(&fs.dir(), "lo", Origin::Key).is_none(),
+        "nothing pinned yet"
+    );
+    let (lo, _) = pinned::bind_program(&fs.dir(), "lo", 1, Origin::Key).expect("load");
+    let (ifindex, found) = pinned::shared_for(&fs.dir(), "lo", Origin::Key).expect("found");
+    assert_eq!((ifindex, id_of(found.as_fd())), (1, id_of(lo.as_fd())));
+    // Not for the other origin.
+    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Explicit).is_none());
+    // A pin under the name whose program binds to another index (lo re-created elsewhere,
+    // another namespace): the name must be looked up.
+    let path = fs.dir().join(pinned::pin_name(Origin::Key, "lo").unwrap());
+    fs::remove_file(&path).unwrap();
+    let elsewhere = bpf::load_bind_program_as(4242, Origin::Key).unwrap();
+    bpf::pin(elsewhere.as_fd(), &path).unwrap();
+    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Key).is_none());
+    // An interface that does not exist, whatever its pin says.
+    let (_gone, _) = pinned::bind_program(&fs.dir(), "gone0", 4243, Origin::Key).expect("load");
+    assert!(pinned::shared_for(&fs.dir(), "gone0", Origin::Key).is_none());
+    // The lookup then replaces the pin with the program for the index the name has now.
+    let (now, pin) = pinned::bind_program(&fs.dir(), "lo", 1, Origin::Key).expect("load");
+    assert!(matches!(pin, Pin::Replaced), "{pin:?}");
+    let (_, found) = pinned::shared_for(&fs.dir(), "lo", Origin::Key).expect("found");
+    assert_eq!(id_of(found.as_fd()), id_of(now.as_fd()));
 }

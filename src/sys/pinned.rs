@@ -6,7 +6,15 @@
 //! program depends only on its name (which says why it was attached, [`Origin`]) and on the
 //! ifindex it stores into each new socket, not on the cgroup nor on the network namespace, so
 //! one loaded copy serves every cgroup bound to that ifindex: the first start loads it and pins
-//! it at `PIN_DIR/NAME-IFINDEX`, later starts open the pin (`BPF_OBJ_GET`) and attach that.
+//! it at `PIN_DIR/PROGNAME-INTERFACE`, later starts open the pin (`BPF_OBJ_GET`) and attach that.
+//!
+//! The pin is named after the interface name, not its index, so that a start finds it before it
+//! knows the index: the program's instructions hold the ifindex, and `SIOCGIFNAME` on that index
+//! returning the name proves that the name resolves to it now (names are unique in a network
+//! namespace), which is the rtnetlink lookup's answer without rtnetlink ([`shared_for`]). A
+//! name that no longer names that index (the interface was re-created or renamed, or this is
+//! another network namespace where it has another index, or an alternative name) asks
+//! rtnetlink as before, and the program for its index replaces the pin.
 //!
 //! The pins are a cache and nothing more. A cgroup holds its own reference to each program
 //! attached to it, so removing a pin (evicting it, `--remove-leftovers`, a reboot) unbinds
@@ -35,9 +43,9 @@ use crate::program::Origin;
 pub const PIN_DIR: &str = "/sys/fs/bpf/bindif-launch";
 /// `BPF_FS_MAGIC`.
 const BPF_FS_MAGIC: u64 = 0xcafe_4a11;
-/// Pins kept at most: one per interface (and origin) bound since boot, so more than this only
-/// when interfaces are re-created again and again (each copy gets a new ifindex); see
-/// [`evictions`] for which go. A program freed this way lives on in the cgroups that use it.
+/// Pins kept at most: one per interface name (and origin) bound since boot, so more than this
+/// only with more names than that; see [`evictions`] for which go. A program freed this way
+/// lives on in the cgroups that use it.
 pub const MAX_PINS: usize = 64;
 
 /// What became of the cache for one program.
@@ -53,21 +61,19 @@ pub enum Pin {
     NotPinned(io::Error),
 }
 
-/// The pin's file name for our program of `origin` binding to `ifindex`.
-pub fn pin_name(origin: Origin, ifindex: u32) -> String {
-    format!("{}-{ifindex}", origin.prog_name())
+/// The pin's file name for our program of `origin` binding to the interface `interface`.
+/// `None` for a name no interface can have (a bpffs file name cannot hold a `/`).
+pub fn pin_name(origin: Origin, interface: &str) -> Option<String> {
+    crate::unit::ifname::valid_full(interface, true)
+        .then(|| format!("{}-{interface}", origin.prog_name()))
 }
 
-/// The origin and ifindex a file name of ours stands for, `None` for any other name.
-pub fn parse_pin_name(name: &str) -> Option<(Origin, u32)> {
-    let (prog, index) = name.rsplit_once('-')?;
+/// The origin and interface name a file name of ours stands for, `None` for any other name.
+pub fn parse_pin_name(name: &str) -> Option<(Origin, &str)> {
+    // Our program names hold no '-'; interface names may.
+    let (prog, interface) = name.split_once('-')?;
     let origin = Origin::of_name(prog)?;
-    // Digits only, no sign or leading zero: exactly what `pin_name` writes.
-    if index.is_empty() || index.starts_with('0') || !index.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let ifindex = index.parse().ok()?;
-    (pin_name(origin, ifindex) == name).then_some((origin, ifindex))
+    crate::unit::ifname::valid_full(interface, true).then_some((origin, interface))
 }
 
 /// One pin of ours found in the directory.
@@ -76,13 +82,13 @@ pub struct Found {
     pub name: String,
     /// When it was pinned (`ctime`, in nanoseconds).
     pub ctime_ns: i128,
-    /// Its ifindex names a device in this network namespace now.
+    /// Its name still names the device its program binds to, in this network namespace.
     pub live: bool,
 }
 
 /// The pins to remove so that at most `max` remain, never `keep` (the one just made): first
-/// those whose ifindex names no device now (the interface was re-created, or lives in another
-/// namespace), then the oldest, so that an interface in use keeps its pin under churn.
+/// those whose name no longer names their program's ifindex (the interface is gone, or lives in
+/// another namespace), then the oldest, so that an interface in use keeps its pin under churn.
 pub fn evictions(entries: &[Found], keep: &str, max: usize) -> Vec<String> {
     let excess = entries.len().saturating_sub(max);
     let mut old: Vec<&Found> = entries.iter().filter(|f| f.name != keep).collect();
@@ -93,23 +99,48 @@ pub fn evictions(entries: &[Found], keep: &str, max: usize) -> Vec<String> {
         .collect()
 }
 
-/// Our program binding to `ifindex`, named for `origin`: the copy pinned under `dir` when
-/// there is one of ours, else a new load, pinned there for the next start when possible.
-/// Only the load can fail; what happened to the cache comes with the program.
-pub fn bind_program(dir: &Path, ifindex: u32, origin: Origin) -> Result<(OwnedFd, Pin), LoadError> {
-    // Only for a process that could load the program itself. From Linux 5.8 on, attaching a
-    // program needs no capability once one holds its descriptor, so a launcher without
-    // CAP_BPF/CAP_NET_ADMIN (a unit's CapabilityBoundingSet=) would bind where an earlier start
-    // left a pin and fail where none did; it fails the same way every time instead.
-    let may_load =
-        process::effective_capabilities().map_or(true, process::may_load_cgroup_programs);
-    if !may_load {
+/// Whether this process may use the cache. From Linux 5.8 on, attaching a program needs no
+/// capability once one holds its descriptor, so a launcher without CAP_BPF/CAP_NET_ADMIN (a
+/// unit's CapabilityBoundingSet=) would bind where an earlier start left a pin and fail where
+/// none did; it loads (and fails) the same way every time instead.
+fn may_use_cache() -> bool {
+    process::effective_capabilities().map_or(true, process::may_load_cgroup_programs)
+}
+
+/// The shared program pinned under `dir` for `interface`, with the ifindex it binds to, when it
+/// is ours and that ifindex carries the name `interface` in this network namespace now: the
+/// name's resolution and the program in one, without rtnetlink. `None` means nothing more than
+/// "ask rtnetlink, then [`bind_program`]".
+pub fn shared_for(dir: &Path, interface: &str, origin: Origin) -> Option<(u32, OwnedFd)> {
+    let path = dir.join(pin_name(origin, interface)?);
+    if !may_use_cache() {
+        return None;
+    }
+    let fd = bpf::pinned(&path).ok()?;
+    let info = bpf::prog_info_fd(fd.as_fd()).ok()?;
+    let ifindex = info.ours_ifindex.filter(|_| info.origin == Some(origin))?;
+    (super::netlink::primary_name_by_ioctl(ifindex).as_deref() == Some(interface))
+        .then_some((ifindex, fd))
+}
+
+/// Our program binding to `ifindex`, which `interface` resolved to, named for `origin`: the copy
+/// pinned under `dir` for that name when it binds to `ifindex`, else a new load, pinned there
+/// (in place of what was) for the next start when possible. Only the load can fail; what
+/// happened to the cache comes with the program.
+pub fn bind_program(
+    dir: &Path,
+    interface: &str,
+    ifindex: u32,
+    origin: Origin,
+) -> Result<(OwnedFd, Pin), LoadError> {
+    let name = pin_name(origin, interface).filter(|_| may_use_cache());
+    let Some(name) = name else {
         return bpf::load_bind_program_as(ifindex, origin).map(|fd| {
             let why = io::Error::from_raw_os_error(libc::EPERM);
             (fd, Pin::NotPinned(why))
         });
-    }
-    let path = dir.join(pin_name(origin, ifindex));
+    };
+    let path = dir.join(name);
     let stale = match bpf::pinned(&path) {
         Ok(fd) if is_ours_for(fd.as_fd(), ifindex, origin) => return Ok((fd, Pin::Reused)),
         Ok(_) => true,
@@ -161,30 +192,42 @@ fn make_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Our pins in `dir` with their creation times and ifindexes (`live` left false); other names
-/// are not ours and are left alone.
-fn our_pins(dir: &Path) -> io::Result<Vec<(Found, u32)>> {
+/// Our pins in `dir` with their creation times (`live` left false); other names are not ours
+/// and are left alone.
+fn our_pins(dir: &Path) -> io::Result<Vec<Found>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        let Some((_, ifindex)) = parse_pin_name(&name) else {
+        if parse_pin_name(&name).is_none() {
             continue;
-        };
+        }
         // A pin removed meanwhile (a racing eviction) is simply not counted.
         if let Ok(m) = entry.metadata() {
             let ctime_ns = m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128;
-            let found = Found {
+            out.push(Found {
                 name,
                 ctime_ns,
                 live: false,
-            };
-            out.push((found, ifindex));
+            });
         }
     }
     Ok(out)
+}
+
+/// Whether the pin `name` in `dir` holds a program whose ifindex carries the pin's interface
+/// name now.
+fn is_live(dir: &Path, name: &str) -> bool {
+    let Some((_, interface)) = parse_pin_name(name) else {
+        return false;
+    };
+    let ifindex = bpf::pinned(&dir.join(name))
+        .and_then(|fd| bpf::prog_info_fd(fd.as_fd()))
+        .ok()
+        .and_then(|info| info.ours_ifindex);
+    ifindex.is_some_and(|i| super::netlink::primary_name_by_ioctl(i).as_deref() == Some(interface))
 }
 
 /// Removes the oldest pins beyond [`MAX_PINS`], best effort: a pin that cannot be removed
@@ -196,11 +239,11 @@ fn evict(dir: &Path, keep: &str) {
     if pins.len() <= MAX_PINS {
         return;
     }
-    // Only now, when some must go, which still name a device.
+    // Only now, when some must go, which still name their device.
     let pins: Vec<Found> = pins
         .into_iter()
-        .map(|(f, ifindex)| Found {
-            live: super::netlink::primary_name_by_ioctl(ifindex).is_some(),
+        .map(|f| Found {
+            live: is_live(dir, &f.name),
             ..f
         })
         .collect();
@@ -218,7 +261,7 @@ pub fn remove_all(dir: &Path) -> io::Result<usize> {
         Err(e) => return Err(e),
     };
     let mut removed = 0;
-    for (Found { name, .. }, _) in pins {
+    for Found { name, .. } in pins {
         match fs::remove_file(dir.join(&name)) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -240,22 +283,32 @@ mod tests {
     #[test]
     fn pin_names_round_trip_and_nothing_else_is_ours() {
         for origin in [Origin::Key, Origin::Explicit] {
-            for ifindex in [1, 7, 4242, u32::MAX] {
-                let name = pin_name(origin, ifindex);
-                assert_eq!(parse_pin_name(&name), Some((origin, ifindex)), "{name}");
+            for interface in [
+                "mgmt",
+                "eth0",
+                "vrf-blue",
+                "a-b-c",
+                "x.y",
+                "an-altname-longer-than-15",
+            ] {
+                let name = pin_name(origin, interface).unwrap();
+                assert_eq!(parse_pin_name(&name), Some((origin, interface)), "{name}");
             }
+        }
+        // No pin for what systemd refuses as an interface name (one could escape the directory).
+        for bad in [
+            "", ".", "..", "a/b", "../x", "a b", "a:b", "a%d", "7", "all",
+        ] {
+            assert_eq!(pin_name(Origin::Key, bad), None, "{bad:?}");
         }
         let key = Origin::Key.prog_name();
         for foreign in [
             String::new(),
             "bindif-launch".to_string(),
             format!("{key}-"),
-            format!("{key}-07"),
-            format!("{key}-0"),
-            format!("{key}--7"),
-            format!("{key}-+7"),
-            format!("{key}-7x"),
-            format!("{key}-99999999999"),
+            key.to_string(),
+            format!("{key}-a b"),
+            format!("{key}-.."),
             "sd_bind_interfa-7".to_string(),
             "other-7".to_string(),
         ] {

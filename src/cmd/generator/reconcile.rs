@@ -519,7 +519,7 @@ pub fn apply(
             tally.skipped_netns += 1;
             continue;
         }
-        match act(&r.path, &action) {
+        match act(&r.path, interface, &action) {
             Ok(()) => report(&r.unit, interface, &action, occasion, &mut tally, log),
             Err(e) => {
                 tally.failed += 1;
@@ -578,8 +578,8 @@ fn report(
     }
 }
 
-/// Carries out one action on the cgroup at `path`.
-fn act(path: &Path, action: &Action) -> Result<(), sys::Error> {
+/// Carries out one action on the cgroup at `path`, bound to `interface`.
+fn act(path: &Path, interface: &str, action: &Action) -> Result<(), sys::Error> {
     let shown = path.display().to_string();
     let dir = sys::cgroup::open_cgroup_dir(path)
         .map_err(|e| sys::Error::new(sys::Category::Cgroup, "open cgroup", shown.clone(), e))?;
@@ -588,7 +588,7 @@ fn act(path: &Path, action: &Action) -> Result<(), sys::Error> {
         Action::Bind { ifindex } => {
             // The copy every start for this ifindex shares (a cache only: pinning may fail).
             let pins = std::path::Path::new(sys::pinned::PIN_DIR);
-            let (prog, _) = sys::pinned::bind_program(pins, *ifindex, Origin::Key)?;
+            let (prog, _) = sys::pinned::bind_program(pins, interface, *ifindex, Origin::Key)?;
             bpf::check_attachable(dir.as_fd()).map_err(|e| e.with_object(shown.clone()))?;
             let out = bpf::attach_replacing(dir.as_fd(), prog.as_fd())
                 .map_err(|e| e.with_object(shown.clone()))?;

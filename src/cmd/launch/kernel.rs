@@ -80,8 +80,21 @@ pub trait Kernel {
     fn now(&mut self) -> Instant;
     /// Waits before the next look for the interface.
     fn pause(&mut self, d: Duration);
-    /// Loads our program binding sockets to `ifindex`, named for `origin`.
-    fn load(&mut self, ifindex: u32, origin: Origin) -> Result<Self::Prog, sys::Error>;
+    /// The program binding to `interface`, named for `origin`, with the ifindex it binds to,
+    /// when one loaded earlier is at hand and provably binds to what the name resolves to now:
+    /// [`Kernel::resolve`] and [`Kernel::load`] in one, or `None` to call them.
+    fn shared(&mut self, interface: &str, origin: Origin) -> Option<(u32, Self::Prog)> {
+        let _ = (interface, origin);
+        None
+    }
+    /// Loads our program binding sockets to `ifindex`, which `interface` resolved to, named for
+    /// `origin`.
+    fn load(
+        &mut self,
+        interface: &str,
+        ifindex: u32,
+        origin: Origin,
+    ) -> Result<Self::Prog, sys::Error>;
     /// On a legacy host, a wrapped command of `unit` enters the mirror cgroup the unit's attach
     /// step prepared and bound, and does nothing else (see `target::enter_prepared`); `None`
     /// elsewhere, where the ordinary binding applies.
@@ -256,9 +269,27 @@ impl Kernel for Linux {
         std::thread::sleep(d);
     }
 
-    fn load(&mut self, ifindex: u32, origin: Origin) -> Result<OwnedFd, sys::Error> {
+    fn shared(&mut self, interface: &str, origin: Origin) -> Option<(u32, OwnedFd)> {
         let dir = Path::new(pinned::PIN_DIR);
-        let (prog, pin) = pinned::bind_program(dir, ifindex, origin)?;
+        let found = pinned::shared_for(dir, interface, origin);
+        if found.is_some() {
+            log_bind!(
+                Debug,
+                "Using the program pinned in {}, whose ifindex carries the name '{interface}'",
+                dir.display()
+            );
+        }
+        found
+    }
+
+    fn load(
+        &mut self,
+        interface: &str,
+        ifindex: u32,
+        origin: Origin,
+    ) -> Result<OwnedFd, sys::Error> {
+        let dir = Path::new(pinned::PIN_DIR);
+        let (prog, pin) = pinned::bind_program(dir, interface, ifindex, origin)?;
         match pin {
             Pin::Reused => log_bind!(Debug, "Using the program pinned in {}", dir.display()),
             Pin::Pinned | Pin::Replaced => {

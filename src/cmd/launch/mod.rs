@@ -851,30 +851,41 @@ fn bind_msg(policy: &Policy, e: &dyn std::fmt::Display) -> String {
     }
 }
 
-/// Resolve, load, choose the cgroup, attach, verify. The program is loaded before any cgroup
-/// is opened or created, so a caller without CAP_BPF is told so (245/BPF) and nothing changes.
+/// Resolve and load (or take the shared program whose ifindex carries the name now: both in
+/// one), choose the cgroup, attach, verify. The program is loaded before any cgroup is opened
+/// or created, so a caller without CAP_BPF is told so (245/BPF) and nothing changes.
 fn bind<K: Kernel>(
     k: &mut K,
     interface: &str,
     policy: &Policy,
     which: Which<'_>,
 ) -> Result<Setup<K>, Fatal> {
-    let Some(ifindex) = resolve(k, interface, policy)? else {
-        return Ok(Setup::unbound());
-    };
-    timing::mark("interface resolve");
     let origin = match which {
         Which::Unit { .. } | Which::Slice { .. } => Origin::Key,
         Which::AdHoc { .. } => Origin::Explicit,
     };
-    let mut prog = match k.load(ifindex, origin) {
-        Ok(p) => p,
-        Err(e) => {
-            fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
-            return Ok(Setup::unbound());
+    let (ifindex, mut prog) = match k.shared(interface, origin) {
+        Some(found) => {
+            timing::mark("pinned program for the name");
+            found
+        }
+        None => {
+            let Some(ifindex) = resolve(k, interface, policy)? else {
+                return Ok(Setup::unbound());
+            };
+            timing::mark("interface resolve");
+            match k.load(interface, ifindex, origin) {
+                Ok(p) => {
+                    timing::mark("program load");
+                    (ifindex, p)
+                }
+                Err(e) => {
+                    fail(policy, e.exit_status(), &bind_msg(policy, &e))?;
+                    return Ok(Setup::unbound());
+                }
+            }
         }
     };
-    timing::mark("program load");
     let cgroup = match k.target(which) {
         Ok(t) => t,
         Err(e) => {

@@ -58,6 +58,9 @@ struct Fake {
     /// Binding programs on the target's ancestors, innermost first.
     ancestors: Result<Vec<Nested>, Errno>,
     probe: Result<Option<u32>, Errno>,
+    /// The ifindex of the shared program the cache has for the interface (its name checked),
+    /// `None`: a miss.
+    shared: Option<u32>,
     /// A legacy host's prepared mirror: `None` on other hosts, `Some(None)` entered,
     /// `Some(Some(errno))` entering failed.
     prepared: Option<Option<Errno>>,
@@ -104,6 +107,7 @@ impl Fake {
             attach: Ok(()),
             ancestors: Ok(Vec::new()),
             probe: Ok(Some(IFINDEX)),
+            shared: None,
             prepared: None,
             exec: libc::ENOEXEC,
             spawn: FakeSpawn::Runs(End::Exited(0)),
@@ -169,7 +173,14 @@ impl Kernel for Fake {
         self.clock += d;
     }
 
-    fn load(&mut self, _ifindex: u32, origin: Origin) -> Result<u32, sys::Error> {
+    fn shared(&mut self, _interface: &str, _origin: Origin) -> Option<(u32, u32)> {
+        self.calls.push("shared");
+        let ifindex = self.shared?;
+        self.next_prog += 1;
+        Some((ifindex, self.next_prog))
+    }
+
+    fn load(&mut self, _interface: &str, _ifindex: u32, origin: Origin) -> Result<u32, sys::Error> {
         self.calls.push(match origin {
             Origin::Key => "load",
             Origin::Explicit => "load-explicit",
@@ -754,6 +765,41 @@ fn a_unit_reads_its_ancestors_only_when_the_probe_disagrees() {
     assert!(order(&k, "probe") < order(&k, "ancestors"), "{:?}", k.calls);
 }
 
+/// The shared program whose ifindex carries the name now stands for both the lookup and the
+/// load; the re-check after attaching still runs, as after a lookup.
+#[test]
+fn a_shared_program_found_by_name_replaces_lookup_and_load() {
+    let mut k = Fake::new();
+    k.shared = Some(IFINDEX);
+    let s = run_bind(&mut k, &policy(true), unit()).unwrap();
+    assert!(bound(&s));
+    assert_eq!(
+        k.calls,
+        ["shared", "target", "attach", "resolve", "probe"],
+        "no lookup and no load before attaching"
+    );
+    assert_eq!(k.attached, [101]);
+}
+
+/// Found by name, then gone (or re-created under another index) before the attach: the re-check
+/// takes it off again, exactly as after a lookup.
+#[test]
+fn a_shared_program_whose_interface_goes_before_the_attach_is_taken_off() {
+    for (answer, closed) in [(None, false), (Some(IFINDEX + 1), false), (None, true)] {
+        let mut k = Fake::new();
+        k.shared = Some(IFINDEX);
+        k.resolves = vec![Ok(answer)];
+        let r = run_bind(&mut k, &policy(closed), unit());
+        if closed {
+            assert_eq!(r.err(), Some(225));
+        } else {
+            assert!(!bound(&r.unwrap()));
+        }
+        assert!(!k.ran("load"), "{:?}", k.calls);
+        k.assert_clean();
+    }
+}
+
 #[test]
 fn unreadable_ancestors_do_not_stop_the_binding() {
     let mut k = Fake::new();
@@ -900,6 +946,7 @@ fn adhoc_child_is_born_in_the_cgroup_which_goes_after_it_exits() {
     assert_eq!(
         k.calls,
         [
+            "shared",
             "resolve",
             "load-explicit",
             "target",
@@ -1019,6 +1066,7 @@ fn adhoc_binds_then_executes() {
     assert_eq!(
         order,
         [
+            "shared",
             "resolve",
             "load-explicit",
             "target",
