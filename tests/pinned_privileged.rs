@@ -194,12 +194,16 @@ fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
 #[test]
 fn removal_takes_only_our_pins() {
     let fs = BpfFs::new();
+    // One left by a start of the release that keyed pins by ifindex.
+    fs::create_dir(fs.dir()).unwrap();
+    let old = bpf::load_bind_program_as(7, Origin::Key).unwrap();
+    bpf::pin(old.as_fd(), &fs.dir().join("bindif_unit-7")).unwrap();
     pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
     pinned::bind_program(&fs.dir(), "if7", 7, Origin::Explicit).expect("load");
     let foreign = bpf::load_bind_program_as(7, Origin::Key).unwrap();
     let kept = fs.dir().join("someone-elses");
     bpf::pin(foreign.as_fd(), &kept).unwrap();
-    assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 2);
+    assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 3);
     assert!(kept.exists(), "a pin that is not ours was removed");
     fs::remove_file(&kept).unwrap();
     assert_eq!(pinned::remove_all(&fs.dir()).unwrap(), 0);

@@ -76,6 +76,25 @@ pub fn parse_pin_name(name: &str) -> Option<(Origin, &str)> {
     crate::unit::ifname::valid_full(interface, true).then_some((origin, interface))
 }
 
+/// Whether `name` is a pin of ours: one [`pin_name`] writes, or one of the form written before
+/// the pins were named after the interface, keyed by ifindex (`bindif_unit-7`: digits only,
+/// never a valid interface name), which no start uses any more but eviction and package removal
+/// must still take.
+pub fn is_our_pin(name: &str) -> bool {
+    parse_pin_name(name).is_some() || by_ifindex(name)
+}
+
+/// The older form, `PROGNAME-IFINDEX`, exactly as it was written: digits, no leading zero.
+fn by_ifindex(name: &str) -> bool {
+    name.split_once('-').is_some_and(|(prog, index)| {
+        Origin::of_name(prog).is_some()
+            && !index.is_empty()
+            && !index.starts_with('0')
+            && index.len() <= 10
+            && index.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// One pin of ours found in the directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
@@ -201,7 +220,7 @@ fn our_pins(dir: &Path) -> io::Result<Vec<Found>> {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if parse_pin_name(&name).is_none() {
+        if !is_our_pin(&name) {
             continue;
         }
         // A pin removed meanwhile (a racing eviction) is simply not counted.
@@ -314,6 +333,30 @@ mod tests {
         ] {
             assert_eq!(parse_pin_name(&foreign), None, "{foreign:?}");
         }
+    }
+
+    #[test]
+    fn pins_keyed_by_ifindex_are_still_ours_to_remove() {
+        let key = Origin::Key.prog_name();
+        let sock = Origin::Explicit.prog_name();
+        for old in [
+            format!("{key}-7"),
+            format!("{sock}-4242"),
+            format!("{key}-4294967295"),
+        ] {
+            assert!(is_our_pin(&old), "{old}");
+            assert_eq!(parse_pin_name(&old), None, "never used for a start: {old}");
+        }
+        for foreign in [
+            format!("{key}-07"),
+            format!("{key}-+7"),
+            format!("{key}-"),
+            format!("{key}-99999999999"),
+            "other-7".to_string(),
+        ] {
+            assert!(!is_our_pin(&foreign), "{foreign}");
+        }
+        assert!(is_our_pin(&format!("{key}-mgmt")));
     }
 
     fn found(name: &str, ctime_ns: i128, live: bool) -> Found {
