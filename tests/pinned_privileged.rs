@@ -224,6 +224,21 @@ fn helper_cache_without_capabilities() {
         Err(e) => format!("errno-{}", e.errno().unwrap_or(-1)),
     };
     r.insert("result".into(), result);
+    // The lookup by name must refuse it too: it would hand over the pinned program (and the
+    // ifindex) without any load that could fail.
+    let shared = pinned::shared_for(&dir, "lo", Origin::Key).map(|(i, _)| i);
+    r.insert("shared".into(), format!("{shared:?}"));
+    // What the refusal guards: the pinned program itself, opened and attached directly.
+    let cg = PathBuf::from(std::env::var("BINDIF_CGROUP").unwrap());
+    let direct = bpf::pinned(&dir.join(pinned::pin_name(Origin::Key, "lo").unwrap()))
+        .and_then(|fd| bpf::attach(dir_fd(&cg).as_fd(), fd.as_fd()));
+    r.insert(
+        "direct_attach".into(),
+        direct.map_or_else(
+            |e| format!("errno-{}", e.raw_os_error().unwrap_or(-1)),
+            |()| "ok".into(),
+        ),
+    );
     emit(&r);
 }
 
@@ -232,6 +247,10 @@ fn a_process_that_may_not_load_gets_nothing_from_the_cache() {
     let fs = BpfFs::new();
     let (_pinned, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("load");
     assert!(matches!(pin, Pin::Pinned), "{pin:?}");
+    // `lo` is ifindex 1 here: a pin the lookup by name would accept from a capable process.
+    let (_lo, _) = pinned::bind_program(&fs.dir(), "lo", 1, Origin::Key).expect("load");
+    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Key).is_some());
+    let cg = TestCgroup::new();
     // Still root (the pin's owner) with CAP_BPF, but without CAP_SYS_ADMIN and CAP_NET_ADMIN, as
     // in a unit with a restricted CapabilityBoundingSet=: it could open and recognise the pinned
     // copy and, on Linux ≥ 5.8, attach it, so the cache must refuse it as the load does.
@@ -241,9 +260,17 @@ fn a_process_that_may_not_load_gets_nothing_from_the_cache() {
         "--bounding-set=-sys_admin,-net_admin",
         "--inh-caps=-all",
     ];
-    h.env = vec![("BINDIF_PIN_DIR", fs.dir().display().to_string())];
+    h.env = vec![
+        ("BINDIF_PIN_DIR", fs.dir().display().to_string()),
+        ("BINDIF_CGROUP", cg.path.display().to_string()),
+    ];
     let r = h.run();
     assert_eq!(r["result"], format!("errno-{}", libc::EPERM), "{r:?}");
+    assert_eq!(r["shared"], "None", "{r:?}");
+    eprintln!(
+        "attaching the pinned program directly, without the capabilities: {}",
+        r["direct_attach"]
+    );
 }
 
 /// The shared copy found on the hook must still have the last word: when a program was attached
