@@ -937,7 +937,8 @@ fn attach<K: Kernel>(
     // Ad hoc runs refuse a binding an ancestor would override before attaching anything; for
     // units and slices an ancestor's binding is only worth a notice, and when the probe below
     // runs, its socket says whether any ancestor overrides ours: the ancestors (one query per
-    // level up to the root, on every start) are read only when it does.
+    // level up to the root, on every start) are read only when it does, or when no probe socket
+    // could be made.
     let eager = matches!(which, Which::AdHoc { .. }) || !checked;
     let mut effective = None;
     if eager {
@@ -978,7 +979,14 @@ fn attach<K: Kernel>(
         // next start before it attaches its own, and `status` would show a binding that is
         // not running.
         let verified = probe(k, policy).and_then(|got| {
-            let Some(got) = got else { return Ok(()) };
+            let Some(got) = got else {
+                // No probe socket (the unit's RestrictAddressFamilies=), so nothing said whether
+                // an ancestor overrides the binding: read them for the notice, as without it.
+                if effective.is_none() {
+                    check_nesting(k, cgroup, interface, ifindex, policy, which)?;
+                }
+                return Ok(());
+            };
             let effective = match effective {
                 Some(e) => e,
                 None if got == Some(ifindex) => ifindex,

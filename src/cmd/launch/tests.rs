@@ -765,6 +765,18 @@ fn a_unit_reads_its_ancestors_only_when_the_probe_disagrees() {
     assert!(order(&k, "probe") < order(&k, "ancestors"), "{:?}", k.calls);
 }
 
+/// A probe socket that cannot be made (the default check, not required) tells nothing about the
+/// ancestors: they are still read, so a slice's binding that overrides the unit's gets its
+/// notice, as on a start without the probe.
+#[test]
+fn a_unit_whose_probe_socket_cannot_be_made_still_reads_its_ancestors() {
+    let mut k = Fake::new();
+    k.ancestors = Ok(vec![nested("/sys/fs/cgroup/a.slice", Some(1), false)]);
+    k.probe = Err(libc::EPERM);
+    assert!(bound(&run_bind(&mut k, &policy(true), unit()).unwrap()));
+    assert!(k.ran("ancestors"), "{:?}", k.calls);
+}
+
 /// The shared program whose ifindex carries the name now stands for both the lookup and the
 /// load; the re-check after attaching still runs, as after a lookup.
 #[test]
