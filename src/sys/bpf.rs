@@ -827,7 +827,7 @@ const MAX_PROGS: usize = 64;
 fn attach_error(e: io::Error, made_room: usize) -> Error {
     let hint = match e.raw_os_error() {
         Some(libc::EPERM) => {
-            Some("attaching needs CAP_NET_ADMIN (CAP_SYS_ADMIN before Linux 5.8)".to_string())
+            Some("attaching needs privileges this process lacks (CAP_NET_ADMIN or CAP_SYS_ADMIN, on newer kernels CAP_BPF)".to_string())
         }
         Some(libc::EINVAL) => Some(
             "BPF_F_ALLOW_MULTI needs Linux 4.15, or another tool attached without it".to_string(),
