@@ -146,7 +146,7 @@ pub fn detect_with(root: &Path, statfs_magic: impl Fn(&Path) -> Option<u64>) -> 
 /// Reads and parses `ROOT/proc/self/cgroup`.
 pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
     // Bytes, not a `String`: cgroup names need not be UTF-8.
-    let text = read_proc_file(&root.join("proc/self/cgroup"), 4096)?;
+    let text = read_proc_single(&root.join("proc/self/cgroup"), 4096)?;
     Ok(parse_proc_cgroup(&text)?)
 }
 
@@ -155,6 +155,18 @@ pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
 /// 32 bytes, one `read(2)` per doubling; nor `File::read_to_end`, which asks `statx` and
 /// `lseek` for a size hint first. Both run on every start of every bound unit.
 pub fn read_proc_file(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
+    read_proc(path, initial, false)
+}
+
+/// [`read_proc_file`] of a /proc file the kernel writes out whole at the first `read(2)`
+/// (`single_open`: `/proc/PID/stat`, `/proc/PID/cgroup`): a read that leaves part of the buffer
+/// unfilled returned all of it, so one call usually suffices instead of a second one that
+/// returns 0. A full buffer reads on.
+pub fn read_proc_single(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
+    read_proc(path, initial, true)
+}
+
+fn read_proc(path: &Path, initial: usize, whole_at_once: bool) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; initial.max(1)];
@@ -165,6 +177,10 @@ pub fn read_proc_file(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
         }
         match f.read(&mut buf[len..]) {
             Ok(0) => break,
+            Ok(n) if whole_at_once && len == 0 && n < buf.len() => {
+                len = n;
+                break;
+            }
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -465,6 +481,8 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         for initial in [0, 1, 4096, 1 << 16] {
             assert_eq!(read_proc_file(&p, initial).unwrap(), text, "{initial}");
+            // A regular file is never read short: the one-read form reads on when full.
+            assert_eq!(read_proc_single(&p, initial).unwrap(), text, "{initial}");
         }
         let _ = std::fs::remove_dir_all(&dir);
         let own = read_proc_file(Path::new("/proc/self/status"), 8).unwrap();
@@ -474,6 +492,11 @@ mod tests {
             String::from_utf8_lossy(&own)
         );
         assert!(read_proc_file(Path::new("/nonexistent/x"), 8).is_err());
+        let stat = read_proc_single(Path::new("/proc/self/stat"), 4096).unwrap();
+        assert!(stat.ends_with(b"\n"), "{}", String::from_utf8_lossy(&stat));
+        assert!(stat_start_time(&String::from_utf8_lossy(&stat)).is_some());
+        let small = read_proc_single(Path::new("/proc/self/stat"), 8).unwrap();
+        assert!(small.ends_with(b"\n") && small.len() > 8);
     }
 
     use super::*;

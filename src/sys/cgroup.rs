@@ -303,7 +303,7 @@ const OWNER_XATTRS: [&[u8]; 2] = [
 pub fn this_owner() -> io::Result<Owner> {
     let pidns = fs::metadata("/proc/self/ns/pid")?.ino();
     // One read(2), not the doubling chunks of read_to_string: every ad hoc start asks this.
-    let stat = cgroup_path::read_proc_file(Path::new("/proc/self/stat"), 4096)?;
+    let stat = cgroup_path::read_proc_single(Path::new("/proc/self/stat"), 4096)?;
     let stat = String::from_utf8_lossy(&stat);
     let start = cgroup_path::stat_start_time(&stat)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/self/stat"))?;
