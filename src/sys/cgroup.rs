@@ -224,7 +224,7 @@ pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> 
         ));
     }
     let dir = parent.join(name);
-    let created = match create_marked(&dir) {
+    let created = match create_marked(&dir, std::process::id()) {
         Ok(_) => true,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
@@ -241,6 +241,10 @@ pub fn create_child_and_enter(parent: &Path, name: &str) -> io::Result<PathBuf> 
 /// A child cgroup this process created and entered (ad hoc mode).
 pub struct CreatedChild {
     pub dir: PathBuf,
+    /// The directory, open as [`open_cgroup_dir`] opens it (for the marker, and then for the
+    /// caller to keep rather than open it again); `None` when that failed, which `unmarked`
+    /// then tells.
+    pub fd: Option<OwnedFd>,
     /// Why the [`Owner`] marker could not be set, if it could not: then no later run will
     /// remove the directory (it cannot prove it ours), and it stays until removed by hand.
     pub unmarked: Option<io::Error>,
@@ -269,22 +273,44 @@ pub fn create_adhoc_child(parent: &Path) -> Result<CreatedChild, (PathBuf, io::E
     let mut attempt = 0;
     loop {
         let dir = parent.join(cgroup_path::adhoc_child_name(pid, attempt));
-        match create_marked(&dir) {
-            Ok(unmarked) => return Ok(CreatedChild { dir, unmarked }),
+        match create_marked(&dir, pid) {
+            Ok(Marked { fd, unmarked }) => {
+                return Ok(CreatedChild { dir, fd, unmarked });
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
             Err(e) => return Err((dir, e)),
         }
     }
 }
 
-/// `mkdir` and mark the new directory as ours. `Ok(Some(e))`: created, but the marker could not
-/// be set. Marked after creation: until then the directory carries no marker, and clean-up
-/// leaves unmarked directories alone.
-fn create_marked(dir: &Path) -> io::Result<Option<io::Error>> {
+/// A directory [`create_marked`] created.
+struct Marked {
+    /// Open, when it could be opened.
+    fd: Option<OwnedFd>,
+    /// Why the marker could not be set, if it could not.
+    unmarked: Option<io::Error>,
+}
+
+/// `mkdir` and mark the new directory as ours (`pid`: this process's). Marked after creation:
+/// until then the directory carries no marker, and clean-up leaves unmarked directories alone.
+fn create_marked(dir: &Path, pid: u32) -> io::Result<Marked> {
     fs::create_dir(dir)?;
-    Ok(this_owner()
-        .and_then(|owner| open_cgroup_dir(dir).and_then(|fd| set_owner(fd_of(&fd), &owner)))
-        .err())
+    let fd = match open_cgroup_dir(dir) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return Ok(Marked {
+                fd: None,
+                unmarked: Some(e),
+            })
+        }
+    };
+    let unmarked = owner_with_pid(pid)
+        .and_then(|owner| set_owner(fd_of(&fd), &owner))
+        .err();
+    Ok(Marked {
+        fd: Some(fd),
+        unmarked,
+    })
 }
 
 fn fd_of(fd: &OwnedFd) -> BorrowedFd<'_> {
@@ -301,17 +327,18 @@ const OWNER_XATTRS: [&[u8]; 2] = [
 
 /// This process as the [`Owner`] of what it creates.
 pub fn this_owner() -> io::Result<Owner> {
+    owner_with_pid(std::process::id())
+}
+
+/// [`this_owner`], `pid` being this process's (asked once per start: `getpid` is a system call).
+fn owner_with_pid(pid: u32) -> io::Result<Owner> {
     let pidns = fs::metadata("/proc/self/ns/pid")?.ino();
     // One read(2), not the doubling chunks of read_to_string: every ad hoc start asks this.
     let stat = cgroup_path::read_proc_single(Path::new("/proc/self/stat"), 4096)?;
     let stat = String::from_utf8_lossy(&stat);
     let start = cgroup_path::stat_start_time(&stat)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/self/stat"))?;
-    Ok(Owner {
-        pidns,
-        pid: std::process::id(),
-        start,
-    })
+    Ok(Owner { pidns, pid, start })
 }
 
 fn set_owner(fd: BorrowedFd, owner: &Owner) -> io::Result<()> {
@@ -811,9 +838,10 @@ fn create_marked_all(mount: &Path, dir: &Path) -> io::Result<()> {
         io::Error::new(io::ErrorKind::InvalidInput, "mirror path outside the mount")
     })?;
     let mut cur = mount.to_path_buf();
+    let pid = std::process::id();
     for part in rel.components() {
         cur.push(part);
-        match create_marked(&cur) {
+        match create_marked(&cur, pid) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),

@@ -558,7 +558,16 @@ fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
         );
     }
     cgroup::remove_adhoc_leftovers(parent, &child.dir);
-    Target::open_created(child.dir, enter)
+    match child.fd {
+        // Opened for the marker already: kept, not opened a second time.
+        Some(fd) => Ok(Target {
+            path: child.dir,
+            fd,
+            created: true,
+            entered: enter,
+        }),
+        None => Target::open_created(child.dir, enter),
+    }
 }
 
 /// Ad hoc mode, when the command will not run after all (fail closed, or `execve` failed) or
