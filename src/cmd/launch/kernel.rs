@@ -414,7 +414,12 @@ impl Kernel for Linux {
             .iter()
             .map(sys::cstring)
             .collect::<io::Result<Vec<_>>>()?;
-        clone::spawn_into(cgroup.fd(), &prog, &args)
+        let child = clone::spawn_into(cgroup.fd(), &prog, &args)?;
+        // Left for now by `target::for_adhoc`, so that the command starts sooner.
+        if cgroup.created {
+            target::remove_leftovers_beside(&cgroup.path);
+        }
+        Ok(child)
     }
 
     fn enter(&mut self, cgroup: &mut Cgroup) -> Result<(), sys::Error> {
@@ -428,6 +433,10 @@ impl Kernel for Linux {
             )
         })?;
         cgroup.entered = true;
+        // What `spawn` would have done once the command was started.
+        if cgroup.created {
+            target::remove_leftovers_beside(&cgroup.path);
+        }
         Ok(())
     }
 

@@ -538,8 +538,10 @@ pub fn for_adhoc(enter: bool) -> Result<Target, sys::Error> {
     adhoc_child(&parent, enter)
 }
 
-/// Creates and marks a new `bindif-launch-PID` child of `parent`, enters it if `enter`, then
-/// removes the leftovers of exited earlier runs beside it.
+/// Creates and marks a new `bindif-launch-PID` child of `parent`, and enters it if `enter`,
+/// then removes the leftovers of exited earlier runs beside it. Without `enter` the command
+/// will be started inside it as a child, and the caller removes them once it is
+/// ([`remove_leftovers_beside`]): while the new process execs its command on another CPU.
 fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
     let child = if enter {
         cgroup::create_adhoc_child_and_enter(parent)
@@ -557,7 +559,9 @@ fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
             sys::strerror(e)
         );
     }
-    cgroup::remove_adhoc_leftovers(parent, &child.dir);
+    if enter {
+        cgroup::remove_adhoc_leftovers(parent, &child.dir);
+    }
     match child.fd {
         // Opened for the marker already: kept, not opened a second time.
         Some(fd) => Ok(Target {
@@ -567,6 +571,15 @@ fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
             entered: enter,
         }),
         None => Target::open_created(child.dir, enter),
+    }
+}
+
+/// Ad hoc mode: removes the leftovers of exited earlier runs beside `dir`, the cgroup this run
+/// created without entering it (see [`adhoc_child`]), once the command was started in it or
+/// this process entered it after all.
+pub fn remove_leftovers_beside(dir: &Path) {
+    if let Some(parent) = dir.parent() {
+        cgroup::remove_adhoc_leftovers(parent, dir);
     }
 }
 
