@@ -256,6 +256,71 @@ fn adhoc_child_passes_exit_status_and_death_by_signal_through() {
     assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
 }
 
+/// The child path's own bookkeeping: an execve that fails in the child is 203/EXEC with its
+/// errno, whatever status a command could exit with; a SIGCHLD the caller ignores is reset
+/// for the wait and reaches the command ignored, as it would without the launcher.
+#[test]
+fn adhoc_child_reports_exec_failure_and_keeps_an_ignored_sigchld() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::ExitStatusExt;
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    // Executable, but no format execve knows: found, then refused by execve in the child.
+    let dir = std::env::temp_dir().join(format!("bindif-noexec-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let noexec = dir.join("noexec");
+    fs::write(&noexec, [0u8; 4]).unwrap();
+    fs::set_permissions(&noexec, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "-i", VETH_A, "--", noexec.to_str().unwrap()]),
+    );
+    assert_eq!(out.status.code(), Some(203), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Exec format error"),
+        "{}",
+        stderr(&out)
+    );
+    // A command's own 127 is its exit status, not a failed execve.
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[BIN, "-i", VETH_A, "--", "sh", "-c", "exit 127"]),
+    );
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    let _ = fs::remove_dir_all(&dir);
+
+    // Not through a shell, which sets its own SIGCHLD handler.
+    let ignored = |launcher: bool, command: &[&str]| {
+        let mut argv = strs(&["env", "--ignore-signal=CHLD"]);
+        if launcher {
+            argv.extend(strs(&[BIN, "-i", VETH_A, "--"]));
+        }
+        argv.extend(strs(command));
+        run_in(&ns, &cg.path, UNSET_PID_ENV, &argv)
+    };
+    let grep = ["grep", "-E", "^(SigIgn|SigBlk):", "/proc/self/status"];
+    let (direct, launched) = (ignored(false, &grep), ignored(true, &grep));
+    assert!(launched.status.success(), "{}", stderr(&launched));
+    assert_eq!(signal_report(&direct), signal_report(&launched));
+    let sig_ign = u64::from_str_radix(&signal_report(&launched)["SigIgn"], 16).unwrap();
+    assert_ne!(
+        sig_ign & (1 << (libc::SIGCHLD - 1)),
+        0,
+        "SIGCHLD still ignored"
+    );
+    // The launcher itself, started with SIGCHLD ignored, still waits for its command.
+    let out = ignored(true, &["sh", "-c", "exit 5"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let out = ignored(true, &["sh", "-c", "kill -TERM $$"]);
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{:?}", out.status);
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
 #[test]
 fn adhoc_launcher_forwards_signals_to_its_child() {
     use std::io::{BufRead, BufReader};

@@ -16,6 +16,10 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+/// The exit status of a child whose `execve` failed (after writing the errno to the pipe), as
+/// a shell's for a command it cannot execute.
+const EXEC_FAILED_STATUS: libc::c_int = 127;
+
 /// `CLONE_INTO_CGROUP` (include/uapi/linux/sched.h).
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
@@ -94,7 +98,19 @@ fn forwarded_set() -> libc::sigset_t {
 /// the kernel would reap the child itself and leave nothing to wait for).
 struct Saved {
     mask: libc::sigset_t,
-    sigchld: libc::sigaction,
+    /// SIGCHLD's disposition, when it had to be changed; `None` (the usual case: execve leaves
+    /// SIGCHLD at its default or ignored, with no flags) when it was the default already, which
+    /// spares the child a call to restore it before its execve.
+    sigchld: Option<libc::sigaction>,
+}
+
+/// Whether SIGCHLD's disposition `act` must be reset for [`Spawned::wait`]: ignored (or
+/// `SA_NOCLDWAIT`), the kernel would reap the child itself; with `SA_NOCLDSTOP`, a child that
+/// stops would go unnoticed. Anything but the plain default is reset, as it always was (execve
+/// leaves nothing else: it resets handlers and clears the flags).
+fn sigchld_needs_reset(act: &libc::sigaction) -> bool {
+    act.sa_sigaction != libc::SIG_DFL
+        || act.sa_flags & (libc::SA_NOCLDWAIT | libc::SA_NOCLDSTOP) != 0
 }
 
 fn block_signals(set: &libc::sigset_t) -> io::Result<Saved> {
@@ -102,17 +118,29 @@ fn block_signals(set: &libc::sigset_t) -> io::Result<Saved> {
     unsafe {
         let mut saved = Saved {
             mask: mem::zeroed(),
-            sigchld: mem::zeroed(),
+            sigchld: None,
         };
         if libc::sigprocmask(libc::SIG_BLOCK, set, &mut saved.mask) < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut dfl: libc::sigaction = mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        if libc::sigaction(libc::SIGCHLD, &dfl, &mut saved.sigchld) < 0 {
-            let e = io::Error::last_os_error();
+        let undo = |saved: &Saved| {
             libc::sigprocmask(libc::SIG_SETMASK, &saved.mask, std::ptr::null_mut());
+        };
+        let mut old: libc::sigaction = mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) < 0 {
+            let e = io::Error::last_os_error();
+            undo(&saved);
             return Err(e);
+        }
+        if sigchld_needs_reset(&old) {
+            let mut dfl: libc::sigaction = mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            if libc::sigaction(libc::SIGCHLD, &dfl, std::ptr::null_mut()) < 0 {
+                let e = io::Error::last_os_error();
+                undo(&saved);
+                return Err(e);
+            }
+            saved.sigchld = Some(old);
         }
         Ok(saved)
     }
@@ -121,7 +149,9 @@ fn block_signals(set: &libc::sigset_t) -> io::Result<Saved> {
 fn restore_signals(saved: &Saved) {
     // SAFETY: restores state saved by `block_signals`; async-signal-safe (used in the child).
     unsafe {
-        libc::sigaction(libc::SIGCHLD, &saved.sigchld, std::ptr::null_mut());
+        if let Some(old) = &saved.sigchld {
+            libc::sigaction(libc::SIGCHLD, old, std::ptr::null_mut());
+        }
         libc::sigprocmask(libc::SIG_SETMASK, &saved.mask, std::ptr::null_mut());
     }
 }
@@ -178,7 +208,7 @@ pub fn spawn_into(cgroup: BorrowedFd<'_>, path: &CString, argv: &[CString]) -> i
                 (&errno as *const libc::c_int).cast(),
                 mem::size_of::<libc::c_int>(),
             );
-            libc::_exit(127);
+            libc::_exit(EXEC_FAILED_STATUS);
         }
     }
     if pid < 0 {
@@ -227,44 +257,24 @@ impl Spawned {
     /// the job stopped, and is continued when this process is, as `nsenter --fork` does. One the
     /// terminal stopped (^Z) was stopped with us, and is running again when we run again.
     pub fn wait(self) -> io::Result<End> {
-        // SAFETY: getpgrp has no preconditions.
-        let our_group = unsafe { libc::getpgrp() };
+        // The process group is asked only when a signal is to be passed on (a system call).
+        let mut our_group = None;
         loop {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child, writing into a local.
-            let r =
-                unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG | libc::WUNTRACED) };
-            if r == self.pid {
-                if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-                    if let Some(errno) = read_exec_errno(&self.exec_errno) {
-                        return Ok(End::ExecFailed(errno));
-                    }
-                }
-                if libc::WIFEXITED(status) {
-                    return Ok(End::Exited(libc::WEXITSTATUS(status)));
-                }
-                if libc::WIFSIGNALED(status) {
-                    return Ok(End::Signaled(libc::WTERMSIG(status)));
-                }
-                if libc::WIFSTOPPED(status) {
-                    self.follow_stop();
-                }
-                continue;
-            }
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
+            // SIGCHLD is blocked since before the clone and not ignored, so it is pending
+            // once the child has ended or stopped, also before this first call: waiting for
+            // it comes first, and `waitpid` is asked only then.
             // SAFETY: an all-zero siginfo_t is valid for sigwaitinfo to overwrite.
             let mut info: libc::siginfo_t = unsafe { mem::zeroed() };
             // SAFETY: the set is ours and blocked; `info` is a local.
             let sig = unsafe { libc::sigwaitinfo(&self.set, &mut info) };
             if sig < 0 || sig == libc::SIGCHLD {
+                if let Some(end) = self.reap()? {
+                    return Ok(end);
+                }
                 continue;
             }
+            // SAFETY: getpgrp has no preconditions.
+            let our_group = *our_group.get_or_insert_with(|| unsafe { libc::getpgrp() });
             // SAFETY: getpgid of our own (unreaped) child.
             let shares_group = unsafe { libc::getpgid(self.pid) } == our_group;
             if info.si_code == libc::SI_KERNEL && shares_group {
@@ -273,6 +283,46 @@ impl Spawned {
             // SAFETY: kill of our own child, which cannot be reaped (and its pid reused) before
             // our waitpid.
             unsafe { libc::kill(self.pid, sig) };
+        }
+    }
+
+    /// How the child ended, `None` while it runs (a stop of its own is followed first).
+    fn reap(&self) -> io::Result<Option<End>> {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child, writing into a local.
+            let r =
+                unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG | libc::WUNTRACED) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if r != self.pid {
+                return Ok(None);
+            }
+            // Only a child that exited as a failed execve does, or was killed before it could,
+            // can have written an errno: the pipe is read only then.
+            let may_have_failed = (libc::WIFEXITED(status)
+                && libc::WEXITSTATUS(status) == EXEC_FAILED_STATUS)
+                || libc::WIFSIGNALED(status);
+            if may_have_failed {
+                if let Some(errno) = read_exec_errno(&self.exec_errno) {
+                    return Ok(Some(End::ExecFailed(errno)));
+                }
+            }
+            if libc::WIFEXITED(status) {
+                return Ok(Some(End::Exited(libc::WEXITSTATUS(status))));
+            }
+            if libc::WIFSIGNALED(status) {
+                return Ok(Some(End::Signaled(libc::WTERMSIG(status))));
+            }
+            if libc::WIFSTOPPED(status) {
+                self.follow_stop();
+            }
+            return Ok(None);
         }
     }
 
@@ -315,5 +365,36 @@ pub fn die_of(signal: libc::c_int) {
         libc::sigaddset(&mut set, signal);
         libc::kill(libc::getpid(), signal);
         libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(handler: libc::sighandler_t, flags: libc::c_int) -> libc::sigaction {
+        // SAFETY: an all-zero sigaction is a valid value to fill in.
+        let mut act: libc::sigaction = unsafe { mem::zeroed() };
+        act.sa_sigaction = handler;
+        act.sa_flags = flags;
+        act
+    }
+
+    #[test]
+    fn only_the_plain_default_sigchld_is_left_alone() {
+        assert!(!sigchld_needs_reset(&action(libc::SIG_DFL, 0)));
+        assert!(!sigchld_needs_reset(&action(
+            libc::SIG_DFL,
+            libc::SA_RESTART
+        )));
+        assert!(sigchld_needs_reset(&action(libc::SIG_IGN, 0)));
+        assert!(sigchld_needs_reset(&action(
+            libc::SIG_DFL,
+            libc::SA_NOCLDWAIT
+        )));
+        assert!(sigchld_needs_reset(&action(
+            libc::SIG_DFL,
+            libc::SA_NOCLDSTOP
+        )));
     }
 }
