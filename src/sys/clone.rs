@@ -10,14 +10,22 @@
 //!
 //! The child runs nothing but async-signal-safe calls between `clone3` and `execve`: everything
 //! it needs (paths, the argument vector, the saved signal state) is prepared before the clone.
+//!
+//! On x86_64 the child shares this process's memory until its `execve` (`CLONE_VM` with
+//! `CLONE_VFORK`, as `posix_spawn` does; this process waits meanwhile), on a stack of its own:
+//! no copy of the page tables, no copy-on-write faults, and a failed `execve`'s errno comes back
+//! through memory. A child on a new stack cannot return into Rust from the system call, so the
+//! clone is a few lines of assembly that call [`child_main`] there ([`clone_sharing`]). Other
+//! architectures start a copy of this process (plain `clone3`), which reports a failed
+//! `execve` through a pipe.
 
 use std::ffi::CString;
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// The exit status of a child whose `execve` failed (after writing the errno to the pipe), as
-/// a shell's for a command it cannot execute.
+/// The exit status of a child whose `execve` failed (after reporting the errno), as a shell's
+/// for a command it cannot execute.
 const EXEC_FAILED_STATUS: libc::c_int = 127;
 
 /// `CLONE_INTO_CGROUP` (include/uapi/linux/sched.h).
@@ -70,9 +78,32 @@ pub enum End {
 pub struct Spawned {
     pid: libc::pid_t,
     set: libc::sigset_t,
-    /// Where the child writes the errno of a failed `execve` (see [`spawn_into`]).
-    exec_errno: OwnedFd,
+    exec_errno: ExecReport,
 }
+
+/// How the errno of the child's failed `execve` reaches the parent.
+enum ExecReport {
+    /// Known already: the child shared our memory and we waited for its `execve` (`None`: it
+    /// succeeded).
+    Known(Option<i32>),
+    /// Read from this pipe once the child has ended: the child wrote it before exiting, or
+    /// close-on-exec closed its end when `execve` succeeded.
+    Pipe(OwnedFd),
+}
+
+/// How the child is made: sharing this process's memory until its `execve`, or as a copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    Sharing,
+    Copying,
+}
+
+/// The way [`spawn_into`] makes children on this architecture.
+pub const HOW: How = if cfg!(target_arch = "x86_64") {
+    How::Sharing
+} else {
+    How::Copying
+};
 
 impl Spawned {
     pub fn pid(&self) -> u32 {
@@ -164,13 +195,107 @@ fn restore_signals(saved: &Saved) {
 /// process had. Whether its `execve` succeeded is known when it ends ([`End::ExecFailed`]):
 /// waiting for it here would cost one more wake-up of this process at every start.
 pub fn spawn_into(cgroup: BorrowedFd<'_>, path: &CString, argv: &[CString]) -> io::Result<Spawned> {
+    spawn_into_as(HOW, cgroup, path, argv)
+}
+
+/// [`spawn_into`], the child made as `how` says (both ways are tested on x86_64).
+pub fn spawn_into_as(
+    how: How,
+    cgroup: BorrowedFd<'_>,
+    path: &CString,
+    argv: &[CString],
+) -> io::Result<Spawned> {
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
-    extern "C" {
-        static environ: *const *const libc::c_char;
+    let set = forwarded_set();
+    let saved = block_signals(&set)?;
+    let mut start = ChildStart {
+        path: path.as_ptr(),
+        argv: ptrs.as_ptr(),
+        // SAFETY: libc's environment block, unchanged since start-up (see process::exec).
+        envp: unsafe { environ },
+        saved: &saved,
+        errno: 0,
+        report: -1,
+    };
+    let made = match how {
+        How::Sharing => clone_sharing(cgroup, &mut start).map(|pid| {
+            // The child has executed the command or exited by now (CLONE_VFORK).
+            // SAFETY: the child wrote it, if at all, before it exited; it shares nothing now.
+            let errno = unsafe { std::ptr::read_volatile(&start.errno) };
+            (pid, ExecReport::Known((errno != 0).then_some(errno)))
+        }),
+        How::Copying => clone_copying(cgroup, &mut start),
+    };
+    match made {
+        Ok((pid, exec_errno)) => Ok(Spawned {
+            pid,
+            set,
+            exec_errno,
+        }),
+        Err(e) => {
+            restore_signals(&saved);
+            Err(e)
+        }
     }
-    // The child reports a failed execve through this pipe; close-on-exec closes its end when
-    // the execve succeeds, so once the child has ended the parent's read sees end-of-file.
+}
+
+extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// What the child needs, prepared before the clone: it only reads these (and writes `errno`).
+#[repr(C)]
+struct ChildStart {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    saved: *const Saved,
+    /// The errno of a failed `execve`, written by a child sharing our memory; 0 otherwise.
+    errno: libc::c_int,
+    /// A copied child writes that errno to this descriptor instead; -1 for a sharing one.
+    report: libc::c_int,
+}
+
+/// The child, from the clone to its `execve` or `_exit`: only async-signal-safe calls, on data
+/// prepared before the clone.
+extern "C" fn child_main(start: *mut ChildStart) -> ! {
+    // SAFETY: `start` points to the parent's ChildStart, alive (the parent waits for us, or we
+    // have our own copy of it) and fully initialised before the clone.
+    unsafe {
+        let s = &mut *start;
+        restore_signals(&*s.saved);
+        libc::execve(s.path, s.argv, s.envp);
+        let errno = *libc::__errno_location();
+        if s.report >= 0 {
+            libc::write(
+                s.report,
+                (&errno as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>(),
+            );
+        } else {
+            std::ptr::write_volatile(&mut s.errno, errno);
+        }
+        libc::_exit(EXEC_FAILED_STATUS);
+    }
+}
+
+/// `clone3` arguments for a child born in `cgroup` with these extra flags.
+fn clone_args(cgroup: BorrowedFd<'_>, flags: u64) -> CloneArgs {
+    CloneArgs {
+        flags: CLONE_INTO_CGROUP | flags,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    }
+}
+
+/// A child that is a copy of this (single-threaded) process, reporting a failed `execve`
+/// through a pipe.
+fn clone_copying(
+    cgroup: BorrowedFd<'_>,
+    start: &mut ChildStart,
+) -> io::Result<(libc::pid_t, ExecReport)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two descriptors into `fds`, which we then own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -178,17 +303,10 @@ pub fn spawn_into(cgroup: BorrowedFd<'_>, path: &CString, argv: &[CString]) -> i
     }
     // SAFETY: fresh descriptors nobody else owns.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let set = forwarded_set();
-    let saved = block_signals(&set)?;
-    let mut args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.as_raw_fd() as u64,
-        ..CloneArgs::default()
-    };
+    start.report = wr.as_raw_fd();
+    let mut args = clone_args(cgroup, 0);
     // SAFETY: `args` is a valid clone_args of the size passed. Without CLONE_VM the child gets
-    // a copy of this (single-threaded) process, so it may run on the same stack; it only makes
-    // async-signal-safe calls on data prepared above before execve or _exit.
+    // a copy of this process and may go on on the same stack, straight into child_main.
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -197,30 +315,72 @@ pub fn spawn_into(cgroup: BorrowedFd<'_>, path: &CString, argv: &[CString]) -> i
         )
     };
     if pid == 0 {
-        restore_signals(&saved);
-        // SAFETY: pointers into CStrings and the NULL-terminated `ptrs` prepared before the
-        // clone; `environ` is libc's environment block, unchanged since (see process::exec).
-        unsafe {
-            libc::execve(path.as_ptr(), ptrs.as_ptr(), environ);
-            let errno = *libc::__errno_location();
-            libc::write(
-                wr.as_raw_fd(),
-                (&errno as *const libc::c_int).cast(),
-                mem::size_of::<libc::c_int>(),
-            );
-            libc::_exit(EXEC_FAILED_STATUS);
-        }
+        child_main(start);
     }
     if pid < 0 {
-        let e = io::Error::last_os_error();
-        restore_signals(&saved);
-        return Err(e);
+        return Err(io::Error::last_os_error());
     }
-    Ok(Spawned {
-        pid: pid as libc::pid_t,
-        set,
-        exec_errno: rd,
-    })
+    Ok((pid as libc::pid_t, ExecReport::Pipe(rd)))
+}
+
+/// The child's stack when it shares our memory. One is enough: [`spawn_into`] returns only
+/// once the child no longer uses it (CLONE_VFORK), and the launcher starts one command. 64 KiB
+/// is many times what `child_main` and libc's `execve` need.
+#[cfg(target_arch = "x86_64")]
+#[repr(C, align(16))]
+struct ChildStack([u8; 64 * 1024]);
+
+#[cfg(target_arch = "x86_64")]
+static mut CHILD_STACK: ChildStack = ChildStack([0; 64 * 1024]);
+
+/// A child sharing our memory until its `execve` (`CLONE_VM | CLONE_VFORK`): returns once it
+/// has executed the command or exited. The `syscall` instruction returns twice: here with the
+/// child's pid (or -errno), and in the child with 0 on its own stack, where it calls
+/// [`child_main`] and never comes back.
+#[cfg(target_arch = "x86_64")]
+fn clone_sharing(cgroup: BorrowedFd<'_>, start: &mut ChildStart) -> io::Result<libc::pid_t> {
+    let mut args = clone_args(cgroup, (libc::CLONE_VM | libc::CLONE_VFORK) as u64);
+    // Only the child uses it, and never while a child of an earlier call still runs on it
+    // (see ChildStack).
+    let stack = std::ptr::addr_of_mut!(CHILD_STACK);
+    args.stack = stack as u64;
+    args.stack_size = mem::size_of::<ChildStack>() as u64;
+    let ret: i64;
+    // SAFETY: clone3 with a valid clone_args of the size passed. The kernel starts the child
+    // with its stack pointer at the top of CHILD_STACK (16-byte aligned, so the `call` leaves
+    // it as the ABI wants at a function's entry) and rax = 0; it moves `start` (r12, which the
+    // kernel keeps) into the first argument and calls child_main, which ends in execve or
+    // _exit. The parent sleeps until then (CLONE_VFORK), so `start`, `args` and everything
+    // they point to stay alive and unchanged; it sees rax = pid or -errno, rcx and r11
+    // clobbered by `syscall`.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call {child}",
+            "ud2",
+            "2:",
+            child = sym child_main,
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &mut args as *mut CloneArgs,
+            in("rsi") mem::size_of::<CloneArgs>(),
+            in("r12") start as *mut ChildStart,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    if ret < 0 {
+        return Err(io::Error::from_raw_os_error(-ret as i32));
+    }
+    Ok(ret as libc::pid_t)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn clone_sharing(cgroup: BorrowedFd<'_>, start: &mut ChildStart) -> io::Result<libc::pid_t> {
+    let _ = (cgroup, start);
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
 /// The errno the child wrote before exiting, `None` when the pipe closed without one (execve
@@ -309,7 +469,11 @@ impl Spawned {
                 && libc::WEXITSTATUS(status) == EXEC_FAILED_STATUS)
                 || libc::WIFSIGNALED(status);
             if may_have_failed {
-                if let Some(errno) = read_exec_errno(&self.exec_errno) {
+                let errno = match &self.exec_errno {
+                    ExecReport::Known(e) => *e,
+                    ExecReport::Pipe(rd) => read_exec_errno(rd),
+                };
+                if let Some(errno) = errno {
                     return Ok(Some(End::ExecFailed(errno)));
                 }
             }
