@@ -420,6 +420,86 @@ print("status=%d" % os.waitstatus_to_exitcode(status))
     assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
 }
 
+/// Signals the kernel sends to the launcher alone reach the command: a hang-up of the terminal
+/// whose session the launcher leads (`ssh -t host bindif-launch …`: only the session leader is
+/// told), and an alarm set before the launcher was executed. Executed in place, the command
+/// would have got both.
+#[test]
+fn adhoc_launcher_passes_on_a_hang_up_it_leads_and_an_inherited_alarm() {
+    require_privileges();
+    let ns = NetNs::new();
+    let cg = TestCgroup::new();
+    // Gives up after about 5 s, so a signal that never arrives fails the test rather than hang it.
+    let command = |sig: &str, code: u8| {
+        format!(
+            "trap 'exit {code}' {sig}; echo ready; \
+             i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; exit 1"
+        )
+    };
+    let launcher = format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- sh -c \"$0\"",
+        cg.path.display(),
+        ns.name
+    );
+    // A new session on a pseudo-terminal, hung up (its master closed) once the command is ready.
+    let driver = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", sys.argv[1], sys.argv[2]])
+out = b""
+deadline = time.time() + 10
+while b"ready" not in out and time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.close(fd)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("status=%d" % os.waitstatus_to_exitcode(status))
+"#;
+    let out = Command::new(python())
+        .args(["-c", driver, &launcher, &command("HUP", 6)])
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(text.contains("status=6"), "hang-up not passed on: {text}");
+
+    // An alarm survives execve: it goes off in the launcher, whose command is to get it.
+    let alarm = "import os, signal, sys; signal.alarm(1); os.execvp(sys.argv[1], sys.argv[1:])";
+    let out = run_in(
+        &ns,
+        &cg.path,
+        UNSET_PID_ENV,
+        &strs(&[
+            &python(),
+            "-c",
+            alarm,
+            BIN,
+            "-i",
+            VETH_A,
+            "--",
+            "sh",
+            "-c",
+            &command("ALRM", 8),
+        ]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "alarm not passed on: {}",
+        stderr(&out)
+    );
+    assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
 #[test]
 fn adhoc_cgroup_stays_while_the_commands_processes_run_then_goes() {
     require_privileges();

@@ -406,9 +406,11 @@ fn read_exec_errno(rd: &OwnedFd) -> Option<i32> {
 impl Spawned {
     /// Waits for the child to end, passing the forwarded signals on to it meanwhile.
     ///
-    /// A signal the terminal sent (`si_code` SI_KERNEL: ^C, ^\, a window size change, a
-    /// hang-up) went to the whole foreground process group, which the child is in as long as
-    /// it shares ours: it got its own copy, and a forwarded one would make two. The child is
+    /// A signal the terminal sent to the whole foreground process group (`si_code` SI_KERNEL:
+    /// ^C, ^\, a window size change; see [`kernel_sent_to_group`]) reached the child too as
+    /// long as it shares our group: it got its own copy, and a forwarded one would make two.
+    /// Other signals from the kernel (a hang-up sent to us as the session leader, an alarm
+    /// this process inherited across execve) reached us alone and are passed on. The child is
     /// never put into a process group of its own and the terminal's foreground group is left
     /// alone, as `nsenter --fork` and `unshare --fork` do: an interactive command is in the
     /// foreground exactly when the launcher is.
@@ -417,8 +419,10 @@ impl Spawned {
     /// the job stopped, and is continued when this process is, as `nsenter --fork` does. One the
     /// terminal stopped (^Z) was stopped with us, and is running again when we run again.
     pub fn wait(self) -> io::Result<End> {
-        // The process group is asked only when a signal is to be passed on (a system call).
+        // The process group is asked only when a signal is to be passed on (a system call),
+        // the session only for a hang-up from the kernel.
         let mut our_group = None;
+        let mut leads_session = None;
         loop {
             // SIGCHLD is blocked since before the clone and not ignored, so it is pending
             // once the child has ended or stopped, also before this first call: waiting for
@@ -438,7 +442,12 @@ impl Spawned {
             // SAFETY: getpgid of our own (unreaped) child.
             let shares_group = unsafe { libc::getpgid(self.pid) } == our_group;
             if info.si_code == libc::SI_KERNEL && shares_group {
-                continue;
+                // SAFETY: getsid and getpid have no preconditions.
+                let leads = *leads_session
+                    .get_or_insert_with(|| unsafe { libc::getsid(0) == libc::getpid() });
+                if kernel_sent_to_group(sig, leads) {
+                    continue;
+                }
             }
             // SAFETY: kill of our own child, which cannot be reaped (and its pid reused) before
             // our waitpid.
@@ -502,6 +511,24 @@ impl Spawned {
     }
 }
 
+/// Whether the kernel sends `sig` with `si_code` SI_KERNEL to a whole process group (ours,
+/// which the child shares, so it has its own copy already) rather than to this process alone.
+/// The terminal sends ^C (SIGINT), ^\ (SIGQUIT) and SIGWINCH to its foreground process group,
+/// and SIGHUP with SIGCONT to it when its session leader goes; a hang-up of the terminal,
+/// though, signals only the session leader (`tty_signal_session_leader`), which is this
+/// process when it was started as a session's first command (`ssh -t host bindif-launch …`,
+/// `setsid -c`, a terminal emulator's `-e`): the command, not a session leader, hears of the
+/// hang-up only from us. SIGALRM from the kernel is always an alarm this process set or
+/// inherited across execve (`alarm(2)`, `setitimer(2)`), which would have gone to the command
+/// had it been executed in place.
+fn kernel_sent_to_group(sig: libc::c_int, leads_session: bool) -> bool {
+    match sig {
+        libc::SIGINT | libc::SIGQUIT | libc::SIGWINCH => true,
+        libc::SIGHUP | libc::SIGCONT => !leads_session,
+        _ => false,
+    }
+}
+
 /// Whether `pid` is stopped now (state `T` in /proc/PID/stat).
 fn process_stopped(pid: libc::pid_t) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -542,6 +569,26 @@ mod tests {
         act.sa_sigaction = handler;
         act.sa_flags = flags;
         act
+    }
+
+    #[test]
+    fn only_what_the_terminal_sends_its_foreground_group_is_not_passed_on() {
+        for leads in [false, true] {
+            for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGWINCH] {
+                assert!(kernel_sent_to_group(sig, leads), "{sig}");
+            }
+            // An alarm is this process's own.
+            assert!(!kernel_sent_to_group(libc::SIGALRM, leads));
+            for sig in [libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2] {
+                assert!(!kernel_sent_to_group(sig, leads), "{sig}");
+            }
+        }
+        // A hang-up: to the foreground group when its session leader goes, to the leader
+        // alone when the terminal hangs up.
+        for sig in [libc::SIGHUP, libc::SIGCONT] {
+            assert!(kernel_sent_to_group(sig, false), "{sig}");
+            assert!(!kernel_sent_to_group(sig, true), "{sig}");
+        }
     }
 
     #[test]
