@@ -94,3 +94,45 @@ fn a_child_is_born_in_the_cgroup_and_its_end_is_passed_on_both_ways() {
         let _ = std::fs::remove_dir(&cg.path);
     }
 }
+
+/// `spawn_into` is a safe function: two threads may call it at once. Each sharing child must
+/// then run on a stack of its own, and start its own command.
+#[test]
+fn children_started_by_two_threads_at_once_each_run_their_own_command() {
+    require_privileges();
+    if clone::HOW != How::Sharing {
+        return;
+    }
+    let cg = TestCgroup::new();
+    let got = in_single_threaded_child(|| {
+        let dir = bindif::sys::cgroup::open_cgroup_dir(&cg.path).expect("open cgroup");
+        let run = |argv: &[&str], expected: i32| {
+            let args = cstrings(argv);
+            let mut wrong = 0;
+            for _ in 0..1500 {
+                let child = clone::spawn_into_as(How::Sharing, dir.as_fd(), &args[0], &args)
+                    .expect("spawn");
+                // Reaped here, not by `wait`: SIGCHLD may reach either thread.
+                let pid = child.pid() as libc::pid_t;
+                std::mem::forget(child);
+                let mut status = 0;
+                // SAFETY: waits for our own child.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != expected {
+                    wrong += 1;
+                }
+            }
+            wrong
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| run(&["/bin/true"], 0));
+            let b = s.spawn(|| run(&["/bin/false"], 1));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        eprintln!("wrong ends: true {a}, false {b}");
+        i32::from(a + b > 0)
+    });
+    assert_eq!(got, 0, "a child ran the other thread's command (or died)");
+    assert!(cg.procs().is_empty(), "{:?}", cg.procs());
+    let _ = std::fs::remove_dir(&cg.path);
+}

@@ -330,8 +330,13 @@ fn clone_copying(
 #[repr(C, align(16))]
 struct ChildStack([u8; 64 * 1024]);
 
+/// Held from the clone until the child no longer runs on the stack: CLONE_VFORK suspends only
+/// the calling thread, and two threads calling [`spawn_into`] at once would otherwise start
+/// two children on the one stack, where each restores the other's saved registers (and runs
+/// the other's command). The launcher has one thread: the lock is never contended there.
 #[cfg(target_arch = "x86_64")]
-static mut CHILD_STACK: ChildStack = ChildStack([0; 64 * 1024]);
+static CHILD_STACK: std::sync::Mutex<ChildStack> =
+    std::sync::Mutex::new(ChildStack([0; 64 * 1024]));
 
 /// A child sharing our memory until its `execve` (`CLONE_VM | CLONE_VFORK`): returns once it
 /// has executed the command or exited. The `syscall` instruction returns twice: here with the
@@ -341,9 +346,9 @@ static mut CHILD_STACK: ChildStack = ChildStack([0; 64 * 1024]);
 fn clone_sharing(cgroup: BorrowedFd<'_>, start: &mut ChildStart) -> io::Result<libc::pid_t> {
     let mut args = clone_args(cgroup, (libc::CLONE_VM | libc::CLONE_VFORK) as u64);
     // Only the child uses it, and never while a child of an earlier call still runs on it
-    // (see ChildStack).
-    let stack = std::ptr::addr_of_mut!(CHILD_STACK);
-    args.stack = stack as u64;
+    // (see ChildStack); a panic cannot have left it half-written (it holds nothing).
+    let mut stack = CHILD_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    args.stack = std::ptr::addr_of_mut!(*stack) as u64;
     args.stack_size = mem::size_of::<ChildStack>() as u64;
     let ret: i64;
     // SAFETY: clone3 with a valid clone_args of the size passed. The kernel starts the child
