@@ -553,7 +553,9 @@ pub fn plan(
     let strategy = Strategy::for_layout(layout);
     // Templates first: instances compare with them.
     let mut order: Vec<&Input> = inputs.iter().collect();
-    order.sort_by_key(|i| (name::kind(&i.name) != Some(Kind::Template), i.name.clone()));
+    // The key once per unit, borrowing the name: a key function clones and classifies on every
+    // comparison, a few percent of a generator run over thousands of units.
+    order.sort_by_cached_key(|&i| (name::kind(&i.name) != Some(Kind::Template), i.name.as_str()));
     // Each unit's drop-in on its own (pure, the bulk of the work: spread over threads), for
     // the units the loop below plans; the loop then compares instances with their templates
     // and logs, in order.
