@@ -173,6 +173,31 @@ fn fixture_trees() {
     assert!(bless || failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A catalog parses each fragment and drop-in once and its units share the result: loading
+/// every fixture unit with one catalog, in either order and twice, gives what a fresh catalog
+/// gives for that unit alone.
+#[test]
+fn a_shared_catalog_loads_what_a_fresh_one_loads() {
+    for case in cases() {
+        let root = case.join("root");
+        let text = std::fs::read_to_string(case.join("expected")).unwrap();
+        let names: Vec<String> = blocks(&text).into_iter().map(|b| b.0).collect();
+        let shared = catalog(&root);
+        let orders = [names.clone(), names.iter().rev().cloned().collect(), names];
+        for name in orders.iter().flatten() {
+            let fresh = load::load_with(&catalog(&root), name);
+            let got = load::load_with(&shared, name);
+            match (&fresh, &got) {
+                (Ok(f), Ok(g)) => assert_eq!(f, g, "{}: {name}", case.display()),
+                (Err(f), Err(g)) => {
+                    assert_eq!(f.to_string(), g.to_string(), "{}: {name}", case.display())
+                }
+                _ => panic!("{}: {name}: {fresh:?} / {got:?}", case.display()),
+            }
+        }
+    }
+}
+
 /// What `systemd-analyze verify --root` reports for a unit: the loaded id, fragment and
 /// drop-ins (root prefix removed), or the error line.
 #[derive(Debug, PartialEq, Eq)]

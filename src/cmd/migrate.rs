@@ -84,8 +84,9 @@ fn advise(a: &Assignment, reset_before: Option<&Assignment>) -> Option<String> {
 /// The closest earlier assignment of the same key in the same file, if it is a reset.
 fn reset_before(u: &LoadedUnit, i: usize) -> Option<&Assignment> {
     let a = &u.assignments[i];
-    u.assignments[..i]
+    u.assignments
         .iter()
+        .take(i)
         .rev()
         .find(|b| b.source.file == a.source.file && b.key == a.key && b.section == a.section)
         .filter(|b| b.value.is_empty())
@@ -269,7 +270,7 @@ mod tests {
             name.to_string(),
             LoadedUnit {
                 name: name.into(),
-                assignments,
+                assignments: assignments.into(),
                 ..Default::default()
             },
         )

@@ -50,9 +50,11 @@ enum EntryKind {
 /// The `.conf` entries of one drop-in directory: file name and whether it is a symlink.
 type Listing = Arc<Vec<(String, bool)>>;
 
-/// What a [`Catalog`] remembers between units: drop-in directory listings and parsed drop-in
+/// What a [`Catalog`] remembers between units: drop-in directory listings, parsed drop-in
 /// files (the type-wide `service.d/`, dash-prefix and template directories are shared by many
-/// units). Like the search-directory listing itself, this is a snapshot taken on first use.
+/// units) and parsed fragments (a template's, shared by its instances). The units loaded hold
+/// the parsed assignments themselves ([`super::Assignments`]), not copies. Like the
+/// search-directory listing itself, this is a snapshot taken on first use.
 #[derive(Debug, Default)]
 struct Memo {
     /// Canonical drop-in directory (host path) → its `.conf` entries; `None` when unreadable.
@@ -66,13 +68,24 @@ struct Memo {
     /// Unit type and the drop-in directories found for a unit (bytes, NUL-separated) → what they
     /// give: units of one template, one dash prefix or with no drop-ins of their own share it.
     sets: FxMap<Vec<u8>, Arc<DropinSet>>,
+    /// Unit type → fragment (host path) → what parsing it gave, `None` when it is empty or
+    /// `/dev/null` (masked): the instances of one template share it. Read errors are not kept.
+    fragments: FxMap<String, FxMap<OsString, Option<Arc<FragmentParsed>>>>,
+}
+
+/// A fragment, parsed: its assignments are shared by every unit loaded from it.
+#[derive(Debug)]
+pub(super) struct FragmentParsed {
+    pub(super) assignments: Arc<Vec<Assignment>>,
+    pub(super) diagnostics: Vec<Diagnostic>,
+    pub(super) fatal: Option<syntax::Fatal>,
 }
 
 /// The drop-ins of a unit, applied: files in order, and their assignments and warnings.
 #[derive(Debug, Default)]
 pub(super) struct DropinSet {
     pub(super) files: Vec<PathBuf>,
-    pub(super) assignments: Vec<Assignment>,
+    pub(super) assignments: Arc<Vec<Assignment>>,
     pub(super) diagnostics: Vec<Diagnostic>,
 }
 
@@ -315,15 +328,17 @@ impl Catalog {
             return s.clone();
         }
         let mut set = DropinSet::default();
+        let mut assignments = Vec::new();
         for (d, symlink) in self.merge_dropins(&dirs) {
             // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was
             // parsed before the error stays.
             if let Some(parsed) = self.dropin_parsed(&d, symlink, unit_type, sections) {
-                set.assignments.extend(parsed.assignments.iter().cloned());
+                assignments.extend(parsed.assignments.iter().cloned());
                 set.diagnostics.extend(parsed.diagnostics.iter().cloned());
             }
             set.files.push(d);
         }
+        set.assignments = Arc::new(assignments);
         let set = Arc::new(set);
         self.memo().sets.insert(key, set.clone());
         set
@@ -363,9 +378,43 @@ impl Catalog {
         p
     }
 
+    /// The fragment `host` parsed for a unit of type `unit_type`, once per catalog: `None` when
+    /// it is empty or `/dev/null` (the unit is masked); `Err` when it cannot be read (asked
+    /// again next time, as before this memo).
+    pub(super) fn fragment_parsed(
+        &self,
+        host: &Path,
+        unit_type: &str,
+        sections: Option<&[&str]>,
+    ) -> io::Result<Option<Arc<FragmentParsed>>> {
+        if let Some(p) = self
+            .memo()
+            .fragments
+            .get(unit_type)
+            .and_then(|m| m.get(host.as_os_str()))
+        {
+            return Ok(p.clone());
+        }
+        let bytes = self.read_fragment(host)?;
+        let p = (!bytes.is_empty()).then(|| {
+            let parsed = syntax::parse_with_sections(&bytes, host, sections);
+            Arc::new(FragmentParsed {
+                assignments: Arc::new(parsed.assignments),
+                diagnostics: parsed.diagnostics,
+                fatal: parsed.fatal,
+            })
+        });
+        self.memo()
+            .fragments
+            .entry(unit_type.to_string())
+            .or_default()
+            .insert(host.as_os_str().to_os_string(), p.clone());
+        Ok(p)
+    }
+
     /// Reads a fragment (a host path in a search directory), following symlinks inside the root
     /// only when the catalog saw one; `/dev/null` reads as empty.
-    pub(super) fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
+    fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
         if let (Some(parent), Some(n)) = (host.parent(), host.file_name().and_then(|n| n.to_str()))
         {
             // By bytes first (the usual case: the fragment was named after its directory), then

@@ -710,7 +710,8 @@ mod tests {
                     file: "/etc/systemd/system/x.service".into(),
                     line: 2,
                 },
-            }],
+            }]
+            .into(),
             ..LoadedUnit::default()
         };
         let host = specifier::HostFacts::default();

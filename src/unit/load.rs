@@ -208,29 +208,30 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadEr
 
     match &fragment {
         Some(f) => {
-            let bytes = catalog.read_fragment(f).map_err(|e| UnitLoadError::Io {
-                name: id.clone(),
-                op: "open",
-                path: f.clone(),
-                error: Arc::new(e),
-            })?;
-            if bytes.is_empty() {
+            let parsed = catalog
+                .fragment_parsed(f, &unit_type, sections)
+                .map_err(|e| UnitLoadError::Io {
+                    name: id.clone(),
+                    op: "open",
+                    path: f.clone(),
+                    error: Arc::new(e),
+                })?;
+            let Some(parsed) = parsed else {
                 return Err(UnitLoadError::Masked {
                     name: id,
                     path: f.clone(),
                 });
-            }
-            let parsed = syntax::parse_with_sections(&bytes, f, sections);
-            if let Some(fatal) = parsed.fatal {
+            };
+            if let Some(fatal) = &parsed.fatal {
                 return Err(UnitLoadError::NotLoadable {
                     name: id,
                     path: f.clone(),
-                    fatal,
+                    fatal: fatal.clone(),
                 });
             }
             unit.fragment = Some(f.clone());
-            unit.assignments = parsed.assignments;
-            unit.diagnostics = parsed.diagnostics;
+            unit.assignments.push_shared(parsed.assignments.clone());
+            unit.diagnostics.extend(parsed.diagnostics.iter().cloned());
         }
         None if !fragment_optional(&unit_type) => {
             return Err(UnitLoadError::NotFound {
@@ -241,7 +242,7 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadEr
     }
 
     let set = catalog.dropin_set(&id, &aliases, &unit_type, sections);
-    unit.assignments.extend(set.assignments.iter().cloned());
+    unit.assignments.push_shared(set.assignments.clone());
     unit.diagnostics.extend(set.diagnostics.iter().cloned());
     unit.dropins.extend(set.files.iter().cloned());
     if fragment.is_none() && unit.dropins.is_empty() {

@@ -697,7 +697,7 @@ mod tests {
         LoadedUnit {
             name: name.into(),
             fragment: Some(fragment.into()),
-            assignments,
+            assignments: assignments.into(),
             ..Default::default()
         }
     }

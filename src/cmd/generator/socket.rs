@@ -186,7 +186,7 @@ mod tests {
         b.key = eval::KEY_BIND.into();
         LoadedUnit {
             name: format!("h@{}.socket", super::super::TEMPLATE_PLACEHOLDER),
-            assignments: vec![b],
+            assignments: vec![b].into(),
             ..LoadedUnit::default()
         }
     }
