@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::chase::{chase, read_file, read_in_root, FOLLOW_MAX};
+use super::chase::{chase, read_file_with, read_in_root_with, FOLLOW_MAX};
 use super::dropins;
 use super::fxhash::FxMap;
 use super::name::{self, Kind};
@@ -362,14 +362,13 @@ impl Catalog {
             return p.clone();
         }
         let root = self.root();
+        let parse = |bytes: &[u8]| Arc::new(syntax::parse_with_sections(bytes, file, sections));
         let read = if symlink {
-            read_in_root(root, file)
+            read_in_root_with(root, file, parse)
         } else {
-            read_file(&under_root(root, file))
+            read_file_with(&under_root(root, file), parse)
         };
-        let p = read
-            .ok()
-            .map(|bytes| Arc::new(syntax::parse_with_sections(&bytes, file, sections)));
+        let p = read.ok();
         self.memo()
             .parsed
             .entry(unit_type.to_string())
@@ -395,15 +394,16 @@ impl Catalog {
         {
             return Ok(p.clone());
         }
-        let bytes = self.read_fragment(host)?;
-        let p = (!bytes.is_empty()).then(|| {
-            let parsed = syntax::parse_with_sections(&bytes, host, sections);
-            Arc::new(FragmentParsed {
-                assignments: Arc::new(parsed.assignments),
-                diagnostics: parsed.diagnostics,
-                fatal: parsed.fatal,
+        let p = self.read_fragment_with(host, |bytes| {
+            (!bytes.is_empty()).then(|| {
+                let parsed = syntax::parse_with_sections(bytes, host, sections);
+                Arc::new(FragmentParsed {
+                    assignments: Arc::new(parsed.assignments),
+                    diagnostics: parsed.diagnostics,
+                    fatal: parsed.fatal,
+                })
             })
-        });
+        })?;
         self.memo()
             .fragments
             .entry(unit_type.to_string())
@@ -414,7 +414,7 @@ impl Catalog {
 
     /// Reads a fragment (a host path in a search directory), following symlinks inside the root
     /// only when the catalog saw one; `/dev/null` reads as empty.
-    fn read_fragment(&self, host: &Path) -> io::Result<Vec<u8>> {
+    fn read_fragment_with<R>(&self, host: &Path, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
         if let (Some(parent), Some(n)) = (host.parent(), host.file_name().and_then(|n| n.to_str()))
         {
             // By bytes first (the usual case: the fragment was named after its directory), then
@@ -426,11 +426,11 @@ impl Catalog {
                 .or_else(|| self.search.dirs().iter().position(|d| d == parent));
             if let Some(i) = i {
                 if self.entries[i].get(n) == Some(&EntryKind::Other) {
-                    return read_file(&under_root(self.root(), &join(self.canon(i), n)));
+                    return read_file_with(&under_root(self.root(), &join(self.canon(i), n)), f);
                 }
             }
         }
-        read_in_root(self.root(), host)
+        read_in_root_with(self.root(), host, f)
     }
 
     fn warn(&mut self, message: String) {
