@@ -197,6 +197,56 @@ fn rerun_is_stable() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// The names come from the catalog's listing: unit files, symlinks and `NAME.d/` directories
+/// of the handled types, once each however many directories hold them, sorted; hidden entries,
+/// other types and invalid names are left out.
+#[test]
+fn enumeration_lists_each_name_once_sorted() {
+    let root = tempdir("enumerate");
+    for (dir, entries) in [
+        (
+            "etc/systemd/system",
+            &[
+                "web.service",
+                "b.socket",
+                ".hidden.service",
+                "x.timer",
+                "in valid.service",
+            ][..],
+        ),
+        (
+            "usr/lib/systemd/system",
+            &["web.service", "a.slice", "z@.service"][..],
+        ),
+    ] {
+        let d = root.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for e in entries {
+            std::fs::write(d.join(e), "[Unit]\n").unwrap();
+        }
+    }
+    for d in [
+        "etc/systemd/system/only.service.d",
+        "etc/systemd/system/.h.service.d",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let catalog = Catalog::new(generator::search_path_without_generators(
+        &SearchPath::system_with_env(&root, None),
+    ));
+    assert_eq!(
+        generator::enumerate(&catalog),
+        [
+            "a.slice",
+            "b.socket",
+            "only.service",
+            "web.service",
+            "z@.service"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// An alias of another template's instance names a unit no file is named after: the
 /// enumeration lists it (`yup@3.service` for `bar-alias@3.service -> yup@3.service`), and
 /// the instance a template alias no longer reaches (`bar@3.service`: `bar-alias@3` leads

@@ -163,6 +163,15 @@ impl Catalog {
         Catalog::new(SearchPath::system(root))
     }
 
+    /// The names (UTF-8 only, hidden ones included) of every entry of the search directories,
+    /// as listed when the catalog was built: in no particular order, a name in several
+    /// directories once for each.
+    pub fn entry_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries
+            .iter()
+            .flat_map(|listing| listing.keys().map(String::as_str))
+    }
+
     pub fn search_path(&self) -> &SearchPath {
         &self.search
     }
