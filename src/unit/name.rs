@@ -56,6 +56,38 @@ fn is_valid_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b':' | b'-' | b'_' | b'.' | b'\\')
 }
 
+/// [`is_valid_char`] for every byte, looked up: [`kind`] runs for every directory entry and
+/// many times for each unit a generator run loads.
+static VALID_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.' | b'\\');
+        c += 1;
+    }
+    t
+};
+
+/// Whether `suffix` is one of [`UNIT_TYPES`]; a `match` compiles to a test of the length and
+/// one comparison, where a search of the list compares with each in turn.
+fn is_unit_type(suffix: &str) -> bool {
+    matches!(
+        suffix,
+        "service"
+            | "mount"
+            | "swap"
+            | "socket"
+            | "target"
+            | "device"
+            | "automount"
+            | "timer"
+            | "path"
+            | "slice"
+            | "scope"
+    )
+}
+
 /// Classifies `name`, or `None` when systemd would reject it as a unit name.
 pub fn kind(name: &str) -> Option<Kind> {
     let b = name.as_bytes();
@@ -64,7 +96,7 @@ pub fn kind(name: &str) -> Option<Kind> {
     }
     // Byte scans: this runs for every directory entry and several times per unit loaded.
     let dot = b.iter().rposition(|&c| c == b'.')?;
-    if dot == 0 || !UNIT_TYPES.contains(&&name[dot + 1..]) {
+    if dot == 0 || !is_unit_type(&name[dot + 1..]) {
         return None;
     }
     let stem = &b[..dot];
@@ -72,7 +104,7 @@ pub fn kind(name: &str) -> Option<Kind> {
     for (i, &c) in stem.iter().enumerate() {
         if c == b'@' {
             at = at.or(Some(i));
-        } else if !is_valid_char(c) {
+        } else if !VALID_CHAR[c as usize] {
             return None;
         }
     }
@@ -260,6 +292,23 @@ pub fn unescape_path(s: &str) -> Result<String, NameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lookups_agree_with_the_rules() {
+        for c in 0..=255u8 {
+            assert_eq!(VALID_CHAR[c as usize], is_valid_char(c), "{c}");
+        }
+        for t in UNIT_TYPES {
+            assert!(is_unit_type(t), "{t}");
+            assert!(
+                !is_unit_type(&t[1..]) && !is_unit_type(&format!("{t}s")),
+                "{t}"
+            );
+        }
+        for t in ["", "Service", "services", "d", "conf"] {
+            assert!(!is_unit_type(t), "{t}");
+        }
+    }
 
     #[test]
     fn kinds() {
