@@ -91,18 +91,22 @@ pub enum Action {
 /// The rule of the table above: configuration, the ifindex its interface has now (`None`:
 /// missing) and our programs on the cgroup in, the action out.
 pub fn decide(wanted: &Wanted, resolved: Option<u32>, attached: &[Attached]) -> Action {
-    let key_ids: Vec<u32> = attached
-        .iter()
-        .filter(|a| a.origin == Origin::Key)
-        .map(|a| a.id)
-        .collect();
+    let key_ids = || -> Vec<u32> {
+        attached
+            .iter()
+            .filter(|a| a.origin == Origin::Key)
+            .map(|a| a.id)
+            .collect()
+    };
     match (wanted, resolved) {
         // The key is gone or reset: 262 keeps the binding until the unit restarts.
         (Wanted::Unset, _) => Action::Keep,
-        (Wanted::Interface { fail_closed, .. }, None) if *fail_closed && !key_ids.is_empty() => {
+        (Wanted::Interface { fail_closed, .. }, None)
+            if *fail_closed && attached.iter().any(|a| a.origin == Origin::Key) =>
+        {
             Action::MissingKept
         }
-        (Wanted::Interface { .. }, None) => Action::Missing { ids: key_ids },
+        (Wanted::Interface { .. }, None) => Action::Missing { ids: key_ids() },
         (Wanted::Interface { .. }, Some(ifindex)) => {
             // Exactly one program of ours, for this ifindex: a start or the last reload made it.
             // An explicit program next to it, several copies or a stale ifindex: one new copy
@@ -326,9 +330,13 @@ pub struct Resolver {
 impl Resolver {
     /// The interface's ifindex now (`None`: it does not exist), looked up once per run.
     pub fn resolve(&mut self, interface: &str) -> &io::Result<Option<u32>> {
-        self.cache
-            .entry(interface.to_string())
-            .or_insert_with(|| sys::netlink::resolve_ifindex(interface))
+        // Looked up before inserting: `entry()` would take an owned key, a copy of the name
+        // for every running unit.
+        if !self.cache.contains_key(interface) {
+            let r = sys::netlink::resolve_ifindex(interface);
+            self.cache.insert(interface.to_string(), r);
+        }
+        &self.cache[interface]
     }
 
     /// Looks up every id of `queried` not seen yet this run (spread over threads: without a
@@ -478,7 +486,6 @@ pub fn apply(
                 continue;
             }
         };
-        let shown = r.path.display().to_string();
         let attached = match queried.next() {
             Some(ids) => ids.and_then(|ids| resolver.attached(&ids, &info_errors)),
             // One result per unit queried: cannot happen.
@@ -493,8 +500,9 @@ pub fn apply(
                 log(
                     Level::Warning,
                     format!(
-                        "{}: bind-interface: Failed to query BPF programs of {shown}, ignoring: {}",
+                        "{}: bind-interface: Failed to query BPF programs of {}, ignoring: {}",
                         r.unit,
+                        r.path.display(),
                         sys::strerror(&e)
                     ),
                 );
