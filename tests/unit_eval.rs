@@ -43,7 +43,7 @@ fn unit(name: &str, a: &[A<'_>]) -> LoadedUnit {
     LoadedUnit {
         name: name.into(),
         fragment: Some(PathBuf::from(FRAG)),
-        dropins: vec![],
+        dropins: Default::default(),
         assignments: a
             .iter()
             .map(|&(file, line, section, key, value)| Assignment {

@@ -89,7 +89,7 @@ fn render(cat: &Catalog, name: &str) -> String {
             if let Some(f) = &u.fragment {
                 writeln!(s, "fragment {}", f.display()).unwrap();
             }
-            for d in &u.dropins {
+            for d in u.dropins.iter() {
                 writeln!(s, "dropin {}", d.display()).unwrap();
             }
             for a in &u.assignments {
@@ -274,7 +274,7 @@ fn our_view(cat: &Catalog, name: &str) -> Observed {
         Ok(u) => Observed::Loaded {
             id: u.name,
             fragment: u.fragment,
-            dropins: u.dropins,
+            dropins: u.dropins.to_vec(),
         },
         Err(e) => Observed::Error(e.to_string().lines().last().unwrap_or("").to_string()),
     }

@@ -84,7 +84,7 @@ pub(super) struct FragmentParsed {
 /// The drop-ins of a unit, applied: files in order, and their assignments and warnings.
 #[derive(Debug, Default)]
 pub(super) struct DropinSet {
-    pub(super) files: Vec<PathBuf>,
+    pub(super) files: Arc<Vec<PathBuf>>,
     pub(super) assignments: Arc<Vec<Assignment>>,
     pub(super) diagnostics: Vec<Diagnostic>,
 }
@@ -337,6 +337,7 @@ impl Catalog {
             return s.clone();
         }
         let mut set = DropinSet::default();
+        let mut files = Vec::new();
         let mut assignments = Vec::new();
         for (d, symlink) in self.merge_dropins(&dirs) {
             // Errors reading or parsing a drop-in are ignored by unit_load_dropin(); what was
@@ -345,8 +346,9 @@ impl Catalog {
                 assignments.extend(parsed.assignments.iter().cloned());
                 set.diagnostics.extend(parsed.diagnostics.iter().cloned());
             }
-            set.files.push(d);
+            files.push(d);
         }
+        set.files = Arc::new(files);
         set.assignments = Arc::new(assignments);
         let set = Arc::new(set);
         self.memo().sets.insert(key, set.clone());

@@ -244,7 +244,7 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadEr
     let set = catalog.dropin_set(&id, &aliases, &unit_type, sections);
     unit.assignments.push_shared(set.assignments.clone());
     unit.diagnostics.extend(set.diagnostics.iter().cloned());
-    unit.dropins.extend(set.files.iter().cloned());
+    unit.dropins = set.files.clone();
     if fragment.is_none() && unit.dropins.is_empty() {
         return Err(UnitLoadError::NotFound {
             name: name.to_string(),

@@ -59,8 +59,8 @@ pub struct LoadedUnit {
     pub name: String,
     /// The fragment (`None` when only drop-ins exist, as systemd allows for some types).
     pub fragment: Option<PathBuf>,
-    /// Drop-in files in application order.
-    pub dropins: Vec<PathBuf>,
+    /// Drop-in files in application order (shared with the units of the same drop-ins).
+    pub dropins: Arc<Vec<PathBuf>>,
     pub assignments: Assignments,
     pub diagnostics: Vec<Diagnostic>,
 }

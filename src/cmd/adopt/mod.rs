@@ -94,7 +94,7 @@ fn origins(catalog: &Catalog, loaded: &[(String, LoadedUnit)]) -> HashMap<PathBu
         if let Some(t) = name::unit_type(&u.name) {
             dir_names.push(format!("{t}.d"));
         }
-        for f in &u.dropins {
+        for f in u.dropins.iter() {
             let (Some(parent), Some(file)) = (f.parent(), f.file_name()) else {
                 continue;
             };

@@ -154,7 +154,7 @@ mod tests {
         let mut u = LoadedUnit {
             name: name.to_string(),
             fragment: Some(fragment.clone()),
-            dropins: dropins.iter().map(PathBuf::from).collect(),
+            dropins: std::sync::Arc::new(dropins.iter().map(PathBuf::from).collect()),
             ..LoadedUnit::default()
         };
         for (i, v) in values.iter().enumerate() {
