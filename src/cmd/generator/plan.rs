@@ -367,6 +367,40 @@ fn unit_plan(
     }))
 }
 
+/// A unit's drop-in as decided, with the file and the checks it gives if it is written: built
+/// beside the decision on the planning threads, so that the ordered pass that compares
+/// instances with their templates only moves them.
+struct Ready {
+    plan: UnitPlan,
+    file: GenFile,
+    checks: Vec<Check>,
+}
+
+impl Ready {
+    fn new(n: &str, strategy: Strategy, x: UnitPlan) -> Ready {
+        let file = GenFile {
+            path: dropin_path(n),
+            content: with_header(n, strategy, x.listeners_only, &x.notes, &x.body),
+        };
+        let checks = x
+            .checks
+            .iter()
+            .map(|(key, first)| Check {
+                unit: n.to_string(),
+                load_name: load_name(n),
+                section: cgroup_section(n).unwrap_or("Service").to_string(),
+                key: key.clone(),
+                first: first.clone(),
+            })
+            .collect();
+        Ready {
+            plan: x,
+            file,
+            checks,
+        }
+    }
+}
+
 /// Appends the line `KEY=VALUE`.
 fn push_line(body: &mut String, key: &str, value: &str) {
     body.push_str(key);
@@ -636,9 +670,10 @@ pub fn plan(
     // the units the loop below plans; the loop then compares instances with their templates
     // and logs, in order.
     let planned_units = map_ordered(&order, |input| match &input.unit {
-        Ok(u) if plans_unit(&input.name, u) => {
-            Some(unit_plan(u, strategy, find_executable, launchers, host))
-        }
+        Ok(u) if plans_unit(&input.name, u) => Some(
+            unit_plan(u, strategy, find_executable, launchers, host)
+                .map(|x| x.map(|x| Ready::new(&input.name, strategy, x))),
+        ),
         _ => None,
     });
     let mut templates: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -674,8 +709,10 @@ pub fn plan(
             continue;
         }
         // Computed above for every unit that gets here (`plans_unit`); on this thread otherwise.
-        let planned =
-            planned.unwrap_or_else(|| unit_plan(u, strategy, find_executable, launchers, host));
+        let planned = planned.unwrap_or_else(|| {
+            unit_plan(u, strategy, find_executable, launchers, host)
+                .map(|x| x.map(|x| Ready::new(n, strategy, x)))
+        });
         let planned = match planned {
             Ok(x) => x,
             Err(why) => {
@@ -686,15 +723,15 @@ pub fn plan(
                 continue;
             }
         };
-        let body = planned.as_ref().map(|x| x.body.clone());
+        let body = planned.as_ref().map(|r| r.plan.body.as_str());
         match kind {
             Some(Kind::Template) => {
-                templates.insert(n.clone(), body.clone());
+                templates.insert(n.clone(), body.map(str::to_string));
             }
             Some(Kind::Instance) => {
                 let t = name::template_of(n).unwrap_or_default();
-                let tb = templates.get(&t).cloned().flatten();
-                if let Some(x) = &planned {
+                let tb = templates.get(&t).and_then(|b| b.as_deref());
+                if let Some(Ready { plan: x, .. }) = &planned {
                     for note in &x.notes {
                         p.msg(Level::Warning, format!("{n}: {note}"));
                     }
@@ -718,10 +755,15 @@ pub fn plan(
             }
             _ => {}
         }
-        if let Some(x) = &planned {
-            p.links.extend(x.links.iter().cloned());
-        }
-        let Some(x) = planned else { continue };
+        let Some(Ready {
+            plan: x,
+            file,
+            checks,
+        }) = planned
+        else {
+            continue;
+        };
+        p.links.extend(x.links);
         if kind != Some(Kind::Instance) {
             for note in &x.notes {
                 p.msg(Level::Warning, format!("{n}: {note}"));
@@ -730,19 +772,8 @@ pub fn plan(
                 p.msg(Level::Warning, format!("{n}: {w}"));
             }
         }
-        p.files.push(GenFile {
-            path: dropin_path(n),
-            content: with_header(n, strategy, x.listeners_only, &x.notes, &x.body),
-        });
-        for (key, first) in x.checks {
-            p.checks.push(Check {
-                unit: n.clone(),
-                load_name: load_name(n),
-                section: cgroup_section(n).unwrap_or("Service").to_string(),
-                key,
-                first,
-            });
-        }
+        p.files.push(file);
+        p.checks.extend(checks);
     }
     super::slice::finish(&mut p);
     if p.files.iter().all(|f| plain_path(&f.path)) {
