@@ -373,11 +373,7 @@ fn adhoc_child_on_a_terminal_is_in_the_foreground_and_gets_its_interrupt() {
     let command = "trap 'echo got-int; exit 5' INT; \
                    echo pgid=$(ps -o pgid= -p $$) tpgid=$(ps -o tpgid= -p $$); echo ready; \
                    i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo timeout";
-    let launcher = format!(
-        "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- sh -c \"$0\"",
-        cg.path.display(),
-        ns.name
-    );
+    let launcher = adhoc_sh_in(&cg, &ns);
     // A new session on a pseudo-terminal; ^C is written to it once the command is ready.
     let driver = r#"
 import os, pty, sys, time
@@ -420,6 +416,16 @@ print("status=%d" % os.waitstatus_to_exitcode(status))
     assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
 }
 
+/// A shell command line that enters `cg`, then runs the ad hoc launcher in `ns` on `sh -c "$0"`
+/// (the command comes as the shell's `$0`).
+fn adhoc_sh_in(cg: &TestCgroup, ns: &NetNs) -> String {
+    format!(
+        "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- sh -c \"$0\"",
+        cg.path.display(),
+        ns.name
+    )
+}
+
 /// Signals the kernel sends to the launcher alone reach the command: a hang-up of the terminal
 /// whose session the launcher leads (`ssh -t host bindif-launch …`: only the session leader is
 /// told), and an alarm set before the launcher was executed. Executed in place, the command
@@ -436,11 +442,7 @@ fn adhoc_launcher_passes_on_a_hang_up_it_leads_and_an_inherited_alarm() {
              i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; exit 1"
         )
     };
-    let launcher = format!(
-        "echo $$ > '{}/cgroup.procs' || exit 99; exec nsenter --net=/run/netns/{} {BIN} -i {VETH_A} -- sh -c \"$0\"",
-        cg.path.display(),
-        ns.name
-    );
+    let launcher = adhoc_sh_in(&cg, &ns);
     // A new session on a pseudo-terminal, hung up (its master closed) once the command is ready.
     let driver = r#"
 import os, pty, sys, time
