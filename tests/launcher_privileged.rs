@@ -376,12 +376,6 @@ fn adhoc_child_on_a_terminal_is_in_the_foreground_and_gets_its_interrupt() {
     let launcher = adhoc_sh_in(&cg, &ns);
     // A new session on a pseudo-terminal; ^C is written to it once the command is ready.
     let driver = r#"
-import os, pty, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp("sh", ["sh", "-c", sys.argv[1], sys.argv[2]])
-out = b""
-deadline = time.time() + 10
 while time.time() < deadline:
     try:
         chunk = os.read(fd, 1024)
@@ -397,14 +391,7 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 print("status=%d" % os.waitstatus_to_exitcode(status))
 "#;
-    let out = Command::new(python())
-        .args(["-c", driver, &launcher, command])
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_PID")
-        .env_remove("LISTEN_FDS")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let text = on_pty(driver, &launcher, command);
     let ids = text
         .lines()
         .find_map(|l| l.strip_prefix("pgid="))
@@ -414,6 +401,28 @@ print("status=%d" % os.waitstatus_to_exitcode(status))
     assert!(text.contains("got-int"), "{text}");
     assert!(text.contains("status=5"), "{text}");
     assert_eq!(child_cgroups(&cg.path), Vec::<String>::new());
+}
+
+/// Runs the Python `driver`, after a start that runs `sh -c LAUNCHER COMMAND` in a new session
+/// on a pseudo-terminal (`pid`, `fd`, and `out` and `deadline` for the driver's read loop),
+/// outside any unit's environment. Returns what it printed, without carriage returns.
+fn on_pty(driver: &str, launcher: &str, command: &str) -> String {
+    const START: &str = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", sys.argv[1], sys.argv[2]])
+out = b""
+deadline = time.time() + 10
+"#;
+    let out = Command::new(python())
+        .args(["-c", &format!("{START}{driver}"), launcher, command])
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
 }
 
 /// A shell command line that enters `cg`, then runs the ad hoc launcher in `ns` on `sh -c "$0"`
@@ -445,12 +454,6 @@ fn adhoc_launcher_passes_on_a_hang_up_it_leads_and_an_inherited_alarm() {
     let launcher = adhoc_sh_in(&cg, &ns);
     // A new session on a pseudo-terminal, hung up (its master closed) once the command is ready.
     let driver = r#"
-import os, pty, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp("sh", ["sh", "-c", sys.argv[1], sys.argv[2]])
-out = b""
-deadline = time.time() + 10
 while b"ready" not in out and time.time() < deadline:
     try:
         chunk = os.read(fd, 1024)
@@ -464,14 +467,7 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 print("status=%d" % os.waitstatus_to_exitcode(status))
 "#;
-    let out = Command::new(python())
-        .args(["-c", driver, &launcher, &command("HUP", 6)])
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_PID")
-        .env_remove("LISTEN_FDS")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let text = on_pty(driver, &launcher, &command("HUP", 6));
     assert!(text.contains("status=6"), "hang-up not passed on: {text}");
 
     // An alarm survives execve: it goes off in the launcher, whose command is to get it.
