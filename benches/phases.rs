@@ -218,7 +218,7 @@ fn main() {
             call: "`pinned::shared_for(PIN_DIR, IF, Key)` (`BPF_OBJ_GET`, a check, `SIOCGIFNAME` on its ifindex)",
             run: Box::new(timed(|| {
                 let dir = Path::new(pinned::PIN_DIR);
-                let found = pinned::shared_for(dir, &ifname, Origin::Key);
+                let found = pinned::shared_for(dir, &ifname, Origin::Key, &mut Default::default());
                 assert!(found.is_some(), "no bpffs at /sys/fs/bpf?");
                 std::hint::black_box(found);
             })),
@@ -313,7 +313,7 @@ fn main() {
                 let fd = Cgroup::open(&dir).unwrap();
                 let mut prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
-                let out = Linux.attach(&fd, &mut prog).unwrap();
+                let out = Linux::default().attach(&fd, &mut prog).unwrap();
                 let d = ns(t.elapsed());
                 assert_eq!(out.detached, 0);
                 drop(fd);
@@ -328,7 +328,7 @@ fn main() {
             run: Box::new(|| {
                 let mut prog = bpf::load_bind_program(ifindex).unwrap();
                 let t = Instant::now();
-                let out = Linux.attach(&replace_fd, &mut prog).unwrap();
+                let out = Linux::default().attach(&replace_fd, &mut prog).unwrap();
                 let d = ns(t.elapsed());
                 std::hint::black_box(out);
                 d

@@ -98,8 +98,10 @@ fn status_on_bound_cgroups(n: usize, rounds: usize) -> Stats {
         use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
         let cg = Cgroup::open(d).expect("open cgroup");
         let name = bindif::sys::netlink::primary_name_by_ioctl(ifindex).unwrap_or_default();
-        let mut prog = Linux.load(&name, ifindex, Origin::Key).expect("load");
-        Linux.attach(&cg, &mut prog).expect("bind");
+        let mut prog = Linux::default()
+            .load(&name, ifindex, Origin::Key)
+            .expect("load");
+        Linux::default().attach(&cg, &mut prog).expect("bind");
     }
     let opts = bindif::cmd::status::Options::new(&[], false, false);
     let _ = bindif::cmd::status::run_with(&opts, &mut Vec::new());

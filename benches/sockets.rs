@@ -106,8 +106,12 @@ fn main() {
         let _ = fs::create_dir(d);
     }
     let bound_fd = Cgroup::open(&dirs[1]).expect("open bound cgroup");
-    let mut prog = Linux.load(&ifname, ifindex, Origin::Key).expect("load");
-    Linux.attach(&bound_fd, &mut prog).expect("attach");
+    let mut prog = Linux::default()
+        .load(&ifname, ifindex, Origin::Key)
+        .expect("load");
+    Linux::default()
+        .attach(&bound_fd, &mut prog)
+        .expect("attach");
     let dev = ifname.as_bytes().to_vec();
 
     // The three set-ups do what they claim.

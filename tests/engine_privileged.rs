@@ -70,7 +70,7 @@ fn socket_report(prefix: &str, r: &mut Report) {
 fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
     let cg = Cgroup::open(path)?;
     let mut prog = bpf::load_bind_program_as(ifindex, Origin::Key)?;
-    Linux.attach(&cg, &mut prog)
+    Linux::default().attach(&cg, &mut prog)
 }
 
 fn own_cgroup2_path() -> String {
@@ -791,7 +791,7 @@ fn the_recheck_confirms_by_index_and_else_asks_rtnetlink() {
     assert_eq!(netlink::primary_name_by_ioctl(1).as_deref(), Some("lo"));
     assert_eq!(netlink::primary_name_by_ioctl(0), None);
     assert_eq!(netlink::primary_name_by_ioctl(u32::MAX), None);
-    let mut k = Linux;
+    let mut k = Linux::default();
     assert_eq!(k.resolve_again("lo", 1).unwrap(), Some(1));
     // A stale index: the full lookup answers.
     assert_eq!(k.resolve_again("lo", 999_999).unwrap(), Some(1));

@@ -1076,10 +1076,12 @@ fn nested_binding() -> Outcome {
     let w = World::new("fault.service");
     let bt1 = w.ns.ifindex_by_ip(common::VETH_B);
     let parent = Cgroup::open(&w.parent.path).unwrap();
-    Linux
+    Linux::default()
         .attach(
             &parent,
-            &mut Linux.load(common::VETH_B, bt1, Origin::Key).unwrap(),
+            &mut Linux::default()
+                .load(common::VETH_B, bt1, Origin::Key)
+                .unwrap(),
         )
         .unwrap();
     w.probe_unit(
@@ -1148,18 +1150,29 @@ fn helper_vanish() {
         .unwrap()
         .unwrap();
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
-    let mut prog = Linux.load(VETH_A, ifindex, Origin::Key).unwrap();
+    let mut prog = Linux::default().load(VETH_A, ifindex, Origin::Key).unwrap();
     let dir = Cgroup::open(Path::new(&cg)).unwrap();
-    Linux.attach(&dir, &mut prog).unwrap();
+    Linux::default().attach(&dir, &mut prog).unwrap();
     let mut r = common::Report::new();
     r.insert("attached".into(), count_ours(Path::new(&cg)).to_string());
-    let before =
-        bindif::cmd::launch::recheck_after_attach(&mut Linux, &dir, &prog, VETH_A, ifindex)
-            .unwrap();
+    let before = bindif::cmd::launch::recheck_after_attach(
+        &mut Linux::default(),
+        &dir,
+        &prog,
+        VETH_A,
+        ifindex,
+    )
+    .unwrap();
     r.insert("recheck_before".into(), before.to_string());
     common::run("ip", &["link", "del", VETH_A]);
-    let after = bindif::cmd::launch::recheck_after_attach(&mut Linux, &dir, &prog, VETH_A, ifindex)
-        .unwrap();
+    let after = bindif::cmd::launch::recheck_after_attach(
+        &mut Linux::default(),
+        &dir,
+        &prog,
+        VETH_A,
+        ifindex,
+    )
+    .unwrap();
     r.insert("recheck".into(), after.to_string());
     common::emit(&r);
 }

@@ -28,8 +28,10 @@ fn bind_at(path: &Path, ifindex: u32) {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let cg = Cgroup::open(path).expect("open cgroup");
     let name = bindif::sys::netlink::primary_name_by_ioctl(ifindex).unwrap_or_default();
-    let mut prog = Linux.load(&name, ifindex, Origin::Key).expect("load");
-    Linux.attach(&cg, &mut prog).expect("attach");
+    let mut prog = Linux::default()
+        .load(&name, ifindex, Origin::Key)
+        .expect("load");
+    Linux::default().attach(&cg, &mut prog).expect("attach");
 }
 
 fn child(parent: &Path, rel: &str) -> PathBuf {

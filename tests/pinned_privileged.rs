@@ -226,7 +226,8 @@ fn helper_cache_without_capabilities() {
     r.insert("result".into(), result);
     // The lookup by name must refuse it too: it would hand over the pinned program (and the
     // ifindex) without any load that could fail.
-    let shared = pinned::shared_for(&dir, "lo", Origin::Key).map(|(i, _)| i);
+    let shared =
+        pinned::shared_for(&dir, "lo", Origin::Key, &mut Default::default()).map(|(i, _)| i);
     r.insert("shared".into(), format!("{shared:?}"));
     // What the refusal guards: the pinned program itself, opened and attached directly.
     let cg = PathBuf::from(std::env::var("BINDIF_CGROUP").unwrap());
@@ -249,7 +250,7 @@ fn a_process_that_may_not_load_gets_nothing_from_the_cache() {
     assert!(matches!(pin, Pin::Pinned), "{pin:?}");
     // `lo` is ifindex 1 here: a pin the lookup by name would accept from a capable process.
     let (_lo, _) = pinned::bind_program(&fs.dir(), "lo", 1, Origin::Key).expect("load");
-    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Key).is_some());
+    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Key, &mut Default::default()).is_some());
     let cg = TestCgroup::new();
     // Still root (the pin's owner) with CAP_BPF, but without CAP_SYS_ADMIN and CAP_NET_ADMIN, as
     // in a unit with a restricted CapabilityBoundingSet=: it could open and recognise the pinned
@@ -284,7 +285,7 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
     let dir = Cgroup::open(&cg.path).unwrap();
     let (mut shared7, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
     let id7 = id_of(shared7.as_fd());
-    let out = Linux.attach(&dir, &mut shared7).unwrap();
+    let out = Linux::default().attach(&dir, &mut shared7).unwrap();
     assert!(out.attached_now && out.last);
     // A start for ifindex 8 that could not remove the copy before it.
     let eight = bpf::load_bind_program_as(8, Origin::Key).unwrap();
@@ -294,7 +295,7 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
     // Back to 7: the shared copy is on the hook, but not last.
     let (mut again, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
     assert!(matches!(pin, Pin::Reused), "{pin:?}");
-    let out = Linux.attach(&dir, &mut again).unwrap();
+    let out = Linux::default().attach(&dir, &mut again).unwrap();
     let own = id_of(again.as_fd());
     assert_ne!(
         own, id7,
@@ -310,9 +311,9 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
     let other = TestCgroup::new();
     let d2 = Cgroup::open(&other.path).unwrap();
     let (mut s1, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
-    assert!(Linux.attach(&d2, &mut s1).unwrap().attached_now);
+    assert!(Linux::default().attach(&d2, &mut s1).unwrap().attached_now);
     let (mut s2, _) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).unwrap();
-    let out = Linux.attach(&d2, &mut s2).unwrap();
+    let out = Linux::default().attach(&d2, &mut s2).unwrap();
     assert!(!out.attached_now && out.last);
     assert_eq!(id_of(s2.as_fd()), id7);
     assert_eq!(bpf::query(d2.fd()).unwrap(), vec![id7]);
@@ -324,27 +325,31 @@ fn a_shared_copy_that_would_not_run_last_gives_way_to_a_private_one() {
 fn a_pin_found_by_name_counts_only_while_its_ifindex_carries_the_name() {
     let fs = BpfFs::new();
     assert!(
-        pinned::shared_for(&fs.dir(), "lo", Origin::Key).is_none(),
+        pinned::shared_for(&fs.dir(), "lo", Origin::Key, &mut Default::default()).is_none(),
         "nothing pinned yet"
     );
     let (lo, _) = pinned::bind_program(&fs.dir(), "lo", 1, Origin::Key).expect("load");
-    let (ifindex, found) = pinned::shared_for(&fs.dir(), "lo", Origin::Key).expect("found");
+    let (ifindex, found) =
+        pinned::shared_for(&fs.dir(), "lo", Origin::Key, &mut Default::default()).expect("found");
     assert_eq!((ifindex, id_of(found.as_fd())), (1, id_of(lo.as_fd())));
     // Not for the other origin.
-    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Explicit).is_none());
+    assert!(
+        pinned::shared_for(&fs.dir(), "lo", Origin::Explicit, &mut Default::default()).is_none()
+    );
     // A pin under the name whose program binds to another index (lo re-created elsewhere,
     // another namespace): the name must be looked up.
     let path = fs.dir().join(pinned::pin_name(Origin::Key, "lo").unwrap());
     fs::remove_file(&path).unwrap();
     let elsewhere = bpf::load_bind_program_as(4242, Origin::Key).unwrap();
     bpf::pin(elsewhere.as_fd(), &path).unwrap();
-    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Key).is_none());
+    assert!(pinned::shared_for(&fs.dir(), "lo", Origin::Key, &mut Default::default()).is_none());
     // An interface that does not exist, whatever its pin says.
     let (_gone, _) = pinned::bind_program(&fs.dir(), "gone0", 4243, Origin::Key).expect("load");
-    assert!(pinned::shared_for(&fs.dir(), "gone0", Origin::Key).is_none());
+    assert!(pinned::shared_for(&fs.dir(), "gone0", Origin::Key, &mut Default::default()).is_none());
     // The lookup then replaces the pin with the program for the index the name has now.
     let (now, pin) = pinned::bind_program(&fs.dir(), "lo", 1, Origin::Key).expect("load");
     assert!(matches!(pin, Pin::Replaced), "{pin:?}");
-    let (_, found) = pinned::shared_for(&fs.dir(), "lo", Origin::Key).expect("found");
+    let (_, found) =
+        pinned::shared_for(&fs.dir(), "lo", Origin::Key, &mut Default::default()).expect("found");
     assert_eq!(id_of(found.as_fd()), id_of(now.as_fd()));
 }

@@ -28,8 +28,8 @@ fn bind_at(path: &Path, ifindex: u32) -> Result<bpf::BindOutcome, sys::Error> {
     use bindif::cmd::launch::kernel::{Cgroup, Kernel, Linux};
     let cg = Cgroup::open(path)?;
     let name = bindif::sys::netlink::primary_name_by_ioctl(ifindex).unwrap_or_default();
-    let mut prog = Linux.load(&name, ifindex, Origin::Key)?;
-    Linux.attach(&cg, &mut prog)
+    let mut prog = Linux::default().load(&name, ifindex, Origin::Key)?;
+    Linux::default().attach(&cg, &mut prog)
 }
 use common::*;
 

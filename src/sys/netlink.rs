@@ -427,38 +427,62 @@ pub fn resolve_ifindex(name: &str) -> io::Result<Option<u32>> {
     }
 }
 
-/// The primary name of link `ifindex` from `SIOCGIFNAME` on a throwaway AF_UNIX socket (an
-/// ioctl on any socket reaches the device table of the calling thread's network namespace),
-/// `None` when that fails for any reason. Unlike `SIOCGIFINDEX`, which runs `dev_load()` and so
-/// may make the kernel load a module named after a missing interface, this lookup by index
-/// loads nothing. A fast re-check of a lookup just made: the caller compares the name and asks
-/// rtnetlink when it differs.
+/// The primary name of link `ifindex` from `SIOCGIFNAME` on a throwaway socket; see
+/// [`NameLookup::primary_name`].
 pub fn primary_name_by_ioctl(ifindex: u32) -> Option<String> {
-    let index = libc::c_int::try_from(ifindex).ok().filter(|i| *i > 0)?;
-    let mut req: libc::ifreq = unsafe {
-        // SAFETY: ifreq is plain old data (a name and a union of integers and addresses);
-        // all zeroes is a valid value.
-        mem::zeroed()
-    };
-    req.ifr_ifru.ifru_ifindex = index;
-    // SAFETY: socket() takes no pointers.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return None;
+    NameLookup::default().primary_name(ifindex)
+}
+
+/// Lookups of a link's primary name by index with `SIOCGIFNAME`, on an AF_UNIX socket made at
+/// the first one and kept for the next: a start makes two (the pinned program's ifindex, and
+/// the re-check after attaching), and a socket costs more than the ioctl. An ioctl on any
+/// socket reaches the device table of the network namespace the socket was made in, which is
+/// the calling thread's as long as it does not `setns` in between: keep one only for work in
+/// one namespace.
+#[derive(Debug, Default)]
+pub struct NameLookup {
+    socket: Option<OwnedFd>,
+}
+
+impl NameLookup {
+    /// The primary name of link `ifindex`, `None` when that fails for any reason. Unlike
+    /// `SIOCGIFINDEX`, which runs `dev_load()` and so may make the kernel load a module named
+    /// after a missing interface, this lookup by index loads nothing. A fast re-check of a
+    /// lookup just made: the caller compares the name and asks rtnetlink when it differs.
+    pub fn primary_name(&mut self, ifindex: u32) -> Option<String> {
+        let index = libc::c_int::try_from(ifindex).ok().filter(|i| *i > 0)?;
+        let mut req: libc::ifreq = unsafe {
+            // SAFETY: ifreq is plain old data (a name and a union of integers and addresses);
+            // all zeroes is a valid value.
+            mem::zeroed()
+        };
+        req.ifr_ifru.ifru_ifindex = index;
+        let sock = match &self.socket {
+            Some(sock) => sock,
+            None => {
+                // SAFETY: socket() takes no pointers.
+                let fd = unsafe {
+                    libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+                };
+                if fd < 0 {
+                    return None;
+                }
+                // SAFETY: socket() just returned this descriptor; nothing else owns it.
+                self.socket.insert(unsafe { OwnedFd::from_raw_fd(fd) })
+            }
+        };
+        // SAFETY: SIOCGIFNAME reads ifr_ifindex and writes ifr_name of the ifreq we own.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFNAME, &mut req) } != 0 {
+            return None;
+        }
+        let bytes: Vec<u8> = req
+            .ifr_name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8(bytes).ok()
     }
-    // SAFETY: socket() just returned this descriptor; nothing else owns it.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: SIOCGIFNAME reads ifr_ifindex and writes ifr_name of the ifreq we own.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFNAME, &mut req) } != 0 {
-        return None;
-    }
-    let bytes: Vec<u8> = req
-        .ifr_name
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8(bytes).ok()
 }
 
 /// The full description (name, altnames) of link `ifindex`; `Ok(None)`: no such device.

@@ -35,6 +35,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
 
+use super::netlink::NameLookup;
 use super::LoadError;
 use super::{bpf, process};
 use crate::program::Origin;
@@ -130,7 +131,12 @@ fn may_use_cache() -> bool {
 /// is ours and that ifindex carries the name `interface` in this network namespace now: the
 /// name's resolution and the program in one, without rtnetlink. `None` means nothing more than
 /// "ask rtnetlink, then [`bind_program`]".
-pub fn shared_for(dir: &Path, interface: &str, origin: Origin) -> Option<(u32, OwnedFd)> {
+pub fn shared_for(
+    dir: &Path,
+    interface: &str,
+    origin: Origin,
+    names: &mut NameLookup,
+) -> Option<(u32, OwnedFd)> {
     let path = dir.join(pin_name(origin, interface)?);
     if !may_use_cache() {
         return None;
@@ -138,8 +144,7 @@ pub fn shared_for(dir: &Path, interface: &str, origin: Origin) -> Option<(u32, O
     let fd = bpf::pinned(&path).ok()?;
     let info = bpf::prog_info_fd(fd.as_fd()).ok()?;
     let ifindex = info.ours_ifindex.filter(|_| info.origin == Some(origin))?;
-    (super::netlink::primary_name_by_ioctl(ifindex).as_deref() == Some(interface))
-        .then_some((ifindex, fd))
+    (names.primary_name(ifindex).as_deref() == Some(interface)).then_some((ifindex, fd))
 }
 
 /// Our program binding to `ifindex`, which `interface` resolved to, named for `origin`: the copy

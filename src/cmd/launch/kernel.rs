@@ -19,6 +19,7 @@ use super::target;
 use crate::log_bind;
 use crate::program::Origin;
 pub use crate::sys::clone::End;
+use crate::sys::netlink::NameLookup;
 use crate::sys::pinned::{self, Pin};
 use crate::sys::{self, bpf, clone, process, Category};
 
@@ -238,9 +239,13 @@ fn private_copy(prog: BorrowedFd) -> Result<OwnedFd, sys::Error> {
     }
 }
 
-/// The real kernel, through `sys::` and `target`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Linux;
+/// The real kernel, through `sys::` and `target`, for one start.
+#[derive(Debug, Default)]
+pub struct Linux {
+    /// The pinned program's name check and the re-check after attaching share one socket; the
+    /// launcher never changes its network namespace.
+    names: NameLookup,
+}
 
 impl Kernel for Linux {
     type Prog = OwnedFd;
@@ -255,7 +260,7 @@ impl Kernel for Linux {
         // The device with this index still carrying the name means the name still resolves
         // to it (names are unique in a namespace). Anything else (an alternative name, a
         // rename, a re-created device) asks rtnetlink as the first lookup did.
-        if sys::netlink::primary_name_by_ioctl(ifindex).as_deref() == Some(interface) {
+        if self.names.primary_name(ifindex).as_deref() == Some(interface) {
             return Ok(Some(ifindex));
         }
         self.resolve(interface)
@@ -271,7 +276,7 @@ impl Kernel for Linux {
 
     fn shared(&mut self, interface: &str, origin: Origin) -> Option<(u32, OwnedFd)> {
         let dir = Path::new(pinned::PIN_DIR);
-        let found = pinned::shared_for(dir, interface, origin);
+        let found = pinned::shared_for(dir, interface, origin, &mut self.names);
         if found.is_some() {
             log_bind!(
                 Debug,

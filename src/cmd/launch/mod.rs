@@ -220,7 +220,7 @@ fn detach_again<K: Kernel>(k: &mut K, cgroup: &K::Cgroup, prog: &K::Prog) {
 
 pub fn unit_mode(args: &Args, unit: &str, command: Option<&[OsString]>) -> Result<i32, Fatal> {
     log::set_unit(unit);
-    unit_mode_with(&mut Linux, args, unit, command)
+    unit_mode_with(&mut Linux::default(), args, unit, command)
 }
 
 fn unit_mode_with<K: Kernel>(
@@ -332,7 +332,7 @@ fn attach_resolved(args: &Args, unit: &str, values: &[String]) -> Result<(), Fat
         attach_only: true,
         prepared: true,
     };
-    let bound = bind_in_unit(&mut Linux, unit, interface, &policy, which);
+    let bound = bind_in_unit(&mut Linux::default(), unit, interface, &policy, which);
     finish_attach(unit, bound)
 }
 
@@ -351,7 +351,7 @@ fn attach_reading_unit(args: &Args, unit: &str) -> Result<(), Fatal> {
         attach_only: true,
         prepared: true,
     };
-    let bound = bind_unit(&mut Linux, unit, &cfg.bind, &policy, which);
+    let bound = bind_unit(&mut Linux::default(), unit, &cfg.bind, &policy, which);
     finish_attach(unit, bound)
 }
 
@@ -419,7 +419,7 @@ fn launcher_commands<'a>(
 }
 
 pub fn adhoc_mode(args: &Args, interface: &str, command: &[OsString]) -> Result<i32, Fatal> {
-    adhoc_mode_with(&mut Linux, args, interface, command, &|name| {
+    adhoc_mode_with(&mut Linux::default(), args, interface, command, &|name| {
         std::env::var_os(name).is_some()
     })
 }

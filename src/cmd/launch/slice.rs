@@ -76,7 +76,7 @@ pub fn cgroup_path(slice: &str) -> Result<String, SlicePathError> {
 /// `BindNetworkInterface=`. `cgroup_root`: the directory that stands for the root of the
 /// hierarchy (`--cgroup-root=`, for tests); `None`: the host's cgroup2 mount.
 pub fn slice_mode(args: &Args, slice: &str, cgroup_root: Option<&Path>) -> Result<(), Fatal> {
-    slice_mode_with(&mut Linux, args, slice, cgroup_root)
+    slice_mode_with(&mut Linux::default(), args, slice, cgroup_root)
 }
 
 pub(super) fn slice_mode_with<K: Kernel>(
