@@ -359,6 +359,56 @@ fn bind_by_path_names_the_cgroup_in_errors() {
     assert!(out2.prog_id > out.prog_id);
 }
 
+/// The ancestor check's one query (`BPF_F_QUERY_EFFECTIVE`) stands in for the walk only when
+/// every program that runs for the cgroup binds to the start's own interface, whichever pin
+/// (unit or ad hoc) it came from; anything else, and the walk names the ancestor that wins.
+/// The ifindexes need no device: a program carries its number, and nothing here resolves it.
+#[test]
+fn ancestor_bindings_skip_the_walk_only_for_bindings_to_the_same_interface() {
+    require_privileges();
+    let grandparent = TestCgroup::new();
+    let parent = grandparent.path.join("parent");
+    let child = parent.join("child");
+    std::fs::create_dir_all(&child).unwrap();
+    let child = Cgroup::open(&child).unwrap();
+    let mut k = Linux::default();
+    let bind = |path: &Path, ifindex: u32, origin: Origin| {
+        let mut prog = bpf::load_bind_program_as(ifindex, origin).unwrap();
+        let out = Linux::default()
+            .attach(&Cgroup::open(path).unwrap(), &mut prog)
+            .unwrap();
+        out.prog_id
+    };
+    assert_eq!(bpf::effective_ids(child.fd()).unwrap(), Vec::<u32>::new());
+    assert!(bpf::only_bindings_to(child.fd(), 1));
+    assert!(k.ancestor_bindings(&child, 1).unwrap().is_empty());
+
+    // A unit's program on the parent: an ad hoc run below it to the same interface walks
+    // nothing; to another one, the walk names the parent.
+    let unit = bind(&parent, 1, Origin::Key);
+    assert_eq!(bpf::effective_ids(child.fd()).unwrap(), vec![unit]);
+    assert!(bpf::only_bindings_to(child.fd(), 1));
+    assert!(k.ancestor_bindings(&child, 1).unwrap().is_empty());
+    assert!(!bpf::only_bindings_to(child.fd(), 7));
+    let nested = k.ancestor_bindings(&child, 7).unwrap();
+    assert_eq!(nested.len(), 1, "{nested:?}");
+    assert_eq!((&nested[0].cgroup, nested[0].ifindex), (&parent, Some(1)));
+    assert!(!nested[0].native);
+
+    // The parent's program replaced by an ad hoc run's copy (the other pin) for the same
+    // interface: still one query.
+    bind(&parent, 1, Origin::Explicit);
+    assert!(bpf::only_bindings_to(child.fd(), 1));
+
+    // Another interface on the grandparent, which runs last: one same-interface program in
+    // the list must not hide it.
+    bind(&grandparent.path, 2, Origin::Key);
+    assert!(!bpf::only_bindings_to(child.fd(), 1));
+    let nested = k.ancestor_bindings(&child, 1).unwrap();
+    let last = nested.last().expect("the grandparent's binding");
+    assert_eq!((&last.cgroup, last.ifindex), (&grandparent.path, Some(2)));
+}
+
 #[test]
 fn binds_sockets_of_cgroup_and_descendants_only() {
     require_privileges();

@@ -391,8 +391,24 @@ pub struct Query {
     pub attach_flags: u32,
 }
 
+/// `BPF_PROG_QUERY` flag: list the programs that run for the cgroup (its own, then the ones it
+/// inherits from its ancestors) rather than those attached to it.
+const BPF_F_QUERY_EFFECTIVE: u32 = 1;
+
 /// Lists the `sock_create` programs attached directly to `cgroup`.
 pub fn query_full(cgroup: BorrowedFd) -> io::Result<Query> {
+    query_with(cgroup, 0)
+}
+
+/// Ids of every `sock_create` program that runs for a socket created in `cgroup`: its own and
+/// the ones its ancestors' hooks pass down, as the kernel runs them (`BPF_F_QUERY_EFFECTIVE`,
+/// as `BPF_PROG_QUERY` itself, Linux 4.15). Unlike a walk of the ancestors, this also sees programs above
+/// the cgroup2 mount's root, which a cgroup namespace or a container's mount hides.
+pub fn effective_ids(cgroup: BorrowedFd) -> io::Result<Vec<u32>> {
+    query_with(cgroup, BPF_F_QUERY_EFFECTIVE).map(|q| q.prog_ids)
+}
+
+fn query_with(cgroup: BorrowedFd, query_flags: u32) -> io::Result<Query> {
     // The count can change between calls (a concurrent start); grow and retry on ENOSPC.
     let mut cap = 64usize;
     loop {
@@ -400,6 +416,7 @@ pub fn query_full(cgroup: BorrowedFd) -> io::Result<Query> {
         let mut attr = QueryAttr {
             target_fd: cgroup.as_raw_fd() as u32,
             attach_type: BPF_CGROUP_INET_SOCK_CREATE,
+            query_flags,
             prog_ids: ids.as_mut_ptr() as u64,
             prog_cnt: cap as u32,
             ..Default::default()
@@ -877,12 +894,10 @@ pub fn ancestor_bindings(cgroup: BorrowedFd) -> io::Result<Vec<AncestorBinding>>
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
                     Err(e) => return Err(e),
                 };
-                if info.is_ours() || info.is_v260_native {
+                if let Some(ifindex) = binding_of(&info) {
                     out.push(AncestorBinding {
                         depth,
-                        ifindex: info
-                            .ours_ifindex
-                            .or_else(|| program::ifindex_of_program(&info.xlated)),
+                        ifindex,
                         native: info.is_v260_native,
                     });
                 }
@@ -891,6 +906,29 @@ pub fn ancestor_bindings(cgroup: BorrowedFd) -> io::Result<Vec<AncestorBinding>>
         dir = parent_cgroup(d.as_fd(), Some(id));
     }
     Ok(out)
+}
+
+/// `Some(ifindex)` when `info` is a binding program, ours or systemd v260's native one, with
+/// the ifindex it binds to when its instructions show it; `None` for any other program.
+fn binding_of(info: &ProgInfo) -> Option<Option<u32>> {
+    (info.is_ours() || info.is_v260_native).then(|| {
+        info.ours_ifindex
+            .or_else(|| program::ifindex_of_program(&info.xlated))
+    })
+}
+
+/// Whether every `sock_create` program that runs for `cgroup` ([`effective_ids`]) is a binding
+/// to `ifindex`, ours (either pin) or systemd's: then none of its ancestors binds sockets
+/// elsewhere, and [`ancestor_bindings`] (a query per level up to the root, plus the programs
+/// it finds) has nothing to tell a start binding to `ifindex`. One query, and one open and
+/// read per program listed. `false` also when it cannot tell (a program that went away
+/// meanwhile, no permission, a kernel without the query): the walk then decides.
+pub fn only_bindings_to(cgroup: BorrowedFd, ifindex: u32) -> bool {
+    let Ok(ids) = effective_ids(cgroup) else {
+        return false;
+    };
+    ids.into_iter()
+        .all(|id| prog_info(id).is_ok_and(|info| binding_of(&info) == Some(Some(ifindex))))
 }
 
 /// Why an attach with `BPF_F_ALLOW_MULTI` was refused with EPERM when it was not for want of a

@@ -116,7 +116,10 @@ pub trait Kernel {
         prog: &mut Self::Prog,
     ) -> Result<bpf::BindOutcome, sys::Error>;
     /// Binding programs on the ancestors of `cgroup`, which run after (and so override) ours.
-    fn ancestor_bindings(&mut self, cgroup: &Self::Cgroup) -> io::Result<Vec<Nested>>;
+    /// Empty also when every program that runs there binds to `ifindex`, the interface of this
+    /// start: then none overrides it, and which ancestor holds them does not matter.
+    fn ancestor_bindings(&mut self, cgroup: &Self::Cgroup, ifindex: u32)
+        -> io::Result<Vec<Nested>>;
     /// Detaches exactly `prog` from `cgroup` again.
     fn detach(&mut self, cgroup: &Self::Cgroup, prog: &Self::Prog) -> io::Result<()>;
     /// The ifindex a socket created now, in our cgroup, is bound to.
@@ -366,7 +369,16 @@ impl Kernel for Linux {
         Ok(out)
     }
 
-    fn ancestor_bindings(&mut self, cgroup: &Cgroup) -> io::Result<Vec<Nested>> {
+    fn ancestor_bindings(&mut self, cgroup: &Cgroup, ifindex: u32) -> io::Result<Vec<Nested>> {
+        // One query answers for the common cases, where the walk (a query per level up to the
+        // root, on every ad hoc run) would find nothing that overrides this start's binding:
+        // no program runs for the cgroup, or only bindings to the same interface do (an ad
+        // hoc run inside a unit or slice bound to it). The effective list holds every program
+        // that runs, from every level, also above the mount's root, which the walk cannot
+        // see. Anything else in it, and the walk names what is where.
+        if bpf::only_bindings_to(cgroup.fd(), ifindex) {
+            return Ok(Vec::new());
+        }
         let found = bpf::ancestor_bindings(cgroup.fd())?;
         Ok(found
             .into_iter()

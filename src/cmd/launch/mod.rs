@@ -1031,7 +1031,7 @@ fn check_nesting<K: Kernel>(
     policy: &Policy,
     which: Which<'_>,
 ) -> Result<u32, Fatal> {
-    let nested = match k.ancestor_bindings(cgroup) {
+    let nested = match k.ancestor_bindings(cgroup, ifindex) {
         Ok(n) => n,
         Err(e) => {
             log_bind!(

@@ -269,7 +269,11 @@ impl Kernel for Fake {
         })
     }
 
-    fn ancestor_bindings(&mut self, _cgroup: &FakeCgroup) -> io::Result<Vec<Nested>> {
+    fn ancestor_bindings(
+        &mut self,
+        _cgroup: &FakeCgroup,
+        _ifindex: u32,
+    ) -> io::Result<Vec<Nested>> {
         self.calls.push("ancestors");
         self.ancestors.clone().map_err(os_err)
     }
