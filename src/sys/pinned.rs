@@ -243,7 +243,7 @@ fn our_pins(dir: &Path) -> io::Result<Vec<Found>> {
 
 /// Whether the pin `name` in `dir` holds a program whose ifindex carries the pin's interface
 /// name now.
-fn is_live(dir: &Path, name: &str) -> bool {
+fn is_live(dir: &Path, name: &str, names: &mut NameLookup) -> bool {
     let Some((_, interface)) = parse_pin_name(name) else {
         return false;
     };
@@ -251,7 +251,7 @@ fn is_live(dir: &Path, name: &str) -> bool {
         .and_then(|fd| bpf::prog_info_fd(fd.as_fd()))
         .ok()
         .and_then(|info| info.ours_ifindex);
-    ifindex.is_some_and(|i| super::netlink::primary_name_by_ioctl(i).as_deref() == Some(interface))
+    ifindex.is_some_and(|i| names.primary_name(i).as_deref() == Some(interface))
 }
 
 /// Removes the oldest pins beyond [`MAX_PINS`], best effort: a pin that cannot be removed
@@ -263,11 +263,13 @@ fn evict(dir: &Path, keep: &str) {
     if pins.len() <= MAX_PINS {
         return;
     }
-    // Only now, when some must go, which still name their device.
+    // Only now, when some must go, which still name their device (up to 65 lookups, on one
+    // socket).
+    let mut names = NameLookup::default();
     let pins: Vec<Found> = pins
         .into_iter()
         .map(|f| Found {
-            live: is_live(dir, &f.name),
+            live: is_live(dir, &f.name, &mut names),
             ..f
         })
         .collect();
