@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// allocation); a generator runs on the boot path with a deadline, so it uses the cores it has.
 /// Small inputs (a typical host: a few hundred units) stay on this thread.
 pub fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    map_chunks_ordered(items, |chunk| chunk.iter().map(&f).collect())
+    map_chunks_ordered(items, BLOCK, |chunk| chunk.iter().map(&f).collect())
 }
 
 /// How many threads [`map_chunks_ordered`] uses for `len` items.
@@ -41,26 +41,28 @@ pub fn drop_spread<T: Send>(mut items: Vec<T>) {
     });
 }
 
-/// How many items a thread of [`map_chunks_ordered`] takes at a time.
+/// How many items a thread of [`map_ordered`] takes at a time.
 const BLOCK: usize = 32;
 
 /// [`map_ordered`] by chunks: `f` maps one contiguous chunk and returns one result per item, so
 /// it can keep state from item to item (an open directory) without sharing it between threads.
 ///
-/// The threads take blocks of [`BLOCK`] items from a shared counter until none is left, rather
+/// The threads take blocks of `block` items from a shared counter until none is left, rather
 /// than one fixed half each: the units of one part of the sorted names cost more than those of
 /// another (dash-prefix drop-ins, fragments no template shares), and on a shared host one core
 /// may be taken away for a while. With fixed halves the faster thread then waited for the other
 /// (a quarter of the loading time on the benchmark's 5,000 units).
 pub fn map_chunks_ordered<T: Sync, R: Send>(
     items: &[T],
+    block: usize,
     f: impl Fn(&[T]) -> Vec<R> + Sync,
 ) -> Vec<R> {
     let threads = threads_for(items.len());
     if threads == 1 {
         return f(items);
     }
-    let blocks = (items.len() + BLOCK - 1) / BLOCK; // div_ceil needs Rust 1.73
+    let block = block.max(1);
+    let blocks = (items.len() + block - 1) / block; // div_ceil needs Rust 1.73
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done: Vec<(usize, Vec<R>)> = Vec::new();
@@ -69,8 +71,7 @@ pub fn map_chunks_ordered<T: Sync, R: Send>(
             if b >= blocks {
                 return done;
             }
-            let block = &items[b * BLOCK..((b + 1) * BLOCK).min(items.len())];
-            done.push((b, f(block)));
+            done.push((b, f(&items[b * block..((b + 1) * block).min(items.len())])));
         }
     };
     let work = &work;
@@ -123,7 +124,7 @@ mod tests {
         for n in [0, 1, 31, 32, 33, 511, 512, 513, 1000, 4097] {
             let items: Vec<usize> = (0..n).collect();
             let calls = AtomicUsize::new(0);
-            let out = map_chunks_ordered(&items, |c| {
+            let out = map_chunks_ordered(&items, BLOCK, |c| {
                 calls.fetch_add(c.len(), Ordering::Relaxed);
                 if threads_for(items.len()) > 1 {
                     assert!(
@@ -147,7 +148,7 @@ mod tests {
     fn chunks_keep_the_order_and_their_own_state() {
         let items: Vec<usize> = (0..2000).collect();
         // Each chunk numbers its items from 0: state that never crosses threads.
-        let out = map_chunks_ordered(&items, |c| {
+        let out = map_chunks_ordered(&items, 100, |c| {
             c.iter()
                 .enumerate()
                 .map(|(i, &x)| (x, i))

@@ -263,6 +263,11 @@ fn ours_of_info(info: io::Result<bpf::ProgInfo>) -> io::Result<Option<Ours>> {
     }
 }
 
+/// How many running units a thread of [`apply`] queries at a time: each block opens its first
+/// unit's parent again (a walk of its full path), so blocks are larger than the loading
+/// threads' (a few hundred units of one slice cost about a millisecond).
+const QUERY_BLOCK: usize = 256;
+
 /// The ids of the programs attached to each cgroup of `units` (in order), each opened below
 /// its parent's directory when the unit before it had the same parent (units of one slice
 /// come together from [`running`]): one `openat(2)` of one name instead of a walk of the full
@@ -453,7 +458,7 @@ pub fn apply(
         .filter(|w| w.ifindex.is_ok())
         .map(|w| w.running)
         .collect();
-    let queried = super::parallel::map_chunks_ordered(&to_query, query_all);
+    let queried = super::parallel::map_chunks_ordered(&to_query, QUERY_BLOCK, query_all);
     let info_errors = resolver.learn_programs(&queried);
     let mut queried = queried.into_iter();
     for Wish {
