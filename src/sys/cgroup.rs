@@ -104,6 +104,15 @@ pub fn open_cgroup_dir_at(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<Ow
     open_at(parent, name, libc::O_DIRECTORY)
 }
 
+/// [`open_cgroup_dir_at`] with `O_PATH`: a descriptor that only names the cgroup, which is all
+/// `BPF_PROG_QUERY` needs (the kernel's `cgroup_get_from_fd()` takes the descriptor with
+/// `fget_raw()`). The kernel then neither checks read permission nor opens the directory for
+/// reading, nor releases it at close: a daemon-reload re-resolves every running unit with one
+/// open, one query and one close, and this open costs less.
+pub fn open_cgroup_path_at(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
+    open_at(parent, name, libc::O_DIRECTORY | libc::O_PATH)
+}
+
 /// The pids in the `cgroup.procs` of the cgroup open at `dir` (none when it cannot be read: the
 /// cgroup vanished).
 pub fn procs_at(dir: BorrowedFd<'_>) -> Vec<u32> {
@@ -957,6 +966,17 @@ mod tests {
         assert_eq!(err("link"), Some(libc::ENOTDIR));
         assert_eq!(err("file"), Some(libc::ENOTDIR));
         assert_eq!(err("gone"), Some(libc::ENOENT));
+        // The same with O_PATH, which opens the directory only to name it.
+        let path_err = |name: &str| {
+            open_cgroup_path_at(dir.as_fd(), OsStr::new(name))
+                .unwrap_err()
+                .raw_os_error()
+        };
+        assert_eq!(path_err("link"), Some(libc::ENOTDIR));
+        assert_eq!(path_err("file"), Some(libc::ENOTDIR));
+        assert_eq!(path_err("gone"), Some(libc::ENOENT));
+        let a_path = open_cgroup_path_at(dir.as_fd(), OsStr::new("a")).unwrap();
+        assert!(open_file_at(a_path.as_fd(), OsStr::new("cgroup.procs")).is_ok());
         fs::remove_dir_all(&base).unwrap();
     }
 }

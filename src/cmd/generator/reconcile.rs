@@ -271,10 +271,11 @@ const QUERY_BLOCK: usize = 256;
 /// The ids of the programs attached to each cgroup of `units` (in order), each opened below
 /// its parent's directory when the unit before it had the same parent (units of one slice
 /// come together from [`running`]): one `openat(2)` of one name instead of a walk of the full
-/// path. Where the parent cannot be opened, the full path is, so errors are those of the
-/// cgroup itself.
+/// path, and an `O_PATH` one (see [`query_at`]). Where the parent cannot be opened, the full
+/// path is, so errors are those of the cgroup itself.
 fn query_all(units: &[&Running]) -> Vec<io::Result<Vec<u32>>> {
     let mut parent: Option<(&Path, Option<std::os::fd::OwnedFd>)> = None;
+    let mut by_path = true;
     let mut out = Vec::with_capacity(units.len());
     for r in units {
         let (Some(up), Some(name)) = (r.path.parent(), r.path.file_name()) else {
@@ -284,13 +285,44 @@ fn query_all(units: &[&Running]) -> Vec<io::Result<Vec<u32>>> {
         if parent.as_ref().map(|(p, _)| *p) != Some(up) {
             parent = Some((up, sys::cgroup::open_cgroup_dir(up).ok()));
         }
-        let dir = match parent.as_ref().and_then(|(_, fd)| fd.as_ref()) {
-            Some(pfd) => sys::cgroup::open_cgroup_dir_at(pfd.as_fd(), name),
-            None => sys::cgroup::open_cgroup_dir(&r.path),
-        };
-        out.push(dir.and_then(|d| bpf::query(d.as_fd())));
+        out.push(match parent.as_ref().and_then(|(_, fd)| fd.as_ref()) {
+            Some(pfd) => query_at(pfd.as_fd(), name, &mut by_path),
+            None => sys::cgroup::open_cgroup_dir(&r.path).and_then(|d| bpf::query(d.as_fd())),
+        });
     }
     out
+}
+
+/// The ids of the programs attached to the cgroup `name` below the directory `parent`, through
+/// an `O_PATH` descriptor while `by_path` holds (see [`either_query`]).
+fn query_at(
+    parent: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    by_path: &mut bool,
+) -> io::Result<Vec<u32>> {
+    either_query(
+        by_path,
+        || sys::cgroup::open_cgroup_path_at(parent, name).and_then(|d| bpf::query(d.as_fd())),
+        || sys::cgroup::open_cgroup_dir_at(parent, name).and_then(|d| bpf::query(d.as_fd())),
+    )
+}
+
+/// `by_path()` (the query through an `O_PATH` descriptor: it needs no more, and such an open
+/// costs less) while `by_path` holds, else `readable()`. A kernel whose query refuses such a
+/// descriptor (`EBADF`) is asked again with a readable one, for this cgroup and every later
+/// one (`by_path` is cleared), so no unit goes unqueried.
+fn either_query(
+    by_path: &mut bool,
+    path: impl FnOnce() -> io::Result<Vec<u32>>,
+    readable: impl FnOnce() -> io::Result<Vec<u32>>,
+) -> io::Result<Vec<u32>> {
+    if *by_path {
+        match path() {
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => *by_path = false,
+            r => return r,
+        }
+    }
+    readable()
 }
 
 /// Whether a process of the cgroup at `path`, or of any cgroup below it (a delegated unit's
@@ -760,6 +792,25 @@ mod tests {
         let failed = HashMap::from([(8, libc::EPERM)]);
         let e = r.attached(&[7, 8, 9], &failed).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+    }
+
+    #[test]
+    fn a_query_refused_through_o_path_is_asked_again_readable_from_then_on() {
+        let errno = |e| Err(io::Error::from_raw_os_error(e));
+        let mut by_path = true;
+        // Through O_PATH, whatever it gives that is not EBADF (a vanished cgroup included).
+        let r = either_query(&mut by_path, || Ok(vec![7]), || unreachable!());
+        assert_eq!((r.unwrap(), by_path), (vec![7], true));
+        let r = either_query(&mut by_path, || errno(libc::ENOENT), || unreachable!());
+        assert_eq!(
+            (r.unwrap_err().raw_os_error(), by_path),
+            (Some(libc::ENOENT), true)
+        );
+        // EBADF: the same cgroup again with a readable descriptor, and every later one too.
+        let r = either_query(&mut by_path, || errno(libc::EBADF), || Ok(vec![8]));
+        assert_eq!((r.unwrap(), by_path), (vec![8], false));
+        let r = either_query(&mut by_path, || unreachable!(), || errno(libc::EPERM));
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EPERM));
     }
 
     #[test]
