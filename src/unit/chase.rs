@@ -117,8 +117,7 @@ pub(crate) fn read_file_with<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> io::
     })
 }
 
-/// `std::fs::read()` without its `statx()` for a size hint: unit files are small (open, read,
-/// read to see the end, close).
+/// `std::fs::read()`: open, the `fstat()` that checks it is a regular file, one read, close.
 pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     let mut v = Vec::with_capacity(4096);
     read_file_into(path, &mut v)?;
@@ -129,22 +128,31 @@ pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
 fn read_file_into(path: &Path, v: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    // Through `Take`, read_to_end() reads into the vector's spare capacity without asking the
-    // file's size first (File's own read_to_end() calls statx() and lseek()).
     // O_NONBLOCK: a FIFO (or device) in place of a unit file must not block the service's start
     // forever waiting for a writer; anything but a regular file is refused once opened.
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    if !f.metadata()?.is_file() {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "Not a regular file",
         ));
     }
-    let mut f = f.take(u64::MAX);
-    v.reserve(4096);
+    // Through `Take`, read_to_end() reads into the vector's spare capacity without asking the
+    // file's size again (File's own read_to_end() calls statx() and lseek()). The limit is the
+    // size fstat() just gave: the first read(2) returns the whole file, and `Take` then ends
+    // the read without a last read(2) that returns nothing; a generator run reads thousands of
+    // unit files. A file rewritten while we read it is a race either way. A regular file of
+    // size 0 may be a pseudo-file whose size says nothing (procfs): read to its end.
+    let limit = match meta.len() {
+        0 => u64::MAX,
+        n => n,
+    };
+    let mut f = f.take(limit);
+    v.reserve(usize::try_from(limit).unwrap_or(0).clamp(4096, 1 << 20));
     f.read_to_end(v)?;
     Ok(())
 }
@@ -181,6 +189,12 @@ mod tests {
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
         let refused = read_file_with(&dir, |_| ()).unwrap_err();
         assert_eq!(refused.kind(), io::ErrorKind::InvalidInput);
+        // A regular file whose size says 0 is read to its end (procfs): the size is not a limit.
+        let empty = dir.join("empty.conf");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(read(&empty), b"");
+        let stat = read(Path::new("/proc/self/stat"));
+        assert!(stat.len() > 10 && stat.ends_with(b"\n"), "{stat:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
