@@ -50,7 +50,7 @@ pub fn parse(bytes: &[u8], file: &Path) -> Loaded {
             None => out.warnings.push(d.message.clone()),
         }
     }
-    for a in parsed.assignments.iter().filter(|a| a.section == SECTION) {
+    for a in parsed.assignments.iter().filter(|a| &*a.section == SECTION) {
         match a.key.as_str() {
             "Follow" if a.value.is_empty() => out.defaults.follow = false,
             "Follow" => match parse_boolean(&a.value) {

@@ -174,7 +174,7 @@ fn write_handles_every_adoptable_case() {
         let fragment_only: Vec<String> = packaged
             .assignments
             .iter()
-            .filter(|a| Some(&a.source.file) == packaged.fragment.as_ref())
+            .filter(|a| packaged.fragment.as_deref() == Some(&*a.source.file))
             .filter(|a| a.key == "ExecStart")
             .map(|a| a.value.clone())
             .collect();

@@ -51,7 +51,7 @@ fn unit(name: &str, a: &[A<'_>]) -> LoadedUnit {
                 key: key.into(),
                 value: value.into(),
                 source: Source {
-                    file: PathBuf::from(file),
+                    file: PathBuf::from(file).into(),
                     line,
                 },
             })
@@ -73,7 +73,7 @@ fn msgs(d: &[bindif::unit::Diagnostic]) -> Vec<String> {
 
 fn src(file: &str, line: usize) -> Option<Source> {
     Some(Source {
-        file: file.into(),
+        file: std::path::Path::new(file).into(),
         line,
     })
 }

@@ -8,7 +8,8 @@
 //! `--interface IFACE -- CMD` becomes `BindNetworkInterface=IFACE` plus `CMD`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::cmd::generator;
 use crate::json::Value;
@@ -98,7 +99,7 @@ fn is_exec_key(key: &str) -> bool {
 
 /// The pure core: findings over loaded units (`(name as found, unit)`).
 pub fn report(units: &[(String, LoadedUnit)], systemd_version: Option<u32>) -> Report {
-    let mut by_line: BTreeMap<(PathBuf, usize), Finding> = BTreeMap::new();
+    let mut by_line: BTreeMap<(Arc<Path>, usize), Finding> = BTreeMap::new();
     let mut plain_units = Vec::new();
     let mut policy_units = Vec::new();
     for (name, u) in units {
@@ -259,7 +260,7 @@ mod tests {
             key: key.into(),
             value: value.into(),
             source: Source {
-                file: PathBuf::from(file),
+                file: std::path::PathBuf::from(file).into(),
                 line,
             },
         }

@@ -274,7 +274,7 @@ pub fn evaluate_bind(unit: &LoadedUnit, ctx: &EvalContext<'_>) -> BindEval {
     let Some(section) = cgroup_section(&unit.name) else {
         return r;
     };
-    for a in unit.assignments.iter().filter(|a| a.section == section) {
+    for a in unit.assignments.iter().filter(|a| &*a.section == section) {
         let v = a.value.as_str();
         match a.key.as_str() {
             KEY_BIND => {
@@ -707,7 +707,7 @@ mod tests {
                 key: KEY_BIND.into(),
                 value: value.into(),
                 source: Source {
-                    file: "/etc/systemd/system/x.service".into(),
+                    file: std::path::Path::new("/etc/systemd/system/x.service").into(),
                     line: 2,
                 },
             }]

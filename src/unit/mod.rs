@@ -6,7 +6,7 @@
 //! order systemd applies them) followed by evaluation of the settings we care about
 //! (`BindNetworkInterface=`, `ExecStart=`) with specifier expansion.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod catalog;
@@ -29,7 +29,8 @@ pub mod words;
 /// assignment, its last line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
-    pub file: PathBuf,
+    /// Shared by every assignment and message of one file (one allocation per file parsed).
+    pub file: Arc<Path>,
     pub line: usize,
 }
 
@@ -38,7 +39,8 @@ pub struct Source {
 /// quotes removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
-    pub section: String,
+    /// Shared by the assignments of one section of one file.
+    pub section: Arc<str>,
     pub key: String,
     pub value: String,
     pub source: Source,
@@ -246,7 +248,7 @@ impl LoadedUnit {
     ) -> impl Iterator<Item = &'a Assignment> {
         self.assignments
             .iter()
-            .filter(move |a| a.section == section && a.key == key)
+            .filter(move |a| &*a.section == section && a.key == key)
     }
 }
 
@@ -276,7 +278,7 @@ mod tests {
             key: "ExecStart".into(),
             value: value.into(),
             source: Source {
-                file: "x.service".into(),
+                file: Path::new("x.service").into(),
                 line: 1,
             },
         }

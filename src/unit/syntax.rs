@@ -27,7 +27,8 @@
 //!   Both are warnings only.
 //! - Key and value are stripped of `" \t\n\r"`; the value is otherwise raw.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::{Assignment, Diagnostic, Source};
 
@@ -113,7 +114,7 @@ pub fn parse(bytes: &[u8], file: &Path) -> Parsed {
 /// section is accepted).
 pub fn parse_with_sections(bytes: &[u8], file: &Path, sections: Option<&[&str]>) -> Parsed {
     Parser {
-        file: file.to_path_buf(),
+        file: file.into(),
         sections,
         out: Parsed::default(),
         section: None,
@@ -186,10 +187,10 @@ fn string_is_safe(s: &[u8]) -> bool {
 }
 
 struct Parser<'s> {
-    file: PathBuf,
+    file: Arc<Path>,
     sections: Option<&'s [&'s str]>,
     out: Parsed,
-    section: Option<String>,
+    section: Option<Arc<str>>,
     section_ignored: bool,
 }
 
@@ -316,7 +317,7 @@ impl Parser<'_> {
             }
             let known = self.sections.map_or(true, |s| s.contains(&name));
             if known {
-                self.section = Some(name.to_string());
+                self.section = Some(name.into());
                 self.section_ignored = false;
             } else {
                 if !name.starts_with("X-") {

@@ -213,7 +213,7 @@ fn find_helpers(u: &LoadedUnit, pin: &str, lookup: Lookup<'_>) -> Vec<(String, O
     let deps = u
         .assignments
         .iter()
-        .filter(|a| a.section == "Unit" && DEP_KEYS.contains(&a.key.as_str()))
+        .filter(|a| &*a.section == "Unit" && DEP_KEYS.contains(&a.key.as_str()))
         .flat_map(|a| a.value.split_whitespace().map(str::to_string));
     for dep in deps {
         if out.iter().any(|(d, _)| *d == dep) {
@@ -260,14 +260,13 @@ fn unwrapped_value(original: &str, w: &Wrapper) -> String {
 
 /// The last value of `key` in the service section outside `moved`, with where it is.
 fn remaining_value<'a>(u: &'a LoadedUnit, key: &str, moved: &[PathBuf]) -> Option<&'a Assignment> {
-    u.assignments
-        .iter()
-        .rev()
-        .find(|a| a.section == "Service" && a.key == key && !moved.contains(&a.source.file))
+    u.assignments.iter().rev().find(|a| {
+        &*a.section == "Service" && a.key == key && !moved.iter().any(|m| **m == *a.source.file)
+    })
 }
 
 fn wrapper_only_hardening(a: &Assignment) -> bool {
-    a.section == "Service"
+    &*a.section == "Service"
         && ((a.key == "ProtectControlGroups" && parse_boolean(&a.value) == Some(false))
             || (a.key == "ProcSubset" && a.value == "all"))
 }
@@ -338,8 +337,8 @@ pub fn plan_unit_found(
         .chain(pins.iter().copied())
         .chain(unsafe_lines.iter().map(|(a, _)| *a))
     {
-        if !files.contains(&a.source.file) {
-            files.push(a.source.file.clone());
+        if !files.iter().any(|f| **f == *a.source.file) {
+            files.push(a.source.file.to_path_buf());
         }
     }
     if files.iter().any(|f| f.starts_with("/run")) {
@@ -455,7 +454,7 @@ fn build_dropin(
     interface: &str,
 ) {
     let switch = wrappers.first().and_then(|(_, w)| w.switch.clone());
-    let in_moved = |a: &&Assignment| moved.contains(&a.source.file);
+    let in_moved = |a: &&Assignment| moved.iter().any(|m| **m == *a.source.file);
     let wrapper_of = |a: &Assignment| {
         wrappers
             .iter()
@@ -475,7 +474,7 @@ fn build_dropin(
         }
     }
     for key in exec_keys {
-        let of_key = |a: &&Assignment| a.section == "Service" && a.key == key;
+        let of_key = |a: &&Assignment| &*a.section == "Service" && a.key == key;
         let packaged: Vec<_> =
             effective_list(u.assignments.iter().filter(of_key).filter(|a| !in_moved(a)))
                 .into_iter()
@@ -531,7 +530,7 @@ fn build_dropin(
                     format!("{key}={value} (kept without the wrapper: {why})"),
                 ));
             }
-            carried.push((a.section.clone(), format!("{key}={value}")));
+            carried.push((a.section.to_string(), format!("{key}={value}")));
         }
     }
 
@@ -549,7 +548,7 @@ fn build_dropin(
                 a,
                 format!("removed (only the wrapper needed it): back to {back}"),
             ));
-        } else if a.section == "Service"
+        } else if &*a.section == "Service"
             && (a.key == "User" || a.key == "Group")
             && switch.is_some()
         {
@@ -557,7 +556,7 @@ fn build_dropin(
                 a,
                 "removed: the service runs as the user the wrapper switched to",
             ));
-        } else if a.section == "Unit"
+        } else if &*a.section == "Unit"
             && DEP_KEYS.contains(&a.key.as_str())
             && !plan.helpers.is_empty()
         {
@@ -567,7 +566,7 @@ fn build_dropin(
                 .filter(|w| !plan.helpers.iter().any(|h| h == w))
                 .collect();
             if kept.len() == a.value.split_whitespace().count() {
-                carried.push((a.section.clone(), line(a)));
+                carried.push((a.section.to_string(), line(a)));
             } else if kept.is_empty() {
                 lines.push(change(a, "removed: the pinning helper is no longer needed"));
             } else {
@@ -576,10 +575,10 @@ fn build_dropin(
                     a,
                     format!("{v} (the pinning helper is no longer needed)"),
                 ));
-                carried.push((a.section.clone(), v));
+                carried.push((a.section.to_string(), v));
             }
         } else {
-            carried.push((a.section.clone(), line(a)));
+            carried.push((a.section.to_string(), line(a)));
         }
     }
 
@@ -687,7 +686,7 @@ mod tests {
             key: key.into(),
             value: value.into(),
             source: Source {
-                file: PathBuf::from(file),
+                file: PathBuf::from(file).into(),
                 line,
             },
         }

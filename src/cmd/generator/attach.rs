@@ -251,7 +251,7 @@ mod tests {
                     key: k.to_string(),
                     value: v.to_string(),
                     source: Source {
-                        file: PathBuf::from("/etc/systemd/system/u.service"),
+                        file: PathBuf::from("/etc/systemd/system/u.service").into(),
                         line: i + 2,
                     },
                 })

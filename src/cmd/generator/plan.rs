@@ -114,7 +114,7 @@ enum Pos {
 }
 
 fn position(u: &LoadedUnit, a: &Assignment) -> Pos {
-    if Some(&a.source.file) == u.fragment.as_ref() {
+    if u.fragment.as_deref() == Some(&*a.source.file) {
         return Pos::Before;
     }
     match file_name_of(&a.source.file)
@@ -308,7 +308,7 @@ fn unit_plan(
                     let w =
                         wrap_line_with(&a.value, find_executable, &launchers).map_err(|why| {
                             Skip::NotWrappable {
-                                file: a.source.file.clone(),
+                                file: a.source.file.to_path_buf(),
                                 line: a.source.line,
                                 key,
                                 value: a.value.clone(),
@@ -858,7 +858,7 @@ mod tests {
                 key: k.into(),
                 value: v.into(),
                 source: crate::unit::Source {
-                    file: PathBuf::from("/etc/systemd/system/u.service"),
+                    file: PathBuf::from("/etc/systemd/system/u.service").into(),
                     line: 2,
                 },
             });

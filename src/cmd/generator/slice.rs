@@ -163,7 +163,7 @@ mod tests {
                 key: KEY_BIND.into(),
                 value: v.to_string(),
                 source: Source {
-                    file: fragment.clone(),
+                    file: fragment.as_path().into(),
                     line: i + 2,
                 },
             });

@@ -174,7 +174,7 @@ mod tests {
             key: KEY_DEVICE.into(),
             value: value.into(),
             source: Source {
-                file: PathBuf::from("/etc/systemd/system/s.socket"),
+                file: PathBuf::from("/etc/systemd/system/s.socket").into(),
                 line: 2,
             },
         }

@@ -625,7 +625,7 @@ mod tests {
                     key: (*k).into(),
                     value: (*v).into(),
                     source: Source {
-                        file: PathBuf::from("/etc/systemd/system/web.service"),
+                        file: PathBuf::from("/etc/systemd/system/web.service").into(),
                         line: i + 1,
                     },
                 })
