@@ -5,6 +5,7 @@ pub mod bpf;
 pub mod cgroup;
 pub mod clone;
 pub mod diag;
+pub mod fs;
 pub mod journal;
 pub mod netlink;
 pub mod pinned;

@@ -20,11 +20,15 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::chase::{chase, read_file_with, read_in_root_with, FOLLOW_MAX};
+use crate::sys::fs;
+
+use super::chase::{chase, read_file_with, read_in_root_with, read_opened_with, FOLLOW_MAX};
 use super::dropins;
 use super::fxhash::FxMap;
 use super::name::{self, Kind};
@@ -105,6 +109,11 @@ pub struct Catalog {
     /// Each search directory with symlinks resolved inside the root, and whether that worked
     /// (then `chase(dir/NAME, nofollow)` is `canon/NAME`); computed when first needed.
     canon: Vec<OnceLock<(PathBuf, bool)>>,
+    /// Each search directory's canonical path opened (`None`: it could not be), to open the
+    /// fragments listed there by name; opened for the second fragment read from it, and with
+    /// how many were read: a launcher loading one unit opens its fragment by path, as before,
+    /// without two more system calls for the directory.
+    dir_fds: Vec<(OnceLock<Option<OwnedFd>>, AtomicUsize)>,
     /// Whether each search directory could be listed (only those need their canonical path).
     listed: Vec<bool>,
     /// systemd's `unit_ids_map` for the names whose first entry on the search path is a
@@ -130,6 +139,7 @@ impl Clone for Catalog {
             dir_index: self.dir_index.clone(),
             memo: Mutex::new(Memo::default()),
             canon: self.canon.clone(),
+            dir_fds: self.dir_fds.iter().map(|_| Default::default()).collect(),
             listed: self.listed.clone(),
             links: self.links.clone(),
             nonempty: self.nonempty.clone(),
@@ -147,6 +157,7 @@ impl Catalog {
             dir_index: FxMap::default(),
             memo: Mutex::new(Memo::default()),
             canon: Vec::with_capacity(search.dirs().len()),
+            dir_fds: Vec::with_capacity(search.dirs().len()),
             listed: Vec::with_capacity(search.dirs().len()),
             links: FxMap::default(),
             nonempty: Vec::new(),
@@ -241,6 +252,18 @@ impl Catalog {
 
     fn canon(&self, i: usize) -> &PathBuf {
         &self.canon_entry(i).0
+    }
+
+    /// Search directory `i` ([`Catalog::canon`]) opened, from the second fragment read from it
+    /// on; `None` for the first, or when it cannot be opened.
+    fn dir_fd(&self, i: usize) -> Option<BorrowedFd<'_>> {
+        let (fd, reads) = &self.dir_fds[i];
+        if reads.fetch_add(1, Ordering::Relaxed) == 0 {
+            return None;
+        }
+        fd.get_or_init(|| fs::open_dir(&under_root(self.root(), self.canon(i))).ok())
+            .as_ref()
+            .map(AsFd::as_fd)
     }
 
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
@@ -437,6 +460,15 @@ impl Catalog {
                 .or_else(|| self.search.dirs().iter().position(|d| d == parent));
             if let Some(i) = i {
                 if self.entries[i].get(n) == Some(&EntryKind::Other) {
+                    // From the directory's second fragment on, by name below the directory
+                    // opened once: opening the full path walked every component of the
+                    // directory again for each of thousands of units. It is the same file (the
+                    // name is no symlink, the directory is the canonical one the full path
+                    // names).
+                    if let Some(dir) = self.dir_fd(i) {
+                        let open = || fs::open_read_nonblock_at(dir, OsStr::new(n));
+                        return read_opened_with(open, f);
+                    }
                     return read_file_with(&under_root(self.root(), &join(self.canon(i), n)), f);
                 }
             }
@@ -466,6 +498,7 @@ impl Catalog {
             let rd = std::fs::read_dir(under_root(&root, dir));
             let j = self.canon.len();
             self.canon.push(OnceLock::new());
+            self.dir_fds.push(Default::default());
             self.listed.push(rd.is_ok());
             if let Ok(rd) = rd {
                 for e in rd.flatten() {
@@ -843,5 +876,41 @@ mod tests {
                 "{p} {d}"
             );
         }
+    }
+
+    /// The first fragment of a search directory is opened by its path (a launcher loads one
+    /// unit: no system calls for the directory), the later ones by name below the directory,
+    /// opened once; both read the same files.
+    #[test]
+    fn fragments_after_the_first_are_opened_below_their_directory() {
+        let root = std::env::temp_dir().join(format!("bindif-catalog-fd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("etc/systemd/system");
+        std::fs::create_dir_all(&dir).unwrap();
+        for n in ["a", "b", "c"] {
+            let text = format!("[Service]\nExecStart=/bin/{n}\n");
+            std::fs::write(dir.join(format!("{n}.service")), text).unwrap();
+        }
+        let c = Catalog::system(&root);
+        let i = c
+            .search_path()
+            .dirs()
+            .iter()
+            .position(|d| d == Path::new("/etc/systemd/system"))
+            .unwrap();
+        let opened = |c: &Catalog| c.dir_fds[i].0.get().is_some_and(Option::is_some);
+        let load = |n: &str| {
+            let u = super::super::load::load_with(&c, n).unwrap();
+            u.assignments
+                .iter()
+                .map(|a| a.value.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(load("a.service"), ["/bin/a"]);
+        assert!(!opened(&c), "one unit: no descriptor for its directory");
+        assert_eq!(load("b.service"), ["/bin/b"]);
+        assert!(opened(&c));
+        assert_eq!(load("c.service"), ["/bin/c"]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

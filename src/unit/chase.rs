@@ -98,13 +98,22 @@ pub(crate) fn read_in_root_with<R>(
 /// them gives, and a fresh 4 KiB buffer for each (a large request to malloc, which then
 /// consolidates its free lists) was a measurable part of the run.
 pub(crate) fn read_file_with<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+    read_opened_with(|| open_nonblock(path), f)
+}
+
+/// [`read_file_with`] for the file `open` opens (with `O_NONBLOCK`, as [`read_file`] does):
+/// below a directory descriptor, see `Catalog`.
+pub(crate) fn read_opened_with<R>(
+    open: impl FnOnce() -> io::Result<std::fs::File>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> io::Result<R> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     BUFFER.with(|b| match b.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            read_file_into(path, &mut buf)?;
+            read_regular_into(open()?, &mut buf)?;
             let r = f(&buf);
             // Do not keep a large file's buffer for the rest of the run.
             if buf.capacity() > 64 * 1024 {
@@ -113,27 +122,36 @@ pub(crate) fn read_file_with<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> io::
             Ok(r)
         }
         // Only if `f` itself reads a file this way: a buffer of its own.
-        Err(_) => read_file(path).map(|v| f(&v)),
+        Err(_) => {
+            let mut v = Vec::new();
+            read_regular_into(open()?, &mut v)?;
+            Ok(f(&v))
+        }
     })
 }
 
 /// `std::fs::read()`: open, the `fstat()` that checks it is a regular file, one read, close.
 pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     let mut v = Vec::with_capacity(4096);
-    read_file_into(path, &mut v)?;
+    read_regular_into(open_nonblock(path)?, &mut v)?;
     Ok(v)
 }
 
-/// Appends the contents of the regular file `path` to `v` (see [`read_file`]).
-fn read_file_into(path: &Path, v: &mut Vec<u8>) -> io::Result<()> {
-    use std::io::Read;
+/// Opens `path` for reading with `O_NONBLOCK`: a FIFO (or device) in place of a unit file must
+/// not block the service's start forever waiting for a writer; anything but a regular file is
+/// refused once opened ([`read_regular_into`]).
+fn open_nonblock(path: &Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    // O_NONBLOCK: a FIFO (or device) in place of a unit file must not block the service's start
-    // forever waiting for a writer; anything but a regular file is refused once opened.
-    let f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
+        .open(path)
+}
+
+/// Appends the contents of `f`, opened as [`open_nonblock`] opens, to `v` when it is a regular
+/// file (see [`read_file`]).
+fn read_regular_into(f: std::fs::File, v: &mut Vec<u8>) -> io::Result<()> {
+    use std::io::Read;
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::new(
