@@ -116,6 +116,9 @@ pub struct Outcome {
     pub write_failures: Vec<WriteError>,
     pub units_seen: usize,
     pub elapsed: std::time::Duration,
+    /// The units the run loaded (none on systemd with native support); dropping the outcome
+    /// frees them.
+    pub loaded: Option<Loaded>,
 }
 
 /// Logs `text` one line per record: a kmsg record is one line, and a path quoted in a message
@@ -128,23 +131,46 @@ fn log_lines(log: &Logger, level: Level, text: &str) {
 
 /// Everything the generator decides before writing: the catalog of `full` without the
 /// generator directories, every name in it loaded, the plan. Also returns how many names were
-/// examined.
-pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Plan, usize) {
+/// examined, and what was loaded, for the caller to free or not (see [`Loaded`]).
+pub fn resolve(full: &SearchPath, layout: &Layout, version: Option<u32>) -> (Plan, usize, Loaded) {
     let launchers = Launchers::in_output(Path::new(GENERATOR_DIRS[0]));
     let r = resolve_units(full, layout, version, &launchers);
     let n = r.inputs.len();
-    drop_loaded(r.catalog, r.inputs);
-    (r.plan, n)
+    (
+        r.plan,
+        n,
+        Loaded {
+            catalog: r.catalog,
+            inputs: r.inputs,
+        },
+    )
 }
 
-/// Frees what a run loaded. Thousands of loaded units are a measurable part of a run, so they
-/// go on the loading threads; the catalog beside them, since its memo holds the parsed files
-/// the units share (whichever side lets go last frees them).
-fn drop_loaded(catalog: Catalog, inputs: Vec<Input>) {
-    std::thread::scope(|scope| {
-        scope.spawn(move || drop(catalog));
-        parallel::drop_spread(inputs);
-    });
+/// What a run loaded: the catalog and every unit in it. Thousands of parsed units take
+/// milliseconds to free, a tenth of a run's work, and a process that exits next need not free
+/// them at all: the generator binary leaves them to the kernel (`main`). Everyone else calls
+/// [`Loaded::free`], or lets them drop.
+pub struct Loaded {
+    catalog: Catalog,
+    inputs: Vec<Input>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Loaded({} units)", self.inputs.len())
+    }
+}
+
+impl Loaded {
+    /// Frees it all, the units on the loading threads; the catalog beside them, since its memo
+    /// holds the parsed files the units share (whichever side lets go last frees them).
+    pub fn free(self) {
+        let Loaded { catalog, inputs } = self;
+        std::thread::scope(|scope| {
+            scope.spawn(move || drop(catalog));
+            parallel::drop_spread(inputs);
+        });
+    }
 }
 
 /// What [`resolve`] computes, with the catalog and the loaded units kept for the re-resolution
@@ -424,6 +450,7 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
             write_failures: Vec::new(),
             units_seen: 0,
             elapsed: started.elapsed(),
+            loaded: None,
         });
     }
     let layout = match &opts.layout {
@@ -534,13 +561,16 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     if opts.reconcile {
         reconcile_running(&resolved, &walked, &facts, version, &log);
     }
-    drop_loaded(resolved.catalog, resolved.inputs);
     Ok(Outcome {
         plan: resolved.plan,
         verify_failures,
         write_failures,
         units_seen,
         elapsed,
+        loaded: Some(Loaded {
+            catalog: resolved.catalog,
+            inputs: resolved.inputs,
+        }),
     })
 }
 
@@ -599,7 +629,17 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     match run(&opts) {
-        Ok(out) if out.write_failures.is_empty() => crate::exit::SUCCESS,
-        Ok(_) | Err(_) => crate::exit::FAILURE,
+        Ok(out) => {
+            let status = if out.write_failures.is_empty() {
+                crate::exit::SUCCESS
+            } else {
+                crate::exit::FAILURE
+            };
+            // The process exits next, and its memory goes with it: freeing every loaded unit
+            // first would only make PID 1 wait longer for the generator (see `Loaded`).
+            std::mem::forget(out.loaded);
+            status
+        }
+        Err(_) => crate::exit::FAILURE,
     }
 }
