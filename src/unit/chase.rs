@@ -163,14 +163,17 @@ fn read_regular_into(f: std::fs::File, v: &mut Vec<u8>) -> io::Result<()> {
     // file's size again (File's own read_to_end() calls statx() and lseek()). The limit is the
     // size fstat() just gave: the first read(2) returns the whole file, and `Take` then ends
     // the read without a last read(2) that returns nothing; a generator run reads thousands of
-    // unit files. A file rewritten while we read it is a race either way. A regular file of
-    // size 0 may be a pseudo-file whose size says nothing (procfs): read to its end.
-    let limit = match meta.len() {
-        0 => u64::MAX,
-        n => n,
+    // unit files. The size is trusted: a file that grows between the fstat() and the read is
+    // read as it was at the fstat(), the prefix of a file being written in place, which
+    // systemd reading to its end at another moment may see as well (editors and packages
+    // write by rename). A regular file of size 0 may be a pseudo-file whose size says
+    // nothing (procfs): read to its end, from a page-sized start.
+    let (limit, start) = match meta.len() {
+        0 => (u64::MAX, 4096),
+        n => (n, usize::try_from(n).unwrap_or(0).min(1 << 20)),
     };
     let mut f = f.take(limit);
-    v.reserve(usize::try_from(limit).unwrap_or(0).clamp(4096, 1 << 20));
+    v.reserve(start);
     f.read_to_end(v)?;
     Ok(())
 }

@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// `items.iter().map(f).collect()`, spread over up to four threads in contiguous chunks, so the
-/// result keeps the input's order. Loading units is independent per unit and CPU-bound (parsing,
+/// `items.iter().map(f).collect()`, spread over up to four threads taking blocks of items from a
+/// shared counter (see [`map_chunks_ordered`]), the result in the input's order. Loading units is independent per unit and CPU-bound (parsing,
 /// allocation); a generator runs on the boot path with a deadline, so it uses the cores it has.
 /// Small inputs (a typical host: a few hundred units) stay on this thread.
 pub fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -24,7 +24,9 @@ fn threads_for(len: usize) -> usize {
 
 /// Drops `items` spread over as many threads as [`map_ordered`] uses, in contiguous chunks:
 /// freeing thousands of loaded units (each assignment a few small allocations) takes
-/// milliseconds on one thread.
+/// milliseconds on one thread. The chunks no longer match the blocks each thread loaded, so a
+/// unit may be freed on another thread than the one that allocated it (glibc returns the
+/// memory to its own arena, under that arena's lock).
 pub fn drop_spread<T: Send>(mut items: Vec<T>) {
     let threads = threads_for(items.len());
     if threads == 1 {
