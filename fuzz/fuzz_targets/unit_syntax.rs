@@ -23,7 +23,7 @@ fn check(p: &Parsed, data: &[u8], file: &Path) {
             "line {} of {lines}",
             a.source.line
         );
-        assert_eq!(a.source.file, file);
+        assert_eq!(&*a.source.file, file);
         // Keys are non-empty, hold no '=' and no surrounding whitespace; values are stripped.
         assert!(!a.key.is_empty(), "empty key: {a:?}");
         assert!(!a.key.contains('='), "key with '=': {a:?}");
@@ -57,6 +57,6 @@ fuzz_target!(|data: &[u8]| {
     assert!(some.assignments.len() <= all.assignments.len());
     assert_eq!(some.fatal, all.fatal);
     for a in &some.assignments {
-        assert!(matches!(a.section.as_str(), "Unit" | "Service" | "Install"));
+        assert!(matches!(&*a.section, "Unit" | "Service" | "Install"));
     }
 });
