@@ -16,7 +16,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::cstring;
+use super::{cstring, open_fd};
 use crate::cgroup_path::{self, Layout, Liveness, Owner};
 
 /// The filesystem magic of `path` (`statfs(2)` `f_type`).
@@ -63,38 +63,13 @@ pub fn mount_shows_whole_hierarchy(mount: &Path) -> bool {
 /// Opens a cgroup directory read-only: all BPF_PROG_ATTACH needs, and it works where
 /// `ProtectControlGroups=yes` made the hierarchy read-only.
 pub fn open_cgroup_dir(path: &Path) -> io::Result<OwnedFd> {
-    let c = cstring(path)?;
-    // SAFETY: `c` is NUL-terminated; the returned fd is checked and then owned.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_fd(None, &cstring(path)?, libc::O_RDONLY | libc::O_DIRECTORY)
 }
 
 /// `openat(2)` of `name` (one path component) read-only below the directory `dir`.
 fn open_at(dir: BorrowedFd<'_>, name: &OsStr, flags: libc::c_int) -> io::Result<OwnedFd> {
     let c = cstring(Path::new(name))?;
-    // SAFETY: `dir` is an open descriptor for the call's duration, `c` is NUL-terminated; the
-    // returned fd is checked and then owned.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | flags,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_fd(Some(dir), &c, libc::O_RDONLY | libc::O_NOFOLLOW | flags)
 }
 
 /// Opens the cgroup directory `name` below the cgroup directory `parent`. Walking by directory

@@ -7,29 +7,17 @@
 use std::ffi::{CStr, OsStr};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::cstring;
+use super::{cstring, open_fd};
 
 /// Opens the directory `path` to open files below it (`O_PATH`: nothing is read through this
 /// descriptor itself, so no read permission is needed and the directory is not opened for
 /// reading).
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
-    let c = cstring(path)?;
-    // SAFETY: `c` is NUL-terminated; the returned fd is checked and then owned.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_fd(None, &cstring(path)?, libc::O_PATH | libc::O_DIRECTORY)
 }
 
 /// Opens `name` below the directory `dir` for reading with `O_NONBLOCK` (a FIFO in place of a
@@ -58,20 +46,7 @@ pub fn open_read_nonblock_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Fi
             "contains a NUL byte",
         ));
     }
-    // SAFETY: `dir` is an open descriptor for the call's duration, `c` is NUL-terminated; the
-    // returned fd is checked and then owned.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    open_fd(Some(dir), c, libc::O_RDONLY | libc::O_NONBLOCK).map(File::from)
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ pub mod netlink;
 pub mod pinned;
 pub mod process;
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::log::escape_control;
@@ -154,6 +154,25 @@ pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
 pub(crate) fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
     CString::new(s.as_ref().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "contains a NUL byte"))
+}
+
+/// `openat(2)` of `path` below `dir` (or relative to the working directory, `None`), with
+/// `O_CLOEXEC` always: the one open of a descriptor the cgroup walks and the unit model's
+/// `sys::fs` share. The caller chooses the other flags (`O_PATH`, `O_NOFOLLOW`, …).
+pub(crate) fn open_fd(
+    dir: Option<BorrowedFd<'_>>,
+    path: &CStr,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: `at` is AT_FDCWD or a descriptor open for the call's duration, `path` is
+    // NUL-terminated; the returned fd is checked and then owned.
+    let fd = unsafe { libc::openat(at, path.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A socket option's value: plain data for which any bytes the kernel writes are a valid value.
