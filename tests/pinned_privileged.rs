@@ -191,6 +191,39 @@ fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
     assert_eq!(info.ours_ifindex, Some(7));
 }
 
+/// Ad hoc mode's attach to the cgroup it has just made: no query for older copies (there can
+/// be none), the same outcome as [`bpf::attach_replacing`]'s; and a racing start's copy of the
+/// same shared program, already on the hook, is found in place, not an error.
+#[test]
+fn attaching_to_a_created_cgroup_looks_for_no_older_copies() {
+    let fs = BpfFs::new();
+    let (prog, _) = pinned::bind_program(&fs.dir(), "if8", 8, Origin::Explicit).expect("load");
+    let id = id_of(prog.as_fd());
+    let made = TestCgroup::new();
+    let d = dir_fd(&made.path);
+    let out = bpf::attach_to_created(d.as_fd(), prog.as_fd()).expect("attach");
+    assert_eq!(
+        (out.prog_id, out.detached, out.attached_now, out.last),
+        (id, 0, true, true)
+    );
+    assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
+    let out = bpf::attach_to_created(d.as_fd(), prog.as_fd()).expect("in place");
+    assert_eq!((out.attached_now, out.last, out.detached), (false, true, 0));
+    assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
+    // What it does not do, and attach_replacing does: remove a copy of ours found there. The
+    // launcher uses it only on a cgroup its own mkdir made, where there is none.
+    let other = TestCgroup::new();
+    let o = dir_fd(&other.path);
+    let older = bpf::load_bind_program_as(8, Origin::Explicit).unwrap();
+    bpf::attach(o.as_fd(), older.as_fd()).unwrap();
+    let out = bpf::attach_to_created(o.as_fd(), prog.as_fd()).expect("attach");
+    assert_eq!(out.detached, 0);
+    assert_eq!(
+        bpf::query(o.as_fd()).unwrap(),
+        vec![id_of(older.as_fd()), id]
+    );
+}
+
 #[test]
 fn removal_takes_only_our_pins() {
     let fs = BpfFs::new();

@@ -745,6 +745,27 @@ pub fn attach_replacing(
     cgroup_dir: BorrowedFd,
     prog_fd: BorrowedFd,
 ) -> Result<BindOutcome, BindError> {
+    attach_and_clean(cgroup_dir, prog_fd, true)
+}
+
+/// [`attach_replacing`] on a cgroup this process has just made with `mkdir(2)` below a cgroup2
+/// directory (and so neither the root nor anything but cgroup2): no earlier start can have
+/// left a copy of ours there, so none is looked for. A copy attached in between by a racing
+/// start of the same shared program is still found and kept (`EINVAL`, as there).
+pub fn attach_to_created(
+    cgroup_dir: BorrowedFd,
+    prog_fd: BorrowedFd,
+) -> Result<BindOutcome, BindError> {
+    attach_and_clean(cgroup_dir, prog_fd, false)
+}
+
+/// [`attach_replacing`], with the removal of older copies after a new attachment only when
+/// `clean`.
+fn attach_and_clean(
+    cgroup_dir: BorrowedFd,
+    prog_fd: BorrowedFd,
+    clean: bool,
+) -> Result<BindOutcome, BindError> {
     // The id first: one call, and every path below needs it.
     let prog_id = prog_id_fd(prog_fd).map_err(|e| {
         Error::new(
@@ -799,6 +820,7 @@ pub fn attach_replacing(
     let attached_now = in_place.is_none();
     // Found in place, the hook's list is read already: the older copies are those before ours.
     let cleanup = match in_place {
+        None if !clean => Ok(0),
         None => detach_ours(cgroup_dir, Some(prog_id)),
         Some(ids) if ids.last() == Some(&prog_id) => {
             let ours = ids.iter().position(|&id| id == prog_id).unwrap_or(0);

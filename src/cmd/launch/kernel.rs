@@ -354,9 +354,16 @@ impl Kernel for Linux {
                 e
             }
         };
-        let mut out = bpf::check_attachable(cgroup.fd())
-            .and_then(|()| bpf::attach_replacing(cgroup.fd(), prog.as_fd()))
-            .map_err(named)?;
+        // A cgroup made for the command to be started in (ad hoc) was just made by `mkdir`:
+        // cgroup2, not the root, and holding no older copy of ours, so neither is checked.
+        // (One entered may be a legacy mirror found in place: it is checked.)
+        let first = if cgroup.created && !cgroup.entered {
+            bpf::attach_to_created(cgroup.fd(), prog.as_fd())
+        } else {
+            bpf::check_attachable(cgroup.fd())
+                .and_then(|()| bpf::attach_replacing(cgroup.fd(), prog.as_fd()))
+        };
+        let mut out = first.map_err(named)?;
         if !out.last {
             // The shared copy is on the hook, but a program attached after it would decide
             // new sockets' interface: a copy of our own goes last, as every start did before
