@@ -31,6 +31,19 @@ const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/faults.md");
 const V1_SYSTEMD: &str = "/sys/fs/cgroup/systemd";
 const RUN_DIR: &str = "/run/bindif-launch";
 
+/// The legacy-host rows run the launcher in a private mount namespace, but `/run` is the
+/// host's: while it runs, the launcher's `/run/bindif-launch` (where it mounts its cgroup2) is
+/// there for every other row's debris check to see, which then failed one run in about ten.
+/// Those runs hold this for writing, [`run_dir_debris`] for reading.
+static RUN_DIR_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Runs `f` (a launcher run that may make `/run/bindif-launch` for the time it runs) while no
+/// other row looks for debris there.
+fn using_run_dir<T>(f: impl FnOnce() -> T) -> T {
+    let _held = RUN_DIR_IN_USE.write().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 fn probe() -> String {
     format!("{}/tests/probe/probe.py", env!("CARGO_MANIFEST_DIR"))
 }
@@ -390,6 +403,7 @@ fn child_dirs(dir: &Path) -> Vec<String> {
 /// itself: the tool creates it only on legacy hosts, and the scenarios that simulate one do it
 /// in a private mount namespace.
 fn run_dir_debris() -> Vec<String> {
+    let _quiet = RUN_DIR_IN_USE.read().unwrap_or_else(|e| e.into_inner());
     let mut found = Vec::new();
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     for line in mounts.lines() {
@@ -562,7 +576,7 @@ fn legacy_no_mount(opts: &[&str], adhoc: bool, attach: bool) -> Outcome {
         let o: Vec<&str> = o.iter().map(String::as_str).collect();
         argv.extend(unit_argv(&w, &o));
     }
-    let out = w.run("", &in_private_mounts(&no_cgroup2(), argv));
+    let out = using_run_dir(|| w.run("", &in_private_mounts(&no_cgroup2(), argv)));
     w.outcome(&out, 0)
 }
 
@@ -601,11 +615,13 @@ fn legacy_root_unit(opts: &[&str], attach: bool, drop: &str, wrapped: bool) -> O
     let o: Vec<&str> = o.iter().map(String::as_str).collect();
     let mut argv = without_caps(drop);
     argv.extend(unit_argv(&w, &o));
-    let out = w.run_in(
-        common::cgroup2(),
-        "",
-        &in_private_mounts(&no_cgroup2(), argv),
-    );
+    let out = using_run_dir(|| {
+        w.run_in(
+            common::cgroup2(),
+            "",
+            &in_private_mounts(&no_cgroup2(), argv),
+        )
+    });
     w.outcome(&out, 0)
 }
 
