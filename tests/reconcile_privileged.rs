@@ -39,23 +39,60 @@ fn programs(cg: &Path) -> Vec<(Origin, u32)> {
         .collect()
 }
 
+/// How a reload takes its cgroup queries.
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    /// Walk, then query the units that set the key, as `--follow` does.
+    Sequential,
+    /// The generator's: walk and query every unit on the prefetch thread first
+    /// (`reconcile::Prefetch`), then apply with those results.
+    Prefetched,
+}
+
 /// One reload: walk `root`, apply with `config`; the log lines and the tally.
-fn reload(root: &Path, config: &HashMap<&str, Wanted>) -> (Tally, Vec<String>) {
+fn reload(root: &Path, config: &HashMap<&str, Wanted>, order: Order) -> (Tally, Vec<String>) {
     let lines = std::cell::RefCell::new(Vec::new());
     let log = |level: Level, text: String| {
         if level != Level::Debug {
             lines.borrow_mut().push(text)
         }
     };
-    let found = reconcile::running(root, &log);
     let mut wanted = |u: &str| config.get(u).cloned().unwrap_or(Wanted::Unset);
-    let tally = reconcile::apply(
-        &found,
-        &mut wanted,
-        &mut Resolver::default(),
-        Occasion::Reload,
-        &log,
-    );
+    let tally = match order {
+        Order::Sequential => {
+            let found = reconcile::running(root, &log);
+            reconcile::apply(
+                &found,
+                &mut wanted,
+                &mut Resolver::default(),
+                Occasion::Reload,
+                &log,
+            )
+        }
+        Order::Prefetched => {
+            let top = root.to_path_buf();
+            let (walked, walk_lines, queries) =
+                reconcile::Prefetch::start(move || vec![top]).walked();
+            for (level, text) in walk_lines {
+                log(level, text);
+            }
+            // The thread's walk is the walk.
+            assert_eq!(walked.len(), 1);
+            assert_eq!(walked[0].0, root);
+            assert_eq!(walked[0].1, reconcile::running(root, &|_, _| {}));
+            let mut queried = queries.wait();
+            assert_eq!(queried.len(), 1);
+            assert_eq!(queried[0].len(), walked[0].1.len(), "one query per unit");
+            reconcile::apply_queried(
+                &walked[0].1,
+                queried.pop(),
+                &mut wanted,
+                &mut Resolver::default(),
+                Occasion::Reload,
+                &log,
+            )
+        }
+    };
     (tally, lines.into_inner())
 }
 
@@ -83,6 +120,18 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn reload_follows_configuration_and_interfaces() {
+    follows_configuration_and_interfaces(Order::Sequential);
+}
+
+/// The generator's order (the walk and every query before the configuration is known, on a
+/// thread of their own) gives the same bindings, lines and counts as the sequential one: every
+/// assertion of the scenario holds for both.
+#[test]
+fn reload_with_prefetched_queries_does_the_same() {
+    follows_configuration_and_interfaces(Order::Prefetched);
+}
+
+fn follows_configuration_and_interfaces(order: Order) {
     require_privileges();
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let veth = HostVeth::create("rca", "rcb");
@@ -142,7 +191,7 @@ fn reload_follows_configuration_and_interfaces() {
     .into_iter()
     .collect();
 
-    let (tally, lines) = reload(root, &config);
+    let (tally, lines) = reload(root, &config, order);
 
     // A late interface, a changed value, stacked copies, a nested slice's unit, the slice itself
     // and an escaped cgroup name: one program each, of the key, for the configured ifindex.
@@ -194,7 +243,7 @@ fn reload_follows_configuration_and_interfaces() {
     );
 
     // A second reload changes nothing.
-    let (again, lines) = reload(root, &config);
+    let (again, lines) = reload(root, &config, order);
     assert_eq!((again.bound, again.failed), (0, 0), "{lines:#?}");
     assert_eq!(
         again.missing, 1,
@@ -205,7 +254,7 @@ fn reload_follows_configuration_and_interfaces() {
     veth.recreate();
     let ia2 = ifindex(a);
     assert_ne!(ia, ia2);
-    let (_, lines) = reload(root, &config);
+    let (_, lines) = reload(root, &config, order);
     for cg in [&late, &changed, &stacked, &nested, &escaped] {
         assert_eq!(
             programs(cg),

@@ -22,6 +22,9 @@
 //! - [`run`] writes the plan (`write.rs`: each file on its own, never through a symlink) and
 //!   then **verifies** it (`verify.rs`) by loading each unit again with the output directory in
 //!   the search path: the effective first command must be ours.
+//! - At a daemon-reload, [`reconcile`] re-resolves the running units, last; their walk and
+//!   cgroup queries run on a thread of their own from the start ([`reconcile::Prefetch`]),
+//!   alongside the loading, since they need no configuration.
 //!
 //! Ordering: drop-ins are applied in file-name order across all directories, so our drop-in is
 //! named [`DROPIN_NAME`], which sorts after the usual `override.conf`, `10-…`, `50-…`, `zz-…`. Our
@@ -355,26 +358,34 @@ fn template_carries_key(by_name: &HashMap<&str, &Input>, unit: &str, section: &s
 }
 
 /// daemon-reload re-resolution (see [`reconcile`]): every running unit's binding follows its
-/// configuration and its interface now. Logs; never fails.
+/// configuration and its interface now, from the cgroup queries `queried` took of every unit
+/// walked (see [`reconcile::Prefetch`]). Logs; never fails. Returns what it did, summed over
+/// the hierarchies.
 fn reconcile_running(
     r: &Resolved,
-    walked: &[(PathBuf, Vec<reconcile::Running>)],
+    walked: &[reconcile::Walked],
+    queried: Vec<Vec<std::io::Result<Vec<u32>>>>,
     facts: &LazyHostFacts,
     version: Option<u32>,
     log: &Logger,
-) {
+) -> reconcile::Tally {
     let started = Instant::now();
     let say = |level: Level, text: String| log_lines(log, level, &text);
     let mut wanted = wanted_now(r, facts, version.unwrap_or(NATIVE_SINCE - 1));
     let mut resolver = reconcile::Resolver::default();
+    let mut total = reconcile::Tally::default();
+    let mut queried = queried.into_iter();
     for (h, found) in walked {
-        let t = reconcile::apply(
+        let t = reconcile::apply_queried(
             found,
+            // One list per hierarchy walked; none (cannot happen) queries them now.
+            queried.next(),
             &mut wanted,
             &mut resolver,
             reconcile::Occasion::Reload,
             &say,
         );
+        total.add(&t);
         log_lines(
             log,
             Level::Debug,
@@ -392,13 +403,14 @@ fn reconcile_running(
             ),
         );
     }
+    total
 }
 
 /// Adds the files of followed interfaces (`follow.rs`) to the plan, with the package-wide
 /// defaults of `/etc/bindif-launch.conf`.
 fn plan_follow(
     r: &mut Resolved,
-    walked: &[(PathBuf, Vec<reconcile::Running>)],
+    walked: &[reconcile::Walked],
     facts: &LazyHostFacts,
     version: Option<u32>,
     root: &Path,
@@ -418,26 +430,110 @@ fn plan_follow(
     r.plan.messages.extend(messages);
 }
 
-/// Runs the generator: plan, write, verify, log. `Err` only when the output directory cannot be
-/// created; a drop-in that cannot be written is logged and listed in
-/// [`Outcome::write_failures`], and the others are still written.
-pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
-    let started = Instant::now();
-    let log = if opts.kmsg {
+/// What a run decided before writing: the plan (the followed interfaces' files included), the
+/// search path it came from, and, at a daemon-reload, the running units walked and their cgroup
+/// queries still under way.
+struct Prepared {
+    resolved: Resolved,
+    full: SearchPath,
+    launchers: Launchers,
+    facts: LazyHostFacts,
+    walked: std::sync::Arc<Vec<reconcile::Walked>>,
+    queries: Option<reconcile::Queries>,
+    units_seen: usize,
+}
+
+/// The logger of a run: `/dev/kmsg` for the real generator, else stderr.
+fn logger(opts: &Options) -> Logger {
+    if opts.kmsg {
         Logger::kmsg_or_stderr(PROGRAM, opts.debug)
     } else {
         Logger::new(PROGRAM, Sink::Stderr, opts.debug)
-    };
+    }
+}
+
+/// systemd's version, from the options or `/proc/1/maps` (logged when it cannot be told).
+fn systemd_version(opts: &Options, log: &Logger) -> Option<u32> {
     let version = opts
         .systemd_version
         .or_else(crate::sys::process::pid1_systemd_version);
     if version.is_none() {
         log_lines(
-            &log,
+            log,
             Level::Notice,
             "Cannot tell the systemd version from /proc/1/maps, assuming it predates v260.",
         );
     }
+    version
+}
+
+/// Everything before writing: the units resolved and planned, and with `prefetch` (a
+/// daemon-reload) the running units walked, their templates' followed interfaces planned, the
+/// walk's and the plan's messages logged.
+fn prepare(
+    opts: &Options,
+    version: Option<u32>,
+    prefetch: Option<reconcile::Prefetch>,
+    log: &Logger,
+) -> Prepared {
+    let layout = match &opts.layout {
+        Some(l) => l.clone(),
+        None => crate::sys::cgroup::detect(&opts.root),
+    };
+    let full = SearchPath::system(&opts.root);
+    // The output directory as PID 1 sees it, which the wrapped commands' links are named by.
+    let output_on_host = match opts.normal.strip_prefix(&opts.root) {
+        Ok(rel) => Path::new("/").join(rel),
+        Err(_) => opts.normal.clone(),
+    };
+    let launchers = Launchers::in_output(&output_on_host);
+    let mut resolved = resolve_units(&full, &layout, version, &launchers);
+    let facts = LazyHostFacts::new(&opts.root);
+    // The running units, walked once (on the prefetch's thread, while the units loaded): their
+    // templates' followed interfaces are planned now, and they are re-resolved after the
+    // drop-ins are written. The walk's lines come where a walk here would have logged them.
+    let (walked, queries) = match prefetch {
+        Some(p) => {
+            let (walked, lines, queries) = p.walked();
+            for (level, text) in lines {
+                log_lines(log, level, &text);
+            }
+            (walked, Some(queries))
+        }
+        None => Default::default(),
+    };
+    plan_follow(&mut resolved, &walked, &facts, version, &opts.root, log);
+    let units_seen = resolved.inputs.len();
+    for m in &resolved.plan.messages {
+        log_lines(log, m.level, &m.text);
+    }
+    Prepared {
+        resolved,
+        full,
+        launchers,
+        facts,
+        walked,
+        queries,
+        units_seen,
+    }
+}
+
+/// The walk and the cgroup queries of a daemon-reload, started at once on their own thread
+/// (see [`reconcile::Prefetch`]): `None` when the run re-resolves nothing.
+fn start_prefetch(
+    opts: &Options,
+    roots: impl FnOnce() -> Vec<PathBuf> + Send + 'static,
+) -> Option<reconcile::Prefetch> {
+    opts.reconcile.then(|| reconcile::Prefetch::start(roots))
+}
+
+/// Runs the generator: plan, write, verify, log. `Err` only when the output directory cannot be
+/// created; a drop-in that cannot be written is logged and listed in
+/// [`Outcome::write_failures`], and the others are still written.
+pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
+    let started = Instant::now();
+    let log = logger(opts);
+    let version = systemd_version(opts, &log);
     if let Some(v) = version.filter(|v| *v >= NATIVE_SINCE) {
         log_lines(
             &log,
@@ -453,38 +549,17 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
             loaded: None,
         });
     }
-    let layout = match &opts.layout {
-        Some(l) => l.clone(),
-        None => crate::sys::cgroup::detect(&opts.root),
-    };
-    let full = SearchPath::system(&opts.root);
-    // The output directory as PID 1 sees it, which the wrapped commands' links are named by.
-    let output_on_host = match opts.normal.strip_prefix(&opts.root) {
-        Ok(rel) => Path::new("/").join(rel),
-        Err(_) => opts.normal.clone(),
-    };
-    let launchers = Launchers::in_output(&output_on_host);
-    let mut resolved = resolve_units(&full, &layout, version, &launchers);
-    let facts = LazyHostFacts::new(&opts.root);
-    // The running units, walked once: their templates' followed interfaces are planned now,
-    // and they are re-resolved after the drop-ins are written.
-    let walked: Vec<(PathBuf, Vec<reconcile::Running>)> = if opts.reconcile {
-        let say = |level: Level, text: String| log_lines(&log, level, &text);
-        reconcile::walk_roots()
-            .into_iter()
-            .map(|h| {
-                let found = reconcile::running(&h, &say);
-                (h, found)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    plan_follow(&mut resolved, &walked, &facts, version, &opts.root, &log);
-    let units_seen = resolved.inputs.len();
-    for m in &resolved.plan.messages {
-        log_lines(&log, m.level, &m.text);
-    }
+    // Started before the unit files are listed: the walk and the queries need none of them.
+    let prefetch = start_prefetch(opts, reconcile::walk_roots);
+    let Prepared {
+        mut resolved,
+        full,
+        launchers,
+        facts,
+        walked,
+        queries,
+        units_seen,
+    } = prepare(opts, version, prefetch, &log);
     if let Err(e) = write::create_output_dir(&opts.normal) {
         log_lines(&log, Level::Err, &e.to_string());
         return Err(e);
@@ -558,8 +633,8 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
         ),
     );
     // Last: whatever happens while re-resolving running units, every drop-in is written.
-    if opts.reconcile {
-        reconcile_running(&resolved, &walked, &facts, version, &log);
+    if let Some(q) = queries {
+        reconcile_running(&resolved, &walked, q.wait(), &facts, version, &log);
     }
     Ok(Outcome {
         plan: resolved.plan,

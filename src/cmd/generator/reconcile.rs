@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::log::Level;
 use crate::program::Origin;
@@ -448,6 +449,8 @@ impl Tally {
 /// A running unit whose configuration sets the key, before its cgroup is looked at.
 struct Wish<'a> {
     running: &'a Running,
+    /// Its place in the units walked.
+    index: usize,
     want: Wanted,
     /// Its interface's ifindex now; `Err`: the lookup failed (the resolver keeps the error).
     ifindex: Result<Option<u32>, ()>,
@@ -468,11 +471,26 @@ pub fn apply(
     occasion: Occasion,
     log: &dyn Fn(Level, String),
 ) -> Tally {
+    apply_queried(found, None, wanted, resolver, occasion, log)
+}
+
+/// [`apply`], with the cgroup queries of every unit of `found` taken already (`queried`, in
+/// `found`'s order: see [`Prefetch`]) instead of those of the units that set the key, now.
+/// Only the results of the units [`apply`] would query are used, in the same way.
+pub fn apply_queried(
+    found: &[Running],
+    queried: Option<Vec<io::Result<Vec<u32>>>>,
+    wanted: &mut dyn FnMut(&str) -> Wanted,
+    resolver: &mut Resolver,
+    occasion: Occasion,
+    log: &dyn Fn(Level, String),
+) -> Tally {
     let mut tally = Tally::default();
     let own_netns = sys::process::net_ns(None).ok();
     let wishes: Vec<Wish> = found
         .iter()
-        .filter_map(|r| {
+        .enumerate()
+        .filter_map(|(index, r)| {
             let want = wanted(&r.unit);
             let Wanted::Interface { name, .. } = &want else {
                 return None;
@@ -480,23 +498,27 @@ pub fn apply(
             let ifindex = resolver.resolve(name).as_ref().map(|x| *x).map_err(drop);
             Some(Wish {
                 running: r,
+                index,
                 want,
                 ifindex,
             })
         })
         .collect();
-    let to_query: Vec<&Running> = wishes
-        .iter()
-        .filter(|w| w.ifindex.is_ok())
-        .map(|w| w.running)
-        .collect();
-    let queried = super::parallel::map_chunks_ordered(&to_query, QUERY_BLOCK, query_all);
+    let to_query = wishes.iter().filter(|w| w.ifindex.is_ok());
+    let queried: Vec<io::Result<Vec<u32>>> = match queried {
+        Some(all) => pick(all, to_query.map(|w| w.index)),
+        None => {
+            let to_query: Vec<&Running> = to_query.map(|w| w.running).collect();
+            super::parallel::map_chunks_ordered(&to_query, QUERY_BLOCK, query_all)
+        }
+    };
     let info_errors = resolver.learn_programs(&queried);
     let mut queried = queried.into_iter();
     for Wish {
         running: r,
         want,
         ifindex,
+        ..
     } in &wishes
     {
         let Wanted::Interface {
@@ -580,6 +602,110 @@ pub fn apply(
         }
     }
     tally
+}
+
+/// The results at `indices` (ascending, each once) of `all`, in that order. An index beyond
+/// `all` (cannot happen: `all` has one result per unit walked) gives `EIO`, which the unit's
+/// message names.
+fn pick<T>(all: Vec<io::Result<T>>, indices: impl Iterator<Item = usize>) -> Vec<io::Result<T>> {
+    let mut all: Vec<Option<io::Result<T>>> = all.into_iter().map(Some).collect();
+    indices
+        .map(|i| {
+            all.get_mut(i)
+                .and_then(Option::take)
+                .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EIO)))
+        })
+        .collect()
+}
+
+/// The running units of one hierarchy: where the walk started, and what it found.
+pub type Walked = (PathBuf, Vec<Running>);
+
+/// A log line kept to be logged later, on the thread and at the place of the sequential order.
+pub type Line = (Level, String);
+
+/// The walk of the running units and their cgroup queries, done on a thread of their own while
+/// the generator lists and loads the unit files: neither depends on the configuration.
+///
+/// Why this is as good as walking and querying after the drop-ins are written: nothing the
+/// generator does before [`apply`] changes a cgroup or a program on it, and PID 1 waits for the
+/// generators during a reload, so it starts and stops no unit meanwhile. What can still
+/// change (a unit's processes exit, or an attach step that was running when the reload began
+/// attaches its program) can change between the queries and the actions of the sequential
+/// order too, whose queries were all taken before the first action; only the window is
+/// longer: a cgroup gone is `ENOENT` (skipped, as before), a program attached after the query
+/// of a unit that gets `Bind` is replaced with the rest (a new copy removes every older one of
+/// ours), and whatever else such a race leaves, the next reload or start settles, as it did
+/// before. Every running unit of a followed
+/// type is queried, before it is known which set the key (a few hundred cheap queries on a
+/// real host); [`apply_queried`] uses the results of exactly the units [`apply`] would query.
+///
+/// The thread logs nothing itself: the walk's lines are handed over with its result and logged
+/// where the sequential run logged them.
+pub struct Prefetch {
+    walked: std::sync::mpsc::Receiver<(Arc<Vec<Walked>>, Vec<Line>)>,
+    queried: Queries,
+}
+
+/// The cgroup queries of a [`Prefetch`], still under way.
+pub struct Queries(std::thread::JoinHandle<Vec<Vec<io::Result<Vec<u32>>>>>);
+
+impl Prefetch {
+    /// Starts walking the hierarchies `roots` gives (called on the thread), then querying
+    /// every unit found, hierarchy by hierarchy.
+    pub fn start(roots: impl FnOnce() -> Vec<PathBuf> + Send + 'static) -> Prefetch {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let queried = std::thread::spawn(move || {
+            let lines = std::cell::RefCell::new(Vec::new());
+            let say = |level: Level, text: String| lines.borrow_mut().push((level, text));
+            let walked: Arc<Vec<Walked>> = Arc::new(
+                roots()
+                    .into_iter()
+                    .map(|h| {
+                        let found = running(&h, &say);
+                        (h, found)
+                    })
+                    .collect(),
+            );
+            // Handed over before querying: the plan needs the walk before the drop-ins are
+            // written, the queries are needed only after. The receiver may be gone (a run
+            // that ended early): the queries are then unused.
+            let _ = tx.send((walked.clone(), lines.into_inner()));
+            // One thread: each query takes the kernel's global cgroup mutex, so a second one
+            // would gain nothing and take a core from the loading threads.
+            walked
+                .iter()
+                .map(|(_, found)| query_all(&found.iter().collect::<Vec<_>>()))
+                .collect()
+        });
+        Prefetch {
+            walked: rx,
+            queried: Queries(queried),
+        }
+    }
+
+    /// Waits for the walk: every hierarchy with its running units, and the lines the walk
+    /// would have logged (in order); then the queries, still under way.
+    pub fn walked(self) -> (Arc<Vec<Walked>>, Vec<Line>, Queries) {
+        match self.walked.recv() {
+            Ok((walked, lines)) => (walked, lines, self.queried),
+            // The thread ended without a result: it panicked, a bug to raise here.
+            Err(_) => match self.queried.0.join() {
+                Err(p) => std::panic::resume_unwind(p),
+                Ok(_) => unreachable!("the walk is sent before the queries are returned"),
+            },
+        }
+    }
+}
+
+impl Queries {
+    /// Waits for the queries: for each hierarchy of [`Prefetch::walked`], one result per unit
+    /// found, in order (what [`apply_queried`] takes).
+    pub fn wait(self) -> Vec<Vec<io::Result<Vec<u32>>>> {
+        self.0
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
 }
 
 /// Logs what an action did, counts it.
@@ -811,6 +937,31 @@ mod tests {
         assert_eq!((r.unwrap(), by_path), (vec![8], false));
         let r = either_query(&mut by_path, || unreachable!(), || errno(libc::EPERM));
         assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EPERM));
+    }
+
+    #[test]
+    fn prefetched_results_are_picked_for_the_units_that_would_be_queried() {
+        let r = |x: u32| -> io::Result<Vec<u32>> { Ok(vec![x]) };
+        let all = vec![
+            r(0),
+            r(1),
+            Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            r(3),
+        ];
+        let picked = pick(all, [1, 2, 3].into_iter());
+        assert_eq!(picked.len(), 3);
+        assert_eq!(picked[0].as_ref().unwrap(), &[1]);
+        assert_eq!(
+            picked[1].as_ref().unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
+        assert_eq!(picked[2].as_ref().unwrap(), &[3]);
+        // Nothing was queried for an index beyond the walk, nor twice: EIO, never a panic.
+        let picked = pick(vec![r(0)], [0, 0, 5].into_iter());
+        assert_eq!(picked[0].as_ref().unwrap(), &[0]);
+        for p in &picked[1..] {
+            assert_eq!(p.as_ref().unwrap_err().raw_os_error(), Some(libc::EIO));
+        }
     }
 
     #[test]
