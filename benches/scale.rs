@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //! Scale (issue 5, part 3): resolving `BindNetworkInterface=` for 5,000 synthetic units, and for
-//! one templated unit with five drop-ins. Pure file work: no privileges needed.
+//! one templated unit with five drop-ins; `status` over 500 bound cgroups; and a daemon-reload's
+//! re-resolution of 5,000 running units (cgroups below our own, needing root): its parts timed
+//! alone (the walk, `reconcile::apply`), and the whole reload as the generator binary runs it
+//! (issue 17, target 3), timed as one wall-clock span, in which the walk and the cgroup queries
+//! overlap the loading of the unit files (see `reload_as_the_generator_runs_it`).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -165,6 +169,60 @@ fn reload_reresolution(n: usize, rounds: usize) -> (Stats, f64, Stats) {
     (walk, first, steady)
 }
 
+/// A daemon-reload's share as the generator binary runs it, timed as one wall-clock span:
+/// `generator::reload_without_files`, i.e. `generator::run` at a reload (the walk and the cgroup
+/// queries of the running units start on their own thread at once, while the unit files are
+/// listed, loaded and planned; the followed interfaces' plan; the re-resolution) but for writing
+/// and verifying the drop-ins, which the target leaves out. The tree is the scale tree with
+/// every value naming the benchmark's interface (`write_scale_tree_bound`), and the running
+/// units are `n` cgroups below a slice of our own, one named after each unit name of the tree
+/// (aliases included, which PID 1 would name after their target): every one sets the key, is
+/// evaluated from what the generator loaded (the instances without a name of their own are
+/// loaded for it, as on a host) and, after a first reload that binds them all (untimed), has
+/// its binding current. What was loaded is freed after the clock stops, as in
+/// [`generator_resolve`]. Returns the times and how many units the steady reloads examined.
+fn reload_as_the_generator_runs_it(work: &Path, n: usize, rounds: usize) -> (Stats, usize) {
+    let root = work.join("scale-tree-bound");
+    let _ = std::fs::remove_dir_all(&root);
+    let tree = write_scale_tree_bound(&root, n, Some(&interface())).expect("bound tree");
+    let top = own_dir().join("reload-gen.slice");
+    let _ = std::fs::create_dir(&top);
+    let dirs: Vec<_> = tree.units.iter().map(|u| top.join(u)).collect();
+    for d in &dirs {
+        let _ = std::fs::create_dir(d);
+    }
+    let opts = generator::Options {
+        root: root.clone(),
+        normal: root.join("run/systemd/generator"),
+        systemd_version: Some(259),
+        layout: Some(unified()),
+        kmsg: false,
+        debug: false,
+        reconcile: true,
+    };
+    let (_, first, loaded) = generator::reload_without_files(&opts, vec![top.clone()]);
+    loaded.free();
+    assert_eq!((first.examined, first.bound), (n, n), "{first:?}");
+    let mut examined = 0;
+    let times: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            let (plan, tally, loaded) = generator::reload_without_files(&opts, vec![top.clone()]);
+            let took = ns(t.elapsed());
+            assert_eq!((tally.bound, tally.failed, tally.missing), (0, 0, 0));
+            examined = tally.examined;
+            std::hint::black_box(plan);
+            loaded.free();
+            took
+        })
+        .collect();
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d);
+    }
+    let _ = std::fs::remove_dir(&top);
+    (Stats::of(&times), examined)
+}
+
 fn main() {
     let work = env_path("BINDIF_BENCH_WORK");
     let n = 5000;
@@ -230,6 +288,7 @@ fn main() {
 
     let status = status_on_bound_cgroups(500, size(11, 3));
     let (reload_walk, reload_first, reload_steady) = reload_reresolution(n, size(11, 3));
+    let (reload_whole, reload_examined) = reload_as_the_generator_runs_it(&work, n, size(11, 3));
 
     let total_s = Stats::of(&total);
     let build_s = Stats::of(&build);
@@ -321,6 +380,11 @@ fn main() {
         fmt_ns(reload_first),
         fmt_ns(reload_first / n as f64),
     ]);
+    row(&[
+        format!("daemon-reload as the generator runs it, one wall-clock span: resolve, walk and queries on their own thread from the start, re-resolve {reload_examined} running units with current bindings (tree with values naming the bench interface; no drop-ins written or verified)"),
+        reload_whole.cell(),
+        fmt_ns(reload_whole.median / n as f64),
+    ]);
     println!();
     target(
         "scale: 5,000 units resolved by the generator ≤ 50 ms",
@@ -334,19 +398,20 @@ fn main() {
     );
     // Issue 17 #3: a daemon-reload's whole share, the generator and the re-resolution of
     // 5,000 running units whose bindings are current (any reload but the first after an
-    // interface appeared).
-    let reload = gen_resolve.median + reload_walk.median + reload_steady.median;
+    // interface appeared), measured as the binary runs them: one span, the walk and the
+    // queries overlapping the loading (the parts, each timed alone, for diagnosis).
     target(
         "issue 17: daemon-reload, 5,000 units resolved and 5,000 running units re-resolved ≤ 50 ms",
         &format!(
-            "{} (generator {}, walk {}, re-resolution {})",
-            fmt_ns(reload),
+            "{} (one span as the generator runs it, walk and queries overlapping the loading, drop-ins not written; parts alone: generator {}, walk {}, re-resolution {}, sum {})",
+            fmt_ns(reload_whole.median),
             fmt_ns(gen_resolve.median),
             fmt_ns(reload_walk.median),
-            fmt_ns(reload_steady.median)
+            fmt_ns(reload_steady.median),
+            fmt_ns(gen_resolve.median + reload_walk.median + reload_steady.median)
         ),
         "≤ 50 ms",
-        reload <= 50e6,
+        reload_whole.median <= 50e6,
     );
     target_na(
         "issue 17: re-resolution ≤ 5% of a `daemon-reload`",

@@ -217,6 +217,19 @@ pub struct ScaleTree {
 /// (and dash-prefix drop-in directories), instances of templates (template and instance
 /// drop-ins), units overridden in /etc, aliases (symlinks), and the type-wide `service.d`.
 pub fn write_scale_tree(root: &Path, n: usize) -> io::Result<ScaleTree> {
+    write_scale_tree_bound(root, n, None)
+}
+
+/// [`write_scale_tree`], with every `BindNetworkInterface=` value (`vrfG`, `mgmt`, the
+/// templates' `%i`) naming `interface` when it is given: the same files, lines and drop-ins,
+/// but values that exist where the benchmark runs, so that running units named after the tree's
+/// units can be bound, and a reload finds their bindings current.
+pub fn write_scale_tree_bound(
+    root: &Path,
+    n: usize,
+    interface: Option<&str>,
+) -> io::Result<ScaleTree> {
+    let value = |v: String| interface.map_or(v, str::to_string);
     let lib = root.join("usr/lib/systemd/system");
     let etc = root.join("etc/systemd/system");
     let run = root.join("run/systemd/system");
@@ -254,7 +267,10 @@ pub fn write_scale_tree(root: &Path, n: usize) -> io::Result<ScaleTree> {
     for g in 0..groups {
         dropin(
             lib.join(format!("svc-g{g}-.service.d/30-group.conf")),
-            &format!("[Service]\nBindNetworkInterface=vrf{g}\n"),
+            &format!(
+                "[Service]\nBindNetworkInterface={}\n",
+                value(format!("vrf{g}"))
+            ),
             &mut t,
         )?;
     }
@@ -268,7 +284,7 @@ pub fn write_scale_tree(root: &Path, n: usize) -> io::Result<ScaleTree> {
         )?;
         dropin(
             lib.join(format!("tpl{k}@.service.d/10-bind.conf")),
-            "[Service]\nBindNetworkInterface=%i\n",
+            &format!("[Service]\nBindNetworkInterface={}\n", value("%i".into())),
             &mut t,
         )?;
     }
@@ -290,7 +306,10 @@ pub fn write_scale_tree(root: &Path, n: usize) -> io::Result<ScaleTree> {
         if i % 10 == 0 {
             dropin(
                 etc.join(format!("{name}.d/override.conf")),
-                "[Service]\nBindNetworkInterface=\nBindNetworkInterface=mgmt\n",
+                &format!(
+                    "[Service]\nBindNetworkInterface=\nBindNetworkInterface={}\n",
+                    value("mgmt".into())
+                ),
                 &mut t,
             )?;
         }
@@ -316,7 +335,10 @@ pub fn write_scale_tree(root: &Path, n: usize) -> io::Result<ScaleTree> {
         )?;
         frag(
             etc.join(&name),
-            format!("[Service]\nExecStart=/usr/local/bin/site {i}\nBindNetworkInterface=mgmt\n"),
+            format!(
+                "[Service]\nExecStart=/usr/local/bin/site {i}\nBindNetworkInterface={}\n",
+                value("mgmt".into())
+            ),
             &mut t,
         )?;
         t.units.push(name);

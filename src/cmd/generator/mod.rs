@@ -649,6 +649,34 @@ pub fn run(opts: &Options) -> Result<Outcome, WriteError> {
     })
 }
 
+/// What a daemon-reload's run does but for the files: [`run`] with `opts.reconcile`, walking
+/// the hierarchies `roots` instead of the host's, without writing or verifying the drop-ins
+/// (the same functions, in the same order and on the same threads). For the benchmark, which
+/// times it as one. Returns the plan, what the re-resolution did, and what was loaded.
+pub fn reload_without_files(
+    opts: &Options,
+    roots: Vec<PathBuf>,
+) -> (Plan, reconcile::Tally, Loaded) {
+    let log = logger(opts);
+    let version = systemd_version(opts, &log);
+    let opts = Options {
+        reconcile: true,
+        ..opts.clone()
+    };
+    let prefetch = start_prefetch(&opts, move || roots);
+    let p = prepare(&opts, version, prefetch, &log);
+    let tally = match p.queries {
+        Some(q) => reconcile_running(&p.resolved, &p.walked, q.wait(), &p.facts, version, &log),
+        None => reconcile::Tally::default(),
+    };
+    let Resolved {
+        catalog,
+        inputs,
+        plan,
+    } = p.resolved;
+    (plan, tally, Loaded { catalog, inputs })
+}
+
 /// Makes the commands of `plan` that run the link `name` (which could not be written) run the
 /// launcher, in the drop-ins and in the checks made after writing them.
 fn without_link(plan: &mut Plan, launchers: &Launchers, name: &str) {
