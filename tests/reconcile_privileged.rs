@@ -83,10 +83,11 @@ fn reload(root: &Path, config: &HashMap<&str, Wanted>, order: Order) -> (Tally, 
             let mut queried = queries.wait();
             assert_eq!(queried.len(), 1);
             assert_eq!(queried[0].len(), walked[0].1.len(), "one query per unit");
+            let wants = walked[0].1.iter().map(|r| wanted(&r.unit)).collect();
             reconcile::apply_queried(
                 &walked[0].1,
+                wants,
                 queried.pop(),
-                &mut wanted,
                 &mut Resolver::default(),
                 Occasion::Reload,
                 &log,

@@ -307,7 +307,7 @@ fn wanted_now<'a>(
     r: &'a Resolved,
     facts: &'a LazyHostFacts,
     version: u32,
-) -> impl FnMut(&str) -> reconcile::Wanted + 'a {
+) -> impl Fn(&str) -> reconcile::Wanted + Sync + 'a {
     let by_name: HashMap<&str, &Input> = r.inputs.iter().map(|i| (i.name.as_str(), i)).collect();
     move |unit: &str| {
         let Some(section) = cgroup_section(unit) else {
@@ -371,16 +371,19 @@ fn reconcile_running(
 ) -> reconcile::Tally {
     let started = Instant::now();
     let say = |level: Level, text: String| log_lines(log, level, &text);
-    let mut wanted = wanted_now(r, facts, version.unwrap_or(NATIVE_SINCE - 1));
+    let wanted = wanted_now(r, facts, version.unwrap_or(NATIVE_SINCE - 1));
     let mut resolver = reconcile::Resolver::default();
     let mut total = reconcile::Tally::default();
     let mut queried = queried.into_iter();
     for (h, found) in walked {
+        // Each unit's wish on its own (evaluated from what was loaded; the instances without
+        // a name of their own loaded now): thousands of them, spread over the loading threads.
+        let wants = map_ordered(found, |f| wanted(&f.unit));
         let t = reconcile::apply_queried(
             found,
+            wants,
             // One list per hierarchy walked; none (cannot happen) queries them now.
             queried.next(),
-            &mut wanted,
             &mut resolver,
             reconcile::Occasion::Reload,
             &say,

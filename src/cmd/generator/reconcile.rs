@@ -471,16 +471,19 @@ pub fn apply(
     occasion: Occasion,
     log: &dyn Fn(Level, String),
 ) -> Tally {
-    apply_queried(found, None, wanted, resolver, occasion, log)
+    let wants = found.iter().map(|r| wanted(&r.unit)).collect();
+    apply_queried(found, wants, None, resolver, occasion, log)
 }
 
-/// [`apply`], with the cgroup queries of every unit of `found` taken already (`queried`, in
-/// `found`'s order: see [`Prefetch`]) instead of those of the units that set the key, now.
-/// Only the results of the units [`apply`] would query are used, in the same way.
+/// [`apply`], with what each unit of `found` wants evaluated already (`wants`, in `found`'s
+/// order: the generator spreads that over threads), and, when `queried` is given, the cgroup
+/// queries of every unit of `found` taken already (in `found`'s order: see [`Prefetch`])
+/// instead of those of the units that set the key, now. Only the results of the units
+/// [`apply`] would query are used, in the same way.
 pub fn apply_queried(
     found: &[Running],
+    wants: Vec<Wanted>,
     queried: Option<Vec<io::Result<Vec<u32>>>>,
-    wanted: &mut dyn FnMut(&str) -> Wanted,
     resolver: &mut Resolver,
     occasion: Occasion,
     log: &dyn Fn(Level, String),
@@ -489,9 +492,9 @@ pub fn apply_queried(
     let own_netns = sys::process::net_ns(None).ok();
     let wishes: Vec<Wish> = found
         .iter()
+        .zip(wants)
         .enumerate()
-        .filter_map(|(index, r)| {
-            let want = wanted(&r.unit);
+        .filter_map(|(index, (r, want))| {
             let Wanted::Interface { name, .. } = &want else {
                 return None;
             };
