@@ -221,6 +221,12 @@ fn followed_interface(
     defaults: &crate::config::Defaults,
 ) -> Option<String> {
     let section = cgroup_section(&u.name)?;
+    // Following is off by default, and only the key itself turns it on (as `evaluate_bind`
+    // reads it): without one, nothing to evaluate. Thousands of units at every reload; asked
+    // first, as it allocates nothing.
+    if !defaults.follow && u.values(section, eval::KEY_FOLLOW).next().is_none() {
+        return None;
+    }
     if !plan::carries_key(u, section) {
         return None;
     }
@@ -425,8 +431,11 @@ fn plan_follow(
     }
     let version = version.unwrap_or(NATIVE_SINCE - 1);
     let mut fp = follow_plan(r, facts, version, &config.defaults);
-    for (_, found) in walked {
-        follow_running_instances(&mut fp, r, found, facts, version, &config.defaults);
+    // Only the instances of `per_instance` templates are looked for among the running units.
+    if !fp.per_instance.is_empty() {
+        for (_, found) in walked {
+            follow_running_instances(&mut fp, r, found, facts, version, &config.defaults);
+        }
     }
     let (files, messages) = follow::plan(&fp.followed);
     r.plan.files.extend(files);
