@@ -731,6 +731,21 @@ impl Catalog {
 
     /// `null_or_empty_path()` inside the root: `/dev/null` or an empty regular file.
     fn null_or_empty(&self, host: &Path) -> bool {
+        // What an alias usually leads to: an entry the catalog listed in a search directory
+        // that is no symlink (nor a directory). Below the directory's canonical path it names
+        // no symlink, so resolving it gives that path joined with the name (as
+        // `read_fragment_with` opens it): one stat(2) instead of an lstat(2) of every
+        // component, for every alias of the host at every daemon-reload.
+        if let Some(p) = self.listed_entry(host) {
+            return std::fs::metadata(under_root(self.root(), &p))
+                .map(|m| m.is_file() && m.len() == 0)
+                .unwrap_or(false);
+        }
+        self.null_or_empty_chased(host)
+    }
+
+    /// [`Catalog::null_or_empty`] by resolving every component of `host`.
+    fn null_or_empty_chased(&self, host: &Path) -> bool {
         match chase(self.root(), host, true) {
             Ok(p) if p == Path::new("/dev/null") => true,
             Ok(p) => std::fs::metadata(under_root(self.root(), &p))
@@ -738,6 +753,20 @@ impl Catalog {
                 .unwrap_or(false),
             Err(_) => false,
         }
+    }
+
+    /// `host` resolved inside the root, when it is a search directory's entry (named by the
+    /// search path's spelling of that directory) that the listing showed as neither a symlink
+    /// nor a directory, and the directory's canonical path is known: that path joined with the
+    /// name. `None` otherwise (the caller resolves it component by component).
+    fn listed_entry(&self, host: &Path) -> Option<PathBuf> {
+        let (parent, n) = (host.parent()?, host.file_name()?.to_str()?);
+        let i = *self.dir_index.get(parent.as_os_str())?;
+        if self.entries[i].get(n) != Some(&EntryKind::Other) {
+            return None;
+        }
+        let (canon, resolved) = self.canon_entry(i);
+        resolved.then(|| join(canon, n))
     }
 
     /// `add_names()`.
@@ -847,6 +876,67 @@ fn validate_alias(src: &str, dst: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listed-entry shortcut of `null_or_empty` answers as resolving every component does:
+    /// empty and non-empty files, a missing one, symlinks (to `/dev/null`, to an empty file, to
+    /// a directory), a directory, entries below a symlinked search directory, paths outside the
+    /// search path.
+    #[test]
+    fn null_or_empty_by_listing_agrees_with_chasing() {
+        let root = std::env::temp_dir().join(format!("bindif-catalog-noe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let lib = root.join("usr/lib/systemd/system");
+        let etc = root.join("etc/systemd/system");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        // /lib/systemd → /usr/lib/systemd: a search directory that is not canonical (relative:
+        // the listing opens host paths).
+        std::os::unix::fs::symlink("../usr/lib/systemd", root.join("lib/systemd")).unwrap();
+        std::fs::write(lib.join("empty.service"), "").unwrap();
+        std::fs::write(lib.join("full.service"), "[Service]\n").unwrap();
+        std::fs::write(etc.join("full.service"), "").unwrap();
+        std::os::unix::fs::symlink("/dev/null", etc.join("masked.service")).unwrap();
+        std::os::unix::fs::symlink("empty.service", lib.join("alias.service")).unwrap();
+        std::os::unix::fs::symlink("/usr/lib/systemd/system", etc.join("dir.service")).unwrap();
+        std::fs::create_dir(lib.join("full.service.d")).unwrap();
+        let dirs = [
+            "/etc/systemd/system",
+            "/lib/systemd/system",
+            "/usr/lib/systemd/system",
+        ];
+        let c = Catalog::new(SearchPath::from_dirs(
+            &root,
+            dirs.iter().map(PathBuf::from).collect(),
+        ));
+        let names = [
+            "empty.service",
+            "full.service",
+            "masked.service",
+            "alias.service",
+            "dir.service",
+            "full.service.d",
+            "missing.service",
+        ];
+        let mut shortcut = 0;
+        for d in dirs.iter().chain(&["/usr/lib/systemd", "/opt"]) {
+            for n in names {
+                let host = Path::new(d).join(n);
+                shortcut += c.listed_entry(&host).is_some() as usize;
+                assert_eq!(
+                    c.null_or_empty(&host),
+                    c.null_or_empty_chased(&host),
+                    "{}",
+                    host.display()
+                );
+            }
+        }
+        // The regular files of the three search directories took the shortcut.
+        assert_eq!(shortcut, 5);
+        assert!(c.null_or_empty(Path::new("/lib/systemd/system/empty.service")));
+        assert!(!c.null_or_empty(Path::new("/lib/systemd/system/full.service")));
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn strip_dir_agrees_with_path_strip_prefix() {
