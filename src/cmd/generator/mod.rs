@@ -370,7 +370,7 @@ fn template_carries_key(by_name: &HashMap<&str, &Input>, unit: &str, section: &s
 fn reconcile_running(
     r: &Resolved,
     walked: &[reconcile::Walked],
-    queried: Vec<Vec<std::io::Result<Vec<u32>>>>,
+    queried: reconcile::QueryResults,
     facts: &LazyHostFacts,
     version: Option<u32>,
     log: &Logger,

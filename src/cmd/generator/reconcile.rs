@@ -650,15 +650,34 @@ pub struct Prefetch {
     queried: Queries,
 }
 
-/// The cgroup queries of a [`Prefetch`], still under way.
-pub struct Queries(std::thread::JoinHandle<Vec<Vec<io::Result<Vec<u32>>>>>);
+/// The cgroup queries of a [`Prefetch`]: under way on its thread, or, when no thread could be
+/// started, done already on the caller's.
+pub struct Queries(QueriesState);
+
+/// One result per unit found, per hierarchy walked.
+pub type QueryResults = Vec<Vec<io::Result<Vec<u32>>>>;
+
+enum QueriesState {
+    /// `None`: the thread found no work (cannot happen: it takes the job it was started for).
+    Thread(std::thread::JoinHandle<Option<QueryResults>>),
+    Done(QueryResults),
+}
 
 impl Prefetch {
     /// Starts walking the hierarchies `roots` gives (called on the thread), then querying
-    /// every unit found, hierarchy by hierarchy.
+    /// every unit found, hierarchy by hierarchy. Where no thread can be started (a limit on
+    /// tasks), both are done here and now, in the same order: a reload must not fail for it.
     pub fn start(roots: impl FnOnce() -> Vec<PathBuf> + Send + 'static) -> Prefetch {
+        Prefetch::start_with(roots, true)
+    }
+
+    /// [`Prefetch::start`]; `threaded` false does it all here, as when no thread can start.
+    fn start_with(
+        roots: impl FnOnce() -> Vec<PathBuf> + Send + 'static,
+        threaded: bool,
+    ) -> Prefetch {
         let (tx, rx) = std::sync::mpsc::channel();
-        let queried = std::thread::spawn(move || {
+        let job = move || -> QueryResults {
             let lines = std::cell::RefCell::new(Vec::new());
             let say = |level: Level, text: String| lines.borrow_mut().push((level, text));
             let walked: Arc<Vec<Walked>> = Arc::new(
@@ -680,7 +699,25 @@ impl Prefetch {
                 .iter()
                 .map(|(_, found)| query_all(&found.iter().collect::<Vec<_>>()))
                 .collect()
-        });
+        };
+        // Shared with the thread so that it is still here when the thread cannot start
+        // (`spawn` drops what it was given then).
+        let job = Arc::new(std::sync::Mutex::new(Some(job)));
+        let for_thread = job.clone();
+        let take =
+            |j: &std::sync::Mutex<Option<_>>| j.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let spawned = threaded
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("bindif-prefetch".into())
+                    .spawn(move || take(&for_thread).map(|j| j()))
+                    .ok()
+            })
+            .flatten();
+        let queried = match spawned {
+            Some(h) => QueriesState::Thread(h),
+            None => QueriesState::Done(take(&job).map_or_else(Vec::new, |j| j())),
+        };
         Prefetch {
             walked: rx,
             queried: Queries(queried),
@@ -688,15 +725,15 @@ impl Prefetch {
     }
 
     /// Waits for the walk: every hierarchy with its running units, and the lines the walk
-    /// would have logged (in order); then the queries, still under way.
+    /// would have logged (in order); then the queries, maybe still under way.
     pub fn walked(self) -> (Arc<Vec<Walked>>, Vec<Line>, Queries) {
         match self.walked.recv() {
             Ok((walked, lines)) => (walked, lines, self.queried),
-            // The thread ended without a result: it panicked, a bug to raise here.
-            Err(_) => match self.queried.0.join() {
-                Err(p) => std::panic::resume_unwind(p),
-                Ok(_) => unreachable!("the walk is sent before the queries are returned"),
-            },
+            // The job ended without a result: it panicked on its thread, a bug to raise here.
+            Err(_) => {
+                let _ = self.queried.wait();
+                unreachable!("the walk is sent before the queries are returned")
+            }
         }
     }
 }
@@ -704,10 +741,14 @@ impl Prefetch {
 impl Queries {
     /// Waits for the queries: for each hierarchy of [`Prefetch::walked`], one result per unit
     /// found, in order (what [`apply_queried`] takes).
-    pub fn wait(self) -> Vec<Vec<io::Result<Vec<u32>>>> {
-        self.0
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    pub fn wait(self) -> QueryResults {
+        match self.0 {
+            QueriesState::Done(q) => q,
+            QueriesState::Thread(h) => h
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -965,6 +1006,47 @@ mod tests {
         for p in &picked[1..] {
             assert_eq!(p.as_ref().unwrap_err().raw_os_error(), Some(libc::EIO));
         }
+    }
+
+    /// On its thread or, when none can start, on the caller's: the same walk, lines and one
+    /// query result per unit found (here of plain directories, which no query accepts).
+    #[test]
+    fn a_prefetch_without_its_thread_gives_the_same() {
+        let top = std::env::temp_dir().join(format!("bindif-prefetch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        for d in [
+            "a.service",
+            "s.slice/b.socket",
+            "s.slice/x.scope",
+            "n.target",
+        ] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        let run = |threaded: bool| {
+            let (t, missing) = (top.clone(), top.join("gone"));
+            let p = Prefetch::start_with(move || vec![t, missing], threaded);
+            let (walked, lines, queries) = p.walked();
+            let queried = queries.wait();
+            let shape: Vec<Vec<bool>> = queried
+                .iter()
+                .map(|q| q.iter().map(Result::is_ok).collect())
+                .collect();
+            ((*walked).clone(), lines, shape)
+        };
+        let (walked, lines, shape) = run(true);
+        assert_eq!(run(false), (walked.clone(), lines.clone(), shape.clone()));
+        let units: Vec<Vec<&str>> = walked
+            .iter()
+            .map(|(_, f)| {
+                let mut u: Vec<&str> = f.iter().map(|r| r.unit.as_str()).collect();
+                u.sort();
+                u
+            })
+            .collect();
+        assert_eq!(units, [vec!["a.service", "b.socket", "s.slice"], vec![]]);
+        assert_eq!(shape.iter().map(Vec::len).collect::<Vec<_>>(), [3, 0]);
+        assert!(lines.is_empty(), "{lines:?}");
+        let _ = std::fs::remove_dir_all(&top);
     }
 
     #[test]
