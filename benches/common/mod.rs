@@ -33,6 +33,25 @@ pub fn own_dir() -> PathBuf {
     Path::new(CGROUP2).join(rel.trim_start_matches('/'))
 }
 
+/// Waits (up to `limit`) until no cgroup below `dir` is dying: the kernel releases a removed
+/// cgroup in the background, and one that carried BPF programs takes the cgroup mutex to let
+/// them go; thousands of them removed by one row would otherwise be released during the next
+/// row's timed rounds, whose cgroup queries take the same mutex. Returns how long it waited.
+pub fn settle_cgroups(dir: &Path, limit: Duration) -> Duration {
+    let t = Instant::now();
+    let dying = || {
+        fs::read_to_string(dir.join("cgroup.stat"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("nr_dying_descendants "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    while dying().is_some_and(|n| n > 0) && t.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t.elapsed()
+}
+
 /// Moves this process into the cgroup directory `dir`.
 pub fn enter(dir: &Path) {
     fs::write(dir.join("cgroup.procs"), "0").expect("move into cgroup");
