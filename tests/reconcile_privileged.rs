@@ -312,3 +312,82 @@ fn set_rlimit_nofile(n: u64) {
         ],
     );
 }
+
+/// The generator's own reload (`generator::reload_without_files`: the prefetch thread, each
+/// running unit's wish evaluated from the unit files on the loading threads, `apply_queried`)
+/// binds every running unit to its own file's value: enough units (600) that the wishes are
+/// spread over two threads where there are two cores, each unit's value different from its
+/// neighbours', so a wish handed to another unit than its own (out of the walk's order) binds
+/// the wrong interface or leaves one unbound.
+#[test]
+fn the_generators_reload_binds_each_unit_to_its_own_value() {
+    use bindif::cmd::generator;
+    require_privileges();
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let veth = HostVeth::create("rga", "rgb");
+    let (a, b) = (veth.a.as_str(), veth.b.as_str());
+    let (ia, ib) = (ifindex(a), ifindex(b));
+    let t = TestCgroup::new();
+    let tree = std::env::temp_dir().join(format!("bindif-reload-gen-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tree);
+    let lib = tree.join("usr/lib/systemd/system");
+    fs::create_dir_all(&lib).unwrap();
+    const N: usize = 600;
+    // Unit i: a, b, a missing interface, or no key, in a cycle that is not a power of two.
+    let value = |i: usize| match i % 6 {
+        0 | 3 => Some(a),
+        1 | 4 => Some(b),
+        2 => Some("bindif-nx9"),
+        _ => None,
+    };
+    let mut cgroups = Vec::new();
+    for i in 0..N {
+        let name = format!("u{i:04}.service");
+        let key = value(i).map_or(String::new(), |v| format!("BindNetworkInterface={v}\n"));
+        fs::write(
+            lib.join(&name),
+            format!("[Service]\nExecStart=/bin/true\n{key}"),
+        )
+        .unwrap();
+        // Two slices, so the walk's order is not the names' order.
+        let slice = if i % 2 == 0 {
+            "even.slice"
+        } else {
+            "odd.slice"
+        };
+        cgroups.push((i, mkdir(&t.path, &format!("{slice}/{name}"))));
+    }
+    let opts = generator::Options {
+        root: tree.clone(),
+        normal: tree.join("run/systemd/generator"),
+        systemd_version: Some(259),
+        layout: Some(bindif::cgroup_path::Layout::Unified {
+            mount: "/sys/fs/cgroup".into(),
+        }),
+        kmsg: false,
+        debug: false,
+        reconcile: true,
+    };
+    let (_, tally, loaded) = generator::reload_without_files(&opts, vec![t.path.clone()]);
+    loaded.free();
+    let with_key = (0..N).filter(|&i| value(i).is_some()).count();
+    let missing = (0..N).filter(|&i| i % 6 == 2).count();
+    assert_eq!(
+        (tally.examined, tally.bound, tally.missing, tally.failed),
+        (with_key, with_key - missing, missing, 0),
+        "{tally:?}"
+    );
+    for (i, cg) in &cgroups {
+        let want = match value(*i) {
+            Some(v) if v == a => vec![(Origin::Key, ia)],
+            Some(v) if v == b => vec![(Origin::Key, ib)],
+            _ => vec![],
+        };
+        assert_eq!(programs(cg), want, "{}", cg.display());
+    }
+    // A second reload finds every binding current.
+    let (_, again, loaded) = generator::reload_without_files(&opts, vec![t.path.clone()]);
+    loaded.free();
+    assert_eq!((again.bound, again.missing, again.failed), (0, missing, 0));
+    let _ = fs::remove_dir_all(&tree);
+}
