@@ -391,3 +391,46 @@ fn the_generators_reload_binds_each_unit_to_its_own_value() {
     assert_eq!((again.bound, again.missing, again.failed), (0, missing, 0));
     let _ = fs::remove_dir_all(&tree);
 }
+
+/// A unit that stops after its cgroup was queried (early, on the prefetch thread) and before the
+/// reload acts on it is skipped without a word, as one gone at the query is: nothing failed.
+#[test]
+fn a_unit_gone_between_the_prefetched_query_and_the_action_is_skipped() {
+    require_privileges();
+    let veth = HostVeth::create("rsa", "rsb");
+    let ib = ifindex(&veth.b);
+    let t = TestCgroup::new();
+    let cg = mkdir(&t.path, "t.slice/x.service");
+    // Bound to the other interface: the reload decides to bind it again, so it acts.
+    attach(&cg, ib, Origin::Key);
+    let top = t.path.clone();
+    let (walked, _, queries) = reconcile::Prefetch::start(move || vec![top]).walked();
+    let mut queried = queries.wait();
+    // Stopped: PID 1 removes the cgroup (its program goes with it).
+    fs::remove_dir(&cg).unwrap();
+    let lines = std::cell::RefCell::new(Vec::new());
+    let log = |level: Level, text: String| lines.borrow_mut().push((level, text));
+    let wants = walked[0]
+        .1
+        .iter()
+        .map(|r| match r.unit.as_str() {
+            "x.service" => Wanted::interface(&veth.a),
+            _ => Wanted::Unset,
+        })
+        .collect();
+    let tally = reconcile::apply_queried(
+        &walked[0].1,
+        wants,
+        queried.pop(),
+        &mut Resolver::default(),
+        Occasion::Reload,
+        &log,
+    );
+    assert_eq!(
+        (tally.examined, tally.bound, tally.failed),
+        (1, 0, 0),
+        "{tally:?}"
+    );
+    assert_eq!(lines.into_inner(), Vec::new());
+    assert!(!cg.exists());
+}

@@ -590,7 +590,8 @@ pub fn apply_queried(
             continue;
         }
         match act(&r.path, interface, &action) {
-            Ok(()) => report(&r.unit, interface, &action, occasion, &mut tally, log),
+            Ok(Acted::Done) => report(&r.unit, interface, &action, occasion, &mut tally, log),
+            Ok(Acted::Gone) => {}
             Err(e) => {
                 tally.failed += 1;
                 log(
@@ -636,10 +637,16 @@ pub type Line = (Level, String);
 /// change (a unit's processes exit, or an attach step that was running when the reload began
 /// attaches its program) can change between the queries and the actions of the sequential
 /// order too, whose queries were all taken before the first action; only the window is
-/// longer: a cgroup gone is `ENOENT` (skipped, as before), a program attached after the query
-/// of a unit that gets `Bind` is replaced with the rest (a new copy removes every older one of
-/// ours), and whatever else such a race leaves, the next reload or start settles, as it did
-/// before. Every running unit of a followed
+/// longer: a cgroup gone is `ENOENT` (skipped, at the query as at the action), a program
+/// attached after the query of a unit that gets `Bind` is replaced with the rest (a new copy
+/// removes every older one of ours), and whatever else such a race leaves, the next reload or
+/// start settles, as it did before. The one race the longer window makes likelier: a cgroup
+/// removed and made again between the query and the action (a unit restarted) is judged by
+/// what the old one had; its new start binds it with its own attach step, and a start that
+/// could not bind stays unbound until the next reload. PID 1 starts nothing during a reload, so
+/// that needs the generator run by hand with PID 1's arguments while units start, or, on a
+/// legacy host, an attach step that was already running rebuilding its mirror cgroup (which it
+/// then binds itself). Every running unit of a followed
 /// type is queried, before it is known which set the key (a few hundred cheap queries on a
 /// real host); [`apply_queried`] uses the results of exactly the units [`apply`] would query.
 ///
@@ -794,10 +801,40 @@ fn report(
 }
 
 /// Carries out one action on the cgroup at `path`, bound to `interface`.
-fn act(path: &Path, interface: &str, action: &Action) -> Result<(), sys::Error> {
+fn act(path: &Path, interface: &str, action: &Action) -> Result<Acted, sys::Error> {
     let shown = path.display().to_string();
-    let dir = sys::cgroup::open_cgroup_dir(path)
-        .map_err(|e| sys::Error::new(sys::Category::Cgroup, "open cgroup", shown.clone(), e))?;
+    let dir = match sys::cgroup::open_cgroup_dir(path) {
+        Ok(dir) => dir,
+        // The unit stopped since its cgroup was queried: as when it is gone at the query.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Acted::Gone),
+        Err(e) => {
+            return Err(sys::Error::new(
+                sys::Category::Cgroup,
+                "open cgroup",
+                shown,
+                e,
+            ))
+        }
+    };
+    acted_on(&dir, &shown, interface, action).map(|()| Acted::Done)
+}
+
+/// What [`act`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acted {
+    Done,
+    /// The cgroup was gone: nothing to do, nothing to say.
+    Gone,
+}
+
+/// [`act`] on the cgroup open as `dir` (`shown` in messages).
+fn acted_on(
+    dir: &std::os::fd::OwnedFd,
+    shown: &str,
+    interface: &str,
+    action: &Action,
+) -> Result<(), sys::Error> {
+    let shown = shown.to_string();
     match action {
         Action::Keep | Action::MissingKept => Ok(()),
         Action::Bind { ifindex } => {
