@@ -178,7 +178,7 @@ fn reload_reresolution(n: usize, rounds: usize) -> (Stats, f64, Stats) {
 /// and verifying the drop-ins, which the target leaves out. The tree is the scale tree with
 /// every value naming the benchmark's interface (`write_scale_tree_bound`), and the running
 /// units are `n` cgroups below a slice of our own, one named after each unit name of the tree
-/// (aliases included, which PID 1 would name after their target): every one sets the key, is
+/// (aliases included, 250 names more than PID 1 would use, as it names a cgroup after the unit, not an alias): every one sets the key, is
 /// evaluated from what the generator loaded (the instances without a name of their own are
 /// loaded for it, as on a host) and, after a first reload that binds them all and a warm-up
 /// (both untimed), has its binding current. What was loaded is freed after the clock stops, as in
