@@ -664,10 +664,13 @@ pub struct Queries(QueriesState);
 /// One result per unit found, per hierarchy walked.
 pub type QueryResults = Vec<Vec<io::Result<Vec<u32>>>>;
 
+/// The queries' results, and how long the job (the walk and the queries) took.
+type Timed = (QueryResults, std::time::Duration);
+
 enum QueriesState {
     /// `None`: the thread found no work (cannot happen: it takes the job it was started for).
-    Thread(std::thread::JoinHandle<Option<QueryResults>>),
-    Done(QueryResults),
+    Thread(std::thread::JoinHandle<Option<Timed>>),
+    Done(Timed),
 }
 
 impl Prefetch {
@@ -684,7 +687,8 @@ impl Prefetch {
         threaded: bool,
     ) -> Prefetch {
         let (tx, rx) = std::sync::mpsc::channel();
-        let job = move || -> QueryResults {
+        let job = move || -> Timed {
+            let started = std::time::Instant::now();
             let lines = std::cell::RefCell::new(Vec::new());
             let say = |level: Level, text: String| lines.borrow_mut().push((level, text));
             let walked: Arc<Vec<Walked>> = Arc::new(
@@ -702,10 +706,11 @@ impl Prefetch {
             let _ = tx.send((walked.clone(), lines.into_inner()));
             // One thread: each query takes the kernel's global cgroup mutex, so a second one
             // would gain nothing and take a core from the loading threads.
-            walked
+            let queried = walked
                 .iter()
                 .map(|(_, found)| query_all(&found.iter().collect::<Vec<_>>()))
-                .collect()
+                .collect();
+            (queried, started.elapsed())
         };
         // Shared with the thread so that it is still here when the thread cannot start
         // (`spawn` drops what it was given then).
@@ -723,7 +728,7 @@ impl Prefetch {
             .flatten();
         let queried = match spawned {
             Some(h) => QueriesState::Thread(h),
-            None => QueriesState::Done(take(&job).map_or_else(Vec::new, |j| j())),
+            None => QueriesState::Done(take(&job).map_or_else(Default::default, |j| j())),
         };
         Prefetch {
             walked: rx,
@@ -749,6 +754,12 @@ impl Queries {
     /// Waits for the queries: for each hierarchy of [`Prefetch::walked`], one result per unit
     /// found, in order (what [`apply_queried`] takes).
     pub fn wait(self) -> QueryResults {
+        self.wait_timed().0
+    }
+
+    /// [`Queries::wait`], with how long the walk and the queries took on their thread: the
+    /// re-resolution's share of the work that overlaps the loading.
+    pub fn wait_timed(self) -> (QueryResults, std::time::Duration) {
         match self.0 {
             QueriesState::Done(q) => q,
             QueriesState::Thread(h) => h
