@@ -1438,3 +1438,77 @@ fn legacy_names_each_socket_it_cannot_bind_once() {
         out.plan.messages
     );
 }
+
+/// A generator that cannot start its loading threads (the pids controller's limit, or
+/// RLIMIT_NPROC at boot) does the work on its own thread and writes the same drop-ins; before,
+/// it panicked having written none, so every bound unit would have started unbound. Needs root
+/// and the pids controller (cgroup v1's here, or cgroup2's).
+#[test]
+fn without_threads_the_generator_writes_the_same_drop_ins() {
+    common::require_privileges();
+    // 600 units: enough that the loading spreads over threads where it can.
+    let names: Vec<String> = (0..600).map(|i| format!("u{i}.service")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (tmp, _) = bound_units_root("no-threads", &refs);
+    let pids = pids_cgroup(&common::unique("bindif-nothreads"));
+    // Only the generator's own task fits: any thread it starts fails with EAGAIN.
+    std::fs::write(pids.join("pids.max"), "1").unwrap();
+    let generate = |out: &Path, limited: bool| {
+        let enter = if limited {
+            format!("echo $$ > '{}/cgroup.procs' && ", pids.display())
+        } else {
+            String::new()
+        };
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{enter}exec \"$@\""))
+            .arg("sh")
+            .arg(env!("CARGO_BIN_EXE_bindif-launch"))
+            .arg("generate")
+            .arg(format!("--root={}", tmp.display()))
+            .arg("--systemd-version=252")
+            .arg("--layout=hybrid")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let (free, limited) = (tmp.join("free"), tmp.join("limited"));
+    let a = generate(&free, false);
+    let b = generate(&limited, true);
+    let _ = std::fs::remove_dir(&pids);
+    assert!(a.status.success(), "{a:?}");
+    assert!(b.status.success(), "{b:?}");
+    let (ta, tb) = (tree(&free), tree(&limited));
+    assert_eq!(ta.len(), 600, "a drop-in per unit");
+    // The same files; contents differ only in the output directory's own path.
+    let shown = |t: &BTreeMap<PathBuf, Entry>, dir: &Path| -> Vec<(PathBuf, String)> {
+        t.iter()
+            .map(|(p, e)| {
+                let e = format!("{e:?}").replace(&dir.display().to_string(), "OUT");
+                (p.clone(), e)
+            })
+            .collect()
+    };
+    assert_eq!(shown(&ta, &free), shown(&tb, &limited));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A cgroup of the pids controller, for a limit on tasks: cgroup v1's where the host has one
+/// (hybrid and legacy layouts), else cgroup2's, at the top of its hierarchy when it hands the
+/// controller down there.
+fn pids_cgroup(name: &str) -> PathBuf {
+    let v1 = Path::new("/sys/fs/cgroup/pids");
+    let dir = if v1.join("pids.max").exists() || v1.join("cgroup.procs").exists() {
+        v1.join(name)
+    } else {
+        let controllers =
+            std::fs::read_to_string(common::cgroup2().join("cgroup.subtree_control")).unwrap();
+        assert!(
+            controllers.split_whitespace().any(|c| c == "pids"),
+            "no pids controller in cgroup v1 or handed down in cgroup2: {controllers}"
+        );
+        common::cgroup2().join(name)
+    };
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    dir
+}

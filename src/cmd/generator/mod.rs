@@ -170,7 +170,8 @@ impl Loaded {
     pub fn free(self) {
         let Loaded { catalog, inputs } = self;
         std::thread::scope(|scope| {
-            scope.spawn(move || drop(catalog));
+            // Without a thread, the catalog is dropped here, unrun closure and all.
+            parallel::spawn_or_not(scope, move || drop(catalog));
             parallel::drop_spread(inputs);
         });
     }

@@ -37,10 +37,22 @@ pub fn drop_spread<T: Send>(mut items: Vec<T>) {
         while items.len() > chunk {
             let at = (items.len() - 1) / chunk * chunk;
             let tail = items.split_off(at);
-            scope.spawn(move || drop(tail));
+            // A thread that cannot start drops its chunk here (see [`spawn_or_not`]).
+            spawn_or_not(scope, move || drop(tail));
         }
         drop(items);
     });
+}
+
+/// Starts `f` on a scoped thread, or, where no thread can be started (a limit on tasks: the
+/// pids controller, RLIMIT_NPROC), returns `None` having dropped `f` unrun. `Scope::spawn`
+/// panics then, and a generator that panics writes no drop-in: every bound unit would start
+/// unbound. The callers' work needs no thread: the calling one does what none took.
+pub fn spawn_or_not<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Option<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new().spawn_scoped(scope, f).ok()
 }
 
 /// How many items a thread of [`map_ordered`] takes at a time.
@@ -80,7 +92,10 @@ pub fn map_chunks_ordered<T: Sync, R: Send>(
     let mut by_block: Vec<Option<Vec<R>>> = Vec::new();
     by_block.resize_with(blocks, || None);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        // Threads that cannot start leave their blocks to the others, this one included.
+        let handles: Vec<_> = (1..threads)
+            .filter_map(|_| spawn_or_not(scope, work))
+            .collect();
         let mut all = vec![work()];
         for h in handles {
             // A panic in a worker is a bug; re-raise it here rather than lose units.
