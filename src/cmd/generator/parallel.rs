@@ -45,7 +45,8 @@ pub fn drop_spread<T: Send>(mut items: Vec<T>) {
 }
 
 /// Starts `f` on a scoped thread, or, where no thread can be started (a limit on tasks: the
-/// pids controller, RLIMIT_NPROC), returns `None` having dropped `f` unrun. `Scope::spawn`
+/// pids controller, the kernel's `threads-max`, no memory for a stack), returns `None` having
+/// dropped `f` unrun. `Scope::spawn`
 /// panics then, and a generator that panics writes no drop-in: every bound unit would start
 /// unbound. The callers' work needs no thread: the calling one does what none took.
 pub fn spawn_or_not<'scope, 'env, T: Send + 'scope>(

@@ -637,7 +637,8 @@ pub type Line = (Level, String);
 /// change (a unit's processes exit, or an attach step that was running when the reload began
 /// attaches its program) can change between the queries and the actions of the sequential
 /// order too, whose queries were all taken before the first action; only the window is
-/// longer: a cgroup gone is `ENOENT` (skipped, at the query as at the action), a program
+/// longer: a cgroup gone is `ENOENT` (skipped, at the query as when the action opens it; one
+/// removed in the microseconds after that open fails the action, logged), a program
 /// attached after the query of a unit that gets `Bind` is replaced with the rest (a new copy
 /// removes every older one of ours), and whatever else such a race leaves, the next reload or
 /// start settles, as it did before. The one race the longer window makes likelier: a cgroup

@@ -327,7 +327,9 @@ def render(d):
           "BindNetworkInterface=vrf-test`, `ExecStart=/bin/sleep infinity`), %d rounds in %s s: each "
           "round times `systemctl daemon-reload`, then runs the installed generator as PID 1 does at "
           "a reload (its three directories, so it re-resolves the running units) with "
-          "`SYSTEMD_LOG_LEVEL=debug`, whose last line gives the re-resolution's own time." % (
+          "`SYSTEMD_LOG_LEVEL=debug`, whose last line gives the re-resolution's time: the walk and "
+          "cgroup queries on the generator's prefetch thread (wall time, while the units load) plus "
+          "the decisions and actions after the drop-ins are written." % (
               b.name, b.info.get("reload_units", "?"), len(b.reload), b.info.get("seconds_reload", "?")))
         w("")
         w("| what | median (min – max) |")

@@ -170,7 +170,7 @@ done
 # generator does nothing). RELOAD_UNITS running units bound in the generator's form; each round
 # times a `systemctl daemon-reload`, then runs the installed generator as PID 1 runs it at a
 # reload (same directories, so it re-resolves the running units) with debug output, which gives
-# the re-resolution's own time.
+# the re-resolution's time (its walk and queries on the prefetch thread included).
 if ! native; then
     n=${BENCH_RELOAD_UNITS:-50}
     install_generator
