@@ -80,21 +80,32 @@ fn reload(root: &Path, config: &HashMap<&str, Wanted>, order: Order) -> (Tally, 
             assert_eq!(walked.len(), 1);
             assert_eq!(walked[0].0, root);
             assert_eq!(walked[0].1, reconcile::running(root, &|_, _| {}));
-            let mut queried = queries.wait();
+            let queried = queries.wait();
             assert_eq!(queried.len(), 1);
             assert_eq!(queried[0].len(), walked[0].1.len(), "one query per unit");
-            let wants = walked[0].1.iter().map(|r| wanted(&r.unit)).collect();
-            reconcile::apply_queried(
-                &walked[0].1,
-                wants,
-                queried.pop(),
-                &mut Resolver::default(),
-                Occasion::Reload,
-                &log,
-            )
+            apply_prefetched(&walked, queried, &mut wanted, &log)
         }
     };
     (tally, lines.into_inner())
+}
+
+/// What the generator does with a prefetch's one hierarchy: each unit's wish, then
+/// `apply_queried` with the queries taken.
+fn apply_prefetched(
+    walked: &[reconcile::Walked],
+    mut queried: reconcile::QueryResults,
+    wanted: &mut dyn FnMut(&str) -> Wanted,
+    log: &dyn Fn(Level, String),
+) -> Tally {
+    let wants = walked[0].1.iter().map(|r| wanted(&r.unit)).collect();
+    reconcile::apply_queried(
+        &walked[0].1,
+        wants,
+        queried.pop(),
+        &mut Resolver::default(),
+        Occasion::Reload,
+        log,
+    )
 }
 
 /// A process in a network namespace of its own, moved into `cg`.
@@ -405,27 +416,16 @@ fn a_unit_gone_between_the_prefetched_query_and_the_action_is_skipped() {
     attach(&cg, ib, Origin::Key);
     let top = t.path.clone();
     let (walked, _, queries) = reconcile::Prefetch::start(move || vec![top]).walked();
-    let mut queried = queries.wait();
+    let queried = queries.wait();
     // Stopped: PID 1 removes the cgroup (its program goes with it).
     fs::remove_dir(&cg).unwrap();
     let lines = std::cell::RefCell::new(Vec::new());
     let log = |level: Level, text: String| lines.borrow_mut().push((level, text));
-    let wants = walked[0]
-        .1
-        .iter()
-        .map(|r| match r.unit.as_str() {
-            "x.service" => Wanted::interface(&veth.a),
-            _ => Wanted::Unset,
-        })
-        .collect();
-    let tally = reconcile::apply_queried(
-        &walked[0].1,
-        wants,
-        queried.pop(),
-        &mut Resolver::default(),
-        Occasion::Reload,
-        &log,
-    );
+    let mut wanted = |unit: &str| match unit {
+        "x.service" => Wanted::interface(&veth.a),
+        _ => Wanted::Unset,
+    };
+    let tally = apply_prefetched(&walked, queried, &mut wanted, &log);
     assert_eq!(
         (tally.examined, tally.bound, tally.failed),
         (1, 0, 0),

@@ -828,7 +828,7 @@ fn act(path: &Path, interface: &str, action: &Action) -> Result<Acted, sys::Erro
             ))
         }
     };
-    acted_on(&dir, &shown, interface, action).map(|()| Acted::Done)
+    acted_on(dir.as_fd(), shown, interface, action).map(|()| Acted::Done)
 }
 
 /// What [`act`] did.
@@ -841,12 +841,11 @@ enum Acted {
 
 /// [`act`] on the cgroup open as `dir` (`shown` in messages).
 fn acted_on(
-    dir: &std::os::fd::OwnedFd,
-    shown: &str,
+    dir: BorrowedFd<'_>,
+    shown: String,
     interface: &str,
     action: &Action,
 ) -> Result<(), sys::Error> {
-    let shown = shown.to_string();
     match action {
         Action::Keep | Action::MissingKept => Ok(()),
         Action::Bind { ifindex } => {
