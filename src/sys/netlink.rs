@@ -472,7 +472,7 @@ impl NameLookup {
             }
         };
         // SAFETY: SIOCGIFNAME reads ifr_ifindex and writes ifr_name of the ifreq we own.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFNAME, &mut req) } != 0 {
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFNAME as _, &mut req) } != 0 {
             return None;
         }
         let bytes: Vec<u8> = req
