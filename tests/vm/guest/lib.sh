@@ -4,6 +4,8 @@
 set -u
 : "${VMTEST_EVIDENCE:=/dev/null}"
 BINDIF=/usr/lib/bindif-launch
+# the generator build (a file of its own in the packages; run-scenarios puts it here)
+BINDIF_GENERATOR=/usr/local/lib/bindif-launch-generator
 HELPERS=/usr/local/lib/vmtest   # copies of guest/*.py (readable by DynamicUser= units)
 SYSTEMD_VERSION=$(systemctl --version | awk 'NR==1 { print $2 + 0 }')
 FAILED=0
@@ -94,7 +96,7 @@ reload() { systemctl daemon-reload; }
 install_generator() {
     local d=/lib/systemd/system-generators
     [ -d "$d" ] || d=/usr/lib/systemd/system-generators
-    ln -sf "$BINDIF" "$d/bindif-launch-generator"
+    install -m 0755 "$BINDIF_GENERATOR" "$d/bindif-launch-generator"
     cleanup "rm -f $d/bindif-launch-generator; systemctl daemon-reload"
 }
 # legacy_form: on legacy cgroup hosts through the launcher, the form that binds there is the

@@ -18,10 +18,7 @@ python3 -c 'import ctypes' 2>/dev/null ||
     fail "python3 has no ctypes here (libpython3-stdlib missing from the image): pinprog.py cannot pin"
 if ! native; then
     # Below 260 the adopted BindNetworkInterface= works through the generator (as packaged).
-    gen_dir=/lib/systemd/system-generators
-    [ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
-    ln -sf "$BINDIF" "$gen_dir/bindif-launch-generator"
-    cleanup "rm -f $gen_dir/bindif-launch-generator; systemctl daemon-reload"
+    install_generator
 fi
 vrf_add vrf-adopt 97 127.0.0.1/8
 PKG=/usr/lib/systemd/system

@@ -1,13 +1,13 @@
 #!/bin/bash
 # deb: the Debian package from scripts/build-deb (payload bindif-launch.deb). `dpkg -i` installs the
-# launcher, the generator link and the man pages, and its postinst's daemon-reload activates the
-# generator: a unit with plain BindNetworkInterface= written before the install gets the generated
-# drop-in and starts bound. `dpkg -r` is refused while a unit runs /usr/lib/bindif-launch itself
+# launcher, the generator (a file of its own: the glibc build beside the musl launcher) and the man
+# pages, and its postinst's daemon-reload activates the generator: a unit with plain
+# BindNetworkInterface= written before the install gets the generated drop-in and starts bound. `dpkg -r` is refused while a unit runs /usr/lib/bindif-launch itself
 # (the attach step), naming the file and line as `migrate` does; once that line is gone it removes
 # the package, postrm's daemon-reload drops the generated drop-in, and the plain-key unit still
 # starts — unbound, with systemd's "Unknown key" warning, as any v260-style unit on systemd < 260.
 # The same .deb on every suite (bullseye's image has a split /usr, as hosts upgraded from buster
-# do): its generator link must land where that suite's systemd looks. An upgrade in place (the same
+# do): its generator must land where that suite's systemd looks. An upgrade in place (the same
 # package re-versioned) while the unit runs keeps its binding, and its next start runs the new
 # launcher with one program on the cgroup. Removal leaves no generated drop-in and no cgroup or
 # run-time directory of ours; on a legacy cgroup host the removal script's reload without the
@@ -65,10 +65,12 @@ for f in /usr/lib/bindif-launch $gen /usr/share/man/man8/bindif-launch.8.gz \
          /lib/udev/rules.d/99-bindif-launch.rules; do
     check "dpkg -L lists $f and it exists" listed "$f"
 done
-check "generator link resolves to /usr/lib/bindif-launch" [ "$(readlink -f "$gen")" = /usr/lib/bindif-launch ]
+check "the generator is an executable file of its own (not a link)" sh -c "[ -f $gen ] && [ ! -L $gen ] && [ -x $gen ]"
+check "the packaged generator is the payload's generator build" cmp -s "$gen" "$VMTEST_PAYLOAD/bindif-launch-generator"
+check "the packaged launcher is the payload's launcher build" cmp -s /usr/lib/bindif-launch "$VMTEST_PAYLOAD/bindif-launch"
 sp=$(systemd-path systemd-search-system-generator 2>/dev/null)
 found=; IFS=: read -ra dirs <<<"$sp"; for d in "${dirs[@]}"; do [ -e "$d/bindif-launch-generator" ] && found=$d; done
-evidence "systemd's generator path: $sp; the link is seen in ${found:-none of them}"
+evidence "systemd's generator path: $sp; the generator is seen in ${found:-none of them}"
 check "systemd searches a directory holding the generator" [ -n "$found" ]
 check "the packaged launcher runs" "$BINDIF" --version
 check "postinst's daemon-reload ran the generator: $generated exists" [ -e "$generated" ]
@@ -148,7 +150,7 @@ check "dpkg -r succeeds" [ "$rc" = 0 ]
 check "the message says plain-key units keep working" grep -q "keep working" <<<"$out"
 check "the package is gone" sh -c '! dpkg -s bindif-launch 2>/dev/null | grep -q "^Status: install ok installed"'
 check "the launcher is gone" [ ! -e "$BINDIF" ]
-check "the generator link is gone" sh -c "[ ! -e $gen ] && [ ! -L $gen ]"
+check "the generator is gone" sh -c "[ ! -e $gen ] && [ ! -L $gen ]"
 check "postrm's daemon-reload removed the generated drop-in" [ ! -e "$generated" ]
 gen_left=$(find /run/systemd/generator* -name 'zzzz-bindif-launch.conf' 2>/dev/null | tr '\n' ' ')
 check "no generated drop-in of ours anywhere after removal" [ -z "$gen_left" ]

@@ -12,7 +12,7 @@
 gen_dir=/lib/systemd/system-generators
 [ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
 gen=$gen_dir/bindif-launch-generator
-ln -sf "$BINDIF" "$gen"
+install -m 0755 "$BINDIF_GENERATOR" "$gen"
 cleanup "rm -f $gen; systemctl daemon-reload"
 vrf_add vrf-gen 96 127.0.0.1/8
 o=/run/gen-out

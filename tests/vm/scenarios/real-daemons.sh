@@ -34,7 +34,7 @@ t_start=$(date +%s)
 gen_dir=/lib/systemd/system-generators
 [ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
 gen=$gen_dir/bindif-launch-generator
-ln -sf "$BINDIF" "$gen"
+install -m 0755 "$BINDIF_GENERATOR" "$gen"
 cleanup "rm -f $gen; systemctl daemon-reload"
 
 # --- the VRF, set up completely (docs/guide.md), and a peer namespace behind a veth ---

@@ -20,7 +20,7 @@ if ! native; then
     [ -d "$gen_dir" ] || gen_dir=/usr/lib/systemd/system-generators
     gen=$gen_dir/bindif-launch-generator
     if [ ! -e "$gen" ]; then
-        ln -sf "$BINDIF" "$gen"
+        install -m 0755 "$BINDIF_GENERATOR" "$gen"
         cleanup "rm -f $gen; systemctl daemon-reload"
     fi
 fi
