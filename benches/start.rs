@@ -186,6 +186,22 @@ fn main() {
         ));
     }
 
+    // The same launcher built with glibc (scripts/bench: the generator's build, which is the
+    // same program), to show in the same run what the musl build's start-up saves
+    // (scripts/meson-cargo-build says why the launcher is built for musl).
+    let glibc = std::env::var("BINDIF_BENCH_LAUNCHER_GLIBC").ok();
+    let glibc_adhoc = variants.len();
+    if let Some(g) = glibc.as_deref() {
+        variants.push(Variant::new(
+            "ad hoc launcher, glibc static build",
+            &[g, "--interface", &ifname, "--", "/bin/true"],
+        ));
+        variants.push(Variant::new(
+            "attach step as generated, glibc static build",
+            &[g, "--attach", &unit, &resolved_arg],
+        ));
+    }
+
     // Issue 18 #3: the check the attach step makes by default (one probe socket), measured as
     // the generated step with and without it, interleaved.
     let no_verify_idx = variants.len();
@@ -273,6 +289,7 @@ fn main() {
                     .replace(&big.display().to_string(), "FIXTURE500")
                     .replace(&fixture.display().to_string(), "FIXTURE")
                     .replace(alt.as_deref().unwrap_or("\0"), "ALT")
+                    .replace(glibc.as_deref().unwrap_or("\0"), "GLIBC")
                     .replace(&floor_path, "EXEC-ONLY")
             ),
             s.cell(),
@@ -365,7 +382,8 @@ fn main() {
         &[l, "--interface", &ifname, "--", "/bin/true"],
     )
     .with_env("NOTIFY_SOCKET=/nonexistent");
-    isolated(&variants, &in_place, devnull);
+    let glibc_adhoc = glibc.as_ref().map(|_| &variants[glibc_adhoc]);
+    isolated(&variants, &in_place, glibc_adhoc, devnull);
     footprint(
         &[
             &variants[2],
@@ -380,7 +398,12 @@ fn main() {
 /// Launches spaced out in time, as services start in practice: the kernel's cgroup migration
 /// (`cgroup.procs` write, ad hoc mode) waits for an RCU grace period when no other migration
 /// happened just before, which back-to-back launches hide.
-fn isolated(variants: &[Variant], in_place: &Variant, devnull: libc::c_int) {
+fn isolated(
+    variants: &[Variant],
+    in_place: &Variant,
+    glibc_adhoc: Option<&Variant>,
+    devnull: libc::c_int,
+) {
     let gap = std::time::Duration::from_millis(250);
     // The floor of a wrapper that stays the command's parent, as ad hoc mode does (scripts/bench
     // builds benches/support/spawn-only.c statically): vfork, exec, wait, and nothing else.
@@ -392,6 +415,7 @@ fn isolated(variants: &[Variant], in_place: &Variant, devnull: libc::c_int) {
     });
     let mut picks = vec![&variants[0], &variants[2], &variants[3], in_place];
     picks.extend(spawn_only.as_ref());
+    picks.extend(glibc_adhoc);
     // 60 rounds (60–75 s), not 24: an isolated launch's time spreads by about ±0.3 ms here,
     // which left 24 rounds' median ratio uncertain by about ±0.06×, as much as the margins
     // measured.
@@ -417,7 +441,8 @@ fn isolated(variants: &[Variant], in_place: &Variant, devnull: libc::c_int) {
          (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7+) and waits for it, so nothing migrates; \
          the fourth row is the old path, for comparison. The spawn-only wrapper, when built, is \
          the floor of any wrapper that stays the command's parent as ad hoc mode does: a static \
-         program that only starts the command as a child and waits for it. \"× bare, per \
+         program that only starts the command as a child and waits for it. The glibc row, when \
+         given, is the ad hoc launcher built with glibc instead of musl. \"× bare, per \
          round\" is the median (min – max) of each round's ratio to the bare exec of the same \
          round, as in the table above; the launches of a round are 250 ms apart, so it cancels \
          less drift than there. The targets are judged by \"× bare\".\n",
@@ -470,10 +495,17 @@ fn isolated(variants: &[Variant], in_place: &Variant, devnull: libc::c_int) {
         ),
         None => String::new(),
     };
+    let glibc = match glibc_adhoc {
+        Some(_) => format!(
+            "; built with glibc: {:.2}×",
+            Stats::of(&samples[picks.len() - 1]).median / bare
+        ),
+        None => String::new(),
+    };
     target(
         "issue 17: ad hoc, isolated launches ≤ 2.0× bare exec",
         &format!(
-            "{:.2}× ({}; per round {:.2}×; moving itself in: {:.2}×{floor})",
+            "{:.2}× ({}; per round {:.2}×; moving itself in: {:.2}×{floor}{glibc})",
             m / bare,
             fmt_ns(m),
             per_round(1).median,
