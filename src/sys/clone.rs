@@ -144,6 +144,24 @@ fn sigchld_needs_reset(act: &libc::sigaction) -> bool {
         || act.sa_flags & (libc::SA_NOCLDWAIT | libc::SA_NOCLDSTOP) != 0
 }
 
+/// `rt_sigprocmask(2)` itself, not the C library's `sigprocmask`: the mask saved here is the one
+/// the command must start with, and the C libraries leave their internal signals out of it —
+/// musl reports signals 32–34 as unblocked whatever the mask (34 is glibc's SIGRTMIN, the first
+/// real-time signal glibc programs use), glibc never sets 32 and 33. Async-signal-safe (used in
+/// the child).
+fn rt_sigprocmask(
+    how: libc::c_int,
+    set: Option<&libc::sigset_t>,
+    old: Option<&mut libc::sigset_t>,
+) -> libc::c_long {
+    let set = set.map_or(std::ptr::null(), |s| s as *const libc::sigset_t);
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut libc::sigset_t);
+    // SAFETY: both pointers are null or point to a sigset_t we borrow for the call; the kernel
+    // reads and writes its own sigset_t, 64 signals in 8 bytes, which libc's (larger) one
+    // starts with.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, how, set, old, 8usize) }
+}
+
 fn block_signals(set: &libc::sigset_t) -> io::Result<Saved> {
     // SAFETY: plain data for the calls below to fill; pointers to locals only.
     unsafe {
@@ -151,11 +169,11 @@ fn block_signals(set: &libc::sigset_t) -> io::Result<Saved> {
             mask: mem::zeroed(),
             sigchld: None,
         };
-        if libc::sigprocmask(libc::SIG_BLOCK, set, &mut saved.mask) < 0 {
+        if rt_sigprocmask(libc::SIG_BLOCK, Some(set), Some(&mut saved.mask)) < 0 {
             return Err(io::Error::last_os_error());
         }
         let undo = |saved: &Saved| {
-            libc::sigprocmask(libc::SIG_SETMASK, &saved.mask, std::ptr::null_mut());
+            rt_sigprocmask(libc::SIG_SETMASK, Some(&saved.mask), None);
         };
         let mut old: libc::sigaction = mem::zeroed();
         if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) < 0 {
@@ -183,7 +201,7 @@ fn restore_signals(saved: &Saved) {
         if let Some(old) = &saved.sigchld {
             libc::sigaction(libc::SIGCHLD, old, std::ptr::null_mut());
         }
-        libc::sigprocmask(libc::SIG_SETMASK, &saved.mask, std::ptr::null_mut());
+        rt_sigprocmask(libc::SIG_SETMASK, Some(&saved.mask), None);
     }
 }
 
