@@ -18,6 +18,7 @@ pub mod cgroup_path;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod errno;
 pub mod exit;
 pub mod host;
 pub mod json;

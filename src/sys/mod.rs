@@ -131,13 +131,10 @@ impl std::error::Error for Error {
     }
 }
 
-/// `strerror()` text without Rust's " (os error N)" suffix, as systemd prints it.
+/// `strerror()` text without Rust's " (os error N)" suffix, as systemd prints it
+/// ([`crate::errno::strerror`]).
 pub fn strerror(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    crate::errno::strerror(e)
 }
 
 /// Turns a libc return value into `io::Result`, reading errno on -1.

@@ -255,9 +255,5 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadEr
 
 /// The strerror() text for an I/O error, as systemd's `%m` prints it.
 fn errno_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    crate::errno::strerror(e)
 }
