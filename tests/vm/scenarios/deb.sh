@@ -66,8 +66,11 @@ for f in /usr/lib/bindif-launch $gen /usr/share/man/man8/bindif-launch.8.gz \
     check "dpkg -L lists $f and it exists" listed "$f"
 done
 check "the generator is an executable file of its own (not a link)" sh -c "[ -f $gen ] && [ ! -L $gen ] && [ -x $gen ]"
-check "the packaged generator is the payload's generator build" cmp -s "$gen" "$VMTEST_PAYLOAD/bindif-launch-generator"
-check "the packaged launcher is the payload's launcher build" cmp -s /usr/lib/bindif-launch "$VMTEST_PAYLOAD/bindif-launch"
+# built from the payload's two builds (not a BINDIF_DEB): each in its place
+if [ -e "$VMTEST_PAYLOAD/bindif-launch.deb.of-payload" ]; then
+    check "the packaged generator is the payload's generator build" cmp -s "$gen" "$VMTEST_PAYLOAD/bindif-launch-generator"
+    check "the packaged launcher is the payload's launcher build" cmp -s /usr/lib/bindif-launch "$VMTEST_PAYLOAD/bindif-launch"
+fi
 sp=$(systemd-path systemd-search-system-generator 2>/dev/null)
 found=; IFS=: read -ra dirs <<<"$sp"; for d in "${dirs[@]}"; do [ -e "$d/bindif-launch-generator" ] && found=$d; done
 evidence "systemd's generator path: $sp; the generator is seen in ${found:-none of them}"
