@@ -119,4 +119,21 @@ mod tests {
             assert_eq!(strerror(&io::Error::from_raw_os_error(errno)), text);
         }
     }
+
+    /// Built with glibc, the table must say exactly what glibc says, for every errno it lists
+    /// (a typo would make the musl launcher's messages differ from the generator's).
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn the_table_is_glibcs_own_text() {
+        let mut listed = 0;
+        for errno in 1..=133 {
+            if let Some(text) = glibc_errno_text(errno) {
+                let own = io::Error::from_raw_os_error(errno).to_string();
+                let own = own.split(" (os error ").next().unwrap();
+                assert_eq!(text, own, "errno {errno}");
+                listed += 1;
+            }
+        }
+        assert!(listed > 60, "{listed} errnos listed");
+    }
 }
