@@ -128,6 +128,11 @@ impl Stats {
 
 /// Nanoseconds, human-readable.
 pub fn fmt_ns(ns: f64) -> String {
+    // An overhead can be negative: the musl launcher's attach step costs less than a bare
+    // glibc `/bin/true`.
+    if ns < 0.0 {
+        return format!("-{}", fmt_ns(-ns));
+    }
     if ns >= 1e9 {
         format!("{:.2} s", ns / 1e9)
     } else if ns >= 1e6 {
