@@ -131,11 +131,9 @@ impl std::error::Error for Error {
     }
 }
 
-/// `strerror()` text without Rust's " (os error N)" suffix, as systemd prints it
-/// ([`crate::errno::strerror`]).
-pub fn strerror(e: &io::Error) -> String {
-    crate::errno::strerror(e)
-}
+/// `strerror()` text without Rust's " (os error N)" suffix, as systemd prints it: the one in
+/// [`crate::errno`], where the unit model, which is pure, finds it too.
+pub use crate::errno::strerror;
 
 /// Turns a libc return value into `io::Result`, reading errno on -1.
 pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {

@@ -67,7 +67,7 @@ impl fmt::Display for UnitLoadError {
                 f,
                 "{name}: Failed to {op} {}: {}",
                 path.display(),
-                errno_text(error)
+                crate::errno::strerror(error)
             ),
             UnitLoadError::NotLoadable { name, path, fatal } => {
                 if !fatal.message.is_empty() {
@@ -251,9 +251,4 @@ pub fn load_with(catalog: &Catalog, name: &str) -> Result<LoadedUnit, UnitLoadEr
         });
     }
     Ok(unit)
-}
-
-/// The strerror() text for an I/O error, as systemd's `%m` prints it.
-fn errno_text(e: &io::Error) -> String {
-    crate::errno::strerror(e)
 }
