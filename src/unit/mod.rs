@@ -15,7 +15,7 @@ pub mod dropins;
 pub mod env;
 pub mod eval;
 pub mod exec;
-mod fxhash;
+pub(crate) mod fxhash;
 pub mod ifname;
 pub mod load;
 pub mod name;

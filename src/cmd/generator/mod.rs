@@ -40,7 +40,8 @@
 //! instance that resets the key gets a comment-only file of that name, which cancels the
 //! template's drop-in.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -49,9 +50,12 @@ use crate::cgroup_path::Layout;
 use crate::log::{Level, Logger, Sink};
 use crate::unit::catalog::Catalog;
 use crate::unit::eval::{self, cgroup_section, EvalContext};
+use crate::unit::fxhash::FxMap;
 use crate::unit::load::load_with;
+use crate::unit::name;
 use crate::unit::paths::SearchPath;
 use crate::unit::specifier::{HostSource, LazyHostFacts, SpecifierContext};
+use crate::unit::LoadedUnit;
 
 mod attach;
 pub mod follow;
@@ -289,7 +293,7 @@ fn follow_running_instances(
     defaults: &crate::config::Defaults,
 ) {
     for f in found {
-        let template = crate::unit::name::template_of(&f.unit);
+        let template = name::template_of(&f.unit);
         if !template.is_some_and(|t| fp.per_instance.contains(&t)) {
             continue;
         }
@@ -308,31 +312,33 @@ fn follow_running_instances(
 /// What a running unit's configuration asks for now, from the units the generator loaded.
 /// Evaluated as the attach step evaluates it at start: specifiers, validation, the last valid
 /// value, the fail policy. A running template instance with no name of its own in the search
-/// path (no instance drop-in directory, no alias: `enumerate` lists those) is configured by its
-/// template alone, so it is loaded only when the template carries the key.
+/// path is configured by its template alone (see [`as_instance_of_template`]).
 fn wanted_now<'a>(
     r: &'a Resolved,
     facts: &'a LazyHostFacts,
     version: u32,
 ) -> impl Fn(&str) -> reconcile::Wanted + Sync + 'a {
-    let by_name: HashMap<&str, &Input> = r.inputs.iter().map(|i| (i.name.as_str(), i)).collect();
+    // Thousands of lookups at every reload: FxHash, not SipHash (the names are the host's unit
+    // names, not input an attacker chooses to collide).
+    let by_name: FxMap<&str, &Input> = r.inputs.iter().map(|i| (i.name.as_str(), i)).collect();
     move |unit: &str| {
         let Some(section) = cgroup_section(unit) else {
             return reconcile::Wanted::Unset;
         };
         let loaded_here;
-        let loaded = match by_name.get(unit) {
-            Some(Input { unit: Ok(u), .. }) => u,
+        let (loaded, id) = match by_name.get(unit) {
+            Some(Input { unit: Ok(u), .. }) => (u, Cow::Borrowed(u.name.as_str())),
             Some(Input { unit: Err(_), .. }) => return reconcile::Wanted::Unset,
-            None if !template_carries_key(&by_name, unit, section) => {
-                return reconcile::Wanted::Unset
-            }
-            None => match load_with(&r.catalog, unit) {
-                Ok(u) => {
-                    loaded_here = u;
-                    &loaded_here
-                }
-                Err(_) => return reconcile::Wanted::Unset,
+            None => match from_template(&by_name, unit, section) {
+                FromTemplate::Taken(u, id) => (u, Cow::Owned(id)),
+                FromTemplate::Load => match load_with(&r.catalog, unit) {
+                    Ok(u) => {
+                        loaded_here = u;
+                        (&loaded_here, Cow::Borrowed(loaded_here.name.as_str()))
+                    }
+                    Err(_) => return reconcile::Wanted::Unset,
+                },
+                FromTemplate::Unset => return reconcile::Wanted::Unset,
             },
         };
         if !plan::carries_key(loaded, section) {
@@ -342,7 +348,9 @@ fn wanted_now<'a>(
             .fragment
             .as_ref()
             .map(|f| f.to_string_lossy().into_owned());
-        let mut spec = SpecifierContext::lazy(&loaded.name, facts);
+        // `%n`, `%i`, … from the unit's own id: for an instance taken from its template, the
+        // instance's, not the placeholder's. The evaluation reads nothing else of the name.
+        let mut spec = SpecifierContext::lazy(&id, facts);
         spec.fragment_path = fragment.as_deref();
         let ctx = EvalContext::new(spec, version);
         let bind = eval::evaluate_bind(loaded, &ctx);
@@ -356,12 +364,54 @@ fn wanted_now<'a>(
     }
 }
 
-/// Whether `unit`, a name the search path does not list, can carry the key: only an instance
-/// whose template (loaded through the placeholder instance) carries it.
-fn template_carries_key(by_name: &HashMap<&str, &Input>, unit: &str, section: &str) -> bool {
-    crate::unit::name::template_of(unit)
-        .and_then(|t| by_name.get(t.as_str()).copied())
-        .is_some_and(|i| matches!(&i.unit, Ok(u) if plan::carries_key(u, section)))
+/// How a running unit the search path does not list is evaluated (see [`from_template`]).
+enum FromTemplate<'u> {
+    /// Its template's unit, with the id the instance loads as.
+    Taken(&'u LoadedUnit, String),
+    /// Loaded by its own name.
+    Load,
+    /// It sets nothing: no instance, or a template that does not load or carry the key.
+    Unset,
+}
+
+/// For `unit`, an instance the search path does not list: the unit loading it gives, which is
+/// its template's unit as loaded through the placeholder instance (the same fragment, drop-ins
+/// and assignments) under the instance's id; nothing to evaluate when the template does not
+/// carry the key.
+///
+/// Exact because [`enumerate`] lists every instance whose files differ from its template's: an
+/// instance drop-in directory (its own or a dash prefix's), a symlink named after it, an alias's
+/// drop-ins that reach it or no longer do (`alias_reached_instances`). The plan rests on the
+/// same fact: such an instance gets its template's drop-in. Loading each one again was half the
+/// wishes' time at a reload with thousands of running instances.
+///
+/// Not for a template that is an alias (`alias@.service -> sshd@.service`): `alias@off.service`
+/// loads as `sshd@off.service`, whose own drop-ins the alias's placeholder instance lacks. PID 1
+/// names no cgroup that way (it uses the id), so such a unit is simply loaded by its name.
+fn from_template<'u>(
+    by_name: &FxMap<&str, &'u Input>,
+    unit: &str,
+    section: &str,
+) -> FromTemplate<'u> {
+    let (Some(template), Some(instance)) = (name::template_of(unit), name::instance(unit)) else {
+        return FromTemplate::Unset;
+    };
+    let Some(Input {
+        unit: Ok(loaded), ..
+    }) = by_name.get(template.as_str())
+    else {
+        return FromTemplate::Unset;
+    };
+    if !plan::carries_key(loaded, section) {
+        return FromTemplate::Unset;
+    }
+    if name::template_of(&loaded.name).as_deref() != Some(template.as_str()) {
+        return FromTemplate::Load;
+    }
+    match name::instantiate(&template, instance) {
+        Ok(id) => FromTemplate::Taken(loaded, id),
+        Err(_) => FromTemplate::Load,
+    }
 }
 
 /// daemon-reload re-resolution (see [`reconcile`]): every running unit's binding follows its
@@ -765,5 +815,97 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             status
         }
         Err(_) => crate::exit::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a running unit asks for when it is loaded by its own name, as the reload did before
+    /// [`as_instance_of_template`]: the reference the wishes must match.
+    fn loaded_by_name(r: &Resolved, facts: &LazyHostFacts, unit: &str) -> reconcile::Wanted {
+        let Some(section) = cgroup_section(unit) else {
+            return reconcile::Wanted::Unset;
+        };
+        let Ok(u) = load_with(&r.catalog, unit) else {
+            return reconcile::Wanted::Unset;
+        };
+        if !plan::carries_key(&u, section) {
+            return reconcile::Wanted::Unset;
+        }
+        let fragment = u
+            .fragment
+            .as_ref()
+            .map(|f| f.to_string_lossy().into_owned());
+        let mut spec = SpecifierContext::lazy(&u.name, facts);
+        spec.fragment_path = fragment.as_deref();
+        let bind = eval::evaluate_bind(&u, &EvalContext::new(spec, NATIVE_SINCE - 1));
+        match bind.interface.value {
+            Some(name) => reconcile::Wanted::Interface {
+                name,
+                fail_closed: bind.fail_closed.value,
+            },
+            None => reconcile::Wanted::Unset,
+        }
+    }
+
+    /// Every running name a reload can meet in each generator fixture (the names listed, and
+    /// instances of every listed template, by every instance string the fixture uses and two
+    /// it does not) asks for what loading it by its own name gives: the instances the search
+    /// path does not list, taken from their template, included. Among them the fixtures'
+    /// dash-prefix instance directories, alias instances leading elsewhere, template aliases
+    /// and values naming `%i`/`%p`.
+    #[test]
+    fn a_running_instance_taken_from_its_template_asks_what_loading_it_gives() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generator");
+        let layout = Layout::Unified {
+            mount: "/sys/fs/cgroup".into(),
+        };
+        let launchers = Launchers::in_output(Path::new(GENERATOR_DIRS[0]));
+        let (mut from_template, mut bound_from_template) = (0, 0);
+        let mut cases: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+            .unwrap()
+            .map(|e| e.unwrap().path().join("root"))
+            .filter(|p| p.is_dir())
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 10, "{cases:?}");
+        for root in cases {
+            let full = SearchPath::system_with_env(&root, None);
+            let r = resolve_units(&full, &layout, Some(NATIVE_SINCE - 1), &launchers);
+            let facts = LazyHostFacts::new(&root);
+            let wanted = wanted_now(&r, &facts, NATIVE_SINCE - 1);
+            let listed: BTreeSet<&str> = r.inputs.iter().map(|i| i.name.as_str()).collect();
+            let mut instances: BTreeSet<&str> = ["x", "mgmt"].into();
+            instances.extend(listed.iter().filter_map(|n| name::instance(n)));
+            let mut running: Vec<String> = listed
+                .iter()
+                .filter(|n| name::kind(n) != Some(name::Kind::Template))
+                .map(|n| n.to_string())
+                .collect();
+            for t in listed
+                .iter()
+                .filter(|n| name::kind(n) == Some(name::Kind::Template))
+            {
+                running.extend(
+                    instances
+                        .iter()
+                        .filter_map(|i| name::instantiate(t, i).ok()),
+                );
+            }
+            for unit in &running {
+                let want = loaded_by_name(&r, &facts, unit);
+                assert_eq!(wanted(unit), want, "{}: {unit}", root.display());
+                if !listed.contains(unit.as_str()) {
+                    from_template += 1;
+                    bound_from_template +=
+                        matches!(want, reconcile::Wanted::Interface { .. }) as usize;
+                }
+            }
+        }
+        // The comparison reached the instances taken from their template, bound ones among them.
+        assert!(from_template > 50, "{from_template}");
+        assert!(bound_from_template > 20, "{bound_from_template}");
     }
 }
