@@ -420,6 +420,10 @@ impl Catalog {
         unit_type: &str,
         sections: Option<&[&str]>,
     ) -> io::Result<Option<Arc<FragmentParsed>>> {
+        let shared = self.fragment_may_be_shared(host);
+        if !shared {
+            return self.read_fragment_parsed(host, sections);
+        }
         if let Some(p) = self
             .memo()
             .fragments
@@ -428,7 +432,33 @@ impl Catalog {
         {
             return Ok(p.clone());
         }
-        let p = self.read_fragment_with(host, |bytes| {
+        let p = self.read_fragment_parsed(host, sections)?;
+        self.memo()
+            .fragments
+            .entry(unit_type.to_string())
+            .or_default()
+            .insert(host.as_os_str().to_os_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Whether more than one unit name can lead to the fragment `host`, so that its parse is
+    /// worth remembering: a template's (its instances share it) or one an alias leads to. The
+    /// thousands of other fragments of a host are each read for one unit: remembering them
+    /// took the memo's lock twice and copied the path, for nothing.
+    fn fragment_may_be_shared(&self, host: &Path) -> bool {
+        let Some(n) = host.file_name().and_then(|n| n.to_str()) else {
+            return true;
+        };
+        !matches!(name::kind(n), Some(Kind::Plain | Kind::Instance)) || self.names.contains_key(n)
+    }
+
+    /// [`Catalog::fragment_parsed`] without the memo.
+    fn read_fragment_parsed(
+        &self,
+        host: &Path,
+        sections: Option<&[&str]>,
+    ) -> io::Result<Option<Arc<FragmentParsed>>> {
+        self.read_fragment_with(host, |bytes| {
             (!bytes.is_empty()).then(|| {
                 let parsed = syntax::parse_with_sections(bytes, host, sections);
                 Arc::new(FragmentParsed {
@@ -437,13 +467,7 @@ impl Catalog {
                     fatal: parsed.fatal,
                 })
             })
-        })?;
-        self.memo()
-            .fragments
-            .entry(unit_type.to_string())
-            .or_default()
-            .insert(host.as_os_str().to_os_string(), p.clone());
-        Ok(p)
+        })
     }
 
     /// Reads a fragment (a host path in a search directory), following symlinks inside the root
