@@ -39,7 +39,11 @@ fn without_threads_the_generator_writes_the_same_drop_ins() {
     let (free, limited) = (tmp.join("free"), tmp.join("limited"));
     let a = generate(&tmp, &free, None);
     let b = generate(&tmp, &limited, Some(&pids));
+    // The first refusal is remembered: the later maps of the run (loading, planning,
+    // verifying) do not ask for threads again. `max` counts the forks the limit refused.
+    let events = fs::read_to_string(pids.join("pids.events")).unwrap();
     let _ = fs::remove_dir(&pids);
+    assert_eq!(events.trim(), "max 1", "threads asked for after a refusal");
     assert!(a.status.success(), "{a:?}");
     assert!(b.status.success(), "{b:?}");
     let (ta, tb) = (files(&free), files(&limited));

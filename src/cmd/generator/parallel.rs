@@ -2,7 +2,7 @@
 //! An order-keeping parallel map for the generator's per-unit work (loading, verifying, the
 //! daemon-reload's cgroup queries).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// `items.iter().map(f).collect()`, spread over up to four threads taking blocks of items from a
 /// shared counter (see [`map_chunks_ordered`]), the result in the input's order. Loading units is independent per unit and CPU-bound (parsing,
@@ -12,9 +12,16 @@ pub fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) ->
     map_chunks_ordered(items, BLOCK, |chunk| chunk.iter().map(&f).collect())
 }
 
-/// How many threads [`map_chunks_ordered`] uses for `len` items.
+/// Set once a thread could not be started in this process: see [`spawn_or_not`].
+static REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// How many threads [`map_chunks_ordered`] uses for `len` items: one (this one) once a thread
+/// was refused.
 fn threads_for(len: usize) -> usize {
     const MIN_PER_THREAD: usize = 256;
+    if REFUSED.load(Ordering::Relaxed) {
+        return 1;
+    }
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4)
@@ -49,11 +56,38 @@ pub fn drop_spread<T: Send>(mut items: Vec<T>) {
 /// dropped `f` unrun. `Scope::spawn`
 /// panics then, and a generator that panics writes no drop-in: every bound unit would start
 /// unbound. The callers' work needs no thread: the calling one does what none took.
+///
+/// A refusal is remembered for the rest of the process: the limit that refused one thread
+/// refuses the next (the generator runs for milliseconds), so the later maps of a run neither
+/// try again nor cut their work into blocks for threads that will not come.
 pub fn spawn_or_not<'scope, 'env, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> Option<std::thread::ScopedJoinHandle<'scope, T>> {
-    std::thread::Builder::new().spawn_scoped(scope, f).ok()
+    if REFUSED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let spawned = std::thread::Builder::new().spawn_scoped(scope, f).ok();
+    if spawned.is_none() {
+        REFUSED.store(true, Ordering::Relaxed);
+    }
+    spawned
+}
+
+/// [`spawn_or_not`] for a thread that outlives the caller's scope (named `name`): `None`, with
+/// `f` dropped unrun, where none can be started.
+pub fn spawn_named_or_not<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<std::thread::JoinHandle<T>> {
+    if REFUSED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let spawned = std::thread::Builder::new().name(name.into()).spawn(f).ok();
+    if spawned.is_none() {
+        REFUSED.store(true, Ordering::Relaxed);
+    }
+    spawned
 }
 
 /// How many items a thread of [`map_ordered`] takes at a time.

@@ -721,10 +721,9 @@ impl Prefetch {
             |j: &std::sync::Mutex<Option<_>>| j.lock().unwrap_or_else(|e| e.into_inner()).take();
         let spawned = threaded
             .then(|| {
-                std::thread::Builder::new()
-                    .name("bindif-prefetch".into())
-                    .spawn(move || take(&for_thread).map(|j| j()))
-                    .ok()
+                super::parallel::spawn_named_or_not("bindif-prefetch", move || {
+                    take(&for_thread).map(|j| j())
+                })
             })
             .flatten();
         let queried = match spawned {
