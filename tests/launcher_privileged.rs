@@ -12,7 +12,9 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{report, require_privileges, run_in, unique, NetNs, TestCgroup, ALTNAME, VETH_A};
+use common::{
+    report, require_privileges, run_in, unique, NetNs, TestCgroup, ALTNAME, VETH_A, VETH_B,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
 
@@ -784,7 +786,7 @@ fn attach_with_resolved_values_reads_no_unit_file() {
     let ns = NetNs::new();
     let root = UnitRoot::new();
     let ucg = unit_cgroup("resolved");
-    root.probe_unit(&ucg.name, common::VETH_B);
+    root.probe_unit(&ucg.name, VETH_B);
     let attach = |name: &str, extra: &[&str]| {
         let mut argv = vec![BIN.to_string(), root.arg(), "--attach".into(), name.into()];
         argv.extend(extra.iter().map(|s| s.to_string()));
@@ -1892,6 +1894,69 @@ fn legacy_cleanup_keeps_foreign_cgroups_and_running_units_mirrors() {
     );
     assert!(vrf.exists() && unrelated.exists(), "not ours: left alone");
     assert_eq!(vrf_programs(), 1);
+}
+
+/// Issue 17: on a legacy host an ad hoc run's cgroup is the mirror of its `name=systemd` path
+/// plus `bindif-launch-PID`, and the run enters that mirror when it is in place: left by an
+/// earlier run with the same PID number, its program still on it (two containers, each with a
+/// PID namespace of its own, in one `name=systemd` cgroup; or a PID reused before any clean-up
+/// removed the mirror). Not a directory this run's `mkdir` just made, so the attach must look
+/// for older copies of ours and remove them (`attach_to_created` is only for a cgroup created
+/// and not entered): one program on the mirror, the new one, and the command bound to its
+/// interface. Each launcher runs as PID 1 of a PID namespace of its own, so both find the
+/// same mirror.
+#[test]
+fn legacy_adhoc_run_replaces_our_program_on_a_mirror_found_in_place() {
+    require_privileges();
+    let l = Legacy::new("legacy-adhoc");
+    let child = bindif::cgroup_path::adhoc_child_name(1, 0);
+    let mirror = l.mirror.join(&child);
+    // The interface each program on the mirror binds to, in the hook's order.
+    let bound_to = || -> Vec<Option<u32>> {
+        let fd = fs::File::open(&mirror).unwrap();
+        bindif::sys::bpf::query(fd.as_fd())
+            .unwrap()
+            .into_iter()
+            .map(|id| bindif::sys::bpf::prog_info(id).unwrap().ours_ifindex)
+            .collect()
+    };
+    let subdirs = || -> Vec<String> {
+        fs::read_dir(&l.mirror)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+
+    // The earlier run, bound to bt1: its command has exited, its mirror and program stay.
+    let out = l.run("exec unshare --pid --fork --mount-proc $BIN --interface bt1 -- /bin/true");
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    assert_eq!(
+        bound_to(),
+        [Some(l.ns.ifindex_by_ip(VETH_B))],
+        "the earlier run left its mirror with its program"
+    );
+
+    let out = l.run(
+        r#"exec unshare --pid --fork --mount-proc $BIN --interface bt0 -- \
+            sh -c 'echo cgroup=$(sed -n "s/^0:://p" /proc/self/cgroup); exec "$@"' sh $PY $PROBE"#,
+    );
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    let r = report(&out);
+    assert_eq!(r["pid"], "1");
+    assert_eq!(
+        r["cgroup"],
+        format!("/{}/{}/{child}", l.top, l.name),
+        "the run entered the mirror in place"
+    );
+    assert_bound(&r, VETH_A, &out);
+    assert_eq!(
+        bound_to(),
+        [Some(l.ns.ifindex_by_ip(VETH_A))],
+        "the earlier run's program is replaced, not stacked under the new one"
+    );
+    assert_eq!(subdirs(), [child], "no second mirror");
 }
 
 /// Issue 20, measured: how a root unit's sandbox meets the mirror on a legacy host.
