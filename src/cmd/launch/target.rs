@@ -551,6 +551,14 @@ fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
         cgroup::create_adhoc_child(parent)
             .map_err(|(dir, e)| cg_err("create and enter cgroup", &shown(&dir), e))?
     };
+    if enter {
+        cgroup::remove_adhoc_leftovers(parent, &child.dir);
+    }
+    created_target(child, enter)
+}
+
+/// The [`Target`] of an ad hoc child cgroup this run created (and entered, if `entered`).
+fn created_target(child: cgroup::CreatedChild, entered: bool) -> Result<Target, sys::Error> {
     if let Some(e) = &child.unmarked {
         log_bind!(
             Debug,
@@ -559,18 +567,15 @@ fn adhoc_child(parent: &Path, enter: bool) -> Result<Target, sys::Error> {
             sys::strerror(e)
         );
     }
-    if enter {
-        cgroup::remove_adhoc_leftovers(parent, &child.dir);
-    }
     match child.fd {
         // Opened for the marker already: kept, not opened a second time.
         Some(fd) => Ok(Target {
             path: child.dir,
             fd,
             created: true,
-            entered: enter,
+            entered,
         }),
-        None => Target::open_created(child.dir, enter),
+        None => Target::open_created(child.dir, entered),
     }
 }
 
