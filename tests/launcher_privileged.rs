@@ -1896,24 +1896,23 @@ fn legacy_cleanup_keeps_foreign_cgroups_and_running_units_mirrors() {
     assert_eq!(vrf_programs(), 1);
 }
 
-/// Issue 17: on a legacy host an ad hoc run's cgroup is the mirror of its `name=systemd` path
-/// plus `bindif-launch-PID`, and the run enters that mirror when it is in place: left by an
-/// earlier run with the same PID number, its program still on it (two containers, each with a
-/// PID namespace of its own, in one `name=systemd` cgroup; or a PID reused before any clean-up
-/// removed the mirror). Not a directory this run's `mkdir` just made, so the attach must look
-/// for older copies of ours and remove them (`attach_to_created` is only for a cgroup created
-/// and not entered): one program on the mirror, the new one, and the command bound to its
-/// interface. Each launcher runs as PID 1 of a PID namespace of its own, so both find the
-/// same mirror.
+/// Issue 17: on a legacy host an ad hoc run's cgroup is a child `bindif-launch-PID[-N]` of the
+/// mirror of its `name=systemd` path that this run's `mkdir` made, as on cgroup2 hosts, never one
+/// found in place. Two runs with the same PID number (two containers, each with a PID namespace
+/// of its own, in one `name=systemd` cgroup) once shared `bindif-launch-PID`, and the later run's
+/// attach silently rebound the earlier run's command, still running, to its own interface. Each
+/// launcher here runs as PID 1 of a PID namespace of its own; the first one's command waits until
+/// the second's has reported, then reports its own binding: bt1 still, while the second's
+/// sockets go out through bt0, each from a mirror of its own with one program.
 #[test]
-fn legacy_adhoc_run_replaces_our_program_on_a_mirror_found_in_place() {
+fn legacy_adhoc_runs_with_the_same_pid_get_mirrors_of_their_own() {
     require_privileges();
     let l = Legacy::new("legacy-adhoc");
-    let child = bindif::cgroup_path::adhoc_child_name(1, 0);
-    let mirror = l.mirror.join(&child);
-    // The interface each program on the mirror binds to, in the hook's order.
-    let bound_to = || -> Vec<Option<u32>> {
-        let fd = fs::File::open(&mirror).unwrap();
+    let first = bindif::cgroup_path::adhoc_child_name(1, 0);
+    let second = bindif::cgroup_path::adhoc_child_name(1, 1);
+    // The interface each program on a mirror binds to, in the hook's order.
+    let bound_to = |child: &str| -> Vec<Option<u32>> {
+        let fd = fs::File::open(l.mirror.join(child)).unwrap();
         bindif::sys::bpf::query(fd.as_fd())
             .unwrap()
             .into_iter()
@@ -1921,42 +1920,70 @@ fn legacy_adhoc_run_replaces_our_program_on_a_mirror_found_in_place() {
             .collect()
     };
     let subdirs = || -> Vec<String> {
-        fs::read_dir(&l.mirror)
+        let mut d: Vec<String> = fs::read_dir(&l.mirror)
             .unwrap()
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
+            .collect();
+        d.sort();
+        d
     };
-
-    // The earlier run, bound to bt1: its command has exited, its mirror and program stay.
-    let out = l.run("exec unshare --pid --fork --mount-proc $BIN --interface bt1 -- /bin/true");
-    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
-    assert_eq!(
-        bound_to(),
-        [Some(l.ns.ifindex_by_ip(VETH_B))],
-        "the earlier run left its mirror with its program"
-    );
-
-    let out = l.run(
-        r#"exec unshare --pid --fork --mount-proc $BIN --interface bt0 -- \
-            sh -c 'echo cgroup=$(sed -n "s/^0:://p" /proc/self/cgroup); exec "$@"' sh $PY $PROBE"#,
-    );
-    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    let dir = std::env::temp_dir().join(unique("bindif-legacy-adhoc"));
+    fs::create_dir(&dir).unwrap();
+    let d = dir.display();
+    // Every wait is bounded (30s), so a failing launcher fails the test instead of hanging it.
+    let out = l.run(&format!(
+        r#"unshare --pid --fork --mount-proc $BIN --interface bt1 -- sh -c '
+            echo cgroup=$(sed -n "s/^0:://p" /proc/self/cgroup) > {d}/first
+            touch {d}/ready
+            i=0; while [ ! -e {d}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+            exec $PY $PROBE >> {d}/first' &
+        first=$!
+        i=0; while [ ! -e {d}/ready ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+        unshare --pid --fork --mount-proc $BIN --interface bt0 -- \
+            sh -c 'echo cgroup=$(sed -n "s/^0:://p" /proc/self/cgroup); exec "$@"' sh $PY $PROBE
+        echo second_status=$?
+        touch {d}/go
+        wait $first
+        echo first_status=$?
+        sed 's/^/first./' {d}/first"#
+    ));
+    let _ = fs::remove_dir_all(&dir);
     let r = report(&out);
-    assert_eq!(r["pid"], "1");
     assert_eq!(
-        r["cgroup"],
-        format!("/{}/{}/{child}", l.top, l.name),
-        "the run entered the mirror in place"
+        r.get("second_status").map(String::as_str),
+        Some("0"),
+        "{}",
+        stderr(&out)
     );
+    assert_eq!(
+        r.get("first_status").map(String::as_str),
+        Some("0"),
+        "{}",
+        stderr(&out)
+    );
+    let r1: BTreeMap<String, String> = r
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("first.")?.to_string(), v.clone())))
+        .collect();
+    assert_eq!((r["pid"].as_str(), r1["pid"].as_str()), ("1", "1"));
+    // The first run's command, running while the second run bound, keeps its binding.
+    assert_bound(&r1, VETH_B, &out);
     assert_bound(&r, VETH_A, &out);
     assert_eq!(
-        bound_to(),
-        [Some(l.ns.ifindex_by_ip(VETH_A))],
-        "the earlier run's program is replaced, not stacked under the new one"
+        r1["cgroup"],
+        format!("/{}/{}/{first}", l.top, l.name),
+        "the first run made the first name"
     );
-    assert_eq!(subdirs(), [child], "no second mirror");
+    assert_eq!(
+        r["cgroup"],
+        format!("/{}/{}/{second}", l.top, l.name),
+        "the second run with the same PID made a mirror of its own"
+    );
+    assert_eq!(bound_to(&first), [Some(l.ns.ifindex_by_ip(VETH_B))]);
+    assert_eq!(bound_to(&second), [Some(l.ns.ifindex_by_ip(VETH_A))]);
+    assert_eq!(subdirs(), [first, second]);
 }
 
 /// Issue 20, measured: how a root unit's sandbox meets the mirror on a legacy host.

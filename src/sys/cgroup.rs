@@ -659,6 +659,36 @@ pub fn enter_mirror(mount: &Path, unit_path: impl AsRef<std::ffi::OsStr>) -> io:
     }
 }
 
+/// On legacy hosts, ad hoc mode: creates the mirror of our `name=systemd` path `own` in the
+/// private cgroup2 at `mount` like `mkdir -p` (marking each directory it creates as ours; they
+/// are shared with every other run in the same cgroup), then a new child of it for this run
+/// alone, as [`create_adhoc_child_and_enter`] does on cgroup2 hosts, and moves the calling
+/// process in. Never enters a child found in place: another run with the same PID number (in
+/// another PID namespace, whose processes share our `name=systemd` cgroup) may still run a
+/// command bound in it, and attaching to it would rebind that command. A concurrent clean-up
+/// may remove a shared directory, left empty by an exited run, between our `mkdir -p` and our
+/// child's `mkdir` (ENOENT): then the path is made again. Once our child is in it, no clean-up
+/// removes it (the kernel refuses to `rmdir` a cgroup with a child), and none removes the child
+/// itself while we run (it carries our marker).
+pub fn create_adhoc_mirror_child_and_enter(
+    mount: &Path,
+    own: impl AsRef<std::ffi::OsStr>,
+) -> Result<CreatedChild, (PathBuf, io::Error)> {
+    // Our own path may be the root (a process in no unit): the child below it is not.
+    let parent =
+        cgroup_path::join(mount, own.as_ref()).map_err(|e| (mount.to_path_buf(), e.into()))?;
+    let mut tries = 0;
+    loop {
+        let r = create_marked_all(mount, &parent)
+            .map_err(|e| (parent.clone(), e))
+            .and_then(|()| create_adhoc_child_and_enter(&parent));
+        match r {
+            Err((_, e)) if e.kind() == io::ErrorKind::NotFound && tries < 8 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
 /// On legacy hosts, for the unit's privileged attach step: creates the unit's path (as
 /// [`enter_mirror`]) without moving the caller in. The unit's wrapped commands enter it later
 /// with [`enter_prepared`].

@@ -356,7 +356,9 @@ impl Kernel for Linux {
         };
         // A cgroup made for the command to be started in (ad hoc) was just made by `mkdir`:
         // cgroup2, not the root, and holding no older copy of ours, so neither is checked.
-        // (One entered may be a legacy mirror found in place: it is checked.)
+        // One this process entered is still checked, as before: since a legacy host's ad hoc
+        // run no longer enters a child found in place (`target::for_adhoc`), it was made by
+        // `mkdir` too, so the check there is caution only.
         let first = if cgroup.created && !cgroup.entered {
             bpf::attach_to_created(cgroup.fd(), prog.as_fd())
         } else {

@@ -21,7 +21,9 @@
 //!   A command that may not move itself (`User=`, `DynamicUser=`: the move needs write access to
 //!   the root-owned hierarchy root; `ProtectSystem=strict`: the mirror is read-only to it) asks
 //!   the enter service, root outside the unit, through a FIFO and waits (see `launch::enter`);
-//!   the ad hoc mode does all of it itself;
+//!   the ad hoc mode does all of it itself, in a new child `bindif-launch-PID[-N]` of the mirror
+//!   of its own path, as on cgroup2 (a child found in place may be another PID namespace's run's,
+//!   still bound);
 //! - a cgroup2 hierarchy hidden from this mount namespace (`ip netns exec` remounts /sys)
 //!   while `/proc/self/cgroup` places us in it: opened through a mount attached nowhere and
 //!   used as it is, so the command stays in its own cgroup (a mirror of the `name=systemd`
@@ -523,15 +525,7 @@ pub fn for_adhoc(enter: bool) -> Result<Target, sys::Error> {
     let (mount, own) = match place()? {
         Place::Cgroup2 { mount, own } => (mount, own),
         Place::Hidden { own } => mount_hidden(&own)?,
-        Place::Legacy { own } => {
-            let child = cgroup_path::adhoc_child_name(std::process::id(), 0);
-            let target = enter_legacy_mirror(Path::new(&own).join(child).as_os_str())?;
-            return Ok(Target {
-                created: true,
-                entered: true,
-                ..target
-            });
-        }
+        Place::Legacy { own } => return adhoc_legacy_child(&own),
     };
     let parent = cgroup_path::join(&mount, &own)
         .map_err(|e| cg_err("use cgroup", &shown(&own), e.into()))?;
@@ -653,8 +647,10 @@ fn mount_private() -> Result<&'static Path, sys::Error> {
 /// The `name=systemd` hierarchy, where a legacy host shows which units run.
 const SYSTEMD_V1: &str = "/sys/fs/cgroup/systemd";
 
-/// Legacy hosts, ad hoc mode: mount our own cgroup2, create the path there, move in, and
-/// remove the mirrors that exited earlier runs left behind (see [`remove_leftovers`]).
+/// Legacy hosts, the launcher form without an attach step (see [`for_unit`]): mount our own
+/// cgroup2, create the unit's path there (or find it in place: the unit's, shared by its
+/// processes), move in, and remove the mirrors that exited earlier runs left behind (see
+/// [`remove_leftovers`]).
 fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
     let mount = mount_private()?;
     let path = &below_mount(mount, path)?;
@@ -667,6 +663,21 @@ fn enter_legacy_mirror(path: &OsStr) -> Result<Target, sys::Error> {
     })?;
     remove_leftovers(mount, &dir);
     Target::open(dir)
+}
+
+/// Legacy hosts, ad hoc mode: mount our own cgroup2, create the mirror of our path there (shared
+/// with the other runs in our `name=systemd` cgroup) and a new child of it for this run alone,
+/// `bindif-launch-PID[-N]`, marked, as on cgroup2 hosts; move in, and remove the mirrors that
+/// exited earlier runs left behind (see [`remove_leftovers`]). A child of that name found in
+/// place is never entered: a run with the same PID number in another PID namespace may still
+/// run a command bound in it, and our attach would rebind that command to our interface.
+fn adhoc_legacy_child(own: &OsStr) -> Result<Target, sys::Error> {
+    let mount = mount_private()?;
+    let own = &below_mount(mount, own)?;
+    let child = cgroup::create_adhoc_mirror_child_and_enter(mount, own)
+        .map_err(|(dir, e)| cg_err("enter mirror cgroup", &shown(&dir), e))?;
+    remove_leftovers(mount, &child.dir);
+    created_target(child, true)
 }
 
 /// Legacy hosts, the unit's attach step (a `+` command: outside the unit's sandbox, syscall
