@@ -908,4 +908,247 @@ mod tests {
         assert!(from_template > 50, "{from_template}");
         assert!(bound_from_template > 20, "{bound_from_template}");
     }
+
+    /// `(path below the root, content)` into a fresh root; content `-> TARGET` makes a symlink.
+    fn tree(tag: &str, entries: &[(&str, &str)]) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("bindif-wishes-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (p, content) in entries {
+            let host = root.join(p);
+            std::fs::create_dir_all(host.parent().unwrap()).unwrap();
+            match content.strip_prefix("-> ") {
+                Some(t) => std::os::unix::fs::symlink(t, &host).unwrap(),
+                None => std::fs::write(&host, content).unwrap(),
+            }
+        }
+        root
+    }
+
+    /// The wishes of instances the search path does not list, on trees built to make an
+    /// instance's files differ from its template's in every way `enumerate` must catch: a
+    /// dash-prefix instance directory, template aliases (in another directory, relative, a
+    /// chain, a dash prefix of one) with instance directories of their own, an instance alias
+    /// to another template's instance, an instance alias leading elsewhere, masked and empty
+    /// instances, an instance fragment, a symlinked instance directory, linked templates,
+    /// escaped instances and instance specifiers, the type-wide directory, a template of drop-ins
+    /// alone (a service's does not load, a slice's does), sockets. Each asks for what loading it
+    /// by its own name gives. (The fixtures' dash-prefix directory sets no key: without these
+    /// trees, dropping the dash-prefix instances from `enumerate` went unnoticed.)
+    #[test]
+    fn unlisted_instances_on_adversarial_trees_ask_what_loading_them_gives() {
+        const T: &str = "[Service]\nExecStart=/bin/true\nBindNetworkInterface=tpl\n";
+        const TI: &str = "[Service]\nExecStart=/bin/true\nBindNetworkInterface=i%i\n";
+        const ALIAS: &str = "[Service]\nBindNetworkInterface=al%i\n";
+        const OWN: &str = "[Service]\nBindNetworkInterface=own\n";
+        const E: &str = "etc/systemd/system";
+        const L: &str = "usr/lib/systemd/system";
+        const R: &str = "run/systemd/system";
+        let layout = Layout::Unified {
+            mount: "/sys/fs/cgroup".into(),
+        };
+        let launchers = Launchers::in_output(Path::new(GENERATOR_DIRS[0]));
+        let (mut bad, mut unlisted, mut bound) = (Vec::new(), 0, 0);
+        let mut check = |tag: &str, entries: &[(String, &str)], running: &[&str]| {
+            let entries: Vec<(&str, &str)> =
+                entries.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+            let root = tree(tag, &entries);
+            let full = SearchPath::system_with_env(&root, None);
+            let r = resolve_units(&full, &layout, Some(NATIVE_SINCE - 1), &launchers);
+            let facts = LazyHostFacts::new(&root);
+            let wanted = wanted_now(&r, &facts, NATIVE_SINCE - 1);
+            for unit in running {
+                let want = loaded_by_name(&r, &facts, unit);
+                let got = wanted(unit);
+                if !r.inputs.iter().any(|i| i.name == *unit) {
+                    unlisted += 1;
+                }
+                bound += matches!(want, reconcile::Wanted::Interface { .. }) as usize;
+                if got != want {
+                    bad.push(format!("{tag}: {unit}: {got:?}, loading it gives {want:?}"));
+                }
+            }
+            let _ = std::fs::remove_dir_all(&root);
+        };
+        let at = |d: &str, n: &str| format!("{d}/{n}");
+        check(
+            "dash",
+            &[
+                (at(L, "a-b@.service"), T),
+                (at(E, "a-@x.service.d/o.conf"), OWN),
+                (at(E, "a-@.service.d/o.conf"), ALIAS),
+            ],
+            &["a-b@x.service", "a-b@y.service", "a-b@x\\x2dy.service"],
+        );
+        check(
+            "template-alias",
+            &[
+                (at(L, "T@.service"), TI),
+                (at(E, "A@.service"), "-> /usr/lib/systemd/system/T@.service"),
+                (at(E, "A@.service.d/o.conf"), ALIAS),
+                (at(E, "A@x.service.d/o.conf"), OWN),
+            ],
+            &["T@x.service", "T@y.service", "A@x.service", "A@z.service"],
+        );
+        check(
+            "template-alias-relative",
+            &[
+                (at(R, "T@.service"), TI),
+                (at(R, "A@.service"), "-> T@.service"),
+                (at(E, "A@.service.d/o.conf"), ALIAS),
+            ],
+            &["T@x.service", "A@x.service"],
+        );
+        check(
+            "template-alias-chain",
+            &[
+                (at(L, "T@.service"), TI),
+                (at(E, "T@.service"), "-> /usr/lib/systemd/system/T@.service"),
+                (at(E, "B@.service"), "-> C@.service"),
+                (at(E, "C@.service"), "-> /usr/lib/systemd/system/T@.service"),
+                (at(E, "B@x.service.d/o.conf"), OWN),
+                (at(E, "C-@y.service.d/o.conf"), ALIAS),
+            ],
+            &[
+                "T@x.service",
+                "T@y.service",
+                "T@z.service",
+                "B@x.service",
+                "C@x.service",
+            ],
+        );
+        check(
+            "template-alias-dash",
+            &[
+                (at(L, "T@.service"), TI),
+                (
+                    at(E, "A-b@.service"),
+                    "-> /usr/lib/systemd/system/T@.service",
+                ),
+                (at(E, "A-@x.service.d/o.conf"), OWN),
+            ],
+            &["T@x.service", "T@y.service", "A-b@x.service"],
+        );
+        check(
+            "instance-alias",
+            &[
+                (at(L, "T@.service"), TI),
+                (
+                    at(E, "B@x.service"),
+                    "-> /usr/lib/systemd/system/T@x.service",
+                ),
+                (at(E, "B@.service.d/o.conf"), OWN),
+            ],
+            &["T@x.service", "T@y.service", "B@x.service", "B@y.service"],
+        );
+        check(
+            "instance-alias-elsewhere",
+            &[
+                (at(L, "T@.service"), TI),
+                (at(L, "V@.service"), T),
+                (at(E, "A@.service"), "-> /usr/lib/systemd/system/T@.service"),
+                (
+                    at(E, "A@x.service"),
+                    "-> /usr/lib/systemd/system/V@x.service",
+                ),
+                (at(E, "A@.service.d/o.conf"), ALIAS),
+            ],
+            &["T@x.service", "T@y.service", "V@x.service", "V@y.service"],
+        );
+        check(
+            "instances",
+            &[
+                (at(L, "T@.service"), TI),
+                (at(E, "T@m.service"), "-> /dev/null"),
+                (at(E, "T@e.service"), ""),
+                (at(E, "T@own.service"), T),
+                ("opt/dd/o.conf".into(), OWN),
+                (at(E, "T@s.service.d"), "-> /opt/dd"),
+                (at(E, "A@.service"), "-> /dev/null"),
+                (at(E, "A@.service.d/o.conf"), ALIAS),
+            ],
+            &[
+                "T@m.service",
+                "T@e.service",
+                "T@own.service",
+                "T@s.service",
+                "T@q.service",
+            ],
+        );
+        check(
+            "linked",
+            &[
+                ("opt/x/L@.service".into(), TI),
+                (at(E, "L@.service"), "-> /opt/x/L@.service"),
+                ("opt/x/M@.service".into(), TI),
+                (at(E, "K@.service"), "-> /opt/x/M@.service"),
+                (at(E, "K@.service.d/o.conf"), OWN),
+            ],
+            &["L@x.service", "K@x.service"],
+        );
+        check(
+            "specifiers",
+            &[
+                (
+                    at(L, "T@.service"),
+                    "[Service]\nExecStart=/bin/true\nBindNetworkInterface=%i\n",
+                ),
+                (
+                    at(L, "U@.service"),
+                    "[Service]\nExecStart=/bin/true\nBindNetworkInterface=%I\n",
+                ),
+                (
+                    at(L, "W-x@.service"),
+                    "[Service]\nExecStart=/bin/true\nBindNetworkInterface=%p%j\n",
+                ),
+                (
+                    at(L, "Y@.service"),
+                    "[Service]\nExecStart=/bin/true\nBindNetworkInterface=%N\n",
+                ),
+            ],
+            &[
+                "T@a\\x2db.service",
+                "T@a-b.service",
+                "U@a\\x2db.service",
+                "W-x@q.service",
+                "Y@q.service",
+                "T@x@y.service",
+            ],
+        );
+        check(
+            "type-wide",
+            &[
+                (at(L, "T@.service"), "[Service]\nExecStart=/bin/true\n"),
+                (at(E, "service.d/o.conf"), ALIAS),
+            ],
+            &["T@x.service", "T@y.service"],
+        );
+        check(
+            "drop-ins-alone",
+            &[
+                (at(E, "N@.service.d/o.conf"), ALIAS),
+                (
+                    at(E, "Z@.slice.d/o.conf"),
+                    "[Slice]\nBindNetworkInterface=z%i\n",
+                ),
+            ],
+            &["N@x.service", "Z@x.slice"],
+        );
+        check(
+            "socket",
+            &[
+                (
+                    at(L, "S@.socket"),
+                    "[Socket]\nListenStream=1\nAccept=yes\nBindNetworkInterface=s%i\n",
+                ),
+                (
+                    at(E, "S@1.socket.d/o.conf"),
+                    "[Socket]\nBindNetworkInterface=one\n",
+                ),
+            ],
+            &["S@1.socket", "S@2.socket"],
+        );
+        assert!(bad.is_empty(), "{bad:#?}");
+        assert!(unlisted >= 20, "{unlisted}");
+        assert!(bound >= 30, "{bound}");
+    }
 }
