@@ -312,7 +312,7 @@ fn follow_running_instances(
 /// What a running unit's configuration asks for now, from the units the generator loaded.
 /// Evaluated as the attach step evaluates it at start: specifiers, validation, the last valid
 /// value, the fail policy. A running template instance with no name of its own in the search
-/// path is configured by its template alone (see [`as_instance_of_template`]).
+/// path is configured by its template alone (see [`from_template`]).
 fn wanted_now<'a>(
     r: &'a Resolved,
     facts: &'a LazyHostFacts,
@@ -434,7 +434,8 @@ fn reconcile_running(
     let mut queried = queried.into_iter();
     for (h, found) in walked {
         // Each unit's wish on its own (evaluated from what was loaded; the instances without
-        // a name of their own loaded now): thousands of them, spread over the loading threads.
+        // a name of their own from their template's unit, see `from_template`): thousands of
+        // them, spread over the loading threads.
         let wants = map_ordered(found, |f| wanted(&f.unit));
         let t = reconcile::apply_queried(
             found,
@@ -823,7 +824,7 @@ mod tests {
     use super::*;
 
     /// What a running unit asks for when it is loaded by its own name, as the reload did before
-    /// [`as_instance_of_template`]: the reference the wishes must match.
+    /// [`from_template`]: the reference the wishes must match.
     fn loaded_by_name(r: &Resolved, facts: &LazyHostFacts, unit: &str) -> reconcile::Wanted {
         let Some(section) = cgroup_section(unit) else {
             return reconcile::Wanted::Unset;
