@@ -411,8 +411,9 @@ impl Catalog {
         p
     }
 
-    /// The fragment `host` parsed for a unit of type `unit_type`, once per catalog: `None` when
-    /// it is empty or `/dev/null` (the unit is masked); `Err` when it cannot be read (asked
+    /// The fragment `host` parsed for a unit of type `unit_type`: once per catalog when more than
+    /// one name can lead to it ([`Catalog::fragment_may_be_shared`]), else at every call; `None`
+    /// when it is empty or `/dev/null` (the unit is masked); `Err` when it cannot be read (asked
     /// again next time, as before this memo).
     pub(super) fn fragment_parsed(
         &self,
@@ -1025,6 +1026,48 @@ mod tests {
         assert_eq!(load("b.service"), ["/bin/b"]);
         assert!(opened(&c));
         assert_eq!(load("c.service"), ["/bin/c"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// The names that lead to one fragment share its parse: a template's instances, an alias
+    /// and its target, an instance alias and the instance's own file. Each load of another
+    /// fragment reads it again, with the same result.
+    #[test]
+    fn fragments_more_than_one_name_leads_to_are_parsed_once() {
+        let root = std::env::temp_dir().join(format!("bindif-catalog-memo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("etc/systemd/system");
+        std::fs::create_dir_all(&dir).unwrap();
+        for n in [
+            "t@.service",
+            "real.service",
+            "t@own.service",
+            "plain.service",
+        ] {
+            std::fs::write(dir.join(n), format!("[Service]\nExecStart=/bin/{n}\n")).unwrap();
+        }
+        std::os::unix::fs::symlink("real.service", dir.join("alias.service")).unwrap();
+        std::os::unix::fs::symlink("t@own.service", dir.join("b@own.service")).unwrap();
+        let c = Catalog::system(&root);
+        let load = |n: &str| super::super::load::load_with(&c, n).unwrap();
+        // Both units alive while compared: a freed parse's address may be reused.
+        let shared = |a: &super::super::LoadedUnit, b: &super::super::LoadedUnit| {
+            let (x, y) = (a.assignments.get(0).unwrap(), b.assignments.get(0).unwrap());
+            assert_eq!(x.value, y.value);
+            std::ptr::eq(x, y)
+        };
+        for (a, b) in [
+            ("t@x.service", "t@y.service"),
+            ("alias.service", "real.service"),
+            ("b@own.service", "t@own.service"),
+        ] {
+            assert!(shared(&load(a), &load(b)), "{a} and {b}: one parse");
+        }
+        let (p1, p2) = (load("plain.service"), load("plain.service"));
+        assert!(
+            !shared(&p1, &p2),
+            "a fragment one name leads to: read at each load"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
