@@ -1152,4 +1152,137 @@ mod tests {
         assert!(unlisted >= 20, "{unlisted}");
         assert!(bound >= 30, "{bound}");
     }
+
+    /// [`unlisted_instances_on_adversarial_trees_ask_what_loading_them_gives`] on random trees
+    /// (a fixed seed): templates with and without dashes, their fragments with and without the
+    /// key, template aliases (absolute, relative, leaving the search path), instance aliases,
+    /// masked and own instance fragments, instance, template, dash-prefix and type-wide drop-in
+    /// directories (some symlinked, some resetting the key). Every instance named after its
+    /// own id (the name PID 1 gives its cgroup), listed or not, asks for what loading it by its
+    /// name gives. (An alias template's instance is loaded as its target's id: PID 1 names no
+    /// cgroup after it.)
+    #[test]
+    fn random_trees_give_unlisted_instances_what_loading_them_gives() {
+        const TREES: usize = 300;
+        let mut seed: u64 = 1;
+        let mut rnd = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        let layout = Layout::Unified {
+            mount: "/sys/fs/cgroup".into(),
+        };
+        let launchers = Launchers::in_output(Path::new(GENERATOR_DIRS[0]));
+        let dirs = [
+            "etc/systemd/system",
+            "run/systemd/system",
+            "usr/lib/systemd/system",
+        ];
+        let templates = ["a@", "a-b@", "a-b-c@", "c@", "a-@", "a-b-@"];
+        let (mut bad, mut compared, mut unlisted, mut bound) = (Vec::new(), 0, 0, 0);
+        for tree_no in 0..TREES {
+            let mut entries: Vec<(String, String)> = Vec::new();
+            for k in 0..2 + rnd(8) {
+                let d = dirs[rnd(dirs.len())];
+                let t = templates[rnd(templates.len())];
+                let other = templates[rnd(templates.len())];
+                let other_dir = dirs[rnd(dirs.len())];
+                let i = ["x", "y"][rnd(2)];
+                let set = |v: &str| format!("[Service]\nBindNetworkInterface={v}{k}\n");
+                let fragment = |v: &str| format!("[Service]\nExecStart=/bin/true\n{}", set(v));
+                let mut add = |p: String, c: String| entries.push((p, c));
+                match rnd(12) {
+                    0 | 1 => add(format!("{d}/{t}.service"), fragment("t%i")),
+                    2 => add(
+                        format!("{d}/{t}.service"),
+                        "[Service]\nExecStart=/bin/true\n".into(),
+                    ),
+                    3 if rnd(2) == 0 => add(
+                        format!("{d}/{t}.service"),
+                        format!("-> /{other_dir}/{other}.service"),
+                    ),
+                    3 => add(format!("{d}/{t}.service"), format!("-> {other}.service")),
+                    4 => add(
+                        format!("{d}/{t}{i}.service"),
+                        format!("-> /{other_dir}/{other}{i}.service"),
+                    ),
+                    5 if rnd(2) == 0 => add(format!("{d}/{t}{i}.service"), "-> /dev/null".into()),
+                    5 => add(format!("{d}/{t}{i}.service"), fragment("own")),
+                    6 => {
+                        let stem = match rnd(5) {
+                            0 => format!("{t}{i}.service"),
+                            1 => format!("{t}.service"),
+                            2 => "a-.service".into(),
+                            3 => "service".into(),
+                            _ => format!("a-@{i}.service"),
+                        };
+                        add(format!("{d}/{stem}.d/o{k}.conf"), set("d"));
+                    }
+                    7 => add(
+                        format!("{d}/{t}{i}.service.d/o{k}.conf"),
+                        "[Service]\nBindNetworkInterface=\n".into(),
+                    ),
+                    8 => add(format!("{d}/a-b-@{i}.service.d/o{k}.conf"), set("e")),
+                    9 => {
+                        add(format!("opt/l{k}/{t}.service"), fragment("l%i"));
+                        add(
+                            format!("{d}/{other}.service"),
+                            format!("-> /opt/l{k}/{t}.service"),
+                        );
+                    }
+                    10 => {
+                        add(format!("opt/dd{k}/o{k}.conf"), set("s"));
+                        let stem =
+                            [format!("{t}{i}.service"), format!("{t}.service")][rnd(2)].clone();
+                        add(format!("{d}/{stem}.d"), format!("-> /opt/dd{k}"));
+                    }
+                    _ => add(
+                        format!("{d}/{t}.service"),
+                        format!("-> ../../../{other_dir}/{other}.service"),
+                    ),
+                }
+            }
+            // One entry per path, and none where another needs a directory.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|a, b| a.0 == b.0);
+            let paths: Vec<String> = entries.iter().map(|e| format!("{}/", e.0)).collect();
+            entries.retain(|(p, _)| {
+                let dir = format!("{p}/");
+                !paths.iter().any(|q| q.starts_with(&dir) && *q != dir)
+            });
+            let refs: Vec<(&str, &str)> = entries
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            let root = tree(&format!("random-{tree_no}"), &refs);
+            let full = SearchPath::system_with_env(&root, None);
+            let r = resolve_units(&full, &layout, Some(NATIVE_SINCE - 1), &launchers);
+            let facts = LazyHostFacts::new(&root);
+            let wanted = wanted_now(&r, &facts, NATIVE_SINCE - 1);
+            for t in templates {
+                for i in ["x", "y", "z"] {
+                    let unit = format!("{t}{i}.service");
+                    if load_with(&r.catalog, &unit).is_ok_and(|u| u.name != unit) {
+                        continue;
+                    }
+                    let want = loaded_by_name(&r, &facts, &unit);
+                    compared += 1;
+                    unlisted += !r.inputs.iter().any(|i| i.name == unit) as usize;
+                    bound += matches!(want, reconcile::Wanted::Interface { .. }) as usize;
+                    let got = wanted(&unit);
+                    if got != want {
+                        bad.push(format!("tree {tree_no}: {unit}: {got:?}, loading it gives {want:?}: {entries:?}"));
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir_all(&root);
+        }
+        assert!(bad.is_empty(), "{bad:#?}");
+        assert!(
+            compared > 5000 && unlisted > 4000 && bound > 1000,
+            "{compared} compared, {unlisted} unlisted, {bound} bound"
+        );
+    }
 }
