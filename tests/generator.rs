@@ -874,6 +874,38 @@ fn dropin(normal: &Path, unit: &str) -> PathBuf {
         .join(generator::DROPIN_NAME)
 }
 
+/// A template whose name cannot take the generator's placeholder instance (a prefix of 215 and
+/// more characters: the name would pass 255) cannot be evaluated, though instances with short
+/// instance strings have valid names: it is named in a warning, not skipped at debug level as a
+/// unit without a fragment, so nobody finds its instances unbound without a word. A template
+/// just short enough is evaluated as any other.
+#[test]
+fn a_template_too_long_for_the_placeholder_is_named_in_a_warning() {
+    let long = format!("{}@.service", "a".repeat(220));
+    let fits = format!("{}@.service", "b".repeat(200));
+    let (root, normal) = bound_units_root("long-template", &[&long, &fits]);
+    let out = run_hybrid(&root, &normal);
+    let warned: Vec<&str> = out
+        .plan
+        .messages
+        .iter()
+        .filter(|m| m.level == bindif::log::Level::Warning)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].starts_with(&format!("Skipping {long}: with the instance ")),
+        "{warned:?}"
+    );
+    assert!(warned[0].contains("start unbound"), "{warned:?}");
+    assert!(
+        dropin(&normal, &fits).exists(),
+        "the template that fits is planned"
+    );
+    assert!(!dropin(&normal, &long).exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// Issue 13 #6: a 255-byte unit name makes `NAME.d` longer than NAME_MAX. That unit's drop-in
 /// fails with a message naming the path and the errno; every other unit, also those sorting
 /// after it, still gets its drop-in; the generator exits 1 at the end.

@@ -13,7 +13,7 @@ use super::parallel::map_ordered;
 use super::quote::{journal_identity, wrap_line_with, Launchers, WrapError};
 use super::socket::{self, legacy_listeners, Listeners};
 use super::units::load_name;
-use super::{DROPIN_NAME, NATIVE_SINCE, PROGRAM};
+use super::{DROPIN_NAME, NATIVE_SINCE, PROGRAM, TEMPLATE_PLACEHOLDER};
 use crate::cgroup_path::Layout;
 use crate::log::Level;
 use crate::unit::eval::format_diagnostic;
@@ -683,6 +683,19 @@ pub fn plan(
             Ok(u) => u,
             Err(UnitLoadError::Masked { .. }) => {
                 p.msg(Level::Debug, format!("{n} is masked, skipping."));
+                continue;
+            }
+            // A template is loaded through the placeholder instance (`load_name`); a name that
+            // cannot carry it is left as it is, which does not load. Its instances can have
+            // valid names, and would start unbound without a word: say so.
+            Err(UnitLoadError::BadName { .. }) if name::kind(n) == Some(Kind::Template) => {
+                p.msg(
+                    Level::Warning,
+                    format!(
+                        "Skipping {n}: with the instance {TEMPLATE_PLACEHOLDER} its name is longer than the {} characters of a unit name, so the generator cannot evaluate it; instances of it that set BindNetworkInterface= start unbound.",
+                        name::UNIT_NAME_MAX
+                    ),
+                );
                 continue;
             }
             Err(UnitLoadError::NotFound { .. }) | Err(UnitLoadError::BadName { .. }) => {
