@@ -311,7 +311,7 @@ fn main() {
                 let dir = here.join(format!("attach-fresh-{fresh_n}"));
                 fs::create_dir(&dir).unwrap();
                 let fd = Cgroup::open(&dir).unwrap();
-                let mut prog = bpf::load_bind_program(ifindex).unwrap();
+                let mut prog = bpf::Prog::new(bpf::load_bind_program(ifindex).unwrap());
                 let t = Instant::now();
                 let out = Linux::default().attach(&fd, &mut prog).unwrap();
                 let d = ns(t.elapsed());
@@ -326,7 +326,7 @@ fn main() {
             name: "attach replacing our earlier copy",
             call: "`kernel::Linux::attach` (restart; load untimed)",
             run: Box::new(|| {
-                let mut prog = bpf::load_bind_program(ifindex).unwrap();
+                let mut prog = bpf::Prog::new(bpf::load_bind_program(ifindex).unwrap());
                 let t = Instant::now();
                 let out = Linux::default().attach(&replace_fd, &mut prog).unwrap();
                 let d = ns(t.elapsed());

@@ -69,7 +69,7 @@ fn socket_report(prefix: &str, r: &mut Report) {
 /// tests the cache, where every start attaches one copy).
 fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
     let cg = Cgroup::open(path)?;
-    let mut prog = bpf::load_bind_program_as(ifindex, Origin::Key)?;
+    let mut prog = bpf::Prog::new(bpf::load_bind_program_as(ifindex, Origin::Key)?);
     Linux::default().attach(&cg, &mut prog)
 }
 
@@ -382,7 +382,7 @@ fn ancestor_bindings_skip_the_walk_only_for_bindings_to_the_same_interface() {
     let child = Cgroup::open(&child).unwrap();
     let mut k = Linux::default();
     let bind = |path: &Path, ifindex: u32, origin: Origin| {
-        let mut prog = bpf::load_bind_program_as(ifindex, origin).unwrap();
+        let mut prog = bpf::Prog::new(bpf::load_bind_program_as(ifindex, origin).unwrap());
         let out = Linux::default()
             .attach(&Cgroup::open(path).unwrap(), &mut prog)
             .unwrap();

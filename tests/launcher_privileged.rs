@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{
-    report, require_privileges, run_in, unique, NetNs, TestCgroup, ALTNAME, VETH_A, VETH_B,
+    report, require_privileges, run, run_in, unique, NetNs, TestCgroup, ALTNAME, VETH_A, VETH_B,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_bindif-launch");
@@ -845,6 +845,89 @@ fn attach_with_resolved_values_reads_no_unit_file() {
     );
     let fd = fs::File::open(&none.path).unwrap();
     assert!(bindif::sys::bpf::query(fd.as_fd()).unwrap().is_empty());
+}
+
+/// The system calls `argv` makes, traced by strace inside `ns` and `cg`: one line per call, as
+/// `NAME(FIRST-ARGUMENT) = RESULT` (`= -1 ERRNO` for a failure).
+fn traced(ns: &NetNs, cg: &Path, argv: &[String]) -> Vec<String> {
+    let log = std::env::temp_dir().join(unique("bindif-strace"));
+    let mut traced = strs(&["strace", "-f", "-qq", "-o", log.to_str().unwrap()]);
+    traced.extend(argv.iter().cloned());
+    let out = run_in(ns, cg, "", &traced);
+    let text = fs::read_to_string(&log).unwrap_or_else(|e| {
+        panic!(
+            "no strace log (strace is needed: scripts/install-deps installs it): {e}; {}",
+            stderr(&out)
+        )
+    });
+    let _ = fs::remove_file(&log);
+    assert!(out.status.success(), "{}", stderr(&out));
+    text.lines()
+        .filter_map(|l| {
+            // `PID  NAME(ARGS...) = RESULT [ERRNO (text)]`
+            let call = l.split_once(char::is_whitespace)?.1.trim_start();
+            let (name, rest) = call.split_once('(')?;
+            let first = rest.split([',', ')']).next().unwrap_or_default();
+            let result = call.rsplit_once(" = ")?.1;
+            let result = match result.strip_prefix("-1 ") {
+                Some(err) => format!("-1 {}", err.split(' ').next().unwrap_or_default()),
+                None => "ok".to_string(),
+            };
+            Some(format!("{name}({first}) = {result}"))
+        })
+        .collect()
+}
+
+/// Issue 17: the attach step as the generator writes it makes no call it does not need. Its
+/// BPF calls on the common path, the program an earlier start pinned: the pin opened, checked
+/// (which reads the program's id, the attach's too), attached, the hook's list read for older
+/// copies; and where that very program is on the hook already (the cgroup outlived a stop),
+/// the attach refused with EINVAL, which the list then explains.
+#[test]
+fn attach_step_makes_each_bpf_call_once() {
+    require_privileges();
+    let ns = NetNs::new();
+    // An interface name of this test's own: a pin no other test replaces meanwhile.
+    let dev = "calls0";
+    run(
+        "ip",
+        &[
+            "-n", &ns.name, "link", "add", dev, "type", "veth", "peer", "name", "calls1",
+        ],
+    );
+    run("ip", &["-n", &ns.name, "link", "set", dev, "up"]);
+    let attach = |name: &str| strs(&[BIN, "--attach", name, &format!("--resolved={dev}")]);
+    // The first start for the name pins the program (or replaces a stale pin).
+    let first = unit_cgroup("calls");
+    let out = run_in(&ns, &first.path, "", &attach(&first.name));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bpf = |calls: Vec<String>| -> Vec<String> {
+        calls
+            .into_iter()
+            .filter(|c| c.starts_with("bpf("))
+            .collect()
+    };
+    let fresh = unit_cgroup("calls-fresh");
+    assert_eq!(
+        bpf(traced(&ns, &fresh.path, &attach(&fresh.name))),
+        [
+            "bpf(BPF_OBJ_GET) = ok",
+            "bpf(BPF_OBJ_GET_INFO_BY_FD) = ok",
+            "bpf(BPF_PROG_ATTACH) = ok",
+            "bpf(BPF_PROG_QUERY) = ok",
+        ]
+    );
+    assert_eq!(
+        bpf(traced(&ns, &fresh.path, &attach(&fresh.name))),
+        [
+            "bpf(BPF_OBJ_GET) = ok",
+            "bpf(BPF_OBJ_GET_INFO_BY_FD) = ok",
+            "bpf(BPF_PROG_ATTACH) = -1 EINVAL",
+            "bpf(BPF_PROG_QUERY) = ok",
+        ]
+    );
+    let fd = fs::File::open(&fresh.path).unwrap();
+    assert_eq!(bindif::sys::bpf::query(fd.as_fd()).unwrap().len(), 1);
 }
 
 #[test]

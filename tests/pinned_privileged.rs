@@ -58,6 +58,10 @@ fn the_first_start_pins_and_later_ones_share_that_program() {
     let (second, pin) = pinned::bind_program(&fs.dir(), "if7", 7, Origin::Key).expect("reuse");
     assert!(matches!(pin, Pin::Reused), "{pin:?}");
     assert_eq!(id_of(first.as_fd()), id_of(second.as_fd()));
+    // The reused copy comes with the id its check read, which the attach then need not ask
+    // for; a program just loaded has none yet.
+    assert_eq!(second.known_id(), Some(id_of(first.as_fd())));
+    assert_eq!(first.known_id(), None);
     // Another interface, or the other origin, is another program.
     let (other, pin) = pinned::bind_program(&fs.dir(), "if8", 8, Origin::Key).expect("other");
     assert!(matches!(pin, Pin::Pinned), "{pin:?}");
@@ -160,14 +164,14 @@ fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
     let id = id_of(prog.as_fd());
     for (cg, p) in [(&a, &prog), (&b, &again)] {
         let d = dir_fd(&cg.path);
-        let out = bpf::attach_replacing(d.as_fd(), p.as_fd()).expect("attach");
+        let out = bpf::attach_replacing(d.as_fd(), p).expect("attach");
         assert_eq!(out.prog_id, id);
         assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
     }
     // A second start in a cgroup that holds the program already (it outlived a stop): the
     // kernel refuses the program twice on one hook; the binding is in place, once.
     let d = dir_fd(&a.path);
-    let out = bpf::attach_replacing(d.as_fd(), again.as_fd()).expect("attach again");
+    let out = bpf::attach_replacing(d.as_fd(), &again).expect("attach again");
     assert_eq!((out.prog_id, out.detached), (id, 0));
     assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
     // An older per-start copy (before the cache) is replaced by the shared one.
@@ -176,7 +180,7 @@ fn a_shared_program_binds_several_cgroups_and_outlives_its_pin() {
     let fresh = TestCgroup::new();
     let f = dir_fd(&fresh.path);
     bpf::attach(f.as_fd(), old.as_fd()).unwrap();
-    let out = bpf::attach_replacing(f.as_fd(), prog.as_fd()).expect("replace");
+    let out = bpf::attach_replacing(f.as_fd(), &prog).expect("replace");
     assert_eq!(out.detached, 1);
     assert_eq!(bpf::query(f.as_fd()).unwrap(), vec![id]);
     assert_ne!(old_id, id);
@@ -201,13 +205,13 @@ fn attaching_to_a_created_cgroup_looks_for_no_older_copies() {
     let id = id_of(prog.as_fd());
     let made = TestCgroup::new();
     let d = dir_fd(&made.path);
-    let out = bpf::attach_to_created(d.as_fd(), prog.as_fd()).expect("attach");
+    let out = bpf::attach_to_created(d.as_fd(), &prog).expect("attach");
     assert_eq!(
         (out.prog_id, out.detached, out.attached_now, out.last),
         (id, 0, true, true)
     );
     assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
-    let out = bpf::attach_to_created(d.as_fd(), prog.as_fd()).expect("in place");
+    let out = bpf::attach_to_created(d.as_fd(), &prog).expect("in place");
     assert_eq!((out.attached_now, out.last, out.detached), (false, true, 0));
     assert_eq!(bpf::query(d.as_fd()).unwrap(), vec![id]);
     // What it does not do, and attach_replacing does: remove a copy of ours found there. The
@@ -216,7 +220,7 @@ fn attaching_to_a_created_cgroup_looks_for_no_older_copies() {
     let o = dir_fd(&other.path);
     let older = bpf::load_bind_program_as(8, Origin::Explicit).unwrap();
     bpf::attach(o.as_fd(), older.as_fd()).unwrap();
-    let out = bpf::attach_to_created(o.as_fd(), prog.as_fd()).expect("attach");
+    let out = bpf::attach_to_created(o.as_fd(), &prog).expect("attach");
     assert_eq!(out.detached, 0);
     assert_eq!(
         bpf::query(o.as_fd()).unwrap(),
@@ -365,6 +369,7 @@ fn a_pin_found_by_name_counts_only_while_its_ifindex_carries_the_name() {
     let (ifindex, found) =
         pinned::shared_for(&fs.dir(), "lo", Origin::Key, &mut Default::default()).expect("found");
     assert_eq!((ifindex, id_of(found.as_fd())), (1, id_of(lo.as_fd())));
+    assert_eq!(found.known_id(), Some(id_of(lo.as_fd())));
     // Not for the other origin.
     assert!(
         pinned::shared_for(&fs.dir(), "lo", Origin::Explicit, &mut Default::default()).is_none()

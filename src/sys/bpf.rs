@@ -156,6 +156,48 @@ unsafe fn owned_fd(ret: libc::c_long) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(ret as i32) }
 }
 
+/// A loaded program: its descriptor, and its id when a `BPF_OBJ_GET_INFO_BY_FD` has read it
+/// already. The attach needs the id (to find the program in the hook's list); a program found
+/// pinned was checked with that very call, and carrying its id spares the attach a second one
+/// on every start that shares the pinned copy. A program just loaded has none yet: the attach
+/// asks for it.
+#[derive(Debug)]
+pub struct Prog {
+    fd: OwnedFd,
+    id: Option<u32>,
+}
+
+impl Prog {
+    /// A program whose id is not known yet.
+    pub fn new(fd: OwnedFd) -> Prog {
+        Prog { fd, id: None }
+    }
+
+    /// A program with the id the kernel reported for `fd`.
+    pub(super) fn with_id(fd: OwnedFd, id: u32) -> Prog {
+        Prog { fd, id: Some(id) }
+    }
+
+    /// The id, when known without asking the kernel.
+    pub fn known_id(&self) -> Option<u32> {
+        self.id
+    }
+
+    /// The id: known, or asked for (one `BPF_OBJ_GET_INFO_BY_FD`, no instructions).
+    pub fn id(&self) -> io::Result<u32> {
+        match self.id {
+            Some(id) => Ok(id),
+            None => prog_id_fd(self.fd.as_fd()),
+        }
+    }
+}
+
+impl AsFd for Prog {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// Raises RLIMIT_MEMLOCK for the load on kernels that charge BPF memory to it (< 5.11) and
 /// restores the previous value when dropped, so the service we exec later gets no higher limit
 /// than it had.
@@ -741,33 +783,29 @@ pub fn check_attachable(cgroup: BorrowedFd) -> Result<(), Error> {
 /// Attach-before-detach: there is never a moment without a binding, and after any number of
 /// restarts exactly one of our programs is attached. The launcher's one caller
 /// (`cmd::launch::kernel::Linux::attach`) runs [`check_attachable`] first.
-pub fn attach_replacing(
-    cgroup_dir: BorrowedFd,
-    prog_fd: BorrowedFd,
-) -> Result<BindOutcome, BindError> {
-    attach_and_clean(cgroup_dir, prog_fd, true)
+pub fn attach_replacing(cgroup_dir: BorrowedFd, prog: &Prog) -> Result<BindOutcome, BindError> {
+    attach_and_clean(cgroup_dir, prog, true)
 }
 
 /// [`attach_replacing`] on a cgroup this process has just made with `mkdir(2)` below a cgroup2
 /// directory (and so neither the root nor anything but cgroup2): no earlier start can have
 /// left a copy of ours there, so none is looked for. A copy attached in between by a racing
 /// start of the same shared program is still found and kept (`EINVAL`, as there).
-pub fn attach_to_created(
-    cgroup_dir: BorrowedFd,
-    prog_fd: BorrowedFd,
-) -> Result<BindOutcome, BindError> {
-    attach_and_clean(cgroup_dir, prog_fd, false)
+pub fn attach_to_created(cgroup_dir: BorrowedFd, prog: &Prog) -> Result<BindOutcome, BindError> {
+    attach_and_clean(cgroup_dir, prog, false)
 }
 
 /// [`attach_replacing`], with the removal of older copies after a new attachment only when
 /// `clean`.
 fn attach_and_clean(
     cgroup_dir: BorrowedFd,
-    prog_fd: BorrowedFd,
+    prog: &Prog,
     clean: bool,
 ) -> Result<BindOutcome, BindError> {
-    // The id first: one call, and every path below needs it.
-    let prog_id = prog_id_fd(prog_fd).map_err(|e| {
+    // The id first, every path below needs it: known when the program was found pinned (its
+    // check read it), else one call.
+    let prog_fd = prog.as_fd();
+    let prog_id = prog.id().map_err(|e| {
         Error::new(
             Category::Bpf,
             "get information of BPF program",

@@ -31,13 +31,14 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
 
+use super::bpf::{self, Prog};
 use super::netlink::NameLookup;
+use super::process;
 use super::LoadError;
-use super::{bpf, process};
 use crate::program::Origin;
 
 /// Where the pins live.
@@ -130,13 +131,13 @@ fn may_use_cache() -> bool {
 /// The shared program pinned under `dir` for `interface`, with the ifindex it binds to, when it
 /// is ours and that ifindex carries the name `interface` in this network namespace now: the
 /// name's resolution and the program in one, without rtnetlink. `None` means nothing more than
-/// "ask rtnetlink, then [`bind_program`]".
+/// "ask rtnetlink, then [`bind_program`]". The program comes with the id its check read.
 pub fn shared_for(
     dir: &Path,
     interface: &str,
     origin: Origin,
     names: &mut NameLookup,
-) -> Option<(u32, OwnedFd)> {
+) -> Option<(u32, Prog)> {
     let path = dir.join(pin_name(origin, interface)?);
     if !may_use_cache() {
         return None;
@@ -144,30 +145,33 @@ pub fn shared_for(
     let fd = bpf::pinned(&path).ok()?;
     let info = bpf::prog_info_fd(fd.as_fd()).ok()?;
     let ifindex = info.ours_ifindex.filter(|_| info.origin == Some(origin))?;
-    (names.primary_name(ifindex).as_deref() == Some(interface)).then_some((ifindex, fd))
+    (names.primary_name(ifindex).as_deref() == Some(interface))
+        .then(|| (ifindex, Prog::with_id(fd, info.id)))
 }
 
 /// Our program binding to `ifindex`, which `interface` resolved to, named for `origin`: the copy
 /// pinned under `dir` for that name when it binds to `ifindex`, else a new load, pinned there
 /// (in place of what was) for the next start when possible. Only the load can fail; what
-/// happened to the cache comes with the program.
+/// happened to the cache comes with the program (a reused copy with the id its check read).
 pub fn bind_program(
     dir: &Path,
     interface: &str,
     ifindex: u32,
     origin: Origin,
-) -> Result<(OwnedFd, Pin), LoadError> {
+) -> Result<(Prog, Pin), LoadError> {
     let name = pin_name(origin, interface).filter(|_| may_use_cache());
     let Some(name) = name else {
         return bpf::load_bind_program_as(ifindex, origin).map(|fd| {
             let why = io::Error::from_raw_os_error(libc::EPERM);
-            (fd, Pin::NotPinned(why))
+            (Prog::new(fd), Pin::NotPinned(why))
         });
     };
     let path = dir.join(name);
     let stale = match bpf::pinned(&path) {
-        Ok(fd) if is_ours_for(fd.as_fd(), ifindex, origin) => return Ok((fd, Pin::Reused)),
-        Ok(_) => true,
+        Ok(fd) => match ours_for(fd.as_fd(), ifindex, origin) {
+            Some(id) => return Ok((Prog::with_id(fd, id), Pin::Reused)),
+            None => true,
+        },
         Err(_) => false,
     };
     let fd = bpf::load_bind_program_as(ifindex, origin)?;
@@ -176,13 +180,15 @@ pub fn bind_program(
         Ok(()) => Pin::Pinned,
         Err(e) => Pin::NotPinned(e),
     };
-    Ok((fd, pin))
+    Ok((Prog::new(fd), pin))
 }
 
-/// Whether the program behind `fd` is ours, named for `origin`, binding to `ifindex`.
-fn is_ours_for(fd: BorrowedFd, ifindex: u32, origin: Origin) -> bool {
+/// The id of the program behind `fd` when it is ours, named for `origin`, binding to `ifindex`.
+fn ours_for(fd: BorrowedFd, ifindex: u32, origin: Origin) -> Option<u32> {
     bpf::prog_info_fd(fd)
-        .is_ok_and(|info| info.ours_ifindex == Some(ifindex) && info.origin == Some(origin))
+        .ok()
+        .filter(|info| info.ours_ifindex == Some(ifindex) && info.origin == Some(origin))
+        .map(|info| info.id)
 }
 
 /// Pins `fd` at `path` in `dir`, made if need be; `stale`: what is there now is not ours for

@@ -852,7 +852,7 @@ fn acted_on(
             let pins = std::path::Path::new(sys::pinned::PIN_DIR);
             let (prog, _) = sys::pinned::bind_program(pins, interface, *ifindex, Origin::Key)?;
             bpf::check_attachable(dir.as_fd()).map_err(|e| e.with_object(shown.clone()))?;
-            let out = bpf::attach_replacing(dir.as_fd(), prog.as_fd())
+            let out = bpf::attach_replacing(dir.as_fd(), &prog)
                 .map_err(|e| e.with_object(shown.clone()))?;
             match out.cleanup_error {
                 Some(e) => Err(e.with_object(shown)),

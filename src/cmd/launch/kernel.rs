@@ -251,7 +251,7 @@ pub struct Linux {
 }
 
 impl Kernel for Linux {
-    type Prog = OwnedFd;
+    type Prog = bpf::Prog;
     type Cgroup = Cgroup;
     type Child = clone::Spawned;
 
@@ -277,7 +277,7 @@ impl Kernel for Linux {
         std::thread::sleep(d);
     }
 
-    fn shared(&mut self, interface: &str, origin: Origin) -> Option<(u32, OwnedFd)> {
+    fn shared(&mut self, interface: &str, origin: Origin) -> Option<(u32, bpf::Prog)> {
         let dir = Path::new(pinned::PIN_DIR);
         let found = pinned::shared_for(dir, interface, origin, &mut self.names);
         if found.is_some() {
@@ -295,7 +295,7 @@ impl Kernel for Linux {
         interface: &str,
         ifindex: u32,
         origin: Origin,
-    ) -> Result<OwnedFd, sys::Error> {
+    ) -> Result<bpf::Prog, sys::Error> {
         let dir = Path::new(pinned::PIN_DIR);
         let (prog, pin) = pinned::bind_program(dir, interface, ifindex, origin)?;
         match pin {
@@ -343,7 +343,7 @@ impl Kernel for Linux {
     fn attach(
         &mut self,
         cgroup: &Cgroup,
-        prog: &mut OwnedFd,
+        prog: &mut bpf::Prog,
     ) -> Result<bpf::BindOutcome, sys::Error> {
         // The sys layer knows the operation, only we know the path: name it in every error.
         let object = cgroup.path.display().to_string();
@@ -360,18 +360,18 @@ impl Kernel for Linux {
         // run no longer enters a child found in place (`target::for_adhoc`), it was made by
         // `mkdir` too, so the check there is caution only.
         let first = if cgroup.created && !cgroup.entered {
-            bpf::attach_to_created(cgroup.fd(), prog.as_fd())
+            bpf::attach_to_created(cgroup.fd(), prog)
         } else {
             bpf::check_attachable(cgroup.fd())
-                .and_then(|()| bpf::attach_replacing(cgroup.fd(), prog.as_fd()))
+                .and_then(|()| bpf::attach_replacing(cgroup.fd(), prog))
         };
         let mut out = first.map_err(named)?;
         if !out.last {
             // The shared copy is on the hook, but a program attached after it would decide
             // new sockets' interface: a copy of our own goes last, as every start did before
             // the cache, and replaces the older ones.
-            let own = private_copy(prog.as_fd())?;
-            out = bpf::attach_replacing(cgroup.fd(), own.as_fd()).map_err(named)?;
+            let own = bpf::Prog::new(private_copy(prog.as_fd())?);
+            out = bpf::attach_replacing(cgroup.fd(), &own).map_err(named)?;
             *prog = own;
         }
         out.cleanup_error = out.cleanup_error.map(named);
@@ -404,7 +404,7 @@ impl Kernel for Linux {
             .collect())
     }
 
-    fn detach(&mut self, cgroup: &Cgroup, prog: &OwnedFd) -> io::Result<()> {
+    fn detach(&mut self, cgroup: &Cgroup, prog: &bpf::Prog) -> io::Result<()> {
         bpf::detach(cgroup.fd(), prog.as_fd())
     }
 
