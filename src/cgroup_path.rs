@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-//! cgroup layout and path logic (pure: reads files under an injectable root, no syscalls beyond
-//! that; `statfs` results are passed in by `sys::cgroup`).
+//! cgroup layout and path logic (pure: the text of `/proc/self/cgroup` and mountinfo and the
+//! `statfs` results are read by `sys` and passed in).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -141,53 +141,6 @@ pub fn detect_with(root: &Path, statfs_magic: impl Fn(&Path) -> Option<u64>) -> 
         None
     };
     decide_layout(root, top, unified)
-}
-
-/// Reads and parses `ROOT/proc/self/cgroup`.
-pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
-    // Bytes, not a `String`: cgroup names need not be UTF-8.
-    let text = read_proc_single(&root.join("proc/self/cgroup"), 4096)?;
-    Ok(parse_proc_cgroup(&text)?)
-}
-
-/// The whole of a /proc file, read with plain `read(2)` calls into a buffer of `initial` bytes
-/// (doubled when full). Not `fs::read`: /proc files report size 0, so it grows its buffer from
-/// 32 bytes, one `read(2)` per doubling; nor `File::read_to_end`, which asks `statx` and
-/// `lseek` for a size hint first. Both run on every start of every bound unit.
-pub fn read_proc_file(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
-    read_proc(path, initial, false)
-}
-
-/// [`read_proc_file`] of a /proc file the kernel writes out whole at the first `read(2)`
-/// (`single_open`: `/proc/PID/stat`, `/proc/PID/cgroup`): a read that leaves part of the buffer
-/// unfilled returned all of it, so one call usually suffices instead of a second one that
-/// returns 0. A full buffer reads on.
-pub fn read_proc_single(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
-    read_proc(path, initial, true)
-}
-
-fn read_proc(path: &Path, initial: usize, whole_at_once: bool) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; initial.max(1)];
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        match f.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) if whole_at_once && len == 0 && n < buf.len() => {
-                len = n;
-                break;
-            }
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(len);
-    Ok(buf)
 }
 
 /// The path systemd placed us at: the cgroup2 path on unified/hybrid hosts, the `name=systemd`
@@ -471,40 +424,18 @@ pub fn is_adhoc_child_name(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
 
-    /// Files longer than the first buffer are read whole, /proc files (size 0) included.
-    #[test]
-    fn read_proc_file_reads_everything() {
-        let dir = std::env::temp_dir().join(format!("bindif-read-proc-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("f");
-        let text: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&p, &text).unwrap();
-        for initial in [0, 1, 4096, 1 << 16] {
-            assert_eq!(read_proc_file(&p, initial).unwrap(), text, "{initial}");
-            // A regular file is never read short: the one-read form reads on when full.
-            assert_eq!(read_proc_single(&p, initial).unwrap(), text, "{initial}");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        let own = read_proc_file(Path::new("/proc/self/status"), 8).unwrap();
-        assert!(
-            own.starts_with(b"Name:"),
-            "{}",
-            String::from_utf8_lossy(&own)
-        );
-        assert!(read_proc_file(Path::new("/nonexistent/x"), 8).is_err());
-        let stat = read_proc_single(Path::new("/proc/self/stat"), 4096).unwrap();
-        assert!(stat.ends_with(b"\n"), "{}", String::from_utf8_lossy(&stat));
-        assert!(stat_start_time(&String::from_utf8_lossy(&stat)).is_some());
-        let small = read_proc_single(Path::new("/proc/self/stat"), 8).unwrap();
-        assert!(small.ends_with(b"\n") && small.len() > 8);
-    }
-
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/cgroup")
             .join(name)
+    }
+
+    /// The fixture's `proc/self/cgroup`, parsed (`sys::cgroup::read_proc_self_cgroup` reads it
+    /// there below a root the same way).
+    fn proc_self_cgroup(root: &Path) -> ProcCgroup {
+        parse_proc_cgroup(&std::fs::read(root.join("proc/self/cgroup")).unwrap()).unwrap()
     }
 
     /// statfs answers for the three layouts, keyed by path suffix.
@@ -532,7 +463,7 @@ mod tests {
                 mount: root.join("sys/fs/cgroup")
             }
         );
-        let pc = read_proc_self_cgroup(&root).unwrap();
+        let pc = proc_self_cgroup(&root);
         assert_eq!(
             own_cgroup_path(&pc, &layout).unwrap(),
             "/system.slice/sshd@mgmt.service"
@@ -550,7 +481,7 @@ mod tests {
                 mount: root.join("sys/fs/cgroup/unified")
             }
         );
-        let pc = read_proc_self_cgroup(&root).unwrap();
+        let pc = proc_self_cgroup(&root);
         assert_eq!(
             own_cgroup_path(&pc, &layout).unwrap(),
             "/system.slice/demo.service"
@@ -568,7 +499,7 @@ mod tests {
         let layout = detect_with(&root, fake_statfs("legacy"));
         assert_eq!(layout, Layout::Legacy);
         assert_eq!(layout.cgroup2_mount(), None);
-        let pc = read_proc_self_cgroup(&root).unwrap();
+        let pc = proc_self_cgroup(&root);
         assert_eq!(pc.unified, None);
         assert_eq!(
             own_cgroup_path(&pc, &layout).unwrap(),

@@ -74,7 +74,7 @@ fn bind_at(path: &Path, ifindex: u32) -> Result<BindOutcome, sys::Error> {
 }
 
 fn own_cgroup2_path() -> String {
-    let pc = cgroup_path::read_proc_self_cgroup(Path::new("/")).unwrap();
+    let pc = bindif::sys::cgroup::read_proc_self_cgroup(Path::new("/")).unwrap();
     pc.unified.unwrap_or_default().into_string().unwrap()
 }
 

@@ -17,7 +17,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{cstring, open_fd};
-use crate::cgroup_path::{self, Layout, Liveness, Owner};
+use crate::cgroup_path::{self, Layout, Liveness, Owner, ProcCgroup};
 
 /// The filesystem magic of `path` (`statfs(2)` `f_type`).
 pub fn statfs_magic(path: &Path) -> io::Result<u64> {
@@ -171,6 +171,15 @@ fn is_directory_at(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
     r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
+/// Reads and parses `ROOT/proc/self/cgroup`.
+pub fn read_proc_self_cgroup(root: &Path) -> io::Result<ProcCgroup> {
+    // Bytes, not a `String`: cgroup names need not be UTF-8.
+    super::process::with_proc_single(&root.join("proc/self/cgroup"), |text| {
+        cgroup_path::parse_proc_cgroup(text)
+    })?
+    .map_err(io::Error::from)
+}
+
 /// Our own cgroup2 directory on a unified or hybrid host, with its path.
 /// Fails with ENOMEDIUM on legacy hosts (no cgroup2 that systemd uses).
 pub fn own_cgroup_dir() -> io::Result<(PathBuf, OwnedFd)> {
@@ -180,7 +189,7 @@ pub fn own_cgroup_dir() -> io::Result<(PathBuf, OwnedFd)> {
         .cgroup2_mount()
         .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEDIUM))?
         .to_path_buf();
-    let pc = cgroup_path::read_proc_self_cgroup(root)?;
+    let pc = read_proc_self_cgroup(root)?;
     let rel = cgroup_path::own_cgroup_path(&pc, &layout)?;
     let path = cgroup_path::join(&mount, &rel)?;
     let fd = open_cgroup_dir(&path)?;
@@ -318,7 +327,7 @@ pub fn this_owner() -> io::Result<Owner> {
 fn owner_with_pid(pid: u32) -> io::Result<Owner> {
     let pidns = fs::metadata("/proc/self/ns/pid")?.ino();
     // One read(2), not the doubling chunks of read_to_string: every ad hoc start asks this.
-    let stat = cgroup_path::read_proc_single(Path::new("/proc/self/stat"), 4096)?;
+    let stat = super::process::read_proc_single(Path::new("/proc/self/stat"), 4096)?;
     let stat = String::from_utf8_lossy(&stat);
     let start = cgroup_path::stat_start_time(&stat)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/self/stat"))?;
@@ -938,6 +947,23 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::os::fd::AsFd;
+
+    /// `proc/self/cgroup` below a root, as the cgroup tests' fixture trees hold it; a root
+    /// without one is an error; the real one has the `0::` line every kernel since 4.5 writes.
+    #[test]
+    fn proc_self_cgroup_is_read_below_the_root() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup/hybrid");
+        let pc = read_proc_self_cgroup(&root).unwrap();
+        assert_eq!(
+            pc.systemd.as_deref(),
+            Some(OsStr::new("/system.slice/demo.service"))
+        );
+        assert!(read_proc_self_cgroup(&root.join("nonexistent")).is_err());
+        assert!(read_proc_self_cgroup(Path::new("/"))
+            .unwrap()
+            .unified
+            .is_some());
+    }
 
     /// Directory-fd walking on an ordinary directory: subdirectories by byte name (non-UTF-8
     /// included), no files, no symlinks, no `.`/`..`; a file read relative to its directory.

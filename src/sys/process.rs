@@ -134,8 +134,83 @@ pub fn pid1_systemd_version() -> Option<u32> {
 /// Reads the whole of a small /proc file, `None` when it cannot be read (hidepid, no /proc).
 pub fn read_proc(path: &Path) -> Option<String> {
     // A large first buffer and plain reads (see `read_proc_file`).
-    let buf = crate::cgroup_path::read_proc_file(path, 16 * 1024).ok()?;
+    let buf = read_proc_file(path, 16 * 1024).ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// The whole of a /proc file, read with plain `read(2)` calls into a buffer of `initial` bytes
+/// (doubled when full). Not `fs::read`: /proc files report size 0, so it grows its buffer from
+/// 32 bytes, one `read(2)` per doubling; nor `File::read_to_end`, which asks `statx` and
+/// `lseek` for a size hint first. Both run on every start of every bound unit.
+pub fn read_proc_file(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
+    let mut f = open_proc(path)?;
+    let buf = vec![0u8; initial.max(1)];
+    read_on(&mut f, buf, 0)
+}
+
+/// [`read_proc_file`] of a /proc file the kernel writes out whole at the first `read(2)`
+/// (`single_open`: `/proc/PID/stat`, `/proc/PID/cgroup`): a read that leaves part of the buffer
+/// unfilled returned all of it, so one call usually suffices instead of a second one that
+/// returns 0. A full buffer reads on.
+pub fn read_proc_single(path: &Path, initial: usize) -> io::Result<Vec<u8>> {
+    let mut f = open_proc(path)?;
+    let mut buf = vec![0u8; initial.max(1)];
+    let n = read_some(&mut f, &mut buf)?;
+    if n < buf.len() {
+        buf.truncate(n);
+        return Ok(buf);
+    }
+    read_on(&mut f, buf, n)
+}
+
+/// [`read_proc_single`] into a buffer on the stack, `f` called with the text: what fits (all a
+/// `/proc/self/cgroup` holds but on hosts with very deep cgroup paths) needs no allocation,
+/// which on musl is a `mmap` and a `munmap` of its own at every start.
+pub fn with_proc_single<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+    let mut file = open_proc(path)?;
+    let mut stack = [0u8; 4096];
+    let n = read_some(&mut file, &mut stack)?;
+    if n < stack.len() {
+        drop(file);
+        return Ok(f(&stack[..n]));
+    }
+    let buf = read_on(&mut file, stack.to_vec(), n)?;
+    drop(file);
+    Ok(f(&buf))
+}
+
+/// Opens a /proc file for reading with `openat(2)`, close-on-exec. Not `File::open`: musl's
+/// `open` follows an `O_CLOEXEC` open with an `fcntl(F_SETFD)` for kernels that predate the
+/// flag (2.6.23), a call more on every start; its `openat` makes none.
+fn open_proc(path: &Path) -> io::Result<std::fs::File> {
+    super::open_fd(None, &cstring(path)?, libc::O_RDONLY).map(std::fs::File::from)
+}
+
+/// One `read(2)` into `buf` (again if interrupted): how many bytes it read.
+fn read_some(f: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    loop {
+        match f.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// Reads the rest of `f` into `buf`, whose first `len` bytes are read already, doubling it
+/// when full, until end of file.
+fn read_on(f: &mut std::fs::File, mut buf: Vec<u8>, mut len: usize) -> io::Result<Vec<u8>> {
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match read_some(f, &mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
 }
 
 /// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
@@ -186,6 +261,46 @@ pub fn may_load_cgroup_programs(effective: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Files longer than the first buffer are read whole, /proc files (size 0) included.
+    #[test]
+    fn read_proc_file_reads_everything() {
+        let dir = std::env::temp_dir().join(format!("bindif-read-proc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        let text: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &text).unwrap();
+        for initial in [0, 1, 4096, 1 << 16] {
+            assert_eq!(read_proc_file(&p, initial).unwrap(), text, "{initial}");
+            // A regular file is never read short: the one-read form reads on when full.
+            assert_eq!(read_proc_single(&p, initial).unwrap(), text, "{initial}");
+        }
+        // Longer than the stack buffer, and exactly as long: read on, on the heap.
+        for len in [text.len(), 4096, 4095, 0] {
+            std::fs::write(&p, &text[..len]).unwrap();
+            let got = with_proc_single(&p, <[u8]>::to_vec).unwrap();
+            assert_eq!(got, &text[..len], "{len}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let own = read_proc_file(Path::new("/proc/self/status"), 8).unwrap();
+        assert!(
+            own.starts_with(b"Name:"),
+            "{}",
+            String::from_utf8_lossy(&own)
+        );
+        assert!(read_proc_file(Path::new("/nonexistent/x"), 8).is_err());
+        assert!(with_proc_single(Path::new("/nonexistent/x"), |_| ()).is_err());
+        let stat = read_proc_single(Path::new("/proc/self/stat"), 4096).unwrap();
+        assert!(stat.ends_with(b"\n"), "{}", String::from_utf8_lossy(&stat));
+        assert!(crate::cgroup_path::stat_start_time(&String::from_utf8_lossy(&stat)).is_some());
+        let small = read_proc_single(Path::new("/proc/self/stat"), 8).unwrap();
+        assert!(small.ends_with(b"\n") && small.len() > 8);
+        let cgroup = with_proc_single(Path::new("/proc/self/cgroup"), <[u8]>::to_vec).unwrap();
+        assert_eq!(
+            cgroup,
+            read_proc_file(Path::new("/proc/self/cgroup"), 8).unwrap()
+        );
+    }
 
     #[test]
     fn loading_needs_sys_admin_or_bpf_with_net_admin() {

@@ -138,8 +138,8 @@ fn layout() -> Layout {
 fn where_we_are() -> Result<(Layout, ProcCgroup), sys::Error> {
     let root = Path::new("/");
     let layout = layout();
-    let pc = cgroup_path::read_proc_self_cgroup(root)
-        .map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
+    let pc =
+        cgroup::read_proc_self_cgroup(root).map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
     Ok((layout, pc))
 }
 
@@ -401,7 +401,7 @@ fn moved_by_enter_service(
     }
     let mut pause = Duration::from_millis(1);
     loop {
-        let pc = cgroup_path::read_proc_self_cgroup(Path::new("/"))
+        let pc = cgroup::read_proc_self_cgroup(Path::new("/"))
             .map_err(|e| cg_err("read", "/proc/self/cgroup", e))?;
         if pc.unified.as_deref() == Some(path) {
             return Ok(());
@@ -467,7 +467,7 @@ pub fn for_slice(
             // container's cgroup for a systemd in a container that shares the host's cgroup
             // namespace. The helper unit runs in PID 1's root slice, so its own parent is it.
             Some(m) => {
-                let own = cgroup_path::read_proc_self_cgroup(Path::new("/"))
+                let own = cgroup::read_proc_self_cgroup(Path::new("/"))
                     .ok()
                     .and_then(|pc| pc.unified);
                 let base = super::slice::manager_base(own.as_deref().map(Path::new));
