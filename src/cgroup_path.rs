@@ -50,8 +50,6 @@ pub struct ProcCgroup {
     pub unified: Option<OsString>,
     /// Path in the v1 `name=systemd` hierarchy (legacy and hybrid layouts).
     pub systemd: Option<OsString>,
-    /// Every line as (hierarchy id, controllers, path).
-    pub lines: Vec<(u32, Vec<String>, OsString)>,
 }
 
 /// A problem with cgroup text or a cgroup path.
@@ -96,20 +94,16 @@ pub fn parse_proc_cgroup(text: &[u8]) -> Result<ProcCgroup, CgroupError> {
                     escape_bytes(line)
                 ))
             })?;
-        // Controller names are the kernel's own ASCII identifiers.
-        let controllers: Vec<String> = String::from_utf8_lossy(ctrl)
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let path = OsString::from_vec(path.to_vec());
-        if id == 0 && controllers.is_empty() {
-            out.unified = Some(path.clone());
+        // Only the two paths are kept: the other lines (a dozen on hybrid hosts) are checked,
+        // not copied, so a start allocates nothing for them.
+        let mut controllers = ctrl.split(|&b| b == b',').filter(|c| !c.is_empty());
+        let path = || Some(OsString::from_vec(path.to_vec()));
+        if id == 0 && controllers.clone().next().is_none() {
+            out.unified = path();
         }
-        if controllers.iter().any(|c| c == "name=systemd") {
-            out.systemd = Some(path.clone());
+        if controllers.any(|c| c == b"name=systemd") {
+            out.systemd = path();
         }
-        out.lines.push((id, controllers, path));
     }
     Ok(out)
 }
@@ -490,7 +484,6 @@ mod tests {
             pc.systemd.as_deref(),
             Some(OsStr::new("/system.slice/demo.service"))
         );
-        assert_eq!(pc.lines.len(), 12);
     }
 
     #[test]
@@ -581,6 +574,17 @@ mod tests {
         );
         let e = parse_proc_cgroup(b"\x1b\xff\n").unwrap_err();
         assert_eq!(e.0, "malformed cgroup line '\\x1b\\xff'");
+    }
+
+    #[test]
+    fn the_unified_and_name_systemd_lines_are_picked_by_their_controllers() {
+        let pc =
+            parse_proc_cgroup(b"12:cpu,name=systemd:/s\n3:name=systemdx:/no\n0::/u\n").unwrap();
+        assert_eq!(pc.systemd.as_deref(), Some(OsStr::new("/s")));
+        assert_eq!(pc.unified.as_deref(), Some(OsStr::new("/u")));
+        // A hierarchy with an id of its own is not the unified one, controllers or not.
+        let pc = parse_proc_cgroup(b"5::/x\n0:pids:/y\n").unwrap();
+        assert_eq!((pc.unified, pc.systemd), (None, None));
     }
 
     #[test]
