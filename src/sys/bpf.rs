@@ -1088,7 +1088,9 @@ pub fn probe_bound_ifindex() -> io::Result<Option<u32>> {
     bound_ifindex(sock.as_fd())
 }
 
-fn probe_socket() -> io::Result<OwnedFd> {
+/// The socket [`probe_bound_ifindex`] makes (UDP, AF_INET else AF_INET6, close-on-exec), for a
+/// caller that keeps it: its interface is [`bound_ifindex`].
+pub fn probe_socket() -> io::Result<OwnedFd> {
     let mut last = io::Error::from_raw_os_error(libc::EAFNOSUPPORT);
     for family in [libc::AF_INET, libc::AF_INET6] {
         // SAFETY: plain socket(2) call; the result is checked before being owned.

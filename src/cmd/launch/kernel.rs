@@ -248,6 +248,10 @@ pub struct Linux {
     /// The pinned program's name check and the re-check after attaching share one socket; the
     /// launcher never changes its network namespace.
     names: NameLookup,
+    /// The probe's socket, kept open once asked: after the probe the launcher executes the
+    /// command (close-on-exec closes it) or, the attach step, exits, so no `close(2)` of its own
+    /// is needed.
+    probe: Option<OwnedFd>,
 }
 
 impl Kernel for Linux {
@@ -409,7 +413,10 @@ impl Kernel for Linux {
     }
 
     fn probe(&mut self) -> io::Result<Option<u32>> {
-        bpf::probe_bound_ifindex()
+        let sock = bpf::probe_socket()?;
+        let got = bpf::bound_ifindex(sock.as_fd());
+        self.probe = Some(sock);
+        got
     }
 
     fn unbound_causes(&mut self) -> Vec<String> {

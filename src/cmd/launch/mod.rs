@@ -248,7 +248,8 @@ fn unit_mode_with<K: Kernel>(
     Err(exec(k, &cmd, setup))
 }
 
-/// `--attach UNIT`: bind the cgroup of `unit` and exit. `resolved`: the `--resolved=` values
+/// `--attach UNIT`: bind the cgroup of `unit` and exit. Returns only for the process to exit
+/// (see [`finish_attach`]). `resolved`: the `--resolved=` values
 /// bindif-launch-generator wrote into the unit's drop-in at the last daemon-reload; then the
 /// unit's files are not read, which also keeps what systemd v262 keeps, the binding of the last
 /// reload, when a drop-in changed since. Without them (hand-written units, drop-ins of an older
@@ -317,7 +318,7 @@ fn attach_resolved(args: &Args, unit: &str, values: &[String]) -> Result<(), Fat
             );
             Ok(Setup::unbound())
         };
-        return finish_attach(unit, unbound);
+        return finish_attach(unit, unbound, Linux::default());
     };
     if target::may_be_legacy_host() && target::on_legacy_host() {
         // Rare hosts, not worth a second form of the drop-in: whether the unit's commands run
@@ -332,8 +333,9 @@ fn attach_resolved(args: &Args, unit: &str, values: &[String]) -> Result<(), Fat
         attach_only: true,
         prepared: true,
     };
-    let bound = bind_in_unit(&mut Linux::default(), unit, interface, &policy, which);
-    finish_attach(unit, bound)
+    let mut k = Linux::default();
+    let bound = bind_in_unit(&mut k, unit, interface, &policy, which);
+    finish_attach(unit, bound, k)
 }
 
 /// The attach step reading the unit's files (no `--resolved=`).
@@ -351,8 +353,9 @@ fn attach_reading_unit(args: &Args, unit: &str) -> Result<(), Fatal> {
         attach_only: true,
         prepared: true,
     };
-    let bound = bind_unit(&mut Linux::default(), unit, &cfg.bind, &policy, which);
-    finish_attach(unit, bound)
+    let mut k = Linux::default();
+    let bound = bind_unit(&mut k, unit, &cfg.bind, &policy, which);
+    finish_attach(unit, bound, k)
 }
 
 /// A legacy host, and no command of the unit runs through the launcher: the mirror would be
@@ -370,15 +373,19 @@ fn refuse_unwrapped_legacy(policy: &Policy, unit: &str) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// The end of an attach step, either form.
-fn finish_attach(unit: &str, bound: Result<Setup<Linux>, Fatal>) -> Result<(), Fatal> {
+/// The end of an attach step, either form. The process exits next, and its exit closes every
+/// descriptor it holds: those of the program and the cgroup (in `bound`) and of the sockets
+/// (in `k`) are left to it, not closed by a call each. The program stays attached either way:
+/// the cgroup holds it.
+fn finish_attach(unit: &str, bound: Result<Setup<Linux>, Fatal>, k: Linux) -> Result<(), Fatal> {
     if !matches!(&bound, Ok(Setup { bound: Some(_), .. })) {
         // Legacy hosts: what the unit's wrapped commands enter is not bound by this start
         // (fail-open): keep it, unbound, for the daemon-reload that finds the interface.
         target::unbind_legacy_mirror(unit);
     }
     log_timing();
-    bound.map(drop)
+    std::mem::forget(k);
+    bound.map(std::mem::forget)
 }
 
 /// Whether some command of the unit, other than an attach step, runs through the launcher
