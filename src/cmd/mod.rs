@@ -40,8 +40,21 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     }
     let status = run(&args);
     // `main` is no_main (see main.rs), so std's exit-time flush of stdout does not run.
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    if writes_stdout(&args.mode) {
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
     status
+}
+
+/// Whether `mode` may print to stdout, and so needs the flush at the end. The launcher's own
+/// modes, run at every start of a bound unit, print nothing there (their messages go to stderr,
+/// the journal or the kernel log): flushing would only set up std's stdout buffer to find it
+/// empty, an allocation that is a `mmap(2)` of its own with musl's allocator.
+fn writes_stdout(mode: &Mode) -> bool {
+    !matches!(
+        mode,
+        Mode::Unit { .. } | Mode::Attach { .. } | Mode::AttachSlice { .. } | Mode::AdHoc { .. }
+    )
 }
 
 /// Runs the command `args` names and returns its exit status.
