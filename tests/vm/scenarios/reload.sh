@@ -6,7 +6,9 @@
 #   a late interface, bound at the next reload; a re-created interface (new ifindex: ENODEV until
 #   the reload), followed at the reload; a changed value; a reset (262 keeps the binding until the
 #   unit restarts); a reload while the interface is missing (unbound, warning) and the reload that
-#   finds it again.
+#   finds it again. Then a running instance of a template whose value names the instance
+#   (`BindNetworkInterface=%i`, in the template's drop-in, no file of the instance's own): started
+#   while its interface is missing, bound at the reload that finds it, following it re-created.
 # Each step records the device of the daemon's newest sockets and the unit's MainPID continuity, so
 # the SAME lines compare the package on old systemd with 262 observation by observation.
 # layouts: unified hybrid legacy
@@ -35,14 +37,16 @@ sockets_now() {
     done
     awk '{print $2, $3}' $out 2>/dev/null
 }
-programs() {   # sock_create programs on rl.service's cgroup ("n/a" where bpftool cannot tell)
-    if [ "${LAYOUT:-}" = legacy ] || ! command -v bpftool >/dev/null; then echo n/a; else prog_count rl.service; fi
+# the unit the steps look at, and the interface its warnings name
+unit=rl.service iface=vrf-rl
+programs() {   # sock_create programs on $unit's cgroup ("n/a" where bpftool cannot tell)
+    if [ "${LAYOUT:-}" = legacy ] || ! command -v bpftool >/dev/null; then echo n/a; else prog_count "$unit"; fi
 }
-warnings() { journalctl -b --no-pager -o cat | grep -cF "rl.service: bind-interface: Couldn't find index of network interface 'vrf-rl', ignoring: No such device"; }
+warnings() { journalctl -b --no-pager -o cat | grep -cF "$unit: bind-interface: Couldn't find index of network interface '$iface', ignoring: No such device"; }
 step() {   # step NAME EXPECTED-tcp4-DEV EXPECTED-PROGRAMS
     local s p
     s=$(sockets_now); p=$(programs)
-    evidence "$1: $s, programs $p, MainPID $(main_pid rl.service)"
+    evidence "$1: $s, programs $p, MainPID $(main_pid "$unit")"
     record "$1" "$s programs=$p"
     check "$1: new sockets on ${2}" [ "${s%% *}" = "tcp4=$2" ]
     [ "$p" = n/a ] || check "$1: $3 program(s)" [ "$p" = "$3" ]
@@ -94,4 +98,28 @@ pid1=$(main_pid rl.service)
 record "unit never restarted" "$([ "$pid0" = "$pid1" ] && echo yes || echo "no ($pid0 -> $pid1)")"
 check "the unit ran throughout (MainPID $pid0)" [ "$pid0" = "$pid1" ]
 record state "$(systemctl is-active rl.service)"
-verdict "late, re-created, changed, reset, missing: followed at each reload"
+
+# A running instance with no file of its own: the package's reload evaluates it from its
+# template's files (the generator's enumeration lists no such instance), with %i its own.
+unit_write rlt@.service <<EOF2
+[Service]
+ExecStart=/usr/bin/python3 $HELPERS/probed.py /run/reload-probe-%i
+EOF2
+bind_dropin rlt@.service %i native
+unit=rlt@vrf-rlt.service iface=vrf-rlt out=/run/reload-probe-vrf-rlt
+cleanup "rm -f $out"
+reload
+start "$unit"
+ipid0=$(main_pid "$unit")
+step "instance: started, interface missing" - 0
+vrf_add vrf-rlt 73
+reload
+step "instance: interface created, reload" vrf-rlt 1
+ip link del vrf-rlt; ip link add vrf-rlt type vrf table 73; ip link set vrf-rlt up
+step "instance: interface re-created, no reload" "error(ENODEV)" 1
+reload
+step "instance: interface re-created, reload" vrf-rlt 1
+ipid1=$(main_pid "$unit")
+record "instance never restarted" "$([ "$ipid0" = "$ipid1" ] && echo yes || echo "no ($ipid0 -> $ipid1)")"
+check "the instance ran throughout (MainPID $ipid0)" [ "$ipid0" = "$ipid1" ]
+verdict "late, re-created, changed, reset, missing: followed at each reload; an instance by its template's %i too"
