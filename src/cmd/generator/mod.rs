@@ -376,8 +376,7 @@ enum FromTemplate<'u> {
 
 /// For `unit`, an instance the search path does not list: the unit loading it gives, which is
 /// its template's unit as loaded through the placeholder instance (the same fragment, drop-ins
-/// and assignments) under the instance's id; nothing to evaluate when the template does not
-/// carry the key.
+/// and assignments) under the instance's id, whose key the caller checks as for any unit.
 ///
 /// Exact because [`enumerate`] lists every instance whose files differ from its template's: an
 /// instance drop-in directory (its own or a dash prefix's), a symlink named after it, an alias's
@@ -402,15 +401,21 @@ fn from_template<'u>(
     else {
         return FromTemplate::Unset;
     };
-    if !plan::carries_key(loaded, section) {
-        return FromTemplate::Unset;
-    }
+    // Taken: the caller checks the key, as for a listed unit. Loaded by name only when the
+    // template carries the key: without it, neither does the instance.
+    let load = || {
+        if plan::carries_key(loaded, section) {
+            FromTemplate::Load
+        } else {
+            FromTemplate::Unset
+        }
+    };
     if name::template_of(&loaded.name).as_deref() != Some(template.as_str()) {
-        return FromTemplate::Load;
+        return load();
     }
     match name::instantiate(&template, instance) {
         Ok(id) => FromTemplate::Taken(loaded, id),
-        Err(_) => FromTemplate::Load,
+        Err(_) => load(),
     }
 }
 

@@ -64,14 +64,7 @@ pub fn spawn_or_not<'scope, 'env, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> Option<std::thread::ScopedJoinHandle<'scope, T>> {
-    if REFUSED.load(Ordering::Relaxed) {
-        return None;
-    }
-    let spawned = std::thread::Builder::new().spawn_scoped(scope, f).ok();
-    if spawned.is_none() {
-        REFUSED.store(true, Ordering::Relaxed);
-    }
-    spawned
+    unless_refused(|| std::thread::Builder::new().spawn_scoped(scope, f).ok())
 }
 
 /// [`spawn_or_not`] for a thread that outlives the caller's scope (named `name`): `None`, with
@@ -80,10 +73,15 @@ pub fn spawn_named_or_not<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<std::thread::JoinHandle<T>> {
+    unless_refused(|| std::thread::Builder::new().name(name.into()).spawn(f).ok())
+}
+
+/// `spawn()` unless a thread was refused before in this process; a refusal now is remembered.
+fn unless_refused<H>(spawn: impl FnOnce() -> Option<H>) -> Option<H> {
     if REFUSED.load(Ordering::Relaxed) {
         return None;
     }
-    let spawned = std::thread::Builder::new().name(name.into()).spawn(f).ok();
+    let spawned = spawn();
     if spawned.is_none() {
         REFUSED.store(true, Ordering::Relaxed);
     }
